@@ -1,0 +1,49 @@
+# Switchboard: `make demo` runs the offline demo, `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+export SWITCHBOARD_DEMO_HOME ?= $(CURDIR)/.sbhome/demo
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install demo test test-sqlite test-postgres test-deps bench lint fmt clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: install
+	SWITCHBOARD_HOME=$(SWITCHBOARD_DEMO_HOME) $(VENV)/bin/switchboard demo --reset
+
+# Test tools outside pip (PostgreSQL, Node 22 + MCP conformance/Inspector) are set up by
+# scripts/test-deps.sh: it installs what is missing (Debian packages need root) and starts
+# a throwaway PostgreSQL cluster on loopback. Both passes run: SQLite, then PostgreSQL.
+test: install
+	@source scripts/test-deps.sh && \
+	  $(PY) -m pytest -q tests && \
+	  SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests
+
+test-sqlite: install
+	@source scripts/test-deps.sh && $(PY) -m pytest -q tests
+
+test-postgres: install
+	@source scripts/test-deps.sh && SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests
+
+bench: install
+	@source scripts/test-deps.sh && for b in bench/*.py; do \
+	  case $$b in */_*) continue;; esac; echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf .sbhome .pytest_cache .ruff_cache bench/results

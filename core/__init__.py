@@ -1,0 +1,1 @@
+"""The few things every Switchboard package needs: settings, database, hashing, context, errors."""

@@ -1,0 +1,73 @@
+"""Shared helpers for the ``switchboard`` CLI: async commands, JSON output, clean errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import SwitchboardError
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(value)
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default, indent=2)
+
+
+def print_json(value: Any) -> None:
+    """Write ``value`` as JSON to stdout (for ``--json``)."""
+    sys.stdout.write(to_json(value) + "\n")
+    sys.stdout.flush()
+
+
+def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command; show SwitchboardErrors as one red line and exit 2."""
+
+    async def _main() -> T:
+        from core.db import dispose_engines
+
+        try:
+            return await coro_factory()
+        finally:
+            await dispose_engines()
+
+    try:
+        return asyncio.run(_main())
+    except SwitchboardError as err:
+        err_console.print(f"[bold red]error[/] [{err.code.value}] {err.message}")
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A Rich table with the house style."""
+    out = Table(title=title, title_justify="left", header_style="bold cyan")
+    for column in columns:
+        out.add_column(column)
+    for row in rows:
+        out.add_row(*["" if v is None else str(v) for v in row])
+    return out

@@ -1,0 +1,108 @@
+"""The async database engine: SQLite (aiosqlite, WAL) by default, PostgreSQL (asyncpg) when set.
+
+Every package defines its tables on :data:`metadata` and ships Alembic migrations in its own
+``migrations`` folder; :func:`get_engine` applies all of them on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from core.settings import get_settings
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_engines: dict[str, AsyncEngine] = {}
+_migrated: set[str] = set()
+_migrate_lock = asyncio.Lock()
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
+    url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)
+    return url.startswith("sqlite")
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # aiosqlite: let SQLAlchemy issue BEGIN itself so BEGIN IMMEDIATE works.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    """A new engine for ``url`` with the pragmas and pool settings Switchboard expects."""
+    settings = get_settings()
+    if is_sqlite(url):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, poolclass=NullPool)
+        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+
+
+async def get_engine(url: str | None = None, *, migrate: bool = True) -> AsyncEngine:
+    """The shared engine for ``url`` (default: the configured database), migrated on first use."""
+    url = url or get_settings().resolved_database_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = create_engine_for(url)
+    if migrate and url not in _migrated:
+        async with _migrate_lock:
+            if url not in _migrated:
+                from core.migrate import upgrade_if_needed
+
+                await upgrade_if_needed(engine)
+                _migrated.add(url)
+    return engine
+
+
+async def dispose_engines() -> None:
+    """Close every pooled connection (end of a CLI command, a test, a server run)."""
+    engines = list(_engines.values())
+    _engines.clear()
+    _migrated.clear()
+    for engine in engines:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine, *, immediate: bool = False) -> AsyncIterator[AsyncConnection]:
+    """A transaction; ``immediate`` takes SQLite's write lock up front (BEGIN IMMEDIATE)."""
+    conn = await engine.connect()
+    try:
+        if is_sqlite(engine) and immediate:
+            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            yield conn
+    finally:
+        await conn.close()

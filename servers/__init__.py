@@ -1,0 +1,1 @@
+"""Switchboard's MCP servers and the kit they are built with."""

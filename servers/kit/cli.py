@@ -1,0 +1,101 @@
+"""``switchboard serve`` and ``switchboard tokens``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import typer
+
+from core.cliutil import console, print_json, run, table
+
+
+class TransportChoice(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+def serve(
+    server: str = typer.Argument(..., help="Which server: orders, kb or memory."),
+    transport: TransportChoice = typer.Option(TransportChoice.stdio, help="stdio (default) or http."),
+    host: str = typer.Option("127.0.0.1", help="HTTP bind address (loopback by default)."),
+    port: int = typer.Option(8765, help="HTTP port."),
+    path: str = typer.Option("/mcp", help="HTTP path of the MCP endpoint."),
+    org: str = typer.Option(None, envvar="SWITCHBOARD_ORG", help="stdio: the tenant this server serves."),
+    customer: str = typer.Option(None, envvar="SWITCHBOARD_CUSTOMER", help="stdio: restrict to one customer."),
+    trust_meta: bool = typer.Option(
+        False, "--trust-meta", envvar="SWITCHBOARD_TRUST_META", help="stdio: honour identity in _meta (host only)."
+    ),
+    allowed_host: list[str] = typer.Option(None, "--allowed-host", help="HTTP: extra Host header values to accept."),
+) -> None:
+    """Serve one MCP server to Claude Desktop, the MCP Inspector or the Switchboard host."""
+    from core.errors import SwitchboardError
+    from servers.catalog import SERVERS
+    from servers.kit.identity import ServerLaunch
+    from servers.kit.serve import serve as run_server
+
+    if server not in SERVERS:
+        console.print(f"[red]unknown server {server!r}[/]: choose one of {', '.join(sorted(SERVERS))}")
+        raise typer.Exit(2)
+    launch = ServerLaunch(org_id=org, customer_ref=customer, trust_meta=trust_meta)
+    try:
+        run_server(
+            server,
+            transport=transport.value,
+            host=host,
+            port=port,
+            path=path,
+            launch=launch,
+            allowed_hosts=allowed_host or None,
+        )
+    except SwitchboardError as err:
+        console.print(f"[bold red]error[/] [{err.code.value}] {err.message}")
+        raise typer.Exit(2) from None
+
+
+tokens_app = typer.Typer(help="Bearer tokens for Streamable HTTP. Only a hash is stored.", no_args_is_help=True)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    org: str = typer.Option(None, help="The tenant the token acts for (omit for a trusted service token)."),
+    label: str = typer.Option("", help="A note to recognise the token by."),
+    trusted: bool = typer.Option(False, help="Honour switchboard/* identity in _meta (for the host)."),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a token; the plaintext is printed once and never stored."""
+    from servers.kit.tokens import create_token
+
+    plaintext, info = run(lambda: create_token(org, label=label, trusted=trusted))
+    if json_output:
+        print_json({"token": plaintext, "id": info.id, "org_id": info.org_id, "trusted": info.trusted})
+        return
+    console.print(f"[green]✓[/] token {info.id} for org [bold]{org or '(service)'}[/]")
+    console.print(f"  {plaintext}")
+    console.print("  [dim]Store it now: only its hash is kept. Send it as `Authorization: Bearer <token>`.[/]")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    org: str = typer.Option(None, help="Only this tenant's tokens."), json_output: bool = typer.Option(False, "--json")
+) -> None:
+    """List tokens (never their plaintext)."""
+    from servers.kit.tokens import list_tokens
+
+    infos = run(lambda: list_tokens(org))
+    if json_output:
+        print_json(infos)
+        return
+    rows = [
+        (i.id, i.org_id or "(service)", "yes" if i.trusted else "no", i.label, i.created_at, i.revoked_at or "")
+        for i in infos
+    ]
+    console.print(table("API tokens", ["id", "org", "trusted", "label", "created", "revoked"], rows))
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str = typer.Argument(..., help="The token id from `tokens list`.")) -> None:
+    """Revoke a token; requests with it are refused from now on."""
+    from servers.kit.tokens import revoke_token
+
+    run(lambda: revoke_token(token_id))
+    console.print(f"[green]✓[/] revoked {token_id}")

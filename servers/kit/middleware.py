@@ -1,0 +1,99 @@
+"""The kit's tool-call middleware: identity, hooks (audit), stable errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+
+from core.errors import SwitchboardError
+from servers.kit.errors import classify, error_result
+from servers.kit.hooks import ToolCall, ToolCallHook, ToolOutcome
+from servers.kit.identity import (
+    ServerLaunch,
+    TokenIdentity,
+    reset_request_context,
+    resolve_context,
+    set_request_context,
+)
+
+
+def _token_identity() -> TokenIdentity | None:
+    from fastmcp.server.dependencies import get_access_token
+
+    token = get_access_token()
+    if token is None:
+        return None
+    claims = token.claims or {}
+    return TokenIdentity(str(claims.get("token_id", "")), claims.get("org_id"), bool(claims.get("trusted")))
+
+
+def _client_info(meta: dict[str, Any] | None, fastmcp_context: Any) -> tuple[str | None, str | None]:
+    info = (meta or {}).get("io.modelcontextprotocol/clientInfo")
+    if isinstance(info, dict):
+        return _short(info.get("name")), _short(info.get("version"))
+    try:
+        params = fastmcp_context.session.client_params
+        return _short(params.client_info.name), _short(params.client_info.version)
+    except Exception:  # noqa: BLE001 - client info is best effort
+        return None, None
+
+
+def _short(value: Any) -> str | None:
+    return str(value)[:100] if value is not None else None
+
+
+class ToolCallMiddleware(Middleware):
+    """Resolves who is calling, runs the hooks around the tool, and maps errors to codes."""
+
+    def __init__(self, server_name: str, server_version: str, launch: ServerLaunch, hooks: list[ToolCallHook]):
+        self.server_name = server_name
+        self.server_version = server_version
+        self.launch = launch
+        self.hooks = hooks
+
+    async def on_call_tool(self, context: MiddlewareContext, call_next: Any) -> Any:
+        fctx = context.fastmcp_context
+        meta = None
+        try:
+            meta = dict(fctx.request_context.meta or {}) if fctx and fctx.request_context else None
+        except Exception:  # noqa: BLE001 - no request context (e.g. in-process call)
+            meta = None
+        try:
+            req = resolve_context(self.launch, _token_identity(), meta)
+        except SwitchboardError as err:
+            return error_result(err)
+        name, version = _client_info(meta, fctx)
+        arguments = context.message.arguments if isinstance(context.message.arguments, dict) else {}
+        call = ToolCall(self.server_name, self.server_version, context.message.name, arguments, req, name, version)
+        token = set_request_context(req)
+        try:
+            return await self._run(call, context, call_next)
+        finally:
+            reset_request_context(token)
+
+    async def _run(self, call: ToolCall, context: MiddlewareContext, call_next: Any) -> Any:
+        try:
+            for hook in self.hooks:
+                await hook.before_call(call)
+        except Exception as exc:  # noqa: BLE001 - fail closed: no hook, no call
+            return error_result(classify(exc, trace_id=call.context.trace_id))
+        error: SwitchboardError | None = None
+        result: Any = None
+        try:
+            result = await call_next(context)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a coded tool error
+            error = classify(exc, trace_id=call.context.trace_id)
+        outcome = ToolOutcome(
+            is_error=error is not None or bool(getattr(result, "is_error", False)),
+            result=getattr(result, "structured_content", None) if error is None else None,
+            error_code=error.code.value if error else None,
+            error_message=error.message if error else None,
+            latency_ms=call.elapsed_ms(),
+        )
+        try:
+            for hook in self.hooks:
+                await hook.after_call(call, outcome)
+        except Exception as exc:  # noqa: BLE001
+            return error_result(classify(exc, trace_id=call.context.trace_id))
+        return error_result(error) if error else result

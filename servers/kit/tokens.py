@@ -1,0 +1,135 @@
+"""Bearer tokens for Streamable HTTP: each maps to an org; only their sha256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Column, DateTime, String, Table, insert, select, update
+
+from core.context import is_valid_identifier
+from core.db import get_engine, metadata
+from core.errors import invalid, not_found
+from servers.kit.identity import TokenIdentity
+
+TOKEN_PREFIX = "sbt_"
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("org_id", String(128), nullable=True),
+    Column("trusted", Boolean, nullable=False, default=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    org_id: str | None
+    trusted: bool
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def create_token(org_id: str | None, *, label: str = "", trusted: bool = False) -> tuple[str, TokenInfo]:
+    """Create a token; returns the plaintext (shown once) and its stored info.
+
+    ``org_id=None`` makes a service token: it must be trusted and names the org in ``_meta``.
+    """
+    if org_id is None and not trusted:
+        raise invalid("a token without --org is a service token and must be --trusted")
+    if org_id is not None and not is_valid_identifier(org_id):
+        raise invalid("org must be 1-128 letters, digits or ._:@- characters")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label[:200], datetime.now(UTC), None)
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(api_token).values(
+                id=info.id,
+                token_sha256=_hash(plaintext),
+                org_id=org_id,
+                trusted=trusted,
+                label=info.label,
+                created_at=info.created_at,
+            )
+        )
+    return plaintext, info
+
+
+async def list_tokens(org_id: str | None = None) -> list[TokenInfo]:
+    engine = await get_engine()
+    query = select(api_token).order_by(api_token.c.created_at)
+    if org_id is not None:
+        query = query.where(api_token.c.org_id == org_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [
+        TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"]) for r in rows
+    ]
+
+
+async def revoke_token(token_id: str) -> None:
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(api_token)
+            .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    if result.rowcount == 0:
+        raise not_found(f"no active token with id {token_id}: see `switchboard tokens list`")
+
+
+async def verify_token(plaintext: str) -> TokenIdentity | None:
+    """The identity a token grants, or None when it is unknown or revoked."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(api_token.c.id, api_token.c.org_id, api_token.c.trusted).where(
+                        api_token.c.token_sha256 == _hash(plaintext), api_token.c.revoked_at.is_(None)
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return TokenIdentity(row["id"], row["org_id"], bool(row["trusted"])) if row else None
+
+
+def token_verifier():  # noqa: ANN201 - fastmcp type imported lazily
+    """A fastmcp TokenVerifier backed by the token table."""
+    from fastmcp.server.auth import TokenVerifier
+    from fastmcp.server.auth.auth import AccessToken
+
+    class SwitchboardTokenVerifier(TokenVerifier):
+        async def verify_token(self, token: str) -> AccessToken | None:  # type: ignore[override]
+            identity = await verify_token(token)
+            if identity is None:
+                return None
+            return AccessToken(
+                token=token,
+                client_id=identity.token_id,
+                scopes=[],
+                expires_at=None,
+                claims={"org_id": identity.org_id, "trusted": identity.trusted, "token_id": identity.token_id},
+            )
+
+    return SwitchboardTokenVerifier()

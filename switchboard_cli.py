@@ -1,0 +1,70 @@
+"""The ``switchboard`` console script: one command, a sub-command per area.
+
+Each area's CLI module keeps heavy imports inside its commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import typer
+
+# sub-command group -> "module:attribute" of a Typer app
+GROUPS: dict[str, tuple[str, str]] = {
+    "db": ("core.cli:app", "Database schema migrations."),
+    "tokens": ("servers.kit.cli:tokens_app", "Bearer tokens for serving over HTTP."),
+    "orders": ("servers.order_server.cli:app", "Order data: seed demo data, bulk import."),
+    "kb": ("servers.kb_server.cli:app", "Knowledge bases: create, upload, version, search."),
+    "memory": ("servers.memory_server.cli:app", "Customer memories: list, search, erase, export."),
+    "audit": ("audit.cli:app", "The tamper-evident audit log: tail, find, verify, export."),
+    "registry": ("registry.cli:app", "Server versions, tool pins and agent versions."),
+    "review": ("host.review_cli:app", "The human review queue."),
+}
+# single commands -> "module:function"
+COMMANDS: dict[str, str] = {
+    "serve": "servers.kit.cli:serve",
+    "chat": "host.cli:chat",
+    "host": "host.cli:host",
+    "demo": "host.cli:demo",
+    "import-legacy": "host.cli:import_legacy",
+}
+
+
+def _load(target: str):  # noqa: ANN202
+    """The object at ``module:attr``, or None while that area is not installed."""
+    module_name, attr = target.split(":")
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return getattr(importlib.import_module(module_name), attr, None)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="switchboard",
+        help="Switchboard: versioned MCP servers, a pinning registry and an audited host for customer service.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+    )
+    for name, target in COMMANDS.items():
+        func = _load(target)
+        if func is not None:
+            app.command(name)(func)
+    for name, (target, help_text) in GROUPS.items():
+        sub = _load(target)
+        if sub is not None:
+            app.add_typer(sub, name=name, help=help_text)
+    return app
+
+
+def main() -> None:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    build_app()()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""core/: canonical JSON, settings, migrations on first use, tokens."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import inspect
+
+from core.canonical import canonical_json, canonical_sha256
+
+
+def test_canonical_json_is_rfc8785():
+    assert canonical_json({"b": 1, "a": [1.0, "é", None]}) == b'{"a":[1,"\xc3\xa9",null],"b":1}'
+    assert canonical_sha256({"x": 1, "y": 2}) == canonical_sha256({"y": 2, "x": 1})
+
+
+def test_no_unicode_normalisation():
+    nfc = unicodedata.normalize("NFC", "환불")
+    nfd = unicodedata.normalize("NFD", "환불")
+    assert canonical_sha256(nfc) != canonical_sha256(nfd)
+
+
+def test_database_url_normalisation(monkeypatch):
+    from core.settings import normalise_database_url
+
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert normalise_database_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
+
+
+async def test_migrations_apply_on_first_use(database_url):
+    from core.db import get_engine
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    assert "api_token" in tables
+
+
+async def test_tokens_roundtrip(database_url):
+    from servers.kit.tokens import create_token, list_tokens, revoke_token, verify_token
+
+    plaintext, info = await create_token("acme", label="ci")
+    identity = await verify_token(plaintext)
+    assert identity is not None and identity.org_id == "acme" and not identity.trusted
+    assert await verify_token(plaintext + "x") is None
+    assert [t.id for t in await list_tokens("acme")] == [info.id]
+    await revoke_token(info.id)
+    assert await verify_token(plaintext) is None
