@@ -91,6 +91,7 @@ async def upgrade_if_needed(engine: AsyncEngine, target: str = "heads") -> bool:
         return True
     async with engine.connect() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+        await conn.commit()  # the session-level lock outlives this transaction
         try:
             async with conn.begin():
                 if not await conn.run_sync(_is_current):

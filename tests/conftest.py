@@ -49,6 +49,12 @@ async def _pg_exec(sql: str) -> None:
         await conn.close()
 
 
+async def _drop_database(url: str) -> None:
+    if BACKEND == "postgres":
+        name = url.rsplit("/", 1)[1]
+        await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _pg_url(dbname: str) -> str:
     base = _pg_admin_url().rsplit("/", 1)[0]
     return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{dbname}"
@@ -95,10 +101,10 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _fresh_database(template: str, home: Path) -> str:
+async def _fresh_database(template: str, home: Path) -> str:
     if BACKEND == "postgres":
         name = f"sbt_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        await _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return _pg_url(name)
     home.mkdir(parents=True, exist_ok=True)
     target = home / "switchboard.db"
@@ -110,7 +116,7 @@ def _fresh_database(template: str, home: Path) -> str:
 async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, migrated database for one test; SWITCHBOARD_* env points at it."""
     home = tmp_path / "sbhome"
-    url = _fresh_database(template_database, home)
+    url = await _fresh_database(template_database, home)
     saved = _apply_env(home, url)
     try:
         yield url
@@ -119,18 +125,20 @@ async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[
 
         await dispose_engines()
         _restore_env(saved)
+        await _drop_database(url)
 
 
 @pytest.fixture(scope="module")
 def module_database_url(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database shared by one test module (for servers spawned once per module)."""
     home = tmp_path_factory.mktemp("sbhome")
-    url = _fresh_database(template_database, home)
+    url = asyncio.run(_fresh_database(template_database, home))
     saved = _apply_env(home, url)
     try:
         yield url
     finally:
         _restore_env(saved)
+        asyncio.run(_drop_database(url))
 
 
 @pytest.fixture
