@@ -89,16 +89,20 @@ async def _migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database to clone: a SQLite file, or a PostgreSQL template database name."""
     if BACKEND == "postgres":
         name = f"sbt_template_{uuid.uuid4().hex[:8]}"
         asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
-        asyncio.run(_migrate(_pg_url(name)))
-        return name
+        try:
+            asyncio.run(_migrate(_pg_url(name)))
+            yield name
+        finally:
+            asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
-    return str(path)
+    yield str(path)
 
 
 async def _fresh_database(template: str, home: Path) -> str:
