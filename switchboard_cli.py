@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 
 import typer
 
@@ -32,7 +33,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _load(target: str):  # noqa: ANN202
+def _load(target: str):
     """The object at ``module:attr``, or None while that area is not installed."""
     module_name, attr = target.split(":")
     try:
@@ -43,18 +44,28 @@ def _load(target: str):  # noqa: ANN202
     return getattr(importlib.import_module(module_name), attr, None)
 
 
-def build_app() -> typer.Typer:
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI; with ``only``, just that command or group is loaded (fast start-up for `serve`)."""
     app = typer.Typer(
         name="switchboard",
         help="Switchboard: versioned MCP servers, a pinning registry and an audited host for customer service.",
         no_args_is_help=True,
         pretty_exceptions_show_locals=False,
     )
+
+    @app.callback()
+    def _root() -> None:
+        """Keeps Typer in group mode even when only one command is loaded."""
+
     for name, target in COMMANDS.items():
+        if only and name != only:
+            continue
         func = _load(target)
         if func is not None:
             app.command(name)(func)
     for name, (target, help_text) in GROUPS.items():
+        if only and name != only:
+            continue
         sub = _load(target)
         if sub is not None:
             app.add_typer(sub, name=name, help=help_text)
@@ -63,7 +74,8 @@ def build_app() -> typer.Typer:
 
 def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    build_app()()
+    first = sys.argv[1] if len(sys.argv) > 1 else None
+    build_app(first if first in COMMANDS or first in GROUPS else None)()
 
 
 if __name__ == "__main__":

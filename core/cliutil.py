@@ -54,6 +54,9 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
         try:
             return await coro_factory()
         finally:
+            audit = sys.modules.get("audit")  # close the audit appender only if a command used it
+            if audit is not None and hasattr(audit, "close"):
+                await audit.close()
             await dispose_engines()
 
     try:

@@ -9,9 +9,12 @@ SQLite, an advisory lock on PostgreSQL).
 from __future__ import annotations
 
 import fcntl
+import re
+from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +46,41 @@ def alembic_config(connection: Any = None) -> Any:
     cfg.set_main_option("path_separator", "space")
     cfg.attributes["connection"] = connection
     return cfg
+
+
+_REVISION_RE = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_RE = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+
+
+@lru_cache(maxsize=1)
+def declared_heads() -> frozenset[str]:
+    """The head revisions, read straight from the migration files (no Alembic import).
+
+    This is the start-up fast path: when the database's ``alembic_version`` rows equal these,
+    nothing is imported or parsed further. Alembic itself decides whenever they differ.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for location in version_locations():
+        for path in Path(location).glob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            match = _REVISION_RE.search(source)
+            if not match:
+                continue
+            revisions.add(match.group(1))
+            down = _DOWN_RE.search(source)
+            if down:
+                parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return frozenset(revisions - parents)
+
+
+def _is_current_fast(sync_conn: Any) -> bool:
+    from sqlalchemy import inspect
+
+    if not inspect(sync_conn).has_table("alembic_version"):
+        return False
+    rows = sync_conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    return frozenset(r[0] for r in rows) == declared_heads()
 
 
 def _is_current(sync_conn: Any) -> bool:
@@ -79,7 +117,7 @@ def _sqlite_path(engine: AsyncEngine) -> Path | None:
 async def upgrade_if_needed(engine: AsyncEngine, target: str = "heads") -> bool:
     """Bring the schema to ``target``; returns True when migrations ran."""
     async with engine.connect() as conn:
-        if await conn.run_sync(_is_current):
+        if await conn.run_sync(_is_current_fast):
             return False
     if engine.dialect.name == "sqlite":
         path = _sqlite_path(engine)

@@ -35,7 +35,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _pg_admin_url() -> str:
     url = os.environ.get("SWITCHBOARD_TEST_PG_ADMIN_URL")
     if not url:
-        raise RuntimeError("SWITCHBOARD_TEST_BACKEND=postgres needs SWITCHBOARD_TEST_PG_ADMIN_URL (scripts/test-deps.sh)")
+        raise RuntimeError(
+            "SWITCHBOARD_TEST_BACKEND=postgres needs SWITCHBOARD_TEST_PG_ADMIN_URL (scripts/test-deps.sh)"
+        )
     return url
 
 

@@ -41,6 +41,8 @@ def classify(exc: BaseException, *, trace_id: str | None = None) -> SwitchboardE
         return SwitchboardError(ErrorCode.NOT_FOUND, "unknown tool: see tools/list")
     if isinstance(exc, ToolError):
         return SwitchboardError(ErrorCode.INVALID_ARGUMENT, str(exc)[:500] or "tool error")
+    if _caused_by_bad_unicode(exc):
+        return SwitchboardError(ErrorCode.INVALID_ARGUMENT, "arguments contain invalid Unicode (lone surrogates)")
     # Exception messages may carry personal data: log the type and the frames, never the text.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     log.error("internal error (trace %s): %s\n%s", trace_id, type(exc).__name__, frames)
@@ -49,8 +51,23 @@ def classify(exc: BaseException, *, trace_id: str | None = None) -> SwitchboardE
 
 
 def error_result(error: SwitchboardError) -> Any:
-    """A fastmcp ToolResult with ``isError`` set and the error as text and structured content."""
+    """A fastmcp ToolResult with ``isError`` set and ``{code, message}`` as its JSON text.
+
+    No structuredContent: TypeScript-SDK clients (the Inspector, Claude Desktop) validate it
+    against the tool's output schema even on error results.
+    """
     from fastmcp.tools.base import ToolResult
 
     body = {"code": error.code.value, "message": error.message}
-    return ToolResult(content=json.dumps(body, ensure_ascii=False), structured_content=body, is_error=True)
+    return ToolResult(content=json.dumps(body, ensure_ascii=False), is_error=True)
+
+
+def _caused_by_bad_unicode(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, UnicodeError) or "surrogates not allowed" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from core.context import RequestContext, is_valid_identifier
 from core.errors import forbidden, invalid

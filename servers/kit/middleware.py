@@ -35,7 +35,7 @@ def _client_info(meta: dict[str, Any] | None, fastmcp_context: Any) -> tuple[str
     try:
         params = fastmcp_context.session.client_params
         return _short(params.client_info.name), _short(params.client_info.version)
-    except Exception:  # noqa: BLE001 - client info is best effort
+    except Exception:
         return None, None
 
 
@@ -57,7 +57,7 @@ class ToolCallMiddleware(Middleware):
         meta = None
         try:
             meta = dict(fctx.request_context.meta or {}) if fctx and fctx.request_context else None
-        except Exception:  # noqa: BLE001 - no request context (e.g. in-process call)
+        except Exception:
             meta = None
         try:
             req = resolve_context(self.launch, _token_identity(), meta)
@@ -76,13 +76,13 @@ class ToolCallMiddleware(Middleware):
         try:
             for hook in self.hooks:
                 await hook.before_call(call)
-        except Exception as exc:  # noqa: BLE001 - fail closed: no hook, no call
+        except Exception as exc:
             return error_result(classify(exc, trace_id=call.context.trace_id))
         error: SwitchboardError | None = None
         result: Any = None
         try:
             result = await call_next(context)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a coded tool error
+        except Exception as exc:
             error = classify(exc, trace_id=call.context.trace_id)
         outcome = ToolOutcome(
             is_error=error is not None or bool(getattr(result, "is_error", False)),
@@ -94,6 +94,6 @@ class ToolCallMiddleware(Middleware):
         try:
             for hook in self.hooks:
                 await hook.after_call(call, outcome)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return error_result(classify(exc, trace_id=call.context.trace_id))
         return error_result(error) if error else result

@@ -77,9 +77,7 @@ async def list_tokens(org_id: str | None = None) -> list[TokenInfo]:
         query = query.where(api_token.c.org_id == org_id)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    return [
-        TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"]) for r in rows
-    ]
+    return [TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"]) for r in rows]
 
 
 async def revoke_token(token_id: str) -> None:
@@ -114,7 +112,7 @@ async def verify_token(plaintext: str) -> TokenIdentity | None:
     return TokenIdentity(row["id"], row["org_id"], bool(row["trusted"])) if row else None
 
 
-def token_verifier():  # noqa: ANN201 - fastmcp type imported lazily
+def token_verifier():
     """A fastmcp TokenVerifier backed by the token table."""
     from fastmcp.server.auth import TokenVerifier
     from fastmcp.server.auth.auth import AccessToken

@@ -46,3 +46,40 @@ async def test_tokens_roundtrip(database_url):
     assert [t.id for t in await list_tokens("acme")] == [info.id]
     await revoke_token(info.id)
     assert await verify_token(plaintext) is None
+
+
+def test_fast_path_heads_match_alembic():
+    """The start-up shortcut reads heads from files; it must agree with Alembic exactly."""
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config, declared_heads
+
+    assert set(ScriptDirectory.from_config(alembic_config()).get_heads()) == set(declared_heads())
+
+
+async def test_fast_path_detects_a_stale_schema(database_url):
+    from sqlalchemy import text
+
+    from core.db import dispose_engines, get_engine
+    from core.migrate import _is_current_fast
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_is_current_fast)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'kit_0000' WHERE version_num = 'kit_0001'"))
+    async with engine.connect() as conn:
+        assert not await conn.run_sync(_is_current_fast)
+    await dispose_engines()
+
+
+def test_cli_loads_only_the_named_command_and_keeps_group_mode():
+    from typer.testing import CliRunner
+
+    from switchboard_cli import build_app
+
+    runner = CliRunner()
+    result = runner.invoke(build_app("serve"), ["serve", "--help"])
+    assert result.exit_code == 0 and "--transport" in result.output
+    result = runner.invoke(build_app("db"), ["db", "--help"])
+    assert result.exit_code == 0 and "upgrade" in result.output

@@ -67,14 +67,18 @@ def error_body(result) -> dict:
 
 async def test_launch_identity_is_used_and_meta_ignored_when_untrusted():
     server = make_server(ServerLaunch(org_id="acme", customer_ref="C1"))
-    result = await call(server, "echo", {"text": "hi"}, meta={"switchboard/org_id": "evil", "switchboard/customer_ref": "C2"})
+    result = await call(
+        server, "echo", {"text": "hi"}, meta={"switchboard/org_id": "evil", "switchboard/customer_ref": "C2"}
+    )
     assert not result.is_error
     assert result.structured_content == {"org_id": "acme", "customer_ref": "C1", "text": "hi"}
 
 
 async def test_trusted_meta_supplies_identity():
     server = make_server(ServerLaunch(trust_meta=True))
-    result = await call(server, "echo", {"text": "hi"}, meta={"switchboard/org_id": "beta", "switchboard/customer_ref": "K9"})
+    result = await call(
+        server, "echo", {"text": "hi"}, meta={"switchboard/org_id": "beta", "switchboard/customer_ref": "K9"}
+    )
     assert result.structured_content["org_id"] == "beta"
     assert result.structured_content["customer_ref"] == "K9"
 
