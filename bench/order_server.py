@@ -1,0 +1,255 @@
+"""The order server over stdio against a bare FastMCP server (the floor), side by side.
+
+Four stdio servers run in one process run, taking turns in blocks of 50 calls (one call in flight):
+
+- ``bare``: a bare FastMCP server with a trivial ``echo`` tool (the floor);
+- ``kit``: the Switchboard kit (identity, validation, hooks with the production audit log) with
+  the same ``echo`` tool, to show what the shared layers cost;
+- ``orders_core``: the order server's ``get_order`` without hooks (``build_server(hooks=[])``);
+- ``orders``: ``switchboard serve orders --org demo``, exactly as Claude Desktop runs it
+  (console script, production hooks including the audit log).
+
+For each: calls/s, p50/p99 latency, server CPU per call (from /proc) and cold start (spawn → first
+tool result). Each figure is the median over rounds; ratios are ``<server> / bare`` (for calls/s
+higher is better, for the others lower is better; the aim for the order server is ≤ 1.3x slower).
+
+    .venv/bin/python bench/order_server.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    ROOT,
+    VENV_BIN,
+    child_pids,
+    median,
+    parse_args,
+    percentile,
+    print_table,
+    process_cpu_seconds,
+    ratio,
+    started_at,
+    write_result,
+)
+
+NAME = "order_server"
+TARGET = 1.3
+KEYS = ("bare", "kit", "orders_core", "orders")
+METRICS = (
+    ("calls_per_s", "calls/s", "higher"),
+    ("p50_ms", "p50 ms", "lower"),
+    ("p99_ms", "p99 ms", "lower"),
+    ("cpu_ms_per_call", "server CPU ms/call", "lower"),
+    ("cold_start_ms", "cold start ms", "lower"),
+)
+BARE_SERVER = """
+from fastmcp import FastMCP
+mcp = FastMCP("bare", version="1.0.0")
+@mcp.tool
+async def echo(text: str) -> dict:
+    \"\"\"Echo the text.\"\"\"
+    return {"text": text}
+mcp.run(transport="stdio", show_banner=False)
+"""
+KIT_SERVER = """
+from servers.kit import ServerLaunch, build_server
+from servers.kit.serve import quiet_fastmcp
+quiet_fastmcp()
+mcp = build_server("echo", "1.0.0", instructions="echo", launch=ServerLaunch(org_id="demo"))
+@mcp.tool
+async def echo(text: str) -> dict:
+    \"\"\"Echo the text.\"\"\"
+    return {"text": text}
+mcp.run(transport="stdio", show_banner=False)
+"""
+ORDERS_CORE_SERVER = """
+from servers.kit import ServerLaunch
+from servers.kit.serve import quiet_fastmcp
+from servers.order_server.app import build_server
+quiet_fastmcp()
+build_server(launch=ServerLaunch(org_id="demo"), hooks=[]).run(transport="stdio", show_banner=False)
+"""
+
+
+@dataclass
+class Server:
+    label: str
+    command: str
+    args: list[str]
+    tool: str
+    arguments: dict[str, str]
+    runs: list[dict[str, float]] = field(default_factory=list)
+    cold: list[float] = field(default_factory=list)
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {
+        "SWITCHBOARD_HOME": str(home),
+        "SWITCHBOARD_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'switchboard.db'}",
+        "ANONYMIZED_TELEMETRY": "False",
+        "FASTMCP_SHOW_SERVER_BANNER": "false",
+        "FASTMCP_ENABLE_RICH_LOGGING": "false",
+        "FASTMCP_LOG_LEVEL": "ERROR",
+    }
+
+
+def _client(server: Server, env: dict[str, str]):
+    from fastmcp import Client
+    from fastmcp.client.transports import StdioTransport
+
+    transport = StdioTransport(server.command, server.args, env=env, cwd=str(ROOT), keep_alive=False)
+    return Client(transport, timeout=60)
+
+
+async def cold_start(server: Server, env: dict[str, str]) -> float:
+    """Seconds from spawning the server to the first tool result."""
+    start = time.perf_counter()
+    async with _client(server, env) as client:
+        result = await client.call_tool_mcp(server.tool, server.arguments)
+        elapsed = time.perf_counter() - start
+    if result.is_error:
+        raise RuntimeError(f"{server.label}: {result.content}")
+    return elapsed
+
+
+async def throughput(servers: list[Server], env: dict[str, str], calls: int, warmup: int, block: int) -> None:
+    """calls/s, p50/p99 (ms) and server CPU ms per call, one connection per server, one call in flight.
+
+    The servers take turns in blocks of ``block`` calls so that both see the same machine load.
+    """
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        clients, pids = [], []
+        for server in servers:
+            before = set(child_pids())
+            start = time.perf_counter()
+            client = await stack.enter_async_context(_client(server, env))
+            await client.call_tool_mcp(server.tool, server.arguments)
+            server.cold.append(time.perf_counter() - start)
+            for _ in range(warmup):
+                await client.call_tool_mcp(server.tool, server.arguments)
+            new = [p for p in child_pids() if p not in before]
+            if len(new) != 1:
+                raise RuntimeError(f"expected one new server process, found {new}")
+            clients.append(client)
+            pids.append(new[0])
+        latencies: list[list[float]] = [[] for _ in servers]
+        cpu = [0.0 for _ in servers]
+        wall = [0.0 for _ in servers]
+        for _ in range(max(1, calls // block)):
+            for index, server in enumerate(servers):
+                cpu0 = process_cpu_seconds(pids[index])
+                wall0 = time.perf_counter()
+                for _ in range(block):
+                    t0 = time.perf_counter()
+                    result = await clients[index].call_tool_mcp(server.tool, server.arguments)
+                    latencies[index].append((time.perf_counter() - t0) * 1000)
+                    if result.is_error:
+                        raise RuntimeError(f"{server.label}: {result.content}")
+                wall[index] += time.perf_counter() - wall0
+                cpu[index] += process_cpu_seconds(pids[index]) - cpu0
+    for index, server in enumerate(servers):
+        done = len(latencies[index])
+        server.runs.append(
+            {
+                "calls_per_s": done / wall[index],
+                "p50_ms": percentile(latencies[index], 50),
+                "p99_ms": percentile(latencies[index], 99),
+                "cpu_ms_per_call": cpu[index] * 1000 / done,
+            }
+        )
+
+
+def seed_database(home: Path) -> None:
+    """A fresh SQLite database with the demo shop (a subprocess, as a user would run it)."""
+    import subprocess
+
+    env = {**os.environ, **_env(home)}
+    subprocess.run(
+        [str(VENV_BIN / "switchboard"), "orders", "seed", "--org", "demo", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
+    rounds, calls, warmup, extra_colds = (2, 200, 20, 0) if quick else (5, 1000, 50, 2)
+    with tempfile.TemporaryDirectory(prefix="sb-bench-orders-") as tmp:
+        home = Path(tmp)
+        seed_database(home)
+        env = _env(home)
+        servers = [
+            Server("bare echo", sys.executable, ["-c", BARE_SERVER], "echo", {"text": "8841"}),
+            Server("kit+audit echo", sys.executable, ["-c", KIT_SERVER], "echo", {"text": "8841"}),
+            Server("orders, no hooks", sys.executable, ["-c", ORDERS_CORE_SERVER], "get_order", {"order_id": "8841"}),
+            Server(
+                "switchboard serve orders",
+                str(VENV_BIN / "switchboard"),
+                ["serve", "orders", "--org", "demo"],
+                "get_order",
+                {"order_id": "8841"},
+            ),
+        ]
+        for _ in range(rounds):
+            await throughput(servers, env, calls, warmup, block=50)
+        for _ in range(extra_colds):
+            for server in servers:
+                server.cold.append(await cold_start(server, env))
+    figures: dict[str, float] = {"rounds": rounds, "calls_per_round": calls}
+    for key, server in zip(KEYS, servers, strict=True):
+        for metric in ("calls_per_s", "p50_ms", "p99_ms", "cpu_ms_per_call"):
+            figures[f"{key}_{metric}"] = median(r[metric] for r in server.runs)
+        figures[f"{key}_cold_start_ms"] = median(server.cold) * 1000
+    for key in KEYS[1:]:
+        for metric, _, _ in METRICS:
+            figures[f"{key}_{metric}_ratio"] = ratio(figures[f"{key}_{metric}"], figures[f"bare_{metric}"])
+    return servers, figures
+
+
+def _verdict(ratio_value: float, better: str) -> str:
+    slowdown = 1 / ratio_value if better == "higher" else ratio_value
+    return "ok" if slowdown <= TARGET else f"{slowdown:.2f}x"
+
+
+def report(servers: list[Server], figures: dict[str, float]) -> None:
+    print_table(
+        f"get_order over stdio, side by side (median of {int(figures['rounds'])} rounds × "
+        f"{int(figures['calls_per_round'])} calls; {len(servers[0].cold)} cold starts each)",
+        ["metric", *(s.label for s in servers)],
+        [(label, *(figures[f"{key}_{metric}"] for key in KEYS)) for metric, label, _ in METRICS],
+    )
+    rows = []
+    for metric, label, better in METRICS:
+        core = figures[f"orders_core_{metric}_ratio"]
+        full = figures[f"orders_{metric}_ratio"]
+        rows.append((label, figures[f"kit_{metric}_ratio"], core, _verdict(core, better), full, _verdict(full, better)))
+    print_table(
+        f"Ratios to the bare server (aim: at most {TARGET}x slower)",
+        ["metric", "kit+audit", "orders, no hooks", "aim", "switchboard serve orders", "aim"],
+        rows,
+    )
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    started = started_at()
+    servers, figures = asyncio.run(main_async(args.quick))
+    report(servers, figures)
+    path = write_result(NAME, figures, quick=args.quick, started=started)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
