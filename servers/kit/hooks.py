@@ -50,5 +50,7 @@ class ToolCallHook(Protocol):
 
 
 def default_hooks(server_name: str) -> list[ToolCallHook]:
-    """Hooks every production server runs (the audit middleware, once audit/ lands)."""
-    return []
+    """Hooks every production server runs: the audit log (one record per call, fail closed)."""
+    from audit.middleware import AuditHook
+
+    return [AuditHook(server_name)]

@@ -1,0 +1,363 @@
+"""``switchboard audit``: tail, find, verify, export, checkpoint, prune, public-key."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from core.cliutil import console, err_console, print_json, run
+
+T = TypeVar("T")
+app = typer.Typer(
+    help="The tamper-evident audit log: tail, find, verify, export, checkpoint, prune.", no_args_is_help=True
+)
+JSON_OPT = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run an audit coroutine; flush and close the appenders afterwards."""
+
+    async def _go() -> T:
+        from audit.log import close
+
+        try:
+            return await factory()
+        finally:
+            await close()
+
+    return run(_go)
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A Rich progress line on stderr (interactive terminals only); yields an advance callback."""
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+def _when(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    from audit.timeparse import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError as err:
+        err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] {flag}: {err}")
+        raise typer.Exit(2) from None
+
+
+def _rows(records: list[Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{r.org_id}#{r.seq}",
+            r.occurred_at[5:19].replace("T", " "),
+            r.source,
+            r.tool_name or r.event_type,
+            r.error_code or ("ok" if r.is_error is False else ""),
+            "" if r.latency_ms is None else f"{r.latency_ms:.1f}",
+            r.args_redacted or r.details_redacted or "",
+        )
+        for r in records
+    ]
+
+
+def _table(title: str, records: list[Any]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    rows = _rows(records)
+    out = Table(title=title, title_justify="left", header_style="bold cyan", box=box.SIMPLE_HEAD, pad_edge=False)
+    names = ("record", "time (UTC)", "source", "tool / event", "outcome", "ms")
+    for i, name in enumerate(names):
+        out.add_column(name, no_wrap=True, min_width=max([len(name), *(len(r[i]) for r in rows)]))
+    wide = console.width >= 110  # room for the payload column
+    if wide:
+        out.add_column("arguments / details", overflow="ellipsis", no_wrap=True, min_width=10)
+    for row in rows:
+        out.add_row(*(row if wide else row[:-1]))
+    return out
+
+
+@app.command()
+def tail(
+    org: str = typer.Option(None, help="Only this org."),
+    lines: int = typer.Option(20, "--lines", "-n", min=1, max=10_000, help="How many records to show."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new records (Ctrl-C to stop)."),
+    interval: float = typer.Option(1.0, min=0.1, help="--follow: seconds between polls."),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Show the newest audit records (redacted), oldest first."""
+    from audit import store
+
+    records = _run(lambda: store.tail(org, limit=lines))
+    if json_output:
+        if not follow:
+            print_json([r.to_dict() for r in records])
+            return
+        for r in records:
+            _json_line(r.to_dict())
+    else:
+        console.print(_table("audit log", records))
+    if not follow:
+        return
+    seen: dict[str, int] = {}
+    for r in records:
+        seen[r.org_id] = max(seen.get(r.org_id, 0), r.seq)
+    try:
+        _follow(org, seen, interval, json_output)
+    except KeyboardInterrupt:
+        return
+
+
+def _follow(org: str | None, seen: dict[str, int], interval: float, json_output: bool) -> None:
+    import asyncio
+
+    from audit import store
+
+    async def _loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            fresh = await store.tail(org, limit=1000, after=seen or None)
+            fresh = [r for r in fresh if r.seq > seen.get(r.org_id, 0)]
+            for r in fresh:
+                seen[r.org_id] = max(seen.get(r.org_id, 0), r.seq)
+                if json_output:
+                    _json_line(r.to_dict())
+                else:
+                    console.print("  ".join(c for c in _rows([r])[0] if c))
+
+    _run(_loop)
+
+
+def _json_line(value: dict[str, Any]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def find(
+    value: str = typer.Option(None, help="An exact personal value (phone, card, account, resident no., e-mail)."),
+    text: str = typer.Option(None, help="Text to look for in the redacted arguments, results and details."),
+    org: str = typer.Option(None, help="Only this org."),
+    trace: str = typer.Option(None, help="A trace id."),
+    session: str = typer.Option(None, help="A session id."),
+    tool: str = typer.Option(None, help="A tool name."),
+    event_type: str = typer.Option(None, "--type", help="An event type, e.g. tool_call."),
+    since: str = typer.Option(None, help="Only records at or after: 2026-01-31, an ISO time, or 7d / 12h / 30m ago."),
+    limit: int = typer.Option(50, min=1, max=10_000, help="At most this many records (the newest)."),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Find the records that carried a value, without that value ever being stored.
+
+    --value is matched through each org's keyed HMAC, so `find --value 010-1234-5678` finds calls
+    whose arguments or results held that number in any spelling (01012345678, +82 10-1234-5678).
+    """
+    from audit import store
+
+    since_ts = _when(since, "--since")
+    records = _run(
+        lambda: store.find(
+            value=value,
+            text=text,
+            org_id=org,
+            trace_id=trace,
+            session_id=session,
+            tool_name=tool,
+            event_type=event_type,
+            since=since_ts,
+            limit=limit,
+        )
+    )
+    if json_output:
+        print_json([r.to_dict() for r in records])
+        return
+    if not records:
+        console.print("no matching audit records")
+        return
+    console.print(_table(f"{len(records)} matching audit records", records))
+
+
+@app.command()
+def verify(
+    org: str = typer.Option(None, help="Only this org (default: every org)."),
+    from_seq: int = typer.Option(None, "--from-seq", min=1, help="Start at this seq (links to the one before)."),
+    file: Path = typer.Option(None, "--file", help="Verify an export file offline, without the database."),
+    checkpoint_dir: Path = typer.Option(None, "--checkpoint-dir", help="Signed checkpoints (default: under home)."),
+    public_key: list[Path] = typer.Option(
+        None, "--public-key", help="Checkpoint public key (PEM or base64); repeat for rotated keys."
+    ),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Check every hash, link and seq, and the signed checkpoints; exit 1 at the first broken seq."""
+    from audit.verify import verify_all, verify_export
+
+    keys = [str(p) for p in public_key or []]
+    for key_path in keys:
+        if not Path(key_path).is_file():
+            err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --public-key {key_path}: no such file")
+            raise typer.Exit(2)
+    if file is not None:
+        if not file.is_file():
+            err_console.print(f"[bold red]error[/] [NOT_FOUND] {file}: no such export file")
+            raise typer.Exit(2)
+        cdir = str(checkpoint_dir) if checkpoint_dir else None
+
+        async def _offline() -> list[Any]:
+            return verify_export(file, public_keys=keys, checkpoint_dir=cdir)
+
+        reports = run(_offline)
+    else:
+        with _progress("verifying", not json_output) as advance:
+            reports = _run(
+                lambda: verify_all(
+                    org, from_seq=from_seq, checkpoint_dir=checkpoint_dir, public_keys=keys, progress=advance
+                )
+            )
+    ok = all(r.ok for r in reports)
+    if json_output:
+        print_json({"ok": ok, "orgs": [r.to_dict() for r in reports]})
+    else:
+        _print_reports(reports)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _print_reports(reports: list[Any]) -> None:
+    if not reports:
+        console.print("no audit records yet")
+    for r in reports:
+        span = f"seq {r.first_seq}..{r.last_seq}" if r.first_seq is not None else "no records"
+        if r.ok:
+            console.print(
+                f"[green]✓[/] {r.org_id}: {r.records} records ({span}), {r.checkpoints_checked} checkpoints: intact"
+            )
+        else:
+            console.print(f"[bold red]✗[/] {r.org_id}: broken at seq {r.broken_seq}: {r.reason}")
+            for p in sorted(r.problems, key=lambda p: p.seq or 0)[1:6]:
+                console.print(f"    also seq {p.seq}: {p.reason}")
+            if len(r.problems) > 6:
+                console.print(f"    … {len(r.problems) - 6} more (see --json)")
+        for warning in r.warnings:
+            console.print(f"  [yellow]![/] {warning}")
+
+
+@app.command()
+def export(
+    since: str = typer.Option(None, help="From the first record at or after: 2026-01-31, an ISO time, or 7d."),
+    until: str = typer.Option(None, help="Up to the last record before this time."),
+    org: str = typer.Option(None, help="Only this org."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    no_sign: bool = typer.Option(False, "--no-sign", help="Do not add a signed export checkpoint."),
+    checkpoint_dir: Path = typer.Option(None, "--checkpoint-dir", help="Signed checkpoints (default: under home)."),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Export records with their hashes as JSON lines (check them offline with `verify --file`)."""
+    from audit.export import export_records
+
+    since_ts, until_ts = _when(since, "--since"), _when(until, "--until")
+    handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        with _progress("exporting", output is not None) as advance:
+            summary = _run(
+                lambda: export_records(
+                    handle,
+                    org_id=org,
+                    since=since_ts,
+                    until=until_ts,
+                    sign_export=not no_sign,
+                    checkpoint_dir=checkpoint_dir,
+                    progress=advance,
+                )
+            )
+    finally:
+        if output:
+            handle.close()
+    body = {
+        "records": summary.records,
+        "orgs": {o: {"first_seq": a, "last_seq": b} for o, (a, b) in summary.orgs.items()},
+        "signed": summary.signed,
+        "output": str(output) if output else "-",
+    }
+    if json_output and output:
+        print_json(body)
+    elif json_output:
+        import json
+
+        err_console.print(json.dumps(body, ensure_ascii=False))
+    else:
+        err_console.print(f"[green]✓[/] exported {summary.records} records from {len(summary.orgs)} orgs")
+
+
+@app.command()
+def checkpoint(
+    org: str = typer.Option(None, help="Only this org (default: every org)."),
+    directory: Path = typer.Option(None, "--dir", help="Checkpoint directory (default: under home)."),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Verify each chain since its last checkpoint, then sign its head (Ed25519) into the directory."""
+    from audit.maintenance import create_checkpoints
+
+    results = _run(lambda: create_checkpoints(org, directory=directory))
+    if json_output:
+        print_json(results)
+        return
+    if not results:
+        console.print("no audit records yet: nothing to sign")
+    for r in results:
+        console.print(f"[green]✓[/] {r.org_id}: seq {r.seq} signed → {r.path}")
+
+
+@app.command()
+def prune(
+    before: str = typer.Option(..., help="Remove records before: 2026-01-31, an ISO time, or 400d (ago)."),
+    org: str = typer.Option(None, help="Only this org (default: every org)."),
+    directory: Path = typer.Option(None, "--dir", help="Checkpoint directory (default: under home)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_output: bool = JSON_OPT,
+) -> None:
+    """Remove old records: the only way records leave. A signed checkpoint is written first."""
+    from audit.maintenance import prune as do_prune
+
+    before_ts = _when(before, "--before")
+    if not yes and not typer.confirm(f"Permanently remove audit records before {before_ts}?"):
+        raise typer.Exit(1)
+    results = _run(lambda: do_prune(before_ts or "", org_id=org, directory=directory))
+    if json_output:
+        print_json(results)
+        return
+    if not results:
+        console.print(f"nothing before {before_ts}")
+    for r in results:
+        console.print(f"[green]✓[/] {r.org_id}: removed {r.removed} records through seq {r.through_seq}")
+        console.print(f"  signed checkpoint: {r.checkpoint_path}")
+
+
+@app.command("public-key")
+def public_key_cmd(json_output: bool = JSON_OPT) -> None:
+    """Print the checkpoint public key (give it to auditors for `verify --public-key`)."""
+    from audit.keys import key_id, public_pem, signing_key
+
+    async def _key() -> Any:
+        return signing_key()
+
+    public = run(_key).public_key()
+    if json_output:
+        print_json({"key_id": key_id(public), "pem": public_pem(public)})
+        return
+    sys.stdout.write(public_pem(public))
+    err_console.print(f"key id {key_id(public)}")

@@ -1,0 +1,212 @@
+"""Reading the audit log: records in seq order, chain heads, prunes, searches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from audit.keys import hmac_key
+from audit.record import RECORD_FIELDS, AuditRecord
+from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
+from core.db import get_engine
+from core.errors import invalid
+from core.pii import detect, hmac_normalized
+
+PAGE = 2000
+_COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
+
+
+async def list_orgs() -> list[str]:
+    """Every org with a chain (or records)."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        heads = set((await conn.execute(select(audit_chain_head.c.org_id))).scalars())
+        heads |= set((await conn.execute(select(audit_event.c.org_id).distinct())).scalars())
+    return sorted(heads)
+
+
+async def chain_head(org_id: str) -> tuple[int, str] | None:
+    """``(seq, head_hash)`` of the org's chain head row, or None."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(audit_chain_head.c.seq, audit_chain_head.c.head_hash).where(audit_chain_head.c.org_id == org_id)
+            )
+        ).first()
+    return (row.seq, row.head_hash) if row else None
+
+
+async def prunes(org_id: str) -> list[dict[str, Any]]:
+    """The org's prune rows, oldest first."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_prune).where(audit_prune.c.org_id == org_id).order_by(audit_prune.c.through_seq)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+async def iter_rows(
+    org_id: str, *, from_seq: int = 1, to_seq: int | None = None, page: int = PAGE
+) -> AsyncIterator[dict[str, Any]]:
+    """The org's stored rows with ``from_seq <= seq <= to_seq``, in seq order, a page at a time."""
+    engine = await get_engine()
+    cursor = from_seq - 1
+    while True:
+        query = select(*_COLUMNS).where(audit_event.c.org_id == org_id, audit_event.c.seq > cursor)
+        if to_seq is not None:
+            query = query.where(audit_event.c.seq <= to_seq)
+        query = query.order_by(audit_event.c.seq).limit(page)
+        async with engine.connect() as conn:
+            rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
+        for row in rows:
+            yield row
+        if len(rows) < page:
+            return
+        cursor = rows[-1]["seq"]
+
+
+async def iter_records(org_id: str, *, from_seq: int = 1, to_seq: int | None = None) -> AsyncIterator[AuditRecord]:
+    """Like :func:`iter_rows`, as :class:`AuditRecord` objects."""
+    async for row in iter_rows(org_id, from_seq=from_seq, to_seq=to_seq):
+        yield AuditRecord.from_row(row)
+
+
+async def get_record(org_id: str, seq: int) -> AuditRecord | None:
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(select(*_COLUMNS).where(audit_event.c.org_id == org_id, audit_event.c.seq == seq)))
+            .mappings()
+            .first()
+        )
+    return AuditRecord.from_row(row) if row else None
+
+
+async def first_seq_at_or_after(org_id: str, occurred_at: str) -> int | None:
+    """The lowest seq whose ``occurred_at`` is at or after the given timestamp."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                select(func.min(audit_event.c.seq)).where(
+                    audit_event.c.org_id == org_id, audit_event.c.occurred_at >= occurred_at
+                )
+            )
+        ).scalar()
+
+
+async def seq_bounds(org_id: str) -> tuple[int | None, int | None]:
+    """(lowest, highest) stored seq of the org."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(func.min(audit_event.c.seq), func.max(audit_event.c.seq)).where(audit_event.c.org_id == org_id)
+            )
+        ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def tail(org_id: str | None = None, *, limit: int = 20, after: dict[str, int] | None = None) -> list[AuditRecord]:
+    """The newest records (per org when ``org_id`` is given), oldest first.
+
+    With ``after`` (org → seq) only records past those seqs are returned (for ``--follow``).
+    """
+    engine = await get_engine()
+    query = select(*_COLUMNS)
+    if org_id is not None:
+        query = query.where(audit_event.c.org_id == org_id)
+    if after:
+        from sqlalchemy import and_, or_
+
+        known = [and_(audit_event.c.org_id == org, audit_event.c.seq > seq) for org, seq in after.items()]
+        query = query.where(or_(audit_event.c.org_id.not_in(list(after)), *known))
+    query = query.order_by(audit_event.c.occurred_at.desc(), audit_event.c.seq.desc()).limit(limit)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [AuditRecord.from_row(r) for r in reversed(rows)]
+
+
+async def find(
+    *,
+    value: str | None = None,
+    text: str | None = None,
+    org_id: str | None = None,
+    trace_id: str | None = None,
+    session_id: str | None = None,
+    tool_name: str | None = None,
+    event_type: str | None = None,
+    since: str | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """Records matching every given filter, newest last.
+
+    ``value`` is an exact personal value (``010-1234-5678``): it is matched through the org's
+    keyed HMAC, never stored or compared in the clear. ``text`` searches the redacted payloads.
+    """
+    if not any((value, text, trace_id, session_id, tool_name, event_type, since)):
+        raise invalid("give at least one filter: --value, --text, --trace, --session, --tool, --type or --since")
+    normalized = _personal_value(value) if value is not None else None
+    orgs = [org_id] if org_id else await list_orgs()
+    filters = []
+    if trace_id:
+        filters.append(audit_event.c.trace_id == trace_id)
+    if session_id:
+        filters.append(audit_event.c.session_id == session_id)
+    if tool_name:
+        filters.append(audit_event.c.tool_name == tool_name)
+    if event_type:
+        filters.append(audit_event.c.event_type == event_type)
+    if since:
+        filters.append(audit_event.c.occurred_at >= since)
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        filters.append(
+            audit_event.c.args_redacted.like(pattern, escape="\\")
+            | audit_event.c.result_redacted.like(pattern, escape="\\")
+            | audit_event.c.details_redacted.like(pattern, escape="\\")
+            | audit_event.c.error_message.like(pattern, escape="\\")
+        )
+    engine = await get_engine()
+    found: list[AuditRecord] = []
+    async with engine.connect() as conn:
+        for org in orgs:
+            query = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
+            if value is not None:
+                key = hmac_key(org, create=False)
+                if key is None:
+                    continue
+                digest = hmac_normalized(key, normalized or "")
+                seqs = select(audit_value_hmac.c.seq).where(
+                    audit_value_hmac.c.org_id == org, audit_value_hmac.c.hmac == digest
+                )
+                query = query.where(audit_event.c.seq.in_(seqs))
+            query = query.order_by(audit_event.c.seq.desc()).limit(limit)
+            rows = (await conn.execute(query)).mappings().all()
+            found.extend(AuditRecord.from_row(r) for r in rows)
+    found.sort(key=lambda r: (r.occurred_at, r.org_id, r.seq))
+    return found[-limit:]
+
+
+def _personal_value(value: str) -> str:
+    """The normalised form of the one personal value in ``value`` (else INVALID_ARGUMENT)."""
+    matches = detect(value.strip())
+    if len(matches) != 1:
+        raise invalid(
+            "--value finds one personal value (a phone, card, account or resident number, or an e-mail) "
+            "by its keyed hash; "
+            + ("give one value at a time" if matches else "this is not personal data, so search it with --text")
+        )
+    return matches[0].normalized
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def records_to_dicts(records: Sequence[AuditRecord]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in records]

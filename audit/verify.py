@@ -1,0 +1,388 @@
+"""Verify a chain: in the database (:func:`verify_chain`) or in an export file (:func:`verify_export`).
+
+Each record is checked for: its own hash (an edited field), its link to the record before it
+(a replaced, removed or reordered record), gapless numbering (a deleted record), and the signed
+checkpoints (a truncated tail, a chain rewritten with recomputed hashes). The report names the
+first broken seq and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from audit.checkpoints import Checkpoint, SignedCheckpoint, read_checkpoints
+from audit.keys import load_public_key, local_public_key
+from audit.record import GENESIS_HASH, RECORD_FIELDS, compute_record_hash
+
+MAX_PROBLEMS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a chain, at ``seq`` (``line`` for export files)."""
+
+    seq: int | None
+    kind: str
+    reason: str
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """The outcome of verifying one org's chain."""
+
+    org_id: str
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    last_hash: str | None = None
+    head_seq: int | None = None
+    checkpoints_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        if not self.problems:
+            return None
+        return min(self.problems, key=lambda p: (p.seq if p.seq is not None else -1, p.line or 0))
+
+    @property
+    def broken_seq(self) -> int | None:
+        first = self.first_problem
+        return first.seq if first else None
+
+    @property
+    def reason(self) -> str | None:
+        first = self.first_problem
+        return first.reason if first else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "org_id": self.org_id,
+            "ok": self.ok,
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "head_seq": self.head_seq,
+            "checkpoints_checked": self.checkpoints_checked,
+            "broken_seq": self.broken_seq,
+            "reason": self.reason,
+            "problems": [asdict(p) for p in sorted(self.problems, key=lambda p: (p.seq or 0, p.line or 0))],
+            "warnings": self.warnings,
+        }
+
+
+class ChainVerifier:
+    """Checks one org's records fed in order; :meth:`finish` adds the end-of-chain checks."""
+
+    def __init__(
+        self,
+        org_id: str,
+        *,
+        start_seq: int,
+        anchor_hash: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        track_hashes: bool = False,
+    ) -> None:
+        self.report = VerifyReport(org_id)
+        self.expected = start_seq
+        self.prev_hash = anchor_hash
+        self.checkpoints: dict[int, list[Checkpoint]] = {}
+        for cp in checkpoints:
+            self.checkpoints.setdefault(cp.seq, []).append(cp)
+        self.report.checkpoints_checked = len(checkpoints)
+        self.track_hashes = track_hashes
+        self.hashes: dict[int, str] = {}
+        self._seen: set[tuple[int | None, str]] = set()
+
+    def problem(self, seq: int | None, kind: str, reason: str, line: int | None = None) -> None:
+        if (seq, kind) in self._seen or len(self.report.problems) >= MAX_PROBLEMS:
+            return
+        self._seen.add((seq, kind))
+        self.report.problems.append(Problem(seq, kind, reason, line))
+
+    def feed(self, row: Mapping[str, Any], line: int | None = None) -> None:
+        """Check one record (a mapping with every stored field)."""
+        seq = row["seq"]
+        if seq < self.expected:
+            if (seq, "missing") in self._seen:  # not deleted after all: it came late
+                self.report.problems = [p for p in self.report.problems if (p.seq, p.kind) != (seq, "missing")]
+            self.problem(
+                seq, "out_of_order", f"seq {seq} appears after seq {self.expected - 1}: records were reordered", line
+            )
+            return
+        link_known = self.prev_hash is not None
+        if seq > self.expected:
+            gap = f"seq {self.expected}" if seq == self.expected + 1 else f"seqs {self.expected}..{seq - 1}"
+            self.problem(self.expected, "missing", f"{gap} missing: records were deleted", line)
+            link_known = False
+        if compute_record_hash(row) != row["record_hash"]:
+            self.problem(seq, "edited", "its stored fields do not hash to its record_hash: the record was edited", line)
+        if link_known and row["prev_hash"] != self.prev_hash:
+            self.problem(
+                seq,
+                "broken_link",
+                f"its prev_hash is not the record_hash of seq {seq - 1}: a record was replaced, inserted or "
+                f"reordered here, or seq {seq - 1} was rewritten with a recomputed hash",
+                line,
+            )
+        for cp in self.checkpoints.get(seq, ()):
+            if cp.head_hash != row["record_hash"]:
+                self.problem(
+                    seq,
+                    "rewritten",
+                    f"its record_hash differs from the signed {cp.kind} of {cp.time}: the chain up to seq {seq} "
+                    "was rewritten after that checkpoint",
+                    line,
+                )
+        rep = self.report
+        rep.records += 1
+        rep.first_seq = seq if rep.first_seq is None else rep.first_seq
+        rep.last_seq = seq
+        rep.last_hash = row["record_hash"]
+        if self.track_hashes:
+            self.hashes[seq] = row["record_hash"]
+        self.prev_hash = row["record_hash"]
+        self.expected = seq + 1
+
+    def finish(self, *, head: tuple[int, str] | None = None, late: Sequence[Checkpoint] = ()) -> VerifyReport:
+        """End-of-chain checks against the chain head row and every checkpoint; returns the report."""
+        last = self.expected - 1
+        for cp in late:
+            self.report.checkpoints_checked += 1
+            known = self.hashes.get(cp.seq)
+            if known is not None and known != cp.head_hash:
+                self.problem(cp.seq, "rewritten", f"its record_hash differs from the signed {cp.kind} of {cp.time}")
+        for cp in [*(c for cps in self.checkpoints.values() for c in cps), *late]:
+            if cp.seq > last:
+                self.problem(
+                    last + 1,
+                    "truncated",
+                    f"the signed {cp.kind} of {cp.time} covers seq {cp.seq} but the chain ends at seq {last}: "
+                    "records were removed from the end",
+                )
+        if head is not None:
+            head_seq, head_hash = head
+            self.report.head_seq = head_seq
+            if head_seq > last:
+                self.problem(
+                    last + 1,
+                    "truncated",
+                    f"the chain head says seq {head_seq} but the last record is seq {last}: "
+                    "records were removed from the end",
+                )
+            elif head_seq < last:
+                self.problem(head_seq + 1, "head_behind", f"the chain head says seq {head_seq} but records go on")
+            elif self.prev_hash is not None and head_hash != self.prev_hash:
+                self.problem(last, "rewritten", "its record_hash differs from the chain head's hash")
+        return self.report
+
+
+def trusted_keys(paths: Sequence[Path | str] = ()) -> list[Ed25519PublicKey]:
+    """The public keys checkpoints must be signed with: the given files, else the local key."""
+    if paths:
+        return [load_public_key(Path(p).read_text()) for p in paths]
+    local = local_public_key()
+    return [local] if local is not None else []
+
+
+def _valid_checkpoints(
+    entries: Sequence[tuple[str, SignedCheckpoint | None]],
+    keys: list[Ed25519PublicKey],
+    verifier_problems: list[Problem],
+    warnings: list[str],
+) -> list[Checkpoint]:
+    valid: list[Checkpoint] = []
+    for where, signed in entries:
+        if signed is None:
+            verifier_problems.append(Problem(None, "bad_checkpoint", f"{where} is not a readable checkpoint"))
+            continue
+        state = signed.check(keys)
+        if state is True:
+            valid.append(signed.checkpoint)
+        elif state is False:
+            verifier_problems.append(
+                Problem(
+                    signed.checkpoint.seq, "bad_checkpoint", f"{where} has an invalid signature (forged or altered)"
+                )
+            )
+        elif keys:
+            warnings.append(f"{where} is signed by another key ({signed.checkpoint.key_id}); pass --public-key")
+        else:
+            warnings.append(f"no public key to check {where}: pass --public-key")
+    return valid
+
+
+async def verify_chain(
+    org_id: str,
+    *,
+    from_seq: int | None = None,
+    checkpoint_dir: Path | str | None = None,
+    public_keys: Sequence[Path | str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify ``org_id``'s chain in the database (from ``from_seq`` when given).
+
+    ``progress`` is called with the number of records checked since its last call.
+    """
+    from audit import store
+
+    keys = trusted_keys(public_keys)
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    base_seq, base_hash = 0, GENESIS_HASH
+    for prune in await store.prunes(org_id):
+        try:
+            signed: SignedCheckpoint | None = SignedCheckpoint.from_json(json.loads(prune["checkpoint"]))
+        except Exception:
+            signed = None
+        state = signed.check(keys) if signed is not None else False
+        cp = signed.checkpoint if signed is not None else None
+        if state is None:
+            warnings.append(
+                f"the prune through seq {prune['through_seq']} is signed by an unknown key: pass --public-key"
+            )
+        elif not (state and cp and cp.seq == prune["through_seq"] and cp.head_hash == prune["through_hash"]):
+            problems.append(
+                Problem(
+                    prune["through_seq"] + 1,
+                    "bad_prune",
+                    f"the prune through seq {prune['through_seq']} has no valid signed checkpoint (forged or altered)",
+                )
+            )
+        base_seq, base_hash = prune["through_seq"], prune["through_hash"]
+    start, anchor = base_seq + 1, base_hash
+    if from_seq is not None and from_seq > start:
+        before = await store.get_record(org_id, from_seq - 1)
+        start, anchor = from_seq, (before.record_hash if before else None)
+    files = read_checkpoints(org_id, checkpoint_dir)  # before the head: checkpoints never pass it
+    entries = [(str(path), signed) for path, signed in files]
+    checkpoints = [cp for cp in _valid_checkpoints(entries, keys, problems, warnings) if cp.seq >= start]
+    head = await store.chain_head(org_id)  # records appended from now on are not checked
+    verifier = ChainVerifier(org_id, start_seq=start, anchor_hash=anchor, checkpoints=checkpoints)
+    count = 0
+    async for row in store.iter_rows(org_id, from_seq=start, to_seq=head[0] if head else None):
+        verifier.feed(row)
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(count % 1000)
+    report = verifier.finish(head=head)
+    report.problems.extend(problems)
+    report.warnings.extend(warnings)
+    return report
+
+
+async def verify_all(org_id: str | None = None, **kwargs: Any) -> list[VerifyReport]:
+    """Verify one org, or every org with a chain."""
+    from audit import store
+
+    orgs = await store.list_orgs()
+    if org_id is not None:
+        if org_id not in orgs:
+            from core.errors import not_found
+
+            raise not_found(f"no audit records for org {org_id!r}: see `switchboard audit tail` for the orgs")
+        orgs = [org_id]
+    return [await verify_chain(org, **kwargs) for org in orgs]
+
+
+def verify_export(
+    path: Path | str, *, public_keys: Sequence[Path | str] = (), checkpoint_dir: Path | str | None = None
+) -> list[VerifyReport]:
+    """Verify an export file offline (no database): hashes, links, numbering, signed checkpoints.
+
+    Checkpoints come from the file itself (and ``checkpoint_dir`` when given); their signatures
+    are checked against ``public_keys``, else the local key, else the key embedded in the file
+    (with a warning to compare its id with the published one).
+    """
+    parsed = _read_export(Path(path))
+    keys = trusted_keys(public_keys)
+    warnings: list[str] = []
+    if not keys:
+        embedded = sorted({s.public_key for _, s in parsed.checkpoints if s is not None and s.public_key})
+        keys = [load_public_key(k) for k in embedded]
+        if keys:
+            ids = ", ".join(sorted({s.checkpoint.key_id for _, s in parsed.checkpoints if s is not None}))
+            warnings.append(f"checkpoints checked with the key in the file itself ({ids}): compare it with yours")
+    orgs = sorted({row["org_id"] for _, row in parsed.records})
+    entries = list(parsed.checkpoints)
+    if checkpoint_dir is not None:
+        for org in orgs:
+            entries.extend((str(p), s) for p, s in read_checkpoints(org, checkpoint_dir))
+    shared: list[Problem] = list(parsed.problems)
+    valid = _valid_checkpoints(entries, keys, shared, warnings)
+    verifiers: dict[str, ChainVerifier] = {}
+    for number, row in parsed.records:
+        org = row["org_id"]
+        if org not in verifiers:
+            verifiers[org] = _start_file_chain(org, row["seq"], valid, warnings)
+        verifiers[org].feed(row, line=number)
+    reports = []
+    for org, verifier in sorted(verifiers.items()):
+        first = verifier.report.first_seq or 0
+        late = [cp for cp in valid if cp.org == org and cp.kind != "prune" and cp.seq >= first]
+        report = verifier.finish(late=late)
+        report.problems.extend(shared)
+        report.warnings.extend(warnings)
+        if not any(cp.kind == "export" for cp in late):
+            report.warnings.append(f"no signed export checkpoint for {org}: a cut-off end cannot be detected")
+        reports.append(report)
+    return reports or [VerifyReport("(none)", problems=shared, warnings=warnings)]
+
+
+@dataclass(slots=True)
+class _Export:
+    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    checkpoints: list[tuple[str, SignedCheckpoint | None]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _read_export(path: Path) -> _Export:
+    out = _Export()
+    with open(path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except ValueError:
+                out.problems.append(Problem(None, "bad_line", f"line {number} is not JSON", number))
+                continue
+            if not isinstance(data, dict):
+                out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))
+            elif "checkpoint" in data:
+                try:
+                    out.checkpoints.append((f"line {number}", SignedCheckpoint.from_json(data)))
+                except Exception:
+                    out.checkpoints.append((f"line {number}", None))
+            elif "record_hash" in data:
+                if all(name in data for name in RECORD_FIELDS) and isinstance(data.get("seq"), int):
+                    out.records.append((number, data))
+                else:
+                    out.problems.append(Problem(None, "bad_line", f"line {number} lacks record fields", number))
+            elif data.get("format") != "switchboard-audit-export":
+                out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))
+    return out
+
+
+def _start_file_chain(org: str, first_seq: int, valid: list[Checkpoint], warnings: list[str]) -> ChainVerifier:
+    anchor: str | None = GENESIS_HASH if first_seq == 1 else None
+    for cp in valid:
+        if anchor is None and cp.org == org and cp.seq == first_seq - 1:
+            anchor = cp.head_hash
+    if anchor is None:
+        warnings.append(f"{org}: the export starts at seq {first_seq}; its link to seq {first_seq - 1} is not checked")
+    return ChainVerifier(org, start_seq=first_seq, anchor_hash=anchor, track_hashes=True)

@@ -1,0 +1,103 @@
+"""``switchboard audit``: tail, find, verify (exit codes), export + verify --file, checkpoint, prune."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+
+from .helpers import drop_guards, event, sql
+
+pytestmark = pytest.mark.usefixtures("audit_db")
+runner = CliRunner()
+
+
+def run_async(factory) -> object:
+    async def go() -> object:
+        from audit import close
+        from core.db import dispose_engines
+
+        try:
+            return await factory()
+        finally:
+            await close()
+            await dispose_engines()
+
+    return asyncio.run(go())
+
+
+def seed(n: int) -> None:
+    async def go() -> None:
+        from audit import append
+
+        for i in range(n):
+            await append(event(i, arguments={"phone": "010-1234-5678" if i % 2 else "02-987-6543", "i": i}))
+
+    run_async(go)
+
+
+def cli(*args: str, input: str | None = None) -> object:
+    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+def test_tail_find_and_verify():
+    seed(5)
+    tail = cli("tail", "--json", "-n", "3")
+    assert tail.exit_code == 0
+    assert [r["seq"] for r in json.loads(tail.stdout)] == [3, 4, 5]
+    assert "010-1234-5678" not in tail.stdout
+    found = cli("find", "--value", "+82 10-1234-5678", "--json")
+    assert [r["seq"] for r in json.loads(found.stdout)] == [2, 4]
+    human = cli("tail", "-n", "2")
+    assert human.exit_code == 0 and "get_order" in human.stdout
+    ok = cli("verify", "--json")
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True
+
+
+def test_verify_exits_non_zero_at_the_broken_seq():
+    seed(4)
+    run_async(drop_guards)
+    run_async(lambda: sql("UPDATE audit_event SET tool_name = 'x' WHERE seq = 2"))
+    result = cli("verify", "--org", "acme", "--json")
+    assert result.exit_code == 1
+    (org,) = json.loads(result.stdout)["orgs"]
+    assert org["broken_seq"] == 2 and "edited" in org["reason"]
+    human = cli("verify")
+    assert human.exit_code == 1 and "broken at seq 2" in human.stdout
+
+
+def test_export_checkpoint_verify_file_and_prune(tmp_path):
+    seed(6)
+    signed = cli("checkpoint", "--json")
+    assert signed.exit_code == 0 and json.loads(signed.stdout)[0]["seq"] == 6
+    out = tmp_path / "export.jsonl"
+    exported = cli("export", "--since", "30d", "-o", str(out), "--json")
+    assert exported.exit_code == 0 and json.loads(exported.stdout)["records"] == 6
+    offline = cli("verify", "--file", str(out), "--json")
+    assert offline.exit_code == 0 and json.loads(offline.stdout)["orgs"][0]["records"] == 6
+    lines = out.read_text().splitlines()
+    (tmp_path / "cut.jsonl").write_text("\n".join(lines[:-2]) + "\n")
+    cut = cli("verify", "--file", str(tmp_path / "cut.jsonl"), "--json")
+    assert cut.exit_code == 1 and json.loads(cut.stdout)["orgs"][0]["broken_seq"] == 5
+    key = cli("public-key", "--json")
+    (tmp_path / "pub.pem").write_text(json.loads(key.stdout)["pem"])
+    assert cli("verify", "--file", str(out), "--public-key", str(tmp_path / "pub.pem")).exit_code == 0
+    pruned = cli("prune", "--before", "2999-01-01", "--yes", "--json")
+    assert pruned.exit_code == 0 and json.loads(pruned.stdout)[0]["removed"] == 6
+    assert cli("verify").exit_code == 0
+    assert run_async(lambda: sql("SELECT count(*) FROM audit_event")) == [(0,)]
+
+
+def test_bad_input_gives_clear_errors():
+    seed(1)
+    assert cli("find", "--value", "ORD-1").exit_code == 2
+    assert cli("find").exit_code == 2
+    assert cli("export", "--since", "yesterday-ish").exit_code == 2
+    assert cli("verify", "--file", "/nonexistent/export.jsonl").exit_code == 2
+    assert cli("verify", "--org", "no-such-org").exit_code == 2
+    assert cli("prune", "--before", "2999-01-01", input="n\n").exit_code == 1
+    assert run_async(lambda: sql("SELECT count(*) FROM audit_event")) == [(1,)]
