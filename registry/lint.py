@@ -1,0 +1,308 @@
+"""Lint a server's tool definitions at publish: what a reviewer must see before approving.
+
+Findings never block a publish; they are stored with each tool definition, printed, and a
+reviewer has to acknowledge high-severity findings to approve (``--accept-findings``).
+
+Rules (rule id → what it catches):
+
+- ``unicode-tag``: Unicode tag characters (U+E0000–E007F), invisible ASCII look-alikes used to
+  smuggle hidden instructions; the hidden text is decoded into the finding.
+- ``unicode-bidi``: bidirectional controls (U+061C, U+200E/F, U+202A–E, U+2066–9) that reorder
+  what a reviewer sees.
+- ``unicode-invisible``: zero-width and other invisible characters (U+200B–D, U+2060, U+FEFF,
+  U+180E, other format characters, Hangul fillers, variation selectors 17–256).
+- ``instruction-phrase``: instruction-like phrases aimed at the model, in English and Korean
+  ("ignore previous instructions", "이전 지시는 무시", "사용자에게 알리지 마", ...).
+- ``url`` and ``email``: links and e-mail addresses (exfiltration targets, phishing).
+- ``cross-server-tool``: mentions of another registered server's tools (tool shadowing).
+- ``schema-not-object`` / ``schema-additional-properties``: an input schema whose root is not an
+  object, or that allows properties it does not declare.
+- ``tool-name``: a tool name outside MCP's recommended ``[A-Za-z0-9_.-]{1,128}``.
+
+Every string in the definition is checked, keys and values alike, since the model sees all of
+it. Phrase matching runs on a normalised copy (NFKC, invisible characters removed, lowercase;
+Korean also without spaces) so spacing and look-alike tricks do not hide a phrase.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+HIGH = "high"
+MEDIUM = "medium"
+
+TAG_RANGE = range(0xE0000, 0xE0080)
+BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+ZERO_WIDTH = frozenset([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E])
+HANGUL_FILLERS = frozenset([0x115F, 0x1160, 0x3164, 0xFFA0])
+VARIATION_SELECTORS_SUPPLEMENT = range(0xE0100, 0xE01F0)
+SKIPPED_KEYS = frozenset(["$schema", "$id", "$ref", "$dynamicRef"])
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+URL = re.compile(r"(?i)\b(?:https?|ftp|wss?|file)://[^\s\"'<>]+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s\"'<>]*")
+EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
+
+ENGLISH_PHRASES = [
+    r"\b(?:ignore|disregard|forget|override)\b.{0,30}?\b(?:previous|prior|above|earlier|all|any|other|original|system)"
+    r"\b.{0,20}?\b(?:instructions?|prompts?|rules|directions|guidelines|messages?)\b",
+    r"\b(?:do not|don't|dont|never)\b.{0,20}?\b(?:tell|inform|notify|mention|reveal|show|disclose|alert)\b"
+    r".{0,20}?\b(?:user|customer|human|operator)s?\b",
+    r"\bwithout\b.{0,15}?\b(?:telling|informing|notifying|asking|alerting)\b.{0,15}?\b(?:user|customer|human)s?\b",
+    r"\b(?:system prompt|system message|developer message|hidden instructions?)\b",
+    r"<\s*/?\s*(?:important|system|instructions?|secret|admin)\s*>",
+    r"\byou are now\b",
+    r"\bnew instructions?\s*:",
+    r"\b(?:before|instead of)\s+(?:using|calling|invoking)\s+(?:any|every|all|the other|other)\b",
+    r"\b(?:secretly|covertly)\b",
+    r"\b(?:send|forward|exfiltrate|upload|post|leak)\b.{0,40}?\b(?:conversation|chat history|api keys?|passwords?"
+    r"|credentials|secrets?|tokens?|system prompt)\b",
+    r"(?:~/\.ssh|\bid_rsa\b|/etc/passwd|\.env\b)",
+]
+# Matched against the text with all whitespace removed.
+KOREAN_PHRASES = [
+    r"(?:이전|앞의|위의|기존|모든|원래|시스템)의?(?:지시|지침|명령|규칙|안내|프롬프트)\S{0,8}?무시",
+    r"(?:지시|지침|명령|규칙)(?:는|은|을|를|사항은|사항을|사항)?무시",
+    r"(?:사용자|고객|유저|상담원)(?:에게|한테|께|에게는|한테는)?\S{0,10}?"
+    r"(?:알리지|말하지|알려주지|보여주지|공개하지|언급하지|전하지|밝히지)(?:마|말)",
+    r"(?:사용자|고객|유저)(?:에게|한테|께)?(?:는)?(?:비밀로|숨기)",
+    r"시스템프롬프트|시스템메시지|개발자메시지|숨겨진지시",
+    r"(?:다른|모든)도구\S{0,10}?(?:전에|대신|보다먼저)",
+    r"몰래",
+    r"(?:대화|채팅|상담)(?:내용|기록|내역)\S{0,15}?(?:보내|전송|전달|업로드)",
+    r"(?:api키|비밀번호|토큰|자격증명)\S{0,15}?(?:보내|전송|전달|알려)",
+]
+_ENGLISH = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in ENGLISH_PHRASES]
+_KOREAN = [re.compile(p, re.IGNORECASE) for p in KOREAN_PHRASES]
+
+
+@dataclass(frozen=True, slots=True)
+class LintFinding:
+    """One lint finding on one tool: which rule, where (a JSON pointer into the definition), what."""
+
+    rule: str
+    severity: str
+    tool: str
+    path: str
+    message: str
+    excerpt: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LintFinding:
+        return cls(**{k: str(data.get(k, "")) for k in ("rule", "severity", "tool", "path", "message", "excerpt")})
+
+
+def json_pointer(parts: tuple[str, ...]) -> str:
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
+
+
+def iter_strings(value: Any, parts: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Every string in a JSON value, keys included, with its JSON pointer (keys end in ``#key``)."""
+    if isinstance(value, str):
+        yield json_pointer(parts), value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            key = str(key)
+            yield json_pointer((*parts, key)) + "#key", key
+            if key in SKIPPED_KEYS:
+                continue
+            yield from iter_strings(item, (*parts, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from iter_strings(item, (*parts, str(index)))
+
+
+def _is_invisible(cp: int) -> bool:
+    if cp in ZERO_WIDTH or cp in HANGUL_FILLERS or cp in VARIATION_SELECTORS_SUPPLEMENT:
+        return True
+    return unicodedata.category(chr(cp)) == "Cf" and cp not in BIDI and cp not in TAG_RANGE
+
+
+def visible(text: str) -> str:
+    """The text with every invisible or control character shown as \\uXXXX."""
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if cp in TAG_RANGE or cp in BIDI or _is_invisible(cp) or unicodedata.category(ch) == "Cc":
+            out.append(f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
+    lo, hi = max(0, start - width), min(len(text), end + width)
+    return ("…" if lo else "") + visible(text[lo:hi]) + ("…" if hi < len(text) else "")
+
+
+def normalise_for_matching(text: str) -> str:
+    """NFKC, invisible and direction characters removed, lowercase, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    kept = (ch for ch in text if not (ord(ch) in TAG_RANGE or ord(ch) in BIDI or _is_invisible(ord(ch))))
+    return re.sub(r"\s+", " ", "".join(kept)).lower()
+
+
+def _unicode_findings(tool: str, path: str, text: str) -> list[LintFinding]:
+    tags = [ch for ch in text if ord(ch) in TAG_RANGE]
+    bidi = [ch for ch in text if ord(ch) in BIDI]
+    hidden = [ch for ch in text if _is_invisible(ord(ch))]
+    findings = []
+    if tags:
+        decoded = "".join(chr(ord(ch) - 0xE0000) for ch in tags if 0x20 <= ord(ch) - 0xE0000 < 0x7F)
+        findings.append(
+            LintFinding(
+                "unicode-tag",
+                HIGH,
+                tool,
+                path,
+                f"{len(tags)} invisible Unicode tag characters",
+                f"hidden text: {decoded!r}",
+            )
+        )
+    if bidi:
+        codes = sorted({f"U+{ord(ch):04X}" for ch in bidi})
+        findings.append(
+            LintFinding(
+                "unicode-bidi",
+                HIGH,
+                tool,
+                path,
+                f"bidirectional control characters {', '.join(codes)}",
+                visible(text)[:160],
+            )
+        )
+    if hidden:
+        codes = sorted({f"U+{ord(ch):04X}" for ch in hidden})
+        findings.append(
+            LintFinding(
+                "unicode-invisible", HIGH, tool, path, f"invisible characters {', '.join(codes)}", visible(text)[:160]
+            )
+        )
+    return findings
+
+
+def _phrase_findings(tool: str, path: str, text: str) -> list[LintFinding]:
+    normal = normalise_for_matching(text)
+    compact = re.sub(r"\s+", "", normal)
+    for pattern, target in [*((p, normal) for p in _ENGLISH), *((p, compact) for p in _KOREAN)]:
+        match = pattern.search(target)
+        if match:
+            phrase = match.group(0)
+            return [
+                LintFinding(
+                    "instruction-phrase",
+                    HIGH,
+                    tool,
+                    path,
+                    f"instruction-like phrase aimed at the model: {phrase[:60]!r}",
+                    visible(text)[:160],
+                )
+            ]
+    return []
+
+
+def _link_findings(tool: str, path: str, text: str) -> list[LintFinding]:
+    findings = []
+    normal = unicodedata.normalize("NFKC", text)
+    emails = list(EMAIL.finditer(normal))
+    for match in URL.finditer(normal):
+        if any(e.start() <= match.start() < e.end() for e in emails):
+            continue
+        findings.append(LintFinding("url", MEDIUM, tool, path, "URL in the definition", visible(match.group(0))[:160]))
+    for match in emails:
+        findings.append(
+            LintFinding("email", MEDIUM, tool, path, "e-mail address in the definition", visible(match.group(0))[:160])
+        )
+    return findings
+
+
+def _mention_patterns(other_tools: Mapping[str, set[str]], own_tools: set[str]) -> list[tuple[re.Pattern, str]]:
+    """Regexes for references to other servers' tools, with the server they belong to."""
+    patterns = []
+    for server, tools in sorted(other_tools.items()):
+        for name in sorted(tools):
+            escaped = re.escape(name)
+            qualified = rf"(?<![A-Za-z0-9_-]){re.escape(server)}(?:__|\.|_|/|:){escaped}(?![A-Za-z0-9_])"
+            patterns.append((re.compile(qualified, re.IGNORECASE), f"{server}:{name}"))
+            distinctive = ("_" in name or "-" in name or len(name) >= 8) and name not in own_tools
+            if distinctive:
+                patterns.append((re.compile(rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])"), f"{server}:{name}"))
+    return patterns
+
+
+def _schema_findings(tool: str, definition: Mapping[str, Any]) -> list[LintFinding]:
+    schema = definition.get("inputSchema")
+    if not isinstance(schema, Mapping) or schema.get("type") != "object":
+        shown = schema.get("type") if isinstance(schema, Mapping) else type(schema).__name__
+        return [
+            LintFinding(
+                "schema-not-object", HIGH, tool, "/inputSchema", f"input schema root is not an object ({shown!r})"
+            )
+        ]
+    closed = schema.get("additionalProperties") is False or schema.get("unevaluatedProperties") is False
+    if closed:
+        return []
+    return [
+        LintFinding(
+            "schema-additional-properties",
+            MEDIUM,
+            tool,
+            "/inputSchema/additionalProperties",
+            "input schema allows undeclared properties: set additionalProperties to false",
+            repr(schema.get("additionalProperties", "(absent)")),
+        )
+    ]
+
+
+def lint_tool(
+    definition: Mapping[str, Any],
+    *,
+    other_tools: Mapping[str, set[str]] | None = None,
+    own_tools: set[str] | None = None,
+) -> list[LintFinding]:
+    """Every finding for one tool definition (the hashed wire fields).
+
+    ``other_tools`` maps each other registered server to its tool names, for ``cross-server-tool``.
+    """
+    tool = str(definition.get("name", ""))
+    findings: list[LintFinding] = []
+    if not TOOL_NAME.match(tool):
+        findings.append(
+            LintFinding("tool-name", MEDIUM, tool, "/name", "tool name outside [A-Za-z0-9_.-]{1,128}", visible(tool))
+        )
+    mentions = _mention_patterns(other_tools or {}, own_tools or {tool})
+    for path, text in iter_strings(dict(definition)):
+        findings.extend(_unicode_findings(tool, path, text))
+        findings.extend(_phrase_findings(tool, path, text))
+        findings.extend(_link_findings(tool, path, text))
+        seen: set[str] = set()
+        for pattern, label in mentions:
+            match = pattern.search(text)
+            if match and label not in seen:
+                seen.add(label)
+                findings.append(
+                    LintFinding(
+                        "cross-server-tool",
+                        HIGH,
+                        tool,
+                        path,
+                        f"mentions tool {label.split(':', 1)[1]!r} of server {label.split(':', 1)[0]!r}",
+                        _excerpt(text, match.start(), match.end()),
+                    )
+                )
+    findings.extend(_schema_findings(tool, definition))
+    return findings
+
+
+def lint_tools(
+    definitions: list[Mapping[str, Any]], *, other_tools: Mapping[str, set[str]] | None = None
+) -> dict[str, list[LintFinding]]:
+    """Findings per tool name for a whole server version."""
+    own = {str(d.get("name", "")) for d in definitions}
+    return {str(d.get("name", "")): lint_tool(d, other_tools=other_tools, own_tools=own) for d in definitions}

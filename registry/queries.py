@@ -1,0 +1,38 @@
+"""Read-only registry queries for the CLI and other packages."""
+
+from __future__ import annotations
+
+from core.db import get_engine
+from registry.agents import list_agent_versions, list_agents
+from registry.models import AgentVersionInfo, ServerSummary, ServerVersionInfo
+from registry.names import check_server_name, parse_server_ref
+from registry.store import list_servers, list_versions, version_info
+
+
+async def all_servers() -> list[ServerSummary]:
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        return await list_servers(conn)
+
+
+async def server_versions(name: str) -> list[ServerVersionInfo]:
+    check_server_name(name)
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        return await list_versions(conn, name)
+
+
+async def show_version(ref: str) -> ServerVersionInfo:
+    """``name@version`` with its tools, risk classes, status history and lint findings."""
+    name, version = parse_server_ref(ref)
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        return await version_info(conn, name, version)
+
+
+async def agents_with_versions(org_id: str) -> list[AgentVersionInfo]:
+    """Every version of every agent of an org, newest first per agent."""
+    out: list[AgentVersionInfo] = []
+    for info in await list_agents(org_id):
+        out.extend(await list_agent_versions(org_id, info.slug))
+    return out
