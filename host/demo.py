@@ -1,0 +1,181 @@
+"""``switchboard demo``: a scripted Korean customer call through the host, offline, end to end.
+
+Sets up the demo tenant (orders, the demo KB, the customer's memories), publishes and approves
+the bundled servers and freezes ``cs-agent`` in the registry, then runs the call with the
+offline planner: greeting → refund status question → order number → '주문번호 8841로 조회해도
+될까요?' → '네, 맞아요.' → an answer with a citation → '상담원 연결해 주세요' → escalation. It
+prints the transcript, every tool call with its server version and pinned definition hash,
+and the result of verifying the audit chain.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import invalid
+from core.settings import get_settings
+
+DEMO_ORG = "demo"
+DEMO_CUSTOMER = "C-1001"  # 김민수, who ordered 8841 (servers/order_server/seed.py)
+DEMO_AGENT = "cs-agent"
+DEMO_SERVERS = ["orders", "kb", "memory"]
+SCRIPT: list[tuple[str, float]] = [
+    ("안녕하세요. 상담 도움을 요청합니다.", 0.92),
+    ("환불 진행 상황을 알고 싶습니다.", 0.90),
+    ("주문번호는 8841입니다.", 0.94),
+    ("네, 맞아요.", 0.95),
+    ("상담원 연결해 주세요", 0.93),
+]
+DEMO_MEMORIES = [
+    "고객은 오후 2시 이후 통화를 선호함",
+    "지난 상담에서 무선 블루투스 이어폰 색상 교환을 문의함",
+]
+# What a Switchboard data directory may hold; --reset refuses to delete anything else.
+_HOME_ENTRIES = ("switchboard.db", "chroma", "audit", "keys", "kb", "memory", "logs", "tmp", "models")
+
+
+@dataclass
+class DemoReport:
+    """Everything the demo did, for printing or ``--json``."""
+
+    agent: str = ""
+    agent_version_id: str = ""
+    manifest_sha256: str = ""
+    session_id: str = ""
+    setup: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ended: dict[str, Any] = field(default_factory=dict)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def reset_home() -> Path:
+    """Delete the demo's data directory (SQLite only; refuses a directory holding other things)."""
+    settings = get_settings()
+    if settings.database_url and not settings.resolved_database_url.startswith("sqlite"):
+        raise invalid("--reset works with the default SQLite store only: unset SWITCHBOARD_DATABASE_URL")
+    home = settings.home
+    if home.exists():
+        strangers = [p.name for p in home.iterdir() if not p.name.startswith(_HOME_ENTRIES)]
+        if strangers:
+            raise invalid(
+                f"{home} holds files Switchboard did not create ({', '.join(sorted(strangers)[:5])}); "
+                "point SWITCHBOARD_HOME at a dedicated demo directory, e.g. SWITCHBOARD_HOME=.sbhome/demo"
+            )
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+async def setup_tenant(step: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> Any:
+    """Orders, KB, memories, registry: each step reports through ``step(label, coro_factory)``."""
+    from core.db import get_engine
+    from registry.demo import publish_and_approve_demo
+    from servers.kb_server.demo import load_demo
+    from servers.order_server.seed import seed
+
+    await step("database migrated", get_engine)
+    await step("demo orders seeded (order 8841: card refund in progress)", lambda: seed(DEMO_ORG))
+    await step("demo knowledge base loaded (keyword index ready)", lambda: load_demo(DEMO_ORG))
+    await step(f"memories of customer {DEMO_CUSTOMER} added", _add_memories)
+    return await step(
+        "servers published and approved; cs-agent frozen",
+        lambda: publish_and_approve_demo(DEMO_ORG, DEMO_SERVERS),
+    )
+
+
+async def _add_memories() -> int:
+    from servers.memory_server.extract import from_text
+    from servers.memory_server.scope import Scope
+    from servers.memory_server.service import get_service
+
+    scope = Scope(DEMO_ORG, DEMO_CUSTOMER, actor="demo")
+    outcomes = await get_service().add(scope, [from_text(t) for t in DEMO_MEMORIES])
+    return len(outcomes)
+
+
+async def run_call(report: DemoReport, *, on_event: Callable[[str, dict[str, Any]], Awaitable[None]] | None) -> None:
+    """The scripted call through a real host runtime (stdio servers, gateway, audit)."""
+    from host.runtime import HostRuntime
+
+    runtime = HostRuntime(provider_override="offline")
+
+    async def collect(kind: str, payload: dict[str, Any]) -> None:
+        report.events.append({"type": kind, **payload})
+        if on_event is not None:
+            await on_event(kind, payload)
+
+    try:
+        conv = await runtime.start_session(
+            DEMO_ORG, DEMO_AGENT, customer_ref=DEMO_CUSTOMER, channel="유선", language="ko", emit=collect
+        )
+        report.agent = conv.profile.ref
+        report.agent_version_id = conv.profile.agent_version_id
+        report.manifest_sha256 = conv.profile.manifest_sha256
+        report.session_id = conv.session_id
+        tools = {t.exposed_name: t for t in conv.layer.exposed_tools()}
+        for tool in tools.values():
+            if not tool.enabled:
+                report.notes.append(f"{tool.exposed_name} is disabled: {tool.disabled_reason}")
+        for text, confidence in SCRIPT:
+            result = await conv.user_message(text, asr_confidence=confidence)
+            report.transcript.append({"role": "customer", "text": text, "asr_confidence": confidence})
+            for call in result.tool_calls:
+                tool = tools.get(call["exposed_name"])
+                report.tool_calls.append({**call, "policy": tool.effective_policy if tool else None})
+            if result.confirm_prompt:
+                report.transcript.append({"role": "agent", "text": result.confirm_prompt, "kind": "confirm"})
+            elif result.answer:
+                report.transcript.append(
+                    {
+                        "role": "agent",
+                        "text": result.answer,
+                        "kind": "escalation" if result.escalated else "answer",
+                        "kb_references": result.kb_references,
+                        "error": result.error,
+                    }
+                )
+        report.ended = await conv.end()
+        report.notes.extend(runtime.notes)
+        if not any(item.get("kind") == "confirm" for item in report.transcript):
+            report.notes.append("no tool call needed the customer's confirmation (see the pinned policies)")
+        failed = [c for c in report.tool_calls if not c["ok"]]
+        for call in failed:
+            report.notes.append(f"{call['exposed_name']} failed: {call['error_code']}")
+    finally:
+        await runtime.close()
+
+
+async def verify_audit() -> list[dict[str, Any]]:
+    from audit import verify_all
+
+    return [r.to_dict() for r in await verify_all(DEMO_ORG)]
+
+
+async def run_demo(
+    *,
+    reset: bool,
+    step: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+    on_event: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+) -> DemoReport:
+    started = time.perf_counter()
+    report = DemoReport()
+    if reset:
+        home = reset_home()
+        report.setup.append({"step": f"fresh data directory {home}"})
+    await setup_tenant(step)
+    await run_call(report, on_event=on_event)
+    report.audit = await step("audit chain verified", verify_audit)
+    report.seconds = round(time.perf_counter() - started, 1)
+    return report

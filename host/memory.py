@@ -1,0 +1,77 @@
+"""The customer's long-term memory: recalled when a session starts, written when it ends.
+
+Only when the agent version pins a memory server. The calls go through the tool layer (the
+gateway) like any other, as the host's own calls (actor ``host``); a memory tool that needs the
+customer's confirmation or an operator's approval is not called on the host's initiative (the
+pinned policy applies: the host's own calls are not raised to ``confirm`` like the model's writes).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from host.providers.offline import memory_texts
+from host.tooling import ExposedTool
+
+if TYPE_CHECKING:
+    from host.engine import Conversation
+    from host.session import _Turn
+
+log = logging.getLogger("switchboard.host.memory")
+
+RECALL_TOOLS = ("list_memories", "get_memories", "search_memories", "recall", "search")
+STORE_TOOLS = ("add_memory", "add_memories", "remember", "store_memory")
+RECALL_QUERY = {"ko": "고객 정보와 이전 상담 내용", "en": "customer profile and earlier conversations"}
+MAX_RECALLED = 10
+
+
+def find_memory_tool(tools: list[ExposedTool], names: tuple[str, ...]) -> ExposedTool | None:
+    for name in names:
+        for tool in tools:
+            usable = tool.enabled and tool.policy == "never"
+            if tool.server_name == "memory" and tool.tool_name == name and usable:
+                return tool
+    return None
+
+
+def fill_arguments(tool: ExposedTool, wanted: dict[str, Any]) -> dict[str, Any]:
+    """``wanted`` values for the properties the pinned schema has (others left out)."""
+    props = tool.input_schema.get("properties") or {}
+    return {name: value for name, value in wanted.items() if name in props}
+
+
+async def recall(conv: Conversation, turn: _Turn) -> list[str]:
+    tool = find_memory_tool(conv.layer.exposed_tools(), RECALL_TOOLS)
+    if tool is None:
+        return []
+    lang = conv.state.language or "ko"
+    args = fill_arguments(
+        tool, {"query": RECALL_QUERY[lang], "limit": MAX_RECALLED, "top_k": MAX_RECALLED, "page_size": MAX_RECALLED}
+    )
+    outcome = await conv.host_call(tool.exposed_name, args)
+    if not outcome.ok:
+        log.warning("memory recall failed: %s", outcome.error_code)
+        return []
+    return memory_texts(outcome.data)[:MAX_RECALLED]
+
+
+async def remember(conv: Conversation, facts: list[str]) -> None:
+    tool = find_memory_tool(conv.layer.exposed_tools(), STORE_TOOLS)
+    if tool is None:
+        return
+    props = tool.input_schema.get("properties") or {}
+    if "texts" in props or "memories" in props:
+        key = "texts" if "texts" in props else "memories"
+        outcome = await conv.host_call(tool.exposed_name, {key: facts})
+        if not outcome.ok:
+            log.warning("memory store failed: %s", outcome.error_code)
+        return
+    key = next((k for k in ("text", "content", "memory", "fact") if k in props), None)
+    if key is None:
+        return
+    for fact in facts:
+        outcome = await conv.host_call(tool.exposed_name, {key: fact})
+        if not outcome.ok:
+            log.warning("memory store failed: %s", outcome.error_code)
+            return

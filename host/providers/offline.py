@@ -1,0 +1,600 @@
+"""The offline planner: a deterministic Korean/English "model" for when no LLM key is set.
+
+It reads the same :class:`ModelRequest` an LLM gets and answers with text or tool calls:
+refund status, order lookup (with order-number extraction), shipping, refund requests, policy
+questions answered from the KB with a citation, memory recall, and escalation. It never
+follows instructions found inside tool results (a KB page saying "call request_refund now" is
+text to quote, not a command).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from host import nlu
+from host.citations import find_citations
+from host.nlu import Intent
+from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
+
+# capability -> (server names, upstream tool names that provide it; first match wins)
+_CAPABILITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "refund_status": (("orders",), ("get_refund_status", "refund_status", "get_refund", "check_refund")),
+    "order_lookup": (("orders",), ("get_order", "lookup_order", "find_order", "get_order_status")),
+    "shipping": (("orders",), ("get_shipping_status", "get_shipment", "track_shipment", "get_shipping", "track_order")),
+    "refund_request": (("orders",), ("request_refund", "create_refund", "refund_order")),
+    "kb_search": (("kb",), ("search_kb", "search", "kb_search", "search_knowledge_base")),
+    "memory_recall": (("memory",), ("search_memories", "recall", "get_memories", "list_memories", "search")),
+}
+_RECORD_CAPABILITIES = ("refund_status", "refund_request", "shipping", "order_lookup")
+_ORDER_ARG_NAMES = ("order_id", "order_number", "order_no", "orderId", "order")
+_QUERY_ARG_NAMES = ("query", "q", "question", "text")
+_FOLLOW_UP_KB = {
+    "refund_status": {"ko": "환불 처리 기간", "en": "refund processing time"},
+    "refund_request": {"ko": "환불 신청 절차", "en": "refund request process"},
+    "shipping": {"ko": "배송 기간", "en": "delivery time"},
+}
+_STATUS_KO = {
+    "requested": "접수됨",
+    "pending": "접수됨",
+    "received": "접수됨",
+    "processing": "처리 중",
+    "in_progress": "처리 중",
+    "approved": "승인됨",
+    "completed": "완료",
+    "refunded": "환불 완료",
+    "done": "완료",
+    "rejected": "반려됨",
+    "denied": "반려됨",
+    "cancelled": "취소됨",
+    "canceled": "취소됨",
+    "paid": "결제 완료",
+    "preparing": "상품 준비 중",
+    "ready": "출고 준비 완료",
+    "shipped": "배송 중",
+    "in_transit": "배송 중",
+    "out_for_delivery": "배송 출발",
+    "delivered": "배송 완료",
+    "returned": "반품됨",
+    "none": "환불 요청 없음",
+}
+_FIELD_LABELS = {
+    "state": ("상태", "status"),
+    "status": ("상태", "status"),
+    "refund_status": ("환불 상태", "refund status"),
+    "order_status": ("주문 상태", "order status"),
+    "amount": ("금액", "amount"),
+    "amount_krw": ("금액", "amount"),
+    "total_krw": ("결제 금액", "total"),
+    "expected_completion_date": ("완료 예정일", "expected by"),
+    "refund_amount": ("환불 금액", "refund amount"),
+    "total": ("결제 금액", "total"),
+    "total_amount": ("결제 금액", "total"),
+    "requested_at": ("요청일", "requested"),
+    "expected_at": ("예정일", "expected"),
+    "expected_date": ("예정일", "expected"),
+    "eta": ("도착 예정", "ETA"),
+    "estimated_delivery": ("도착 예정", "estimated delivery"),
+    "carrier": ("택배사", "carrier"),
+    "tracking_number": ("운송장", "tracking"),
+    "delivered_at": ("배송 완료일", "delivered"),
+    "shipped_at": ("발송일", "shipped"),
+    "completed_at": ("완료일", "completed"),
+    "item_name": ("상품", "item"),
+    "product_name": ("상품", "item"),
+}
+
+TEXT = {
+    "greeting": {"ko": "안녕하세요, 고객님. 무엇을 도와드릴까요?", "en": "Hello! How can I help you today?"},
+    "greeting_back": {
+        "ko": "안녕하세요, 다시 연락 주셔서 감사합니다. 무엇을 도와드릴까요?",
+        "en": "Hello again, thanks for getting back to us. How can I help?",
+    },
+    "ask_order": {
+        "ko": "확인을 위해 주문번호를 알려 주시겠어요?",
+        "en": "Could you tell me your order number so I can check?",
+    },
+    "ask_reason": {
+        "ko": "환불 사유를 말씀해 주시겠어요? (예: 단순 변심, 상품 불량)",
+        "en": "Could you tell me why you'd like the refund? (e.g. changed my mind, damaged item)",
+    },
+    "ack": {"ko": "네, 더 궁금하신 점이 있으신가요?", "en": "Sure. Is there anything else I can help with?"},
+    "thanks": {
+        "ko": "이용해 주셔서 감사합니다. 더 필요하신 점이 있으면 말씀해 주세요.",
+        "en": "You're welcome! Anything else?",
+    },
+    "unknown": {
+        "ko": "죄송합니다. 말씀하신 내용을 정확히 이해하지 못했습니다. 다시 한 번 말씀해 주시겠어요?",
+        "en": "Sorry, I didn't quite understand. Could you say that again?",
+    },
+    "no_tool": {
+        "ko": "죄송합니다. 지금은 해당 내용을 조회할 수 없습니다. 상담원 연결을 원하시면 말씀해 주세요.",
+        "en": "Sorry, I can't look that up right now. Say so if you'd like to talk to a person.",
+    },
+    "not_found": {
+        "ko": "입력하신 정보로 조회된 내역이 없습니다. 주문번호를 다시 확인해 주시겠어요?",
+        "en": "I couldn't find anything for that. Could you check the order number?",
+    },
+    "failed": {
+        "ko": "죄송합니다. 조회 중 문제가 발생했습니다. 잠시 후 다시 시도해 주세요.",
+        "en": "Sorry, something went wrong while checking. Please try again shortly.",
+    },
+    "declined": {
+        "ko": "알겠습니다. 진행하지 않았습니다. 다른 도움이 필요하시면 말씀해 주세요.",
+        "en": "Understood, I didn't go ahead. Anything else I can do?",
+    },
+    "pending_approval": {
+        "ko": "요청을 접수했습니다. 담당자 승인 후 처리해 드리겠습니다.",
+        "en": "Your request is in. It will be processed once a staff member approves it.",
+    },
+    "no_memory": {"ko": "이전 상담 기록이 없습니다.", "en": "I don't have any notes from earlier conversations."},
+    "memory": {"ko": "이전 상담 기록입니다: ", "en": "From earlier conversations: "},
+    "kb_none": {
+        "ko": "관련 안내 문서를 찾지 못했습니다. 상담원 연결을 원하시면 말씀해 주세요.",
+        "en": "I couldn't find a document about that. Say so if you'd like to talk to a person.",
+    },
+    "source": {"ko": "출처", "en": "Source"},
+    "escalate": {"ko": "상담원에게 연결해 드리겠습니다.", "en": "I'll connect you with a person."},
+}
+
+
+def _t(key: str, lang: str) -> str:
+    return TEXT[key]["ko" if lang == "ko" else "en"]
+
+
+def find_tool(tools: list[ToolSpec], capability: str) -> ToolSpec | None:
+    """The first available tool that provides ``capability``."""
+    servers, names = _CAPABILITIES[capability]
+    for name in names:
+        for spec in tools:
+            upstream = spec.tool_name or spec.name
+            if upstream == name and (not spec.server_name or spec.server_name in servers):
+                return spec
+    return None
+
+
+def capability_of(spec: ToolSpec | None) -> str | None:
+    if spec is None:
+        return None
+    for capability in _CAPABILITIES:
+        if find_tool([spec], capability) is not None:
+            return capability
+    return None
+
+
+def _pattern_ok(schema: dict[str, Any], value: str) -> bool:
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            return re.search(pattern, value) is not None
+        except re.error:
+            return True
+    return True
+
+
+def order_arguments(spec: ToolSpec, order_number: str) -> dict[str, Any]:
+    """Arguments naming the order, shaped to the pinned schema (prefix, integer, pattern)."""
+    props = spec.input_schema.get("properties", {}) or {}
+    name = next((n for n in _ORDER_ARG_NAMES if n in props), None)
+    if name is None:
+        required = spec.input_schema.get("required") or list(props)
+        name = required[0] if required else "order_id"
+    schema = props.get(name, {})
+    digits = re.sub(r"\D", "", order_number)
+    if schema.get("type") == "integer" and digits:
+        return {name: int(digits)}
+    for candidate in (order_number, digits, f"ORD-{digits}", f"ORD{digits}"):
+        if candidate and _pattern_ok(schema, candidate):
+            return {name: candidate}
+    return {name: order_number}
+
+
+def query_arguments(spec: ToolSpec, query: str) -> dict[str, Any]:
+    props = spec.input_schema.get("properties", {}) or {}
+    name = next((n for n in _QUERY_ARG_NAMES if n in props), None)
+    if name is None:
+        required = spec.input_schema.get("required") or list(props)
+        name = required[0] if required else "query"
+    return {name: query}
+
+
+# --- answer composition ---------------------------------------------------------------------
+
+
+def _status_text(value: Any, lang: str) -> str:
+    text = str(value)
+    if lang == "ko":
+        return _STATUS_KO.get(text.lower(), text)
+    return text.replace("_", " ")
+
+
+def _money(value: Any, currency: str | None, lang: str) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if lang == "ko" and (currency in (None, "KRW", "krw")):
+            return f"{int(value):,}원"
+        return f"{value:,} {currency or ''}".strip()
+    return str(value)
+
+
+def describe_record(data: Any, lang: str) -> str:
+    """One line describing an order / refund / shipment result."""
+    if not isinstance(data, dict):
+        return str(data)
+    record = data
+    for key in ("refund", "order", "shipment", "shipping", "result"):
+        if isinstance(data.get(key), dict):
+            record = {**{k: v for k, v in data.items() if not isinstance(v, (dict, list))}, **data[key]}
+            break
+    currency = record.get("currency") or ("KRW" if any(str(k).endswith("_krw") for k in record) else None)
+    parts: list[str] = []
+    for key, (ko, en) in _FIELD_LABELS.items():
+        if key not in record or record[key] in (None, ""):
+            continue
+        value = record[key]
+        if lang == "ko" and isinstance(record.get(f"{key}_label"), str):
+            shown = record[f"{key}_label"]
+        elif key.endswith(("status", "state")):
+            shown = _status_text(value, lang)
+        elif "amount" in key or key.startswith("total"):
+            shown = _money(value, currency, lang)
+        else:
+            shown = str(value)[:10] if key.endswith(("_at", "_date")) else str(value)
+        parts.append(f"{ko} {shown}" if lang == "ko" else f"{en}: {shown}")
+    return ", ".join(parts)
+
+
+def _items_summary(data: Any, lang: str) -> str:
+    """'무선 블루투스 이어폰 외 1건' from an order's items."""
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        return ""
+    first = str(items[0].get("name") or items[0].get("sku") or "")
+    if not first:
+        return ""
+    more = len(items) - 1
+    if lang == "ko":
+        return f"{first} 외 {more}건" if more else first
+    return f"{first} and {more} more" if more else first
+
+
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"\s+", "", text.lower())
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+_INTRO = re.compile(r"(다음과\s*같습니다|아래와\s*같습니다|as follows)[.:]?$|:$", re.IGNORECASE)
+
+
+def passage_units(text: str) -> list[str]:
+    """A passage as quotable units: sentences, list items, and each Markdown table as one line."""
+    units: list[str] = []
+    table: list[list[str]] = []
+
+    def flush_table() -> None:
+        rows = [r for r in table if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
+        if len(rows) > 1:
+            units.append(", ".join(" ".join(c for c in row if c) for row in rows[1:]))
+        table.clear()
+
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if line.startswith("|"):
+            table.append([c.strip() for c in line.strip("|").split("|")])
+            continue
+        flush_table()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"^[-*•]\s+", "", line)
+        units.extend(s.strip() for s in re.split(r"(?<=[.!?。])\s+", line) if s.strip())
+    flush_table()
+    return units
+
+
+def best_sentence(text: str, query: str) -> str:
+    """The unit of ``text`` that shares the most with ``query`` (character bigrams).
+
+    A sentence that introduces a list or table ('…다음과 같습니다.') comes with what follows it.
+    """
+    units = passage_units(text)
+    if not units:
+        return ""
+    wanted = _bigrams(query)
+    index = max(range(len(units)), key=lambda i: (len(_bigrams(units[i]) & wanted), -i))
+    best = units[index]
+    if _INTRO.search(best) and index + 1 < len(units):
+        best = f"{best} {units[index + 1]}"
+    return best
+
+
+def cite(citation: dict[str, Any], lang: str) -> str:
+    title = citation.get("title") or citation.get("doc_id") or "KB"
+    version = citation.get("version") or citation.get("kb_version")
+    label = f"{title} v{version}" if version is not None else str(title)
+    return f"[{_t('source', lang)}: {label}]"
+
+
+# --- the planner ----------------------------------------------------------------------------
+
+
+class OfflinePlanner:
+    """Deterministic rules in place of an LLM; same interface as the real providers."""
+
+    name = "offline"
+
+    async def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelReply:
+        reply = self.plan(request)
+        if on_delta is not None and reply.text and not reply.tool_calls:
+            for piece in re.findall(r"\S+\s*", reply.text):
+                await on_delta(piece)
+        return reply
+
+    async def aclose(self) -> None:
+        return None
+
+    # the decision -----------------------------------------------------------------------
+
+    def plan(self, request: ModelRequest) -> ModelReply:
+        state = dict(request.context.get("planner") or {})
+        user_text, since_user = _split_turn(request.messages)
+        lang = request.context.get("language") or nlu.detect_language(user_text)
+        if since_user and since_user[-1].role == "tool":
+            return self._after_tools(request, since_user, user_text, lang, state)
+        return self._on_user(request, user_text, lang, state)
+
+    def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
+        intent = nlu.classify(text)
+        order = nlu.extract_order_number(text)
+        if order:
+            state["order"] = order
+        if state.get("awaiting") == "refund_reason" and intent in (Intent.UNKNOWN, Intent.REFUND_REQUEST):
+            state.pop("awaiting")
+            reason = nlu.extract_reason(text) or text.strip()[:200]
+            return self._refund_call(request, state.get("order") or "", reason, lang, state)
+        if intent in (Intent.UNKNOWN, Intent.GREETING) and order and state.get("awaiting"):
+            intent = Intent(state["awaiting"])
+        if intent == Intent.ESCALATE:
+            spec = next((t for t in request.tools if t.host_builtin), None)
+            if spec is not None:
+                return self._call(request, spec, {"reason": text[:200]}, state)
+            return ModelReply(text=_t("escalate", lang), state=state)
+        if intent in nlu.ORDER_INTENTS:
+            return self._order_intent(request, intent, order, text, lang, state)
+        if intent == Intent.MEMORY:
+            return self._memory(request, text, lang, state)
+        if intent == Intent.GREETING:
+            key = "greeting_back" if request.context.get("memories") else "greeting"
+            return ModelReply(text=_t(key, lang), state=state)
+        if intent == Intent.THANKS:
+            return ModelReply(text=_t("thanks", lang), state=state)
+        answer = nlu.confirmation_answer(text)
+        if intent == Intent.UNKNOWN and (answer is not None or len(text.strip()) < 6):
+            return ModelReply(text=_t("ack" if answer is not False else "declined", lang), state=state)
+        # a policy question, or anything else: look it up in the knowledge base
+        spec = find_tool(request.tools, "kb_search")
+        if spec is None:
+            return ModelReply(text=_t("unknown" if intent == Intent.UNKNOWN else "no_tool", lang), state=state)
+        state["intent"] = Intent.POLICY.value if intent == Intent.POLICY else "question"
+        return self._call(request, spec, query_arguments(spec, text), state)
+
+    def _order_intent(
+        self, request: ModelRequest, intent: Intent, order: str | None, text: str, lang: str, state: dict[str, Any]
+    ) -> ModelReply:
+        state.pop("awaiting", None)
+        order = order or state.get("order")
+        if not order:
+            state["awaiting"] = intent.value
+            return ModelReply(text=_t("ask_order", lang), state=state)
+        if intent == Intent.REFUND_REQUEST:
+            reason = nlu.extract_reason(text)
+            if not reason:
+                state["awaiting"] = "refund_reason"
+                return ModelReply(text=_t("ask_reason", lang), state=state)
+            return self._refund_call(request, order, reason, lang, state)
+        state["intent"] = intent.value
+        # look the order up first ("주문번호 8841로 조회해도 될까요?"), unless done this session
+        lookup = find_tool(request.tools, "order_lookup")
+        specific = find_tool(request.tools, intent.value)
+        verified = order in (state.get("verified") or [])
+        spec = lookup if lookup is not None and (not verified or specific is None) else specific
+        if spec is None:
+            return ModelReply(text=_t("no_tool", lang), state=state)
+        return self._call(request, spec, order_arguments(spec, order), state)
+
+    def _refund_call(
+        self, request: ModelRequest, order: str, reason: str, lang: str, state: dict[str, Any]
+    ) -> ModelReply:
+        spec = find_tool(request.tools, "refund_request")
+        if spec is None or not order:
+            return ModelReply(text=_t("no_tool", lang), state=state)
+        state["intent"] = Intent.REFUND_REQUEST.value
+        args = order_arguments(spec, order)
+        if "reason" in (spec.input_schema.get("properties") or {}):
+            args["reason"] = reason
+        return self._call(request, spec, args, state)
+
+    def _memory(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
+        memories = [str(m) for m in request.context.get("memories") or []]
+        if memories:
+            return ModelReply(text=_t("memory", lang) + " / ".join(memories[:5]), state=state)
+        spec = find_tool(request.tools, "memory_recall")
+        if spec is not None:
+            state["intent"] = Intent.MEMORY.value
+            return self._call(request, spec, query_arguments(spec, text), state)
+        return ModelReply(text=_t("no_memory", lang), state=state)
+
+    def _after_tools(
+        self, request: ModelRequest, since_user: list[Message], user_text: str, lang: str, state: dict[str, Any]
+    ) -> ModelReply:
+        calls = {c.id: c for m in since_user if m.role == "assistant" for c in m.tool_calls}
+        results = [r for m in since_user if m.role == "tool" for r in m.results]
+        specs = {t.name: t for t in request.tools}
+        by_capability: dict[str, ToolResult] = {}
+        for result in results:
+            cap = capability_of(specs.get(result.name)) or ("builtin" if result.name in specs else "unknown")
+            by_capability[cap] = result
+        last = results[-1]
+        last_cap = capability_of(specs.get(last.name))
+        status = _status_of(last)
+        if status == "declined":
+            return ModelReply(text=_t("declined", lang), state=state)
+        if status == "pending_approval":
+            return ModelReply(text=_t("pending_approval", lang), state=state)
+        if specs.get(last.name) is not None and specs[last.name].host_builtin:
+            return ModelReply(text=_t("escalate", lang), state=state)
+        if last.is_error:
+            if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
+                return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
+            key = "not_found" if _error_code(last) == "NOT_FOUND" else "failed"
+            return ModelReply(text=_t(key, lang), state=state)
+        follow_up = self._follow_up(request, by_capability, calls, lang, state)
+        if follow_up is not None:
+            return follow_up
+        if last_cap == "memory_recall":
+            facts = memory_texts(last.data)
+            if not facts:
+                return ModelReply(text=_t("no_memory", lang), state=state)
+            return ModelReply(text=_t("memory", lang) + " / ".join(facts[:5]), state=state)
+        answer_parts: list[str] = []
+        used: list[dict[str, Any]] = []
+        record = _record_answer(by_capability, calls, lang)
+        if record:
+            answer_parts.append(record)
+        if "kb_search" in by_capability:
+            kb_result = by_capability["kb_search"]
+            query = _query_of(calls.get(kb_result.call_id)) or user_text
+            hits = [h for h in find_citations(kb_result.data) if h.get("text")]
+            if hits:
+                top = hits[0]
+                sentence = best_sentence(str(top["text"]), query)
+                prefix = "안내: " if record and lang == "ko" else ("Note: " if record else "")
+                answer_parts.append(f"{prefix}{sentence} {cite(top, lang)}")
+                used.append(top)
+            elif not record:
+                answer_parts.append(_t("kb_none", lang))
+        if not answer_parts:
+            answer_parts.append(_t("failed", lang))
+        return ModelReply(text=" ".join(answer_parts), citations=used or None, state=state)
+
+    def _follow_up(
+        self,
+        request: ModelRequest,
+        by_capability: dict[str, ToolResult],
+        calls: dict[str, ToolCallRequest],
+        lang: str,
+        state: dict[str, Any],
+    ) -> ModelReply | None:
+        """After an order lookup, the intent's own tool; after an order answer, the policy from the KB."""
+        lookup = by_capability.get("order_lookup")
+        if lookup is not None and not lookup.is_error:
+            order = _order_of(calls.get(lookup.call_id))
+            verified = state.setdefault("verified", [])
+            if order and order not in verified:
+                verified.append(order)
+            wanted = state.get("intent")
+            specific = find_tool(request.tools, wanted) if wanted in ("refund_status", "shipping") else None
+            if specific is not None and wanted not in by_capability and order:
+                return self._call(request, specific, order_arguments(specific, order), state)
+        record_cap = next((c for c in _RECORD_CAPABILITIES if c in by_capability), None)
+        kb = find_tool(request.tools, "kb_search")
+        intent = state.get("intent") if state.get("intent") in _FOLLOW_UP_KB else record_cap
+        if record_cap and "kb_search" not in by_capability and kb is not None and intent in _FOLLOW_UP_KB:
+            query = _FOLLOW_UP_KB[intent]["ko" if lang == "ko" else "en"]
+            return self._call(request, kb, query_arguments(kb, query), state)
+        return None
+
+    @staticmethod
+    def _call(request: ModelRequest, spec: ToolSpec, args: dict[str, Any], state: dict[str, Any]) -> ModelReply:
+        call_id = f"call_{len(request.messages)}_{spec.name}"
+        return ModelReply(text="", tool_calls=[ToolCallRequest(call_id, spec.name, args)], state=state)
+
+
+def _split_turn(messages: list[Message]) -> tuple[str, list[Message]]:
+    """The last user utterance, and the messages after it."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return messages[index].text, messages[index + 1 :]
+    return "", list(messages)
+
+
+def _status_of(result: ToolResult) -> str | None:
+    data = result.data
+    if isinstance(data, dict) and isinstance(data.get("host_status"), str):
+        return data["host_status"]
+    return None
+
+
+def _error_code(result: ToolResult) -> str | None:
+    data = result.data
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"]
+    try:
+        parsed = json.loads(result.content)
+    except (TypeError, ValueError):
+        return None
+    return parsed.get("code") if isinstance(parsed, dict) else None
+
+
+def _query_of(call: ToolCallRequest | None) -> str:
+    if call is None or not call.arguments:
+        return ""
+    return next((str(call.arguments[n]) for n in _QUERY_ARG_NAMES if n in call.arguments), "")
+
+
+def _order_of(call: ToolCallRequest | None) -> str:
+    if call is None or not call.arguments:
+        return ""
+    return next((str(call.arguments[n]) for n in _ORDER_ARG_NAMES if n in call.arguments), "")
+
+
+def _record_answer(by_capability: dict[str, ToolResult], calls: dict[str, ToolCallRequest], lang: str) -> str:
+    """The sentence about the order, refund or shipment the tools returned ('' when none)."""
+    lookup = by_capability.get("order_lookup")
+    items = _items_summary(lookup.data, lang) if lookup is not None and not lookup.is_error else ""
+    for cap in _RECORD_CAPABILITIES:
+        result = by_capability.get(cap)
+        if result is None or result.is_error:
+            continue
+        order = _order_of(calls.get(result.call_id))
+        label = f"{order}({items})" if items else order
+        data = result.data if isinstance(result.data, dict) else {}
+        if lang == "ko" and isinstance(data.get("summary_ko"), str) and data["summary_ko"].strip():
+            summary = data["summary_ko"].strip()
+            return f"주문번호 {label}: {summary}" if items else summary
+        detail = describe_record(result.data, lang)
+        if lang == "ko":
+            subject = {
+                "refund_status": f"주문번호 {label}의 환불 현황입니다",
+                "refund_request": f"주문번호 {label}의 환불 요청이 접수되었습니다",
+                "shipping": f"주문번호 {label}의 배송 현황입니다",
+                "order_lookup": f"주문번호 {label}의 주문 내역입니다",
+            }[cap]
+        else:
+            subject = {
+                "refund_status": f"Refund status for order {label}",
+                "refund_request": f"Your refund request for order {label} has been filed",
+                "shipping": f"Shipping status for order {label}",
+                "order_lookup": f"Order {label}",
+            }[cap]
+        return f"{subject}: {detail}." if detail else f"{subject}."
+    return ""
+
+
+def memory_texts(data: Any) -> list[str]:
+    items: list[Any] = []
+    if isinstance(data, dict):
+        for key in ("memories", "results", "items", "facts", "statements"):
+            if isinstance(data.get(key), list):
+                items = data[key]
+                break
+    elif isinstance(data, list):
+        items = data
+    texts = []
+    for item in items:
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict):
+            text = item.get("text") or item.get("memory") or item.get("content") or item.get("statement")
+            if text:
+                texts.append(str(text))
+    return texts

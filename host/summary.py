@@ -1,0 +1,45 @@
+"""The end-of-session summary and the facts worth remembering about the customer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from host import prompts
+
+if TYPE_CHECKING:
+    from host.session import SessionState
+
+
+def summarise(state: SessionState, language: str) -> str:
+    """One or two sentences in the legacy style: '환불 상태 문의. 주문번호 8841 확인 후 안내.'"""
+    ko = language == "ko"
+    topics = [prompts.TOPICS[t][0 if ko else 1] for t in state.topics if t in prompts.TOPICS]
+    parts: list[str] = []
+    if topics:
+        parts.append(f"{', '.join(topics)} 문의." if ko else f"Asked about {', '.join(topics)}.")
+    elif state.answered:
+        parts.append("일반 문의." if ko else "General enquiry.")
+    else:
+        parts.append("문의 내용 없음." if ko else "No enquiry.")
+    if state.orders:
+        orders = ", ".join(state.orders[:5])
+        if state.answered:
+            parts.append(f"주문번호 {orders} 확인 후 안내." if ko else f"Checked order {orders} and answered.")
+        else:
+            parts.append(f"주문번호 {orders} 확인." if ko else f"Order {orders} mentioned.")
+    if state.escalated:
+        reason = state.escalation_reason or ""
+        parts.append(f"상담원 연결({reason})." if ko else f"Handed to a person ({reason}).")
+    return " ".join(parts)
+
+
+def memory_facts(state: SessionState, summary: str, language: str) -> list[str]:
+    """Short facts to store in the customer's memory at the end of a session."""
+    day = datetime.now(UTC).date().isoformat()
+    facts = [f"{day} 상담 요약: {summary}" if language == "ko" else f"{day} conversation: {summary}"]
+    for order in state.orders[:3]:
+        facts.append(f"주문번호 {order} 관련 문의 이력" if language == "ko" else f"Asked about order {order}")
+    if state.escalated:
+        facts.append("상담원 연결을 요청한 적 있음" if language == "ko" else "Has asked for a human agent before")
+    return facts

@@ -1,0 +1,93 @@
+"""The host's CLI: import-legacy, review list/show/resolve, and a piped `chat` session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from host import cli
+from host.review_cli import app as review_app
+from tests.host.test_legacy import LEGACY
+
+runner = CliRunner()
+SCRIPT = str(Path(__file__).with_name("stdio_orders.py"))
+
+
+def _app(*commands) -> typer.Typer:
+    app = typer.Typer()
+    for command in commands:
+        app.command()(command)
+    app.command("noop")(lambda: None)  # two commands keep Typer in group mode
+    return app
+
+
+def test_import_legacy_and_review_queue(sb_env):
+    app = _app(cli.import_legacy)
+    result = runner.invoke(app, ["import-legacy", str(LEGACY), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["imported"]["review_queue"] == 6 and report["skipped"] == []
+
+    listed = runner.invoke(review_app, ["list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.stdout)
+    assert len(items) == 6 and {i["status"] for i in items} == {"Open"}
+    item_id = items[0]["id"]
+
+    shown = runner.invoke(review_app, ["show", item_id])
+    assert shown.exit_code == 0 and "후속 지원 요청" in shown.stdout
+
+    refused = runner.invoke(review_app, ["resolve", item_id, "--approve"])
+    assert refused.exit_code == 2 and "nothing to approve" in refused.output
+    done = runner.invoke(review_app, ["resolve", item_id, "--note", "called back", "--by", "kim", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["status"] == "Resolved"
+    again = runner.invoke(review_app, ["resolve", item_id])
+    assert again.exit_code == 2 and "CONFLICT" in again.output
+    bad = runner.invoke(review_app, ["list", "--status", "Whatever"])
+    assert bad.exit_code == 2
+
+
+def test_import_legacy_reports_a_missing_folder(sb_env, tmp_path):
+    result = runner.invoke(_app(cli.import_legacy), ["import-legacy", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output
+
+
+def test_chat_session_from_piped_input(sb_env):
+    from core.db import dispose_engines
+    from tests.host.servers import publish_agent
+
+    async def publish() -> None:
+        try:
+            await publish_agent(
+                "demo",
+                {"orders": (None, "1.0.0", [sys.executable, SCRIPT])},
+                ["orders@1.0.0:get_order:confirm", "orders@1.0.0:get_refund_status"],
+                risks={"orders": {"*": "read"}},
+            )
+        finally:
+            import audit
+
+            await audit.close()
+            await dispose_engines()
+
+    asyncio.run(publish())
+    lines = "환불 진행 상황을 알고 싶습니다.\n주문번호는 8841입니다.\n/yes\n상담원 연결해 주세요\n/end\n"
+    result = runner.invoke(
+        _app(cli.chat), ["chat", "--agent", "cs-agent", "--org", "demo", "--customer", "c-1", "--json"], input=lines
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "session.started" and kinds[-1] == "chat.ended"
+    prompt = next(e for e in events if e["type"] == "confirmation.requested")
+    assert prompt["prompt"] == "주문번호 8841로 조회해도 될까요?"
+    started = [e["exposed_name"] for e in events if e["type"] == "tool.started"]
+    assert started == ["orders__get_order", "orders__get_refund_status"]
+    assert any(e["type"] == "escalated" for e in events)
+    assert events[-1]["outcome"] == "이관"
