@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 META_PREFIX = "switchboard/"
 _META_FIELDS = ("org_id", "customer_ref", "session_id", "agent_version_id", "manifest_sha256", "trace_id")
