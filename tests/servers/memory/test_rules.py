@@ -1,0 +1,96 @@
+"""Offline rules: slot detection, extraction from conversations, normalisation and near duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from servers.memory_server.extract import Message, extract_facts, verbatim
+from servers.memory_server.slots import detect_slots, is_question
+from servers.memory_server.textnorm import dedup_hash, near_duplicate
+
+
+@pytest.mark.parametrize(
+    ("text", "slot", "value"),
+    [
+        ("이사해서 주소가 부산시 해운대구 센텀로 45로 바뀌었어요", "address", "부산시 해운대구 센텀로 45"),
+        ("회사 주소는 서울시 중구 세종대로 110입니다", "address:work", "서울시 중구 세종대로 110"),
+        ("다음부터는 오후 3시 이후에 연락 주세요.", "contact_time", "오후 3시 이후"),
+        ("전화 말고 문자로 연락 주세요", "contact_channel", "sms"),
+        ("제 휴대폰 번호가 010-1234-5678로 바뀌었어요", "phone", "01012345678"),
+        ("5G 프리미엄 요금제로 변경했어요", "plan", "5g 프리미엄"),
+        ("결제는 카카오페이로 할게요", "payment_method", "카카오페이"),
+        ("택배는 경비실에 맡겨 주세요", "delivery_instruction", "경비실"),
+        ("저는 매운 음식을 좋아하지 않아요", "likes:맵 음식", "-"),
+        ("I moved to Seattle last month.", "address", "seattle"),
+        ("Please call me after 6pm on weekdays.", "contact_time", "after 6pm"),
+        ("I switched to the premium plan yesterday.", "plan", "premium"),
+        ("I don't like hiking anymore.", "likes:hiking", "-"),
+    ],
+)
+def test_slots_state_a_value(text: str, slot: str, value: str) -> None:
+    found = {m.slot: m.value for m in detect_slots(text)}
+    assert found.get(slot) == value, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "주소 변경은 어떻게 하나요?",
+        "What is my plan?",
+        "연락 가능한 시간이 언제세요?",
+        "네 감사합니다",
+        "주소는 그대로예요",
+    ],
+)
+def test_questions_and_bare_mentions_state_nothing(text: str) -> None:
+    assert detect_slots(text) == []
+
+
+def test_questions_are_recognised() -> None:
+    assert is_question("환불은 언제 되나요")
+    assert is_question("Can you check my order?")
+    assert not is_question("오후 3시 이후에 연락 주세요")
+
+
+def test_extraction_keeps_customer_facts_and_drops_chatter() -> None:
+    messages = [
+        Message("assistant", "안녕하세요, 고객센터입니다. 무엇을 도와드릴까요?"),
+        Message("user", "네 안녕하세요. 주소를 부산시 해운대구 센텀로 45로 바꾸고 싶어요."),
+        Message("assistant", "변경했습니다. 연락 가능한 시간이 언제세요?"),
+        Message("user", "오후 3시 이후요"),
+        Message("user", "감사합니다!"),
+        Message("user", "환불은 언제 되나요?"),
+    ]
+    facts = extract_facts(messages)
+    texts = [f.text for f in facts]
+    assert texts == [
+        "주소를 부산시 해운대구 센텀로 45로 바꾸고 싶어요.",
+        "(연락 가능한 시간이 언제세요?) 오후 3시 이후요",
+    ]
+    assert [m.slot for m in facts[0].slots] == ["address"]
+    assert [m.slot for m in facts[1].slots] == ["contact_time"]
+    assert facts[1].meta["message_index"] == 3
+    assert "contact" in facts[1].categories
+
+
+def test_agent_turns_are_never_facts_about_the_customer() -> None:
+    facts = extract_facts([Message("assistant", "고객님 주소를 서울시 강남구 테헤란로 1로 변경해 드렸습니다.")])
+    assert facts == []
+
+
+def test_verbatim_keeps_every_message_with_speaker() -> None:
+    out = verbatim([Message("user", "안녕", name="민수"), Message("assistant", ""), Message("assistant", "네")])
+    assert [c.text for c in out] == ["안녕", "네"]
+    assert out[0].meta["speaker"] == "민수" and out[0].context == ["민수"]
+
+
+def test_dedup_hash_ignores_case_spacing_and_punctuation() -> None:
+    assert dedup_hash("주소는 서울입니다.") == dedup_hash("주소는  서울입니다")
+    assert dedup_hash("Call me AFTER 6pm!") == dedup_hash("call me after 6pm")
+    assert dedup_hash("오후 3시") != dedup_hash("오후 5시")
+
+
+def test_near_duplicates_need_same_numbers_and_negation() -> None:
+    assert near_duplicate("배송 전에 미리 전화를 받고 싶어함", "배송 전에 미리 전화를 받고 싶어 함")
+    assert not near_duplicate("오후 3시 이후에 연락 주세요", "오후 5시 이후에 연락 주세요")
+    assert not near_duplicate("매운 음식을 좋아해요", "매운 음식을 좋아하지 않아요")
