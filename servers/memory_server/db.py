@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -66,22 +67,27 @@ def generation_reader() -> GenerationReader | None:
     return reader
 
 
-async def memory_engine() -> AsyncEngine:
-    """The engine memory code uses for the configured database (migrations applied)."""
+async def _pooled_sqlite_engine(cache: dict[str, AsyncEngine], **pool_options: Any) -> AsyncEngine:
+    """A pooled engine on the configured database, cached in ``cache`` (PostgreSQL: the shared one)."""
     shared = await get_engine()
     if not is_sqlite(shared):
         return shared
     url = get_settings().resolved_database_url
-    engine = _engines.get(url)
+    engine = cache.get(url)
     if engine is not None:
         return engine
     async with _lock:
-        engine = _engines.get(url)
+        engine = cache.get(url)
         if engine is None:
-            engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=8)
+            engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, **pool_options)
             install_sqlite_pragmas(engine, get_settings().sqlite_busy_timeout_ms, extra=_ERASE_PRAGMAS)
-            _engines[url] = engine
+            cache[url] = engine
     return engine
+
+
+async def memory_engine() -> AsyncEngine:
+    """The engine memory code uses for the configured database (migrations applied)."""
+    return await _pooled_sqlite_engine(_engines, pool_size=4, max_overflow=8)
 
 
 async def memory_write_engine() -> AsyncEngine:
@@ -90,22 +96,7 @@ async def memory_write_engine() -> AsyncEngine:
     Every use of it ends its transaction (``writing`` commits or rolls back), so the rollback
     the pool would issue when a connection comes back is a wasted thread hop per write.
     """
-    shared = await get_engine()
-    if not is_sqlite(shared):
-        return shared
-    url = get_settings().resolved_database_url
-    engine = _write_engines.get(url)
-    if engine is not None:
-        return engine
-    async with _lock:
-        engine = _write_engines.get(url)
-        if engine is None:
-            engine = create_async_engine(
-                url, poolclass=AsyncAdaptedQueuePool, pool_size=2, max_overflow=8, pool_reset_on_return=None
-            )
-            install_sqlite_pragmas(engine, get_settings().sqlite_busy_timeout_ms, extra=_ERASE_PRAGMAS)
-            _write_engines[url] = engine
-    return engine
+    return await _pooled_sqlite_engine(_write_engines, pool_size=2, max_overflow=8, pool_reset_on_return=None)
 
 
 async def dispose_memory_engines() -> None:
