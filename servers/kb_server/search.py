@@ -1,0 +1,318 @@
+"""Hybrid search over an org's KB versions: Korean BM25 fused with dense vectors, with citations.
+
+For each searched (KB, version): BM25 over the version's kiwi tokens, and a Chroma query on the
+KB's collection whose hits are kept only when their text belongs to that version. Lexical lists
+of several KBs merge by BM25 score, dense lists by cosine similarity; the two merged lists are
+fused with weighted reciprocal-rank fusion. When fewer than half of the query's terms occur in
+the searched text (e.g. a Korean question over English documents) the lexical list is noise and
+is left out. The query embedding starts in a worker thread before the database lookups and
+BM25, so the latency is roughly max(embedding, lookups + BM25) + the vector query + the citation
+fetch; repeated queries reuse a small LRU of query vectors. If the embedder fails (e.g. the
+OpenAI API is down) the search returns keyword results instead of an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.errors import invalid
+from servers.kb_server.indexes import VersionIndex, version_index
+from servers.kb_server.store import fetch_chunks, resolve_targets
+from servers.kb_server.vectors import kb_collection_name
+from servers.retrieval.chroma import get_client
+from servers.retrieval.embedding import Embedder, get_embedder
+from servers.retrieval.fusion import weighted_rrf
+
+log = logging.getLogger("switchboard.kb")
+MAX_QUERY_CHARS = 1000
+MAX_TOP_K = 50
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    """Fusion knobs (defaults tuned on KorQuAD/SQuAD dev; see docs/kb.md and bench/kb.py).
+
+    Korean BM25 over kiwi morphemes is a strong signal for Korean questions, English BM25 a weak
+    one next to e5: the lexical list's RRF weight therefore depends on the query's script.
+    """
+
+    candidates: int = 50
+    lexical_weight_hangul: float = 2.0
+    lexical_weight_other: float = 0.75
+    dense_weight: float = 1.0
+    rrf_k: int = 10
+    min_vocab_share: float = 0.5
+
+
+DEFAULT_FUSION = FusionConfig()
+
+
+def validate_query(query: Any) -> str | None:
+    """The cleaned query; None when it has no letters or digits (→ no hits); errors when unusable."""
+    from servers.retrieval.korean import clean
+
+    if not isinstance(query, str):
+        raise invalid("query must be a string")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid("query contains invalid Unicode (lone surrogates)") from None
+    if len(query) > MAX_QUERY_CHARS:
+        raise invalid(f"query is too long ({len(query)} characters): at most {MAX_QUERY_CHARS}")
+    cleaned = " ".join(clean(query).split())
+    if not cleaned:
+        raise invalid("query is empty: ask a question or give keywords")
+    if not any(ch.isalnum() for ch in cleaned):
+        return None
+    return cleaned
+
+
+class _Collections:
+    """Chroma collections and their sizes, cached for a few seconds (a lookup is a round trip)."""
+
+    def __init__(self, ttl: float = 3.0) -> None:
+        self.ttl = ttl
+        self._items: dict[tuple[str, str], tuple[float, Any, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[Any, int]:
+        from servers.retrieval.chroma import client_key
+
+        key = (client_key(), name)
+        with self._lock:
+            hit = self._items.get(key)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1], hit[2]
+        try:
+            collection = get_client().get_collection(name=name)
+            count = int(collection.count())
+        except Exception:
+            collection, count = None, 0
+        with self._lock:
+            self._items[key] = (time.monotonic(), collection, count)
+        return collection, count
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+collections = _Collections()
+
+
+def _dense_hits(
+    collection: Any, count: int, qvec: np.ndarray, index: VersionIndex, want: int
+) -> list[tuple[str, float]]:
+    """Chunk ids of ``index``'s version nearest to ``qvec``, widening the query if old texts crowd it."""
+    n = min(count, max(want, 10))
+    while True:
+        result = collection.query(query_embeddings=[qvec.tolist()], n_results=n, include=["distances"])
+        ids, distances = result["ids"][0], result["distances"][0]
+        hits: list[tuple[str, float]] = []
+        for sha, dist in zip(ids, distances, strict=True):
+            for chunk_id in index.sha_to_chunks.get(sha, ()):
+                hits.append((chunk_id, 1.0 - float(dist)))
+        if len(hits) >= want or n >= count:
+            return hits[:want]
+        n = min(count, n * 4)
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u3130-\u318f]")
+
+
+def is_hangul_query(query: str) -> bool:
+    """True when at least half of the query's letters are Hangul."""
+    letters = [ch for ch in query if ch.isalpha()]
+    return bool(letters) and len(_HANGUL.findall(query)) * 2 >= len(letters)
+
+
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    dense: Sequence[tuple[str, float]],
+    vocabulary_share: float,
+    config: FusionConfig = DEFAULT_FUSION,
+    *,
+    hangul: bool = True,
+) -> list[tuple[str, float]]:
+    """Weighted RRF of the lexical and dense lists, scores scaled so 1.0 = first in every list.
+
+    The lexical list is dropped when fewer than ``config.min_vocab_share`` of the query's terms
+    occur in the searched text (cross-lingual queries), as long as there is a dense list.
+    """
+    use_lexical = bool(lexical) and (not dense or vocabulary_share >= config.min_vocab_share)
+    ranked_lists: list[Sequence[tuple[str, float]]] = []
+    weights: list[float] = []
+    if use_lexical:
+        ranked_lists.append(lexical)
+        weights.append(config.lexical_weight_hangul if hangul else config.lexical_weight_other)
+    if dense:
+        ranked_lists.append(dense)
+        weights.append(config.dense_weight)
+    if not ranked_lists:
+        return []
+    fused = weighted_rrf(ranked_lists, weights, k=config.rrf_k)
+    best = sum(weights) / (config.rrf_k + 1)
+    return [(cid, min(1.0, score / best)) for cid, score in fused]
+
+
+def _merge(lists: Sequence[Sequence[tuple[str, float]]], limit: int) -> list[tuple[str, float]]:
+    merged = [hit for ranked in lists for hit in ranked]
+    merged.sort(key=lambda h: (-h[1], h[0]))
+    return merged[:limit]
+
+
+class QueryVectors:
+    """A small LRU of query embeddings: customers ask the same questions, agents repeat searches."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embedder, query: str) -> np.ndarray:
+        key = (embedder.model_id, query)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        vec = embedder.embed_query(query)
+        with self._lock:
+            self._items[key] = vec
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vec
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+query_vectors = QueryVectors()
+_org_has_vectors: dict[str, bool] = {}
+
+
+async def hybrid_rank(
+    org_id: str,
+    query: str,
+    targets: Sequence[Mapping[str, Any]],
+    *,
+    limit: int,
+    embedder: Embedder | None = None,
+    config: FusionConfig = DEFAULT_FUSION,
+    qvec_task: asyncio.Future[np.ndarray] | None = None,
+) -> tuple[list[tuple[str, float]], dict[str, float]]:
+    """Fused ``[(chunk_id, score 0..1)]`` for a cleaned query, and each hit's cosine similarity.
+
+    ``qvec_task`` is the query embedding already under way (started before the database work).
+    """
+    from servers.retrieval.korean import tokenize
+
+    embedder = embedder or get_embedder()
+    indexes = await asyncio.gather(*(version_index(org_id, t["id"], t["version"]) for t in targets))
+    dense_targets = []
+    for target, index in zip(targets, indexes, strict=True):
+        collection, count = await asyncio.to_thread(
+            collections.get, kb_collection_name(org_id, target["id"], embedder.model_id)
+        )
+        if collection is not None and count > 0:
+            dense_targets.append((collection, count, index))
+    _org_has_vectors[org_id] = bool(dense_targets)
+    if dense_targets and qvec_task is None:
+        qvec_task = asyncio.ensure_future(asyncio.to_thread(query_vectors.get, embedder, query))
+    tokens = await asyncio.to_thread(tokenize, query)
+    lexical = _merge([ix.bm25.search(tokens, config.candidates) for ix in indexes], config.candidates)
+    share = max((ix.vocabulary_share(tokens) for ix in indexes), default=0.0)
+    dense: list[tuple[str, float]] = []
+    qvec = None
+    if dense_targets and qvec_task is not None:
+        try:
+            qvec = await qvec_task
+        except Exception as exc:  # a dead embedding API must not take keyword search down with it
+            log.warning("query embedding failed (%s): keyword results only", type(exc).__name__)
+    if qvec is not None:
+        lists = await asyncio.gather(
+            *(
+                asyncio.to_thread(_dense_hits, coll, count, qvec, ix, config.candidates)
+                for coll, count, ix in dense_targets
+            )
+        )
+        dense = _merge(lists, config.candidates)
+    return fuse(lexical, dense, share, config, hangul=is_hangul_query(query))[:limit], dict(dense)
+
+
+async def search(
+    org_id: str,
+    query: Any,
+    *,
+    top_k: int = 5,
+    kb_refs: Sequence[str] | None = None,
+    pins: Mapping[str, int] | None = None,
+    embedder: Embedder | None = None,
+    config: FusionConfig = DEFAULT_FUSION,
+    targets: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Citations for ``query`` from the org's active KBs (or the pinned versions), best first.
+
+    ``targets`` (from :func:`resolve_targets`) may be passed when the caller already has them.
+    The query embedding starts at once (in a worker thread) when the org had vectors last time,
+    so it overlaps the database lookups and BM25.
+    """
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise invalid(f"top_k must be between 1 and {MAX_TOP_K}")
+    cleaned = validate_query(query)
+    if cleaned is None:
+        return []
+    embedder = embedder or get_embedder()
+    qvec_task = None
+    if _org_has_vectors.get(org_id, True):
+        qvec_task = asyncio.ensure_future(asyncio.to_thread(query_vectors.get, embedder, cleaned))
+    try:
+        if targets is None:
+            targets = await resolve_targets(org_id, kb_refs, pins)
+        if not targets:
+            return []
+        ranked, similarity = await hybrid_rank(
+            org_id, cleaned, targets, limit=top_k, embedder=embedder, config=config, qvec_task=qvec_task
+        )
+    finally:
+        if qvec_task is not None:
+            if qvec_task.done():
+                if not qvec_task.cancelled():
+                    qvec_task.exception()  # retrieved: never "exception was never retrieved"
+            else:
+                qvec_task.cancel()
+    rows = await fetch_chunks(org_id, [cid for cid, _ in ranked])
+    by_kb = {t["id"]: t for t in targets}
+    hits = []
+    for chunk_id, score in ranked:
+        row = rows.get(chunk_id)
+        if row is None or row["kb_id"] not in by_kb:
+            continue
+        target = by_kb[row["kb_id"]]
+        hits.append(
+            {
+                "kb_id": row["kb_id"],
+                "kb_name": target["name"],
+                "version": target["version"],
+                "doc_id": row["doc_id"],
+                "title": row["title"],
+                "chunk_id": chunk_id,
+                "page": row["page"],
+                "section": row["section"],
+                "score": round(score, 4),
+                "similarity": round(similarity[chunk_id], 4) if chunk_id in similarity else None,
+                "text": row["text"],
+            }
+        )
+    return hits

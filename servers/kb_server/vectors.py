@@ -1,0 +1,302 @@
+"""Dense vectors of KB chunks in Chroma, and the resumable background embedder.
+
+Layout: one Chroma collection per (org, KB, embedding model); its record ids are the sha256 of
+the embedded chunk text, so a text shared by several versions or documents of a KB is embedded
+and stored once, and an updated document only embeds the passages that changed. A search queries
+the collection *without* a ``where`` filter (filters cost 50-200 ms at 50k chunks) and keeps the
+hits whose text hash belongs to the searched version (see :mod:`servers.kb_server.indexes`).
+Inactive KBs are simply not queried; other tenants' vectors live in other collections.
+
+Progress is recorded in ``kb_vector`` (KB, model, text hash) *after* Chroma has the vector, so a
+crash at any point loses at most one batch of work: the next run re-embeds it and upserts
+(idempotent). Only one embedder runs at a time per store (a file lock beside the Chroma data or
+the SWITCHBOARD_HOME); the server runs one as an asyncio task, ``switchboard kb embed`` runs one
+to completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.db import get_engine, is_sqlite, write_transaction
+from core.settings import get_settings
+from servers.kb_server.models import kb_chunk, kb_document, kb_vector, kb_version_document, knowledge_base
+from servers.kb_server.store import embed_text, now
+from servers.retrieval.chroma import collection_name, get_client, vector_collection
+from servers.retrieval.embedding import Embedder, get_embedder
+
+log = logging.getLogger("switchboard.kb")
+DEFAULT_BATCH = 8
+
+
+def kb_collection_name(org_id: str, kb_id: str, model_id: str) -> str:
+    """The Chroma collection holding one KB's vectors for one model."""
+    return collection_name("kb", org_id, kb_id, model_id)
+
+
+def kb_collection(org_id: str, kb_id: str, embedder: Embedder, *, create: bool = True) -> Any | None:
+    """The KB's collection (created on demand; ``create=False`` returns None when missing)."""
+    name = kb_collection_name(org_id, kb_id, embedder.model_id)
+    if not create:
+        try:
+            return get_client().get_collection(name=name)
+        except Exception:
+            return None
+    return vector_collection(name, model_id=embedder.model_id, dim=embedder.dim, extra={"org_id": org_id})
+
+
+@dataclass(slots=True)
+class PendingText:
+    org_id: str
+    kb_id: str
+    text_sha256: str
+    text: str
+
+
+async def pending(
+    *, org_id: str | None = None, kb_id: str | None = None, model_id: str, limit: int = DEFAULT_BATCH
+) -> list[PendingText]:
+    """Chunk texts without a vector for ``model_id``: current versions of active KBs first."""
+    engine = await get_engine()
+    joined = kb_chunk.join(kb_document, kb_document.c.id == kb_chunk.c.revision_id).outerjoin(
+        kb_vector,
+        and_(
+            kb_vector.c.kb_id == kb_chunk.c.kb_id,
+            kb_vector.c.model_id == model_id,
+            kb_vector.c.text_sha256 == kb_chunk.c.text_sha256,
+        ),
+    )
+    base = select(
+        kb_chunk.c.org_id,
+        kb_chunk.c.kb_id,
+        kb_chunk.c.text_sha256,
+        kb_chunk.c.text,
+        kb_chunk.c.section,
+        kb_document.c.title,
+    ).where(kb_vector.c.text_sha256.is_(None))
+    if org_id is not None:
+        base = base.where(kb_chunk.c.org_id == org_id)
+    if kb_id is not None:
+        base = base.where(kb_chunk.c.kb_id == kb_id)
+    current = base.select_from(
+        joined.join(kb_version_document, kb_version_document.c.revision_id == kb_chunk.c.revision_id).join(
+            knowledge_base,
+            and_(
+                knowledge_base.c.id == kb_version_document.c.kb_id,
+                knowledge_base.c.current_version == kb_version_document.c.version,
+                knowledge_base.c.is_active.is_(True),
+            ),
+        )
+    )
+    out: dict[tuple[str, str], PendingText] = {}
+    async with engine.connect() as conn:
+        for query in (current, base.select_from(joined)):
+            rows = await conn.execute(query.order_by(kb_chunk.c.kb_id, kb_chunk.c.id).limit(limit * 4))
+            for r in rows:
+                key = (r.kb_id, r.text_sha256)
+                if key not in out:
+                    out[key] = PendingText(r.org_id, r.kb_id, r.text_sha256, embed_text(r.title, r.section, r.text))
+            if len(out) >= limit:
+                break
+    return list(out.values())[:limit]
+
+
+def _upsert(org_id: str, kb_id: str, embedder: Embedder, ids: list[str], vectors: np.ndarray) -> None:
+    collection = kb_collection(org_id, kb_id, embedder)
+    collection.upsert(ids=ids, embeddings=vectors.tolist())
+
+
+async def record_embedded(kb_id: str, org_id: str, model_id: str, shas: Sequence[str]) -> None:
+    """Mark texts as embedded (idempotent)."""
+    if not shas:
+        return
+    engine = await get_engine()
+    dialect = sqlite if is_sqlite(engine) else postgresql
+    stamp = now()
+    rows = [
+        {"kb_id": kb_id, "model_id": model_id, "text_sha256": sha, "org_id": org_id, "embedded_at": stamp}
+        for sha in dict.fromkeys(shas)
+    ]
+    async with write_transaction(engine, immediate=True) as conn:
+        for start in range(0, len(rows), 1000):
+            stmt = dialect.insert(kb_vector).values(rows[start : start + 1000]).on_conflict_do_nothing()
+            await conn.execute(stmt)
+
+
+async def store_vectors(org_id: str, kb_id: str, embedder: Embedder, shas: Sequence[str], vectors: np.ndarray) -> None:
+    """Put vectors in Chroma, then record them (the order that makes a crash harmless)."""
+    for start in range(0, len(shas), 5000):
+        part = list(shas[start : start + 5000])
+        await asyncio.to_thread(_upsert, org_id, kb_id, embedder, part, vectors[start : start + 5000])
+    await record_embedded(kb_id, org_id, embedder.model_id, shas)
+
+
+async def embed_batch(items: Sequence[PendingText], embedder: Embedder) -> int:
+    """Embed and store one batch; returns how many texts were embedded."""
+    if not items:
+        return 0
+    vectors = await asyncio.to_thread(embedder.embed_passages, [i.text for i in items])
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, item in enumerate(items):
+        groups.setdefault((item.org_id, item.kb_id), []).append(n)
+    for (org_id, kb_id), idx in groups.items():
+        await store_vectors(org_id, kb_id, embedder, [items[i].text_sha256 for i in idx], vectors[idx])
+    return len(items)
+
+
+@contextlib.contextmanager
+def embed_lock(*, blocking: bool) -> Iterator[bool]:
+    """The store-wide embedder lock; yields False when another process holds it (non-blocking)."""
+    settings = get_settings()
+    settings.ensure_home()
+    path = settings.home / ("kb-embed.lock" if not settings.chroma_url else "kb-embed-remote.lock")
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+async def embed_all(
+    *,
+    org_id: str | None = None,
+    kb_id: str | None = None,
+    embedder: Embedder | None = None,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Embed every pending chunk text (or ``limit`` of them); returns the number embedded."""
+    embedder = embedder or get_embedder()
+    batch_size = batch_size or int(os.environ.get("SWITCHBOARD_KB_EMBED_BATCH", DEFAULT_BATCH))
+    done = 0
+    while limit is None or done < limit:
+        want = batch_size if limit is None else min(batch_size, limit - done)
+        items = await pending(org_id=org_id, kb_id=kb_id, model_id=embedder.model_id, limit=want)
+        if not items:
+            break
+        done += await embed_batch(items, embedder)
+        if progress:
+            progress(len(items))
+    return done
+
+
+async def progress_counts(org_id: str, kb_id: str, version: int, model_id: str) -> tuple[int, int]:
+    """(texts with a vector, distinct texts) in one KB version."""
+    if version <= 0:
+        return 0, 0
+    engine = await get_engine()
+    texts = (
+        select(kb_chunk.c.text_sha256)
+        .join(kb_version_document, kb_version_document.c.revision_id == kb_chunk.c.revision_id)
+        .where(
+            kb_version_document.c.kb_id == kb_id,
+            kb_version_document.c.version == version,
+            kb_chunk.c.org_id == org_id,
+        )
+        .distinct()
+        .subquery()
+    )
+    total_q = select(func.count()).select_from(texts)
+    done_q = (
+        select(func.count())
+        .select_from(texts)
+        .join(
+            kb_vector,
+            and_(
+                kb_vector.c.text_sha256 == texts.c.text_sha256,
+                kb_vector.c.kb_id == kb_id,
+                kb_vector.c.model_id == model_id,
+            ),
+        )
+    )
+    async with engine.connect() as conn:
+        total = (await conn.execute(total_q)).scalar_one()
+        done = (await conn.execute(done_q)).scalar_one()
+    return int(done), int(total)
+
+
+async def pending_total(*, org_id: str | None = None, kb_id: str | None = None, model_id: str) -> int:
+    """How many distinct (KB, text) pairs still need a vector."""
+    engine = await get_engine()
+    texts = select(kb_chunk.c.kb_id, kb_chunk.c.text_sha256).distinct()
+    if org_id is not None:
+        texts = texts.where(kb_chunk.c.org_id == org_id)
+    if kb_id is not None:
+        texts = texts.where(kb_chunk.c.kb_id == kb_id)
+    sub = texts.subquery()
+    query = (
+        select(func.count())
+        .select_from(
+            sub.outerjoin(
+                kb_vector,
+                and_(
+                    kb_vector.c.kb_id == sub.c.kb_id,
+                    kb_vector.c.text_sha256 == sub.c.text_sha256,
+                    kb_vector.c.model_id == model_id,
+                ),
+            )
+        )
+        .where(kb_vector.c.text_sha256.is_(None))
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+class BackgroundEmbedder:
+    """An asyncio task that keeps embedding pending chunks while the server runs.
+
+    It polls every ``interval`` seconds (uploads usually come from another process, the CLI),
+    takes the store-wide lock without blocking (so a running ``kb embed`` wins), and never lets
+    an error stop the server: failures are logged and retried at the next poll.
+    """
+
+    def __init__(self, org_id: str | None = None, interval: float = 5.0) -> None:
+        self.org_id = org_id
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="kb-background-embedder")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                with embed_lock(blocking=False) as acquired:
+                    if acquired:
+                        await embed_all(org_id=self.org_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("background embedding failed (%s); retrying later", type(exc).__name__)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)

@@ -1,0 +1,147 @@
+"""Background embedding: lexical search at once, vectors later, resumable after a crash (kill -9)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastmcp import Client
+from sqlalchemy import func, select
+
+from core.db import get_engine
+from servers.kb_server import store
+from servers.kb_server.app import build_server
+from servers.kb_server.models import kb_vector
+from servers.kb_server.search import search
+from servers.kb_server.vectors import embed_all, kb_collection, pending_total, progress_counts
+from servers.kit import ServerLaunch
+from servers.retrieval.embedding import get_embedder
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _doc(n: int) -> bytes:
+    paras = "\n\n".join(
+        f"## 항목 {i}\n\n{i}번 안내: 상품 {i}의 환불은 {i % 5 + 1}영업일 안에 처리됩니다." for i in range(n)
+    )
+    return f"# 안내 모음\n\n{paras}\n".encode()
+
+
+async def _vector_rows() -> int:
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(kb_vector))).scalar_one()
+
+
+class FlakyEmbedder:
+    """The real embedder, failing (like a crash) after ``ok`` batches."""
+
+    def __init__(self, ok: int) -> None:
+        self.inner = get_embedder()
+        self.model_id, self.dim, self.ok = self.inner.model_id, self.inner.dim, ok
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if self.ok == 0:
+            raise RuntimeError("simulated crash")
+        self.ok -= 1
+        return self.inner.embed_passages(texts)
+
+
+async def test_lexical_first_then_resumable_embedding(database_url: str) -> None:
+    kb = await store.create_kb("acme", "안내")
+    result = await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(6))])
+    hits = await search("acme", "상품 3 환불")
+    assert hits and hits[0]["similarity"] is None  # keyword search works before any vector exists
+    model = get_embedder().model_id
+    assert await progress_counts("acme", kb["id"], result.version, model) == (0, 6)
+
+    with pytest.raises(RuntimeError):
+        await embed_all(org_id="acme", embedder=FlakyEmbedder(ok=2), batch_size=2)
+    assert await progress_counts("acme", kb["id"], result.version, model) == (4, 6)  # two batches kept
+
+    assert await embed_all(org_id="acme", batch_size=2) == 2  # resumes with the rest only
+    assert await progress_counts("acme", kb["id"], result.version, model) == (6, 6)
+    assert await embed_all(org_id="acme") == 0
+    assert kb_collection("acme", kb["id"], get_embedder()).count() == 6
+    assert await _vector_rows() == 6
+
+
+async def test_identical_passages_are_embedded_once_and_updates_reuse_vectors(database_url: str) -> None:
+    await store.create_kb("acme", "안내")
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(3))])
+    assert await embed_all(org_id="acme") == 3
+    changed = _doc(3).replace("0번 안내".encode(), "0번 변경 안내".encode())
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", changed)])
+    assert await pending_total(org_id="acme", model_id=get_embedder().model_id) == 1  # only the edited passage
+    assert await embed_all(org_id="acme") == 1
+
+
+async def test_kill_9_during_embed_resumes(sb_env: dict[str, str]) -> None:
+    await store.create_kb("acme", "안내")
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(16))])
+    env = {**os.environ, **sb_env, "SWITCHBOARD_KB_EMBED_BATCH": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from switchboard_cli import main; main()", "kb", "embed", "--org", "acme", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while await _vector_rows() < 2 and proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done_at_kill = await _vector_rows()
+    assert 2 <= done_at_kill < 16, "the embedder was not interrupted mid-way"
+    model = get_embedder().model_id
+    assert await pending_total(org_id="acme", model_id=model) == 16 - done_at_kill
+    assert await embed_all(org_id="acme") == 16 - done_at_kill
+    assert await _vector_rows() == 16
+    kb = await store.get_kb("acme", "안내")
+    assert kb_collection("acme", kb["id"], get_embedder()).count() == 16
+
+
+async def test_server_embeds_in_the_background(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_KB_BACKGROUND_EMBED", "1")
+    await store.create_kb("acme", "안내")
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(2))])
+    server = build_server(launch=ServerLaunch(org_id="acme"), hooks=[])
+    async with Client(server) as client:
+        ready = 0.0
+        deadline = time.monotonic() + 120
+        while ready < 1.0 and time.monotonic() < deadline:
+            listed = await client.call_tool_mcp("list_knowledge_bases", {})
+            ready = listed.structured_content["knowledge_bases"][0]["dense_ready"]
+            await asyncio.sleep(0.2)
+        assert ready == 1.0
+        result = await client.call_tool_mcp("search", {"query": "상품 1 환불"})
+        assert result.structured_content["hits"][0]["similarity"] is not None
+
+
+class BrokenQueryEmbedder(FlakyEmbedder):
+    """The real model id, but the embedding API is down."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        raise RuntimeError("embedding API down")
+
+
+async def test_search_falls_back_to_keywords_when_the_embedder_fails(database_url: str) -> None:
+    await store.create_kb("acme", "안내")
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(3))])
+    await embed_all(org_id="acme")
+    hits = await search("acme", "상품 2 환불 새질문", embedder=BrokenQueryEmbedder(ok=0))
+    assert hits and all(h["similarity"] is None for h in hits)
+    assert (await search("acme", "상품 2 환불 새질문"))[0]["similarity"] is not None
