@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from core.db import get_engine
 from core.errors import invalid
 from servers.kb_server.indexes import VersionIndex, version_index
 from servers.kb_server.store import fetch_chunks, resolve_targets
@@ -277,14 +278,17 @@ async def search(
     qvec_task = None
     if _org_has_vectors.get(org_id, True):
         qvec_task = asyncio.ensure_future(asyncio.to_thread(query_vectors.get, embedder, cleaned))
+    engine = await get_engine()
     try:
-        if targets is None:
-            targets = await resolve_targets(org_id, kb_refs, pins)
-        if not targets:
-            return []
-        ranked, similarity = await hybrid_rank(
-            org_id, cleaned, targets, limit=top_k, embedder=embedder, config=config, qvec_task=qvec_task
-        )
+        async with engine.connect() as conn:  # one connection for the lookups and the citations
+            if targets is None:
+                targets = await resolve_targets(org_id, kb_refs, pins, conn=conn)
+            if not targets:
+                return []
+            ranked, similarity = await hybrid_rank(
+                org_id, cleaned, targets, limit=top_k, embedder=embedder, config=config, qvec_task=qvec_task
+            )
+            rows = await fetch_chunks(org_id, [cid for cid, _ in ranked], conn=conn)
     finally:
         if qvec_task is not None:
             if qvec_task.done():
@@ -292,7 +296,6 @@ async def search(
                     qvec_task.exception()  # retrieved: never "exception was never retrieved"
             else:
                 qvec_task.cancel()
-    rows = await fetch_chunks(org_id, [cid for cid, _ in ranked])
     by_kb = {t["id"]: t for t in targets}
     hits = []
     for chunk_id, score in ranked:

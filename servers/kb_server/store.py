@@ -234,9 +234,19 @@ async def _with_counts(conn: AsyncConnection, row: Mapping[str, Any]) -> dict[st
     return out
 
 
-async def list_kbs(org_id: str, *, active_only: bool = False) -> list[dict[str, Any]]:
-    """The org's KBs, by name, with counts for their current versions."""
+async def _read(query: Any, conn: AsyncConnection | None) -> list[Mapping[str, Any]]:
+    """Rows of ``query`` on ``conn``, or on a connection of its own."""
+    if conn is not None:
+        return list((await conn.execute(query)).mappings().all())
     engine = await get_engine()
+    async with engine.connect() as own:
+        return list((await own.execute(query)).mappings().all())
+
+
+async def list_kbs(
+    org_id: str, *, active_only: bool = False, conn: AsyncConnection | None = None
+) -> list[dict[str, Any]]:
+    """The org's KBs, by name, with counts for their current versions."""
     query = (
         select(knowledge_base, kb_version.c.n_documents, kb_version.c.n_chunks, kb_version.c.content_sha256)
         .select_from(
@@ -253,8 +263,7 @@ async def list_kbs(org_id: str, *, active_only: bool = False) -> list[dict[str, 
     )
     if active_only:
         query = query.where(knowledge_base.c.is_active.is_(True))
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await _read(query, conn)
     out = []
     for row in rows:
         item = dict(row)
@@ -474,14 +483,18 @@ async def list_documents(org_id: str, kb_ref: str, version: int | None = None) -
 
 
 async def resolve_targets(
-    org_id: str, kb_refs: Sequence[str] | None = None, pins: Mapping[str, int] | None = None
+    org_id: str,
+    kb_refs: Sequence[str] | None = None,
+    pins: Mapping[str, int] | None = None,
+    *,
+    conn: AsyncConnection | None = None,
 ) -> list[dict[str, Any]]:
     """The (KB, version) pairs a search or read covers: active KBs only.
 
     ``pins`` (from the agent version) restrict the set to the pinned KBs at the pinned versions;
     ``kb_refs`` restrict it further. Naming an inactive, unknown or unpinned KB is an error.
     """
-    kbs = {kb["id"]: kb for kb in await list_kbs(org_id)}
+    kbs = {kb["id"]: kb for kb in await list_kbs(org_id, conn=conn)}
     names = {kb["name"]: kb_id for kb_id, kb in kbs.items()}
     chosen: dict[str, dict[str, Any]] = {}
     if pins:
@@ -509,11 +522,12 @@ async def resolve_targets(
     return [t for t in chosen.values() if t["version"] > 0]
 
 
-async def fetch_chunks(org_id: str, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def fetch_chunks(
+    org_id: str, chunk_ids: Sequence[str], *, conn: AsyncConnection | None = None
+) -> dict[str, dict[str, Any]]:
     """Chunk rows with their document's doc_id/title/source, keyed by chunk id (org-scoped)."""
     if not chunk_ids:
         return {}
-    engine = await get_engine()
     query = (
         select(
             kb_chunk.c.id,
@@ -530,8 +544,7 @@ async def fetch_chunks(org_id: str, chunk_ids: Sequence[str]) -> dict[str, dict[
         .join(kb_document, kb_document.c.id == kb_chunk.c.revision_id)
         .where(kb_chunk.c.id.in_(list(chunk_ids)), kb_chunk.c.org_id == org_id)
     )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await _read(query, conn)
     return {r["id"]: dict(r) for r in rows}
 
 
