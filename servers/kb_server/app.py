@@ -134,25 +134,32 @@ def _meta_of(ctx: Any) -> dict[str, Any] | None:
 
 
 def _lifespan(launch: ServerLaunch | None) -> Any:
-    """Run the background embedder while the server runs (off with SWITCHBOARD_KB_BACKGROUND_EMBED=0)."""
+    """Warm the models up, and run the background embedder while the server runs (off with
+    SWITCHBOARD_KB_BACKGROUND_EMBED=0)."""
     import os
 
     from fastmcp.server.lifespan import lifespan
 
     @lifespan
     async def kb_lifespan(server: Any) -> Any:
-        if os.environ.get("SWITCHBOARD_KB_BACKGROUND_EMBED", "1").lower() in {"0", "false", "no"}:
-            yield {}
-            return
-        from servers.kb_server.vectors import BackgroundEmbedder
+        from servers.retrieval.warmup import warm_up_in_background
 
-        org = (launch or ServerLaunch.from_env()).org_id
-        worker = BackgroundEmbedder(org_id=org)
-        worker.start()
+        warm = warm_up_in_background()
         try:
-            yield {"embedder": worker}
+            if os.environ.get("SWITCHBOARD_KB_BACKGROUND_EMBED", "1").lower() in {"0", "false", "no"}:
+                yield {}
+                return
+            from servers.kb_server.vectors import BackgroundEmbedder
+
+            org = (launch or ServerLaunch.from_env()).org_id
+            worker = BackgroundEmbedder(org_id=org)
+            worker.start()
+            try:
+                yield {"embedder": worker}
+            finally:
+                await worker.stop()
         finally:
-            await worker.stop()
+            warm.cancel()
 
     return kb_lifespan
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.canonical import canonical_sha256, sha256_hex
 from core.context import is_valid_identifier
-from core.db import get_engine, write_transaction
+from core.db import get_engine, read_rows, write_transaction
 from core.errors import conflict, invalid, not_found
 from servers.kb_server.chunking import Chunk, chunk_blocks
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
@@ -235,12 +235,10 @@ async def _with_counts(conn: AsyncConnection, row: Mapping[str, Any]) -> dict[st
 
 
 async def _read(query: Any, conn: AsyncConnection | None) -> list[Mapping[str, Any]]:
-    """Rows of ``query`` on ``conn``, or on a connection of its own."""
+    """Rows of ``query`` on ``conn``, or through :func:`core.db.read_rows` (the fast read path)."""
     if conn is not None:
         return list((await conn.execute(query)).mappings().all())
-    engine = await get_engine()
-    async with engine.connect() as own:
-        return list((await own.execute(query)).mappings().all())
+    return await read_rows(query)
 
 
 async def list_kbs(

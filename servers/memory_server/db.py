@@ -11,19 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.db import get_engine, install_sqlite_pragmas, is_sqlite
+from core.db import dispose_engines, get_pooled_engine, is_sqlite
 from core.settings import get_settings
 
 _ERASE_PRAGMAS = ("secure_delete=ON",)  # erased memory text is zeroed in the file, not just unlinked
-_engines: dict[str, AsyncEngine] = {}
-_write_engines: dict[str, AsyncEngine] = {}
 _readers: dict[str, GenerationReader] = {}
-_lock = asyncio.Lock()
 
 
 class GenerationReader:
@@ -67,27 +62,9 @@ def generation_reader() -> GenerationReader | None:
     return reader
 
 
-async def _pooled_sqlite_engine(cache: dict[str, AsyncEngine], **pool_options: Any) -> AsyncEngine:
-    """A pooled engine on the configured database, cached in ``cache`` (PostgreSQL: the shared one)."""
-    shared = await get_engine()
-    if not is_sqlite(shared):
-        return shared
-    url = get_settings().resolved_database_url
-    engine = cache.get(url)
-    if engine is not None:
-        return engine
-    async with _lock:
-        engine = cache.get(url)
-        if engine is None:
-            engine = create_async_engine(url, poolclass=AsyncAdaptedQueuePool, **pool_options)
-            install_sqlite_pragmas(engine, get_settings().sqlite_busy_timeout_ms, extra=_ERASE_PRAGMAS)
-            cache[url] = engine
-    return engine
-
-
 async def memory_engine() -> AsyncEngine:
     """The engine memory code uses for the configured database (migrations applied)."""
-    return await _pooled_sqlite_engine(_engines, pool_size=4, max_overflow=8)
+    return await get_pooled_engine(pool_size=4, max_overflow=8, extra_pragmas=_ERASE_PRAGMAS)
 
 
 async def memory_write_engine() -> AsyncEngine:
@@ -96,19 +73,15 @@ async def memory_write_engine() -> AsyncEngine:
     Every use of it ends its transaction (``writing`` commits or rolls back), so the rollback
     the pool would issue when a connection comes back is a wasted thread hop per write.
     """
-    return await _pooled_sqlite_engine(_write_engines, pool_size=2, max_overflow=8, pool_reset_on_return=None)
+    return await get_pooled_engine(pool_size=2, max_overflow=8, extra_pragmas=_ERASE_PRAGMAS, reset_on_return=False)
 
 
 async def dispose_memory_engines() -> None:
-    """Close the pooled SQLite connections (end of a CLI command, a test, a server run)."""
-    engines = [*_engines.values(), *_write_engines.values()]
-    _engines.clear()
-    _write_engines.clear()
+    """Close the pooled connections and the generation readers (end of a CLI command, a test, a run)."""
     for reader in _readers.values():
         reader.close()
     _readers.clear()
-    for engine in engines:
-        await engine.dispose()
+    await dispose_engines()
 
 
 @asynccontextmanager

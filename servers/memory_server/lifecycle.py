@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,21 +11,16 @@ from fastmcp.server.lifespan import lifespan
 log = logging.getLogger("switchboard.memory")
 
 
-def _warm() -> None:
-    from servers.retrieval.korean import tokenize
-
-    tokenize("워밍업 warm-up")
-
-
 @lifespan
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
     from servers.memory_server.service import get_service
     from servers.memory_server.vectors import VectorWorker
+    from servers.retrieval.warmup import warm_up_in_background
 
     service = get_service()
     started = False
-    warm = asyncio.create_task(asyncio.to_thread(_warm))
+    warm = warm_up_in_background(embed=service.vectors)
     if service.vectors and service.worker is None:
         service.worker = VectorWorker(service)
         try:

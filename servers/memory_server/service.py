@@ -776,14 +776,9 @@ class MemoryService:
             return rank(index, tokens, query_vector, opts)
 
     async def _query_vector(self, query: str) -> np.ndarray:
-        cached = _query_cache.get((self.model_id, query))
-        if cached is not None:
-            return cached
-        vec = await asyncio.to_thread(self.embedder.embed_query, query)
-        if len(_query_cache) > 512:
-            _query_cache.pop(next(iter(_query_cache)))
-        _query_cache[(self.model_id, query)] = vec
-        return vec
+        from servers.retrieval.query_vectors import query_vectors
+
+        return await asyncio.to_thread(query_vectors.get, self.embedder, query)
 
     async def counts(self, scope: Scope) -> dict[str, int]:
         index = await self.index(scope.key)
@@ -806,9 +801,6 @@ class MemoryService:
                     )
                 ).scalar_one()
             )
-
-
-_query_cache: dict[tuple[str, str], np.ndarray] = {}
 
 
 def _narrow(filters: MemoryFilters | None, scope: Scope) -> MemoryFilters | None:
@@ -850,6 +842,9 @@ def get_service() -> MemoryService:
     url = get_settings().resolved_database_url
     service = _services.get(url)
     if service is None:
+        from servers.retrieval.threads import limit_blas_threads
+
+        limit_blas_threads()  # vector products are small: one BLAS thread is faster on shared cores
         service = _services[url] = MemoryService(url)
     return service
 
@@ -859,6 +854,7 @@ async def reset_services() -> None:
     (end of a CLI command or a test: pooled connections belong to the event loop that made them)."""
     from core.db import dispose_engines
     from servers.memory_server.db import dispose_memory_engines
+    from servers.retrieval.query_vectors import query_vectors
 
     services = list(_services.values())
     _services.clear()
@@ -866,6 +862,6 @@ async def reset_services() -> None:
         if service.worker is not None:
             await service.worker.stop()
         service.cache.clear()
-    _query_cache.clear()
+    query_vectors.clear()
     await dispose_memory_engines()
     await dispose_engines()

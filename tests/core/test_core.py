@@ -83,3 +83,24 @@ def test_cli_loads_only_the_named_command_and_keeps_group_mode():
     assert result.exit_code == 0 and "--transport" in result.output
     result = runner.invoke(build_app("db"), ["db", "--help"])
     assert result.exit_code == 0 and "upgrade" in result.output
+
+
+async def test_pooled_engine_keeps_sqlite_connections_and_is_disposed(database_url):
+    from core.db import dispose_engines, get_engine, get_pooled_engine, is_sqlite
+
+    pooled = await get_pooled_engine(extra_pragmas=("secure_delete=ON",))
+    assert await get_pooled_engine(extra_pragmas=("secure_delete=ON",)) is pooled
+    if not is_sqlite(database_url):
+        assert pooled is await get_engine()  # PostgreSQL: the shared engine is already pooled
+        return
+    assert pooled is not await get_engine()
+    seen = set()
+    for _ in range(3):
+        async with pooled.connect() as conn:
+            seen.add(id(await conn.get_raw_connection()))
+            assert (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar_one() == 1
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one() == "wal"
+    assert len(seen) == 1  # one connection, reused
+    assert pooled.pool.checkedin() == 1
+    await dispose_engines()
+    assert await get_pooled_engine(extra_pragmas=("secure_delete=ON",)) is not pooled

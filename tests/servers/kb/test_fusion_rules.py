@@ -36,3 +36,16 @@ def test_lexical_dropped_when_query_terms_are_foreign_to_the_corpus() -> None:
 def test_query_cleaning() -> None:
     assert validate_query("  환불\x00 언제\n돼요 ") == "환불 언제 돼요"
     assert validate_query("?!") is None
+
+
+def test_lexical_is_decisive_only_with_a_clear_winner_and_known_terms() -> None:
+    from servers.retrieval.fusion import lexical_is_decisive
+
+    clear, close = [("a", 10.0), ("b", 5.0)], [("a", 10.0), ("b", 9.0)]
+    assert lexical_is_decisive(clear, 1.0, min_gap=0.3, min_share=0.8)
+    assert lexical_is_decisive([("a", 2.0)], 1.0, min_gap=0.3, min_share=0.8)
+    assert not lexical_is_decisive(close, 1.0, min_gap=0.3, min_share=0.8)  # no clear winner
+    assert not lexical_is_decisive(clear, 0.5, min_gap=0.3, min_share=0.8)  # unknown query terms
+    assert not lexical_is_decisive([], 1.0, min_gap=0.3, min_share=0.8)
+    assert not lexical_is_decisive([("a", 0.0)], 1.0, min_gap=0.0, min_share=0.0)  # no score, no winner
+    assert not lexical_is_decisive(clear, 1.0, min_gap=1.5, min_share=0.0)  # turned off

