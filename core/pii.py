@@ -98,6 +98,13 @@ _ACCOUNT_WORDS = r"계좌|입금|송금|이체|환불계좌|예금주|은행|뱅
 _ACCOUNT_AFTER_WORD = re.compile(rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{10,14}})(?![0-9])")
 _ACCOUNT_KEY = re.compile(rf"(?i:{_ACCOUNT_WORDS}|account_?(?:no|num|number)?)")
 _DIGIT_RUN = re.compile(r"(?<![0-9])\d{10,14}(?![0-9])")
+# Identifiers that only look like numbers in places: UUIDs (``ef266e60-e043-4628-8014-…`` holds
+# "043-4628-8014", a phone number's shape) and hex digests or ids of 16+ characters with a letter.
+# Their spans are never personal data, so session, trace and record ids are never masked.
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{16,})(?![0-9A-Za-z])"
+)
 # Every kind needs an "@" or at least nine digits (02-123-4567); most text fails this at once.
 _HINT = re.compile(r"@|\d(?:[-. ()]{0,2}\d){8}")
 
@@ -154,7 +161,7 @@ _CLEAN: dict[tuple[str, bool], None] = {}
 
 def _detect(text: str, account_context: bool) -> list[PiiMatch]:
     found: list[PiiMatch] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = [m.span() for m in _HEX_ID.finditer(text)]  # ids are not PII
 
     def free(start: int, end: int) -> bool:
         return all(end <= s or start >= e for s, e in taken)

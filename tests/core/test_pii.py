@@ -230,3 +230,19 @@ def test_property_no_generated_pii_survives(cases, shape):
         for form in raw_forms(raw):
             assert form not in out, (raw, out)
         assert value_hmac(KEY, raw) in result.hmacs
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.uuids(), st.sampled_from(["{u}", "{h}", "ses_{h}", "trace {u} 끝", "sha256:{h}{h}"]))
+def test_identifiers_are_never_personal_data(value, template):
+    text = template.format(u=str(value), h=value.hex)
+    assert detect(text) == []
+    assert mask_text(text) == text
+
+
+def test_personal_data_next_to_an_identifier_is_still_found():
+    session = "ef266e60-e043-4628-8014-12afb86e6913"  # holds a phone number's shape
+    text = f"세션 {session} 고객 010-1234-5678 카드 4111111111111111"
+    kinds = [m.kind for m in detect(text)]
+    assert kinds == [PiiKind.PHONE, PiiKind.CARD]
+    assert session in mask_text(text) and "1234-5678" not in mask_text(text)
