@@ -2,14 +2,35 @@
 
 1. Choke point: a tool call through ``Gateway.call`` (allowlist, schema, policy, two audit
    records, events) against a bare fastmcp ``call_tool`` on the same stdio order server, over the
-   same connection, interleaved in one run. Goal: at most 1.10x.
-2. Sessions: N concurrent WebSocket sessions × 5 turns × 2 parallel tool calls, a zero-latency
-   scripted model, the real host app (uvicorn on loopback) and the real order server over stdio.
-   Reported: turn latency p50/p95, the host-added time per turn (turn latency minus the time the
-   turn spent waiting on the server), errors, and whether every call left its audit pair.
-   Goal: p95 added ≤ 50 ms, no errors, every call audited.
+   same connection, interleaved in one run (the order rotates). Goal: at most 1.10x (p50). Two
+   gateway rows: as the engine calls it (the ``tool_call`` record committed before the call is
+   sent; the ``tool_result`` record appended off the call's path and settled before the turn
+   completes: here right after each call, outside the timed span), and with both records
+   committed before the call returns. Every gateway call's audit pair is checked afterwards.
+2. Sessions: N WebSocket sessions × 5 turns × 2 parallel tool calls, a zero-latency scripted
+   model, the real host app (uvicorn on loopback) and the real order server over stdio. The
+   customers run in a separate process (this file with ``--ws-clients``), so the host's CPU is
+   the host's alone. Two scenarios, one after the other on the same warm host:
 
-``.venv/bin/python bench/host.py [--quick]`` (quick: fewer calls and 20 sessions).
+   - ``paced`` (the goal): each session starts at a random offset within the ramp (5 s; quick
+     2 s) and waits a think time of 1–3 s (uniform) between receiving ``turn.completed`` and
+     sending its next message, as customers speak and think between turns (seeded, seed 7).
+   - ``burst`` (a stress figure): every session starts at once and sends each next message
+     the moment the previous turn completes: all turns queue on the host together.
+
+   Per turn: *turn latency* is measured by the customer, from sending ``user.message`` to
+   receiving ``turn.completed``. *Added per turn* is the turn latency minus the time the turn
+   spent waiting on the tool server and on the model: the union of the spans of its
+   ``ServerConnection.call`` (the MCP client library's own work in it included; the choke point
+   above measures that part) and ``Provider.complete`` calls, measured in the host. What is left
+   is the host's own work and its queueing (WebSocket I/O, engine, gateway checks, audit
+   appends, record writes). Reported per scenario: turn latency and added p50/p95, errors,
+   calls with both audit records (``tool_call`` and ``tool_result``), host CPU ms per turn
+   (session start and end included), turns per second, order-server CPU per call, and the
+   box's 1-minute load average when the scenario ended (other work on a shared box shows up
+   in every latency). Goal (paced): p95 added ≤ 50 ms, no errors, every call audited.
+
+``.venv/bin/python bench/host.py [--quick]`` (quick: 150 interleaved calls and 20 sessions).
 """
 
 from __future__ import annotations
@@ -91,11 +112,19 @@ class ScriptedModel:
 
 
 async def choke_point(calls: int) -> dict[str, float]:
+    """Bare ``call_tool`` against the gateway, interleaved on one connection, rotating the order.
+
+    Two gateway paths: as the engine uses it (the ``tool_result`` record is appended off the
+    call's path and settled before the turn completes; here right after each call, outside the
+    timed span) and with both records written before the call returns (``sync``).
+    """
     from core.context import RequestContext
     from host.runtime import HostRuntime
-    from host.tooling import Invocation, TurnBudget
+    from host.store import new_call_id
+    from host.tooling import Invocation, TurnBudget, settle_records
 
     runtime = HostRuntime()
+    call_ids: list[str] = []
     try:
         pool, gateway = await runtime.agent(ORG, AGENT)
         conn = pool.connection("orders")
@@ -108,27 +137,39 @@ async def choke_point(calls: int) -> dict[str, float]:
             assert not result.is_error
             return (time.perf_counter() - t0) * 1000
 
-        async def hosted() -> float:
-            call_id = uuid.uuid4().hex
+        async def through_gateway(deferred: list[Any] | None) -> float:
+            call_id = new_call_id()
             ctx = RequestContext(ORG, CUSTOMER, "bench", pool.pinned.id, pool.pinned.manifest_sha256, call_id)
-            inv = Invocation(call_id, exposed.exposed_name, {"order_id": ORDER}, ctx, budget=TurnBudget())
+            inv = Invocation(
+                call_id, exposed.exposed_name, {"order_id": ORDER}, ctx, budget=TurnBudget(), deferred=deferred
+            )
             t0 = time.perf_counter()
             out = await gateway.call(inv)
+            elapsed = (time.perf_counter() - t0) * 1000
             assert out.ok, out.error_message
-            return (time.perf_counter() - t0) * 1000
+            assert not await settle_records(deferred or [])
+            call_ids.append(call_id)
+            return elapsed
 
-        for _ in range(20):  # warm up both paths (first calls fetch schemas, open the audit appender)
-            await bare()
-            await hosted()
-        bare_ms: list[float] = []
-        host_ms: list[float] = []
+        async def hosted() -> float:
+            return await through_gateway([])
+
+        async def hosted_sync() -> float:
+            return await through_gateway(None)
+
+        paths = {bare: [], hosted: [], hosted_sync: []}  # type: ignore[var-annotated]
+        order = list(paths)
+        for _ in range(20):  # warm up every path (first calls compile schemas, open the audit appender)
+            for path in order:
+                await path()
+        call_ids.clear()
         for i in range(calls):
-            first, second = (bare, hosted) if i % 2 == 0 else (hosted, bare)
-            a, b = await first(), await second()
-            (bare_ms if first is bare else host_ms).append(a)
-            (host_ms if first is bare else bare_ms).append(b)
+            for path in order[i % 3 :] + order[: i % 3]:
+                paths[path].append(await path())
+        bare_ms, host_ms, sync_ms = paths[bare], paths[hosted], paths[hosted_sync]
     finally:
         await runtime.close()
+    audited = await audit_pairs(trace_ids=call_ids)
     return {
         "bare_call_p50_ms": median(bare_ms),
         "bare_call_p95_ms": percentile(bare_ms, 95),
@@ -136,33 +177,160 @@ async def choke_point(calls: int) -> dict[str, float]:
         "host_call_p95_ms": percentile(host_ms, 95),
         "host_vs_bare_ratio_p50": ratio(median(host_ms), median(bare_ms)),
         "host_vs_bare_ratio_mean": ratio(sum(host_ms) / len(host_ms), sum(bare_ms) / len(bare_ms)),
+        "host_sync_call_p50_ms": median(sync_ms),
+        "host_sync_call_p95_ms": percentile(sync_ms, 95),
+        "host_sync_vs_bare_ratio_p50": ratio(median(sync_ms), median(bare_ms)),
         "choke_point_calls": float(calls),
+        "choke_point_calls_audited_pairs": float(audited),
     }
 
 
-# --- 2. concurrent WebSocket sessions ------------------------------------------------------
+# --- 2. WebSocket sessions -----------------------------------------------------------------
+
+SEED = 7
+THINK_S = (1.0, 3.0)
+SCENARIOS = ("paced", "burst")
 
 
-async def sessions(count: int, turns: int) -> dict[str, float]:
-    import uvicorn
+class Pacing:
+    """When each session starts and how long its customer thinks between turns (seeded)."""
+
+    def __init__(self, scenario: str, ramp_s: float, seed: int = SEED) -> None:
+        import random
+
+        self.scenario = scenario
+        self.ramp_s = ramp_s
+        self._rng = random.Random(seed)
+
+    def start_offset(self) -> float:
+        return self._rng.uniform(0.0, self.ramp_s) if self.scenario == "paced" else 0.0
+
+    def think(self) -> float:
+        return self._rng.uniform(*THINK_S) if self.scenario == "paced" else 0.0
+
+
+async def run_clients(port: int, count: int, turns: int, scenario: str, ramp_s: float) -> dict[str, Any]:
+    """The customers: ``count`` sessions × ``turns`` turns; per turn (session, sent, completed, ok)."""
     from websockets.asyncio.client import connect
 
-    from host.app import create_app
-    from host.connections import ServerConnection
-    from host.runtime import HostRuntime
+    pacing = Pacing(scenario, ramp_s)
+    plans = [(pacing.start_offset(), [pacing.think() for _ in range(turns - 1)]) for _ in range(count)]
+    records: list[list[Any]] = []
+    failures: list[str] = []
 
-    waits: dict[str, list[tuple[float, float]]] = {}
-    original = ServerConnection.call
+    async def one_session(offset: float, thinks: list[float]) -> None:
+        await asyncio.sleep(offset)
+        async with connect(f"ws://127.0.0.1:{port}/v1/ws", max_size=2**22, compression=None) as ws:
 
-    async def timed_call(self: Any, tool: str, arguments: dict, *, meta: dict, timeout_s: float) -> Any:
+            async def until(kind: str) -> dict[str, Any]:
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                    if message["type"] == "error":
+                        raise RuntimeError(f"{message['code']}: {message['message']}")
+                    if message["type"] == kind:
+                        return message
+
+            await ws.send(json.dumps({"type": "session.start", "agent": AGENT, "customer_ref": CUSTOMER}))
+            session_id = (await until("session.started"))["session_id"]
+            for turn in range(turns):
+                if turn:
+                    await asyncio.sleep(thinks[turn - 1])
+                text = f"주문 {ORDER} 상태 알려 주세요 ({turn})"
+                t0 = time.perf_counter()
+                await ws.send(json.dumps({"type": "user.message", "text": text}))
+                done = await until("turn.completed")
+                t1 = time.perf_counter()
+                ok = done["status"] == "completed" and [c["ok"] for c in done["tool_calls"]] == [True] * len(TOOLS)
+                records.append([session_id, t0, t1, ok])
+            await ws.send(json.dumps({"type": "session.end"}))
+            await until("session.ended")
+
+    results = await asyncio.gather(*(one_session(o, t) for o, t in plans), return_exceptions=True)
+    failures = [repr(r)[:300] for r in results if isinstance(r, BaseException)]
+    return {"turns": records, "failures": failures}
+
+
+def clients_main(spec: str) -> None:
+    """``bench/host.py --ws-clients '<json>'``: the customer process; prints its records as JSON."""
+    args = json.loads(spec)
+    out = asyncio.run(run_clients(args["port"], args["count"], args["turns"], args["scenario"], args["ramp_s"]))
+    sys.stdout.write(json.dumps(out))
+
+
+class Spans:
+    """Bench-only instrumentation: per session, the spans spent in the tool server and the model."""
+
+    def __init__(self) -> None:
+        import contextvars
+
+        self.by_session: dict[str, list[tuple[float, float]]] = {}
+        self.session: contextvars.ContextVar[str] = contextvars.ContextVar("bench_session", default="")
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        from host.connections import ServerConnection
+        from host.engine import Conversation
+
+        spans = self
+        original_call = ServerConnection.call
+        original_message = Conversation.user_message
+
+        async def timed_call(self: Any, tool: str, arguments: dict, *, meta: dict, timeout_s: float) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await original_call(self, tool, arguments, meta=meta, timeout_s=timeout_s)
+            finally:
+                spans.add(meta.get("switchboard/session_id", ""), t0)
+
+        async def user_message(self: Any, text: str, **kwargs: Any) -> Any:
+            spans.session.set(self.session_id)
+            return await original_message(self, text, **kwargs)
+
+        self._undo = [(ServerConnection, "call", original_call), (Conversation, "user_message", original_message)]
+        ServerConnection.call = timed_call  # type: ignore[method-assign]
+        Conversation.user_message = user_message  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        for owner, name, original in self._undo:
+            setattr(owner, name, original)
+
+    def add(self, session_id: str, t0: float) -> None:
+        self.by_session.setdefault(session_id, []).append((t0, time.perf_counter()))
+
+    def waited(self, session_id: str, t0: float, t1: float) -> float:
+        """Seconds of [t0, t1] covered by the session's tool and model spans (their union)."""
+        spans = sorted((max(a, t0), min(b, t1)) for a, b in self.by_session.get(session_id, []) if b > t0 and a < t1)
+        total, end = 0.0, t0
+        for a, b in spans:
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
+
+
+class TimedModel(ScriptedModel):
+    """The scripted model, its time recorded as the model's (not the host's)."""
+
+    def __init__(self, spans: Spans) -> None:
+        self.spans = spans
+
+    async def complete(self, request: Any, on_delta: Any = None) -> Any:
         t0 = time.perf_counter()
         try:
-            return await original(self, tool, arguments, meta=meta, timeout_s=timeout_s)
+            return await super().complete(request, on_delta)
         finally:
-            waits.setdefault(meta.get("switchboard/session_id", ""), []).append((t0, time.perf_counter()))
+            self.spans.add(self.spans.session.get(), t0)
 
-    ServerConnection.call = timed_call  # type: ignore[method-assign]  # bench-only instrumentation
-    runtime = HostRuntime(provider_factory=lambda name, model, params: ScriptedModel())
+
+async def sessions(count: int, turns: int, ramp_s: float) -> dict[str, float]:
+    import uvicorn
+
+    from host.app import create_app
+    from host.runtime import HostRuntime
+
+    spans = Spans()
+    spans.install()
+    runtime = HostRuntime(provider_factory=lambda name, model, params: TimedModel(spans))
     runtime.settings.stream = False
     server = uvicorn.Server(
         uvicorn.Config(
@@ -175,75 +343,70 @@ async def sessions(count: int, turns: int) -> dict[str, float]:
         )
     )
     serve_task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    turn_ms: list[float] = []
-    added_ms: list[float] = []
-    errors = 0
-    session_ids: list[str] = []
+    metrics: dict[str, float] = {"sessions": float(count), "turns_per_session": float(turns)}
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        # warm up before any clock starts: the pool (spawning the server), the first calls
+        # (schema validators compiled once per connection) and the record writers
+        await run_clients(port, 2, 2, "burst", 0.0)
+        servers = child_pids()
+        for scenario in SCENARIOS:
+            metrics.update(await scenario_run(scenario, port, count, turns, ramp_s, spans, servers))
+    finally:
+        server.should_exit = True
+        await serve_task
+        spans.uninstall()
+    return metrics
 
-    async def one_session(index: int) -> None:
-        nonlocal errors
-        async with connect(f"ws://127.0.0.1:{port}/v1/ws", max_size=2**22) as ws:
 
-            async def until(kind: str) -> dict[str, Any]:
-                while True:
-                    message = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                    if message["type"] == "error":
-                        raise RuntimeError(f"{message['code']}: {message['message']}")
-                    if message["type"] == kind:
-                        return message
-
-            await ws.send(json.dumps({"type": "session.start", "agent": AGENT, "customer_ref": CUSTOMER}))
-            started = await until("session.started")
-            session_id = started["session_id"]
-            session_ids.append(session_id)
-            for turn in range(turns):
-                t0 = time.perf_counter()
-                await ws.send(json.dumps({"type": "user.message", "text": f"주문 {ORDER} 상태 알려 주세요 ({turn})"}))
-                done = await until("turn.completed")
-                t1 = time.perf_counter()
-                if done["status"] != "completed" or len(done["tool_calls"]) != len(TOOLS):
-                    errors += 1
-                spans = [(a, b) for a, b in waits.get(session_id, []) if a >= t0 and b <= t1]
-                waited = (max(b for _, b in spans) - min(a for a, _ in spans)) if spans else 0.0
-                turn_ms.append((t1 - t0) * 1000)
-                added_ms.append((t1 - t0 - waited) * 1000)
-            await ws.send(json.dumps({"type": "session.end"}))
-            await until("session.ended")
-
-    # open the pool once (spawning the server) before the clock starts
-    await runtime.agent(ORG, AGENT)
-    servers = child_pids()
+async def scenario_run(
+    scenario: str, port: int, count: int, turns: int, ramp_s: float, spans: Spans, servers: list[int]
+) -> dict[str, float]:
+    """One scenario: the customer process against the running host; metrics prefixed by scenario."""
+    spec = json.dumps({"port": port, "count": count, "turns": turns, "scenario": scenario, "ramp_s": ramp_s})
     server_cpu0 = sum(_cpu(pid) for pid in servers)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    results = await asyncio.gather(*(one_session(i) for i in range(count)), return_exceptions=True)
-    wall, host_cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--ws-clients",
+        spec,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await proc.communicate()
+    host_cpu = time.process_time() - cpu0
     server_cpu = sum(_cpu(pid) for pid in servers) - server_cpu0
-    failures = [r for r in results if isinstance(r, BaseException)]
-    errors += len(failures)
-    for failure in failures[:3]:
-        print(f"session failed: {failure!r}", file=sys.stderr)
-    server.should_exit = True
-    await serve_task
-    ServerConnection.call = original  # type: ignore[method-assign]
+    if proc.returncode != 0:
+        raise RuntimeError(f"the customer process failed ({proc.returncode})")
+    out = json.loads(stdout)
+    records = out["turns"]
+    first = min((t0 for _, t0, _, _ in records), default=wall0)
+    last = max((t1 for _, _, t1, _ in records), default=wall0)
+    turn_ms = [(t1 - t0) * 1000 for _, t0, t1, _ in records]
+    added_ms = [(t1 - t0 - spans.waited(sid, t0, t1)) * 1000 for sid, t0, t1, _ in records]
+    errors = len(out["failures"]) + sum(1 for *_, ok in records if not ok)
+    for failure in out["failures"][:3]:
+        print(f"{scenario}: session failed: {failure}", file=sys.stderr)
+    session_ids = sorted({sid for sid, *_ in records})
     audited = await audit_pairs(session_ids)
     expected = count * turns * len(TOOLS)
+    p = f"{scenario}_"
     return {
-        "sessions": float(count),
-        "turns_per_session": float(turns),
-        "turn_p50_ms": median(turn_ms),
-        "turn_p95_ms": percentile(turn_ms, 95),
-        "added_per_turn_p50_ms": median(added_ms),
-        "added_per_turn_p95_ms": percentile(added_ms, 95),
-        "errors": float(errors),
-        "tool_calls_expected": float(expected),
-        "tool_calls_audited_pairs": float(audited),
-        "every_call_audited": 1.0 if audited == expected else 0.0,
-        "turns_per_second": ratio(len(turn_ms), wall),
-        "host_cpu_ms_per_turn": ratio(host_cpu * 1000, len(turn_ms)),
-        "server_cpu_ms_per_call": ratio(server_cpu * 1000, expected),
+        f"{p}turn_p50_ms": median(turn_ms),
+        f"{p}turn_p95_ms": percentile(turn_ms, 95),
+        f"{p}added_per_turn_p50_ms": median(added_ms),
+        f"{p}added_per_turn_p95_ms": percentile(added_ms, 95),
+        f"{p}errors": float(errors),
+        f"{p}turns_completed": float(len(records)),
+        f"{p}tool_calls_expected": float(expected),
+        f"{p}tool_calls_audited_pairs": float(audited),
+        f"{p}every_call_audited": 1.0 if audited == expected else 0.0,
+        f"{p}turns_per_second": ratio(len(records), last - first),
+        f"{p}host_cpu_ms_per_turn": ratio(host_cpu * 1000, len(records)),
+        f"{p}server_cpu_ms_per_call": ratio(server_cpu * 1000, expected),
+        f"{p}load_average_1m": os.getloadavg()[0],
     }
 
 
@@ -254,32 +417,37 @@ def _cpu(pid: int) -> float:
         return 0.0
 
 
-async def audit_pairs(session_ids: list[str]) -> int:
-    """Calls that left both their ``tool_call`` and ``tool_result`` records."""
+async def audit_pairs(session_ids: list[str] | None = None, trace_ids: list[str] | None = None) -> int:
+    """Calls (of these sessions, or with these trace ids) that left both their ``tool_call`` and
+    ``tool_result`` records in the host's audit chain."""
     from sqlalchemy import func, select
 
     from audit.schema import audit_event
     from core.db import get_engine
 
+    where = [
+        audit_event.c.org_id == ORG,
+        audit_event.c.event_type.in_(["tool_call", "tool_result"]),
+        audit_event.c.source == "host",
+    ]
+    if session_ids is not None:
+        where.append(audit_event.c.session_id.in_(session_ids))
+    if trace_ids is not None:
+        where.append(audit_event.c.trace_id.in_(trace_ids))
     engine = await get_engine()
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(audit_event.c.trace_id, func.count())
-            .where(
-                audit_event.c.org_id == ORG,
-                audit_event.c.session_id.in_(session_ids),
-                audit_event.c.event_type.in_(["tool_call", "tool_result"]),
-                audit_event.c.source == "host",
-            )
+            select(audit_event.c.trace_id, func.count(), func.count(func.distinct(audit_event.c.event_type)))
+            .where(*where)
             .group_by(audit_event.c.trace_id)
         )
-        return sum(1 for _, n in rows if n == 2)
+        return sum(1 for _, n, kinds in rows if n == 2 and kinds == 2)
 
 
 async def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     started = started_at()
-    calls, count, turns = (150, 20, 5) if args.quick else (1000, 100, 5)
+    calls, count, turns, ramp_s = (150, 20, 5, 2.0) if args.quick else (1000, 100, 5, 5.0)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     with tempfile.TemporaryDirectory(prefix="sb-bench-host-") as home:
         os.environ["SWITCHBOARD_HOME"] = home
@@ -291,7 +459,7 @@ async def main() -> None:
         try:
             await setup()
             metrics = await choke_point(calls)
-            metrics.update(await sessions(count, turns))
+            metrics.update(await sessions(count, turns, ramp_s))
         finally:
             import audit
 
@@ -304,24 +472,43 @@ async def main() -> None:
             ("bare fastmcp call_tool", metrics["bare_call_p50_ms"], metrics["bare_call_p95_ms"]),
             ("through the gateway", metrics["host_call_p50_ms"], metrics["host_call_p95_ms"]),
             ("ratio (p50; goal ≤ 1.10)", metrics["host_vs_bare_ratio_p50"], ""),
+            (
+                "gateway, result record before returning",
+                metrics["host_sync_call_p50_ms"],
+                metrics["host_sync_call_p95_ms"],
+            ),
+            ("ratio (p50)", metrics["host_sync_vs_bare_ratio_p50"], ""),
+            (
+                "gateway calls with an audit pair / calls",
+                f"{metrics['choke_point_calls_audited_pairs']:.0f} / {2 * metrics['choke_point_calls']:.0f}",
+                "",
+            ),
         ],
     )
+
+    def row(label: str, key: str) -> tuple[Any, ...]:
+        return (label, *(metrics[f"{s}_{key}"] for s in SCENARIOS))
+
     print_table(
         f"host: {count} WebSocket sessions × {turns} turns × 2 tool calls (zero-latency model)",
-        ["metric", "value"],
+        ["metric", f"paced (ramp {ramp_s:g} s, think 1–3 s)", "burst (no pauses)"],
         [
-            ("turn latency p50 ms", metrics["turn_p50_ms"]),
-            ("turn latency p95 ms", metrics["turn_p95_ms"]),
-            ("added per turn p50 ms", metrics["added_per_turn_p50_ms"]),
-            ("added per turn p95 ms (goal ≤ 50)", metrics["added_per_turn_p95_ms"]),
-            ("errors (goal 0)", metrics["errors"]),
+            row("turn latency p50 ms", "turn_p50_ms"),
+            row("turn latency p95 ms", "turn_p95_ms"),
+            row("added per turn p50 ms", "added_per_turn_p50_ms"),
+            row("added per turn p95 ms (goal paced ≤ 50)", "added_per_turn_p95_ms"),
+            row("errors (goal 0)", "errors"),
             (
                 "calls with an audit pair / calls",
-                f"{metrics['tool_calls_audited_pairs']:.0f} / {metrics['tool_calls_expected']:.0f}",
+                *(
+                    f"{metrics[f'{s}_tool_calls_audited_pairs']:.0f} / {metrics[f'{s}_tool_calls_expected']:.0f}"
+                    for s in SCENARIOS
+                ),
             ),
-            ("turns per second", metrics["turns_per_second"]),
-            ("host CPU ms per turn", metrics["host_cpu_ms_per_turn"]),
-            ("order server CPU ms per call", metrics["server_cpu_ms_per_call"]),
+            row("turns per second", "turns_per_second"),
+            row("host CPU ms per turn", "host_cpu_ms_per_turn"),
+            row("order server CPU ms per call", "server_cpu_ms_per_call"),
+            row(f"box load average (1 min, {os.cpu_count()} cores)", "load_average_1m"),
         ],
     )
     path = write_result("host", metrics, quick=args.quick, started=started)
@@ -329,4 +516,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if len(sys.argv) == 3 and sys.argv[1] == "--ws-clients":
+        clients_main(sys.argv[2])
+    else:
+        asyncio.run(main())

@@ -185,6 +185,7 @@ class ServerConnection:
         except Exception as exc:
             self._close_later(client)
             raise unavailable(f"{self.label}: listing tools failed: {type(exc).__name__}") from None
+        install_fast_output_validators(client)
         old = self.client
         self.client = client
         self.server_info = info_dict
@@ -264,6 +265,59 @@ class ServerConnection:
             self._close_later(client)
         if self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+
+
+class FastOutputValidator:
+    """The MCP client's output-schema check with a compiled fast path (``jsonschema-rs``).
+
+    The client SDK checks every structured result with ``best_match(validator.iter_errors(...))``;
+    with ``jsonschema`` that walk costs ~0.6 ms for an order. Here a result the compiled
+    validator accepts yields no errors at once; anything else is checked by ``jsonschema``
+    exactly as the SDK would, so a rejected result gets the same error message.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        import jsonschema_rs
+        from jsonschema.validators import validator_for
+        from referencing import Registry
+
+        cls = validator_for(schema)
+        cls.check_schema(schema)  # what the SDK does before it builds its own
+        self._slow = cls(schema, registry=Registry())  # the SDK's: no remote references, formats not asserted
+        self._fast = jsonschema_rs.validator_for(schema, offline=True, validate_formats=False)
+
+    def iter_errors(self, instance: Any) -> Any:
+        if self._fast.is_valid(instance):
+            return iter(())
+        return self._slow.iter_errors(instance)
+
+
+def install_fast_output_validators(client: Any) -> int:
+    """Give the client's session a :class:`FastOutputValidator` per listed output schema.
+
+    Optional: without ``jsonschema-rs`` installed, or with a client that keeps no validator
+    cache, nothing changes and the SDK validates as usual. A schema either library refuses is
+    left to the SDK. The SDK drops a tool's validator itself when a new listing changes its schema.
+    """
+    try:
+        import jsonschema_rs  # noqa: F401
+    except ImportError:
+        return 0
+    session = getattr(client, "session", None)
+    schemas = getattr(session, "_tool_output_schemas", None)
+    validators = getattr(session, "_tool_output_validators", None)
+    if not isinstance(schemas, dict) or not isinstance(validators, dict):
+        return 0
+    installed = 0
+    for name, schema in schemas.items():
+        if not isinstance(schema, dict) or name in validators:
+            continue
+        try:
+            validators[name] = FastOutputValidator(schema)
+        except Exception:  # an invalid schema: the SDK reports it on the first call
+            continue
+        installed += 1
+    return installed
 
 
 @dataclass(slots=True)

@@ -32,9 +32,17 @@ from host.providers.base import (
     ToolSpec,
 )
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
-from host.store import EventRow, RecordStore, masked, masked_json, new_id, now
+from host.store import EventRow, RecordStore, masked, masked_json, new_call_id, new_id, now
 from host.summary import memory_facts, summarise
-from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
+from host.tooling import (
+    CallOutcome,
+    ConfirmationGrant,
+    ExposedTool,
+    Invocation,
+    ToolLayer,
+    TurnBudget,
+    settle_records,
+)
 
 __all__ = ["AgentProfile", "Conversation", "EngineSettings", "SessionState", "TurnResult"]
 
@@ -337,7 +345,7 @@ class Conversation:
                     turn.id,
                 )
             )
-        await self.store.start_turn(
+        turn.opened = self.store.submit_start_turn(
             {
                 "id": turn.id,
                 "session_id": self.session_id,
@@ -358,6 +366,7 @@ class Conversation:
         return turn
 
     async def _close_turn(self, turn: _Turn) -> TurnResult:
+        await self._settle_records(turn)
         references = dedupe([to_reference(c) for c in turn.citations])
         if turn.answer is not None and turn.status != "failed":
             turn.event("FINAL_ANSWER_READY", {"seq": turn.seq, "answer": turn.answer, "kb_references": references})
@@ -401,6 +410,21 @@ class Conversation:
             )
         await self._emit("turn.completed", result.to_dict())
         return result
+
+    async def _settle_records(self, turn: _Turn) -> None:
+        """Nothing of a turn is acknowledged before its records are written.
+
+        The turn row was inserted while the turn ran; each tool call's ``tool_result`` audit
+        record was appended off the call's path. A failed insert fails the turn as it always
+        did; a failed audit append withholds the answer: the turn fails UNAVAILABLE.
+        """
+        failures = await settle_records(turn.deferred)
+        opened, turn.opened = turn.opened, None
+        if opened is not None:
+            await opened
+        if failures:
+            log.error("turn %s: %d tool result(s) could not be audited", turn.id, len(failures))
+            self._fail(turn, "UNAVAILABLE", "the audit log cannot be written, so the answer is withheld")
 
     # the flow -------------------------------------------------------------------------------
 
@@ -664,7 +688,7 @@ class Conversation:
         approval_id: str | None = None,
         actor: str = "model",
     ) -> CallOutcome:
-        call_id = uuid.uuid4().hex
+        call_id = new_call_id()
         outcome = await self.layer.call(
             Invocation(
                 call_id=call_id,
@@ -677,6 +701,7 @@ class Conversation:
                 approval_id=approval_id,
                 actor=actor,
                 on_event=self._emit,
+                deferred=turn.deferred,
             )
         )
         turn.outcomes.append(outcome)
@@ -742,7 +767,7 @@ class Conversation:
         """A call the host makes on its own behalf (memory), still through the tool layer."""
         call = ToolCallRequest(_call_id(), exposed_name, arguments)
         turn = _Turn(id="", seq=0, budget=TurnBudget())
-        call_id = uuid.uuid4().hex
+        call_id = new_call_id()
         outcome = await self.layer.call(
             Invocation(
                 call_id=call_id,

@@ -9,11 +9,17 @@ under the pinned timeout; the result validated against the pinned output schema,
 characters stripped, size capped; the ``tool_result`` record appended; ``tool.started`` and
 ``tool.completed`` emitted. Only read tools are retried after a reconnect; writes are never
 repeated (``request_refund`` gets a deterministic idempotency key).
+
+The ``tool_call`` record is always committed before the call is sent. The ``tool_result`` record
+is committed before :meth:`Gateway.call` returns, unless the invocation carries a ``deferred``
+list (the engine's turns do): then its append runs off the call's path and the caller settles it
+(:func:`host.tooling.settle_records`) before acknowledging anything built on the result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -142,25 +148,27 @@ class Gateway:
             )
         await self._execute(inv, tool, arguments, outcome)
         outcome.latency_ms = (time.perf_counter() - started) * 1000
-        try:
-            await self._append(
-                self._event(
-                    inv,
-                    tool,
-                    "tool_result",
-                    result=outcome.data if outcome.ok else None,
-                    is_error=not outcome.ok,
-                    error_code=outcome.error_code,
-                    error_message=outcome.error_message,
-                    latency_ms=outcome.latency_ms,
-                )
-            )
-        except Exception as exc:
-            log.error("audit append of result %s failed: %s", inv.call_id, getattr(exc, "message", exc))
-            outcome.ok, outcome.data = False, None
-            outcome.error_code = "UNAVAILABLE"
-            outcome.error_message = "the audit log cannot be written, so the result is withheld"
-            outcome.content = json.dumps({"code": outcome.error_code, "message": outcome.error_message})
+        result_event = self._event(
+            inv,
+            tool,
+            "tool_result",
+            result=outcome.data if outcome.ok else None,
+            is_error=not outcome.ok,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+            latency_ms=outcome.latency_ms,
+        )
+        if inv.deferred is not None:
+            # off the call's path: the caller awaits it before the turn completes
+            inv.deferred.append(asyncio.ensure_future(self._append_result(inv.call_id, result_event)))
+        else:
+            try:
+                await self._append_result(inv.call_id, result_event)
+            except Exception:
+                outcome.ok, outcome.data = False, None
+                outcome.error_code = "UNAVAILABLE"
+                outcome.error_message = "the audit log cannot be written, so the result is withheld"
+                outcome.content = json.dumps({"code": outcome.error_code, "message": outcome.error_message})
         await self._emit(
             inv,
             "tool.completed",
@@ -240,7 +248,7 @@ class Gateway:
         conn = self.pool.connection(tool.server_name)
         timeout_s = tool.timeout_ms / 1000.0
         deadline = time.monotonic() + timeout_s
-        meta = {**inv.context.to_meta(), **self._kb_meta}
+        meta = {**context_meta(inv.context), **self._kb_meta}
         attempts = 2 if tool.is_read else 1
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()
@@ -255,10 +263,8 @@ class Gateway:
                 return
             remaining = max(deadline - time.monotonic(), 0.05)
             try:
-                result = await asyncio.wait_for(
-                    conn.call(tool.tool_name, arguments, meta=meta, timeout_s=remaining),
-                    timeout=remaining + _TIMEOUT_SLACK_S,
-                )
+                async with asyncio.timeout(remaining + _TIMEOUT_SLACK_S):  # no extra task, unlike wait_for
+                    result = await conn.call(tool.tool_name, arguments, meta=meta, timeout_s=remaining)
             except Exception as exc:
                 if _is_timeout(exc):
                     _fail(out, "UNAVAILABLE", f"{tool.exposed_name} timed out after {tool.timeout_ms} ms")
@@ -347,6 +353,13 @@ class Gateway:
             **fields,
         )
 
+    async def _append_result(self, call_id: str, event: Any) -> None:
+        try:
+            await self._append(event)
+        except Exception as exc:
+            log.error("audit append of result %s failed: %s", call_id, getattr(exc, "message", exc))
+            raise
+
     async def _audit_denied(self, inv: Invocation, tool: ExposedTool | None, out: CallOutcome) -> None:
         try:
             await self._append(
@@ -383,7 +396,34 @@ def _client_checked(conn: Any, tool: ExposedTool) -> bool:
         cached = conn.client.session._tool_output_schemas.get(tool.tool_name)
     except Exception:  # a client without that cache: validate ourselves
         return False
-    return cached is not None and cached == tool.output_schema
+    if cached is None:
+        return False
+    pinned = tool.output_schema
+    key = (id(cached), id(pinned))
+    known = _SAME_SCHEMA.get(key)
+    if known is not None and known[0] is cached and known[1] is pinned:
+        return known[2]
+    same = cached == pinned
+    if len(_SAME_SCHEMA) >= 256:
+        _SAME_SCHEMA.clear()
+    _SAME_SCHEMA[key] = (cached, pinned, same)  # holds both, so their ids stay theirs
+    return same
+
+
+# (id(client's cached schema), id(pinned schema)) -> (cached, pinned, equal): the deep comparison
+# runs once per pair of schema objects, not once per call
+_SAME_SCHEMA: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
+
+
+def context_meta(ctx: Any) -> dict[str, Any]:
+    """``ctx.to_meta()`` without ``dataclasses.asdict``'s deep copy (every field is a string or None)."""
+    names = _CONTEXT_FIELDS.get(type(ctx))
+    if names is None:
+        names = _CONTEXT_FIELDS[type(ctx)] = tuple((f.name, f"{META_PREFIX}{f.name}") for f in dataclasses.fields(ctx))
+    return {key: value for name, key in names if (value := getattr(ctx, name)) is not None}
+
+
+_CONTEXT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def kb_pins_meta(pinned: Any) -> dict[str, Any]:

@@ -165,7 +165,10 @@ class AgentPool:
         """Re-read which bound server versions are revoked; refuse them from now on."""
         from registry.pinned import revoked_servers
 
-        revoked = set(await revoked_servers(self.pinned))
+        return await self.apply_revocations(set(await revoked_servers(self.pinned)))
+
+    async def apply_revocations(self, revoked: set[str]) -> list[str]:
+        """Refuse the bound server versions named (``name@version``) from now on."""
         for conn in self.connections.values():
             if conn.label in revoked and conn.state != "revoked":
                 await conn.close()
@@ -232,23 +235,66 @@ class ConnectionPool:
         self._audit_append = audit_append
         self._pools: dict[str, AgentPool] = {}
         self._lock = asyncio.Lock()
+        self._reader: Any = None  # SQLite: a small pool of open connections for session starts
 
     async def acquire(self, org_id: str, slug: str, version: int | None = None) -> AgentPool:
-        """The pool of ``slug@version`` (newest approved when None), revocations re-checked."""
+        """The pool of ``slug@version`` (newest approved when None), revocations re-checked.
+
+        An approved agent version never changes, so an open pool is reused after one short read
+        (which version ``slug@version`` names now, and the current status of its servers); only
+        a version without a pool is loaded in full.
+        """
         from registry.pinned import load_agent_version
 
-        pinned = await load_agent_version(org_id, slug, version)
-        async with self._lock:
-            pool = self._pools.get(pinned.id)
-            if pool is None:
-                pool = AgentPool(
-                    pinned, await server_pins(pinned), connector=self._connector, audit_append=self._audit_append
-                )
-                await pool.open()
-                self._pools[pinned.id] = pool
-        await pool.refresh_revocations()
+        pool, revoked = await self._known(org_id, slug, version)
+        if pool is None:
+            pinned = await load_agent_version(org_id, slug, version)
+            async with self._lock:
+                pool = self._pools.get(pinned.id)
+                if pool is None:
+                    pool = AgentPool(
+                        pinned, await server_pins(pinned), connector=self._connector, audit_append=self._audit_append
+                    )
+                    await pool.open()
+                    self._pools[pinned.id] = pool
+            await pool.refresh_revocations()
+        else:
+            await pool.apply_revocations(revoked)
         pool.users += 1
         return pool
+
+    async def _known(self, org_id: str, slug: str, version: int | None) -> tuple[AgentPool | None, set[str]]:
+        """The open pool ``slug@version`` resolves to now and its revoked servers, in one read."""
+        if not self._pools:
+            return None, set()
+        from sqlalchemy import select
+
+        from registry.models import REVOKED
+        from registry.names import check_org, check_slug
+        from registry.store import current_statuses
+        from registry.tables import agent, agent_version
+
+        check_org(org_id)
+        check_slug(slug)
+        query = (
+            select(agent_version.c.id)
+            .join(agent, agent.c.id == agent_version.c.agent_id)
+            .where(agent.c.org_id == org_id, agent.c.slug == slug, agent_version.c.approved_at.is_not(None))
+        )
+        if version is None:
+            query = query.order_by(agent_version.c.version.desc()).limit(1)
+        else:
+            query = query.where(agent_version.c.version == version)
+        engine = await self._read_engine()
+        async with engine.connect() as conn:
+            version_id = (await conn.execute(query)).scalar()
+            pool = self._pools.get(version_id) if version_id else None
+            if pool is None:
+                return None, set()
+            servers = pool.pinned.servers
+            statuses = await current_statuses(conn, [s.server_version_id for s in servers])
+        revoked = {f"{s.name}@{s.version}" for s in servers if statuses[s.server_version_id].status == REVOKED}
+        return pool, revoked
 
     def release(self, pool: AgentPool) -> None:
         pool.users = max(0, pool.users - 1)
@@ -256,6 +302,33 @@ class ConnectionPool:
     def pools(self) -> list[AgentPool]:
         return list(self._pools.values())
 
+    async def _read_engine(self) -> Any:
+        """The engine for the per-session read: on SQLite, connections kept open by this pool.
+
+        The shared SQLite engine opens a connection per use (milliseconds on a busy box, at every
+        session start); these few stay open until :meth:`close`.
+        """
+        from core.db import get_engine, install_sqlite_pragmas, is_sqlite
+
+        shared = await get_engine()
+        if not is_sqlite(shared):
+            return shared
+        if self._reader is None or self._reader[0] is not shared:
+            from sqlalchemy.ext.asyncio import create_async_engine
+            from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+            from core.settings import get_settings
+
+            if self._reader is not None:
+                await self._reader[1].dispose()
+            reader = create_async_engine(shared.url, poolclass=AsyncAdaptedQueuePool, pool_size=2, max_overflow=4)
+            install_sqlite_pragmas(reader, get_settings().sqlite_busy_timeout_ms)
+            self._reader = (shared, reader)
+        return self._reader[1]
+
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader[1].dispose()

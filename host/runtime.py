@@ -155,6 +155,7 @@ class HostRuntime:
                 await provider.aclose()
             except Exception:
                 log.debug("provider close failed", exc_info=True)
+        await self.store.aclose()
         import audit
 
         await audit.close()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,10 @@ class _Turn:
     error: dict[str, str] | None = None
     escalated: bool = False
     asked_turn_update: tuple[str, dict[str, Any]] | None = None
+    # the turn row's insert, written while the turn runs (awaited before the turn completes)
+    opened: Any = None
+    # tool_result audit appends still in flight (awaited before the turn completes)
+    deferred: list[Any] = field(default_factory=list)
 
     def event(self, event_type: str, payload: dict[str, Any]) -> None:
         self.events.append(EventRow(event_type, payload, self.id))
@@ -147,7 +152,7 @@ class SessionState:
         for message, plain in zip(kept, raw.pop("messages"), strict=True):
             entry = self._masked.get(id(message))
             if entry is None or entry[0] is not message:
-                entry = (message, masked_json(plain))
+                entry = (message, _masked_message(message, plain))
             cache[id(message)] = entry
             masked_messages.append(entry[1])
         self._masked = cache
@@ -162,6 +167,26 @@ class SessionState:
         state = cls(**fields)
         state.messages = [Message.from_dict(m) for m in raw.get("messages", [])]
         return state
+
+
+def _masked_message(message: Message, plain: dict[str, Any]) -> dict[str, Any]:
+    """``masked_json(plain)`` of one message, each tool result's data masked once.
+
+    A result's ``content`` is usually the JSON text of its ``data``: then the masked content is
+    the JSON text of the masked data (the same values masked, field by field), instead of a
+    second search through the same values as one long string.
+    """
+    derived: list[int] = []
+    results = plain.get("results") or []
+    for index, (result, raw) in enumerate(zip(message.results, results, strict=True)):
+        if result.data is not None and result.content == json.dumps(result.data, ensure_ascii=False):
+            derived.append(index)
+            results[index] = {**raw, "content": ""}
+    out = masked_json(plain)
+    for index in derived:
+        entry = out["results"][index]
+        entry["content"] = json.dumps(entry["data"], ensure_ascii=False)
+    return out
 
 
 def _trim_history(messages: list[Message], limit: int = HISTORY_LIMIT) -> list[Message]:

@@ -6,18 +6,20 @@ outcome and its events in another.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import get_engine
 from core.errors import conflict, invalid, not_found
-from core.pii import mask_text, redact
+from core.pii import mask_text, may_contain_pii, redact
 from host.records import (
     REVIEW_APPROVED,
     REVIEW_EXECUTED,
@@ -39,7 +41,18 @@ def now() -> datetime:
 
 
 def new_id() -> str:
+    """A random UUID (version 4): session, turn, event and review ids.
+
+    Some random UUIDs hold a phone number's shape (``ef266e60-e043-4628-8014-…``); the PII
+    detector (:mod:`core.pii`) knows identifier shapes and never masks them, so the audit log
+    keeps every id intact.
+    """
     return str(uuid.uuid4())
+
+
+def new_call_id() -> str:
+    """A tool call's trace id: 32 hex digits (a UUID 4 without dashes)."""
+    return uuid.uuid4().hex
 
 
 def masked(text: str | None) -> str | None:
@@ -47,8 +60,35 @@ def masked(text: str | None) -> str | None:
     return mask_text(text) if text else text
 
 
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def masked_json(value: Any) -> Any:
-    return redact(value).value if value is not None else None
+    """A JSON copy of ``value`` with personal data masked.
+
+    Plain JSON that cannot hold personal data (no "@", no run of nine digits: the pre-screen of
+    :func:`core.pii.may_contain_pii`) is copied through the C encoder and decoder; anything
+    else takes the full redaction walk.
+    """
+    if value is None:
+        return None
+    try:
+        text = _JSON_ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return redact(value).value
+    if may_contain_pii(text) or not _utf8_ok(text):
+        return redact(value).value
+    return json.loads(text)
+
+
+def _utf8_ok(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: redact replaces them
+        return False
+    return True
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -78,6 +118,25 @@ class EventRow:
     created_at: datetime = field(default_factory=now)
 
 
+# Statements built once: executing a constant statement with parameters reuses its compiled form.
+_INSERT_SESSION = insert(sessions)
+_INSERT_TURN = insert(turns)
+_INSERT_EVENTS = insert(event_logs)
+_UPDATE_SESSION = update(sessions).where(sessions.c.id == bindparam("where_id"))
+_UPDATE_TURN = update(turns).where(
+    turns.c.id == bindparam("where_id"), turns.c.session_id == bindparam("where_session_id")
+)
+
+
+def _update_session(conn: Connection, session_id: str, values: dict[str, Any]) -> int:
+    """``UPDATE sessions SET <values>, updated_at = now WHERE id = session_id``; the row count."""
+    return conn.execute(_UPDATE_SESSION, {"updated_at": now(), **values, "where_id": session_id}).rowcount
+
+
+def _update_turn(conn: Connection, turn_id: str, session_id: str, values: dict[str, Any]) -> int:
+    return conn.execute(_UPDATE_TURN, {**values, "where_id": turn_id, "where_session_id": session_id}).rowcount
+
+
 class RecordStore:
     """Conversation records in the configured database."""
 
@@ -90,6 +149,10 @@ class RecordStore:
             self._engine = await get_engine()
         return self._engine
 
+    async def aclose(self) -> None:
+        """Finish queued writes and close the writer's connection."""
+        await self._writes.aclose()
+
     # sessions -------------------------------------------------------------------------------
 
     async def create_session(self, row: dict[str, Any], events: Iterable[EventRow] = ()) -> None:
@@ -97,7 +160,7 @@ class RecordStore:
         events = list(events)
 
         def op(conn: Connection) -> None:
-            conn.execute(insert(sessions).values(**row))
+            conn.execute(_INSERT_SESSION, row)
             self._insert_events(conn, row["id"], versions, events)
 
         await self._writes.run(op)
@@ -116,10 +179,7 @@ class RecordStore:
         events = list(events)
 
         def op(conn: Connection) -> None:
-            result = conn.execute(
-                update(sessions).where(sessions.c.id == session_id).values(updated_at=now(), **values)
-            )
-            if result.rowcount != 1:
+            if _update_session(conn, session_id, values) != 1:
                 raise not_found(f"no session {session_id}")
             self._insert_events(conn, session_id, versions, events)
 
@@ -145,14 +205,21 @@ class RecordStore:
         return int(value or 0) + 1
 
     async def start_turn(self, row: dict[str, Any], events: Iterable[EventRow] = ()) -> None:
+        await self.submit_start_turn(row, events)
+
+    def submit_start_turn(self, row: dict[str, Any], events: Iterable[EventRow] = ()) -> asyncio.Future[None]:
+        """Queue the turn's row (and events) now; the future resolves once it is committed.
+
+        Writes are applied in order, so a later :meth:`finish_turn` of the turn finds its row.
+        """
         versions = Versions(row["agent_version_id"], row["manifest_sha256"])
         events = list(events)
 
         def op(conn: Connection) -> None:
-            conn.execute(insert(turns).values(**row))
+            conn.execute(_INSERT_TURN, row)
             self._insert_events(conn, row["session_id"], versions, events)
 
-        await self._writes.run(op)
+        return self._writes.submit(op)
 
     async def finish_turn(
         self,
@@ -172,21 +239,12 @@ class RecordStore:
         events = list(events)
 
         def op(conn: Connection) -> None:
-            result = conn.execute(
-                update(turns).where(turns.c.id == turn_id, turns.c.session_id == session_id).values(**values)
-            )
-            if result.rowcount != 1:
+            if _update_turn(conn, turn_id, session_id, values) != 1:
                 raise not_found(f"no turn {turn_id}")
             if other_turn and other_turn[0]:
-                conn.execute(
-                    update(turns)
-                    .where(turns.c.id == other_turn[0], turns.c.session_id == session_id)
-                    .values(**other_turn[1])
-                )
+                _update_turn(conn, other_turn[0], session_id, other_turn[1])
             if session_values:
-                conn.execute(
-                    update(sessions).where(sessions.c.id == session_id).values(updated_at=now(), **session_values)
-                )
+                _update_session(conn, session_id, session_values)
             self._insert_events(conn, session_id, versions, events)
 
         await self._writes.run(op)
@@ -245,7 +303,7 @@ class RecordStore:
             for e in events
         ]
         if rows:
-            conn.execute(insert(event_logs), rows)
+            conn.execute(_INSERT_EVENTS, rows)
 
     # review queue ---------------------------------------------------------------------------
 
@@ -282,9 +340,7 @@ class RecordStore:
                 )
             )
             if session_values:
-                conn.execute(
-                    update(sessions).where(sessions.c.id == session_id).values(updated_at=now(), **session_values)
-                )
+                _update_session(conn, session_id, session_values)
             self._insert_events(conn, session_id, versions, events)
 
         await self._writes.run(op)

@@ -6,6 +6,7 @@ The engine talks to a :class:`ToolLayer`; in production that is :class:`host.gat
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -128,6 +129,10 @@ class Invocation:
     approval_id: str | None = None
     actor: str = "model"
     on_event: EventSink | None = None
+    # When given, the ``tool_result`` audit record may be appended in the background: its
+    # pending append is added here and the caller must await it (see ``settle_records``) before
+    # anything built on the result is acknowledged. None: the record is written before returning.
+    deferred: list[asyncio.Future[Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -160,6 +165,16 @@ class CallOutcome:
             "error_code": self.error_code,
             "latency_ms": round(self.latency_ms, 2),
         }
+
+
+async def settle_records(deferred: list[asyncio.Future[Any]]) -> list[BaseException]:
+    """Wait for every deferred audit append in ``deferred`` (emptied); the failures."""
+    if not deferred:
+        return []
+    pending = list(deferred)
+    deferred.clear()
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    return [r for r in results if isinstance(r, BaseException)]
 
 
 class ToolLayer(Protocol):

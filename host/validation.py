@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -62,10 +63,18 @@ def schema_errors(schema: dict[str, Any] | None, instance: Any) -> list[str]:
     return out
 
 
+# Characters known to be visible (printable ASCII and whitespace, Latin-1 but the soft hyphen,
+# general punctuation, CJK punctuation, Hangul syllables and compatibility jamo, full-width
+# forms): a string made only of them is returned as it is, without a per-character lookup.
+_VISIBLE = re.compile(
+    "[\t\n\r\x20-\x7e\xa0-\xac\xae-\xff\u2010-\u2027\u2030-\u205e\u3000-\u303f\u3131-\u318e\uac00-\ud7a3\uff01-\uff60]*"
+)
+
+
 def strip_invisible(value: Any) -> Any:
     """A copy of ``value`` with invisible and bidi-control characters removed from every string."""
     if isinstance(value, str):
-        if value.isascii():
+        if value.isascii() or _VISIBLE.fullmatch(value):
             return value
         return "".join(ch for ch in value if ch in _KEEP or unicodedata.category(ch) not in _STRIP_CATEGORIES)
     if isinstance(value, dict):

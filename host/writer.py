@@ -1,16 +1,26 @@
 """Group commit for conversation records: concurrent writes share one short transaction.
 
 Every write is a small synchronous function of a SQLAlchemy ``Connection``. Writes queued while
-a batch commits go into the next batch; each runs in its own savepoint (a failing write fails
-alone) and its caller is answered only after COMMIT. On SQLite the whole batch runs in one
-worker-thread call on a plain ``sqlite3`` connection (``BEGIN IMMEDIATE``), so the database's
-write lock is held for the milliseconds the SQL takes, never across event-loop turns; on
-PostgreSQL the batch runs through the async engine (``run_sync``).
+a batch commits go into the next batch; its caller is answered only after COMMIT. A batch first
+runs as plain statements in one transaction; if any write fails, the transaction is rolled back
+and the batch runs again with each write in its own savepoint, so a failing write fails alone.
+
+On SQLite a batch runs on a plain ``sqlite3`` connection (``BEGIN IMMEDIATE``), so the
+database's write lock is held for the milliseconds the SQL takes, never across event-loop turns.
+When the lock is free the batch runs inline on the event loop (a worker-thread handoff costs more
+than the write under GIL contention); when another connection holds it, the writer retries after
+short pauses (as the audit appender does), then moves the batch to a worker thread that waits for
+it (busy timeout), so the loop never waits on a lock. The
+connection stays open between batches (opening one costs more than a small batch) until
+:meth:`GroupCommit.aclose`, a failure or a new event loop. On PostgreSQL the batch runs through
+the async engine (``run_sync``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,16 +28,19 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
+from audit.appender import BUSY_POLL_S
 from core.db import is_sqlite
 from core.settings import get_settings
 
 T = TypeVar("T")
 SyncOp = Callable[[Connection], Any]
+Outcomes = list[tuple[Any, Exception | None]]
 MAX_BATCH = 256
 
 
-def _apply(conn: Connection, ops: list[SyncOp]) -> list[tuple[Any, Exception | None]]:
-    outcomes: list[tuple[Any, Exception | None]] = []
+def _apply_each(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    """Each op in its own savepoint: a failing op is rolled back alone."""
+    outcomes: Outcomes = []
     for op in ops:
         savepoint = conn.begin_nested()
         try:
@@ -41,11 +54,26 @@ def _apply(conn: Connection, ops: list[SyncOp]) -> list[tuple[Any, Exception | N
     return outcomes
 
 
+def _apply_all(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    """Every op as plain statements; the first failure raises (the caller rolls back)."""
+    return [(op(conn), None) for op in ops]
+
+
+class _BatchFailed(Exception):
+    """One op of an optimistic batch failed: roll back and run the batch op by op."""
+
+
+def _apply_optimistic(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    try:
+        return _apply_all(conn, ops)
+    except Exception as exc:
+        raise _BatchFailed from exc
+
+
 def sqlite_sync_engine(async_engine: AsyncEngine) -> Engine:
     """A synchronous engine on the same SQLite file, with the pragmas core.db uses."""
     path = async_engine.url.database or ""
     engine = create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"check_same_thread": False})
-    busy_ms = get_settings().sqlite_busy_timeout_ms
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -53,7 +81,7 @@ def sqlite_sync_engine(async_engine: AsyncEngine) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cur.execute("PRAGMA busy_timeout=0")  # inline writes never wait; see _commit_waiting
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -62,6 +90,60 @@ def sqlite_sync_engine(async_engine: AsyncEngine) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _commit_sync(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    """One transaction for ``ops``: all at once, or (after a failure) each in a savepoint."""
+    try:
+        with conn.begin():
+            return _apply_optimistic(conn, ops)
+    except _BatchFailed:
+        pass  # rolled back: nothing of the batch was written
+    with conn.begin():
+        return _apply_each(conn, ops)
+
+
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock (nothing was written)."""
+
+
+def _is_busy(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(orig, sqlite3.OperationalError) and (
+        code in (5, 6) or (code is None and "locked" in str(orig))  # SQLITE_BUSY, SQLITE_LOCKED
+    )
+
+
+def _commit_inline(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    """:func:`_commit_sync` without waiting: raises :class:`_Busy` when the lock is held."""
+    try:
+        return _commit_sync(conn, ops)
+    except Exception as exc:
+        if _is_busy(exc) and not conn.in_transaction():
+            raise _Busy from exc
+        raise
+
+
+def _commit_waiting(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+    """:func:`_commit_sync` waiting up to the busy timeout for the lock (in a worker thread)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA busy_timeout={int(get_settings().sqlite_busy_timeout_ms)}")
+    try:
+        return _commit_sync(conn, ops)
+    finally:
+        raw.execute("PRAGMA busy_timeout=0")
+
+
+async def _commit_async(engine: AsyncEngine, ops: list[SyncOp]) -> Outcomes:
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(_apply_optimistic, ops)
+    except _BatchFailed:
+        pass
+    async with engine.begin() as conn:
+        return await conn.run_sync(_apply_each, ops)
 
 
 class GroupCommit:
@@ -73,57 +155,88 @@ class GroupCommit:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync: tuple[AsyncEngine, Engine] | None = None
+        self._conn: Connection | None = None  # SQLite: kept open between batches
 
-    async def run(self, op: Callable[[Connection], T]) -> T:
-        """Queue ``op``; returns its value once the transaction holding it has committed."""
+    def submit(self, op: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``op`` now; the future resolves with its value once its transaction committed.
+
+        Writes are applied in the order they were submitted.
+        """
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (a test, a CLI command): start over
             self._loop, self._queue, self._task = loop, [], None
+            self._drop_connection()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((op, future))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._drain())
-        return await future
+        return future
+
+    async def run(self, op: Callable[[Connection], T]) -> T:
+        """Queue ``op``; returns its value once the transaction holding it has committed."""
+        return await self.submit(op)
 
     async def _drain(self) -> None:
         engine = await self._engine_factory()
-        sqlite_conn: Connection | None = None
         try:
-            while True:
-                while self._queue:
-                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                    try:
-                        if is_sqlite(engine):
-                            if sqlite_conn is None:
-                                sqlite_conn = await asyncio.to_thread(self._sync_engine(engine).connect)
-                            outcomes = await asyncio.to_thread(_commit_sync, sqlite_conn, [op for op, _ in batch])
-                        else:
-                            async with engine.begin() as conn:
-                                outcomes = await conn.run_sync(_apply, [op for op, _ in batch])
-                    except Exception as exc:
-                        _settle(batch, [(None, exc)] * len(batch))
-                        if sqlite_conn is not None:
-                            await asyncio.to_thread(sqlite_conn.close)
-                            sqlite_conn = None
-                        continue
-                    _settle(batch, outcomes)
-                if sqlite_conn is not None:  # idle: let the connection go (writes queued meanwhile loop again)
-                    await asyncio.to_thread(sqlite_conn.close)
-                    sqlite_conn = None
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                ops = [op for op, _ in batch]
+                try:
+                    if is_sqlite(engine):
+                        if self._conn is None:
+                            self._conn = await asyncio.to_thread(self._sync_engine(engine).connect)
+                        outcomes = await self._commit_sqlite(self._conn, ops)
+                    else:
+                        outcomes = await _commit_async(engine, ops)
+                except Exception as exc:
+                    _settle(batch, [(None, exc)] * len(batch))
+                    if self._conn is not None:
+                        conn, self._conn = self._conn, None
+                        await asyncio.to_thread(conn.close)
                     continue
-                return  # the queue was empty with no await since the check: nothing is left behind
+                _settle(batch, outcomes)
+            # the queue was empty with no await since the check: nothing is left behind
         except BaseException as exc:
             pending, self._queue = self._queue, []
             _settle(pending, [(None, RuntimeError(f"the record writer stopped: {exc!r}"))] * len(pending))
             raise
 
+    @staticmethod
+    async def _commit_sqlite(conn: Connection, ops: list[SyncOp]) -> Outcomes:
+        """Inline while the lock is free; short pauses while it is held; then a waiting thread."""
+        for delay in (*BUSY_POLL_S, None):
+            try:
+                return _commit_inline(conn, ops)
+            except _Busy:
+                if delay is None:
+                    break
+                await asyncio.sleep(delay)  # writes queued meanwhile go into the next batch
+        return await asyncio.to_thread(_commit_waiting, conn, ops)
+
     def _sync_engine(self, engine: AsyncEngine) -> Engine:
         if self._sync is None or self._sync[0] is not engine:
+            self._drop_connection()
             self._sync = (engine, sqlite_sync_engine(engine))
         return self._sync[1]
 
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a finished loop's connection: nothing left to do
+                conn.close()
 
-def _settle(batch: list[tuple[SyncOp, asyncio.Future[Any]]], outcomes: list[tuple[Any, Exception | None]]) -> None:
+    async def aclose(self) -> None:
+        """Finish queued writes and close the connection."""
+        task = self._task
+        if task is not None and not task.done() and self._loop is asyncio.get_running_loop():
+            await asyncio.wait({task})
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.to_thread(conn.close)
+
+
+def _settle(batch: list[tuple[SyncOp, asyncio.Future[Any]]], outcomes: Outcomes) -> None:
     for (_, future), (value, error) in zip(batch, outcomes, strict=True):
         if future.done():
             continue
@@ -131,8 +244,3 @@ def _settle(batch: list[tuple[SyncOp, asyncio.Future[Any]]], outcomes: list[tupl
             future.set_exception(error)
         else:
             future.set_result(value)
-
-
-def _commit_sync(conn: Connection, ops: list[SyncOp]) -> list[tuple[Any, Exception | None]]:
-    with conn.begin():
-        return _apply(conn, ops)

@@ -278,3 +278,133 @@ async def test_operator_approval(setup):
     out = await setup.gateway.call(setup.invocation("orders__get_order", args, approval_id=review_id))
     assert out.ok and len(setup.calls) == 1
     assert new_id()
+
+
+def _failing_on(event_type: str):
+    """An audit append that refuses ``event_type`` (the log "fills up" between the two records)."""
+    import audit
+    from core.errors import unavailable
+
+    async def append(event):
+        if event.event_type == event_type:
+            raise unavailable("disk full")
+        return await audit.append(event)
+
+    return append
+
+
+async def test_unwritable_result_record_withholds_the_result(setup):
+    await setup.start(append=_failing_on("tool_result"))
+    inv = setup.invocation("orders__get_order", {"order_id": "8841"})
+    out = await setup.gateway.call(inv)
+    assert len(setup.calls) == 1  # the call record was written, so the call was made
+    assert not out.ok and out.error_code == "UNAVAILABLE" and out.data is None
+    assert "withheld" in out.error_message and "8841" not in out.content
+    assert [r.event_type for r in await _audit(trace_id=inv.call_id)] == ["tool_call"]
+
+
+async def test_deferred_result_record_is_written_before_it_is_settled(setup):
+    from host.tooling import settle_records
+
+    await setup.start()
+    deferred: list = []
+    invs = [setup.invocation("orders__get_order", {"order_id": str(8841 + i)}, deferred=deferred) for i in range(2)]
+    outs = await asyncio.gather(*(setup.gateway.call(i) for i in invs))
+    assert all(o.ok for o in outs) and len(deferred) == 2
+    assert await settle_records(deferred) == [] and deferred == []
+    for inv in invs:
+        assert [r.event_type for r in await _audit(trace_id=inv.call_id)] == ["tool_call", "tool_result"]
+
+
+async def test_deferred_result_record_failure_is_reported_when_settled(setup):
+    from host.tooling import settle_records
+
+    await setup.start(append=_failing_on("tool_result"))
+    deferred: list = []
+    out = await setup.gateway.call(setup.invocation("orders__get_order", {"order_id": "8841"}, deferred=deferred))
+    assert out.ok  # handed on before the record is written ...
+    failures = await settle_records(deferred)
+    assert len(failures) == 1 and getattr(failures[0], "message", "") == "disk full"  # ... and the failure surfaces
+
+
+async def test_a_turn_whose_result_cannot_be_audited_fails_and_withholds_the_answer(setup):
+    from host.engine import AgentProfile, Conversation
+    from host.providers.base import ModelReply, ToolCallRequest
+    from host.store import RecordStore
+
+    class Scripted:
+        name = "offline"
+
+        async def complete(self, request, on_delta=None):
+            if request.messages and request.messages[-1].role == "tool":
+                return ModelReply(text="주문 8841은 배송 완료되었습니다.")
+            return ModelReply(text="", tool_calls=[ToolCallRequest("c1", "orders__get_order", {"order_id": "8841"})])
+
+        async def aclose(self):
+            return None
+
+    await setup.start(append=_failing_on("tool_result"))
+    profile = AgentProfile(ORG, "cs-agent", 1, setup.pinned.id, setup.pinned.manifest_sha256)
+    store = RecordStore()
+    conv = await Conversation.start(profile=profile, layer=setup.gateway, provider=Scripted(), store=store)
+    result = await conv.user_message("주문 8841 어디쯤 왔나요?")
+    assert len(setup.calls) == 1
+    assert result.status == "failed" and result.error["code"] == "UNAVAILABLE"
+    assert "배송 완료" not in (result.answer or "")
+    turns = (await store.session_detail(conv.session_id))["turns"]
+    assert turns[0]["status"] == "failed" and "배송 완료" not in (turns[0]["answer_text"] or "")
+    await store.aclose()
+
+
+def test_context_meta_is_to_meta():
+    from host.gateway import context_meta
+
+    for ctx in (
+        RequestContext("acme", "cust-7", "s1", "av1", "a" * 64, "t1"),
+        RequestContext("acme", None, "s1", "av1", None, "t1"),
+    ):
+        assert context_meta(ctx) == ctx.to_meta()
+
+
+def test_fast_output_validator_agrees_with_jsonschema():
+    pytest.importorskip("jsonschema_rs")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    from host.connections import FastOutputValidator
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "pattern": "^[1-9][0-9]{3,19}$"},
+            "status": {"enum": ["paid", "shipped"]},
+            "items": {"type": "array", "items": {"type": "object", "properties": {"qty": {"type": "integer"}}}},
+        },
+        "required": ["order_id", "status"],
+        "additionalProperties": False,
+    }
+    fast, slow = FastOutputValidator(schema), Draft202012Validator(schema)
+    good = {"order_id": "8841", "status": "paid", "items": [{"qty": 2}]}
+    assert list(fast.iter_errors(good)) == []
+    bad = [
+        {"order_id": "0841", "status": "paid"},
+        {"order_id": "8841", "status": "lost"},
+        {"order_id": "8841", "status": "paid", "items": [{"qty": "2"}]},
+        {"order_id": "8841"},
+        {"order_id": "8841", "status": "paid", "extra": 1},
+        [],
+    ]
+    for instance in bad:
+        assert [e.message for e in fast.iter_errors(instance)] == [e.message for e in slow.iter_errors(instance)]
+        assert best_match(fast.iter_errors(instance)).message == best_match(slow.iter_errors(instance)).message
+
+
+async def test_connections_check_results_with_the_fast_validator(setup):
+    pytest.importorskip("jsonschema_rs")
+    from host.connections import FastOutputValidator
+
+    await setup.start()
+    validators = setup.agent_pool.connection("orders").client.session._tool_output_validators
+    assert isinstance(validators.get("get_order"), FastOutputValidator)
+    out = await setup.gateway.call(setup.invocation("orders__get_order", {"order_id": "8841"}))
+    assert out.ok and out.data["order_id"] == "8841"
