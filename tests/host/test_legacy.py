@@ -14,10 +14,7 @@ from core.errors import SwitchboardError
 from host.legacy import LEGACY_AGENT_VERSION_ID, LEGACY_MANIFEST_SHA256, import_legacy
 from host.records import audio_segments, event_logs, review_queue, sessions, turns
 
-ROOT = Path(__file__).resolve().parents[2]
-LEGACY = Path(__file__).with_name("data") / "legacy"
-if not LEGACY.is_dir():
-    LEGACY = ROOT.parent / "shared" / "data" / "legacy"
+LEGACY = Path(__file__).with_name("data") / "legacy"  # the sample production exports (fixtures)
 
 
 async def _count(table) -> int:
