@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -366,6 +367,30 @@ def redact(value: Any, *, key: bytes | None = None, style: MaskStyle = "partial"
     ``str``). With ``key`` each finding carries ``hmac_normalized(key, original)`` so the original
     can later be found by exact value (:func:`value_hmac`) without being stored.
     """
+    copy = _plain_copy(value)
+    if copy is not _NOT_PLAIN:
+        return Redaction(copy)
     redactor = _Redactor(key, style)
     out = redactor.walk(value, (), None)
     return Redaction(out, tuple(redactor.findings))
+
+
+_PLAIN_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_NOT_PLAIN = object()
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of ``value`` made through the C JSON encoder and decoder when it is plain JSON that
+    certainly holds no personal data (the usual payload: no walk needed); ``_NOT_PLAIN`` otherwise.
+
+    Anything the JSON round trip would change — non-string keys, tuples, NaN, lone surrogates,
+    other types — is left to the walk, so the result is always what the walk would return.
+    """
+    try:
+        text = _PLAIN_JSON.encode(value)
+    except (TypeError, ValueError):
+        return _NOT_PLAIN
+    if may_contain_pii(text) or _clean(text) is not text:
+        return _NOT_PLAIN
+    copy = json.loads(text)
+    return copy if copy == value else _NOT_PLAIN
