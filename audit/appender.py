@@ -30,14 +30,10 @@ from audit.prepare import PreparedEvent, hmac_index_rows
 from audit.record import GENESIS_HASH, RECORD_FIELDS, AuditRecord, compute_record_hash
 from core.errors import SwitchboardError, conflict, unavailable
 from core.settings import get_settings
+from core.sqlite_lock import is_busy, when_unlocked
 
 log = logging.getLogger("switchboard.audit")
 MAX_BATCH = 512
-# While another connection holds the SQLite write lock, the writer retries on the event loop
-# after these pauses (~20 ms in all) before a worker thread waits with the busy timeout.
-# SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ... ms between tries, so a lock held for
-# 3 ms would cost 8 ms; polling here notices the release within about a millisecond.
-BUSY_POLL_S = (0.0005, 0.001, 0.001, 0.001, 0.002, 0.002, 0.002, 0.004, 0.004, 0.004)
 Heads = dict[str, tuple[int, str]]
 
 
@@ -85,7 +81,7 @@ class SqliteBackend:
     The write runs inline on the event loop when the database lock is free (no thread hop: a
     handoff to a worker thread costs more than the write itself under GIL contention). When
     another process holds the lock, the writer task retries after short pauses
-    (:data:`BUSY_POLL_S`), then moves the batch to a worker thread that waits for it
+    (:func:`core.sqlite_lock.when_unlocked`), then moves the batch to a worker thread that waits for it
     (``busy_timeout``), so the loop never blocks on another process.
     """
 
@@ -129,7 +125,7 @@ class SqliteBackend:
         try:
             self._probe_sync(wait=False)
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+            if not is_busy(exc):
                 raise
             await self._in_thread(self._probe_sync, True)
 
@@ -155,16 +151,9 @@ class SqliteBackend:
         return self._write_sync(batch, False)
 
     async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        for delay in (*BUSY_POLL_S, None):
-            try:
-                return self._write_sync(batch, False)
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
-            if delay is None:
-                break
-            await asyncio.sleep(delay)  # appends arriving meanwhile join the next batch
-        return await self._in_thread(self._write_sync, batch, True)
+        return await when_unlocked(
+            lambda: self._write_sync(batch, False), lambda: self._in_thread(self._write_sync, batch, True)
+        )
 
     def _write_sync(self, batch: Sequence[PreparedEvent], wait: bool) -> list[dict[str, Any]]:
         self._open_sync()
@@ -218,11 +207,6 @@ class SqliteBackend:
                 self._conn.close()
             finally:
                 self._conn = None
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code in (5, 6) or (code is None and "locked" in str(exc))  # SQLITE_BUSY, SQLITE_LOCKED
 
 
 class PostgresBackend:

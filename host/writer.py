@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from audit.appender import BUSY_POLL_S
-from core.db import is_sqlite
+from core.db import install_sqlite_pragmas, is_sqlite
 from core.settings import get_settings
+from core.sqlite_lock import is_busy, when_unlocked
 
 T = TypeVar("T")
 SyncOp = Callable[[Connection], Any]
@@ -74,21 +73,7 @@ def sqlite_sync_engine(async_engine: AsyncEngine) -> Engine:
     """A synchronous engine on the same SQLite file, with the pragmas core.db uses."""
     path = async_engine.url.database or ""
     engine = create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=0")  # inline writes never wait; see _commit_waiting
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    install_sqlite_pragmas(engine, 0, begin="IMMEDIATE")  # inline writes never wait; see _commit_waiting
     return engine
 
 
@@ -107,20 +92,12 @@ class _Busy(Exception):
     """Another connection holds SQLite's write lock (nothing was written)."""
 
 
-def _is_busy(exc: BaseException) -> bool:
-    orig = getattr(exc, "orig", exc)
-    code = getattr(orig, "sqlite_errorcode", None)
-    return isinstance(orig, sqlite3.OperationalError) and (
-        code in (5, 6) or (code is None and "locked" in str(orig))  # SQLITE_BUSY, SQLITE_LOCKED
-    )
-
-
 def _commit_inline(conn: Connection, ops: list[SyncOp]) -> Outcomes:
     """:func:`_commit_sync` without waiting: raises :class:`_Busy` when the lock is held."""
     try:
         return _commit_sync(conn, ops)
     except Exception as exc:
-        if _is_busy(exc) and not conn.in_transaction():
+        if is_busy(exc) and not conn.in_transaction():
             raise _Busy from exc
         raise
 
@@ -205,14 +182,11 @@ class GroupCommit:
     @staticmethod
     async def _commit_sqlite(conn: Connection, ops: list[SyncOp]) -> Outcomes:
         """Inline while the lock is free; short pauses while it is held; then a waiting thread."""
-        for delay in (*BUSY_POLL_S, None):
-            try:
-                return _commit_inline(conn, ops)
-            except _Busy:
-                if delay is None:
-                    break
-                await asyncio.sleep(delay)  # writes queued meanwhile go into the next batch
-        return await asyncio.to_thread(_commit_waiting, conn, ops)
+        return await when_unlocked(
+            lambda: _commit_inline(conn, ops),
+            lambda: asyncio.to_thread(_commit_waiting, conn, ops),
+            busy=lambda exc: isinstance(exc, _Busy),
+        )
 
     def _sync_engine(self, engine: AsyncEngine) -> Engine:
         if self._sync is None or self._sync[0] is not engine:
