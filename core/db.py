@@ -38,13 +38,18 @@ def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
     return url.startswith("sqlite")
 
 
-def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, extra: tuple[str, ...] = ()) -> None:
+def install_sqlite_pragmas(
+    engine: AsyncEngine | Engine, busy_timeout_ms: int, *, extra: tuple[str, ...] = (), begin: str = "DEFERRED"
+) -> None:
     """WAL, foreign keys, busy timeout and BEGIN control (for BEGIN IMMEDIATE) on every connection.
 
-    ``extra`` adds pragmas, e.g. ``("secure_delete=ON",)`` for stores that must erase for real.
+    Works for async (aiosqlite) and sync (pysqlite) engines. ``extra`` adds pragmas, e.g.
+    ``("secure_delete=ON",)`` for stores that must erase for real. Transactions open with
+    ``BEGIN <begin>`` unless a connection's ``sqlite_begin`` execution option says otherwise.
     """
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(target, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # aiosqlite: let SQLAlchemy issue BEGIN itself so BEGIN IMMEDIATE works.
         dbapi_conn.isolation_level = None
@@ -57,9 +62,9 @@ def install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, *, extra: 
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(target, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        mode = conn.get_execution_options().get("sqlite_begin", begin)
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -138,13 +143,7 @@ def _sync_reader(url: str) -> Engine:
         engine = create_engine(
             sync_url, poolclass=QueuePool, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False}
         )
-        busy = int(get_settings().sqlite_busy_timeout_ms)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.execute(f"PRAGMA busy_timeout={busy}")
-            dbapi_conn.execute("PRAGMA query_only=ON")
-
+        install_sqlite_pragmas(engine, get_settings().sqlite_busy_timeout_ms, extra=("query_only=ON",))
         _sync_readers[url] = engine
     return engine
 

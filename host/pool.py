@@ -235,7 +235,6 @@ class ConnectionPool:
         self._audit_append = audit_append
         self._pools: dict[str, AgentPool] = {}
         self._lock = asyncio.Lock()
-        self._reader: Any = None  # SQLite: a small pool of open connections for session starts
 
     async def acquire(self, org_id: str, slug: str, version: int | None = None) -> AgentPool:
         """The pool of ``slug@version`` (newest approved when None), revocations re-checked.
@@ -269,6 +268,7 @@ class ConnectionPool:
             return None, set()
         from sqlalchemy import select
 
+        from core.db import get_pooled_engine
         from registry.models import REVOKED
         from registry.names import check_org, check_slug
         from registry.store import current_statuses
@@ -285,7 +285,7 @@ class ConnectionPool:
             query = query.order_by(agent_version.c.version.desc()).limit(1)
         else:
             query = query.where(agent_version.c.version == version)
-        engine = await self._read_engine()
+        engine = await get_pooled_engine(pool_size=2, max_overflow=4)  # session starts: no new connection
         async with engine.connect() as conn:
             version_id = (await conn.execute(query)).scalar()
             pool = self._pools.get(version_id) if version_id else None
@@ -302,33 +302,6 @@ class ConnectionPool:
     def pools(self) -> list[AgentPool]:
         return list(self._pools.values())
 
-    async def _read_engine(self) -> Any:
-        """The engine for the per-session read: on SQLite, connections kept open by this pool.
-
-        The shared SQLite engine opens a connection per use (milliseconds on a busy box, at every
-        session start); these few stay open until :meth:`close`.
-        """
-        from core.db import get_engine, install_sqlite_pragmas, is_sqlite
-
-        shared = await get_engine()
-        if not is_sqlite(shared):
-            return shared
-        if self._reader is None or self._reader[0] is not shared:
-            from sqlalchemy.ext.asyncio import create_async_engine
-            from sqlalchemy.pool import AsyncAdaptedQueuePool
-
-            from core.settings import get_settings
-
-            if self._reader is not None:
-                await self._reader[1].dispose()
-            reader = create_async_engine(shared.url, poolclass=AsyncAdaptedQueuePool, pool_size=2, max_overflow=4)
-            install_sqlite_pragmas(reader, get_settings().sqlite_busy_timeout_ms)
-            self._reader = (shared, reader)
-        return self._reader[1]
-
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await reader[1].dispose()
