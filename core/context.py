@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 META_PREFIX = "switchboard/"
 _META_FIELDS = ("org_id", "customer_ref", "session_id", "agent_version_id", "manifest_sha256", "trace_id")
+_META_KEYS = tuple((name, f"{META_PREFIX}{name}") for name in _META_FIELDS)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -39,8 +40,8 @@ class RequestContext:
         return self if self.trace_id else replace(self, trace_id=uuid.uuid4().hex)
 
     def to_meta(self) -> dict[str, str]:
-        """The `_meta` entries a trusted client sends for this context."""
-        return {f"{META_PREFIX}{k}": v for k, v in asdict(self).items() if v is not None}
+        """The `_meta` entries a trusted client sends for this context (on every tool call: no deep copy)."""
+        return {key: value for name, key in _META_KEYS if (value := getattr(self, name)) is not None}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any] | None) -> dict[str, str]:

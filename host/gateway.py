@@ -19,7 +19,6 @@ list (the engine's turns do): then its append runs off the call's path and the c
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -248,7 +247,7 @@ class Gateway:
         conn = self.pool.connection(tool.server_name)
         timeout_s = tool.timeout_ms / 1000.0
         deadline = time.monotonic() + timeout_s
-        meta = {**context_meta(inv.context), **self._kb_meta}
+        meta = {**inv.context.to_meta(), **self._kb_meta}
         attempts = 2 if tool.is_read else 1
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()
@@ -413,17 +412,6 @@ def _client_checked(conn: Any, tool: ExposedTool) -> bool:
 # (id(client's cached schema), id(pinned schema)) -> (cached, pinned, equal): the deep comparison
 # runs once per pair of schema objects, not once per call
 _SAME_SCHEMA: dict[tuple[int, int], tuple[Any, Any, bool]] = {}
-
-
-def context_meta(ctx: Any) -> dict[str, Any]:
-    """``ctx.to_meta()`` without ``dataclasses.asdict``'s deep copy (every field is a string or None)."""
-    names = _CONTEXT_FIELDS.get(type(ctx))
-    if names is None:
-        names = _CONTEXT_FIELDS[type(ctx)] = tuple((f.name, f"{META_PREFIX}{f.name}") for f in dataclasses.fields(ctx))
-    return {key: value for name, key in names if (value := getattr(ctx, name)) is not None}
-
-
-_CONTEXT_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def kb_pins_meta(pinned: Any) -> dict[str, Any]:

@@ -104,3 +104,15 @@ async def test_pooled_engine_keeps_sqlite_connections_and_is_disposed(database_u
     assert pooled.pool.checkedin() == 1
     await dispose_engines()
     assert await get_pooled_engine(extra_pragmas=("secure_delete=ON",)) is not pooled
+
+
+def test_to_meta_lists_the_set_fields():
+    from dataclasses import asdict
+
+    from core.context import META_PREFIX, RequestContext
+
+    for ctx in (
+        RequestContext("acme", "cust-7", "s1", "av1", "a" * 64, "t1"),
+        RequestContext("acme", None, "s1", "av1", None, "t1"),
+    ):
+        assert ctx.to_meta() == {f"{META_PREFIX}{k}": v for k, v in asdict(ctx).items() if v is not None}

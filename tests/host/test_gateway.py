@@ -356,16 +356,6 @@ async def test_a_turn_whose_result_cannot_be_audited_fails_and_withholds_the_ans
     await store.aclose()
 
 
-def test_context_meta_is_to_meta():
-    from host.gateway import context_meta
-
-    for ctx in (
-        RequestContext("acme", "cust-7", "s1", "av1", "a" * 64, "t1"),
-        RequestContext("acme", None, "s1", "av1", None, "t1"),
-    ):
-        assert context_meta(ctx) == ctx.to_meta()
-
-
 def test_fast_output_validator_agrees_with_jsonschema():
     pytest.importorskip("jsonschema_rs")
     from jsonschema import Draft202012Validator
