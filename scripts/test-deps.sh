@@ -50,25 +50,34 @@ _sb_postgres() {
       return 1
     fi
   fi
-  local port="${SWITCHBOARD_TEST_PG_PORT:-55432}" data="$_sb_root/.pg/data" run_as=()
-  if [ "$(id -u)" = 0 ]; then run_as=(runuser -u postgres --); fi
-  mkdir -p "$_sb_root/.pg"
-  [ "$(id -u)" = 0 ] && chown postgres "$_sb_root/.pg"
+  local port="${SWITCHBOARD_TEST_PG_PORT:-55432}" pgdir="$_sb_root/.pg" run_as=()
+  mkdir -p "$pgdir"
+  if [ "$(id -u)" = 0 ]; then
+    run_as=(runuser -u postgres --)
+    chown postgres "$pgdir"
+    # A parent folder closed to other users (e.g. a clone under `mktemp -d`): the cluster lives
+    # in a folder of its own under /var/tmp instead, one per checkout.
+    if ! runuser -u postgres -- test -w "$pgdir"; then
+      pgdir="/var/tmp/switchboard-pg-$(printf %s "$_sb_root" | sha256sum | cut -c1-12)"
+      mkdir -p "$pgdir" && chown postgres "$pgdir" && chmod 700 "$pgdir"
+    fi
+  fi
+  local data="$pgdir/data"
   if [ ! -f "$data/PG_VERSION" ]; then
     "${run_as[@]}" "$bindir/initdb" -D "$data" -U sb --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null \
       || _sb_fail "initdb failed" || return 1
     cat >> "$data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
-unix_socket_directories = '$_sb_root/.pg'
+unix_socket_directories = '$pgdir'
 max_connections = 300
 fsync = on
 shared_buffers = 128MB
 CONF
   fi
   if ! "${run_as[@]}" "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    "${run_as[@]}" "$bindir/pg_ctl" -D "$data" -l "$_sb_root/.pg/server.log" -w -t 60 start >/dev/null \
-      || _sb_fail "PostgreSQL did not start: see .pg/server.log" || return 1
+    "${run_as[@]}" "$bindir/pg_ctl" -D "$data" -l "$pgdir/server.log" -w -t 60 start >/dev/null \
+      || _sb_fail "PostgreSQL did not start: see $pgdir/server.log" || return 1
   fi
   export SWITCHBOARD_TEST_PG_ADMIN_URL="postgresql://sb@127.0.0.1:$port/postgres"
 }
