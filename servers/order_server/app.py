@@ -18,8 +18,10 @@ INSTRUCTIONS = (
 def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False) -> Any:
     """The order server (``switchboard-orders``) with the kit's identity, validation and hooks."""
     from servers.kit import build_server as kit_build_server
+    from servers.order_server.backends import get_backend
     from servers.order_server.tools import register
 
+    get_backend()  # a broken mapping file fails here, at start, with what to fix
     server = kit_build_server(
         "orders", __version__, instructions=INSTRUCTIONS, launch=launch, hooks=hooks, http_auth=http_auth
     )

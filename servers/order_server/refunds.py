@@ -85,7 +85,7 @@ def refund_summary_ko(state: str, expected: date | None, remaining: int | None, 
     return "이 주문에는 환불 요청 내역이 없습니다."
 
 
-def _request_view(row: Mapping[str, Any], created: bool, today: date) -> RefundRequest:
+def request_view(row: Mapping[str, Any], created: bool, today: date) -> RefundRequest:
     expected = row["expected_completion_date"]
     remaining = business_days_between(today, expected)
     return RefundRequest(
@@ -102,15 +102,46 @@ def _request_view(row: Mapping[str, Any], created: bool, today: date) -> RefundR
     )
 
 
+def fingerprint_of(order_id: str, reason: str) -> str:
+    """What a retry must repeat for its idempotency key to return the same refund."""
+    return canonical_sha256({"order_id": order_id, "reason": reason})
+
+
+def new_refund(
+    ctx: RequestContext, header: Mapping[str, Any], order_id: str, reason: str, idempotency_key: str, now: datetime
+) -> dict[str, Any]:
+    """The row of a new full refund (the caller checked :func:`block_reason`)."""
+    days = REFUND_PROCESSING_DAYS.get(header["pay_method"] or "", 3)
+    return {
+        "org_id": ctx.org_id,
+        "refund_id": "RF" + uuid.uuid4().hex[:16].upper(),
+        "order_id": order_id,
+        "status": "requested",
+        "amount_krw": header["total_krw"],
+        "reason": reason,
+        "idempotency_key": idempotency_key,
+        "request_sha256": fingerprint_of(order_id, reason),
+        "requested_at": now,
+        "processing_days": days,
+        "expected_completion_date": add_business_days(today_kst(now), days),
+        "completed_at": None,
+    }
+
+
+def replay(row: Mapping[str, Any], order_id: str, fingerprint: str, today: date) -> RefundRequest:
+    """The refund a retried key already created, or CONFLICT when the key was used for other arguments.
+
+    Backends that do not keep the fingerprint (a shop's own table) compare the order only.
+    """
+    stored = row.get("request_sha256")
+    if row["order_id"] != order_id or (stored is not None and stored != fingerprint):
+        raise conflict("this idempotency_key was already used for a different refund request: use a new key")
+    return request_view(row, created=False, today=today)
+
+
 async def _by_key(conn: AsyncConnection, org_id: str, key: str) -> Mapping[str, Any] | None:
     query = select(refund).where(refund.c.org_id == org_id, refund.c.idempotency_key == key)
     return (await conn.execute(query)).mappings().first()
-
-
-def _replay(row: Mapping[str, Any], fingerprint: str, today: date) -> RefundRequest:
-    if row["request_sha256"] != fingerprint:
-        raise conflict("this idempotency_key was already used for a different refund request: use a new key")
-    return _request_view(row, created=False, today=today)
 
 
 async def _lock_order(conn: AsyncConnection, ctx: RequestContext, order_id: str) -> None:
@@ -130,41 +161,27 @@ async def request_refund(
     reason = mask_text(reason)[:REASON_MAX]
     now = now or datetime.now(UTC)
     today = today_kst(now)
-    fingerprint = canonical_sha256({"order_id": order_id, "reason": reason})
+    fingerprint = fingerprint_of(order_id, reason)
     engine = await get_engine()
     try:
         async with write_transaction(engine, immediate=True) as conn:
             await _lock_order(conn, ctx, order_id)
             existing = await _by_key(conn, ctx.org_id, idempotency_key)
             if existing is not None:
-                return _replay(existing, fingerprint, today)
+                return replay(existing, order_id, fingerprint, today)
             session = store.ConnectionSession(conn)
             header = await store.order_header(session, ctx, order_id)
             refunds = await store.order_refunds(session, ctx.org_id, order_id)
             reason_blocked = block_reason(header, active_refund(refunds), now)
             if reason_blocked:
                 raise conflict(f"order {order_id} cannot be refunded: {reason_blocked}")
-            days = REFUND_PROCESSING_DAYS.get(header["pay_method"] or "", 3)
-            values = {
-                "org_id": ctx.org_id,
-                "refund_id": "RF" + uuid.uuid4().hex[:16].upper(),
-                "order_id": order_id,
-                "status": "requested",
-                "amount_krw": header["total_krw"],
-                "reason": reason,
-                "idempotency_key": idempotency_key,
-                "request_sha256": fingerprint,
-                "requested_at": now,
-                "processing_days": days,
-                "expected_completion_date": add_business_days(today, days),
-                "completed_at": None,
-            }
+            values = new_refund(ctx, header, order_id, reason, idempotency_key, now)
             await conn.execute(insert(refund).values(**values))
     except IntegrityError:
         # Lost a race: the same key (or another live refund for this order) committed first.
         async with engine.connect() as conn:
             existing = await _by_key(conn, ctx.org_id, idempotency_key)
         if existing is not None:
-            return _replay(existing, fingerprint, today)
+            return replay(existing, order_id, fingerprint, today)
         raise conflict(f"order {order_id} cannot be refunded: a refund for it was just created") from None
-    return _request_view(values, created=True, today=today)
+    return request_view(values, created=True, today=today)

@@ -1,4 +1,5 @@
-"""The read side of the tools: load rows in the caller's scope and shape the results."""
+"""The read side of the tools: load rows in the caller's scope (from the configured backend) and
+shape the results, the same way over every backend."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 
 from core.context import RequestContext
 from servers.order_server import store
+from servers.order_server.backends import get_backend
 from servers.order_server.business_days import business_days_between, today_kst
 from servers.order_server.models import (
     ORDER_STATUS_LABELS,
@@ -31,10 +33,8 @@ from servers.order_server.refunds import active_refund, block_reason, refund_sum
 
 
 async def get_order(ctx: RequestContext, order_id: str) -> Order:
-    async with store.read_session() as session:
-        head = await store.order_header(session, ctx, order_id)
-        items = await store.order_items(session, ctx.org_id, order_id)
-        refunds = await store.order_refunds(session, ctx.org_id, order_id)
+    data = await get_backend().load(ctx, order_id, items=True, refunds=True)
+    head, items, refunds = data.head, data.items, data.refunds
     live = active_refund(refunds)
     refunded = sum(r["amount_krw"] for r in refunds if r["status"] == "completed")
     ship_status = head["ship_status"] or "not_shipped"
@@ -99,9 +99,8 @@ async def get_order(ctx: RequestContext, order_id: str) -> Order:
 async def get_refund_status(ctx: RequestContext, order_id: str, *, now: datetime | None = None) -> RefundStatus:
     now = now or datetime.now(UTC)
     today = today_kst(now)
-    async with store.read_session() as session:
-        head = await store.order_header(session, ctx, order_id)
-        refunds = await store.order_refunds(session, ctx.org_id, order_id)
+    data = await get_backend().load(ctx, order_id, refunds=True)
+    head, refunds = data.head, data.refunds
     live = active_refund(refunds)
     current = live or (refunds[0] if refunds else None)
     blocked = block_reason(head, live, now)
@@ -147,9 +146,8 @@ async def get_refund_status(ctx: RequestContext, order_id: str, *, now: datetime
 
 
 async def get_shipping_status(ctx: RequestContext, order_id: str) -> ShippingStatus:
-    async with store.read_session() as session:
-        head = await store.order_header(session, ctx, order_id)
-        events = await store.shipment_events(session, ctx.org_id, order_id) if head["ship_status"] else []
+    data = await get_backend().load(ctx, order_id, events=True)
+    head, events = data.head, data.events
     status = head["ship_status"] or "not_shipped"
     return ShippingStatus(
         order_id=order_id,
@@ -181,8 +179,7 @@ def item_summary(names: list[str]) -> str:
 
 
 async def find_orders(ctx: RequestContext, phone: Phone) -> FoundOrders:
-    async with store.read_session() as session:
-        rows = await store.orders_by_phone(session, ctx, phone.e164)
+    rows = await get_backend().orders_by_phone(ctx, phone.e164, store.RECENT_ORDERS + 1)
     return FoundOrders(
         phone_masked=phone.masked,
         orders=[

@@ -16,7 +16,8 @@ from pydantic import Field
 
 from core.errors import invalid, unavailable
 from servers.kit import request_context
-from servers.order_server import refunds, service
+from servers.order_server import service
+from servers.order_server.backends import get_backend
 from servers.order_server.models import FoundOrders, Order, RefundRequest, RefundStatus, ShippingStatus
 from servers.order_server.phone import PHONE_PATTERN, parse_phone
 from servers.order_server.tables import ORDER_ID_PATTERN
@@ -146,4 +147,5 @@ def register(server: Any) -> None:
         Creates at most one refund per idempotency_key: retrying with the same key and arguments
         returns the same refund (created=false); reusing a key for other arguments is a CONFLICT.
         Confirm with the customer before calling."""
-        return await refunds.request_refund(request_context(), order_id, clean_reason(reason), idempotency_key)
+        ctx, text = request_context(), clean_reason(reason)
+        return await get_backend().request_refund(ctx, order_id, text, idempotency_key)
