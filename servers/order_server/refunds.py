@@ -131,9 +131,11 @@ def new_refund(
 def replay(row: Mapping[str, Any], order_id: str, fingerprint: str, today: date) -> RefundRequest:
     """The refund a retried key already created, or CONFLICT when the key was used for other arguments.
 
-    Backends that do not keep the fingerprint (a shop's own table) compare the order only.
+    Backends that do not keep the fingerprint (a shop's own table) compare the stored reason.
     """
     stored = row.get("request_sha256")
+    if stored is None and row.get("reason"):
+        stored = fingerprint_of(row["order_id"], row["reason"])
     if row["order_id"] != order_id or (stored is not None and stored != fingerprint):
         raise conflict("this idempotency_key was already used for a different refund request: use a new key")
     return request_view(row, created=False, today=today)

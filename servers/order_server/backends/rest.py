@@ -114,6 +114,8 @@ class RestBackend(ExternalBackend):
     def __init__(self, mapping: Mapping) -> None:
         section = mapping.raw
         base = section.get("base_url")
+        if isinstance(base, str):
+            base = expand_env(mapping.source, "rest.base_url", base)
         if not isinstance(base, str) or not base.startswith(("http://", "https://")):
             raise mapping_error(
                 mapping.source, "rest.base_url", 'give the API root: base_url = "https://shop.example/api"'
@@ -133,7 +135,7 @@ class RestBackend(ExternalBackend):
         timeout = section.get("timeout_seconds", 5)
         if not isinstance(timeout, int | float) or not 0 < timeout <= 60:
             raise mapping_error(mapping.source, "rest.timeout_seconds", "a number of seconds between 0 and 60")
-        self.base_url = expand_env(mapping.source, "rest.base_url", base).rstrip("/")
+        self.base_url = base.rstrip("/")
         self.timeout = float(timeout)
         self._client: httpx.AsyncClient | None = None
 
