@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servers.order_server.tables import customer, order, order_item, payment, refund, shipment, shipment_event
@@ -226,5 +226,68 @@ async def insert_bundles(
         "refund": refund,
     }
     for name, table in tables.items():
+        if rows[name]:
+            await conn.execute(insert(table), rows[name])
+
+
+async def update_customers(conn: AsyncConnection, org_id: str, customers: Sequence[CustomerRow]) -> None:
+    """Overwrite the name and phone of existing customers (``orders import --upsert``)."""
+    if not customers:
+        return
+    statement = (
+        update(customer)
+        .where(customer.c.org_id == bindparam("k_org"), customer.c.customer_ref == bindparam("k_ref"))
+        .values(name=bindparam("name"), phone_e164=bindparam("phone_e164"), phone_masked=bindparam("phone_masked"))
+    )
+    await conn.execute(
+        statement,
+        [
+            {
+                "k_org": org_id,
+                "k_ref": c.customer_ref,
+                "name": c.name,
+                "phone_e164": c.phone_e164,
+                "phone_masked": c.phone_masked,
+            }
+            for c in customers
+        ],
+    )
+
+
+REPLACED = (shipment_event, shipment, payment, order_item)  # children first (foreign keys)
+ORDER_FIELDS = (
+    "customer_ref",
+    "status",
+    "ordered_at",
+    "subtotal_krw",
+    "shipping_fee_krw",
+    "discount_krw",
+    "total_krw",
+    "recipient_masked",
+    "ship_region",
+    "updated_at",
+)
+
+
+async def replace_bundles(conn: AsyncConnection, org_id: str, bundles: Sequence[OrderBundle]) -> None:
+    """Overwrite existing orders with ``bundles`` in the open transaction (``orders import --upsert``).
+
+    The order row is updated in place; its lines, payment, shipment and tracking events are
+    replaced. Refunds are kept: they are requested through the tools, not imported.
+    """
+    ids = [b.order_id for b in bundles]
+    for table in REPLACED:
+        await conn.execute(delete(table).where(table.c.org_id == org_id, table.c.order_id.in_(ids)))
+    rows = _rows(org_id, bundles, datetime.now(UTC))
+    statement = (
+        update(order)
+        .where(order.c.org_id == bindparam("k_org"), order.c.order_id == bindparam("k_order"))
+        .values({name: bindparam(name) for name in ORDER_FIELDS})
+    )
+    await conn.execute(
+        statement,
+        [{"k_org": r["org_id"], "k_order": r["order_id"]} | {n: r[n] for n in ORDER_FIELDS} for r in rows["order"]],
+    )
+    for name, table in (("item", order_item), ("payment", payment), ("shipment", shipment), ("event", shipment_event)):
         if rows[name]:
             await conn.execute(insert(table), rows[name])

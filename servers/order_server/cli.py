@@ -1,4 +1,4 @@
-"""``switchboard orders``: seed the demo shop, bulk-import orders from CSV."""
+"""``switchboard orders``: seed the demo shop, import orders from CSV, look an order up, check a backend."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import typer
 
 from core.cliutil import console, err_console, print_json, run, table
 
-app = typer.Typer(help="Order data: seed the demo shop, bulk-import orders from CSV.", no_args_is_help=True)
+app = typer.Typer(
+    help="Order data: seed the demo shop, import orders from CSV, look an order up, check the backend.",
+    no_args_is_help=True,
+)
 
 ORG_HELP = "The tenant (org id) the data belongs to."
 MAX_SHOWN = 50
@@ -60,11 +63,15 @@ def import_orders(
     org: str = typer.Option(..., "--org", envvar="SWITCHBOARD_ORG", help=ORG_HELP),
     encoding: str = typer.Option("auto", help="auto (UTF-8, then CP949), or a Python codec name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; load nothing."),
+    upsert: bool = typer.Option(
+        False, "--upsert", help="Update orders and customers that exist (lines, payment, shipment; refunds kept)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Bulk-load orders from CSV, all or nothing.
 
     If any row is rejected, nothing is loaded and every rejected row is listed with its reason (exit code 1).
+    Re-importing a corrected export: add --upsert, and existing orders are overwritten from the file.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -88,7 +95,11 @@ def import_orders(
         progress.update(tasks[phase], completed=done, total=total)
 
     with progress:
-        report = run(lambda: import_csv(org, csv_file, encoding=encoding, dry_run=dry_run, on_progress=on_progress))
+        report = run(
+            lambda: import_csv(
+                org, csv_file, encoding=encoding, dry_run=dry_run, upsert=upsert, on_progress=on_progress
+            )
+        )
     if json_output:
         print_json(report)
     else:
@@ -110,7 +121,38 @@ def _print_report(report, dry_run: bool) -> None:
     elif not report.orders:
         console.print("[yellow]![/] the file has no rows: nothing loaded")
     else:
+        created = report.orders - report.orders_updated
         console.print(
-            f"[green]✓[/] loaded {report.orders} orders ({report.rows} rows) into org [bold]{report.org_id}[/], "
-            f"{report.customers_created} new customers"
+            f"[green]✓[/] loaded {report.orders} orders ({report.rows} rows) into org [bold]{report.org_id}[/]: "
+            f"{created} new, {report.orders_updated} updated; {report.customers_created} new customers, "
+            f"{report.customers_updated} updated"
         )
+
+
+@app.command()
+def show(
+    order_id: str = typer.Argument(..., help="The order number (주문번호), e.g. 8841."),
+    org: str = typer.Option(..., "--org", envvar="SWITCHBOARD_ORG", help=ORG_HELP),
+    customer: str = typer.Option(None, "--customer", help="Only if it is this customer's order."),
+    json_output: bool = typer.Option(False, "--json", help="The get_order tool's result, as JSON."),
+) -> None:
+    """Look one order up the way the get_order tool does (over the configured backend).
+
+    Handy to check a mapping file: SWITCHBOARD_ORDERS_BACKEND=shop.toml switchboard orders show 5001 --org hanbit
+    """
+    from servers.order_server.cli_show import show_order
+
+    show_order(order_id, org, customer, json_output)
+
+
+@app.command("backend")
+def backend_check(
+    mapping: Path = typer.Argument(
+        None, help="A mapping file to check (default: SWITCHBOARD_ORDERS_BACKEND, or the built-in tables)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Check which backend the order server uses and that its mapping file is valid."""
+    from servers.order_server.cli_show import check_backend
+
+    check_backend(mapping, json_output)

@@ -31,6 +31,8 @@ from servers.order_server.bundles import (
     existing_customers,
     existing_orders,
     insert_bundles,
+    replace_bundles,
+    update_customers,
 )
 from servers.order_server.business_days import KST
 from servers.order_server.models import PAYMENT_METHOD_LABELS
@@ -104,6 +106,8 @@ class ImportReport:
     rows: int = 0
     orders: int = 0
     customers_created: int = 0
+    orders_updated: int = 0
+    customers_updated: int = 0
     loaded: bool = False
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -360,9 +364,20 @@ def _check_customers(groups: dict[str, list[_Line]], rejected: list[Rejection]) 
 
 
 async def import_csv(
-    org_id: str, path: Path, *, encoding: str = "auto", dry_run: bool = False, on_progress: Progress | None = None
+    org_id: str,
+    path: Path,
+    *,
+    encoding: str = "auto",
+    dry_run: bool = False,
+    upsert: bool = False,
+    on_progress: Progress | None = None,
 ) -> ImportReport:
-    """Validate ``path`` and, when every row is good, load it in one transaction."""
+    """Validate ``path`` and, when every row is good, load it in one transaction.
+
+    Without ``upsert`` an order or customer that exists is a rejected row; with it, existing
+    orders are overwritten from the file (lines, payment, shipment; refunds kept) and existing
+    customers take the file's name and phone number.
+    """
     if not is_valid_identifier(org_id):
         raise invalid("org must be 1-128 letters, digits or ._:@- characters")
     _, rows = read_csv(path, encoding)
@@ -372,32 +387,57 @@ async def import_csv(
     async with write_transaction(engine, immediate=True) as conn:
         present = await existing_orders(conn, org_id, [b.order_id for b in bundles])
         known = await existing_customers(conn, org_id, {b.customer.customer_ref for b in bundles})
-        first_line = _first_lines(rows)
-        for b in bundles:
-            if b.order_id in present:
-                rejected.append(Rejection(first_line[b.order_id], b.order_id, "order already exists in this tenant"))
-            phone = known.get(b.customer.customer_ref)
-            if phone is not None and phone != b.customer.phone_e164:
-                rejected.append(
-                    Rejection(
-                        first_line[b.order_id],
-                        b.order_id,
-                        f"customer {b.customer.customer_ref} already exists with another phone number",
-                    )
-                )
+        if not upsert:
+            rejected.extend(_conflicts(bundles, present, known, _first_lines(rows)))
         report.rejected = sorted(set(rejected), key=lambda r: (r.line, r.reason))
         report.orders = len(bundles)
         if report.rejected or dry_run or not bundles:
             return report
         customers = {b.customer.customer_ref: b.customer for b in bundles if b.customer.customer_ref not in known}
+        # --upsert: every existing customer in the file takes its name and phone from the file
+        changed = {b.customer.customer_ref: b.customer for b in bundles if upsert and b.customer.customer_ref in known}
+        await update_customers(conn, org_id, list(changed.values()))
         report.customers_created = len(customers)
-        for start in range(0, len(bundles), BATCH):
-            chunk = bundles[start : start + BATCH]
+        report.customers_updated = len(changed)
+        fresh = [b for b in bundles if b.order_id not in present]
+        stale = [b for b in bundles if b.order_id in present]
+        report.orders_updated = len(stale)
+        done = 0
+        for start in range(0, len(fresh), BATCH):
+            chunk = fresh[start : start + BATCH]
             await insert_bundles(conn, org_id, chunk, list(customers.values()) if start == 0 else [])
+            done += len(chunk)
             if on_progress:
-                on_progress("load", start + len(chunk), len(bundles))
+                on_progress("load", done, len(bundles))
+        if not fresh and customers:
+            await insert_bundles(conn, org_id, [], list(customers.values()))
+        for start in range(0, len(stale), BATCH):
+            chunk = stale[start : start + BATCH]
+            await replace_bundles(conn, org_id, chunk)
+            done += len(chunk)
+            if on_progress:
+                on_progress("load", done, len(bundles))
         report.loaded = True
     return report
+
+
+def _conflicts(
+    bundles: list[OrderBundle], present: set[str], known: dict[str, str], first_line: dict[str, int]
+) -> list[Rejection]:
+    """Without --upsert: orders that exist, customers that exist with another phone number."""
+    out = []
+    for b in bundles:
+        if b.order_id in present:
+            out.append(
+                Rejection(
+                    first_line[b.order_id], b.order_id, "order already exists in this tenant: use --upsert to update it"
+                )
+            )
+        phone = known.get(b.customer.customer_ref)
+        if phone is not None and phone != b.customer.phone_e164:
+            reason = f"customer {b.customer.customer_ref} already exists with another phone number: use --upsert"
+            out.append(Rejection(first_line[b.order_id], b.order_id, reason))
+    return out
 
 
 def _first_lines(rows: list[dict[str, str]]) -> dict[str, int]:

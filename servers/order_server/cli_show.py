@@ -1,0 +1,119 @@
+"""``switchboard orders show`` and ``switchboard orders backend``: one order, and which backend answers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from core.cliutil import console, print_json, run, table
+from servers.order_server.tables import ORDER_ID_PATTERN
+
+
+def backend_label() -> str:
+    """Where orders are read from: the built-in tables (and their database) or the mapping file."""
+    from core.settings import get_settings
+    from servers.order_server.backends import configured
+
+    setting = configured()
+    if setting == "tables":
+        url = get_settings().resolved_database_url
+        where = url.split("///", 1)[1] if url.startswith("sqlite") else url.split("@")[-1]  # never a password
+        return f"built-in tables in {where}"
+    return f"mapping file {Path(setting).expanduser().resolve()}"
+
+
+def show_order(order_id: str, org: str, customer: str | None, json_output: bool) -> None:
+    from core.context import RequestContext
+    from core.errors import SwitchboardError, invalid, not_found
+    from servers.order_server import service
+    from servers.order_server.backends import close_backend
+
+    async def _go() -> tuple[Any, Any]:
+        if not re.fullmatch(ORDER_ID_PATTERN, order_id):
+            raise invalid(f"{order_id!r} is not an order number (주문번호): 4-20 digits, e.g. 8841")
+        _database_exists()
+        ctx = RequestContext(org_id=org, customer_ref=customer)
+        try:
+            return await service.get_order(ctx, order_id), await service.get_shipping_status(ctx, order_id)
+        except SwitchboardError as err:
+            if err.code.value == "NOT_FOUND":
+                raise not_found(f"{err.message}; looked in org {org}, {backend_label()}") from None
+            raise
+        finally:
+            await close_backend()
+
+    order, shipping = run(_go)
+    if json_output:
+        print_json(order.model_dump(mode="json"))
+        return
+    console.print(_summary(order))
+    items = [(i.line_no, i.name, i.option or "", i.quantity, f"{i.amount_krw:,}") for i in order.items]
+    console.print(table("Items", ["#", "product", "option", "qty", "KRW"], items))
+    if shipping.events:
+        events = [(e.at, e.status_label, e.location, e.description) for e in shipping.events]
+        console.print(table("Tracking (newest first)", ["at", "status", "location", "event"], events))
+    console.print(f"[dim]from {backend_label()}[/]")
+
+
+def _database_exists() -> None:
+    """A read-only command does not create an empty SQLite database: say where it looked instead."""
+    from core.errors import not_found
+    from core.settings import get_settings
+    from servers.order_server.backends import configured
+
+    url = get_settings().resolved_database_url
+    if configured() == "tables" and url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        if not path.exists():
+            raise not_found(
+                f"no order database at {path}: load orders first (switchboard orders seed --org ORG, "
+                "or orders import FILE.csv --org ORG), or set SWITCHBOARD_HOME to where they are"
+            )
+
+
+def _summary(order: Any) -> Table:
+    rows: list[tuple[str, str]] = [
+        ("order", order.order_id),
+        ("status", f"{order.status_label} ({order.status})"),
+        ("ordered at", order.ordered_at),
+        ("customer", order.customer_name_masked),
+        ("total", f"{order.amounts.total_krw:,} KRW"),
+    ]
+    if order.payment:
+        rows.append(("payment", f"{order.payment.method_label} · {order.payment.status}"))
+    ship = order.shipping
+    rows.append(("shipping", " · ".join(x for x in (ship.status_label, ship.carrier, ship.tracking_number) if x)))
+    if order.refund:
+        refund = order.refund
+        rows.append(("refund", f"{refund.refund_id} {refund.state_label}, due {refund.expected_completion_date}"))
+    return table(f"Order {order.order_id}", ["field", "value"], rows)
+
+
+def check_backend(mapping: Path | None, json_output: bool) -> None:
+    import os
+
+    from servers.order_server.backends import ENV, open_backend
+
+    setting = str(mapping) if mapping else (os.environ.get(ENV, "").strip() or "tables")
+
+    async def _go() -> dict[str, Any]:
+        backend = open_backend(setting)
+        try:
+            sets = sorted(getattr(backend, "sets", ())) or ["(all)"]
+            writes = backend.name == "tables" or "request_refund" in sets
+            orgs = list(getattr(getattr(backend, "mapping", None), "orgs", ())) or ["(any)"]
+            return {"backend": backend.name, "setting": setting, "orgs": orgs, "row_sets": sets, "writes": writes}
+        finally:
+            await backend.close()
+
+    report = run(_go)
+    if json_output:
+        print_json(report)
+        return
+    console.print(f"[green]✓[/] order backend [bold]{report['backend']}[/] ({setting}) is valid")
+    console.print(f"  tenants: {', '.join(report['orgs'])}")
+    console.print(f"  row sets: {', '.join(report['row_sets'])}")
+    console.print("  request_refund: " + ("writes" if report["writes"] else "[yellow]read-only[/] (not mapped)"))
