@@ -277,3 +277,24 @@ async def test_an_unreachable_shop_is_unavailable(use_backend, mappings: dict[st
     async with Client(server()) as client:
         err = error_of(await client.call_tool_mcp("find_orders", {"phone": "010-1234-5678"}))
     assert err["code"] == "UNAVAILABLE" and "retry" in err["message"]
+
+
+def test_orders_show_reads_through_the_mapping(mappings: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from servers.order_server.cli import app
+
+    monkeypatch.setenv("SWITCHBOARD_ORDERS_BACKEND", str(mappings["sql"]))
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["show", "5001", "--org", SHOP, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    order = json.loads(as_json.stdout)
+    assert (order["order_id"], order["status"], order["amounts"]["total_krw"]) == ("5001", "delivered", 58000)
+    human = runner.invoke(app, ["show", "5001", "--org", SHOP])
+    assert human.exit_code == 0 and "shop-sql.toml" in "".join(human.output.split())
+    assert "문 앞 배송 완료" in human.output
+    missing = runner.invoke(app, ["show", "5004", "--org", SHOP])
+    flat = " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "looked in org hanbit, mapping file" in flat
