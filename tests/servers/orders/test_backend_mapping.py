@@ -126,7 +126,7 @@ def test_a_missing_mapping_file_is_named(tmp_path: Path) -> None:
     assert "nope.toml does not exist: check SWITCHBOARD_ORDERS_BACKEND" in caught.value.message
 
 
-def test_the_docs_example_mapping_is_valid(tmp_path: Path) -> None:
+def test_the_docs_example_mapping_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/orders.md's complete example parses and passes every check."""
     from servers.order_server.backends import open_backend
 
@@ -136,8 +136,8 @@ def test_the_docs_example_mapping_is_valid(tmp_path: Path) -> None:
     for number, block in enumerate(blocks):
         path = tmp_path / f"doc{number}.toml"
         path.write_text(block, encoding="utf-8")
-        os.environ.setdefault("SHOP_DB_PASSWORD", "x")
-        os.environ.setdefault("SHOP_API_TOKEN", "x")
+        monkeypatch.setenv("SWITCHBOARD_SHOP_DB_PASSWORD", "x")
+        monkeypatch.setenv("SWITCHBOARD_SHOP_API_TOKEN", "x")
         assert open_backend(str(path)).name in ("sql", "rest")
 
 
