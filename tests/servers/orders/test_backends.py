@@ -298,3 +298,69 @@ def test_orders_show_reads_through_the_mapping(mappings: dict[str, Any], monkeyp
     missing = runner.invoke(app, ["show", "5004", "--org", SHOP])
     flat = " ".join(missing.output.split())
     assert missing.exit_code == 2 and "looked in org hanbit, mapping file" in flat
+
+
+@BACKENDS
+async def test_the_offline_planner_answers_unchanged_over_the_backend(use_backend, backend: str) -> None:
+    """A scripted call through the host's engine and offline planner, the order tools answering from the
+    shop's own system (the real order server; the real tool definitions as the planner sees them)."""
+    from host.engine import AgentProfile, Conversation, EngineSettings
+    from host.providers.offline import OfflinePlanner
+    from host.store import RecordStore
+    from tests.host.fake_tools import QUERY_SCHEMA, FakeToolLayer, make_tool
+
+    await use_backend(backend)
+    async with Client(server()) as client:
+        listed = {t.name: t for t in await client.list_tools()}
+        policies = {"get_order": "confirm", "request_refund": "confirm"}
+        tools = [
+            make_tool(f"orders_{name}", "orders", name, listed[name].input_schema, policy=policies.get(name, "never"))
+            for name in ("get_order", "get_refund_status", "get_shipping_status", "find_orders")
+        ] + [make_tool("kb_search", "kb", "search", QUERY_SCHEMA)]
+
+        def call(name: str) -> Any:
+            async def _call(args: dict[str, Any]) -> Any:
+                from core.errors import SwitchboardError
+
+                result = await client.call_tool_mcp(name, args)
+                if result.is_error:
+                    body = error_of(result)
+                    raise SwitchboardError(body["code"], body["message"])
+                return result.structured_content
+
+            return _call
+
+        handlers = {t.exposed_name: call(t.tool_name) for t in tools if t.server_name == "orders"}
+        handlers["kb_search"] = lambda a: {"query": a["query"], "results": []}
+        layer = FakeToolLayer(tools=tools, handlers=handlers)
+        profile = AgentProfile(
+            org_id=SHOP,
+            agent_slug="cs-agent",
+            agent_version=1,
+            agent_version_id=f"av-{backend}",
+            manifest_sha256="m" * 64,
+            provider="offline",
+            system_prompt="You help customers of a small shop.",
+        )
+        planner = OfflinePlanner()
+        conv = await Conversation.start(
+            profile=profile,
+            layer=layer,
+            provider=planner,
+            store=RecordStore(),
+            customer_ref="M-01",
+            settings=EngineSettings(),
+        )
+        try:
+            asked = await conv.user_message("환불 진행 상황을 알고 싶습니다")
+            assert "주문번호" in asked.answer and not layer.calls
+            confirm = await conv.user_message("주문번호는 5001입니다")
+            assert confirm.confirm_prompt == "주문번호 5001로 조회해도 될까요?"
+            answered = await conv.user_message("네 맞아요")
+            await conv.end()
+        finally:
+            await planner.aclose()
+    called = [name for name, _ in layer.calls]
+    assert called[:2] == ["orders_get_order", "orders_get_refund_status"]
+    assert answered.answer.startswith("주문번호 5001(무선 블루투스 이어폰 외 1건)"), answered.answer
+    assert "환불 요청 내역이 없습니다" in answered.answer
