@@ -47,10 +47,10 @@ class SqlBackend(ExternalBackend):
         check_sets(mapping, set(queries))
         super().__init__(mapping, set(queries))
         self.types = self._types(section.get("param_types", {}))
-        self.statements: dict[str, TextClause] = {}
+        self.statements: dict[str, tuple[TextClause, tuple[str, ...]]] = {}
         for row_set, query in queries.items():
             statement = text(query)
-            names = set(statement._bindparams)
+            names = set(statement.compile().params)
             extra = names - SET_PARAMS[row_set]
             if extra:
                 raise mapping_error(
@@ -58,7 +58,7 @@ class SqlBackend(ExternalBackend):
                     f"sql.queries.{row_set}",
                     f"unknown parameter :{', :'.join(sorted(extra))}; use :{', :'.join(sorted(SET_PARAMS[row_set]))}",
                 )
-            self.statements[row_set] = statement
+            self.statements[row_set] = (statement, tuple(sorted(names)))
         url = section.get("url")
         if not isinstance(url, str) or not url:
             raise mapping_error(
@@ -83,8 +83,8 @@ class SqlBackend(ExternalBackend):
         return self._engine
 
     def _bind(self, row_set: str, params: dict[str, Any]) -> dict[str, Any]:
-        wanted = self.statements[row_set]._bindparams
         out = {}
+        wanted = self.statements[row_set][1]
         for name in wanted:
             value = params.get(name)
             convert = self.types.get(name)
@@ -103,7 +103,7 @@ class SqlBackend(ExternalBackend):
     async def fetch(self, row_set: str, params: dict[str, Any], cache: Cache) -> list[dict[str, Any]]:
         try:
             async with self.engine.connect() as conn:
-                result = await conn.execute(self.statements[row_set], self._bind(row_set, params))
+                result = await conn.execute(self.statements[row_set][0], self._bind(row_set, params))
                 return [dict(r) for r in result.mappings()]
         except (DBAPIError, OSError) as exc:
             raise self._failed(row_set, exc) from exc
@@ -111,7 +111,7 @@ class SqlBackend(ExternalBackend):
     async def write(self, params: dict[str, Any]) -> dict[str, Any] | None:
         try:
             async with self.engine.begin() as conn:
-                result = await conn.execute(self.statements[WRITE_SET], self._bind(WRITE_SET, params))
+                result = await conn.execute(self.statements[WRITE_SET][0], self._bind(WRITE_SET, params))
                 row = result.mappings().first() if result.returns_rows else None
                 return dict(row) if row is not None else None
         except IntegrityError as exc:
