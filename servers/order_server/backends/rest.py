@@ -152,7 +152,8 @@ class RestBackend(ExternalBackend):
         try:
             response = await self.client.request(endpoint.method, endpoint.url(params), params=query, **extra)
         except httpx.HTTPError as exc:
-            log.warning("order backend %s %s failed: %r", endpoint.method, endpoint.row_set, exc)
+            reason = mask_text(f"{type(exc).__name__}: {exc}")  # URLs may carry a phone number
+            log.warning("order backend %s %s failed: %s", endpoint.method, endpoint.row_set, reason)
             raise unavailable("the shop's order API is unreachable or slow: retry shortly") from exc
         if response.status_code == 404:
             return None

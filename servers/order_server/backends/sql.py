@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.errors import unavailable
+from core.pii import mask_text
 from core.settings import normalise_database_url
 from servers.order_server.backends.external import Cache, ExternalBackend, KeyTaken
 from servers.order_server.backends.mapping import (
@@ -31,6 +32,8 @@ from servers.order_server.backends.mapping import (
 log = logging.getLogger(__name__)
 
 PARAM_TYPES = {"int": int, "str": str}
+# Driver messages that mean "try again later", not "the query is wrong" (SQLite reports both as OperationalError).
+TRANSIENT = ("locked", "busy", "connect", "unable to open", "timeout", "timed out", "closed", "too many")
 
 
 class SqlBackend(ExternalBackend):
@@ -92,9 +95,18 @@ class SqlBackend(ExternalBackend):
         return out
 
     def _failed(self, row_set: str, exc: Exception) -> Exception:
-        if isinstance(exc, OperationalError | OSError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        """UNAVAILABLE either way; the agent hears whether to retry, the log gets the database's words."""
+        cause = getattr(exc, "orig", None) or exc  # the driver's message, without SQLAlchemy's parameter dump
+        message = mask_text(f"{type(cause).__name__}: {cause}")
+        words = message.lower()
+        if (
+            isinstance(exc, OSError)
+            or getattr(exc, "connection_invalidated", False)
+            or any(w in words for w in TRANSIENT)
+        ):
+            log.warning("order backend query %s: database unavailable: %s", row_set, message)
             return unavailable("the shop's order database is busy or unreachable: retry shortly")
-        log.error("order backend query %s failed: %s", row_set, exc)
+        log.error("order backend query %s failed: %s", row_set, message)
         return unavailable(
             f"the shop's order database rejected the {row_set} query (details in the server log): "
             "check the mapping with `switchboard orders show`"

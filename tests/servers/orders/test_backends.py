@@ -364,3 +364,27 @@ async def test_the_offline_planner_answers_unchanged_over_the_backend(use_backen
     assert called[:2] == ["orders_get_order", "orders_get_refund_status"]
     assert answered.answer.startswith("주문번호 5001(무선 블루투스 이어폰 외 1건)"), answered.answer
     assert "환불 요청 내역이 없습니다" in answered.answer
+
+
+async def test_a_failing_query_is_unavailable_and_logged_without_personal_data(
+    use_backend, mappings: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SQL_MAPPING.replace("WHERE m.mobile = :phone_dashed", "WHERE m.mobile_no = :phone_dashed")
+    await use_backend(write_mapping(mappings["dir"], "typo.toml", text))
+    with caplog.at_level("ERROR", logger="servers.order_server.backends.sql"):
+        async with Client(server()) as client:
+            err = error_of(await client.call_tool_mcp("find_orders", {"phone": "010-1234-5678"}))
+    assert err["code"] == "UNAVAILABLE" and "rejected the orders_by_phone query" in err["message"]
+    assert "mobile_no" not in err["message"]  # the database's words go to the log, not to the agent
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "mobile_no" in logged and "1234-5678" not in logged
+
+
+async def test_an_unreachable_database_is_unavailable_and_retryable(
+    use_backend, mappings: dict[str, Any], tmp_path: Path
+) -> None:
+    text = SQL_MAPPING.replace("${SHOP_DB_URL}", f"sqlite:///{tmp_path}/no/such/dir/shop.db")
+    await use_backend(write_mapping(mappings["dir"], "gone.toml", text))
+    async with Client(server()) as client:
+        err = error_of(await client.call_tool_mcp("get_order", {"order_id": "5001"}))
+    assert err == {"code": "UNAVAILABLE", "message": "the shop's order database is busy or unreachable: retry shortly"}
