@@ -301,9 +301,12 @@ def test_orders_show_reads_through_the_mapping(mappings: dict[str, Any], monkeyp
 
 
 @BACKENDS
-async def test_the_offline_planner_answers_unchanged_over_the_backend(use_backend, backend: str) -> None:
+async def test_the_offline_planner_answers_unchanged_over_the_backend(
+    use_backend, database_url: str, backend: str
+) -> None:
     """A scripted call through the host's engine and offline planner, the order tools answering from the
-    shop's own system (the real order server; the real tool definitions as the planner sees them)."""
+    shop's own system (the real order server; the real tool definitions as the planner sees them).
+    The host's records go to a database of this test's own (``database_url``)."""
     from host.engine import AgentProfile, Conversation, EngineSettings
     from host.providers.offline import OfflinePlanner
     from host.store import RecordStore
