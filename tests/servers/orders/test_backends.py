@@ -227,6 +227,13 @@ async def test_request_refund_writes_once_per_key_into_the_shops_system(
     assert len(stored) == 1 and stored[0]["idem_key"] == key and stored[0]["ref"] == first["refund_id"]
     assert RRN not in stored[0]["memo"] and "010-2222-3333" not in stored[0]["memo"]
     assert stored[0]["memo"].startswith("단순 변심")
+    from core.context import RequestContext
+    from servers.order_server.backends import get_backend
+
+    found = await get_backend().refund_by_key(RequestContext(org_id=SHOP), key)  # what a by-key read tool would use
+    assert found is not None and (found["refund_id"], found["order_id"]) == (first["refund_id"], "5002")
+    assert await get_backend().refund_by_key(RequestContext(org_id=SHOP, customer_ref="M-02"), key) is None
+    assert await get_backend().refund_by_key(RequestContext(org_id=OTHER_SHOP), key) is None
     if backend == "rest":
         posts = [h for m, _, h in mappings["rest_shop"].requests if m == "POST"]
         assert [h["idempotency-key"] for h in posts] == [key]  # the retry was answered from refund_by_key
@@ -391,3 +398,21 @@ async def test_an_unreachable_database_is_unavailable_and_retryable(
     async with Client(server()) as client:
         err = error_of(await client.call_tool_mcp("get_order", {"order_id": "5001"}))
     assert err == {"code": "UNAVAILABLE", "message": "the shop's order database is busy or unreachable: retry shortly"}
+
+
+async def test_the_tables_backend_finds_a_refund_by_its_key(shop, make_server) -> None:
+    from core.context import RequestContext
+    from servers.order_server.backends import get_backend
+    from tests.servers.orders.support import DEMO
+
+    key = f"test-{uuid.uuid4()}"
+    from tests.servers.orders.test_tools import _refundable_order
+
+    async with Client(make_server()) as client:
+        refundable = await _refundable_order(client)
+        args = {"order_id": refundable, "reason": "단순 변심", "idempotency_key": key}
+        created = ok(await client.call_tool_mcp("request_refund", args))
+    row = await get_backend().refund_by_key(RequestContext(org_id=DEMO), key)
+    assert row is not None and row["refund_id"] == created["refund_id"] and row["order_id"] == refundable
+    assert await get_backend().refund_by_key(RequestContext(org_id=DEMO, customer_ref="C-9999"), key) is None
+    assert await get_backend().refund_by_key(RequestContext(org_id="acme"), key) is None
