@@ -176,6 +176,71 @@ VALUES (:refund_id, :order_id, 'REQ', :amount_krw, :reason, :idempotency_key, :r
     + VALUES
 )
 
+BRIEF_FIELDS = {
+    "order_id": "orderNo",
+    "customer_ref": "member.no",
+    "customer_name": "member.name",
+    "status": "state",
+    "ordered_at": "createdAt",
+    "total_krw": "amount.total",
+}
+ORDER_FIELDS = BRIEF_FIELDS | {
+    "shipping_fee_krw": "amount.deliveryFee",
+    "discount_krw": "amount.coupon",
+    "pay_method": "payment.type",
+    "paid_at": "createdAt",
+    "ship_status": "delivery.state",
+    "carrier_name": "delivery.courier",
+    "tracking_number": "delivery.invoiceNo",
+    "shipped_at": "delivery.shippedAt",
+    "delivered_at": "delivery.deliveredAt",
+}
+REFUND_FIELDS = {
+    "refund_id": "ref",
+    "status": "status",
+    "amount_krw": "amount",
+    "reason": "memo",
+    "requested_at": "createdAt",
+}
+REST_SETS: dict[str, tuple[str, dict[str, str]]] = {  # row set → (request settings, fields)
+    "order": ('path = "/orders/{order_id}"\nquery = { shop = "{org_id}" }\nat = "data"', ORDER_FIELDS),
+    "items": (
+        'at = "data.lines"',
+        {
+            "line_no": "seq",
+            "product_name": "product",
+            "option_text": "option",
+            "quantity": "qty",
+            "unit_price_krw": "price",
+        },
+    ),
+    "events": (
+        'at = "data.delivery.history"',
+        {"occurred_at": "at", "status": "code", "location": "place", "description": "note"},
+    ),
+    "refunds": ('path = "/orders/{order_id}/refunds"\nquery = { shop = "{org_id}" }\nat = "data"', REFUND_FIELDS),
+    "orders_by_phone": (
+        'path = "/orders"\nquery = { shop = "{org_id}", mobile = "{phone_local}" }\nat = "data"',
+        BRIEF_FIELDS,
+    ),
+    "refund_by_key": (
+        'path = "/refunds"\nquery = { shop = "{org_id}", key = "{idempotency_key}" }\nat = "data"',
+        {"order_id": "orderNo"} | REFUND_FIELDS,
+    ),
+    "request_refund": (
+        'method = "POST"\npath = "/orders/{order_id}/refunds"\nquery = { shop = "{org_id}" }\n'
+        'body = { amount = "{amount_krw}", memo = "{reason}", ref = "{refund_id}" }\nat = "data"',
+        REFUND_FIELDS,
+    ),
+}
+
+
+def _rest_set(name: str) -> str:
+    settings, fields = REST_SETS[name]
+    lines = "\n".join(f'{ours} = "{theirs}"' for ours, theirs in fields.items())
+    return f"[rest.{name}]\n{settings}\n[rest.{name}.fields]\n{lines}\n"
+
+
 REST_MAPPING = (
     """
 kind = "rest"
@@ -187,92 +252,8 @@ base_url = "${SHOP_API_URL}"
 timeout_seconds = 5
 headers = { Authorization = "Bearer ${SHOP_API_TOKEN}" }
 
-[rest.order]
-path = "/orders/{order_id}"
-query = { shop = "{org_id}" }
-at = "data"
-[rest.order.fields]
-order_id = "orderNo"
-customer_ref = "member.no"
-customer_name = "member.name"
-status = "state"
-ordered_at = "createdAt"
-total_krw = "amount.total"
-shipping_fee_krw = "amount.deliveryFee"
-discount_krw = "amount.coupon"
-pay_method = "payment.type"
-paid_at = "createdAt"
-ship_status = "delivery.state"
-carrier_name = "delivery.courier"
-tracking_number = "delivery.invoiceNo"
-shipped_at = "delivery.shippedAt"
-delivered_at = "delivery.deliveredAt"
-
-[rest.items]
-at = "data.lines"
-[rest.items.fields]
-line_no = "seq"
-product_name = "product"
-option_text = "option"
-quantity = "qty"
-unit_price_krw = "price"
-
-[rest.events]
-at = "data.delivery.history"
-[rest.events.fields]
-occurred_at = "at"
-status = "code"
-location = "place"
-description = "note"
-
-[rest.refunds]
-path = "/orders/{order_id}/refunds"
-query = { shop = "{org_id}" }
-at = "data"
-[rest.refunds.fields]
-refund_id = "ref"
-status = "status"
-amount_krw = "amount"
-reason = "memo"
-requested_at = "createdAt"
-
-[rest.orders_by_phone]
-path = "/orders"
-query = { shop = "{org_id}", mobile = "{phone_local}" }
-at = "data"
-[rest.orders_by_phone.fields]
-order_id = "orderNo"
-customer_ref = "member.no"
-customer_name = "member.name"
-status = "state"
-ordered_at = "createdAt"
-total_krw = "amount.total"
-
-[rest.refund_by_key]
-path = "/refunds"
-query = { shop = "{org_id}", key = "{idempotency_key}" }
-at = "data"
-[rest.refund_by_key.fields]
-refund_id = "ref"
-order_id = "orderNo"
-status = "status"
-amount_krw = "amount"
-reason = "memo"
-requested_at = "createdAt"
-
-[rest.request_refund]
-method = "POST"
-path = "/orders/{order_id}/refunds"
-query = { shop = "{org_id}" }
-body = { amount = "{amount_krw}", memo = "{reason}", ref = "{refund_id}" }
-at = "data"
-[rest.request_refund.fields]
-refund_id = "ref"
-status = "status"
-amount_krw = "amount"
-reason = "memo"
-requested_at = "createdAt"
 """
+    + "\n".join(_rest_set(name) for name in REST_SETS)
     + VALUES
 )
 
