@@ -82,6 +82,9 @@ def test_show_says_where_it_looked(database_url: str) -> None:
     for bad in ("88", "8841; DROP TABLE ord_order", RRN, "０８８４１"):
         result = invoke("show", bad, "--org", DEMO)
         assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output, bad
+    for org in ("a b; DROP TABLE ord_order", ""):
+        result = invoke("show", "8841", "--org", org)
+        assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output, org
     other_customer = invoke("show", "8841", "--org", DEMO, "--customer", "C-1002")
     assert other_customer.exit_code == 2 and "NOT_FOUND" in other_customer.output
 
