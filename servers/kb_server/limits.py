@@ -72,14 +72,11 @@ ENV = {
 RATIO_FLOOR_BYTES = 10 * MB
 
 
-def over_limit(filename: str, what: str, limit: str) -> SwitchboardError:
+def over_limit(filename: str, what: str, limit: str, hint: str | None = None) -> SwitchboardError:
     """INVALID_ARGUMENT naming the limit's variable: ``<file>: <what>; ... raise <VAR>``."""
     var = ENV[limit]
-    return invalid(
-        f"{filename}: {what}; the file was refused and nothing changed"
-        f" (split or simplify the document, or raise {var} if you trust it)",
-        limit=var,
-    )
+    hint = hint or f"split or simplify the document, or raise {var} if you trust it"
+    return invalid(f"{filename}: {what}; the file was refused and nothing changed ({hint})", limit=var)
 
 
 def check_line_length(text: str, filename: str, limits: IngestLimits) -> None:

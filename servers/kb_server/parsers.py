@@ -346,9 +346,9 @@ def parse_html(text: str, filename: str = "document.html", limits: IngestLimits 
 def _too_deep(filename: str, limits: IngestLimits) -> Exception:
     return over_limit(
         filename,
-        f"elements are nested deeper than {min(limits.max_depth, _LIBXML_DEPTH)} levels"
-        f" (the nesting limit; libxml2 itself stops at {_LIBXML_DEPTH})",
+        f"elements are nested deeper than {min(limits.max_depth, _LIBXML_DEPTH)} levels (the nesting limit)",
         "max_depth",
+        f"flatten the document; SWITCHBOARD_KB_MAX_DEPTH can lower the limit, libxml2 stops at {_LIBXML_DEPTH}",
     )
 
 
