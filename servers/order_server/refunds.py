@@ -28,6 +28,7 @@ from servers.order_server.business_days import add_business_days, business_days_
 from servers.order_server.models import (
     REFUND_PROCESSING_DAYS,
     REFUND_STATE_LABELS,
+    RefundLookup,
     RefundRequest,
     kst_iso,
 )
@@ -105,6 +106,17 @@ def _request_view(row: Mapping[str, Any], created: bool, today: date) -> RefundR
 async def _by_key(conn: AsyncConnection, org_id: str, key: str) -> Mapping[str, Any] | None:
     query = select(refund).where(refund.c.org_id == org_id, refund.c.idempotency_key == key)
     return (await conn.execute(query)).mappings().first()
+
+
+async def find_by_key(ctx: RequestContext, idempotency_key: str, *, now: datetime | None = None) -> RefundLookup:
+    """The refund made with ``idempotency_key`` in this org, if any: did an interrupted write happen?"""
+    today = today_kst(now or datetime.now(UTC))
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = await _by_key(conn, ctx.org_id, idempotency_key)
+    if row is None:
+        return RefundLookup(found=False, refund=None)
+    return RefundLookup(found=True, refund=_request_view(row, created=False, today=today))
 
 
 def _replay(row: Mapping[str, Any], fingerprint: str, today: date) -> RefundRequest:

@@ -140,7 +140,14 @@ def test_inspector_over_stdio(env: dict[str, str]) -> None:
     listed = inspector(*target, "--method", "tools/list", "--strict", env=env)
     assert listed.returncode == 0, listed.stderr[-2000:]
     tools = {t["name"]: t for t in json.loads(listed.stdout)["result"]["tools"]}
-    assert set(tools) == {"get_order", "get_refund_status", "get_shipping_status", "find_orders", "request_refund"}
+    assert set(tools) == {
+        "get_order",
+        "get_refund_status",
+        "get_shipping_status",
+        "find_orders",
+        "find_refund_request",
+        "request_refund",
+    }
     assert tools["request_refund"]["annotations"]["readOnlyHint"] is False
     called = inspector(
         *target,
