@@ -23,6 +23,15 @@ from servers.order_server.tables import ORDER_ID_PATTERN
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"
 
+RequestKey = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=128,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The idempotency_key request_refund was called with",
+    ),
+]
 OrderId = Annotated[
     str,
     Field(
@@ -132,12 +141,12 @@ def register(server: Any) -> None:
 
     @server.tool(annotations=_read_only("Find refund request by idempotency key"))
     @database_errors
-    async def find_refund_request(idempotency_key: IdempotencyKey) -> RefundLookup:
+    async def find_refund_request(key: RequestKey) -> RefundLookup:
         """Whether request_refund already succeeded with this idempotency_key (found, and the refund),
         without changing anything. The host uses it to check a refund request that was interrupted
         (a crash or lost connection before the answer arrived); to answer customers, use
         get_refund_status."""
-        return await refunds.find_by_key(request_context(), idempotency_key)
+        return await refunds.find_by_key(request_context(), key)
 
     @server.tool(
         annotations=ToolAnnotations(

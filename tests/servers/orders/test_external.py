@@ -187,7 +187,7 @@ async def test_http_with_tokens_and_the_inspector(env: dict[str, str], tmp_path:
         header = f"Authorization: Bearer {demo_token}"
         listed = await asyncio.to_thread(inspector, url, "--header", header, "--method", "tools/list", "--strict")
         assert listed.returncode == 0, listed.stderr[-2000:]
-        assert len(json.loads(listed.stdout)["result"]["tools"]) == 5
+        assert len(json.loads(listed.stdout)["result"]["tools"]) == 6
         call = ["--method", "tools/call", "--tool-name", "find_orders", "--tool-args-json", '{"phone": "01012345678"}']
         called = await asyncio.to_thread(inspector, url, "--header", header, *call)
         assert called.returncode == 0, called.stderr[-2000:]

@@ -232,7 +232,7 @@ async def test_find_refund_request_says_whether_a_key_was_used_without_writing(s
         order_id = await _refundable_order(client)
         used, unused = key(), key()
         before = await row_counts()
-        missing = ok(await client.call_tool_mcp("find_refund_request", {"idempotency_key": unused}))
+        missing = ok(await client.call_tool_mcp("find_refund_request", {"key": unused}))
         assert missing == {"found": False, "refund": None}
         assert await row_counts() == before  # looking never writes
         made = ok(
@@ -240,8 +240,8 @@ async def test_find_refund_request_says_whether_a_key_was_used_without_writing(s
                 "request_refund", {"order_id": order_id, "reason": "단순 변심", "idempotency_key": used}
             )
         )
-        found = ok(await client.call_tool_mcp("find_refund_request", {"idempotency_key": used}))
-        bad = error_of(await client.call_tool_mcp("find_refund_request", {"idempotency_key": "x"}))
+        found = ok(await client.call_tool_mcp("find_refund_request", {"key": used}))
+        bad = error_of(await client.call_tool_mcp("find_refund_request", {"key": "x"}))
     assert found["found"] is True and found["refund"]["refund_id"] == made["refund_id"]
     assert found["refund"]["created"] is False and found["refund"]["order_id"] == order_id
     assert bad["code"] == "INVALID_ARGUMENT"
