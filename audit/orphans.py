@@ -1,7 +1,8 @@
 """Tool calls without a result: what a crash (or a call still running) left open in the audit log.
 
-Every tool call is recorded twice: ``tool_call`` before it is sent and ``tool_result`` after,
-sharing ``trace_id`` and ``source`` (the host and each server record their own pair). A
+The host records every tool call twice: ``tool_call`` before it is sent and ``tool_result``
+after, sharing ``trace_id`` (servers write one record after each call, so only the host's
+records — ``source`` ``host`` — can be left half-written). A
 ``tool_call`` with no ``tool_result`` means the caller stopped in between — ``kill -9``, a power
 cut — and nobody has yet said what became of the call. The host's crash recovery
 (``host/recovery.py``) resolves them by appending the missing ``tool_result``; ``switchboard
@@ -25,6 +26,7 @@ from audit.schema import audit_event
 from core.db import get_engine
 
 DEFAULT_GRACE_S = 300.0
+PAIRED_SOURCE = "host"  # the one source that writes tool_call and tool_result as two records
 _COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
 
 
@@ -37,11 +39,11 @@ def grace_seconds() -> float:
 
 
 def unresolved_in(records: Iterable[AuditRecord]) -> list[AuditRecord]:
-    """The ``tool_call`` records among ``records`` with no ``tool_result`` of the same source and trace."""
+    """The host's ``tool_call`` records among ``records`` with no ``tool_result`` of the same trace."""
     calls: dict[tuple[str, str], AuditRecord] = {}
     answered: set[tuple[str, str]] = set()
     for record in records:
-        if not record.trace_id:
+        if not record.trace_id or record.source != PAIRED_SOURCE:
             continue
         key = (record.source, record.trace_id)
         if record.event_type == "tool_call":
@@ -66,7 +68,10 @@ async def unresolved_calls(
         )
     )
     query = select(*_COLUMNS).where(
-        audit_event.c.event_type == "tool_call", audit_event.c.trace_id.is_not(None), ~answered
+        audit_event.c.event_type == "tool_call",
+        audit_event.c.source == PAIRED_SOURCE,
+        audit_event.c.trace_id.is_not(None),
+        ~answered,
     )
     if org_id is not None:
         query = query.where(audit_event.c.org_id == org_id)

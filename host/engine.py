@@ -31,7 +31,7 @@ from host.providers.base import (
     ToolResult,
     ToolSpec,
 )
-from host.recovery import deliver_notices, recover_session
+from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, masked, masked_json, new_call_id, new_id, now
 from host.summary import memory_facts, summarise
@@ -691,6 +691,7 @@ class Conversation:
         approval_id: str | None = None,
         actor: str = "model",
     ) -> CallOutcome:
+        await turn_recorded(turn, self._tool(call.name))  # a write waits for its turn row (host/recovery.py)
         call_id = new_call_id()
         outcome = await self.layer.call(
             Invocation(

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -94,11 +95,15 @@ class Resolution:
 async def recover_session(conv: Conversation) -> list[Resolution]:
     """Close every open turn of ``conv``'s session from the audit log and the servers (see module doc)."""
     open_turns = await _open_turns(conv)
-    if not open_turns:
+    if not open_turns:  # the common case: nothing crashed, no audit query
         return []
+    from audit.record import utc_timestamp
     from audit.store import find
 
-    records = await find(org_id=conv.profile.org_id, session_id=conv.session_id, limit=_MAX_RECORDS)
+    first = min(t["created_at"] for t in open_turns)
+    first = first if first.tzinfo else first.replace(tzinfo=UTC)
+    since = utc_timestamp(first - timedelta(minutes=1))  # the org/time index bounds the search
+    records = await find(org_id=conv.profile.org_id, session_id=conv.session_id, since=since, limit=_MAX_RECORDS)
     host = [r for r in records if r.source == "host"]
     results = {r.trace_id: r for r in host if r.event_type == "tool_result"}
     tools = {t.exposed_name: t for t in conv.layer.exposed_tools()}
@@ -117,13 +122,44 @@ async def recover_session(conv: Conversation) -> list[Resolution]:
             resolved.append(Resolution(name, _kind(tool), "not_sent", tool_name=tool.tool_name if tool else name))
         everything.extend(resolved)
         await _close_turn(conv, turn, resolved, last=index == len(open_turns) - 1, lang=lang)
+    await _resolve_stray(conv, host, results, tools, {r.call_id for r in everything}, lang)
     return everything
+
+
+async def _resolve_stray(
+    conv: Conversation,
+    host: list[AuditRecord],
+    results: dict[str | None, AuditRecord],
+    tools: dict[str, ExposedTool],
+    done: set[str | None],
+    lang: str,
+) -> None:
+    """Calls without a result since the first open turn but outside the open turns (the host's own)."""
+    stray = [r for r in host if r.event_type == "tool_call" and r.trace_id not in results and r.trace_id not in done]
+    events = []
+    for call in stray:
+        res = await _resolve(conv, call, None, tools.get(call.exposed_name or ""), call.turn_id or "")
+        events.append(EventRow("TOOL_CALLED", {**res.event(0), "actor": call.actor}, call.turn_id))
+        if res.kind == "write":
+            conv.state.notices.append(notice([res], lang))
+    if events:
+        await conv.store.add_events(conv.session_id, conv.profile.versions, events)
+
+
+async def turn_recorded(turn: Any, tool: ExposedTool | None) -> None:
+    """Before a write is sent, wait until its turn row is committed (it is queued when the turn opens).
+
+    Then a crash at any later step leaves an ``open`` turn for :func:`recover_session` to close,
+    and the write is never made by a turn the records do not know. Reads do not wait.
+    """
+    if turn.opened is not None and (tool is None or not tool.is_read):
+        await turn.opened
 
 
 async def _open_turns(conv: Conversation) -> list[dict[str, Any]]:
     engine = await conv.store.engine()
     query = (
-        select(turns.c.id, turns.c.seq)
+        select(turns.c.id, turns.c.seq, turns.c.created_at)
         .where(turns.c.session_id == conv.session_id, turns.c.status == "open")
         .order_by(turns.c.seq)
     )
