@@ -92,6 +92,15 @@ async def _unresolved(session_id: str) -> list:
     return found
 
 
+async def verify(*flags: str):
+    """``switchboard audit verify --org demo`` (in a thread: the command runs its own event loop)."""
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    return await asyncio.to_thread(CliRunner().invoke, app, ["verify", "--org", ORG, *flags])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,23 +171,12 @@ def _session(address: str, session_id: str) -> dict:
         return json.loads(response.read())
 
 
-# point -> (unresolved calls right after the crash, refunds made, what the customer hears)
-CASES = {
-    "before_call_record": (0, 0, "환불 요청은 처리되지 않았습니다"),
-    "after_call_record": (1, 0, "환불 요청은 처리되지 않았습니다"),
-    "after_server_write": (1, 1, "환불 요청은 처리되었습니다"),
-    "after_result_record": (0, 1, "환불 요청은 처리되었습니다"),
-}
-
-
-@pytest.mark.parametrize("point", list(CASES))
-async def test_host_killed_mid_refund_then_resumed(shop: dict[str, str], point: str) -> None:
+async def crash_during_refund(env: dict[str, str], point: str) -> tuple[str, str]:
+    """Ask for a refund, confirm it, and let the host kill itself at ``point``: (session id, order id)."""
     from websockets.exceptions import ConnectionClosed
 
-    orphans_after_crash, refunds_made, told = CASES[point]
     order_id, customer = (await _refundable_orders())[0]
-
-    async with running_host(shop, crash_at=point) as (proc, address):
+    async with running_host(env, crash_at=point) as (proc, address):
         async with connect(address) as client:
             await client.send(type="session.start", agent="cs-agent", customer_ref=customer, language="ko")
             session_id = (await client.until("session.started"))[-1]["session_id"]
@@ -190,9 +188,35 @@ async def test_host_killed_mid_refund_then_resumed(shop: dict[str, str], point: 
             with pytest.raises((ConnectionClosed, TimeoutError)):
                 await client.until("turn.completed", timeout=60)
         assert await asyncio.to_thread(proc.wait, 30) == -9  # SIGKILL, by the crash point
+    return session_id, order_id
+
+
+# point -> (unresolved calls right after the crash, refunds made, what the customer hears)
+CASES = {
+    "before_call_record": (0, 0, "환불 요청은 처리되지 않았습니다"),
+    "after_call_record": (1, 0, "환불 요청은 처리되지 않았습니다"),
+    "after_server_write": (1, 1, "환불 요청은 처리되었습니다"),
+    "after_result_record": (0, 1, "환불 요청은 처리되었습니다"),
+}
+
+
+@pytest.mark.parametrize("point", list(CASES))
+async def test_host_killed_mid_refund_then_resumed(
+    shop: dict[str, str], point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orphans_after_crash, refunds_made, told = CASES[point]
+    session_id, order_id = await crash_during_refund(shop, point)
 
     assert len(await _unresolved(session_id)) == orphans_after_crash
     assert await _refunds(order_id) == refunds_made
+    if point == "after_call_record":
+        monkeypatch.setenv("SWITCHBOARD_AUDIT_ORPHAN_GRACE_S", "0")
+        warned = await verify("--json")
+        assert warned.exit_code == 0, warned.output  # a warning by default
+        listed = json.loads(warned.stdout)["unresolved_calls"]
+        assert [(c["session_id"], c["tool"]) for c in listed] == [(session_id, REFUND)]
+        strict = await verify("--strict")
+        assert strict.exit_code == 1 and "have no recorded result" in " ".join(strict.output.split())
 
     async with running_host(shop) as (_, address):
         async with connect(address) as client:
@@ -211,6 +235,8 @@ async def test_host_killed_mid_refund_then_resumed(shop: dict[str, str], point: 
 
     assert await _refunds(order_id) == refunds_made  # nothing was repeated
     assert await _unresolved(session_id) == []  # every call has its result now
+    if point == "after_call_record":
+        assert (await verify("--strict")).exit_code == 0
     killed = detail["turns"][1]
     assert killed["status"] == "failed" and killed["error_code"] == "INTERRUPTED"
     assert all(t["status"] != "open" for t in detail["turns"])
@@ -227,35 +253,3 @@ async def test_host_killed_mid_refund_then_resumed(shop: dict[str, str], point: 
         assert "환불 요청 처리됨(RF" in ended["summary"]
     else:
         assert "환불 요청 처리 안 됨" in ended["summary"]
-
-
-async def test_audit_verify_lists_calls_without_a_result(shop: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from audit.cli import app
-
-    order_id, customer = (await _refundable_orders())[0]
-    async with running_host(shop, crash_at="after_call_record") as (proc, address):
-        async with connect(address) as client:
-            await client.send(type="session.start", agent="cs-agent", customer_ref=customer, language="ko")
-            session_id = (await client.until("session.started"))[-1]["session_id"]
-            await client.send(type="user.message", text=f"주문번호 {order_id} 환불해 주세요 단순 변심입니다")
-            await client.until("confirmation.requested")
-            await client.send(type="confirmation.response", confirmed=True)
-            with pytest.raises(Exception):
-                await client.until("turn.completed", timeout=60)
-        await asyncio.to_thread(proc.wait, 30)
-
-    monkeypatch.setenv("SWITCHBOARD_AUDIT_ORPHAN_GRACE_S", "0")
-    runner = CliRunner()
-    warned = runner.invoke(app, ["verify", "--org", ORG, "--json"])
-    assert warned.exit_code == 0, warned.output  # a warning by default
-    listed = json.loads(warned.stdout)["unresolved_calls"]
-    assert [(c["session_id"], c["tool"]) for c in listed] == [(session_id, REFUND)]
-    strict = runner.invoke(app, ["verify", "--org", ORG, "--strict"])
-    assert strict.exit_code == 1 and "have no recorded result" in strict.output
-
-    async with running_host(shop) as (_, address), connect(address) as client:
-        await client.send(type="session.start", session_id=session_id)
-        await client.until("session.started")
-    assert runner.invoke(app, ["verify", "--org", ORG, "--strict"]).exit_code == 0
