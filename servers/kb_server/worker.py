@@ -136,6 +136,12 @@ class IngestWorker:
             raise unavailable("the ingestion worker failed at start; try again (see the server log)") from None
         return parent
 
+    def start(self) -> None:
+        """Start the worker now if it is not running (uploads start it on demand)."""
+        with self._lock:
+            if self.pid is None or self._conn is None:
+                self._start()
+
     def stop(self) -> None:
         """Kill the worker now (the next file starts a new one)."""
         proc, conn = self._proc, self._conn
