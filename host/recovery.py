@@ -37,10 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from core.context import RequestContext
 from host.records import turns
 from host.store import EventRow, new_call_id, now
-from host.tooling import ExposedTool, Invocation, TurnBudget
+from host.tooling import CallOutcome, ExposedTool, Invocation, TurnBudget
 
 if TYPE_CHECKING:
     from audit import AuditRecord
@@ -75,21 +74,20 @@ class Resolution:
         return self.outcome == "done"
 
     def event(self, seq: int) -> dict[str, Any]:
-        return {
-            "seq": seq,
-            "call_id": self.call_id,
-            "exposed_name": self.exposed_name,
-            "server_name": self.server_name,
-            "server_version": self.server_version,
-            "tool_name": self.tool_name,
-            "definition_sha256": self.definition_sha256,
-            "ok": self.ok,
-            "error_code": None if self.ok else INTERRUPTED,
-            "latency_ms": None,
-            "recovered": True,
-            "outcome": self.outcome,
-            "checked_by": self.checked_by,
-        }
+        """The ``TOOL_CALLED`` payload: the usual call summary, flagged as recovered."""
+        summary = CallOutcome(
+            call_id=self.call_id or "",
+            exposed_name=self.exposed_name,
+            ok=self.ok,
+            content="",
+            error_code=None if self.ok else INTERRUPTED,
+            server_name=self.server_name,
+            server_version=self.server_version,
+            tool_name=self.tool_name,
+            definition_sha256=self.definition_sha256,
+        ).summary()
+        extra = {"latency_ms": None, "recovered": True, "outcome": self.outcome, "checked_by": self.checked_by}
+        return {"seq": seq, **summary, **extra}
 
 
 async def recover_session(conv: Conversation) -> list[Resolution]:
@@ -220,14 +218,7 @@ async def _check_write(
             call_id=call_id,
             exposed_name=lookup.exposed_name,
             arguments={key_arg: key},
-            context=RequestContext(
-                org_id=conv.profile.org_id,
-                customer_ref=conv.customer_ref,
-                session_id=conv.session_id,
-                agent_version_id=conv.profile.agent_version_id,
-                manifest_sha256=conv.profile.manifest_sha256,
-                trace_id=call_id,
-            ),
+            context=conv._context(call_id),
             turn_id=turn_id,
             budget=TurnBudget(),
             actor="host",

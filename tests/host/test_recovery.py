@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.host.test_ws import connect
+
 ORG = "demo"
 SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
 REFUND = "orders__request_refund"
@@ -140,30 +142,6 @@ async def running_host(env: dict[str, str], crash_at: str | None = None):
                 proc.kill()
                 proc.wait(5)
         proc.stderr.close()
-
-
-class Client:
-    def __init__(self, ws) -> None:
-        self.ws = ws
-
-    async def send(self, **message) -> None:
-        await self.ws.send(json.dumps(message, ensure_ascii=False))
-
-    async def until(self, kind: str, timeout: float = 60) -> list[dict]:
-        batch = []
-        while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            batch.append(message)
-            if message["type"] == kind:
-                return batch
-
-
-@asynccontextmanager
-async def connect(address: str):
-    from websockets.asyncio.client import connect as ws_connect
-
-    async with ws_connect(f"ws://{address}/v1/ws", open_timeout=30) as ws:
-        yield Client(ws)
 
 
 def _session(address: str, session_id: str) -> dict:

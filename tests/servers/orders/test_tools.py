@@ -12,17 +12,18 @@ from fastmcp import Client
 from sqlalchemy import select, update
 
 from servers.order_server.business_days import business_days_between, today_kst
-from tests.servers.orders.support import DEMO, OTHER, OTHER_ORDER, STORY_PHONE_MASKED, error_of, ok, row_counts
+from tests.servers.orders.support import (
+    DEMO,
+    OTHER,
+    OTHER_ORDER,
+    STORY_PHONE_MASKED,
+    TOOLS,
+    error_of,
+    ok,
+    row_counts,
+)
 
 ISO_KST = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00$")
-TOOLS = {
-    "get_order",
-    "get_refund_status",
-    "get_shipping_status",
-    "find_orders",
-    "find_refund_request",
-    "request_refund",
-}
 
 
 def key() -> str:
