@@ -21,9 +21,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,15 @@ if TYPE_CHECKING:
     from servers.kb_server.store import PreparedDocument, UploadItem
 
 STARTUP_TIMEOUT_S = 180.0  # importing and loading kiwi on a busy machine
+DEFAULT_IDLE_S = 60.0  # an idle worker exits (kiwi holds ~550 MB); the next upload starts a new one
+
+
+def idle_seconds() -> float:
+    """``SWITCHBOARD_KB_WORKER_IDLE_S`` (default 60): how long an idle worker is kept."""
+    try:
+        return max(1.0, float(os.environ.get("SWITCHBOARD_KB_WORKER_IDLE_S", DEFAULT_IDLE_S)))
+    except ValueError:
+        return DEFAULT_IDLE_S
 
 
 @dataclass(slots=True)
@@ -113,6 +124,7 @@ class IngestWorker:
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._used = 0.0
         self.last: FileStats | None = None
 
     @property
@@ -123,7 +135,8 @@ class IngestWorker:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="switchboard-kb-ingest")
-        proc.start()
+        with _without_main_module():
+            proc.start()
         child.close()
         self._proc, self._conn = proc, parent
         if not parent.poll(STARTUP_TIMEOUT_S):
@@ -153,8 +166,27 @@ class IngestWorker:
         if conn is not None:
             conn.close()
 
+    def _stop_if_idle(self, idle: float) -> None:
+        with self._lock:
+            if time.monotonic() - self._used >= idle - 0.5:
+                self.stop()
+
+    def _keep_until_idle(self) -> None:
+        """Stop the worker once it has been idle for ``idle_seconds()`` (a daemon timer)."""
+        idle = idle_seconds()
+        self._used = time.monotonic()
+        timer = threading.Timer(idle, self._stop_if_idle, args=(idle,))
+        timer.daemon = True
+        timer.start()
+
     def prepare(self, item: UploadItem, limits: IngestLimits) -> PreparedDocument:
         """Prepare one file in the worker; INVALID_ARGUMENT naming the limit when it is over budget."""
+        try:
+            return self._prepare(item, limits)
+        finally:
+            self._keep_until_idle()
+
+    def _prepare(self, item: UploadItem, limits: IngestLimits) -> PreparedDocument:
         with self._lock:
             conn = self._conn if self.pid is not None and self._conn is not None else self._start()
             pid = self.pid
@@ -188,6 +220,25 @@ class IngestWorker:
             )
         code, message, details = payload
         raise SwitchboardError(code, message, **details)
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Spawn the worker without re-running the parent's ``__main__`` in it.
+
+    ``multiprocessing`` re-imports the parent's main script in a spawned child; the worker needs
+    only this module, and a main read from stdin (``python - <<EOF``) cannot be re-imported at all.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__.pop(name) for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    if main is not None:
+        main.__spec__ = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
 
 
 def _mb(kb: float | None) -> float | None:
