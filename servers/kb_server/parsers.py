@@ -100,9 +100,9 @@ def parse(data: bytes, filename: str, limits: IngestLimits | None = None) -> Par
     elif mime.endswith("wordprocessingml.document"):
         doc = parse_docx(data, filename, limits)
     else:
-        text = decode_text(data, filename)
+        text, encoding = decode_with_encoding(data, filename)
         check_line_length(text, filename, limits)
-        refuse_implausible(text, filename)
+        refuse_implausible(text, filename, legacy=encoding == "cp949")
         if mime == "text/markdown":
             doc = parse_markdown(text)
         elif mime == "text/html":
@@ -117,6 +117,11 @@ def parse(data: bytes, filename: str, limits: IngestLimits | None = None) -> Par
 
 def decode_text(data: bytes, filename: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, or CP949/EUC-KR; refuses binary data."""
+    return decode_with_encoding(data, filename)[0]
+
+
+def decode_with_encoding(data: bytes, filename: str) -> tuple[str, str]:
+    """:func:`decode_text` and the encoding that read it (``utf-16``, ``utf-8-sig`` or ``cp949``)."""
     candidates = ["utf-16"] if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ["utf-8-sig", "cp949"]
     for encoding in candidates:
         try:
@@ -125,7 +130,7 @@ def decode_text(data: bytes, filename: str) -> str:
             continue
         if "\x00" in text:
             break
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
     raise invalid(f"{filename}: {_NOT_TEXT}")
 
 
@@ -137,13 +142,14 @@ _NON_SPACE_RUN = re.compile(r"\S{65,}")
 _MIN_JUDGED = 256  # shorter texts are too small to judge
 
 
-def implausible_reason(text: str) -> str | None:
+def implausible_reason(text: str, *, legacy: bool = False) -> str | None:
     """Why decoded ``text`` is not plausibly a document (None when it is). Linear in the text.
 
     Binary data decodes as *something* in CP949 (any byte pair 0xB0-0xFE is a Hangul syllable or
     a Hanja), so decoding alone proves nothing. Real text has few control or private-use
     characters, breaks its words with spaces (Hangul, Latin) or is written in ideographs or kana
-    (Chinese, Japanese), and Korean text is mostly Hangul, not Hanja.
+    (Chinese, Japanese), and Korean text read as CP949 (``legacy``) is mostly Hangul, not Hanja
+    (UTF-8 is not judged by that rule: a Chinese page naming a Korean product is fine).
     """
     visible = _visible(text)
     if visible < _MIN_JUDGED:
@@ -153,7 +159,7 @@ def implausible_reason(text: str) -> str | None:
     ideographs = sum(1 for _ in _CJK_IDEOGRAPH.finditer(text))
     kana = sum(1 for _ in _KANA.finditer(text))
     hangul = sum(1 for _ in _HANGUL_SYLLABLE.finditer(text))
-    if hangul and ideographs > hangul // 2 and kana * 10 < ideographs:
+    if legacy and hangul and ideographs > hangul // 2 and kana * 10 < ideographs:
         return "Hanja mixed into Hangul the way decoded binary data is"
     if ideographs + kana < visible // 4:
         long_runs = sum(len(m.group()) for m in _NON_SPACE_RUN.finditer(text))
@@ -170,9 +176,9 @@ def _visible(text: str) -> int:
     return len(text) - sum(1 for _ in _SPACE.finditer(text))
 
 
-def refuse_implausible(text: str, filename: str) -> None:
-    """INVALID_ARGUMENT when decoded text is binary data in disguise."""
-    reason = implausible_reason(text)
+def refuse_implausible(text: str, filename: str, *, legacy: bool = False) -> None:
+    """INVALID_ARGUMENT when decoded text is binary data in disguise (``legacy``: it was read as CP949)."""
+    reason = implausible_reason(text, legacy=legacy)
     if reason:
         raise invalid(f"{filename}: {_NOT_TEXT} ({reason})")
 

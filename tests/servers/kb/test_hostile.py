@@ -153,6 +153,7 @@ def test_binary_data_is_refused_in_every_shape_and_real_text_is_not() -> None:
         assert "카드 환불" in parsers.parse(prose.encode(encoding), "ok.txt").text
     assert parsers.parse(("退款需要三个工作日。" * 100).encode(), "zh.txt").text  # no spaces, but ideographs
     assert parsers.parse(("返金には三営業日かかります。" * 100).encode(), "ja.txt").text
+    assert parsers.parse(("退款需要三个工作日，详情请咨询 스위치보드 고객센터。" * 40).encode(), "zh-ko.txt").text
 
 
 def test_chunking_a_run_on_line_is_linear_and_fits_the_model() -> None:
