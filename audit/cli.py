@@ -201,9 +201,14 @@ def verify(
     public_key: list[Path] = typer.Option(
         None, "--public-key", help="Checkpoint public key (PEM or base64); repeat for rotated keys."
     ),
+    strict: bool = typer.Option(False, "--strict", help="Also fail when a tool call has no recorded result."),
     json_output: bool = JSON_OPT,
 ) -> None:
-    """Check every hash, link and seq, and the signed checkpoints; exit 1 at the first broken seq."""
+    """Check every hash, link and seq, and the signed checkpoints; exit 1 at the first broken seq.
+
+    Tool calls without a recorded result (a crash mid-call) are listed as a warning; --strict fails on them.
+    """
+    from audit.orphans import describe, print_unresolved, unresolved_calls
     from audit.verify import verify_all, verify_export
 
     keys = [str(p) for p in public_key or []]
@@ -228,11 +233,15 @@ def verify(
                     org, from_seq=from_seq, checkpoint_dir=checkpoint_dir, public_keys=keys, progress=advance
                 )
             )
-    ok = all(r.ok for r in reports)
+    orphans = [] if file is not None else _run(lambda: unresolved_calls(org))
+    ok = all(r.ok for r in reports) and not (strict and orphans)
     if json_output:
-        print_json({"ok": ok, "orgs": [r.to_dict() for r in reports]})
+        print_json(
+            {"ok": ok, "orgs": [r.to_dict() for r in reports], "unresolved_calls": [describe(o) for o in orphans]}
+        )
     else:
         _print_reports(reports)
+        print_unresolved(orphans, strict=strict)
     if not ok:
         raise typer.Exit(1)
 

@@ -31,6 +31,7 @@ from host.providers.base import (
     ToolResult,
     ToolSpec,
 )
+from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, masked, masked_json, new_call_id, new_id, now
 from host.summary import memory_facts, summarise
@@ -208,6 +209,7 @@ class Conversation:
         )
         started = row["started_at"] or row["created_at"]
         conv._started = started if started.tzinfo else started.replace(tzinfo=UTC)
+        await recover_session(conv)  # turns a crash left open: closed INTERRUPTED (host/recovery.py)
         return conv
 
     async def end(self, *, outcome: str | None = None) -> dict[str, Any]:
@@ -367,6 +369,7 @@ class Conversation:
 
     async def _close_turn(self, turn: _Turn) -> TurnResult:
         await self._settle_records(turn)
+        await deliver_notices(self, turn)  # what a crash interrupted, told first (host/recovery.py)
         references = dedupe([to_reference(c) for c in turn.citations])
         if turn.answer is not None and turn.status != "failed":
             turn.event("FINAL_ANSWER_READY", {"seq": turn.seq, "answer": turn.answer, "kb_references": references})
@@ -688,6 +691,7 @@ class Conversation:
         approval_id: str | None = None,
         actor: str = "model",
     ) -> CallOutcome:
+        await turn_recorded(turn, self._tool(call.name))  # a write waits for its turn row (host/recovery.py)
         call_id = new_call_id()
         outcome = await self.layer.call(
             Invocation(

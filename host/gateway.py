@@ -27,6 +27,7 @@ from typing import Any
 from core.canonical import sha256_hex
 from core.context import META_PREFIX
 from core.errors import SwitchboardError
+from host.crashpoints import crash_point
 from host.pool import AgentPool
 from host.store import RecordStore, masked_json
 from host.tooling import HOST_MANAGED_ARGS, CallOutcome, ExposedTool, Invocation, arguments_digest
@@ -119,6 +120,7 @@ class Gateway:
             await self._audit_denied(inv, tool, outcome)
             return outcome
         # fail closed: no audit record, no call
+        crash_point("before_call_record", inv.exposed_name)
         try:
             await self._append(
                 self._event(inv, tool, "tool_call", arguments=arguments, details=self._details(inv, tool))
@@ -145,7 +147,9 @@ class Gateway:
                     "actor": inv.actor,
                 },
             )
+        crash_point("after_call_record", inv.exposed_name)
         await self._execute(inv, tool, arguments, outcome)
+        crash_point("after_server_write", inv.exposed_name)
         outcome.latency_ms = (time.perf_counter() - started) * 1000
         result_event = self._event(
             inv,
@@ -355,6 +359,7 @@ class Gateway:
     async def _append_result(self, call_id: str, event: Any) -> None:
         try:
             await self._append(event)
+            crash_point("after_result_record", event.exposed_name)
         except Exception as exc:
             log.error("audit append of result %s failed: %s", call_id, getattr(exc, "message", exc))
             raise

@@ -123,6 +123,8 @@ class SessionState:
     answered: int = 0
     failed_turns: int = 0
     approvals: list[str] = field(default_factory=list)  # review ids of approval requests not yet handled
+    notices: list[str] = field(default_factory=list)  # crash recovery: told at the next turn (host/recovery.py)
+    interrupted: list[dict[str, Any]] = field(default_factory=list)  # crash recovery: writes and their outcome
     _masked: dict[int, tuple[Message, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -141,6 +143,8 @@ class SessionState:
             "answered": self.answered,
             "failed_turns": self.failed_turns,
             "approvals": self.approvals,
+            "notices": self.notices,
+            "interrupted": self.interrupted,
         }
 
     def to_masked_json(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from host import prompts
+from host.recovery import summary_lines
 
 if TYPE_CHECKING:
     from host.session import SessionState
@@ -28,6 +29,7 @@ def summarise(state: SessionState, language: str) -> str:
             parts.append(f"주문번호 {orders} 확인 후 안내." if ko else f"Checked order {orders} and answered.")
         else:
             parts.append(f"주문번호 {orders} 확인." if ko else f"Order {orders} mentioned.")
+    parts.extend(summary_lines(state, ko))  # interrupted writes, as they really ended (host/recovery.py)
     if state.escalated:
         reason = state.escalation_reason or ""
         parts.append(f"상담원 연결({reason})." if ko else f"Handed to a person ({reason}).")

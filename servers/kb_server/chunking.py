@@ -32,44 +32,105 @@ class Chunk:
     section: str | None
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough e5 token count: ~0.6 per Hangul syllable, ~0.3 per other visible character."""
+def _cost(text: str) -> float:
+    """The additive part of :func:`estimate_tokens` (so pieces can be summed)."""
     hangul = len(_HANGUL.findall(text))
     other = len(_NON_SPACE.findall(text)) - hangul
-    return int(hangul * 0.6 + other * 0.3) + 1
+    return hangul * 0.6 + other * 0.3
 
 
-def _hard_split(text: str, max_tokens: int) -> list[str]:
-    """Split a run-on text at whitespace (or anywhere, if it has none) to fit ``max_tokens``."""
+def estimate_tokens(text: str) -> int:
+    """Rough e5 token count: ~0.6 per Hangul syllable, ~0.3 per other visible character."""
+    return int(_cost(text)) + 1
+
+
+def _cut_word(word: str, max_tokens: int) -> list[str]:
+    """A whitespace-free run cut by length into pieces of at most ``max_tokens`` (linear in the run)."""
     pieces: list[str] = []
-    current = ""
-    for word in re.split(r"(\s+)", text):
-        if estimate_tokens(current + word) <= max_tokens:
-            current += word
-            continue
-        if current.strip():
-            pieces.append(current.strip())
-        current = word
-        while estimate_tokens(current) > max_tokens:  # one enormous "word"
-            cut = max(1, int(len(current) * max_tokens / estimate_tokens(current)))
-            pieces.append(current[:cut])
-            current = current[cut:]
-    if current.strip():
-        pieces.append(current.strip())
+    start = 0
+    step = max(1, int((max_tokens - 1) / 0.6))  # a safe length even when every character is Hangul
+    while start < len(word):
+        pieces.append(word[start : start + step])
+        start += step
     return pieces
 
 
+def _hard_split(text: str, max_tokens: int) -> list[str]:
+    """Split a run-on text at whitespace (or by length inside a run without any) to fit ``max_tokens``.
+
+    Linear in the text: each word's cost is computed once and summed, and an enormous "word" is
+    cut by length (a 5 MB line without a space is ~5 MB of work, not 5 MB × its pieces).
+    """
+    budget = max_tokens - 1
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0.0
+
+    def emit() -> None:
+        nonlocal size
+        joined = "".join(current).strip()
+        if joined:
+            pieces.append(joined)
+        current.clear()
+        size = 0.0
+
+    for word in _SPLIT_WS.split(text):
+        if not word:
+            continue
+        cost = _cost(word)
+        if size + cost <= budget:
+            current.append(word)
+            size += cost
+            continue
+        emit()
+        if cost <= budget:
+            current.append(word)
+            size = cost
+            continue
+        pieces.extend(_cut_word(word, max_tokens))
+    emit()
+    return pieces
+
+
+_SPLIT_WS = re.compile(r"(\s+)")
+SENTENCE_WINDOW = 4000  # characters handed to the sentence splitter at once
+_RUN_ON = re.compile(r"\S{200}")
+
+
+def _windows(text: str) -> list[str]:
+    """``text`` in windows of about ``SENTENCE_WINDOW`` characters, cut at whitespace when there is some."""
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + SENTENCE_WINDOW)
+        if end < len(text):
+            space = text.rfind(" ", start + SENTENCE_WINDOW // 2, end)
+            newline = text.rfind("\n", start + SENTENCE_WINDOW // 2, end)
+            cut = max(space, newline)
+            end = cut + 1 if cut > 0 else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
 def _pieces(text: str, max_tokens: int, sentences: Callable[[str], list[str]]) -> list[str]:
-    """``text`` as pieces of at most ``max_tokens``: sentences first, whitespace second."""
+    """``text`` as pieces of at most ``max_tokens``: sentences first, whitespace second, length last.
+
+    The sentence splitter (kiwi) is superlinear on long runs, so it only ever sees windows of a
+    few thousand characters, and never a window that holds a 200-character run without a space
+    (that is no prose: it is split by whitespace and length directly).
+    """
     if estimate_tokens(text) <= max_tokens:
         return [text]
     out: list[str] = []
-    for sentence in sentences(text) or [text]:
-        if estimate_tokens(sentence) <= max_tokens:
-            out.append(sentence)
-        else:
-            out.extend(_hard_split(sentence, max_tokens))
-    return out
+    for window in _windows(text):
+        found = None if _RUN_ON.search(window) else sentences(window)
+        for sentence in found or [window]:
+            if estimate_tokens(sentence) <= max_tokens:
+                out.append(sentence)
+            else:
+                out.extend(_hard_split(sentence, max_tokens))
+    return [p for p in (piece.strip() for piece in out) if p]
 
 
 def chunk_blocks(

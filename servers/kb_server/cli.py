@@ -56,16 +56,42 @@ def create(
     console.print(f"  next: [cyan]switchboard kb upload {kb['name']} FILE... --org {org}[/]")
 
 
-def _expand(paths: list[Path]) -> list[Path]:
+def _expand(paths: list[Path], links: dict[str, list[str]] | None = None) -> list[Path]:
+    """Files to upload: named files as given, and each folder's supported regular files.
+
+    Folder uploads never follow symbolic links (a link to /etc/passwd must not become a KB
+    document): each one is skipped with a warning line. A file named on the command line may be
+    a link; it is uploaded and reported. ``links`` collects both lists for the report.
+    """
+    from core.cliutil import err_console
     from servers.kb_server.parsers import SUPPORTED
 
+    links = {"skipped": [], "followed": []} if links is None else links
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED))
+            for entry in sorted(path.iterdir()):
+                if entry.is_symlink():
+                    links["skipped"].append(str(entry))
+                    err_console.print(
+                        f"[yellow]![/] skipped symlink {entry} → {_link_target(entry)}:"
+                        " folder uploads never follow links; name the file itself to upload it"
+                    )
+                elif entry.is_file() and entry.suffix.lower() in SUPPORTED:
+                    files.append(entry)
         else:
+            if path.is_symlink():
+                links["followed"].append(str(path))
+                err_console.print(f"[yellow]![/] {path} is a symlink to {_link_target(path)}: uploading its target")
             files.append(path)
     return files
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "(unreadable)"
 
 
 @app.command("upload")
@@ -93,7 +119,8 @@ def upload(
     from servers.kb_server.store import UploadItem
     from servers.kb_server.store import upload as do_upload
 
-    paths = _expand(files)
+    links: dict[str, list[str]] = {"skipped": [], "followed": []}
+    paths = _expand(files, links)
     if not paths:
         run(lambda: _raise(invalid("no supported files found (.md .txt .html .pdf .docx)")))
     if len(paths) > 1 and (doc_id or title or source):
@@ -124,6 +151,8 @@ def upload(
                 "version": result.version,
                 "new_version": result.new_version,
                 "documents": [asdict(d) for d in result.documents],
+                "symlinks_skipped": links["skipped"],
+                "symlinks_followed": links["followed"],
             }
         )
         return

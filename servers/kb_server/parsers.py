@@ -9,15 +9,15 @@ Document text is data: it is never executed or interpreted beyond extracting its
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import invalid
+from servers.kb_server.limits import MB, RATIO_FLOOR_BYTES, IngestLimits, check_line_length, over_limit
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = int(IngestLimits().max_upload_bytes)
 SUPPORTED = {
     ".md": "text/markdown",
     ".markdown": "text/markdown",
@@ -56,11 +56,7 @@ class ParsedDocument:
 
 def max_upload_bytes() -> int:
     """The upload limit: ``SWITCHBOARD_KB_MAX_UPLOAD_MB`` (default 20 MB)."""
-    raw = os.environ.get("SWITCHBOARD_KB_MAX_UPLOAD_MB")
-    try:
-        return int(float(raw) * 1024 * 1024) if raw else DEFAULT_MAX_UPLOAD_BYTES
-    except ValueError:
-        return DEFAULT_MAX_UPLOAD_BYTES
+    return IngestLimits.from_env().max_upload_bytes
 
 
 def read_upload(path: Path, limit: int | None = None) -> bytes:
@@ -93,21 +89,24 @@ def mime_type_for(filename: str) -> str:
     return SUPPORTED[suffix]
 
 
-def parse(data: bytes, filename: str) -> ParsedDocument:
-    """Extract blocks from ``data`` according to the type of ``filename``."""
+def parse(data: bytes, filename: str, limits: IngestLimits | None = None) -> ParsedDocument:
+    """Extract blocks from ``data`` according to the type of ``filename``, within ``limits``."""
+    limits = limits or IngestLimits.from_env()
     mime = mime_type_for(filename)
     if not data:
         raise invalid(f"{filename}: the file is empty")
     if mime == "application/pdf":
         doc = parse_pdf(data, filename)
     elif mime.endswith("wordprocessingml.document"):
-        doc = parse_docx(data, filename)
+        doc = parse_docx(data, filename, limits)
     else:
-        text = decode_text(data, filename)
+        text, encoding = decode_with_encoding(data, filename)
+        check_line_length(text, filename, limits)
+        refuse_implausible(text, filename, legacy=encoding == "cp949")
         if mime == "text/markdown":
             doc = parse_markdown(text)
         elif mime == "text/html":
-            doc = parse_html(text, filename)
+            doc = parse_html(text, filename, limits)
         else:
             doc = parse_plain(text)
     doc.blocks = [b for b in doc.blocks if b.text.strip()]
@@ -118,6 +117,11 @@ def parse(data: bytes, filename: str) -> ParsedDocument:
 
 def decode_text(data: bytes, filename: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, or CP949/EUC-KR; refuses binary data."""
+    return decode_with_encoding(data, filename)[0]
+
+
+def decode_with_encoding(data: bytes, filename: str) -> tuple[str, str]:
+    """:func:`decode_text` and the encoding that read it (``utf-16``, ``utf-8-sig`` or ``cp949``)."""
     candidates = ["utf-16"] if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ["utf-8-sig", "cp949"]
     for encoding in candidates:
         try:
@@ -126,8 +130,57 @@ def decode_text(data: bytes, filename: str) -> str:
             continue
         if "\x00" in text:
             break
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    raise invalid(f"{filename}: not a text file (use UTF-8 or CP949 text, or upload it as {SUPPORTED_HINT})")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    raise invalid(f"{filename}: {_NOT_TEXT}")
+
+
+_NOT_TEXT = "not a text file (binary data); upload UTF-8, UTF-16 or CP949 text, or a PDF or .docx"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
+_CJK_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_NON_SPACE_RUN = re.compile(r"\S{65,}")
+_MIN_JUDGED = 256  # shorter texts are too small to judge
+
+
+def implausible_reason(text: str, *, legacy: bool = False) -> str | None:
+    """Why decoded ``text`` is not plausibly a document (None when it is). Linear in the text.
+
+    Binary data decodes as *something* in CP949 (any byte pair 0xB0-0xFE is a Hangul syllable or
+    a Hanja), so decoding alone proves nothing. Real text has few control or private-use
+    characters, breaks its words with spaces (Hangul, Latin) or is written in ideographs or kana
+    (Chinese, Japanese), and Korean text read as CP949 (``legacy``) is mostly Hangul, not Hanja
+    (UTF-8 is not judged by that rule: a Chinese page naming a Korean product is fine).
+    """
+    visible = _visible(text)
+    if visible < _MIN_JUDGED:
+        return None
+    if sum(1 for _ in _CONTROL.finditer(text)) > visible // 100:
+        return "control or private-use characters"
+    ideographs = sum(1 for _ in _CJK_IDEOGRAPH.finditer(text))
+    kana = sum(1 for _ in _KANA.finditer(text))
+    hangul = sum(1 for _ in _HANGUL_SYLLABLE.finditer(text))
+    if legacy and hangul and ideographs > hangul // 2 and kana * 10 < ideographs:
+        return "Hanja mixed into Hangul the way decoded binary data is"
+    if ideographs + kana < visible // 4:
+        long_runs = sum(len(m.group()) for m in _NON_SPACE_RUN.finditer(text))
+        if long_runs * 2 > visible:
+            return "no word breaks (mostly runs of 65+ characters without a space)"
+    return None
+
+
+_HANGUL_SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
+_SPACE = re.compile(r"\s")
+
+
+def _visible(text: str) -> int:
+    return len(text) - sum(1 for _ in _SPACE.finditer(text))
+
+
+def refuse_implausible(text: str, filename: str, *, legacy: bool = False) -> None:
+    """INVALID_ARGUMENT when decoded text is binary data in disguise (``legacy``: it was read as CP949)."""
+    reason = implausible_reason(text, legacy=legacy)
+    if reason:
+        raise invalid(f"{filename}: {_NOT_TEXT} ({reason})")
 
 
 _WS = re.compile(r"[ \t\u00a0\u3000]+")
@@ -227,15 +280,21 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 
 
-def parse_html(text: str, filename: str = "document.html") -> ParsedDocument:
+def parse_html(text: str, filename: str = "document.html", limits: IngestLimits | None = None) -> ParsedDocument:
     """Visible text of an HTML page; headings set the section path, table rows become lines."""
     import lxml.html
     from lxml import etree
 
+    limits = limits or IngestLimits.from_env()
+    parser = lxml.html.HTMLParser(encoding="utf-8")
     try:
-        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError) as exc:
+        _refuse_deep(parser.error_log, filename, limits)
         raise invalid(f"{filename}: not readable as HTML ({type(exc).__name__})") from None
+    _refuse_deep(parser.error_log, filename, limits)
+    if _depth(root, limits.max_depth) > limits.max_depth:
+        raise _too_deep(filename, limits)
     doc = ParsedDocument("text/html")
     title_el = root.find(".//title")
     if title_el is not None and (title_el.text_content() or "").strip():
@@ -288,6 +347,38 @@ def parse_html(text: str, filename: str = "document.html") -> ParsedDocument:
     for b in doc.blocks:
         b.text = re.sub(r"(\s*\|\s*)+$", "", b.text, flags=re.M)
     return doc
+
+
+def _too_deep(filename: str, limits: IngestLimits) -> Exception:
+    return over_limit(
+        filename,
+        f"elements are nested deeper than {min(limits.max_depth, _LIBXML_DEPTH)} levels (the nesting limit)",
+        "max_depth",
+        f"flatten the document; SWITCHBOARD_KB_MAX_DEPTH can lower the limit, libxml2 stops at {_LIBXML_DEPTH}",
+    )
+
+
+_LIBXML_DEPTH = 256
+
+
+def _refuse_deep(error_log: object, filename: str, limits: IngestLimits) -> None:
+    """Refuse a document the XML/HTML parser cut short because it nests too deep."""
+    for entry in error_log or ():  # type: ignore[attr-defined]
+        if "Excessive depth" in (entry.message or ""):
+            raise _too_deep(filename, limits)
+
+
+def _depth(root: object, cap: int) -> int:
+    """The element nesting depth of ``root`` (iterative; stops counting past ``cap``)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > cap:
+            break
+        stack.extend((child, depth + 1) for child in el)  # type: ignore[attr-defined]
+    return deepest
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -344,18 +435,27 @@ def _pdf_paragraphs(text: str) -> list[str]:
 # --- DOCX -------------------------------------------------------------------------------------
 
 
-def parse_docx(data: bytes, filename: str) -> ParsedDocument:
+def parse_docx(data: bytes, filename: str, limits: IngestLimits | None = None) -> ParsedDocument:
     """Paragraphs and tables in document order; Heading styles set the section path."""
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise invalid(f"{filename}: an encrypted or legacy Word (.doc) file; save it as an unprotected .docx")
     if not data.startswith(b"PK"):
         raise invalid(f"{filename}: not a Word .docx file")
+    limits = limits or IngestLimits.from_env()
+    check_archive(data, filename, limits)
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
+    from lxml import etree
 
     try:
         document = docx.Document(io.BytesIO(data))
+    except etree.XMLSyntaxError as exc:
+        if "Excessive depth" in str(exc):
+            raise _too_deep(filename, limits) from None
+        raise invalid(f"{filename}: the .docx file is corrupt and cannot be read") from None
+    except MemoryError:
+        raise
     except Exception:
         raise invalid(f"{filename}: the .docx file is corrupt and cannot be read") from None
     doc = ParsedDocument(SUPPORTED[".docx"])
@@ -393,6 +493,35 @@ def parse_docx(data: bytes, filename: str) -> ParsedDocument:
             if text:
                 doc.blocks.append(Block(text, section=section()))
     return doc
+
+
+def check_archive(data: bytes, filename: str, limits: IngestLimits) -> None:
+    """Refuse a zip whose members would unpack past the size or ratio limit (read from its directory).
+
+    Python's zipfile never inflates a member past the size its directory declares (it stops and
+    fails the CRC), so the declared sizes bound what parsing can unpack.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise invalid(f"{filename}: the .docx file is corrupt and cannot be read") from None
+    unpacked = sum(m.file_size for m in members)
+    packed = max(1, sum(m.compress_size for m in members))
+    if unpacked > limits.max_decompressed_bytes:
+        raise over_limit(
+            filename,
+            f"it unpacks to {unpacked / MB:,.0f} MB, over the {limits.max_decompressed_mb:,.0f} MB decompressed-size"
+            " limit (a zip bomb or an oversized document)",
+            "max_decompressed_mb",
+        )
+    if unpacked >= RATIO_FLOOR_BYTES and unpacked / packed > limits.max_compression_ratio:
+        raise over_limit(
+            filename,
+            f"it unpacks {unpacked / packed:,.0f}× its size, over the compression-ratio limit of"
+            f" {limits.max_compression_ratio:,.0f}× (a zip bomb)",
+            "max_compression_ratio",
+        )
 
 
 def _heading_level(style: str) -> int | None:

@@ -27,6 +27,7 @@ from core.context import is_valid_identifier
 from core.db import get_engine, read_rows, write_transaction
 from core.errors import conflict, invalid, not_found
 from servers.kb_server.chunking import Chunk, chunk_blocks
+from servers.kb_server.limits import IngestLimits
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
 from servers.kb_server.parsers import ParsedDocument, parse, read_upload
 
@@ -132,12 +133,12 @@ def _without_title(section: str | None, title: str) -> str | None:
     return section[len(prefix) :] if section.startswith(prefix) else section
 
 
-def prepare(item: UploadItem) -> PreparedDocument:
-    """Parse, chunk and tokenise one file (CPU work; no database)."""
+def prepare(item: UploadItem, limits: IngestLimits | None = None) -> PreparedDocument:
+    """Parse, chunk and tokenise one file (CPU work; no database). Uploads run it in the worker."""
     from servers.retrieval.korean import tokenize_many
 
     doc_id = validate_doc_id(item.doc_id or default_doc_id(item.filename))
-    parsed: ParsedDocument = parse(item.data, item.filename)
+    parsed: ParsedDocument = parse(item.data, item.filename, limits)
     chunks = chunk_blocks(parsed.blocks)
     if not chunks:
         raise invalid(f"{item.filename}: no text found in the document")
@@ -310,7 +311,9 @@ async def upload(org_id: str, kb_ref: str, items: Sequence[UploadItem]) -> Uploa
     validate_org(org_id)
     if not items:
         raise invalid("nothing to upload")
-    prepared = await asyncio.to_thread(lambda: [prepare(item) for item in items])
+    from servers.kb_server.worker import prepare_all
+
+    prepared = await asyncio.to_thread(prepare_all, items)  # in the ingestion worker, per-file budgets
     seen: set[str] = set()
     for doc in prepared:
         if doc.doc_id in seen:

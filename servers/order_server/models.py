@@ -216,3 +216,10 @@ class RefundRequest(BaseModel):
     business_days_total: int
     created: bool = Field(description="False when this idempotency key was already used: the same refund again")
     summary_ko: str
+
+
+class RefundLookup(BaseModel):
+    """Whether a refund request with an idempotency key was made (for checking a write after a crash)."""
+
+    found: bool = Field(description="True when request_refund succeeded with this idempotency key")
+    refund: RefundRequest | None = Field(description="That refund (created=false), or null when none was made")

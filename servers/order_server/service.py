@@ -20,6 +20,7 @@ from servers.order_server.models import (
     OrderBrief,
     OrderItem,
     PaymentSummary,
+    RefundLookup,
     RefundStatus,
     RefundSummary,
     ShippingEvent,
@@ -29,7 +30,7 @@ from servers.order_server.models import (
     kst_iso,
 )
 from servers.order_server.phone import Phone, mask_name
-from servers.order_server.refunds import active_refund, block_reason, refund_summary_ko
+from servers.order_server.refunds import active_refund, block_reason, refund_summary_ko, request_view
 
 
 async def get_order(ctx: RequestContext, order_id: str) -> Order:
@@ -196,3 +197,12 @@ async def find_orders(ctx: RequestContext, phone: Phone) -> FoundOrders:
         ],
         truncated=len(rows) > store.RECENT_ORDERS,
     )
+
+
+async def find_refund_request(ctx: RequestContext, key: str, *, now: datetime | None = None) -> RefundLookup:
+    """The refund made with idempotency key ``key`` for this org (and customer), if any, through
+    whichever backend serves the orders: did an interrupted write happen?"""
+    row = await get_backend().refund_by_key(ctx, key)
+    if row is None:
+        return RefundLookup(found=False, refund=None)
+    return RefundLookup(found=True, refund=request_view(row, created=False, today=today_kst(now or datetime.now(UTC))))

@@ -18,12 +18,21 @@ from core.errors import invalid, unavailable
 from servers.kit import request_context
 from servers.order_server import service
 from servers.order_server.backends import get_backend
-from servers.order_server.models import FoundOrders, Order, RefundRequest, RefundStatus, ShippingStatus
+from servers.order_server.models import FoundOrders, Order, RefundLookup, RefundRequest, RefundStatus, ShippingStatus
 from servers.order_server.phone import PHONE_PATTERN, parse_phone
 from servers.order_server.tables import ORDER_ID_PATTERN
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"
 
+RequestKey = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=128,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The idempotency_key request_refund was called with",
+    ),
+]
 OrderId = Annotated[
     str,
     Field(
@@ -130,6 +139,15 @@ def register(server: Any) -> None:
         """A customer's recent orders (newest first, up to 10) by their mobile number. The number is
         returned masked (+82-10-****-5678). No match gives an empty list."""
         return await service.find_orders(request_context(), parse_phone(phone))
+
+    @server.tool(annotations=_read_only("Find refund request by idempotency key"))
+    @database_errors
+    async def find_refund_request(key: RequestKey) -> RefundLookup:
+        """Whether request_refund already succeeded with this idempotency_key (found, and the refund),
+        without changing anything. The host uses it to check a refund request that was interrupted
+        (a crash or lost connection before the answer arrived); to answer customers, use
+        get_refund_status."""
+        return await service.find_refund_request(request_context(), key)
 
     @server.tool(
         annotations=ToolAnnotations(

@@ -44,6 +44,8 @@ ENGLISH_STOPWORDS = frozenset(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+MAX_RUN_CHARS = 128
+_RUN = re.compile(rf"\S{{{MAX_RUN_CHARS}}}(?=\S)")
 _WORDS = re.compile(r"[\uac00-\ud7a3]+|[^\W_]+", re.UNICODE)
 
 
@@ -131,9 +133,14 @@ def backend() -> str:
 
 
 def clean(text: str) -> str:
-    """NFKC-normalised text without control characters, bounded in length."""
+    """NFKC-normalised text without control characters, bounded in length.
+
+    A run of more than ``MAX_RUN_CHARS`` characters without a space is broken by spaces: kiwi's
+    analysis is quadratic in the length of a run (16,000 Hangul syllables take ~2 s), so this
+    keeps tokenising linear in the text. No real word is that long.
+    """
     text = unicodedata.normalize("NFKC", text[:MAX_TEXT_CHARS])
-    return _CONTROL.sub(" ", text)
+    return _RUN.sub(r"\g<0> ", _CONTROL.sub(" ", text))
 
 
 def fold_english(word: str) -> str:

@@ -15,6 +15,14 @@ DEMO = "demo"
 OTHER = "acme"
 OTHER_ORDER = "770001"  # exists only in the "acme" tenant
 STORY_PHONE_MASKED = "+82-10-****-5678"
+TOOLS = {
+    "get_order",
+    "get_refund_status",
+    "get_shipping_status",
+    "find_orders",
+    "find_refund_request",
+    "request_refund",
+}
 
 
 def npm_bin(name: str) -> str:

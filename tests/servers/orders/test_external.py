@@ -26,7 +26,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
-from tests.servers.orders.support import DEMO, OTHER, OTHER_ORDER, ROOT, error_of, node22, npm_bin, ok, seed_shop
+from tests.servers.orders.support import DEMO, OTHER, OTHER_ORDER, ROOT, TOOLS, error_of, node22, npm_bin, ok, seed_shop
 
 pytestmark = pytest.mark.timeout(300)
 SWITCHBOARD = str(ROOT / ".venv" / "bin" / "switchboard")
@@ -140,7 +140,7 @@ def test_inspector_over_stdio(env: dict[str, str]) -> None:
     listed = inspector(*target, "--method", "tools/list", "--strict", env=env)
     assert listed.returncode == 0, listed.stderr[-2000:]
     tools = {t["name"]: t for t in json.loads(listed.stdout)["result"]["tools"]}
-    assert set(tools) == {"get_order", "get_refund_status", "get_shipping_status", "find_orders", "request_refund"}
+    assert set(tools) == TOOLS
     assert tools["request_refund"]["annotations"]["readOnlyHint"] is False
     called = inspector(
         *target,
@@ -180,7 +180,7 @@ async def test_http_with_tokens_and_the_inspector(env: dict[str, str], tmp_path:
         header = f"Authorization: Bearer {demo_token}"
         listed = await asyncio.to_thread(inspector, url, "--header", header, "--method", "tools/list", "--strict")
         assert listed.returncode == 0, listed.stderr[-2000:]
-        assert len(json.loads(listed.stdout)["result"]["tools"]) == 5
+        assert len(json.loads(listed.stdout)["result"]["tools"]) == len(TOOLS)
         call = ["--method", "tools/call", "--tool-name", "find_orders", "--tool-args-json", '{"phone": "01012345678"}']
         called = await asyncio.to_thread(inspector, url, "--header", header, *call)
         assert called.returncode == 0, called.stderr[-2000:]

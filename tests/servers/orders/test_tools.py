@@ -12,10 +12,18 @@ from fastmcp import Client
 from sqlalchemy import select, update
 
 from servers.order_server.business_days import business_days_between, today_kst
-from tests.servers.orders.support import DEMO, OTHER, OTHER_ORDER, STORY_PHONE_MASKED, error_of, ok, row_counts
+from tests.servers.orders.support import (
+    DEMO,
+    OTHER,
+    OTHER_ORDER,
+    STORY_PHONE_MASKED,
+    TOOLS,
+    error_of,
+    ok,
+    row_counts,
+)
 
 ISO_KST = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+09:00$")
-TOOLS = {"get_order", "get_refund_status", "get_shipping_status", "find_orders", "request_refund"}
 
 
 def key() -> str:
@@ -25,7 +33,7 @@ def key() -> str:
 async def test_tools_are_listed_with_annotations_and_strict_schemas(shop, make_server) -> None:
     async with Client(make_server()) as client:
         assert client.server_info.name == "switchboard-orders"
-        assert client.server_info.version == "1.0.0"
+        assert client.server_info.version == "1.1.0"
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
     for name, tool in tools.items():
@@ -218,6 +226,26 @@ async def test_request_refund_creates_once_and_retries_return_the_same(shop, mak
     assert status["state"] == "requested" and status["refund_id"] == first["refund_id"]
     assert status["reason"] == "사이즈가 맞지 않아요 반품 원해요"  # whitespace collapsed
     assert order["refund"]["refund_id"] == first["refund_id"]
+
+
+async def test_find_refund_request_says_whether_a_key_was_used_without_writing(shop, make_server) -> None:
+    async with Client(make_server()) as client:
+        order_id = await _refundable_order(client)
+        used, unused = key(), key()
+        before = await row_counts()
+        missing = ok(await client.call_tool_mcp("find_refund_request", {"key": unused}))
+        assert missing == {"found": False, "refund": None}
+        assert await row_counts() == before  # looking never writes
+        made = ok(
+            await client.call_tool_mcp(
+                "request_refund", {"order_id": order_id, "reason": "단순 변심", "idempotency_key": used}
+            )
+        )
+        found = ok(await client.call_tool_mcp("find_refund_request", {"key": used}))
+        bad = error_of(await client.call_tool_mcp("find_refund_request", {"key": "x"}))
+    assert found["found"] is True and found["refund"]["refund_id"] == made["refund_id"]
+    assert found["refund"]["created"] is False and found["refund"]["order_id"] == order_id
+    assert bad["code"] == "INVALID_ARGUMENT"
 
 
 async def test_a_second_refund_for_the_same_order_is_a_conflict(shop, make_server) -> None:

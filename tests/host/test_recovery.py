@@ -1,0 +1,233 @@
+"""Issue 19: the host killed (SIGKILL, a real process) at each step of a refund turn, restarted, resumed.
+
+``SWITCHBOARD_CRASH_AT`` (host/crashpoints.py) stops a real ``switchboard host`` exactly at one
+step of ``orders__request_refund``: before its call record, after it, after the order server's
+write, after the result record. The session is then resumed on a fresh host, and the records,
+the audit log, the refunds in the order database and what the customer is told must agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.host.test_ws import connect
+
+ORG = "demo"
+SWITCHBOARD = str(Path(sys.executable).parent / "switchboard")
+REFUND = "orders__request_refund"
+
+
+@pytest.fixture(scope="module")
+def shop(module_database_url: str) -> dict[str, str]:
+    """Demo orders and the demo agent (the real order server, published and approved) in one database."""
+    from registry.demo import publish_and_approve_demo
+    from servers.order_server.seed import seed
+
+    async def setup() -> None:
+        from core.db import dispose_engines
+
+        await seed(ORG)
+        await publish_and_approve_demo(ORG, ["orders"])
+        await dispose_engines()
+
+    asyncio.run(setup())
+    return {
+        "SWITCHBOARD_HOME": os.environ["SWITCHBOARD_HOME"],
+        "SWITCHBOARD_DATABASE_URL": module_database_url,
+        "FASTMCP_SHOW_SERVER_BANNER": "false",
+        "FASTMCP_LOG_LEVEL": "ERROR",
+    }
+
+
+async def _refundable_orders() -> list[tuple[str, str]]:
+    """(order id, its customer) for every demo order a refund can be requested for now."""
+    from core.context import RequestContext
+    from core.db import dispose_engines, get_engine
+    from servers.order_server import service
+    from servers.order_server.tables import order
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(order.c.order_id, order.c.customer_ref).where(order.c.org_id == ORG))).all()
+    out = []
+    for order_id, customer in rows:
+        status = await service.get_refund_status(RequestContext(org_id=ORG, customer_ref=customer), order_id)
+        if status.refundable:
+            out.append((order_id, customer))
+    await dispose_engines()
+    return sorted(out)
+
+
+async def _refunds(order_id: str) -> int:
+    from core.db import dispose_engines, get_engine
+    from servers.order_server.tables import refund
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        count = (
+            await conn.execute(
+                select(func.count()).select_from(refund).where(refund.c.org_id == ORG, refund.c.order_id == order_id)
+            )
+        ).scalar()
+    await dispose_engines()
+    return int(count or 0)
+
+
+async def _unresolved(session_id: str) -> list:
+    from audit.orphans import unresolved_calls
+    from core.db import dispose_engines
+
+    found = await unresolved_calls(ORG, session_id=session_id, grace_s=0)
+    await dispose_engines()
+    return found
+
+
+async def verify(*flags: str):
+    """``switchboard audit verify --org demo`` (in a thread: the command runs its own event loop)."""
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    return await asyncio.to_thread(CliRunner().invoke, app, ["verify", "--org", ORG, *flags])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def running_host(env: dict[str, str], crash_at: str | None = None):
+    port = _free_port()
+    full = {**os.environ, **env}
+    full.pop("SWITCHBOARD_CRASH_AT", None)
+    if crash_at:
+        full["SWITCHBOARD_CRASH_AT"] = f"{crash_at}:{REFUND}"
+    proc = subprocess.Popen(
+        [SWITCHBOARD, "host", "--port", str(port), "--org", ORG, "--provider", "offline"],
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stderr.read().decode()[-2000:]) from None
+                await asyncio.sleep(0.2)
+        yield proc, f"127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        proc.stderr.close()
+
+
+def _session(address: str, session_id: str) -> dict:
+    with urllib.request.urlopen(f"http://{address}/v1/sessions/{session_id}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+async def crash_during_refund(env: dict[str, str], point: str) -> tuple[str, str]:
+    """Ask for a refund, confirm it, and let the host kill itself at ``point``: (session id, order id)."""
+    from websockets.exceptions import ConnectionClosed
+
+    order_id, customer = (await _refundable_orders())[0]
+    async with running_host(env, crash_at=point) as (proc, address):
+        async with connect(address) as client:
+            await client.send(type="session.start", agent="cs-agent", customer_ref=customer, language="ko")
+            session_id = (await client.until("session.started"))[-1]["session_id"]
+            await client.send(type="user.message", text=f"주문번호 {order_id} 환불 신청할게요 단순 변심이라서요")
+            asked = await client.until("turn.completed")
+            prompt = next(m for m in asked if m["type"] == "confirmation.requested")
+            assert order_id in prompt["prompt"]
+            await client.send(type="confirmation.response", confirmed=True)
+            with pytest.raises((ConnectionClosed, TimeoutError)):
+                await client.until("turn.completed", timeout=60)
+        assert await asyncio.to_thread(proc.wait, 30) == -9  # SIGKILL, by the crash point
+    return session_id, order_id
+
+
+# point -> (unresolved calls right after the crash, refunds made, what the customer hears)
+CASES = {
+    "before_call_record": (0, 0, "환불 요청은 처리되지 않았습니다"),
+    "after_call_record": (1, 0, "환불 요청은 처리되지 않았습니다"),
+    "after_server_write": (1, 1, "환불 요청은 처리되었습니다"),
+    "after_result_record": (0, 1, "환불 요청은 처리되었습니다"),
+}
+
+
+@pytest.mark.parametrize("point", list(CASES))
+async def test_host_killed_mid_refund_then_resumed(
+    shop: dict[str, str], point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orphans_after_crash, refunds_made, told = CASES[point]
+    session_id, order_id = await crash_during_refund(shop, point)
+
+    assert len(await _unresolved(session_id)) == orphans_after_crash
+    assert await _refunds(order_id) == refunds_made
+    if point == "after_call_record":
+        monkeypatch.setenv("SWITCHBOARD_AUDIT_ORPHAN_GRACE_S", "0")
+        warned = await verify("--json")
+        assert warned.exit_code == 0, warned.output  # a warning by default
+        listed = json.loads(warned.stdout)["unresolved_calls"]
+        assert [(c["session_id"], c["tool"]) for c in listed] == [(session_id, REFUND)]
+        strict = await verify("--strict")
+        assert strict.exit_code == 1 and "have no recorded result" in " ".join(strict.output.split())
+
+    async with running_host(shop) as (_, address):
+        async with connect(address) as client:
+            await client.send(type="session.start", session_id=session_id)
+            resumed = (await client.until("session.started"))[-1]
+            assert resumed["resumed"] is True and resumed["pending_confirmation"] is None
+            await client.send(type="user.message", text="네 고마워요")
+            after = await client.until("turn.completed")
+            said = " ".join(m["text"] for m in after if m["type"] == "assistant.message")
+            assert told in said, said
+            if refunds_made:
+                assert "접수번호 RF" in said
+            await client.send(type="session.end")
+            ended = (await client.until("session.ended"))[-1]
+        detail = await asyncio.to_thread(_session, address, session_id)
+
+    assert await _refunds(order_id) == refunds_made  # nothing was repeated
+    assert await _unresolved(session_id) == []  # every call has its result now
+    if point == "after_call_record":
+        assert (await verify("--strict")).exit_code == 0
+    killed = detail["turns"][1]
+    assert killed["status"] == "failed" and killed["error_code"] == "INTERRUPTED"
+    assert all(t["status"] != "open" for t in detail["turns"])
+    refund_calls = [c for c in detail["tool_calls"] if c["exposed_name"] == REFUND]
+    if point == "before_call_record":
+        assert refund_calls == [] and killed["tool_call_ids"] == []
+    else:
+        assert len(refund_calls) == 1 and refund_calls[0]["ok"] is bool(refunds_made)
+        assert killed["tool_call_ids"] == [refund_calls[0]["call_id"]]
+    notified = [e for e in detail["events"] if e["event_type"] == "CUSTOMER_NOTIFIED"]
+    assert len(notified) == 1 and told in notified[0]["payload"]["notice"]
+    assert ended["outcome"] == "미해결"  # a failed turn: never "해결"
+    if refunds_made:
+        assert "환불 요청 처리됨(RF" in ended["summary"]
+    else:
+        assert "환불 요청 처리 안 됨" in ended["summary"]
