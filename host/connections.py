@@ -147,11 +147,16 @@ class ServerConnection:
         from fastmcp import Client
         from mcp_types import Implementation
 
+        from registry.code import code_change, code_changed_message
         from registry.hashing import definition_sha256
 
         if self.pin.status == "revoked":
             self.state, self.error = "revoked", "server version revoked"
             raise unavailable(f"{self.label} is revoked: the host refuses it")
+        changed = code_change(self.pin.launch)  # never start code other than what was published
+        if changed:
+            self.state, self.error = "mismatch", f"its code changed: {changed}"
+            raise unavailable(code_changed_message(self.pin.name, self.pin.version, changed))
         target = self._connector(self.pin, server_env(self.org_id))
         client = Client(
             target,

@@ -77,6 +77,10 @@ def _print_version(info: Any, *, definitions: bool = False) -> None:
 
     console.print(f"[bold]{safe(info.ref)}[/]  {_status(info.status)}")
     console.print(f"  launch      {safe(LaunchSpec.from_dict(info.launch).describe())}")
+    if info.launch.get("transport") == "stdio":
+        from registry.code import describe
+
+        console.print(f"  code        {safe(describe(info.launch.get('code')))}")
     server_info = info.server_info
     console.print(f"  serverInfo  {safe(server_info.get('name'))} {safe(server_info.get('version'))}")
     console.print(f"  protocol    {safe(info.protocol_version)}")
