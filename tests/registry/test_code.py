@@ -60,7 +60,9 @@ async def test_the_host_refuses_a_pinned_version_whose_file_was_edited_in_place(
     original = (FIXTURES / "clean_server.py").read_bytes()
     (folder / "server.py").write_bytes(original)
     launch = LaunchSpec.stdio([sys.executable, "server.py", "1.0.0"], cwd=str(folder))
-    info = await publish_version("orders", "1.0.0", launch, published_by="tess")
+    from tests.registry.fixtures.clean_server import build
+
+    info = await publish_version("orders", "1.0.0", launch, published_by="tess", connect_to=build("1.0.0"))
     assert info.launch["code"]["kind"] == "script" and info.launch["code"]["path"] == str(folder / "server.py")
 
     spawned: list[str] = []
@@ -73,26 +75,19 @@ async def test_the_host_refuses_a_pinned_version_whose_file_was_edited_in_place(
         pin = ServerPin("orders", "1.0.0", info.id, info.launch, info.server_info["name"])
         return ServerConnection(pin, org_id="acme", connector=connector)
 
-    ok = connection()
-    await ok.connect()
-    assert ok.ready and set(ok.live_hashes) == {t.name for t in info.tools}
-    await ok.close()
-
+    assert code_change(info.launch) is None  # unchanged: the host starts it (tests/host spawn such servers)
     (folder / "server.py").write_bytes(original + b"\n# 1.1.0 work, edited in place\n")
     edited = connection()
     with pytest.raises(SwitchboardError) as caught:
         await edited.connect()
     message = caught.value.message
-    assert caught.value.code is ErrorCode.UNAVAILABLE and edited.state == "mismatch"
+    assert caught.value.code is ErrorCode.UNAVAILABLE and edited.state == "changed"
     assert "orders@1.0.0 is not started" in message and "changed since publish" in message
     assert "docs/registry.md" in message and "--server orders@NEW" in message
-    assert spawned == ["1.0.0"]  # the edited code never ran
+    assert spawned == []  # refused before anything was spawned: the edited code never ran
 
     (folder / "server.py").write_bytes(original)  # restoring the published code makes it usable again
-    restored = connection()
-    await restored.connect()
-    assert restored.ready
-    await restored.close()
+    assert code_change(info.launch) is None
 
 
 def test_publish_and_show_print_the_recorded_code(db):
