@@ -267,18 +267,28 @@ def _print_demo(report: Any) -> None:
 def import_legacy(
     directory: Path = typer.Argument(..., help="Folder with sessions.csv, turns.csv, event_logs.csv, ..."),
     agent_version: str = typer.Option(
-        "legacy", "--agent-version", help="Link the rows to this agent version id (default: the built-in legacy one)."
+        "legacy",
+        "--agent-version",
+        help="Link the rows to this agent version id or its first 8+ characters (default: the built-in legacy one).",
+    ),
+    org: str = typer.Option(
+        None, "--org", help="Put every session in this org (sessions.csv's org_id is then kept in its metadata)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Load CSV exports of the existing call-center tables, keeping their ids, linked to a legacy agent version."""
+    """Load CSV exports of the existing call-center tables, keeping their ids, linked to a legacy agent version.
+
+    DIRECTORY is read from where you stand, e.g. `switchboard import-legacy tests/host/data/legacy --org demo`
+    from the repository root.
+    """
     from host.legacy import import_legacy as do_import
 
-    report = run(lambda: do_import(directory, agent_version_id=agent_version, dry_run=dry_run))
+    report = run(lambda: do_import(directory, agent_version_id=agent_version, dry_run=dry_run, org_id=org))
     if json_output:
         print_json(report.to_dict())
         return
+    console.print(f"[dim]read {report.directory}[/]")
     verb = "would import" if dry_run else "imported"
     rows = [(name, count) for name, count in report.imported.items()]
     console.print(table(f"{verb} (agent version {report.agent_version_id})", ["table", "rows"], rows))
