@@ -8,6 +8,7 @@ import os
 import typer
 
 from core.cliutil import console, print_json, run, table
+from core.clock import shown
 from core.ids import MIN_PREFIX, short_id
 
 app = typer.Typer(
@@ -52,7 +53,7 @@ def list_items(
             i["reason"],
             short_id(i["session_id"]),
             i["owner"] or "",
-            i["created_at"],
+            shown(i["created_at"]),
         )
         for i in items
     ]
@@ -83,7 +84,10 @@ def show(
         print_json(data)
         return
     item, session = data["item"], data["session"]
-    console.print(f"[bold]{item['kind']}[/] {item['id']} · [bold]{item['status']}[/] · {item['reason']}")
+    console.print(
+        f"[bold]{item['kind']}[/] {item['id']} · [bold]{item['status']}[/] · {item['reason']} · "
+        f"{shown(item['created_at'])}"
+    )
     console.print(
         f"session {session['id']} · org {session['org_id']} · customer {session.get('customer_ref') or '-'} · "
         f"agent version {session['agent_version_id']} · outcome {session.get('outcome') or '-'}"

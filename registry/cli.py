@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from core.cliutil import console, print_json, run, table
+from core.clock import shown
 
 app = typer.Typer(
     help="Server versions with pinned tool definitions, reviews, and frozen agent versions.", no_args_is_help=True
@@ -85,17 +86,14 @@ def _print_version(info: Any, *, definitions: bool = False) -> None:
     console.print(f"  serverInfo  {safe(server_info.get('name'))} {safe(server_info.get('version'))}")
     console.print(f"  protocol    {safe(info.protocol_version)}")
     console.print(f"  tools sha   {info.tools_manifest_sha256}")
-    console.print(f"  published   {info.published_at:%Y-%m-%d %H:%M} by {safe(info.published_by)}")
+    console.print(f"  published   {shown(info.published_at)} by {safe(info.published_by)}")
     rows = [
         (safe(t.name), t.risk_class or "—", _short(t.definition_sha256), len(t.lint_findings), safe(_first_line(t)))
         for t in info.tools
     ]
     console.print(table("Tools", ["tool", "risk", "definition sha256", "findings", "description"], rows))
     if info.history:
-        hist = [
-            (h.changed_at.strftime("%Y-%m-%d %H:%M"), _status(h.status), safe(h.changed_by), safe(h.reason))
-            for h in info.history
-        ]
+        hist = [(shown(h.changed_at), _status(h.status), safe(h.changed_by), safe(h.reason)) for h in info.history]
         console.print(table("Status history", ["when", "status", "by", "why"], hist))
     _print_findings(info.findings)
     if definitions:
@@ -329,7 +327,7 @@ def versions(name: str = typer.Argument(..., help="Server name."), json_output: 
             _status(v.status),
             v.tool_count,
             _short(v.tools_manifest_sha256),
-            f"{v.published_at:%Y-%m-%d %H:%M}",
+            shown(v.published_at),
             safe(v.published_by),
         )
         for v in result
@@ -556,7 +554,7 @@ def _print_agent_version(info: Any, *, manifest: bool = False) -> None:
     console.print(f"  model       {safe(info.model_provider)}:{safe(info.model_id)} {safe(info.model_params or '')}")
     console.print(f"  prompt sha  {info.system_prompt_sha256}")
     if info.approved_at:
-        console.print(f"  approved    {info.approved_at:%Y-%m-%d %H:%M} by {safe(info.approved_by)}")
+        console.print(f"  approved    {shown(info.approved_at)} by {safe(info.approved_by)}")
         console.print(f"  manifest    {info.manifest_sha256}")
     rows = [
         (

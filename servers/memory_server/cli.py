@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import typer
 
 from core.cliutil import console, print_json, run, table, to_json
+from core.clock import shown
 from core.ids import MIN_PREFIX, short_id
 
 T = TypeVar("T")
@@ -71,7 +72,7 @@ def _filters(category: list[str] | None, agent: str | None, run_id: str | None) 
 
 def _row(doc: Any, score: float | None = None) -> list[Any]:
     text = doc.text if len(doc.text) <= 70 else doc.text[:67] + "..."
-    row = [short_id(doc.id), doc.observed_at.strftime("%Y-%m-%d %H:%M"), doc.status, doc.slot or "", text]
+    row = [short_id(doc.id), shown(doc.observed_at), doc.status, doc.slot or "", text]
     if score is not None:
         row.insert(1, f"{score:.3f}")
     return row
@@ -218,7 +219,9 @@ def show_cmd(
         print_json({"memory": _out(doc) if doc else None, "history": events, "erased": tomb})
         return
     if tomb:
-        console.print(f"[yellow]erased[/] {memory_id} at {tomb['deleted_at']} by {tomb['deleted_by']}")
+        console.print(
+            f"[yellow]erased[/] {memory_id} at {shown(tomb['deleted_at'], seconds=True)} by {tomb['deleted_by']}"
+        )
         console.print(f"  content hash {tomb['content_hash']}")
         return
     console.print(f"[bold]{doc.text}[/]")
@@ -226,10 +229,12 @@ def show_cmd(
         f"  status {doc.status}  subject {doc.slot or '-'}  kind {doc.kind}  "
         f"categories {', '.join(doc.categories) or '-'}"
     )
-    console.print(f"  observed {doc.observed_at.isoformat()}  created {doc.created_at.isoformat()}")
+    console.print(f"  observed {shown(doc.observed_at, seconds=True)}  created {shown(doc.created_at, seconds=True)}")
     if doc.superseded_by:
-        console.print(f"  superseded by {doc.superseded_by} (valid to {doc.valid_to})")
-    rows = [(e["at"], e["event"], e["actor"], e["old_text"] or "", e["new_text"] or "") for e in events]
+        console.print(f"  superseded by {doc.superseded_by} (valid to {shown(doc.valid_to, seconds=True)})")
+    rows = [
+        (shown(e["at"], seconds=True), e["event"], e["actor"], e["old_text"] or "", e["new_text"] or "") for e in events
+    ]
     console.print(table("History", ["at", "event", "actor", "old text", "new text"], rows))
 
 
