@@ -26,7 +26,7 @@ from core.canonical import canonical_sha256, sha256_hex
 from core.context import is_valid_identifier
 from core.db import get_engine, read_rows, write_transaction
 from core.errors import conflict, invalid, not_found
-from core.ids import resolve_id
+from core.ids import pick, resolve_id
 from servers.kb_server.chunking import Chunk, chunk_blocks
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
 from servers.kb_server.parsers import ParsedDocument, parse, read_upload
@@ -514,6 +514,8 @@ async def resolve_targets(
         picked: dict[str, dict[str, Any]] = {}
         for ref in kb_refs:
             kb_id = ref if ref in kbs else names.get(ref)
+            if kb_id is None and ref.startswith("kb_"):  # an id prefix, as printed
+                kb_id = pick(ref, kbs, what="knowledge base", hint="call list_knowledge_bases")
             if kb_id is None:
                 raise not_found(f"no knowledge base {ref!r}: call list_knowledge_bases")
             if not kbs[kb_id]["is_active"]:

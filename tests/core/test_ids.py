@@ -123,3 +123,19 @@ def test_memory_show_takes_the_printed_prefix_of_an_erased_memory(sb_env):
     assert f"erased {memory_id}" in shown.stdout  # the other org's tombstone does not make it ambiguous
     other = runner.invoke(memory_app, ["show", "7c1d2e3f", "--org", "demo", "--customer", "C-2"])
     assert other.exit_code == 2 and "NOT_FOUND" in other.output
+
+
+async def test_a_knowledge_base_is_found_by_its_printed_id_prefix_within_its_org(database_url):
+    from servers.kb_server.store import create_kb, get_kb, resolve_targets
+
+    kb = await create_kb("acme", "faq")
+    await create_kb("beta", "faq")
+    prefix = kb["id"][:10]
+    assert (await get_kb("acme", prefix))["id"] == kb["id"]
+    assert await resolve_targets("acme", [prefix]) == []  # found; version 0 has nothing to search
+    with pytest.raises(SwitchboardError) as caught:
+        await get_kb("beta", prefix)  # another org's KB is never matched
+    assert caught.value.code is ErrorCode.NOT_FOUND
+    with pytest.raises(SwitchboardError) as caught:
+        await resolve_targets("acme", ["kb_1"])
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT and "at least 8" in caught.value.message
