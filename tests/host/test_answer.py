@@ -159,3 +159,31 @@ async def test_chat_prints_the_reply_that_comes_with_an_escalation(start, record
     assert "⇪ escalated" in out
     assert "상담봇> 상담원에게 연결해 드리겠습니다." in out
     assert out.count("[출처: 환불 정책 v3]") == 1  # a streamed answer is not printed twice
+
+
+async def test_the_customers_own_words_go_to_the_memory_server_masked(start):
+    from tests.host.fake_tools import make_tool
+
+    layer = make_layer()
+    schema = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "messages": {"type": "array", "items": {"type": "object"}},
+            "infer": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    }
+    layer.tools.append(make_tool("memory_add_memory", "memory", "add_memory", schema, risk="write"))
+    stored: list[dict] = []
+    layer.handlers["memory_add_memory"] = lambda a: stored.append(a) or {"results": []}
+    conv = await start(layer)
+    await conv.user_message("연락 가능한 시간은 오후 5시 이후예요")
+    await conv.user_message("제 번호는 010-1234-5678이고 주민번호는 900101-1234567이에요")
+    await conv.end()
+    [learned] = [a for a in stored if "messages" in a]
+    assert learned["infer"] is True
+    said = [m["content"] for m in learned["messages"]]
+    assert said[0] == "연락 가능한 시간은 오후 5시 이후예요" and {m["role"] for m in learned["messages"]} == {"user"}
+    assert "010-1234-5678" not in said[1] and "900101-1234567" not in said[1]  # masked before it leaves
+    assert any("상담 요약" in a.get("text", "") for a in stored)  # the summary is still stored as before

@@ -24,7 +24,11 @@ async def test_the_new_contact_time_supersedes_the_demo_note_and_ranks_first(dat
         call = Caller(client)
         old = (await call("add_memory", {"text": DEMO_NOTE, "observed_at": "2026-01-05T02:00:00Z"}))["results"][0]
         await call("add_memory", {"text": ESCALATION_NOTE, "observed_at": "2026-01-06T02:00:00Z"})
-        new = (await call("add_memory", {"text": SAID}))["results"][0]
+        # what the host sends at the end of a chat: the customer's own lines, to extract from
+        said = ["안녕하세요. 상담 도움을 요청합니다.", "환불 진행 상황을 알고 싶습니다.", SAID, "상담원 연결해 주세요"]
+        messages = [{"role": "user", "content": t} for t in said]
+        added = (await call("add_memory", {"messages": messages, "infer": True}))["results"]
+        [new] = [r for r in added if r["text"] == SAID]
         assert new["superseded"] == [old["id"]]
         assert (await call("get_memory", {"id": old["id"]}))["status"] == "superseded"
         hits = (await call("search_memories", {"query": "연락 가능한 시간"}))["results"]
