@@ -156,10 +156,22 @@ def publish(
         return
     console.print(f"[green]✓[/] published {safe(info.ref)}: {info.tool_count} tools, status {_status(info.status)}")
     _print_version(info)
+    _warn_changed_versions(name)
     console.print(
         f"[dim]Next: review it with `switchboard registry review {safe(info.ref)} --approve --reason … "
         "--risk <tool>=read|write|irreversible …`[/]"
     )
+
+
+def _warn_changed_versions(name: str) -> None:
+    """Older versions whose code changed since their publish (a file edited in place) are refused by hosts."""
+    from registry.code import changed_versions
+
+    for version, change in run(lambda: changed_versions(name)):
+        console.print(
+            f"[yellow]![/] {safe(name)}@{safe(version)}: {safe(change)}; hosts refuse to start it. "
+            "Keep each version's code side by side (docs/registry.md)."
+        )
 
 
 def _parse_risks(items: list[str]) -> dict[str, str]:

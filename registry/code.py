@@ -159,3 +159,27 @@ def code_changed_message(name: str, version: str, change: str) -> str:
         f"docs/registry.md, 'Keeping versions side by side'), or publish the new code as a new version and "
         f"move the agent to it: `switchboard registry agent draft AGENT --from AGENT@N --server {name}@NEW`"
     )
+
+
+async def changed_versions(name: str) -> list[tuple[str, str]]:
+    """(version, what changed) for every version of ``name`` whose code differs from its publish.
+
+    ``registry publish`` lists them after publishing, so editing a file in place and publishing it
+    again shows at once which older versions the host will now refuse.
+    """
+    from sqlalchemy import select
+
+    from core.db import get_engine
+    from registry.tables import mcp_server, mcp_server_version
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(mcp_server_version.c.version, mcp_server_version.c.launch_spec)
+                .join(mcp_server, mcp_server.c.id == mcp_server_version.c.server_id)
+                .where(mcp_server.c.name == name)
+            )
+        ).all()
+    changed = [(version, code_change(launch or {})) for version, launch in rows]
+    return sorted((v, c) for v, c in changed if c)

@@ -90,12 +90,23 @@ async def test_the_host_refuses_a_pinned_version_whose_file_was_edited_in_place(
     assert code_change(info.launch) is None
 
 
-def test_publish_and_show_print_the_recorded_code(db):
-    clean = str(FIXTURES / "clean_server.py")
-    published = sb("publish", "orders", "1.0.0", "--", sys.executable, clean, "1.0.0").stdout
-    assert "code" in published and "script" in published and "clean_server.py" in published
-    shown = sb("show", "orders@1.0.0").stdout
-    assert "sha256" in shown and "script" in shown
+def test_publishing_over_an_edited_file_warns_about_the_older_version(db, tmp_path):
+    from tests.registry.fixtures.clean_server import build
+    from tests.registry.test_cli import _run
+
+    server = tmp_path / "server.py"
+    original = (FIXTURES / "clean_server.py").read_bytes()
+    server.write_bytes(original)
+    old = LaunchSpec.stdio([sys.executable, str(server), "1.0.0"])
+    _run(publish_version("orders", "1.0.0", old, published_by="tess", connect_to=build("1.0.0")))
+    server.write_bytes(original + b"\n# the 1.1.0 work, edited in place\n")
+    published = sb("publish", "orders", "1.1.0", "--", sys.executable, str(server), "1.1.0").stdout
+    said = " ".join(published.split())
+    assert "code script" in said and "server.py" in said
+    assert "orders@1.0.0:" in said and "changed since publish" in said and "hosts refuse to start it" in said
+    assert said.count("hosts refuse to start it") == 1  # 1.1.0 runs what it was published with
+    shown = " ".join(sb("show", "orders@1.0.0").stdout.split())
+    assert "code script" in shown and "sha256" in shown
 
 
 def test_a_copied_version_directory_keeps_its_own_fingerprint(tmp_path):
