@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.db import get_engine
 from core.errors import ErrorCode, SwitchboardError, invalid, not_found
-from registry.agents import agent_row, agent_version_info, draft_agent_version
+from registry.agents import agent_version_info, draft_agent_version
 from registry.models import AgentVersionInfo
 from registry.names import check_org, exposed_name, parse_agent_ref, parse_server_ref
 from registry.specs import KbSpec, ToolSpec
@@ -37,10 +37,9 @@ class DraftChanges:
     model_params: dict[str, Any] = field(default_factory=dict)  # merged over the copied ones
 
 
-async def _source_prompt(org_id: str, slug: str, version_id: str) -> str:
+async def _source_prompt(version_id: str) -> str:
     engine = await get_engine()
     async with engine.connect() as conn:
-        await agent_row(conn, org_id, slug)
         prompt = (
             await conn.execute(select(agent_version.c.system_prompt).where(agent_version.c.id == version_id))
         ).scalar()
@@ -113,7 +112,7 @@ async def draft_from(
         raise
     prompt = changes.system_prompt
     if prompt is None:
-        prompt = await _source_prompt(org_id, source_slug, source.id)
+        prompt = await _source_prompt(source.id)
     draft = await draft_agent_version(
         org_id,
         slug,
