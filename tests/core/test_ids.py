@@ -139,3 +139,21 @@ async def test_a_knowledge_base_is_found_by_its_printed_id_prefix_within_its_org
     with pytest.raises(SwitchboardError) as caught:
         await resolve_targets("acme", ["kb_1"])
     assert caught.value.code is ErrorCode.INVALID_ARGUMENT and "at least 8" in caught.value.message
+
+
+async def test_audit_find_takes_a_printed_session_prefix(database_url):
+    from audit import append, close, find
+    from tests.audit.helpers import event
+
+    try:
+        for i, session in enumerate(["5e55a0b1-aaaa-0001", "5e55a0b1-bbbb-0002", "77c0ffee-cccc-0003"]):
+            await append(event(i, session_id=session))
+        [record] = await find(session_id="77c0ffee", org_id="acme")
+        assert record.session_id == "77c0ffee-cccc-0003"
+        with pytest.raises(SwitchboardError) as caught:
+            await find(session_id="5e55a0b1", org_id="acme")  # two sessions start so: both listed
+        assert caught.value.details["matches"] == ["5e55a0b1-aaaa-0001", "5e55a0b1-bbbb-0002"]
+        assert await find(session_id="deadbeef-not-there") == []  # an id nothing carries finds nothing
+        assert len(await find(trace_id="trace-2")) == 1  # full ids work as before
+    finally:
+        await close()
