@@ -27,3 +27,22 @@ def shown(value: datetime | str | None, *, seconds: bool = False) -> str:
         value = value.replace(tzinfo=UTC)
     local = value.astimezone(KST)
     return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " +09:00"
+
+
+def korea_date(value: datetime | str | None) -> str:
+    """The Korea-time calendar day of a moment (``2026-01-21T16:00:00Z`` → ``2026-01-22``).
+
+    A plain date, or text that is not a time, is returned as it is (its first 10 characters).
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        if len(value) <= 10:
+            return value
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value[:10]
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(KST).date().isoformat()

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from core.clock import korea_date
 from host import nlu
 from host.answer import best_sentence, for_channel, note_answered
 from host.citations import find_citations
@@ -240,7 +241,7 @@ def describe_record(data: Any, lang: str) -> str:
         elif "amount" in key or key.startswith("total"):
             shown = _money(value, currency, lang)
         else:
-            shown = str(value)[:10] if key.endswith(("_at", "_date")) else str(value)
+            shown = korea_date(value) if key.endswith(("_at", "_date")) else str(value)  # a day in Korea time
         parts.append(f"{ko} {shown}" if lang == "ko" else f"{en}: {shown}")
     return ", ".join(parts)
 
