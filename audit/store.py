@@ -11,7 +11,8 @@ from audit.keys import hmac_key
 from audit.record import RECORD_FIELDS, AuditRecord
 from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
 from core.db import get_engine
-from core.errors import invalid
+from core.errors import SwitchboardError, invalid
+from core.ids import resolve_id
 from core.pii import detect, hmac_normalized
 
 PAGE = 2000
@@ -131,6 +132,20 @@ async def tail(org_id: str | None = None, *, limit: int = 20, after: dict[str, i
     return [AuditRecord.from_row(r) for r in reversed(rows)]
 
 
+async def _full_id(engine: Any, given: str, known: Any, what: str) -> str:
+    """A printed prefix widened to the one id it names; an ambiguous prefix is refused with the matches.
+
+    An id no record carries stays as given, so the search simply finds nothing.
+    """
+    async with engine.connect() as conn:
+        try:
+            return await resolve_id(conn, given, known, what=what)
+        except SwitchboardError as err:
+            if "matches" in err.details:
+                raise
+            return given
+
+
 async def find(
     *,
     value: str | None = None,
@@ -153,10 +168,16 @@ async def find(
     normalized = _personal_value(value) if value is not None else None
     orgs = [org_id] if org_id else await list_orgs()
     filters = []
-    if trace_id:
-        filters.append(audit_event.c.trace_id == trace_id)
-    if session_id:
-        filters.append(audit_event.c.session_id == session_id)
+    engine = await get_engine()
+    for column, given, what in (
+        (audit_event.c.trace_id, trace_id, "trace"),
+        (audit_event.c.session_id, session_id, "session"),
+    ):
+        if given:  # the full id, or a prefix as a table printed it
+            known = select(column).distinct()
+            if org_id:
+                known = known.where(audit_event.c.org_id == org_id)
+            filters.append(column == await _full_id(engine, given, known, what))
     if tool_name:
         filters.append(audit_event.c.tool_name == tool_name)
     if event_type:
@@ -171,7 +192,6 @@ async def find(
             | audit_event.c.details_redacted.like(pattern, escape="\\")
             | audit_event.c.error_message.like(pattern, escape="\\")
         )
-    engine = await get_engine()
     found: list[AuditRecord] = []
     async with engine.connect() as conn:
         for org in orgs:

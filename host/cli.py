@@ -28,6 +28,9 @@ def chat(
     customer: str = typer.Option(None, "--customer", help="The customer (memories and orders are theirs)."),
     provider: str = typer.Option(None, "--provider", help=PROVIDER_HELP),
     language: str = typer.Option(None, "--language", help="ko or en (default: from the first message)."),
+    channel: str = typer.Option(
+        "chat", "--channel", help="Where answers are said: chat or voice (plain text), web (Markdown kept)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print every server event as a JSON line."),
 ) -> None:
     """Talk to an agent version in the terminal: tool calls, confirmations and escalations are shown.
@@ -35,11 +38,17 @@ def chat(
     Type a message and press Enter. `/yes` and `/no` answer a confirmation, `/end` ends the
     session (summary and outcome), Ctrl-D quits. Lines can also be piped in.
     """
-    run(lambda: _chat(agent, org, customer, provider, language, json_output))
+    run(lambda: _chat(agent, org, customer, provider, language, json_output, channel))
 
 
 async def _chat(
-    agent: str, org: str, customer: str | None, provider: str | None, language: str | None, json_output: bool
+    agent: str,
+    org: str,
+    customer: str | None,
+    provider: str | None,
+    language: str | None,
+    json_output: bool,
+    channel: str = "chat",
 ) -> None:
     import asyncio
     import json
@@ -51,7 +60,7 @@ async def _chat(
     try:
         with console.status(f"connecting to the servers of {agent}…", spinner="dots"):
             conv = await runtime.start_session(
-                org, agent, customer_ref=customer, channel="chat", language=language, emit=view.event
+                org, agent, customer_ref=customer, channel=channel, language=language, emit=view.event
             )
         for note in runtime.notes:
             err_console.print(f"[yellow]note[/] {note}")
@@ -94,6 +103,7 @@ class _ChatView:
     def __init__(self, json_output: bool) -> None:
         self.json_output = json_output
         self.streaming = False
+        self.streamed: set[str] = set()  # turns whose reply was printed as it streamed
 
     async def event(self, kind: str, payload: dict[str, Any]) -> None:
         if self.json_output:
@@ -103,6 +113,7 @@ class _ChatView:
             sys.stdout.flush()
             return
         if kind == "assistant.delta":
+            self.streamed.add(payload.get("turn_id") or "")
             if not self.streaming:
                 console.print("[bold green]상담봇>[/] ", end="")
                 self.streaming = True
@@ -133,6 +144,9 @@ class _ChatView:
         elif kind == "escalated":
             console.print(f"  [magenta]⇪ escalated[/]: {payload['reason']} [dim](review {payload['review_id']})[/]")
         elif kind == "assistant.message":
+            if payload.get("turn_id") not in self.streamed:  # e.g. the reply to an escalation
+                console.print("[bold green]상담봇>[/] ", end="")
+                console.print(payload.get("text") or "", markup=False, highlight=False)
             refs = payload.get("kb_references") or []
             if refs:
                 cited = ", ".join(f"{r.get('title')} v{r.get('version')}#{r.get('chunk_id')}" for r in refs[:3])
@@ -253,18 +267,28 @@ def _print_demo(report: Any) -> None:
 def import_legacy(
     directory: Path = typer.Argument(..., help="Folder with sessions.csv, turns.csv, event_logs.csv, ..."),
     agent_version: str = typer.Option(
-        "legacy", "--agent-version", help="Link the rows to this agent version id (default: the built-in legacy one)."
+        "legacy",
+        "--agent-version",
+        help="Link the rows to this agent version id or its first 8+ characters (default: the built-in legacy one).",
+    ),
+    org: str = typer.Option(
+        None, "--org", help="Put every session in this org (sessions.csv's org_id is then kept in its metadata)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Load CSV exports of the existing call-center tables, keeping their ids, linked to a legacy agent version."""
+    """Load CSV exports of the existing call-center tables, keeping their ids, linked to a legacy agent version.
+
+    DIRECTORY is read from where you stand, e.g. `switchboard import-legacy tests/host/data/legacy --org demo`
+    from the repository root.
+    """
     from host.legacy import import_legacy as do_import
 
-    report = run(lambda: do_import(directory, agent_version_id=agent_version, dry_run=dry_run))
+    report = run(lambda: do_import(directory, agent_version_id=agent_version, dry_run=dry_run, org_id=org))
     if json_output:
         print_json(report.to_dict())
         return
+    console.print(f"[dim]read {report.directory}[/]")
     verb = "would import" if dry_run else "imported"
     rows = [(name, count) for name, count in report.imported.items()]
     console.print(table(f"{verb} (agent version {report.agent_version_id})", ["table", "rows"], rows))

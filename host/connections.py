@@ -123,7 +123,7 @@ class ServerConnection:
         self.org_id = org_id
         self._connector = connector or default_connector
         self.client: Any = None
-        self.state = "new"  # new | ready | dead | revoked | mismatch
+        self.state = "new"  # new | ready | dead | revoked | mismatch | changed (code differs from publish)
         self.error: str | None = None
         self.live_hashes: dict[str, str] = {}
         self.server_info: dict[str, Any] = {}
@@ -147,11 +147,16 @@ class ServerConnection:
         from fastmcp import Client
         from mcp_types import Implementation
 
+        from registry.code import code_change, code_changed_message
         from registry.hashing import definition_sha256
 
         if self.pin.status == "revoked":
             self.state, self.error = "revoked", "server version revoked"
             raise unavailable(f"{self.label} is revoked: the host refuses it")
+        changed = code_change(self.pin.launch)  # never start code other than what was published
+        if changed:
+            self.state, self.error = "changed", code_changed_message(self.pin.name, self.pin.version, changed)
+            raise unavailable(self.error)
         target = self._connector(self.pin, server_env(self.org_id))
         client = Client(
             target,
@@ -227,7 +232,7 @@ class ServerConnection:
                 self._failures += 1
                 delay = min(BACKOFF_START_S * (2 ** (self._failures - 1)), BACKOFF_MAX_S)
                 self._next_attempt = time.monotonic() + delay
-                if self.state not in ("revoked", "mismatch"):
+                if self.state not in ("revoked", "mismatch", "changed"):  # changed: retried, restored code runs
                     self.state = "dead"
                 self.error = getattr(exc, "message", None) or f"{type(exc).__name__}: connect timed out"
                 log.warning("%s unavailable: %s (next attempt in %.2f s)", self.label, self.error, delay)

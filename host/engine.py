@@ -20,6 +20,7 @@ from typing import Any
 from core.context import RequestContext
 from core.errors import SwitchboardError, conflict, invalid
 from host import nlu, prompts
+from host.answer import for_channel, for_channel_delta
 from host.citations import dedupe, find_citations, to_reference
 from host.confirm import apply_correction, confirm_prompt
 from host.providers.base import (
@@ -111,7 +112,7 @@ class Conversation:
             store=store,
             customer_ref=customer_ref,
             settings=settings,
-            state=SessionState(language=language),
+            state=SessionState(language=language, channel=channel),
             emit=emit,
         )
         conv._next_seq = 1
@@ -249,6 +250,8 @@ class Conversation:
         """Legacy vocabulary: 이관 (handed to a person), 해결 (answered), 미해결 (not answered)."""
         if self.state.escalated:
             return "이관"
+        if self.state.planner.get("unanswered"):  # the offline planner's last fallback was never answered
+            return "미해결"
         return "해결" if self.state.answered and not self.state.failed_turns else "미해결"
 
     # turns ----------------------------------------------------------------------------------
@@ -487,7 +490,9 @@ class Conversation:
             if reply.citations:
                 turn.citations.extend(reply.citations)
             if not reply.tool_calls:
-                turn.answer = reply.text.strip() or prompts.text("too_many_steps", lang)
+                turn.answer = for_channel(reply.text.strip(), self.state.channel) or prompts.text(
+                    "too_many_steps", lang
+                )
                 self.state.messages.append(Message("assistant", turn.answer))
                 return
             done = await self._handle_tool_calls(turn, reply.text, reply.tool_calls)
@@ -838,7 +843,12 @@ class Conversation:
             model=self.profile.model,
             max_tokens=self.settings.max_tokens,
             params=dict(self.profile.model_params),
-            context={"language": lang, "memories": self.state.memories, "planner": self.state.planner},
+            context={
+                "language": lang,
+                "memories": self.state.memories,
+                "planner": self.state.planner,
+                "channel": self.state.channel,
+            },
         )
 
     def _delta_sink(self, turn: _Turn) -> Any:
@@ -846,7 +856,9 @@ class Conversation:
             return None
 
         async def sink(text: str) -> None:
-            await self._emit("assistant.delta", {"turn_id": turn.id, "text": text})
+            await self._emit(
+                "assistant.delta", {"turn_id": turn.id, "text": for_channel_delta(text, self.state.channel)}
+            )
 
         return sink
 

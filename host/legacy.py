@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.canonical import canonical_sha256
 from core.context import is_valid_identifier
 from core.db import get_engine, write_transaction
-from core.errors import invalid, not_found
+from core.errors import invalid
+from core.ids import resolve_id
 from host.records import audio_segments, event_logs, review_queue, sessions, turns
 from host.store import Versions, masked, masked_json
 
@@ -56,6 +57,7 @@ class ImportReport:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
+    directory: str = ""  # where the CSV files were read, resolved
 
     def skip(self, table: str, line: int, row_id: str | None, reason: str) -> None:
         self.skipped.append({"table": table, "line": line, "id": row_id, "reason": reason})
@@ -68,6 +70,7 @@ class ImportReport:
             "skipped": self.skipped,
             "warnings": self.warnings,
             "dry_run": self.dry_run,
+            "directory": self.directory,
         }
 
 
@@ -284,33 +287,61 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 
 async def resolve_versions(agent_version_id: str | None) -> Versions:
-    """The explicit legacy agent version, or a registry agent version named by id."""
+    """The explicit legacy agent version, or a registry agent version named by id (or its printed prefix)."""
     if not agent_version_id or agent_version_id == LEGACY_AGENT_VERSION_ID:
         return Versions(LEGACY_AGENT_VERSION_ID, LEGACY_MANIFEST_SHA256)
     from registry.tables import agent_version
 
     engine = await get_engine()
     async with engine.connect() as conn:
+        full_id = await resolve_id(
+            conn,
+            agent_version_id,
+            select(agent_version.c.id),
+            what="agent version",
+            hint="see `switchboard registry agent show SLUG@N --json` for its id",
+        )
         row = (
             await conn.execute(
-                select(agent_version.c.id, agent_version.c.manifest_sha256).where(
-                    agent_version.c.id == agent_version_id
-                )
+                select(agent_version.c.id, agent_version.c.manifest_sha256).where(agent_version.c.id == full_id)
             )
         ).first()
-    if row is None:
-        raise not_found(f"no agent version {agent_version_id}: see `switchboard registry agents`")
     return Versions(row[0], row[1] or LEGACY_MANIFEST_SHA256)
 
 
-async def import_legacy(directory: Path, *, agent_version_id: str | None = None, dry_run: bool = False) -> ImportReport:
-    """Import the CSV exports in ``directory`` (``sessions.csv`` is required)."""
+def with_org(raw: dict[str, str], org_id: str) -> dict[str, str]:
+    """A sessions.csv row moved to ``org_id``; a different original org is kept in its metadata."""
+    original = (raw.get("org_id") or "").strip()
+    out = {**raw, "org_id": org_id}
+    if original and original != org_id:
+        try:
+            meta = json.loads(raw.get("metadata") or "{}")
+        except ValueError:
+            return out  # the converter reports the bad JSON
+        if isinstance(meta, dict):
+            out["metadata"] = json.dumps({**meta, "legacy_org_id": original}, ensure_ascii=False)
+    return out
+
+
+async def import_legacy(
+    directory: Path, *, agent_version_id: str | None = None, dry_run: bool = False, org_id: str | None = None
+) -> ImportReport:
+    """Import the CSV exports in ``directory`` (``sessions.csv`` is required).
+
+    A relative ``directory`` is taken from the current directory, as a shell would. With
+    ``org_id`` every session (and its review items) goes to that org, whatever sessions.csv says.
+    """
+    directory = Path(directory).expanduser()
+    where = "" if directory.is_absolute() else f" (looked in {directory.resolve()})"
     if not directory.is_dir():
-        raise invalid(f"{directory} is not a directory: give the folder holding sessions.csv, turns.csv, ...")
+        raise invalid(f"{directory} is not a directory{where}: give the folder holding sessions.csv, turns.csv, ...")
     if not (directory / "sessions.csv").is_file():
-        raise invalid(f"{directory} has no sessions.csv: every other table refers to sessions")
+        raise invalid(f"{directory} has no sessions.csv{where}: every other table refers to sessions")
+    if org_id is not None and not is_valid_identifier(org_id):
+        raise invalid("--org must be 1-128 letters, digits or ._:@- characters")
     versions = await resolve_versions(agent_version_id)
     report = ImportReport(versions.agent_version_id, versions.manifest_sha256, dry_run=dry_run)
+    report.directory = str(directory.resolve())
     parsed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for table in TABLES:
         path = directory / f"{table}.csv"
@@ -319,7 +350,11 @@ async def import_legacy(directory: Path, *, agent_version_id: str | None = None,
             parsed[table] = []
             continue
         header, raw_rows = read_csv(path)
-        missing = _REQUIRED_COLUMNS[table] - set(header)
+        required = _REQUIRED_COLUMNS[table]
+        if table == "sessions" and org_id is not None:
+            raw_rows = [(line, with_org(raw, org_id)) for line, raw in raw_rows]
+            required = required - {"org_id"}
+        missing = required - set(header)
         if missing:
             raise invalid(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}")
         parsed[table] = _convert(table, raw_rows, versions, report)
@@ -347,6 +382,9 @@ async def import_legacy(directory: Path, *, agent_version_id: str | None = None,
                 session_ids.update(r["id"] for r in rows)
             to_insert[table] = rows
         _link_events_to_turns(to_insert["event_logs"], to_insert["turns"])
+        orgs = {r["id"]: r["org_id"] for r in to_insert["sessions"]}
+        for item in to_insert["review_queue"]:  # review items belong to their session's org
+            item["org_id"] = orgs.get(item["session_id"], org_id)
         _note_irregularities(to_insert, report)
         for table in TABLES:
             rows = to_insert[table]

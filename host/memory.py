@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from host.providers.offline import memory_texts
+from host.store import masked
 from host.tooling import ExposedTool
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ async def remember(conv: Conversation, facts: list[str]) -> None:
     if tool is None:
         return
     props = tool.input_schema.get("properties") or {}
+    await _learn_from_customer(conv, tool, props)
     if "texts" in props or "memories" in props:
         key = "texts" if "texts" in props else "memories"
         outcome = await conv.host_call(tool.exposed_name, {key: facts})
@@ -75,3 +77,20 @@ async def remember(conv: Conversation, facts: list[str]) -> None:
         if not outcome.ok:
             log.warning("memory store failed: %s", outcome.error_code)
             return
+
+
+async def _learn_from_customer(conv: Conversation, tool: ExposedTool, props: dict[str, Any]) -> None:
+    """What the customer said about themselves ("연락 가능한 시간은 오후 5시 이후예요"), for the
+    memory server to extract: a stated contact time, address or plan then supersedes the old one.
+
+    Only when the store tool takes a conversation (``messages``); personal data is masked first.
+    """
+    if "messages" not in props:
+        return
+    said = [masked(m.text) for m in conv.state.messages if m.role == "user" and m.text and m.text.strip()]
+    if not said:
+        return
+    args = fill_arguments(tool, {"messages": [{"role": "user", "content": t} for t in said], "infer": True})
+    outcome = await conv.host_call(tool.exposed_name, args)
+    if not outcome.ok:
+        log.warning("memory extraction failed: %s", outcome.error_code)

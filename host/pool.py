@@ -95,7 +95,7 @@ class AgentPool:
         results = await asyncio.gather(*(c.connect() for c in self.connections.values()), return_exceptions=True)
         for conn, result in zip(self.connections.values(), results, strict=True):
             if isinstance(result, BaseException):
-                conn.state = conn.state if conn.state in ("revoked", "mismatch") else "dead"
+                conn.state = conn.state if conn.state in ("revoked", "mismatch", "changed") else "dead"
                 conn.error = getattr(result, "message", None) or repr(result)
                 log.warning("%s: %s", conn.label, conn.error)
         await self.verify_all()
@@ -186,6 +186,8 @@ class AgentPool:
                 reason = "its server is not pinned"
             elif conn.state == "revoked":
                 reason = f"server version {conn.label} is revoked"
+            elif conn.state == "changed":
+                reason = str(conn.error)
             elif conn.state == "mismatch":
                 reason = f"server {conn.label} did not identify as published: {conn.error}"
             elif (tool.server_name, tool.tool_name) in drifted:

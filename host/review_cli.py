@@ -8,6 +8,8 @@ import os
 import typer
 
 from core.cliutil import console, print_json, run, table
+from core.clock import shown
+from core.ids import MIN_PREFIX, short_id
 
 app = typer.Typer(
     help="The human review queue: escalated sessions and tool calls awaiting approval.", no_args_is_help=True
@@ -44,7 +46,15 @@ def list_items(
         print_json(items)
         return
     rows = [
-        (i["id"], i["kind"], i["status"], i["reason"], i["session_id"][:8], i["owner"] or "", i["created_at"])
+        (
+            short_id(i["id"]),
+            i["kind"],
+            i["status"],
+            i["reason"],
+            short_id(i["session_id"]),
+            i["owner"] or "",
+            shown(i["created_at"]),
+        )
         for i in items
     ]
     console.print(
@@ -54,7 +64,9 @@ def list_items(
 
 @app.command("show")
 def show(
-    review_id: str = typer.Argument(..., help="The review item id (from `review list`)."),
+    review_id: str = typer.Argument(
+        ..., help=f"The review item id, or its first {MIN_PREFIX}+ characters as `review list` prints it."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Show a review item with its session's turns (what the customer and the agent said)."""
@@ -62,7 +74,7 @@ def show(
 
     async def _go() -> dict:
         store = RecordStore()
-        item = await store.get_review(review_id)
+        item = await store.get_review(await store.review_id(review_id))
         detail = await store.session_detail(item["session_id"])
         return {"item": item, "session": detail["session"], "turns": detail["turns"]}
 
@@ -72,7 +84,10 @@ def show(
         print_json(data)
         return
     item, session = data["item"], data["session"]
-    console.print(f"[bold]{item['kind']}[/] {item['id']} · [bold]{item['status']}[/] · {item['reason']}")
+    console.print(
+        f"[bold]{item['kind']}[/] {item['id']} · [bold]{item['status']}[/] · {item['reason']} · "
+        f"{shown(item['created_at'])}"
+    )
     console.print(
         f"session {session['id']} · org {session['org_id']} · customer {session.get('customer_ref') or '-'} · "
         f"agent version {session['agent_version_id']} · outcome {session.get('outcome') or '-'}"
@@ -89,7 +104,7 @@ def show(
 
 @app.command("resolve")
 def resolve(
-    review_id: str = typer.Argument(..., help="The review item id."),
+    review_id: str = typer.Argument(..., help=f"The review item id, or its first {MIN_PREFIX}+ characters."),
     approve: bool = typer.Option(False, "--approve", help="Approve the pending tool call (approval items)."),
     reject: bool = typer.Option(False, "--reject", help="Reject the pending tool call (approval items)."),
     note: str = typer.Option("", "--note", help="What was done (kept with the item)."),
@@ -106,7 +121,13 @@ def resolve(
         console.print("[red]choose --approve or --reject, not both[/]")
         raise typer.Exit(2)
     decision = "approve" if approve else "reject" if reject else "resolve"
-    item = run(lambda: RecordStore().resolve_review(review_id, decision=decision, by=_actor(by), note=note))
+
+    async def _go() -> dict:
+        store = RecordStore()
+        full_id = await store.review_id(review_id)
+        return await store.resolve_review(full_id, decision=decision, by=_actor(by), note=note)
+
+    item = run(_go)
     if json_output:
         print_json(item)
         return

@@ -110,6 +110,7 @@ class SessionState:
     """Everything needed to carry on the conversation (persisted in ``sessions.state``)."""
 
     language: str | None = None
+    channel: str = "chat"  # where answers are said: host/answer.for_channel renders them for it
     messages: list[Message] = field(default_factory=list)
     pending: dict[str, Any] | None = None  # {"call": {...}, "prompt", "turn_id"}
     planner: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +131,7 @@ class SessionState:
     def to_json(self) -> dict[str, Any]:
         return {
             "language": self.language,
+            "channel": self.channel,
             "messages": [m.to_dict() for m in self.messages[-HISTORY_LIMIT:]],
             "pending": self.pending,
             "planner": self.planner,

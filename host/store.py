@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import get_engine
 from core.errors import conflict, invalid, not_found
+from core.ids import resolve_id
 from core.pii import mask_text, redact
 from host.records import (
     REVIEW_APPROVED,
@@ -332,6 +333,15 @@ class RecordStore:
             query = query.where(review_queue.c.kind == kind)
         async with engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def review_id(self, given: str, org_id: str | None = None) -> str:
+        """The full id of the review item that ``given`` (full id or printed prefix) names."""
+        query = select(review_queue.c.id)
+        if org_id:
+            query = query.where(review_queue.c.org_id == org_id)
+        engine = await self.engine()
+        async with engine.connect() as conn:
+            return await resolve_id(conn, given, query, what="review item", hint="see `switchboard review list`")
 
     async def get_review(self, review_id: str) -> dict[str, Any]:
         engine = await self.engine()

@@ -182,6 +182,9 @@ async def draft_agent_version(
     async with write_transaction(engine, immediate=True) as conn:
         owner = await agent_row(conn, org_id, slug)
         bindings = await _resolve_tools(conn, tools)
+        if kbs and await kb_tables_present(conn):  # a pin to a KB version that does not exist fails now
+            for k in kbs:
+                await resolve_kb_pin(conn, org_id, k.ref, k.version)
         statuses = await current_statuses(conn, sorted({b["server_version_id"] for b in bindings}))
         for b in bindings:
             status = statuses[b["server_version_id"]].status
@@ -353,6 +356,12 @@ async def approve_agent_version(org_id: str, slug: str, version: int, *, approve
         if row["approved_at"] is not None:
             raise conflict(f"{slug}@{version} is already approved and frozen: draft a new version to change it")
         tools = await tool_bindings(conn, row["id"])
+        if not tools:
+            raise conflict(
+                f"cannot approve {slug}@{version}: it binds no tools, so the agent could not look anything up. "
+                f"Draft it again with --tool …, or copy a working version: "
+                f"`switchboard registry agent draft {slug} --from {slug}@<n> --org {org_id}`"
+            )
         await _check_servers(conn, tools)
         check_bindings(tools)
         kbs = await _check_kbs(conn, org_id, row["id"])

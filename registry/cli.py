@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from core.cliutil import console, print_json, run, table
+from core.clock import shown
 
 app = typer.Typer(
     help="Server versions with pinned tool definitions, reviews, and frozen agent versions.", no_args_is_help=True
@@ -77,21 +78,22 @@ def _print_version(info: Any, *, definitions: bool = False) -> None:
 
     console.print(f"[bold]{safe(info.ref)}[/]  {_status(info.status)}")
     console.print(f"  launch      {safe(LaunchSpec.from_dict(info.launch).describe())}")
+    if info.launch.get("transport") == "stdio":
+        from registry.code import describe
+
+        console.print(f"  code        {safe(describe(info.launch.get('code')))}")
     server_info = info.server_info
     console.print(f"  serverInfo  {safe(server_info.get('name'))} {safe(server_info.get('version'))}")
     console.print(f"  protocol    {safe(info.protocol_version)}")
     console.print(f"  tools sha   {info.tools_manifest_sha256}")
-    console.print(f"  published   {info.published_at:%Y-%m-%d %H:%M} by {safe(info.published_by)}")
+    console.print(f"  published   {shown(info.published_at)} by {safe(info.published_by)}")
     rows = [
         (safe(t.name), t.risk_class or "—", _short(t.definition_sha256), len(t.lint_findings), safe(_first_line(t)))
         for t in info.tools
     ]
     console.print(table("Tools", ["tool", "risk", "definition sha256", "findings", "description"], rows))
     if info.history:
-        hist = [
-            (h.changed_at.strftime("%Y-%m-%d %H:%M"), _status(h.status), safe(h.changed_by), safe(h.reason))
-            for h in info.history
-        ]
+        hist = [(shown(h.changed_at), _status(h.status), safe(h.changed_by), safe(h.reason)) for h in info.history]
         console.print(table("Status history", ["when", "status", "by", "why"], hist))
     _print_findings(info.findings)
     if definitions:
@@ -154,10 +156,22 @@ def publish(
         return
     console.print(f"[green]✓[/] published {safe(info.ref)}: {info.tool_count} tools, status {_status(info.status)}")
     _print_version(info)
+    _warn_changed_versions(name)
     console.print(
         f"[dim]Next: review it with `switchboard registry review {safe(info.ref)} --approve --reason … "
         "--risk <tool>=read|write|irreversible …`[/]"
     )
+
+
+def _warn_changed_versions(name: str) -> None:
+    """Older versions whose code changed since their publish (a file edited in place) are refused by hosts."""
+    from registry.code import changed_versions
+
+    for version, change in run(lambda: changed_versions(name)):
+        console.print(
+            f"[yellow]![/] {safe(name)}@{safe(version)}: {safe(change)}; hosts refuse to start it. "
+            "Keep each version's code side by side (docs/registry.md)."
+        )
 
 
 def _parse_risks(items: list[str]) -> dict[str, str]:
@@ -325,7 +339,7 @@ def versions(name: str = typer.Argument(..., help="Server name."), json_output: 
             _status(v.status),
             v.tool_count,
             _short(v.tools_manifest_sha256),
-            f"{v.published_at:%Y-%m-%d %H:%M}",
+            shown(v.published_at),
             safe(v.published_by),
         )
         for v in result
@@ -379,49 +393,99 @@ def agent_create(
 def agent_draft(
     slug: str = typer.Argument(..., help="Agent slug."),
     org: str = ORG_OPTION,
+    source: str = typer.Option(
+        None, "--from", help="SLUG@N to copy: model, prompt, tools and KB pins; the other flags change parts."
+    ),
     model: str = typer.Option(
-        ..., "--model", help="provider:model, e.g. anthropic:claude-sonnet-4-5 or offline:planner."
+        None, "--model", help="provider:model, e.g. anthropic:claude-sonnet-4-5 or offline:planner."
     ),
     prompt_file: Path = typer.Option(
-        ..., "--prompt-file", help="UTF-8 file with the system prompt.", exists=True, dir_okay=False
+        None, "--prompt-file", help="UTF-8 file with the system prompt.", exists=True, dir_okay=False
     ),
     tool: list[str] = typer.Option(
-        None, "--tool", help="SERVER@VERSION:TOOL[:never|:confirm|:approve][:TIMEOUT_MS][:max=N]; repeat."
+        None,
+        "--tool",
+        help="SERVER@VERSION:TOOL[:never|:confirm|:approve][:TIMEOUT_MS][:max=N]; repeat. "
+        "With --from: adds the tool or replaces its binding.",
     ),
-    kb: list[str] = typer.Option(None, "--kb", help="KB@VERSION to pin; repeat."),
-    param: list[str] = typer.Option(None, "--param", help="Model parameter KEY=VALUE (JSON value); repeat."),
+    drop_tool: list[str] = typer.Option(
+        None, "--drop-tool", help="With --from: leave out this tool (exposed name, e.g. orders__get_order); repeat."
+    ),
+    server: list[str] = typer.Option(
+        None, "--server", help="With --from: move every tool of a server to NAME@VERSION, e.g. orders@1.1.0."
+    ),
+    kb: list[str] = typer.Option(None, "--kb", help="KB@VERSION to pin; repeat. With --from: adds or re-pins."),
+    drop_kb: list[str] = typer.Option(None, "--drop-kb", help="With --from: unpin this KB (name or id); repeat."),
+    param: list[str] = typer.Option(
+        None, "--param", help="Model parameter KEY=VALUE (JSON value); repeat. With --from: merged over the copy."
+    ),
     max_calls_per_turn: int = typer.Option(3, "--max-calls-per-turn", help="Default per-tool call limit per turn."),
     by: str = BY_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Draft the agent's next version (or replace its open draft). Drafts change until approved."""
+    """Draft the agent's next version (or replace its open draft). Drafts change until approved.
+
+    Examples:
+      switchboard registry agent draft cs-agent --org demo --from cs-agent@1 --server orders@1.1.0
+      switchboard registry agent draft cs-agent --org demo --from cs-agent@2 --kb faq@4 --drop-tool memory__add_memory
+      switchboard registry agent draft cs-agent --org demo --model offline:planner --prompt-file p.txt --tool …
+    """
     from core.errors import invalid
     from registry.agents import draft_agent_version
+    from registry.drafts import DraftChanges, draft_from
     from registry.specs import KbSpec, ToolSpec, parse_model_params
 
     async def _go() -> Any:
-        try:
-            prompt = prompt_file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise invalid(f"{prompt_file} is not UTF-8 text") from None
-        return await draft_agent_version(
+        prompt = None
+        if prompt_file is not None:
+            try:
+                prompt = prompt_file.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise invalid(f"{prompt_file} is not UTF-8 text") from None
+        tools = [ToolSpec.parse(t, max_calls_per_turn=max_calls_per_turn) for t in tool or []]
+        kbs = [KbSpec.parse(k) for k in kb or []]
+        params = parse_model_params(param or [])
+        if source:
+            changes = DraftChanges(model, prompt, tools, drop_tool or [], server or [], kbs, drop_kb or [], params)
+            return await draft_from(org, slug, source, changes, drafted_by=_actor(by))
+        if drop_tool or server or drop_kb:
+            raise invalid("--drop-tool, --server and --drop-kb change a copy: add --from SLUG@N")
+        if model is None or prompt is None:
+            raise invalid(
+                "a new draft needs --model and --prompt-file, or --from SLUG@N to copy an earlier version "
+                f"(see `switchboard registry agent list --org {org}`)"
+            )
+        draft = await draft_agent_version(
             org,
             slug,
             model=model,
             system_prompt=prompt,
-            tools=[ToolSpec.parse(t, max_calls_per_turn=max_calls_per_turn) for t in tool or []],
-            kbs=[KbSpec.parse(k) for k in kb or []],
-            model_params=parse_model_params(param or []),
+            tools=tools,
+            kbs=kbs,
+            model_params=params,
             drafted_by=_actor(by),
         )
+        return None, draft
 
-    info = run(_go)
+    copied_from, info = run(_go)
     if json_output:
-        print_json(info)
+        print_json({**_asdict(info), "copied_from": copied_from.ref if copied_from else None})
         return
-    console.print(f"[green]✓[/] draft {safe(info.ref)} saved ({len(info.tools)} tools, {len(info.kbs)} KB pins)")
+    origin = f" from {safe(copied_from.ref)}" if copied_from else ""
+    console.print(
+        f"[green]✓[/] draft {safe(info.ref)} saved{origin} ({len(info.tools)} tools, {len(info.kbs)} KB pins)"
+    )
     _print_agent_version(info)
+    if not info.tools:
+        console.print("[yellow]![/] this draft binds no tools: approval will refuse it until it has some (--tool …)")
+        return
     console.print(f"[dim]Next: switchboard registry agent approve {safe(info.ref)} --org {safe(org)}[/]")
+
+
+def _asdict(info: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(info)
 
 
 @agent_app.command("approve")
@@ -502,7 +566,7 @@ def _print_agent_version(info: Any, *, manifest: bool = False) -> None:
     console.print(f"  model       {safe(info.model_provider)}:{safe(info.model_id)} {safe(info.model_params or '')}")
     console.print(f"  prompt sha  {info.system_prompt_sha256}")
     if info.approved_at:
-        console.print(f"  approved    {info.approved_at:%Y-%m-%d %H:%M} by {safe(info.approved_by)}")
+        console.print(f"  approved    {shown(info.approved_at)} by {safe(info.approved_by)}")
         console.print(f"  manifest    {info.manifest_sha256}")
     rows = [
         (

@@ -42,6 +42,7 @@ HANGUL_FILLERS = frozenset([0x115F, 0x1160, 0x3164, 0xFFA0])
 VARIATION_SELECTORS_SUPPLEMENT = range(0xE0100, 0xE01F0)
 SKIPPED_KEYS = frozenset(["$schema", "$id", "$ref", "$dynamicRef"])
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+MAX_PHRASES = 12
 
 URL = re.compile(r"(?i)\b(?:https?|ftp|wss?|file)://[^\s\"'<>]+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s\"'<>]*")
 EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
@@ -188,23 +189,31 @@ def _unicode_findings(tool: str, path: str, text: str) -> list[LintFinding]:
 
 
 def _phrase_findings(tool: str, path: str, text: str) -> list[LintFinding]:
+    """One finding per string that names every instruction-like phrase in it, in reading order."""
     normal = normalise_for_matching(text)
     compact = re.sub(r"\s+", "", normal)
-    for pattern, target in [*((p, normal) for p in _ENGLISH), *((p, compact) for p in _KOREAN)]:
-        match = pattern.search(target)
-        if match:
-            phrase = match.group(0)
-            return [
-                LintFinding(
-                    "instruction-phrase",
-                    HIGH,
-                    tool,
-                    path,
-                    f"instruction-like phrase aimed at the model: {phrase[:60]!r}",
-                    visible(text)[:160],
-                )
-            ]
-    return []
+    found: list[tuple[int, int, str]] = []  # (target, position, phrase): English first, then Korean
+    for target_index, (patterns, target) in enumerate(((_ENGLISH, normal), (_KOREAN, compact))):
+        for pattern in patterns:
+            found.extend((target_index, m.start(), m.group(0)) for m in pattern.finditer(target) if m.group(0))
+    phrases: list[str] = []
+    for _target, _position, phrase in sorted(found):
+        if not any(phrase in kept or kept in phrase for kept in phrases):  # overlapping rules: report once
+            phrases.append(phrase)
+    if not phrases:
+        return []
+    shown = ", ".join(repr(p[:60]) for p in phrases[:MAX_PHRASES]) + (" …" if len(phrases) > MAX_PHRASES else "")
+    kind = "phrase" if len(phrases) == 1 else f"{len(phrases)} phrases"
+    return [
+        LintFinding(
+            "instruction-phrase",
+            HIGH,
+            tool,
+            path,
+            f"instruction-like {kind} aimed at the model: {shown}",
+            visible(text)[:160],
+        )
+    ]
 
 
 def _link_findings(tool: str, path: str, text: str) -> list[LintFinding]:

@@ -64,6 +64,15 @@ def canonical_json_safe(definition: dict[str, Any]) -> bytes:
     return canonical_json(definition)
 
 
+def launch_record(launch: LaunchSpec) -> dict[str, Any]:
+    """The launch spec as stored: with the fingerprint of the code it runs, when it can be told."""
+    from registry.code import fingerprint
+
+    spec = launch.to_dict()
+    code = fingerprint(spec)
+    return {**spec, "code": code} if code else spec
+
+
 def default_actor() -> str:
     """Who is acting when --by is not given: $SWITCHBOARD_ACTOR, else the OS user."""
     import getpass
@@ -113,7 +122,7 @@ async def publish_capture(
                     id=version_id,
                     server_id=server_id,
                     version=version,
-                    launch_spec=launch.to_dict(),
+                    launch_spec=launch_record(launch),
                     server_info=capture.server_info,
                     protocol_version=capture.protocol_version,
                     tools_manifest_sha256=manifest_sha,

@@ -13,7 +13,9 @@ import json
 import re
 from typing import Any
 
+from core.clock import korea_date
 from host import nlu
+from host.answer import best_sentence, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
@@ -239,7 +241,7 @@ def describe_record(data: Any, lang: str) -> str:
         elif "amount" in key or key.startswith("total"):
             shown = _money(value, currency, lang)
         else:
-            shown = str(value)[:10] if key.endswith(("_at", "_date")) else str(value)
+            shown = korea_date(value) if key.endswith(("_at", "_date")) else str(value)  # a day in Korea time
         parts.append(f"{ko} {shown}" if lang == "ko" else f"{en}: {shown}")
     return ", ".join(parts)
 
@@ -256,55 +258,6 @@ def _items_summary(data: Any, lang: str) -> str:
     if lang == "ko":
         return f"{first} 외 {more}건" if more else first
     return f"{first} and {more} more" if more else first
-
-
-def _bigrams(text: str) -> set[str]:
-    text = re.sub(r"\s+", "", text.lower())
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
-_INTRO = re.compile(r"(다음과\s*같습니다|아래와\s*같습니다|as follows)[.:]?$|:$", re.IGNORECASE)
-
-
-def passage_units(text: str) -> list[str]:
-    """A passage as quotable units: sentences, list items, and each Markdown table as one line."""
-    units: list[str] = []
-    table: list[list[str]] = []
-
-    def flush_table() -> None:
-        rows = [r for r in table if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
-        if len(rows) > 1:
-            units.append(", ".join(" ".join(c for c in row if c) for row in rows[1:]))
-        table.clear()
-
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if line.startswith("|"):
-            table.append([c.strip() for c in line.strip("|").split("|")])
-            continue
-        flush_table()
-        if not line or line.startswith("#"):
-            continue
-        line = re.sub(r"^[-*•]\s+", "", line)
-        units.extend(s.strip() for s in re.split(r"(?<=[.!?。])\s+", line) if s.strip())
-    flush_table()
-    return units
-
-
-def best_sentence(text: str, query: str) -> str:
-    """The unit of ``text`` that shares the most with ``query`` (character bigrams).
-
-    A sentence that introduces a list or table ('…다음과 같습니다.') comes with what follows it.
-    """
-    units = passage_units(text)
-    if not units:
-        return ""
-    wanted = _bigrams(query)
-    index = max(range(len(units)), key=lambda i: (len(_bigrams(units[i]) & wanted), -i))
-    best = units[index]
-    if _INTRO.search(best) and index + 1 < len(units):
-        best = f"{best} {units[index + 1]}"
-    return best
 
 
 def cite(citation: dict[str, Any], lang: str) -> str:
@@ -324,6 +277,7 @@ class OfflinePlanner:
 
     async def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelReply:
         reply = self.plan(request)
+        reply.text = for_channel(reply.text, request.context.get("channel"))  # no Markdown on voice
         if on_delta is not None and reply.text and not reply.tool_calls:
             for piece in re.findall(r"\S+\s*", reply.text):
                 await on_delta(piece)
@@ -339,8 +293,8 @@ class OfflinePlanner:
         user_text, since_user = _split_turn(request.messages)
         lang = request.context.get("language") or nlu.detect_language(user_text)
         if since_user and since_user[-1].role == "tool":
-            return self._after_tools(request, since_user, user_text, lang, state)
-        return self._on_user(request, user_text, lang, state)
+            return note_answered(self._after_tools(request, since_user, user_text, lang, state), TEXT)
+        return note_answered(self._on_user(request, user_text, lang, state), TEXT)
 
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
         intent = nlu.classify(text)

@@ -26,6 +26,7 @@ from core.canonical import canonical_sha256, sha256_hex
 from core.context import is_valid_identifier
 from core.db import get_engine, read_rows, write_transaction
 from core.errors import conflict, invalid, not_found
+from core.ids import pick, resolve_id
 from servers.kb_server.chunking import Chunk, chunk_blocks
 from servers.kb_server.limits import IngestLimits
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
@@ -171,6 +172,10 @@ async def _kb(conn: AsyncConnection, org_id: str, ref: str, *, lock: bool = Fals
     if lock:
         query = query.with_for_update()
     row = (await conn.execute(query)).mappings().first()
+    if row is None and ref.startswith("kb_"):  # an id prefix, as printed
+        kb_ids = select(knowledge_base.c.id).where(knowledge_base.c.org_id == org_id)
+        full = await resolve_id(conn, ref, kb_ids, what="knowledge base", hint="see `switchboard kb list`")
+        return await _kb(conn, org_id, full, lock=lock)
     if row is None:
         raise not_found(f"no knowledge base {ref!r} in this organisation: see `switchboard kb list`")
     return row
@@ -512,6 +517,8 @@ async def resolve_targets(
         picked: dict[str, dict[str, Any]] = {}
         for ref in kb_refs:
             kb_id = ref if ref in kbs else names.get(ref)
+            if kb_id is None and ref.startswith("kb_"):  # an id prefix, as printed
+                kb_id = pick(ref, kbs, what="knowledge base", hint="call list_knowledge_bases")
             if kb_id is None:
                 raise not_found(f"no knowledge base {ref!r}: call list_knowledge_bases")
             if not kbs[kb_id]["is_active"]:

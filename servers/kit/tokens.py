@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, insert, select,
 from core.context import is_valid_identifier
 from core.db import get_engine, metadata
 from core.errors import invalid, not_found
+from core.ids import resolve_id
 from servers.kit.identity import TokenIdentity
 
 TOKEN_PREFIX = "sbt_"
@@ -80,16 +81,20 @@ async def list_tokens(org_id: str | None = None) -> list[TokenInfo]:
     return [TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"]) for r in rows]
 
 
+_TOKENS_HINT = "see `switchboard tokens list`"
+
+
 async def revoke_token(token_id: str) -> None:
     engine = await get_engine()
     async with engine.begin() as conn:
+        token_id = await resolve_id(conn, token_id, select(api_token.c.id), what="token", hint=_TOKENS_HINT)
         result = await conn.execute(
             update(api_token)
             .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
     if result.rowcount == 0:
-        raise not_found(f"no active token with id {token_id}: see `switchboard tokens list`")
+        raise not_found(f"no active token with id {token_id}: {_TOKENS_HINT}")
 
 
 async def verify_token(plaintext: str) -> TokenIdentity | None:

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import typer
 
 from core.cliutil import console, print_json, run, table, to_json
+from core.clock import shown
+from core.ids import MIN_PREFIX, short_id
 
 T = TypeVar("T")
 
@@ -70,7 +72,7 @@ def _filters(category: list[str] | None, agent: str | None, run_id: str | None) 
 
 def _row(doc: Any, score: float | None = None) -> list[Any]:
     text = doc.text if len(doc.text) <= 70 else doc.text[:67] + "..."
-    row = [doc.id[:8], doc.observed_at.strftime("%Y-%m-%d %H:%M"), doc.status, doc.slot or "", text]
+    row = [short_id(doc.id), shown(doc.observed_at), doc.status, doc.slot or "", text]
     if score is not None:
         row.insert(1, f"{score:.3f}")
     return row
@@ -170,9 +172,30 @@ def search_cmd(
     console.print(table(f"Search: {query}", ["id", "score", "observed", "status", "subject", "text"], rows))
 
 
+async def _memory_id(scope: Any, given: str) -> str:
+    """The full id of a live or erased memory of this scope that ``given`` (id or printed prefix) names."""
+    from sqlalchemy import select
+
+    from core.ids import resolve_id
+    from servers.memory_server.db import memory_engine
+    from servers.memory_server.tables import memory_item, memory_tombstone
+
+    live = select(memory_item.c.id).where(
+        memory_item.c.org_id == scope.org_id, memory_item.c.customer_ref == scope.customer_ref
+    )
+    erased = select(memory_tombstone.c.memory_id).where(
+        memory_tombstone.c.org_id == scope.org_id, memory_tombstone.c.customer_ref == scope.customer_ref
+    )
+    engine = await memory_engine()
+    async with engine.connect() as conn:
+        return await resolve_id(conn, given, live, erased, what="memory", hint="see `switchboard memory list`")
+
+
 @app.command("show")
 def show_cmd(
-    memory_id: str = typer.Argument(..., help="The memory id (full id, as `list --json` prints it)."),
+    memory_id: str = typer.Argument(
+        ..., help=f"The memory id, or its first {MIN_PREFIX}+ characters as `memory list` prints it."
+    ),
     org: str = OrgOpt,
     customer: str = CustomerOpt,
     agent: str = AgentOpt,
@@ -186,16 +209,19 @@ def show_cmd(
         _require_customer_or_agent(customer, agent)
         scope = _scope(org, customer, agent)
         service = get_service()
-        events, tomb = await service.history(scope, memory_id)
-        doc = None if tomb else await service.get(scope, memory_id)
-        return doc, events, tomb
+        full_id = await _memory_id(scope, memory_id)
+        events, tomb = await service.history(scope, full_id)
+        doc = None if tomb else await service.get(scope, full_id)
+        return full_id, doc, events, tomb
 
-    doc, events, tomb = _run(_go)
+    memory_id, doc, events, tomb = _run(_go)
     if json_output:
         print_json({"memory": _out(doc) if doc else None, "history": events, "erased": tomb})
         return
     if tomb:
-        console.print(f"[yellow]erased[/] {memory_id} at {tomb['deleted_at']} by {tomb['deleted_by']}")
+        console.print(
+            f"[yellow]erased[/] {memory_id} at {shown(tomb['deleted_at'], seconds=True)} by {tomb['deleted_by']}"
+        )
         console.print(f"  content hash {tomb['content_hash']}")
         return
     console.print(f"[bold]{doc.text}[/]")
@@ -203,10 +229,12 @@ def show_cmd(
         f"  status {doc.status}  subject {doc.slot or '-'}  kind {doc.kind}  "
         f"categories {', '.join(doc.categories) or '-'}"
     )
-    console.print(f"  observed {doc.observed_at.isoformat()}  created {doc.created_at.isoformat()}")
+    console.print(f"  observed {shown(doc.observed_at, seconds=True)}  created {shown(doc.created_at, seconds=True)}")
     if doc.superseded_by:
-        console.print(f"  superseded by {doc.superseded_by} (valid to {doc.valid_to})")
-    rows = [(e["at"], e["event"], e["actor"], e["old_text"] or "", e["new_text"] or "") for e in events]
+        console.print(f"  superseded by {doc.superseded_by} (valid to {shown(doc.valid_to, seconds=True)})")
+    rows = [
+        (shown(e["at"], seconds=True), e["event"], e["actor"], e["old_text"] or "", e["new_text"] or "") for e in events
+    ]
     console.print(table("History", ["at", "event", "actor", "old text", "new text"], rows))
 
 

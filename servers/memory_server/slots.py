@@ -89,7 +89,8 @@ _KO_PERIOD = re.compile(
 )
 _KO_CONTACT = re.compile(r"(연락|전화|통화|콜백|상담|안내|문자)")
 _KO_WANT = re.compile(
-    r"(주세요|주시면|주셨으면|바랍니다|부탁|좋겠|좋아요|편해요|편합니다|괜찮|가능|원해|원합니다|해야|만\s*돼|받을\s*수|받아요|받습니다|돼요|됩니다|드릴게)"
+    r"(주세요|주시면|주셨으면|바랍니다|부탁|좋겠|좋아요|편해요|편합니다|괜찮|가능|원해|원합니다|해야|만\s*돼|받을\s*수|받아요|받습니다|돼요|됩니다|드릴게"
+    r"|선호(?!하지))"  # an operator's note: "고객은 오후 2시 이후 통화를 선호함"
 )
 _EN_TIME = re.compile(
     r"\b((?:on\s+)?(?:weekdays?|weekends?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)?\s*"

@@ -32,3 +32,31 @@ async def approve_clean(name: str = "orders", version: str = "1.0.0"):
         **{t.name: "irreversible" for t in info.tools if t.name in ("cancel_order", "request_refund")},
     }
     return await review_version(name, version, approve=True, reason="looks fine", reviewer="rita", risks=risks)
+
+
+async def insert_kb(org: str, name: str, kb_id: str, versions: int) -> None:
+    """KB ``name`` of ``org`` with versions 1..N and content hashes "1"*64, "2"*64, ... (the KB server's rows)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from core.db import get_engine
+
+    now = datetime.now(UTC)
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO knowledge_base (id, org_id, name, description, is_active, current_version, created_at,"
+                " updated_at) VALUES (:id, :org, :name, '', true, :n, :now, :now)"
+            ),
+            {"id": kb_id, "org": org, "name": name, "n": versions, "now": now},
+        )
+        for version in range(1, versions + 1):
+            await conn.execute(
+                text(
+                    "INSERT INTO kb_version (kb_id, version, org_id, content_sha256, change, summary, n_documents,"
+                    " n_chunks, built_at) VALUES (:id, :v, :org, :sha, 'build', '', 1, 1, :now)"
+                ),
+                {"id": kb_id, "org": org, "v": version, "sha": str(version) * 64, "now": now},
+            )

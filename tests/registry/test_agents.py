@@ -22,7 +22,7 @@ from registry import (
     revoked_servers,
 )
 from registry.specs import KbSpec, parse_model, parse_model_params
-from tests.registry.helpers import approve_clean, publish_clean
+from tests.registry.helpers import approve_clean, insert_kb, publish_clean
 
 PROMPT = "당신은 고객센터 상담원입니다. 주문 조회 전 고객에게 확인하세요."
 
@@ -239,8 +239,6 @@ async def test_draft_input_errors(db):
 
 
 async def test_kb_pins_are_checked_against_the_kb_tables(db):
-    from datetime import UTC, datetime
-
     from registry.kb import kb_tables_present
 
     await approve_clean("orders", "1.0.0")
@@ -248,36 +246,23 @@ async def test_kb_pins_are_checked_against_the_kb_tables(db):
     engine = await get_engine()
     async with engine.connect() as conn:
         assert await kb_tables_present(conn)  # the KB server's migrations are installed here
-    await draft("orders@1.0.0:get_order", kbs=[KbSpec.parse("faq@2")])
-    with pytest.raises(SwitchboardError) as err:
-        await approve_agent_version("acme", "cs-agent", 1, approved_by="omar")
+    with pytest.raises(SwitchboardError) as err:  # refused when drafting, not only at approval
+        await draft("orders@1.0.0:get_order", kbs=[KbSpec.parse("faq@2")])
     assert err.value.code == "NOT_FOUND" and "faq" in err.value.message
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO knowledge_base (id, org_id, name, description, is_active, current_version, created_at,"
-                " updated_at) VALUES ('kb-1', 'acme', 'faq', '', true, 2, :now, :now)"
-            ),
-            {"now": now},
-        )
-        for version, sha in ((1, "a" * 64), (2, "b" * 64)):
-            await conn.execute(
-                text(
-                    "INSERT INTO kb_version (kb_id, version, org_id, content_sha256, change, summary, n_documents,"
-                    " n_chunks, built_at) VALUES ('kb-1', :v, 'acme', :sha, 'build', '', 1, 1, :now)"
-                ),
-                {"v": version, "sha": sha, "now": now},
-            )
+    await insert_kb("acme", "faq", "kb-1", 2)
+    with pytest.raises(SwitchboardError) as err:
+        await draft("orders@1.0.0:get_order", kbs=[KbSpec.parse("faq@3")])
+    assert err.value.code == "NOT_FOUND" and "no version 3" in err.value.message
+    await draft("orders@1.0.0:get_order", kbs=[KbSpec.parse("faq@2")])
     approved = await approve_agent_version("acme", "cs-agent", 1, approved_by="omar")
-    assert approved.manifest["kbs"] == [{"kb_id": "kb-1", "kb_name": "faq", "version": "2", "content_sha256": "b" * 64}]
+    assert approved.manifest["kbs"] == [{"kb_id": "kb-1", "kb_name": "faq", "version": "2", "content_sha256": "2" * 64}]
     pinned = await load_agent_version("acme", "cs-agent")
     assert pinned.kb_pins == [("kb-1", "2")]
     # another org's KB of the same name is not visible
     await create_agent("beta", "cs-agent", created_by="bo")
-    await draft("orders@1.0.0:get_order", org="beta", kbs=[KbSpec.parse("faq@2")])
-    with pytest.raises(SwitchboardError):
-        await approve_agent_version("beta", "cs-agent", 1, approved_by="omar")
+    with pytest.raises(SwitchboardError) as err:
+        await draft("orders@1.0.0:get_order", org="beta", kbs=[KbSpec.parse("faq@2")])
+    assert err.value.code == "NOT_FOUND"
 
 
 async def test_kb_pins_are_stored_unverified_when_there_is_no_kb_server(db):

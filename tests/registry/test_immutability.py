@@ -43,8 +43,10 @@ async def _agent_with_versions() -> tuple[str, str]:
     spec = [ToolSpec.parse("orders@1.0.0:get_order")]
     first = await draft_agent_version("acme", "cs-agent", tools=spec, **kwargs)
     from registry.specs import KbSpec
+    from tests.registry.helpers import insert_kb
 
     await approve_agent_version("acme", "cs-agent", 1, approved_by="omar")
+    await insert_kb("acme", "faq", "kb-1", 1)  # a KB pin must name a version that exists
     second = await draft_agent_version("acme", "cs-agent", tools=spec, kbs=[KbSpec.parse("faq@1")], **kwargs)
     return first.id, second.id
 

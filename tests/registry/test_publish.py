@@ -15,6 +15,7 @@ from core.db import get_engine
 from core.errors import SwitchboardError
 from registry import LaunchSpec, definition_sha256, publish_version, tools_manifest_sha256
 from registry.capture import PUBLISH_ORG
+from registry.code import sha256_file
 from registry.queries import server_versions, show_version
 from registry.tables import mcp_server, mcp_server_version, mcp_tool_definition, server_version_status
 from tests.registry.fixtures.poisoned_server import TOOLS as POISONED_TOOLS
@@ -52,6 +53,11 @@ async def test_stdio_publish_pins_every_tool_on_every_page_and_lints_each_poison
         "command": sys.executable,
         "args": launch.to_dict()["args"],
         "cwd": None,
+        "code": {
+            "kind": "script",
+            "path": str(FIXTURES / "poisoned_server.py"),
+            "sha256": sha256_file(FIXTURES / "poisoned_server.py"),
+        },
     }
     by_name = {t.name: t for t in info.tools}
     for wire in POISONED_TOOLS:

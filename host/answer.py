@@ -1,0 +1,226 @@
+"""How an answer reads: the passage sentence that answers the question, rendered for the channel.
+
+Three small ideas the offline planner and the engine share:
+
+- :func:`best_sentence` picks, from the top KB passage, the unit (sentence, list item, table) that
+  answers the question. Words are compared without their particles and endings ("주말에도" →
+  "주말", "예약은" → "예약"), as character bigrams, each weighted by how rare it is *within the
+  passage*: a word every sentence shares ("콜백" in a passage about callbacks) says little, the
+  one only the answering sentence has ("주말") says most. Longer units get no head start.
+- :func:`for_channel` renders text for where it is said: Markdown stays on channels that display
+  it (web chat), and is turned into plain speakable text everywhere else (``voice``, phone, SMS,
+  the terminal ``chat``): no ``**``, ``#``, list bullets, link syntax or table pipes, and menu
+  paths such as "마이페이지 > 한빛플러스" read as "마이페이지, 한빛플러스".
+- :func:`note_answered` keeps, in the planner's state, whether the customer's last question is
+  still unanswered (a fallback reply such as "이해하지 못했습니다"), so the session's outcome is
+  not 해결 when it was not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MARKDOWN_CHANNELS = frozenset({"websocket", "web", "webchat", "markdown"})
+
+# Korean particles and question endings, longest first; stripped from the end of each word.
+_ENDINGS_TEXT = (
+    "은 는 이 가 을 를 에 에서 에게 께 에도 에서도 으로 로 으로는 로는 의 도 만 과 와 이나 나 랑 이랑 요 "
+    "인가요 나요 되나요 하나요 한가요 할까요 까요 가요 습니까 니까 은요 는요 죠 지요 이죠 예요 이에요 입니다"
+)
+_ENDINGS = sorted(_ENDINGS_TEXT.split(), key=len, reverse=True)
+_WORD = re.compile(r"[0-9A-Za-z가-힣]+")
+_TOPIC_MARKERS = ("은", "는")
+TOPIC_WEIGHT = 0.3
+_NO_CONTENT_TEXT = (
+    "언제 어디 어디서 어디에 어디로 어떻게 어떤 어느 무엇 무슨 뭐 뭔가요 뭐예요 왜 얼마 얼마나 몇 누가 누구 "
+    "되나요 하나요 있나요 없나요 인가요 할까요 될까요 돼요 되요 해요 가능한가요 가능해요 알려 주세요 좀 "
+    "when where how what which why who is are can do does the a an to of"
+)
+_NO_CONTENT = frozenset(_NO_CONTENT_TEXT.split())
+_INTRO = re.compile(r"(다음과\s*같습니다|아래와\s*같습니다|as follows)[.:]?$|:$", re.IGNORECASE)
+
+
+def _stem(word: str) -> str:
+    for ending in _ENDINGS:
+        if len(word) > len(ending) + 1 and word.endswith(ending):
+            return word[: -len(ending)]
+    return word
+
+
+def _grams(word: str) -> set[str]:
+    return {word} if len(word) < 2 else {word[i : i + 2] for i in range(len(word) - 1)}
+
+
+def _query_terms(text: str) -> list[tuple[set[str], float]]:
+    """The question's content words as bigram sets, each with its weight.
+
+    Words up to the first topic marker (은/는: "콜백 예약은 …") name what the question is about,
+    which the whole passage usually shares; the rest ("주말에도") is what is asked, and weighs more.
+    Question words and bare question endings ("어디서", "되나요") carry no content.
+    """
+    words = _WORD.findall(text.lower())
+    topic_end = next(
+        (i for i, w in enumerate(words[:-1]) if len(w) > 1 and w.endswith(_TOPIC_MARKERS) and _stem(w) != w), None
+    )
+    terms = []
+    for i, word in enumerate(words):
+        stem = _stem(word)
+        if word in _NO_CONTENT or stem in _NO_CONTENT:
+            continue
+        weight = TOPIC_WEIGHT if topic_end is not None and i <= topic_end else 1.0
+        terms.append((_grams(stem), weight))
+        if weight == 1.0 and len(stem) == 2 and re.fullmatch(r"[가-힣]+", stem):  # a verb: 걸려 ~ 걸릴, 걸립니다
+            terms.append(({f"^{stem[0]}"}, weight / 2))
+    return terms
+
+
+def _unit_grams(text: str) -> set[str]:
+    """Each word's bigrams, and its first syllable marked ``^`` (what a verb stem keeps)."""
+    grams: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        grams |= _grams(word)
+        grams.add(f"^{word[0]}")
+    return grams
+
+
+def passage_units(text: str) -> list[str]:
+    """A passage as quotable units: sentences, list items, and each Markdown table as one line."""
+    units: list[str] = []
+    table: list[list[str]] = []
+
+    def flush_table() -> None:
+        rows = [r for r in table if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
+        if len(rows) > 1:
+            units.append(", ".join(" ".join(c for c in row if c) for row in rows[1:]))
+        table.clear()
+
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if line.startswith("|"):
+            table.append([c.strip() for c in line.strip("|").split("|")])
+            continue
+        flush_table()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"^[-*•]\s+", "", line)
+        units.extend(s.strip() for s in re.split(r"(?<=[.!?。])\s+", line) if s.strip())
+    flush_table()
+    return units
+
+
+def best_sentence(text: str, query: str) -> str:
+    """The unit of ``text`` that answers ``query`` best (see the module docstring).
+
+    A sentence that introduces a list or table ('…다음과 같습니다.') comes with what follows it.
+    """
+    units = passage_units(text)
+    if not units:
+        return ""
+    terms = _query_terms(query)
+    grams = [_unit_grams(u) for u in units]
+    total = len(units)
+    idf: dict[str, float] = {}
+    for term, _weight in terms:
+        for g in term:
+            df = sum(1 for u in grams if g in u)
+            idf[g] = math.log(1 + total / df) if df else 0.0
+    raw = _unit_grams(query)
+
+    def score(i: int) -> tuple[float, int, int]:
+        content = sum(w * sum(idf[g] for g in term & grams[i]) / len(term) for term, w in terms if term)
+        return (round(content, 6), len(raw & grams[i]), -i)  # then particles shared ("에도"), then order
+
+    index = max(range(total), key=score)
+    best = units[index]
+    if _INTRO.search(best) and index + 1 < total:
+        best = f"{best} {units[index + 1]}"
+    return best
+
+
+# --- rendering for the channel ----------------------------------------------------------------
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~|`)(?=\S)(.+?)(?<=\S)\1")
+_MENU = re.compile(r"\s+(?:>|›|→|->)\s+")
+_LIST = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+", re.MULTILINE)
+_HEADING = re.compile(r"^\s*#{1,6}\s*", re.MULTILINE)
+_QUOTE = re.compile(r"^\s*>\s?", re.MULTILINE)
+
+
+def plain_text(text: str) -> str:
+    """Markdown turned into text that reads (and speaks) well."""
+    out = _LINK.sub(r"\1", text)
+    for _ in range(2):  # nested emphasis: **_x_**
+        out = _EMPHASIS.sub(r"\2", out)
+    out = out.replace("**", "").replace("__", "").replace("`", "")
+    out = _HEADING.sub("", out)
+    out = _QUOTE.sub("", out)
+    out = _LIST.sub("", out)
+    out = _MENU.sub(", ", out)
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.strip().startswith("|") else None
+        if cells is not None:
+            if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+                continue
+            line = ", ".join(c for c in cells if c)
+        rows.append(line.strip())
+    return re.sub(r"[ \t]{2,}", " ", " ".join(r for r in rows if r)).strip()
+
+
+def for_channel(text: str, channel: str | None) -> str:
+    """``text`` as said on ``channel``: unchanged where Markdown is displayed (or the channel is not
+    known), plain text elsewhere."""
+    if not text or channel is None or channel.lower() in MARKDOWN_CHANNELS:
+        return text
+    return plain_text(text)
+
+
+def for_channel_delta(text: str, channel: str | None) -> str:
+    """A streamed piece for ``channel``: emphasis and code marks dropped, its spacing kept.
+
+    Pieces are cut anywhere, so only marks that never span a cut are removed here; the final
+    message (:func:`for_channel`) is the fully rendered text.
+    """
+    if not text or channel is None or channel.lower() in MARKDOWN_CHANNELS:
+        return text
+    return re.sub(r"\*\*|__|`|^#{1,6} ", "", text)
+
+
+# --- was the question answered? ---------------------------------------------------------------
+
+UNANSWERED_KEYS = ("unknown", "no_tool", "kb_none", "failed", "not_found")
+SOCIAL_KEYS = (
+    "greeting",
+    "greeting_back",
+    "ack",
+    "thanks",
+    "ask_order",
+    "ask_reason",
+    "declined",
+    "pending_approval",
+    "escalate",
+)
+
+
+def note_answered(reply: Any, texts: Mapping[str, Mapping[str, str]]) -> Any:
+    """Record in ``reply.state["unanswered"]`` whether the customer's question is still open.
+
+    A fallback reply (``texts[UNANSWERED_KEYS]``) opens it, a substantive answer closes it, and
+    small talk or a question back ("주문번호를 알려 주시겠어요?") leaves it as it was.
+    """
+    if reply.tool_calls or reply.state is None:
+        return reply
+    said = (reply.text or "").strip()
+
+    def one_of(keys: tuple[str, ...]) -> bool:
+        return any(said == variant for key in keys for variant in texts.get(key, {}).values())
+
+    if one_of(UNANSWERED_KEYS):
+        reply.state["unanswered"] = True
+    elif said and not one_of(SOCIAL_KEYS):
+        reply.state["unanswered"] = False
+    return reply
