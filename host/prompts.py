@@ -33,6 +33,10 @@ _TEXT = {
         "ko": "죄송합니다. 일시적인 문제로 답변을 드리지 못했습니다. 잠시 후 다시 말씀해 주세요.",
         "en": "Sorry, something went wrong on our side. Please try again in a moment.",
     },
+    "confirmation_dropped": {
+        "ko": "확인이 되지 않아 요청하신 작업은 진행하지 않았습니다. 필요하시면 다시 말씀해 주세요.",
+        "en": "I couldn't get a clear yes, so I have not done it. Just ask again if you want it.",
+    },
     "too_many_steps": {
         "ko": "죄송합니다. 요청을 처리하지 못했습니다. 상담원 연결을 원하시면 말씀해 주세요.",
         "en": "Sorry, I couldn't finish that. Say so if you'd like to talk to a person.",

@@ -386,11 +386,7 @@ class OfflinePlanner:
             state["awaiting"] = intent.value
             return ModelReply(text=_t("ask_order", lang), state=state)
         if intent == Intent.REFUND_REQUEST:
-            reason = nlu.extract_reason(text)
-            if not reason:
-                state["awaiting"] = "refund_reason"
-                return ModelReply(text=_t("ask_reason", lang), state=state)
-            return self._refund_call(request, order, reason, lang, state)
+            return self._refund_request(request, order, nlu.extract_reason(text), lang, state)
         state["intent"] = intent.value
         # look the order up first ("주문번호 8841로 조회해도 될까요?"), unless done this session
         lookup = find_tool(request.tools, "order_lookup")
@@ -400,6 +396,20 @@ class OfflinePlanner:
         if spec is None:
             return ModelReply(text=_t("no_tool", lang), state=state)
         return self._call(request, spec, order_arguments(spec, order), state)
+
+    def _refund_request(
+        self, request: ModelRequest, order: str, reason: str | None, lang: str, state: dict[str, Any]
+    ) -> ModelReply:
+        """Look the order up first (someone else's order is NOT_FOUND before a reason is asked), then the reason."""
+        lookup = find_tool(request.tools, "order_lookup")
+        if lookup is not None and order not in (state.get("verified") or []):
+            state["intent"] = Intent.REFUND_REQUEST.value
+            state["reason"] = reason
+            return self._call(request, lookup, order_arguments(lookup, order), state)
+        if not reason:
+            state["awaiting"] = "refund_reason"
+            return ModelReply(text=_t("ask_reason", lang), state=state)
+        return self._refund_call(request, order, reason, lang, state)
 
     def _refund_call(
         self, request: ModelRequest, order: str, reason: str, lang: str, state: dict[str, Any]
@@ -492,6 +502,8 @@ class OfflinePlanner:
             if order and order not in verified:
                 verified.append(order)
             wanted = state.get("intent")
+            if wanted == Intent.REFUND_REQUEST.value and order and "refund_request" not in by_capability:
+                return self._refund_request(request, order, state.pop("reason", None), lang, state)
             specific = find_tool(request.tools, wanted) if wanted in ("refund_status", "shipping") else None
             if specific is not None and wanted not in by_capability and order:
                 return self._call(request, specific, order_arguments(specific, order), state)
