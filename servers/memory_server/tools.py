@@ -69,6 +69,10 @@ def register(server: Any) -> None:
         ] = True,
         agent_id: AgentId = None,
         run_id: Annotated[Ident | None, Field(description="The run/session this memory came from.")] = None,
+        source: Annotated[
+            Literal["customer", "host", "model"],
+            Field(description="Who says so: the customer, the host's own summary, or a model (default)."),
+        ] = "model",
     ) -> AddResult:
         """Remember facts about the current customer. Fast and deterministic: exact and near duplicates are
         not stored twice, and a new fact about the same subject (address, contact time, plan...) supersedes
@@ -78,6 +82,7 @@ def register(server: Any) -> None:
         if (text is None) == (messages is None):
             raise invalid("pass exactly one of `text` or `messages`")
         scope = resolve_scope(request_context(), agent_id, run_id)
+        metadata = {**(metadata or {}), "source": source}  # memories carry their source (guard.py)
         if text is not None:
             candidates = [from_text(text)]
         else:
