@@ -1,0 +1,99 @@
+"""Issue 11 end to end: `switchboard chat` (piped) and the WebSocket app over real MCP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from host import cli
+from host.app import create_app
+from host.runtime import HostRuntime
+from tests.host.servers import make_kb_server, make_orders_server, publish_agent
+from tests.host.test_cli import SCRIPT, _app
+from tests.host.test_ws import ORG, RISKS, TOOLS, connect, serve
+
+
+@pytest.fixture
+async def ws_host(database_url):
+    calls: list = []
+    live = {"orders": make_orders_server(calls=calls), "kb": make_kb_server()}
+    await publish_agent(
+        ORG,
+        {"orders": (live["orders"], "1.0.0", ["switchboard", "serve", "orders"]), "kb": (live["kb"], "1.0.0", ["kb"])},
+        TOOLS,
+        risks=RISKS,
+    )
+    runtime = HostRuntime(connector=lambda pin, env: live[pin.name])
+    async with serve(create_app(runtime, default_org=ORG)) as address:
+        yield address, calls
+
+
+async def _say(client, text: str) -> list[dict]:
+    await client.send(type="user.message", text=text)
+    return await client.until("turn.completed")
+
+
+async def test_websocket_refusals_and_unclear_replies_never_refund(ws_host):
+    address, calls = ws_host
+    async with connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", customer_ref="cust-1", language="ko")
+        await client.until("session.started")
+        for reply in ("어떻게 되는 건데요? 환불은 아직 하지 마세요", "네 근데 환불은 하지 마세요"):
+            await _say(client, "주문번호 8841 환불 신청하고 싶어요")
+            if not any(c[0] == "get_order" for c in calls):
+                await _say(client, "네")
+            asked = await _say(client, "단순 변심이요")
+            prompt = next(m for m in asked if m["type"] == "confirmation.requested")
+            assert prompt["prompt"] == "주문번호 8841 환불을 신청할까요? (사유: 단순 변심)"
+            answered = await _say(client, reply)
+            if any(m["type"] == "confirmation.requested" for m in answered):  # unclear: one closed re-ask
+                await _say(client, reply)
+            assert not [c for c in calls if c[0] == "request_refund"]
+        # the explicit button is a yes
+        await _say(client, "주문번호 8841 환불 신청하고 싶어요")
+        await _say(client, "단순 변심이요")
+        await client.send(type="confirmation.response", confirmed=True)
+        await client.until("turn.completed")
+        assert [c[0] for c in calls].count("request_refund") == 1
+        await client.send(type="session.end")
+        await client.until("session.ended")
+
+
+def test_chat_the_issue_conversation_does_not_refund(sb_env):
+    from core.db import dispose_engines
+
+    async def publish() -> None:
+        try:
+            await publish_agent(
+                "demo",
+                {"orders": (None, "1.0.0", [sys.executable, SCRIPT])},
+                ["orders@1.0.0:get_order:confirm", "orders@1.0.0:request_refund:confirm"],
+                risks={"orders": {"*": "read", "request_refund": "write"}},
+            )
+        finally:
+            import audit
+
+            await audit.close()
+            await dispose_engines()
+
+    asyncio.run(publish())
+    lines = (
+        "주문번호 8841 환불 신청하고 싶어요\n네\n단순 변심이요 카드 4111-1111-1111-1111 주민 900101-1234567\n"
+        "어떻게 되는 건데요? 환불은 아직 하지 마세요\n응급이에요\n/end\n"
+    )
+    result = CliRunner().invoke(
+        _app(cli.chat), ["chat", "--agent", "cs-agent", "--org", "demo", "--customer", "C-9001", "--json"], input=lines
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    started = [e["exposed_name"] for e in events if e["type"] == "tool.started"]
+    assert started == ["orders__get_order"]  # the lookup only, never the refund
+    prompts = [e["prompt"] for e in events if e["type"] == "confirmation.requested"]
+    assert prompts[1] == "주문번호 8841 환불을 신청할까요? (사유: 단순 변심)"
+    assert prompts[2].endswith("'네' 또는 '아니요'로 답해 주세요.")
+    assert "4111" not in "".join(prompts) and "900101" not in "".join(prompts)
+    assert any("진행하지 않았습니다" in (e.get("text") or "") for e in events if e["type"] == "assistant.message")
