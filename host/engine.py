@@ -18,13 +18,12 @@ from typing import Any
 
 from core.context import RequestContext
 from core.errors import SwitchboardError, conflict, invalid
-from host import approvals, dialogue, escalation, memory, nlu, prompts, replies, turnrecords
+from host import approvals, dialogue, escalation, memory, nlu, prompts, replies, sessionrecords, toolstep, turnrecords
 from host.citations import find_citations
 from host.modelrequest import model_request, tool_specs
-from host.providers.base import Message, Provider, ProviderError, ToolCallRequest, ToolResult, ToolSpec
-from host.results import error_result, host_result, outcome_result
+from host.providers.base import Message, Provider, ProviderError, ToolCallRequest, ToolSpec
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
-from host.store import EventRow, RecordStore, masked, masked_json, new_call_id, new_id, now
+from host.store import EventRow, RecordStore, new_call_id, new_id, now
 from host.summary import summarise
 from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
 
@@ -98,67 +97,17 @@ class Conversation:
             emit=emit,
         )
         conv._next_seq = 1
-        created = now()
-        disabled = [
-            {"exposed_name": t.exposed_name, "reason": t.disabled_reason}
-            for t in layer.exposed_tools()
-            if not t.enabled
-        ]
-        await store.create_session(
-            {
-                "id": conv.session_id,
-                "created_at": created,
-                "started_at": created,
-                "org_id": profile.org_id,
-                "customer_ref": customer_ref,
-                "channel": channel,
-                "caller_masked": masked(caller),
-                "agent_id": profile.agent_slug,
-                "status": "active",
-                "language": language,
-                "provider": provider.name,
-                "model": profile.model or None,
-                "metadata": masked_json(metadata or {}),
-                "is_escalated": False,
-                "state": {},
-                "updated_at": created,
-                **profile.versions.columns(),
-            },
-            [
-                EventRow(
-                    "SESSION_STARTED",
-                    {
-                        "agent": profile.ref,
-                        "provider": provider.name,
-                        "customer_ref": customer_ref,
-                        "channel": channel,
-                        "disabled_tools": disabled,
-                    },
-                )
-            ],
+        disabled = sessionrecords.disabled_tools(layer)
+        await sessionrecords.create(
+            store, conv.session_id, profile, provider.name, customer_ref, channel, caller, language, metadata, disabled
         )
         replies.warm()  # kiwi loads in the background before the first confirmation
         conv._held = []  # the memory calls' tool events follow session.started
         if customer_ref:
             conv.state.memories = await memory.recall(conv)
         held, conv._held = conv._held, None
-        await conv.emit(
-            "session.started",
-            {
-                "agent": profile.ref,
-                "agent_version_id": profile.agent_version_id,
-                "manifest_sha256": profile.manifest_sha256,
-                "provider": provider.name,
-                "customer_ref": customer_ref,
-                "tools": [
-                    {"exposed_name": t.exposed_name, "server_version": t.server_version, "policy": t.effective_policy}
-                    for t in layer.exposed_tools()
-                    if t.enabled
-                ],
-                "disabled_tools": disabled,
-                "memories": len(conv.state.memories),
-            },
-        )
+        started = sessionrecords.started_payload(profile, provider.name, customer_ref, layer, disabled)
+        await conv.emit("session.started", {**started, "memories": len(conv.state.memories)})
         for kind, payload in held:
             await conv.emit(kind, payload)
         return conv
@@ -205,37 +154,16 @@ class Conversation:
             self.ended = True
             language = self.state.language or "ko"
             summary = summarise(self.state, language)
-            final_outcome = outcome or self._outcome()
+            final_outcome = outcome or sessionrecords.outcome(self.state)
             if self.customer_ref:
                 await memory.remember(self, memory.session_facts(self.state, summary, language))
-            ended = now()
-            duration = int((ended - self._started).total_seconds())
-            await self.store.update_session(
-                self.session_id,
-                self.profile.versions,
-                {
-                    "status": "ended",
-                    "ended_at": ended,
-                    "duration_sec": duration,
-                    "outcome": final_outcome,
-                    "summary_text": masked(summary),
-                    "state": self.state.to_masked_json(),
-                    "language": language,
-                },
-                [
-                    EventRow("SUMMARY_GENERATED", {"summary": summary}),
-                    EventRow("SESSION_ENDED", {"outcome": final_outcome, "duration_sec": duration}),
-                ],
+            duration = int((now() - self._started).total_seconds())
+            await sessionrecords.close(
+                self.store, self.session_id, self.profile, self.state, summary, final_outcome, duration
             )
             result = {"summary": summary, "outcome": final_outcome, "duration_sec": duration}
             await self.emit("session.ended", result)
             return result
-
-    def _outcome(self) -> str:
-        """Legacy vocabulary: 이관 (handed to a person), 해결 (answered), 미해결 (not answered)."""
-        if self.state.escalated:
-            return "이관"
-        return "해결" if self.state.answered and not self.state.failed_turns else "미해결"
 
     # turns ----------------------------------------------------------------------------------
 
@@ -372,74 +300,10 @@ class Conversation:
                 turn.answer = reply.text.strip() or prompts.text("too_many_steps", self.language)
                 self.state.messages.append(Message("assistant", turn.answer))
                 return
-            if await self._handle_tool_calls(turn, reply.text, reply.tool_calls):
+            if await toolstep.handle_tool_calls(self, turn, reply.text, reply.tool_calls):
                 return
         self._fail(turn, "UNAVAILABLE", f"no answer after {self.settings.max_model_steps} model steps")
         turn.answer = prompts.text("too_many_steps", self.language)
-
-    async def _handle_tool_calls(self, turn: _Turn, text: str, calls: list[ToolCallRequest]) -> bool:
-        """Run a model step's tool calls; True when the turn is over (confirmation, escalation)."""
-        results: dict[str, ToolResult] = {}
-        to_run: list[ToolCallRequest] = []
-        confirm: tuple[ToolCallRequest, ExposedTool] | None = None
-        escalate_reason: str | None = None
-        for call in calls:
-            tool = self.tool(call.name)
-            if call.name == prompts.ESCALATE_TOOL and tool is None:
-                escalate_reason = str((call.arguments or {}).get("reason") or "")[:300]
-                results[call.id] = host_result(call, {"host_status": "escalated"})
-                continue
-            problem = self._precheck(tool, call)
-            if problem is not None:
-                results[call.id] = error_result(call, *problem)
-                continue
-            assert tool is not None
-            policy = tool.effective_policy
-            if policy == "confirm" and confirm is None:
-                confirm = (call, tool)
-            elif policy == "confirm":
-                message = "one confirmation at a time: ask for this call again later"
-                results[call.id] = error_result(call, "CONFIRMATION_REQUIRED", message)
-            elif policy == "approve":
-                results[call.id] = await approvals.request_approval(self, turn, call, tool)
-            else:
-                to_run.append(call)
-        outcomes = await asyncio.gather(*(self.invoke(turn, call) for call in to_run))
-        for call, outcome in zip(to_run, outcomes, strict=True):
-            results[call.id] = outcome_result(call, outcome)
-        if confirm is not None and escalate_reason is None:
-            problem = await dialogue.ask(self, turn, *confirm) if not self.state.escalated else None
-            if problem is not None:  # not asked (someone else's order): the model is told instead
-                results[confirm[0].id] = problem
-                confirm = None
-        shown = [c for c in calls if confirm is None or c.id != confirm[0].id]
-        if shown:
-            self.state.messages.append(Message("assistant", text, tool_calls=shown))
-            self.state.messages.append(Message("tool", results=[results[c.id] for c in shown]))
-        if escalate_reason is not None:
-            await escalation.escalate(self, turn, "model", detail=escalate_reason)
-            return True
-        if self.state.failure_streak >= self.settings.tool_failures_to_escalate:
-            detail = f"{self.state.failure_streak} failed calls in a row"
-            await escalation.escalate(self, turn, "tool_failures", detail=detail)
-            return True
-        return confirm is not None
-
-    def _precheck(self, tool: ExposedTool | None, call: ToolCallRequest) -> tuple[str, str] | None:
-        """Problems the model can correct, found before anything is sent or asked."""
-        if tool is None:
-            return "NOT_FOUND", f"no tool named {call.name!r}: use one of the tools you were given"
-        if not tool.enabled:
-            return "UNAVAILABLE", f"the tool {call.name!r} is disabled for this session"
-        if call.arguments is None:
-            return "INVALID_ARGUMENT", "the arguments are not a JSON object"
-        if tool.effective_policy == "never":
-            return None  # the gateway validates it before anything is sent
-        # never ask the customer (or an operator) to confirm arguments the tool would refuse
-        errors = self.layer.validate(call.name, call.arguments)
-        if errors:
-            return "INVALID_ARGUMENT", "; ".join(errors)[:1000]
-        return None
 
     async def invoke(
         self,
