@@ -6,30 +6,12 @@ import asyncio
 import json
 import sys
 
-import pytest
 from typer.testing import CliRunner
 
 from host import cli
-from host.app import create_app
-from host.runtime import HostRuntime
-from tests.host.servers import make_kb_server, make_orders_server, publish_agent
+from tests.host.servers import publish_agent
 from tests.host.test_cli import SCRIPT, _app
-from tests.host.test_ws import ORG, RISKS, TOOLS, connect, serve
-
-
-@pytest.fixture
-async def ws_host(database_url):
-    calls: list = []
-    live = {"orders": make_orders_server(calls=calls), "kb": make_kb_server()}
-    await publish_agent(
-        ORG,
-        {"orders": (live["orders"], "1.0.0", ["switchboard", "serve", "orders"]), "kb": (live["kb"], "1.0.0", ["kb"])},
-        TOOLS,
-        risks=RISKS,
-    )
-    runtime = HostRuntime(connector=lambda pin, env: live[pin.name])
-    async with serve(create_app(runtime, default_org=ORG)) as address:
-        yield address, calls
+from tests.host.test_ws import connect, host  # noqa: F401  (the WebSocket host fixture)
 
 
 async def _say(client, text: str) -> list[dict]:
@@ -37,8 +19,8 @@ async def _say(client, text: str) -> list[dict]:
     return await client.until("turn.completed")
 
 
-async def test_websocket_refusals_and_unclear_replies_never_refund(ws_host):
-    address, calls = ws_host
+async def test_websocket_refusals_and_unclear_replies_never_refund(host):  # noqa: F811
+    address, calls = host
     async with connect(address) as client:
         await client.send(type="session.start", agent="cs-agent", customer_ref="cust-1", language="ko")
         await client.until("session.started")
