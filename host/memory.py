@@ -74,7 +74,7 @@ async def remember(conv: ConversationPort, facts: list[str]) -> None:
     if tool is None:
         return
     props = tool.input_schema.get("properties") or {}
-    extra = {"source": "host"} if "source" in props else {}
+    extra = {"metadata": {"origin": "host"}} if "metadata" in props else {}
     if "texts" in props or "memories" in props:
         key = "texts" if "texts" in props else "memories"
         outcome = await conv.host_call(tool.exposed_name, {key: facts, **extra})

@@ -13,8 +13,8 @@ the vector store and the search index) passes :func:`screen` first:
   keeps them (``SWITCHBOARD_PII_KEEP``).
 - **a bare personal value is refused**: '카드번호 4111-1111-1111-1111' says nothing once masked.
 
-A memory also carries its ``source``: ``customer`` (the customer said it), ``host`` (the host's
-own session summary) or ``model`` (a model chose to store it; the default).
+A memory also carries its source in ``metadata.origin``: ``customer`` (the customer said it),
+``host`` (the host's own session summary) or ``model`` (a model chose to store it; the default).
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ def screen_json(value: Any, org_id: str | None) -> Any:
     return value
 
 
-def check_source(source: str | None) -> str:
-    if source is None:
-        return "model"
-    if source not in SOURCES:
-        raise invalid(f"source must be one of {', '.join(SOURCES)}")
-    return source
+def with_origin(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """``metadata`` with its ``origin`` (who says so) checked; ``model`` when the caller gave none."""
+    origin = (metadata or {}).get("origin", "model")
+    if origin not in SOURCES:
+        raise invalid(f"metadata.origin must be one of {', '.join(SOURCES)} (who says so), not {origin!r}")
+    return {**(metadata or {}), "origin": origin}

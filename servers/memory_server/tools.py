@@ -10,6 +10,7 @@ from pydantic import Field
 
 from core.errors import invalid
 from servers.kit import request_context
+from servers.memory_server import guard
 from servers.memory_server.filters import IDENT_PATTERN, MemoryFilters, as_utc
 from servers.memory_server.models import (
     AddedMemory,
@@ -69,10 +70,6 @@ def register(server: Any) -> None:
         ] = True,
         agent_id: AgentId = None,
         run_id: Annotated[Ident | None, Field(description="The run/session this memory came from.")] = None,
-        source: Annotated[
-            Literal["customer", "host", "model"],
-            Field(description="Who says so: the customer, the host's own summary, or a model (default)."),
-        ] = "model",
     ) -> AddResult:
         """Remember facts about the current customer. Fast and deterministic: exact and near duplicates are
         not stored twice, and a new fact about the same subject (address, contact time, plan...) supersedes
@@ -82,7 +79,7 @@ def register(server: Any) -> None:
         if (text is None) == (messages is None):
             raise invalid("pass exactly one of `text` or `messages`")
         scope = resolve_scope(request_context(), agent_id, run_id)
-        metadata = {**(metadata or {}), "source": source}  # memories carry their source (guard.py)
+        metadata = guard.with_origin(metadata)  # memories carry their source: customer, host or model
         if text is not None:
             candidates = [from_text(text)]
         else:

@@ -57,7 +57,7 @@ async def test_personal_data_is_masked_in_text_history_and_source_is_kept(call) 
         "add_memory",
         {
             "text": "환불은 카드 4111-1111-1111-1111 취소로, 연락은 010-1234-5678로 저녁에 받기를 원함",
-            "source": "customer",
+            "metadata": {"origin": "customer"},
         },
     )
     assert added["ok"], added
@@ -69,11 +69,11 @@ async def test_personal_data_is_masked_in_text_history_and_source_is_kept(call) 
     stored = await _stored_text()
     for raw in ("4111-1111-1111-1111", "010-1234-5678", "900101-1234567", "110-123-456789", "1234567"):
         assert raw not in stored
-    assert "****-****-****-1111" in stored and "customer" in stored
+    assert "****-****-****-1111" in stored and "'origin': 'customer'" in stored
     page = await call("list_memories", {})
     assert "900101" not in repr(page)
 
 
 async def test_the_source_must_be_known(call) -> None:
-    refused = await call("add_memory", {"text": "저녁 7시 이후 통화를 선호함", "source": "operator"})
+    refused = await call("add_memory", {"text": "저녁 7시 이후 통화를 선호함", "metadata": {"origin": "operator"}})
     assert refused["ok"] is False
