@@ -112,6 +112,10 @@ TEXT = {
         "ko": "죄송합니다. 지금은 해당 내용을 조회할 수 없습니다. 상담원 연결을 원하시면 말씀해 주세요.",
         "en": "Sorry, I can't look that up right now. Say so if you'd like to talk to a person.",
     },
+    "unverified": {
+        "ko": "주문 정보는 본인 확인이 된 고객님께만 안내해 드릴 수 있습니다. 상담원 연결을 원하시면 말씀해 주세요.",
+        "en": "I can only share order details once you are verified. Say so if you'd like to talk to a person.",
+    },
     "not_found": {
         "ko": "입력하신 정보로 조회된 내역이 없습니다. 주문번호를 다시 확인해 주시겠어요?",
         "en": "I couldn't find anything for that. Could you check the order number?",
@@ -455,7 +459,7 @@ class OfflinePlanner:
         if last.is_error:
             if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
                 return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
-            key = "not_found" if _error_code(last) == "NOT_FOUND" else "failed"
+            key = {"NOT_FOUND": "not_found", "FORBIDDEN": "unverified"}.get(_error_code(last) or "", "failed")
             return ModelReply(text=_t(key, lang), state=state)
         follow_up = self._follow_up(request, by_capability, calls, lang, state)
         if follow_up is not None:

@@ -79,3 +79,18 @@ def test_chat_the_issue_conversation_does_not_refund(sb_env):
     assert prompts[2].endswith("'네' 또는 '아니요'로 답해 주세요.")
     assert "4111" not in "".join(prompts) and "900101" not in "".join(prompts)
     assert any("진행하지 않았습니다" in (e.get("text") or "") for e in events if e["type"] == "assistant.message")
+
+
+async def test_websocket_an_unverified_caller_gets_no_order(host):  # noqa: F811
+    address, calls = host
+    async with connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", language="ko")  # no customer_ref
+        await client.until("session.started")
+        await _say(client, "주문번호 8841 조회해 주세요 제 번호는 010-2222-3333이에요")
+        answered = await _say(client, "네")
+        turn = next(m for m in answered if m["type"] == "turn.completed")
+        assert calls == [] and [c["error_code"] for c in turn["tool_calls"]] == ["FORBIDDEN"]
+        message = next(m for m in answered if m["type"] == "assistant.message")
+        assert "본인 확인" in message["text"] and "010-2222-3333" not in message["text"]
+        await client.send(type="session.end")
+        await client.until("session.ended")
