@@ -35,6 +35,18 @@ _REASON_CATEGORIES = (
 )  # fmt: skip
 
 
+FREE_TEXT_ARGS = ("reason", "text", "content", "note", "comment", "message", "memory", "fact")
+
+
+def masked_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` with personal data masked in free-text values (a refund reason, a memory's text).
+
+    What the customer confirms, and what the server stores, never holds a raw card, account or
+    registration number the customer happened to say; identifiers (order numbers) are untouched.
+    """
+    return {k: mask_text(v) if k in FREE_TEXT_ARGS and isinstance(v, str) else v for k, v in arguments.items()}
+
+
 def reason_category(reason: str | None, language: str) -> str | None:
     """A short category for a refund reason, never the reason's own words."""
     if not reason or not reason.strip():

@@ -21,7 +21,15 @@ from __future__ import annotations
 from typing import Any
 
 from host import prompts
-from host.confirm import OrderFacts, apply_correction, closed_question, confirm_prompt, expected_value, order_arg
+from host.confirm import (
+    OrderFacts,
+    apply_correction,
+    closed_question,
+    confirm_prompt,
+    expected_value,
+    masked_arguments,
+    order_arg,
+)
 from host.port import ConversationPort
 from host.providers.base import Message, ToolCallRequest, ToolResult
 from host.replies import Reading, ReplyLabel, read_reply
@@ -44,7 +52,8 @@ async def ask(
     facts: OrderFacts | None = None,
 ) -> ToolResult | None:
     """Put ``call`` to the customer; a tool result instead when the order does not exist for them."""
-    arguments = call.arguments or {}
+    arguments = masked_arguments(call.arguments or {})
+    call = ToolCallRequest(call.id, call.name, arguments)
     lang = conv.language
     name = order_arg(arguments)
     if facts is None and name is not None and not tool.is_read:

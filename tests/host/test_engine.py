@@ -112,6 +112,7 @@ async def test_write_tool_is_confirmed_even_when_pinned_never(start):
     name, args = layer.calls[1]
     assert name == "orders_request_refund" and args["idempotency_key"].startswith("idem-")
     assert args["reason"].startswith("단순 변심")
+    assert "4111-1111-1111-1111" not in args["reason"] and "****-****-****-1111" in args["reason"]  # stored masked
     rows = sorted(await _rows(turns, conv.session_id), key=lambda t: t["seq"])
     assert rows[2]["user_confirmed"] is True
 
