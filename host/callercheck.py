@@ -35,7 +35,12 @@ def is_verified(inv: Invocation) -> bool:
 
 def refusal(inv: Invocation, tool: ExposedTool) -> str | None:
     """Why an unverified caller may not make this call, or None when it may."""
-    if is_verified(inv):
+    return refusal_for(inv.context.customer_ref, tool)
+
+
+def refusal_for(customer_ref: str | None, tool: ExposedTool) -> str | None:
+    """:func:`refusal` for a session (the engine asks before it puts a call to the customer)."""
+    if customer_ref:
         return None
     if tool.is_read and (tool.server_name in PUBLIC_SERVERS or tool.tool_name in EXISTENCE_ONLY):
         return None

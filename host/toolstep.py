@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from host import approvals, dialogue, escalation, prompts
+from host import approvals, callercheck, dialogue, escalation, prompts
 from host.port import ConversationPort
 from host.providers.base import Message, ToolCallRequest, ToolResult
 from host.results import error_result, host_result, outcome_result
@@ -78,6 +78,9 @@ def precheck(conv: ConversationPort, tool: ExposedTool | None, call: ToolCallReq
         return "INVALID_ARGUMENT", "the arguments are not a JSON object"
     if tool.effective_policy == "never":
         return None  # the gateway validates it before anything is sent
+    refused = callercheck.refusal_for(conv.customer_ref, tool)
+    if refused is not None:  # never ask the customer to confirm what the gateway will refuse
+        return "FORBIDDEN", refused
     # never ask the customer (or an operator) to confirm arguments the tool would refuse
     errors = conv.layer.validate(call.name, call.arguments)
     if errors:
