@@ -186,7 +186,8 @@ class Conversation:
             raise invalid("asr_confidence must be between 0 and 1")
         async with self._lock:
             self._check_open()
-            turn = await self._open_turn(text, asr_confidence, audio_url, start_time, end_time)
+            speech = {"asr_confidence": asr_confidence, "audio_url": audio_url}
+            turn = await self._open_turn(text, **speech, start_time=start_time, end_time=end_time)
             await self._run(turn, self._on_utterance(turn, text, asr_confidence))
             return await self._close_turn(turn)
 
@@ -196,7 +197,7 @@ class Conversation:
             self._check_open()
             if not self.state.pending:
                 raise conflict("there is no confirmation to answer")
-            turn = await self._open_turn(correction_text, None, None, None, None)
+            turn = await self._open_turn(correction_text)
             await self._run(turn, dialogue.on_button(self, turn, confirmed, correction_text))
             return await self._close_turn(turn)
 
@@ -225,28 +226,12 @@ class Conversation:
         turn.event("TURN_FAILED", turn.error)
         self.state.failed_turns += 1
 
-    async def _open_turn(
-        self,
-        text: str | None,
-        asr_confidence: float | None,
-        audio_url: str | None,
-        start_time: str | None,
-        end_time: str | None,
-    ) -> _Turn:
+    async def _open_turn(self, text: str | None, **speech: Any) -> _Turn:
+        """A new turn (``speech``: asr_confidence, audio_url, start_time, end_time)."""
         if self._next_seq is None:
             self._next_seq = await self.store.next_turn_seq(self.session_id)
         seq, self._next_seq = self._next_seq, self._next_seq + 1
-        return turnrecords.open_turn(
-            self.store,
-            self.session_id,
-            self.profile.versions,
-            seq,
-            text,
-            asr_confidence=asr_confidence,
-            audio_url=audio_url,
-            start_time=start_time,
-            end_time=end_time,
-        )
+        return turnrecords.open_turn(self.store, self.session_id, self.profile.versions, seq, text, **speech)
 
     async def _close_turn(self, turn: _Turn) -> TurnResult:
         if not await turnrecords.settle(turn):

@@ -25,10 +25,10 @@ def open_turn(
     seq: int,
     text: str | None,
     *,
-    asr_confidence: float | None,
-    audio_url: str | None,
-    start_time: str | None,
-    end_time: str | None,
+    asr_confidence: float | None = None,
+    audio_url: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
 ) -> _Turn:
     """A new turn whose row is being inserted (``turn.opened``)."""
     turn = _Turn(id=new_id(), seq=seq, budget=TurnBudget())
