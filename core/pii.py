@@ -250,9 +250,11 @@ def _phone_parts(normalized: str) -> tuple[str, str]:
     return area, normalized[-4:]
 
 
-def mask_text(text: str, *, style: MaskStyle = "partial", context: str | None = None) -> str:
-    """``text`` with every personal value masked (see :func:`mask_match`)."""
-    matches = detect(text, context=context)
+def mask_text(
+    text: str, *, style: MaskStyle = "partial", context: str | None = None, keep: frozenset[PiiKind] = frozenset()
+) -> str:
+    """``text`` with every personal value masked (see :func:`mask_match`), except the kinds in ``keep``."""
+    matches = [m for m in detect(text, context=context) if m.kind not in keep]
     if not matches:
         return text
     parts, pos = [], 0
@@ -262,6 +264,61 @@ def mask_text(text: str, *, style: MaskStyle = "partial", context: str | None = 
         pos = m.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+# --- what an org lets storage keep -------------------------------------------------------------
+
+#: kinds an org may choose to keep in stored free text; registration, card and account numbers never
+KEEPABLE = frozenset({PiiKind.PHONE, PiiKind.EMAIL})
+_WORDLESS = re.compile(r"[\W_]+")
+_LABELS = re.compile(
+    r"(?i)주민(?:등록)?번호|외국인등록번호|카드(?:번호)?|계좌(?:번호)?|전화(?:번호)?|휴대폰(?:번호)?|핸드폰(?:번호)?|"
+    r"연락처|이메일|메일|번호|은행|card|account|phone|mobile|e-?mail|number|no|is|my|내|제|고객|입니다|이에요|예요|이요|요|은|는|이|가"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePolicy:
+    """Which personal data an org keeps in stored free text (default: none, everything masked).
+
+    Set per org with ``SWITCHBOARD_PII_KEEP`` (``org-a:phone,email;org-b:phone``). Resident
+    registration, card and account numbers are masked whatever the policy says.
+    """
+
+    keep: frozenset[PiiKind] = frozenset()
+
+    def mask(self, text: str) -> str:
+        return mask_text(text, keep=self.keep)
+
+
+def storage_policy(org_id: str | None, spec: str | None = None) -> StoragePolicy:
+    """The org's :class:`StoragePolicy` from ``spec`` (default: the ``SWITCHBOARD_PII_KEEP`` variable)."""
+    import os
+
+    spec = os.environ.get("SWITCHBOARD_PII_KEEP", "") if spec is None else spec
+    for part in spec.split(";"):
+        org, _, kinds = part.partition(":")
+        if org.strip() and org.strip() == org_id:
+            wanted = {k.strip().lower() for k in kinds.split(",")}
+            return StoragePolicy(frozenset(k for k in KEEPABLE if k.value in wanted))
+    return StoragePolicy()
+
+
+def only_personal_data(text: str) -> bool:
+    """True when ``text`` says nothing but personal values and their labels ('카드 4111-…', 'RRN 900101-…')."""
+    matches = detect(text)
+    if not matches:
+        return False
+    rest = "".join(
+        text[a.end : b.start]
+        for a, b in zip(
+            [PiiMatch(PiiKind.RRN, 0, 0, "", ""), *matches],
+            [*matches, PiiMatch(PiiKind.RRN, len(text), len(text), "", "")],
+            strict=True,
+        )
+    )
+    rest = _LABELS.sub(" ", rest)
+    return not _WORDLESS.sub("", rest)
 
 
 # --- keyed HMACs ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 from core.canonical import sha256_hex
 from core.context import META_PREFIX
 from core.errors import SwitchboardError
+from host import callercheck
 from host.crashpoints import crash_point
 from host.pool import AgentPool
 from host.store import RecordStore, masked_json
@@ -150,6 +151,7 @@ class Gateway:
         crash_point("after_call_record", inv.exposed_name)
         await self._execute(inv, tool, arguments, outcome)
         crash_point("after_server_write", inv.exposed_name)
+        callercheck.reduce_result(inv, tool, outcome)
         outcome.latency_ms = (time.perf_counter() - started) * 1000
         result_event = self._event(
             inv,
@@ -193,6 +195,9 @@ class Gateway:
             raise _Denied("NOT_FOUND", f"no tool named {inv.exposed_name!r} is pinned for this agent version")
         if not tool.enabled:
             raise _Denied("UNAVAILABLE", f"the tool {tool.exposed_name!r} is disabled: {tool.disabled_reason}")
+        refused = callercheck.refusal(inv, tool)
+        if refused is not None:
+            raise _Denied("FORBIDDEN", refused)
         if not isinstance(inv.arguments, dict):
             raise _Denied("INVALID_ARGUMENT", "the arguments must be a JSON object")
         arguments = self._with_host_args(tool, inv.arguments, inv.context.session_id)

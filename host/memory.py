@@ -4,20 +4,21 @@ Only when the agent version pins a memory server. The calls go through the tool 
 gateway) like any other, as the host's own calls (actor ``host``); a memory tool that needs the
 customer's confirmation or an operator's approval is not called on the host's initiative (the
 pinned policy applies: the host's own calls are not raised to ``confirm`` like the model's writes).
+What the host stores is built from server facts (orders a server returned, topics, escalation),
+never from the customer's or the model's words; recalled memories reach the model as quoted data.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
+from host.port import ConversationPort
 from host.providers.offline import memory_texts
+from host.session import SessionState
 from host.store import masked
 from host.tooling import ExposedTool
-
-if TYPE_CHECKING:
-    from host.engine import Conversation
-    from host.session import _Turn
 
 log = logging.getLogger("switchboard.host.memory")
 
@@ -42,13 +43,25 @@ def fill_arguments(tool: ExposedTool, wanted: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in wanted.items() if name in props}
 
 
-async def recall(conv: Conversation, turn: _Turn) -> list[str]:
+def session_facts(state: SessionState, summary: str, language: str) -> list[str]:
+    """Short facts to store at the end of a session: the summary, orders a server returned, escalation."""
+    day = datetime.now(UTC).date().isoformat()
+    ko = language == "ko"
+    facts = [f"{day} 상담 요약: {summary}" if ko else f"{day} conversation: {summary}"]
+    for order in state.orders[:3]:
+        facts.append(f"주문번호 {order} 관련 문의 이력" if ko else f"Asked about order {order}")
+    if state.escalated:
+        facts.append("상담원 연결을 요청한 적 있음" if ko else "Has asked for a human agent before")
+    return facts
+
+
+async def recall(conv: ConversationPort) -> list[str]:
     tool = find_memory_tool(conv.layer.exposed_tools(), RECALL_TOOLS)
     if tool is None:
         return []
-    lang = conv.state.language or "ko"
     args = fill_arguments(
-        tool, {"query": RECALL_QUERY[lang], "limit": MAX_RECALLED, "top_k": MAX_RECALLED, "page_size": MAX_RECALLED}
+        tool,
+        {"query": RECALL_QUERY[conv.language], "limit": MAX_RECALLED, "top_k": MAX_RECALLED, "page_size": MAX_RECALLED},
     )
     outcome = await conv.host_call(tool.exposed_name, args)
     if not outcome.ok:
@@ -57,15 +70,16 @@ async def recall(conv: Conversation, turn: _Turn) -> list[str]:
     return memory_texts(outcome.data)[:MAX_RECALLED]
 
 
-async def remember(conv: Conversation, facts: list[str]) -> None:
+async def remember(conv: ConversationPort, facts: list[str]) -> None:
     tool = find_memory_tool(conv.layer.exposed_tools(), STORE_TOOLS)
     if tool is None:
         return
     props = tool.input_schema.get("properties") or {}
     await _learn_from_customer(conv, tool, props)
+    extra = {"metadata": {"origin": "host"}} if "metadata" in props else {}
     if "texts" in props or "memories" in props:
         key = "texts" if "texts" in props else "memories"
-        outcome = await conv.host_call(tool.exposed_name, {key: facts})
+        outcome = await conv.host_call(tool.exposed_name, {key: facts, **extra})
         if not outcome.ok:
             log.warning("memory store failed: %s", outcome.error_code)
         return
@@ -73,13 +87,13 @@ async def remember(conv: Conversation, facts: list[str]) -> None:
     if key is None:
         return
     for fact in facts:
-        outcome = await conv.host_call(tool.exposed_name, {key: fact})
+        outcome = await conv.host_call(tool.exposed_name, {key: fact, **extra})
         if not outcome.ok:
             log.warning("memory store failed: %s", outcome.error_code)
             return
 
 
-async def _learn_from_customer(conv: Conversation, tool: ExposedTool, props: dict[str, Any]) -> None:
+async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props: dict[str, Any]) -> None:
     """What the customer said about themselves ("연락 가능한 시간은 오후 5시 이후예요"), for the
     memory server to extract: a stated contact time, address or plan then supersedes the old one.
 
@@ -90,7 +104,12 @@ async def _learn_from_customer(conv: Conversation, tool: ExposedTool, props: dic
     said = [masked(m.text) for m in conv.state.messages if m.role == "user" and m.text and m.text.strip()]
     if not said:
         return
-    args = fill_arguments(tool, {"messages": [{"role": "user", "content": t} for t in said], "infer": True})
+    wanted = {
+        "messages": [{"role": "user", "content": t} for t in said],
+        "infer": True,
+        "metadata": {"origin": "customer"},
+    }
+    args = fill_arguments(tool, wanted)
     outcome = await conv.host_call(tool.exposed_name, args)
     if not outcome.ok:
         log.warning("memory extraction failed: %s", outcome.error_code)

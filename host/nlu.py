@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from host.replies import ReplyLabel, read_reply
+
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 
@@ -65,14 +67,6 @@ _ANGRY_STRONG = _rx(
     r"\bpissed\b",
     r"\bwtf\b",
     r"\bsue\b",
-)
-_YES = _rx(
-    r"^\s*(네|넵|넹|예|응|어|그래|맞|좋아|좋습니다|그렇습니다|그렇죠|확인했|진행해|조회해|부탁)",
-    r"^\s*(yes|yeah|yep|yup|sure|ok|okay|correct|right|go ahead|please do|confirm)\b",
-)
-_NO = _rx(
-    r"^\s*(아니|아뇨|아닙니다|아니에요|아니요|틀려|틀렸|잘못|취소|싫|안\s*돼|하지\s*마)",
-    r"^\s*(no|nope|nah|wrong|cancel|don't|do not|stop)\b",
 )
 _REFUND = _rx(r"환불", r"\brefund")
 _REFUND_REQUEST = _rx(
@@ -147,13 +141,11 @@ def is_angry(text: str) -> bool:
 
 
 def confirmation_answer(text: str) -> bool | None:
-    """True for yes, False for no, None when the reply is neither."""
-    text = (text or "").strip()
-    if _NO.search(text):
-        return False
-    if _YES.search(text):
+    """True for a clear yes, False for a no, None otherwise (see :func:`host.replies.read_reply`)."""
+    label = read_reply(text).label
+    if label is ReplyLabel.CONFIRM:
         return True
-    return None
+    return False if label is ReplyLabel.DENY else None
 
 
 def classify(text: str) -> Intent:

@@ -43,7 +43,7 @@ from host.tooling import CallOutcome, ExposedTool, Invocation, TurnBudget
 
 if TYPE_CHECKING:
     from audit import AuditRecord
-    from host.engine import Conversation
+    from host.port import ConversationPort as Conversation
     from host.session import SessionState
 
 log = logging.getLogger("switchboard.host.recovery")
@@ -218,7 +218,7 @@ async def _check_write(
             call_id=call_id,
             exposed_name=lookup.exposed_name,
             arguments={key_arg: key},
-            context=conv._context(call_id),
+            context=conv.call_context(call_id),
             turn_id=turn_id,
             budget=TurnBudget(),
             actor="host",
@@ -394,7 +394,7 @@ async def deliver_notices(conv: Conversation, turn: Any) -> None:
     if turn.answer and turn.status != "awaiting_confirmation":
         turn.answer = f"{text}\n\n{turn.answer}"
     else:
-        await conv._emit("assistant.message", {"turn_id": turn.id, "text": text, "kb_references": []})
+        await conv.emit("assistant.message", {"turn_id": turn.id, "text": text, "kb_references": []})
 
 
 def summary_lines(state: SessionState, ko: bool) -> list[str]:

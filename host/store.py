@@ -309,7 +309,7 @@ class RecordStore:
                     org_id=org_id,
                     kind=kind,
                     turn_id=turn_id,
-                    payload=payload,
+                    payload=masked_json(payload) if payload is not None else None,
                     **versions.columns(),
                 )
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from host import prompts
@@ -34,14 +33,3 @@ def summarise(state: SessionState, language: str) -> str:
         reason = state.escalation_reason or ""
         parts.append(f"상담원 연결({reason})." if ko else f"Handed to a person ({reason}).")
     return " ".join(parts)
-
-
-def memory_facts(state: SessionState, summary: str, language: str) -> list[str]:
-    """Short facts to store in the customer's memory at the end of a session."""
-    day = datetime.now(UTC).date().isoformat()
-    facts = [f"{day} 상담 요약: {summary}" if language == "ko" else f"{day} conversation: {summary}"]
-    for order in state.orders[:3]:
-        facts.append(f"주문번호 {order} 관련 문의 이력" if language == "ko" else f"Asked about order {order}")
-    if state.escalated:
-        facts.append("상담원 연결을 요청한 적 있음" if language == "ko" else "Has asked for a human agent before")
-    return facts

@@ -114,6 +114,10 @@ TEXT = {
         "ko": "죄송합니다. 지금은 해당 내용을 조회할 수 없습니다. 상담원 연결을 원하시면 말씀해 주세요.",
         "en": "Sorry, I can't look that up right now. Say so if you'd like to talk to a person.",
     },
+    "unverified": {
+        "ko": "주문 정보는 본인 확인이 된 고객님께만 안내해 드릴 수 있습니다. 상담원 연결을 원하시면 말씀해 주세요.",
+        "en": "I can only share order details once you are verified. Say so if you'd like to talk to a person.",
+    },
     "not_found": {
         "ko": "입력하신 정보로 조회된 내역이 없습니다. 주문번호를 다시 확인해 주시겠어요?",
         "en": "I couldn't find anything for that. Could you check the order number?",
@@ -340,11 +344,7 @@ class OfflinePlanner:
             state["awaiting"] = intent.value
             return ModelReply(text=_t("ask_order", lang), state=state)
         if intent == Intent.REFUND_REQUEST:
-            reason = nlu.extract_reason(text)
-            if not reason:
-                state["awaiting"] = "refund_reason"
-                return ModelReply(text=_t("ask_reason", lang), state=state)
-            return self._refund_call(request, order, reason, lang, state)
+            return self._refund_request(request, order, nlu.extract_reason(text), lang, state)
         state["intent"] = intent.value
         # look the order up first ("주문번호 8841로 조회해도 될까요?"), unless done this session
         lookup = find_tool(request.tools, "order_lookup")
@@ -354,6 +354,20 @@ class OfflinePlanner:
         if spec is None:
             return ModelReply(text=_t("no_tool", lang), state=state)
         return self._call(request, spec, order_arguments(spec, order), state)
+
+    def _refund_request(
+        self, request: ModelRequest, order: str, reason: str | None, lang: str, state: dict[str, Any]
+    ) -> ModelReply:
+        """Look the order up first (someone else's order is NOT_FOUND before a reason is asked), then the reason."""
+        lookup = find_tool(request.tools, "order_lookup")
+        if lookup is not None and order not in (state.get("verified") or []):
+            state["intent"] = Intent.REFUND_REQUEST.value
+            state["reason"] = reason
+            return self._call(request, lookup, order_arguments(lookup, order), state)
+        if not reason:
+            state["awaiting"] = "refund_reason"
+            return ModelReply(text=_t("ask_reason", lang), state=state)
+        return self._refund_call(request, order, reason, lang, state)
 
     def _refund_call(
         self, request: ModelRequest, order: str, reason: str, lang: str, state: dict[str, Any]
@@ -399,7 +413,7 @@ class OfflinePlanner:
         if last.is_error:
             if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
                 return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
-            key = "not_found" if _error_code(last) == "NOT_FOUND" else "failed"
+            key = {"NOT_FOUND": "not_found", "FORBIDDEN": "unverified"}.get(_error_code(last) or "", "failed")
             return ModelReply(text=_t(key, lang), state=state)
         follow_up = self._follow_up(request, by_capability, calls, lang, state)
         if follow_up is not None:
@@ -446,6 +460,8 @@ class OfflinePlanner:
             if order and order not in verified:
                 verified.append(order)
             wanted = state.get("intent")
+            if wanted == Intent.REFUND_REQUEST.value and order and "refund_request" not in by_capability:
+                return self._refund_request(request, order, state.pop("reason", None), lang, state)
             specific = find_tool(request.tools, wanted) if wanted in ("refund_status", "shipping") else None
             if specific is not None and wanted not in by_capability and order:
                 return self._call(request, specific, order_arguments(specific, order), state)

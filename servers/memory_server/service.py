@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import invalid, not_found
 from core.settings import get_settings
+from servers.memory_server import guard
 from servers.memory_server.db import checkpoint, generation_reader, memory_engine, writing
 from servers.memory_server.extract import Candidate
 from servers.memory_server.filters import MemoryFilters, as_utc, matches
@@ -269,6 +270,7 @@ class MemoryService:
             text = clean_text(cand.text)
             if not text:
                 continue
+            text = guard.screen(text, scope.org_id)
             if len(text) > MAX_MEMORY_CHARS:
                 raise invalid(f"a memory is at most {MAX_MEMORY_CHARS} characters (got {len(text)})")
             observed = as_utc(cand.observed_at) if cand.observed_at else default_observed
@@ -496,6 +498,7 @@ class MemoryService:
         text = clean_text(text)
         if not text:
             raise invalid("text is empty")
+        text = guard.screen(text, scope.org_id)
         if len(text) > MAX_MEMORY_CHARS:
             raise invalid(f"a memory is at most {MAX_MEMORY_CHARS} characters")
         key = scope.key

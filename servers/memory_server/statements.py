@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.canonical import canonical_json, canonical_sha256
 from core.errors import conflict, forbidden, invalid, not_found
+from servers.memory_server import guard
 from servers.memory_server.db import memory_engine, writing
 from servers.memory_server.index import aware
 from servers.memory_server.tables import statement_definition, statement_value
@@ -233,6 +234,7 @@ async def set_value(
             raise invalid(
                 f"value does not match the definition of {key!r} (v{definition['version']}): " + "; ".join(errors)
             )
+        value = guard.screen_json(value, caller.org_id)
         where = (
             statement_value.c.org_id == caller.org_id,
             statement_value.c.key == key,

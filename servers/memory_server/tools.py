@@ -10,6 +10,7 @@ from pydantic import Field
 
 from core.errors import invalid
 from servers.kit import request_context
+from servers.memory_server import guard
 from servers.memory_server.filters import IDENT_PATTERN, MemoryFilters, as_utc
 from servers.memory_server.models import (
     AddedMemory,
@@ -78,6 +79,7 @@ def register(server: Any) -> None:
         if (text is None) == (messages is None):
             raise invalid("pass exactly one of `text` or `messages`")
         scope = resolve_scope(request_context(), agent_id, run_id)
+        metadata = guard.with_origin(metadata)  # memories carry their source: customer, host or model
         if text is not None:
             candidates = [from_text(text)]
         else:

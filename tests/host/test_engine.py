@@ -100,21 +100,28 @@ async def test_button_confirmation(start, layer):
 async def test_write_tool_is_confirmed_even_when_pinned_never(start):
     layer = make_layer(request_refund="never")
     conv = await start(layer)
-    ask_reason = await conv.user_message("주문 8841 환불 신청하고 싶어요")
-    assert "사유" in ask_reason.answer and layer.calls == []
-    asked = await conv.user_message("단순 변심이에요")
-    assert asked.confirm_prompt == "주문번호 8841의 환불을 '단순 변심이에요' 사유로 요청해도 될까요?"
-    assert layer.calls == []
+    lookup = await conv.user_message("주문 8841 환불 신청하고 싶어요")
+    assert lookup.confirm_prompt == "주문번호 8841로 조회해도 될까요?" and layer.calls == []
+    ask_reason = await conv.user_message("네")
+    assert "사유" in ask_reason.answer and [c[0] for c in layer.calls] == ["orders_get_order"]
+    asked = await conv.user_message("단순 변심이에요 제 카드 4111-1111-1111-1111 로 환불해 주세요")
+    # the prompt names server facts and a reason category, never the reason's words
+    assert asked.confirm_prompt == "주문번호 8841, 무선 블루투스 이어폰 외 1건 환불을 신청할까요? (사유: 단순 변심)"
+    assert len(layer.calls) == 1
     await conv.user_message("네")
-    name, args = layer.calls[0]
+    name, args = layer.calls[1]
     assert name == "orders_request_refund" and args["idempotency_key"].startswith("idem-")
-    assert args["reason"] == "단순 변심이에요"
+    assert args["reason"].startswith("단순 변심")
+    assert "4111-1111-1111-1111" not in args["reason"] and "****-****-****-1111" in args["reason"]  # stored masked
+    rows = sorted(await _rows(turns, conv.session_id), key=lambda t: t["seq"])
+    assert rows[2]["user_confirmed"] is True
 
 
 async def test_refund_reason_in_the_same_utterance(start, layer):
     conv = await start(layer)
-    asked = await conv.user_message("단순 변심이라서 주문 8841 환불 신청하고 싶어요")
-    assert asked.confirm_prompt == "주문번호 8841의 환불을 '단순 변심' 사유로 요청해도 될까요?"
+    await conv.user_message("단순 변심이라서 주문 8841 환불 신청하고 싶어요")
+    asked = await conv.user_message("네")
+    assert asked.confirm_prompt == "주문번호 8841, 무선 블루투스 이어폰 외 1건 환불을 신청할까요? (사유: 단순 변심)"
 
 
 async def test_low_confidence_asks_again_then_escalates(start, layer):

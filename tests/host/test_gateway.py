@@ -346,7 +346,9 @@ async def test_a_turn_whose_result_cannot_be_audited_fails_and_withholds_the_ans
     await setup.start(append=_failing_on("tool_result"))
     profile = AgentProfile(ORG, "cs-agent", 1, setup.pinned.id, setup.pinned.manifest_sha256)
     store = RecordStore()
-    conv = await Conversation.start(profile=profile, layer=setup.gateway, provider=Scripted(), store=store)
+    conv = await Conversation.start(
+        profile=profile, layer=setup.gateway, provider=Scripted(), store=store, customer_ref="cust-7"
+    )
     result = await conv.user_message("주문 8841 어디쯤 왔나요?")
     assert len(setup.calls) == 1
     assert result.status == "failed" and result.error["code"] == "UNAVAILABLE"

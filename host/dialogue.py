@@ -1,0 +1,252 @@
+"""The confirmation dialogue: asking the customer before a ``confirm`` tool runs, and reading the answer.
+
+Asking: the order a write acts on is looked up first, so someone else's order (NOT_FOUND) is
+never put to the customer, and the prompt states the action and its effect from the server's
+facts (:mod:`host.confirm`).
+
+Answering: the reply is read by :func:`host.replies.read_reply` (no model involved) —
+
+- ``confirm`` runs the call with exactly the confirmed arguments (a :class:`ConfirmationGrant`);
+- ``deny`` does not run it, and the model is told so;
+- ``correct`` replaces the value (a corrected write is confirmed again with the new value);
+- ``unclear`` asks once more as a closed question; a second ``unclear`` drops the call and says so.
+
+The UI's explicit button (``confirmation.response``) counts as confirm. The asking turn's
+``user_confirmed`` is true only when the confirmed call was made; each reading, re-ask and drop is
+an event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from host import prompts
+from host.confirm import (
+    OrderFacts,
+    apply_correction,
+    closed_question,
+    confirm_prompt,
+    expected_value,
+    masked_arguments,
+    order_arg,
+)
+from host.port import ConversationPort
+from host.providers.base import Message, ToolCallRequest, ToolResult
+from host.replies import Reading, ReplyLabel, read_reply
+from host.results import error_result, host_call_id, host_result, outcome_result
+from host.session import _Turn
+from host.store import masked, masked_json
+from host.tooling import ConfirmationGrant, ExposedTool
+
+MAX_ASKS = 2  # the first question and one closed re-ask
+LOOKUP_TOOLS = ("get_order",)
+
+
+async def ask(
+    conv: ConversationPort,
+    turn: _Turn,
+    call: ToolCallRequest,
+    tool: ExposedTool,
+    *,
+    asks: int = 1,
+    facts: OrderFacts | None = None,
+) -> ToolResult | None:
+    """Put ``call`` to the customer; a tool result instead when the order does not exist for them."""
+    arguments = masked_arguments(call.arguments or {})
+    call = ToolCallRequest(call.id, call.name, arguments)
+    lang = conv.language
+    name = order_arg(arguments)
+    if facts is None and name is not None and not tool.is_read:
+        facts, problem = await order_facts(conv, call, arguments[name])
+        if problem is not None:
+            return problem
+    prompt = confirm_prompt(tool, arguments, lang, facts)
+    if asks > 1:
+        prompt = closed_question(prompt, lang)
+    conv.state.pending = {
+        "call": {"id": call.id, "name": call.name, "arguments": call.arguments},
+        "prompt": prompt,
+        "turn_id": turn.id,
+        "asks": asks,
+        "facts": facts.to_dict() if facts is not None else None,
+    }
+    conv.state.messages.append(Message("assistant", prompt))
+    turn.confirm_prompt = prompt
+    turn.status = "awaiting_confirmation"
+    turn.event(
+        "CONFIRMATION_REQUESTED" if asks == 1 else "CONFIRMATION_REASKED",
+        {"seq": turn.seq, "confirm_prompt": prompt, "exposed_name": call.name, "arguments": arguments, "asks": asks},
+    )
+    await conv.emit(
+        "confirmation.requested",
+        {
+            "turn_id": turn.id,
+            "prompt": prompt,
+            "exposed_name": call.name,
+            "arguments": masked_json(call.arguments),
+            "asks": asks,
+        },
+    )
+    return None
+
+
+async def order_facts(
+    conv: ConversationPort, call: ToolCallRequest, order: Any
+) -> tuple[OrderFacts | None, ToolResult | None]:
+    """The order's facts from this session's lookups or a host lookup; a NOT_FOUND result when it is not theirs."""
+    lang = conv.language
+    for message in reversed(conv.state.messages):
+        for result in message.results:
+            facts = OrderFacts.from_order(result.data, lang) if not result.is_error else None
+            if facts is not None and facts.order_id == str(order):
+                return facts, None
+    lookup = next(
+        (t for t in conv.layer.exposed_tools() if t.enabled and t.is_read and t.tool_name in LOOKUP_TOOLS), None
+    )
+    if lookup is None:
+        return None, None
+    name = order_arg(lookup.input_schema.get("properties") or {}) or "order_id"
+    arguments = {name: order}
+    outcome = await conv.host_call(
+        lookup.exposed_name, arguments, confirmation=ConfirmationGrant.for_call(lookup.exposed_name, arguments)
+    )
+    if outcome.ok:
+        return OrderFacts.from_order(outcome.data, lang), None
+    if outcome.error_code == "NOT_FOUND":
+        message = f"order {order} was not found for this customer: nothing was asked or done"
+        return None, error_result(call, "NOT_FOUND", message)
+    return None, None
+
+
+async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:
+    """The customer answered the pending confirmation in words."""
+    pending = conv.state.pending or {}
+    call = pending.get("call") or {}
+    arguments = call.get("arguments") or {}
+    tool = conv.tool(call.get("name", ""))
+    reading = read_reply(text, expected=expected_value(arguments))
+    _classified(turn, reading, pending, "words")
+    if tool is None:
+        await _drop(conv, turn, text, reading)
+        return
+    if reading.label is ReplyLabel.CONFIRM:
+        await resolve(conv, turn, text, confirmed=True)
+        return
+    if reading.label is ReplyLabel.DENY:
+        await resolve(conv, turn, text, confirmed=False)
+        return
+    corrected = apply_correction(tool, arguments, reading.value or "") if reading.label is ReplyLabel.CORRECT else None
+    if corrected is not None:
+        await resolve(conv, turn, text, confirmed=False, correction=text, corrected=corrected)
+        return
+    if int(pending.get("asks") or 1) < MAX_ASKS:
+        await _reask(conv, turn, text, tool)
+        return
+    await _drop(conv, turn, text, reading)
+
+
+async def on_button(conv: ConversationPort, turn: _Turn, confirmed: bool, correction_text: str | None) -> None:
+    """The customer pressed the UI's button (``confirmation.response``); an explicit yes confirms."""
+    pending = conv.state.pending or {}
+    call = pending.get("call") or {}
+    corrected = None
+    tool = conv.tool(call.get("name", ""))
+    if correction_text and tool is not None:
+        corrected = apply_correction(tool, call.get("arguments") or {}, correction_text)
+    label = ReplyLabel.CORRECT if corrected else (ReplyLabel.CONFIRM if confirmed else ReplyLabel.DENY)
+    _classified(turn, Reading(label, cues=("button",)), pending, "button")
+    words = correction_text or ("네" if confirmed else "아니요")
+    await resolve(
+        conv, turn, words, confirmed=confirmed and corrected is None, correction=correction_text, corrected=corrected
+    )
+
+
+def _classified(turn: _Turn, reading: Reading, pending: dict[str, Any], source: str) -> None:
+    turn.event(
+        "CONFIRMATION_CLASSIFIED",
+        {"source": source, "asks": pending.get("asks") or 1, "exposed_name": (pending.get("call") or {}).get("name"),
+         **reading.to_dict()},
+    )  # fmt: skip
+
+
+async def _reask(conv: ConversationPort, turn: _Turn, text: str, tool: ExposedTool) -> None:
+    pending = conv.state.pending or {}
+    call = pending["call"]
+    turn.asked_turn_update = (
+        pending.get("turn_id", ""),
+        {"user_confirmed": False, "confirmation_response": masked(text)},
+    )
+    conv.state.messages.append(Message("user", text))
+    request = ToolCallRequest(call["id"], call["name"], call["arguments"])
+    facts = OrderFacts.from_dict(pending.get("facts"))
+    await ask(conv, turn, request, tool, asks=int(pending.get("asks") or 1) + 1, facts=facts)
+
+
+async def _drop(conv: ConversationPort, turn: _Turn, text: str, reading: Reading) -> None:
+    """A second unclear answer: the call is not made, and the customer is told."""
+    pending = conv.state.pending or {}
+    conv.state.pending = None
+    turn.asked_turn_update = (
+        pending.get("turn_id", ""),
+        {"user_confirmed": False, "confirmation_response": masked(text)},
+    )
+    turn.event("CONFIRMATION_DROPPED", {"exposed_name": (pending.get("call") or {}).get("name"), **reading.to_dict()})
+    turn.answer = prompts.text("confirmation_dropped", conv.language)
+    conv.state.messages.append(Message("user", text))
+    conv.state.messages.append(Message("assistant", turn.answer))
+
+
+async def resolve(
+    conv: ConversationPort,
+    turn: _Turn,
+    text: str,
+    *,
+    confirmed: bool,
+    correction: str | None = None,
+    corrected: dict[str, Any] | None = None,
+) -> None:
+    """Run (confirmed), decline, or re-ask with a corrected value; then let the model answer."""
+    state = conv.state
+    pending = state.pending or {}
+    state.pending = None
+    call = pending.get("call") or {}
+    name, arguments = call.get("name", ""), dict(call.get("arguments") or {})
+    tool = conv.tool(name)
+    asked = {
+        "user_confirmed": False,
+        "confirmation_response": masked(text),
+        "correction_text": masked(correction) if correction else None,
+    }
+    turn.asked_turn_update = (pending.get("turn_id", ""), asked)
+    turn.event(
+        "CONFIRMATION_RESPONSE",
+        {"confirmed": confirmed, "correction_text": correction, "corrected_arguments": corrected},
+    )
+    state.messages.append(Message("user", text))
+    run_with: dict[str, Any] | None = arguments if confirmed else None
+    if corrected is not None and tool is not None:
+        if conv.layer.validate(name, corrected):
+            corrected = None
+        elif not tool.is_read:  # a corrected write is confirmed again, with the new values
+            problem = await ask(conv, turn, ToolCallRequest(host_call_id(), name, corrected), tool)
+            if problem is None:
+                return
+            state.messages.append(
+                Message("assistant", "", tool_calls=[ToolCallRequest(problem.call_id, name, corrected)])
+            )
+            state.messages.append(Message("tool", results=[problem]))
+            await conv.model_loop(turn)
+            return
+        else:
+            run_with = corrected
+    synthetic = ToolCallRequest(host_call_id(), name, run_with if run_with is not None else arguments)
+    state.messages.append(Message("assistant", "", tool_calls=[synthetic]))
+    if run_with is None or tool is None:
+        message = "The customer did not confirm; the call was not made."
+        result = host_result(synthetic, {"host_status": "declined", "message": message})
+    else:
+        outcome = await conv.invoke(turn, synthetic, confirmation=ConfirmationGrant.for_call(name, run_with))
+        asked["user_confirmed"] = confirmed and outcome.reached_server
+        result = outcome_result(synthetic, outcome)
+    state.messages.append(Message("tool", results=[result]))
+    await conv.model_loop(turn)

@@ -1,0 +1,67 @@
+"""Escalation: handing the conversation to a person, and the policies that do it without the model.
+
+The policies run on every utterance before anything else: speech recognised with low confidence
+(asked again, then escalated), a customer asking for a person, an angry customer. The model can
+escalate too (the ``escalate_to_human`` tool); either way one review-queue row and one ESCALATED
+event are written, once per session.
+"""
+
+from __future__ import annotations
+
+from host import nlu, prompts
+from host.port import ConversationPort
+from host.providers.base import Message
+from host.session import _Turn
+from host.store import EventRow
+
+
+async def screen(conv: ConversationPort, turn: _Turn, text: str, asr_confidence: float | None) -> bool:
+    """Apply the escalation policies to an utterance; True when the turn is answered by them."""
+    state, settings, lang = conv.state, conv.settings, conv.language
+    if asr_confidence is not None and asr_confidence < settings.min_asr_confidence:
+        state.low_confidence_streak += 1
+        if state.low_confidence_streak >= settings.low_confidence_turns_to_escalate:
+            await escalate(conv, turn, "low_asr_confidence", detail=f"asr_confidence={asr_confidence}")
+        else:
+            turn.answer = prompts.text("repeat", lang)
+        return True
+    state.low_confidence_streak = 0
+    for wanted, source in ((nlu.wants_human, "customer"), (nlu.is_angry, "angry_customer")):
+        if wanted(text):
+            state.messages.append(Message("user", text))
+            await escalate(conv, turn, source, detail=text[:200])
+            return True
+    return False
+
+
+async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: str = "") -> None:
+    """Hand the session to a person (once): review-queue row, ESCALATED event, ``escalated``."""
+    lang, state = conv.language, conv.state
+    turn.escalated = True
+    turn.status = "escalated"
+    if state.escalated:
+        turn.answer = prompts.text("already_escalated", lang)
+    else:
+        reason = prompts.reason_text(source, lang)
+        state.escalated = True
+        state.escalation_reason = reason
+        review_id = await conv.store.add_review(
+            session_id=conv.session_id,
+            org_id=conv.profile.org_id,
+            versions=conv.profile.versions,
+            reason=reason,
+            kind="escalation",
+            turn_id=turn.id,
+            payload={"source": source, "detail": detail},
+            events=[
+                EventRow(
+                    "ESCALATED",
+                    {"seq": turn.seq, "escalation_reason": reason, "source": source, "detail": detail},
+                    turn.id,
+                )
+            ],
+            session_values={"is_escalated": True, "escalation_reason": reason},
+        )
+        turn.answer = prompts.text("escalated", lang)
+        await conv.emit("escalated", {"turn_id": turn.id, "reason": reason, "source": source, "review_id": review_id})
+    state.messages.append(Message("assistant", turn.answer))
