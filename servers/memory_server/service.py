@@ -22,6 +22,7 @@ from servers.memory_server.generations import FUTURE_SKEW, _bump_generation, _ge
 from servers.memory_server.index import IndexCache
 from servers.memory_server.loading import IndexLoading
 from servers.memory_server.memtokens import lexical_tokens, lexical_tokens_many
+from servers.memory_server.passage import PASSAGE_FORMAT
 from servers.memory_server.reads import Reads
 from servers.memory_server.records import AddOutcome, Page, Removal
 from servers.memory_server.writes import Writes
@@ -70,7 +71,8 @@ class MemoryService(IndexLoading, Writes, Erase, Reads):
 
     @property
     def model_id(self) -> str:
-        return self.embedder.model_id if self.vectors else "none"
+        """The stored vectors' model id: the embedder's plus the passage format (see :mod:`.passage`)."""
+        return f"{self.embedder.model_id}|{PASSAGE_FORMAT}" if self.vectors else "none"
 
     @property
     def dim(self) -> int:
