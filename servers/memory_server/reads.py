@@ -133,6 +133,9 @@ class Reads:
         }
 
     async def pending_vectors(self) -> int:
+        """Memories waiting for a vector (0 when vectors are off: nothing will ever compute them)."""
+        if not self.vectors:
+            return 0
         engine = await memory_engine()
         async with engine.connect() as conn:
             return int(
