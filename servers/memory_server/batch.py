@@ -9,49 +9,22 @@ fields as the MCP tool's results (``source_message_id`` maps a hit back to your 
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from core.errors import invalid
+from servers.retrieval.queryfile import read_queries, write_line
 
-MAX_QUERY_CHARS = 1000
 
-
-def read_queries(path: Path, customer: str | None, agent: str | None, top_k: int) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise invalid(f"{path} does not exist or is not a file")
+def read_memory_queries(path: Path, customer: str | None, agent: str | None, top_k: int) -> list[dict[str, Any]]:
     out = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except ValueError:
-                raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
-            if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-                raise invalid(f'{path.name}:{number}: each line needs {{"query": "..."}}')
-            query = item["query"]
-            if not query.strip() or len(query) > MAX_QUERY_CHARS:
-                raise invalid(f"{path.name}:{number}: the query must be 1-{MAX_QUERY_CHARS} characters")
-            k = item.get("top_k", top_k)
-            if not isinstance(k, int) or not 1 <= k <= 50:
-                raise invalid(f"{path.name}:{number}: top_k must be an integer 1-50")
-            who = item.get("customer", customer)
-            if not who and not (item.get("agent_id") or agent):
-                raise invalid(f"{path.name}:{number}: no `customer` on the line and no --customer given")
-            out.append(
-                {
-                    "id": item.get("id", number),
-                    "query": query,
-                    "customer": who,
-                    "agent_id": item.get("agent_id", agent),
-                    "top_k": k,
-                }
-            )
+    for item in read_queries(path, top_k):
+        who = item.get("customer", customer)
+        agent_id = item.get("agent_id", agent)
+        if not who and not agent_id:
+            raise invalid(f"{path.name}:{item['line']}: no `customer` on the line and no --customer given")
+        out.append({**item, "customer": who, "agent_id": agent_id})
     return out
 
 
@@ -72,16 +45,14 @@ async def search_file(
 
     if mode not in ("hybrid", "lexical", "dense"):
         raise invalid("--mode must be hybrid, lexical or dense")
-    queries = read_queries(path, customer, agent, top_k)
+    queries = read_memory_queries(path, customer, agent, top_k)
     scopes = {(q["customer"], q["agent_id"]): make_scope(org, q["customer"], q["agent_id"]) for q in queries}
     service = get_service()
     for q in queries:
         opts = RankOptions(top_k=q["top_k"], include_superseded=include_superseded, mode=mode)
         hits = await service.search(scopes[(q["customer"], q["agent_id"])], q["query"], opts)
         results = [{**MemoryOut.of(h.doc).model_dump(mode="json"), "score": h.score} for h in hits]
-        line = {"id": q["id"], "query": q["query"], "customer": q["customer"], "results": results}
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+        write_line({"id": q["id"], "query": q["query"], "customer": q["customer"], "results": results})
     return len(queries)
 
 
