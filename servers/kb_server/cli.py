@@ -68,6 +68,12 @@ def _expand(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _manifest(path: Path) -> dict[str, str]:
+    from servers.kb_server.titles import read_manifest
+
+    return read_manifest(path)
+
+
 @app.command("upload")
 def upload(
     kb: str = typer.Argument(..., help="KB name or id."),
@@ -78,6 +84,9 @@ def upload(
     source: str = typer.Option(None, help="Where the document came from, e.g. a URL (one file only)."),
     embed: bool = typer.Option(False, "--embed", help="Also compute the dense vectors now (slow on CPU)."),
     json_output: bool = JsonOption,
+    titles: Path = typer.Option(
+        None, "--titles", help="A manifest of titles for many files: JSON {file: title}, or JSONL/CSV (file, title)."
+    ),
 ) -> None:
     """Upload documents as one new KB version. Identical content is skipped; a bad file changes nothing.
 
@@ -100,12 +109,14 @@ def upload(
         run(lambda: _raise(invalid("--doc-id, --title and --source need exactly one file")))
 
     async def go() -> Any:
+        manifest = _manifest(titles) if titles else {}
         with Progress(console=console, transient=True, disable=json_output) as progress:
             task = progress.add_task("reading", total=len(paths))
             items = []
             for path in paths:
                 progress.update(task, description=f"reading {path.name}")
-                items.append(UploadItem.from_path(path, doc_id=doc_id, title=title, source=source))
+                named = title or manifest.get(path.name)
+                items.append(UploadItem.from_path(path, doc_id=doc_id, title=named, source=source))
                 progress.advance(task)
             progress.update(task, description="parsing, chunking, indexing")
             result = await do_upload(org, kb, items)

@@ -55,6 +55,22 @@ def test_manifest_sets_many_titles_and_rejects_bad_entries(tmp_path: Path) -> No
             read_manifest(bad)
 
 
+def test_upload_with_a_title_manifest(database_url: str, tmp_path: Path) -> None:
+    kb_json("create", "docs", "--org", "acme")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# 원래 제목\n\n본문 하나", encoding="utf-8")
+    (folder / "b.txt").write_text("환불은 3영업일이 걸립니다.", encoding="utf-8")
+    manifest = tmp_path / "titles.json"
+    manifest.write_text(json.dumps({"b.txt": "환불 기간 안내"}, ensure_ascii=False), encoding="utf-8")
+    kb_json("upload", "docs", str(folder), "--org", "acme", "--titles", str(manifest))
+    docs = {d["doc_id"]: d["title"] for d in kb_json("show", "docs", "--org", "acme")["documents"]}
+    assert docs == {"a": "원래 제목", "b": "환불 기간 안내"}
+    manifest.write_text("[]", encoding="utf-8")
+    code, out = kb("upload", "docs", str(folder), "--org", "acme", "--titles", str(manifest))
+    assert code == 2 and "object" in out
+
+
 def _rows(path: Path, rows: list[dict]) -> Path:
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     return path
