@@ -47,6 +47,7 @@ _CHANGE = re.compile(
     re.IGNORECASE,
 )
 _CONTENT = re.compile(r"[가-힣A-Za-z0-9]")
+_DIGIT = re.compile(r"\d")
 # "…받았는데 혜택이 뭐예요?": a Korean clause ending in -는데/-은데/-인데 before the question proper
 _KO_LEAD_CLAUSE = re.compile(r"^(.{6,}?(?:는데|은데|인데|던데|했는데|니까|어서|아서|고요|지만))[,\s]+\S.*[?？]$")
 # "I adopted a puppy last week, any tips?": a statement, then the question after a comma or dash
@@ -152,7 +153,11 @@ def informative(sentence: str, slots: list[SlotMatch]) -> bool:
     if len(sentence) < 6 or len(words) < 2:
         return False
     return bool(
-        _FIRST_PERSON.search(sentence) or _PREFERENCE.search(sentence) or _CHANGE.search(sentence) or len(words) >= 4
+        _FIRST_PERSON.search(sentence)
+        or _PREFERENCE.search(sentence)
+        or _CHANGE.search(sentence)
+        or len(words) >= 4
+        or (len(words) >= 3 and _DIGIT.search(sentence))  # "1984년 MBC에 입사했다.": a dated fact
     )
 
 

@@ -100,6 +100,8 @@ def test_english_turns_are_split_into_sentences_and_statements_survive_a_questio
             Message("user", "Hey! I moved to Busan last week. The commute is long. Do you know any good gyms nearby?"),
             Message("user", "Dr. Kim fixed my tooth at 5 p.m. yesterday, so what should I eat?"),
             Message("user", "이번 달부터 골드 등급이 됐다고 문자 받았는데 혜택이 뭐예요?"),
+            Message("user", "1984년 MBC에 입사했다."),  # short, but a dated fact
+            Message("user", "네 1번이요"),  # short answer without a question before it: nothing to keep
             Message("user", "What time do you close?"),  # a question only: nothing to keep
             Message("user", "배송 언제 와요"),  # no question mark (ASR), still a question
         ]
@@ -109,8 +111,9 @@ def test_english_turns_are_split_into_sentences_and_statements_survive_a_questio
         "The commute is long.",
         "Dr. Kim fixed my tooth at 5 p.m. yesterday",
         "이번 달부터 골드 등급이 됐다고 문자 받았는데",
+        "1984년 MBC에 입사했다.",
     ]
-    assert [f.meta["message_index"] for f in facts] == [0, 0, 1, 2]
+    assert [f.meta["message_index"] for f in facts] == [0, 0, 1, 2, 3]
 
 
 def test_verbatim_keeps_every_message_with_speaker() -> None:
