@@ -100,8 +100,12 @@ async def question_lists(service: Any, ds: dict[str, Any], org: str) -> list[dic
             qv = await service._query_vector(q["question"])
             tokens = tokenize(q["question"])
             with index.lock:
-                lex_only, _ = candidate_lists(index, tokens, None, RankOptions(top_k=10, mode="lexical", include_superseded=sup))
-                _, dense_only = candidate_lists(index, tokens, qv, RankOptions(top_k=10, mode="dense", include_superseded=sup))
+                lex_only, _ = candidate_lists(
+                    index, tokens, None, RankOptions(top_k=10, mode="lexical", include_superseded=sup)
+                )
+                _, dense_only = candidate_lists(
+                    index, tokens, qv, RankOptions(top_k=10, mode="dense", include_superseded=sup)
+                )
                 lexical, dense = candidate_lists(index, tokens, qv, RankOptions(top_k=10, include_superseded=sup))
                 turn_of = {
                     p: str(index.docs[p].meta.get("message_id"))
