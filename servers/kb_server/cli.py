@@ -94,6 +94,12 @@ def _link_target(path: Path) -> str:
         return "(unreadable)"
 
 
+def _manifest(path: Path) -> dict[str, str]:
+    from servers.kb_server.titles import read_manifest
+
+    return read_manifest(path)
+
+
 @app.command("upload")
 def upload(
     kb: str = typer.Argument(..., help="KB name or id."),
@@ -104,6 +110,9 @@ def upload(
     source: str = typer.Option(None, help="Where the document came from, e.g. a URL (one file only)."),
     embed: bool = typer.Option(False, "--embed", help="Also compute the dense vectors now (slow on CPU)."),
     json_output: bool = JsonOption,
+    titles: Path = typer.Option(
+        None, "--titles", help="A manifest of titles for many files: JSON {file: title}, or JSONL/CSV (file, title)."
+    ),
 ) -> None:
     """Upload documents as one new KB version. Identical content is skipped; a bad file changes nothing.
 
@@ -127,12 +136,14 @@ def upload(
         run(lambda: _raise(invalid("--doc-id, --title and --source need exactly one file")))
 
     async def go() -> Any:
+        manifest = _manifest(titles) if titles else {}
         with Progress(console=console, transient=True, disable=json_output) as progress:
             task = progress.add_task("reading", total=len(paths))
             items = []
             for path in paths:
                 progress.update(task, description=f"reading {path.name}")
-                items.append(UploadItem.from_path(path, doc_id=doc_id, title=title, source=source))
+                named = title or manifest.get(path.name)
+                items.append(UploadItem.from_path(path, doc_id=doc_id, title=named, source=source))
                 progress.advance(task)
             progress.update(task, description="parsing, chunking, indexing")
             result = await do_upload(org, kb, items)
@@ -365,16 +376,27 @@ def versions(
 
 @app.command("search")
 def search_cmd(
-    query: str = typer.Argument(..., help="The question or keywords."),
+    query: str = typer.Argument(None, help="The question or keywords (or use --file)."),
     org: str = OrgOption,
     kb: list[str] = typer.Option(None, "--kb", help="Only this KB (repeatable; name or id)."),
     pin: list[str] = typer.Option(None, "--pin", help="Search a pinned version: KB_ID=VERSION (repeatable)."),
     top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="How many passages."),
     json_output: bool = JsonOption,
+    file: Path = typer.Option(
+        None, "--file", help='Batch: JSONL of {"query": ..., "id"?: ..., "top_k"?: ...}; one JSON line per query.'
+    ),
 ) -> None:
     """Search the active KBs as the MCP `search` tool does, and print the citations."""
     from core.errors import invalid
     from servers.kb_server.search import search
+
+    if file is not None:
+        from servers.kb_server.batch import search_file
+
+        run(lambda: search_file(file, org, top_k, kb or None))
+        return
+    if query is None:
+        run(lambda: _raise(invalid("give a query, or --file with one query per line")))
 
     pins: dict[str, int] | None = None
     if pin:
@@ -422,3 +444,50 @@ def load_demo_cmd(
         return
     changed = sum(1 for d in result.documents if d.status != "unchanged")
     console.print(f"[green]✓[/] demo KB {result.kb_name} at version {result.version} ({changed} documents changed)")
+
+
+@app.command("import")
+def import_cmd(
+    kb: str = typer.Argument(..., help="KB name or id."),
+    file: Path = typer.Argument(..., help="Rows of passages: .jsonl or .csv (id, title, text, metadata); .parquet"),
+    org: str = OrgOption,
+    embed: bool = typer.Option(False, "--embed", help="Also compute the dense vectors now (slow on CPU)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Import passages as documents (one per row) in ONE new KB version; a bad row imports nothing."""
+    from rich.progress import Progress
+
+    from servers.kb_server.indexes import version_index
+    from servers.kb_server.rows import read_rows
+    from servers.kb_server.store import upload as do_upload
+
+    async def go() -> Any:
+        with Progress(console=console, transient=True, disable=json_output) as progress:
+            task = progress.add_task(f"reading {file.name}", total=None)
+            items = read_rows(file)
+            progress.update(task, total=len(items), completed=len(items))
+            progress.update(task, description=f"parsing, chunking, indexing {len(items)} rows")
+            result = await do_upload(org, kb, items)
+            if result.new_version:
+                await version_index(org, result.kb_id, result.version)
+        if embed:
+            await _embed(org, result.kb_id, json_output)
+        return result
+
+    result = run(go)
+    counts: dict[str, int] = {}
+    for d in result.documents:
+        counts[d.status] = counts.get(d.status, 0) + 1
+    summary = {
+        "kb_id": result.kb_id,
+        "kb_name": result.kb_name,
+        "version": result.version,
+        "new_version": result.new_version,
+        "rows": len(result.documents),
+        **counts,
+        "chunks": sum(d.n_chunks for d in result.documents),
+    }
+    if json_output:
+        print_json(summary)
+        return
+    console.print(table(f"Imported {file.name}", ["what", "value"], summary.items()))

@@ -31,6 +31,7 @@ from servers.kb_server.chunking import Chunk, chunk_blocks
 from servers.kb_server.limits import IngestLimits
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
 from servers.kb_server.parsers import ParsedDocument, parse, read_upload
+from servers.kb_server.titles import document_title
 
 _DOC_ID = re.compile(r"^[\w][\w.\-]{0,199}$")
 _NAME_MAX = 200
@@ -143,7 +144,7 @@ def prepare(item: UploadItem, limits: IngestLimits | None = None) -> PreparedDoc
     chunks = chunk_blocks(parsed.blocks)
     if not chunks:
         raise invalid(f"{item.filename}: no text found in the document")
-    title = (item.title or parsed.title or Path(item.filename).stem).strip()[:500] or doc_id
+    title = document_title(item.title, parsed, item.filename)[:500] or doc_id
     chunks = [replace(c, section=_without_title(c.section, title)) for c in chunks]
     texts = [embed_text(title, c.section, c.text) for c in chunks]
     return PreparedDocument(

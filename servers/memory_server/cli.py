@@ -132,7 +132,12 @@ def list_cmd(
 
 @app.command("search")
 def search_cmd(
-    query: str = typer.Argument(..., help="What to look for (Korean or English)."),
+    query: str = typer.Argument(None, help="What to look for (Korean or English); or use --file."),
+    file: Path = typer.Option(
+        None,
+        "--file",
+        help='Batch: a JSONL file of {"query": ..., "customer"?: ..., "id"?: ...}; prints one JSON line per query.',
+    ),
     org: str = OrgOpt,
     customer: str = CustomerOpt,
     agent: str = AgentOpt,
@@ -142,7 +147,12 @@ def search_cmd(
     mode: str = typer.Option("hybrid", help="hybrid, lexical or dense."),
     json_output: bool = JsonOpt,
 ) -> None:
-    """Search memories with the same ranking the MCP tool uses."""
+    """Search memories with the same ranking the MCP tool uses (one query, or a --file of them)."""
+    if file is not None:
+        from servers.memory_server.batch import search_file
+
+        _run(lambda: search_file(file, org, customer, agent, top_k, include_superseded, mode, _scope))
+        return
 
     async def _go() -> Any:
         from core.errors import invalid
@@ -153,7 +163,7 @@ def search_cmd(
         _require_customer_or_agent(customer, agent)
         if mode not in ("hybrid", "lexical", "dense"):
             raise invalid("--mode must be hybrid, lexical or dense")
-        if not query.strip() or len(query) > 1000:
+        if not query or not query.strip() or len(query) > 1000:
             raise invalid("the query must be 1-1000 characters")
         opts = RankOptions(
             top_k=top_k,
@@ -319,3 +329,100 @@ def export_cmd(
             console.print(f"[green]✓[/] wrote {len(data['memories'])} memories to {output}")
         return
     print(text)
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="JSONL: one conversation (messages) or plain memory (text) per line."),
+    org: str = OrgOpt,
+    customer: str = typer.Option(None, "--customer", help="Customer for lines without a `customer` field."),
+    infer: bool = typer.Option(
+        False, "--infer/--verbatim", help="Extract facts from conversations, or store every message (default)."
+    ),
+    embed: bool = typer.Option(
+        True, "--embed/--no-embed", help="Compute vectors now (progress bar), or leave them to the server."
+    ),
+    mapping: Path = typer.Option(None, "--mapping", help="Write the source id -> memory ids mapping (JSON) here."),
+    json_output: bool = JsonOpt,
+) -> None:
+    """Import conversations or memories from JSONL: validated first, one transaction per record, resumable.
+
+    A rerun skips records already done (state in FILE.import-state.jsonl) and returns the same mapping.
+    """
+
+    async def _go() -> Any:
+        import getpass
+
+        from servers.memory_server.batch import embed_pending
+        from servers.memory_server.importer import import_records, read_records, state_path
+        from servers.memory_server.service import get_service
+
+        _scope(org, customer or "import", None)
+        records = read_records(file, customer)
+        service = get_service()
+        with _progress(json_output) as bar:
+            task = bar.add_task("importing", total=len(records))
+            report = await import_records(
+                service,
+                org,
+                records,
+                state_path(file),
+                infer=infer,
+                actor=f"cli:{getpass.getuser()}",
+                progress=lambda n: bar.advance(task, n),
+            )
+            embedded = await embed_pending(service, bar) if embed and service.vectors else 0
+        return report, embedded
+
+    report, embedded = _run(_go)
+    summary = {
+        "records": report.records,
+        "imported": report.imported,
+        "skipped_already_done": report.skipped,
+        "memories_added": report.memories_added,
+        "duplicates": report.duplicates,
+        "vectors_computed": embedded,
+    }
+    if mapping is not None:
+        mapping.write_text(to_json(report.mapping) + "\n", encoding="utf-8")
+    if json_output:
+        print_json({**summary, "mapping": report.mapping})
+        return
+    console.print(table(f"Imported {file.name} into {org}", ["what", "count"], summary.items()))
+    if mapping is not None:
+        console.print(f"[green]✓[/] mapping written to {mapping}")
+
+
+@app.command("status")
+def status_cmd(
+    org: str = typer.Option(None, "--org", envvar="SWITCHBOARD_ORG", help="One org (default: the whole database)."),
+    json_output: bool = JsonOpt,
+) -> None:
+    """Memories, customers and vectors done/pending (pending is 0 when vectors are switched off)."""
+
+    async def _go() -> Any:
+        from servers.memory_server.service import get_service
+        from servers.memory_server.status import database_status
+
+        return await database_status(get_service(), org)
+
+    status = _run(_go)
+    if json_output:
+        print_json(status)
+        return
+    console.print(table(f"Memory status ({org or 'all orgs'})", ["what", "value"], status.items()))
+
+
+def _progress(quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from core.cliutil import err_console
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+    )

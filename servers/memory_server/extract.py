@@ -3,8 +3,14 @@
 ``infer=True`` keeps the customer's informative sentences — statements of fact, preferences,
 changes, plans — one memory per sentence, and drops greetings, acknowledgements and questions.
 A short answer to the agent's question keeps the question with it ("(연락 가능한 시간이 언제세요?)
-오후 3시 이후요"), so the memory reads on its own and states its subject. Agent/assistant turns
-are context, never facts about the customer.
+오후 3시 이후요"), so the memory reads on its own and states its subject. English is split into
+sentences too (kiwi leaves Latin-script sentences joined; :mod:`servers.retrieval.sentences`), and
+a statement that ends in a question ("골드 등급이 됐다고 문자 받았는데 혜택이 뭐예요?", "I adopted a
+puppy last week, any tips?") keeps its statement. Agent/assistant turns are context, never facts
+about the customer — except the agent's commitments about the customer's case (a booking, a
+refund date: "설치 기사 방문을 6월 21일 오후 2시로 예약해 드렸습니다"), kept as written with kind
+``event``. Those never carry a slot, so an agent can never state (or supersede) what the customer
+is: an address, phone or plan only ever comes from the customer's own words.
 
 ``infer=False`` stores each message verbatim (still deduplicated and superseded like any memory).
 """
@@ -41,6 +47,22 @@ _CHANGE = re.compile(
     re.IGNORECASE,
 )
 _CONTENT = re.compile(r"[가-힣A-Za-z0-9]")
+_DIGIT = re.compile(r"\d")
+# "…받았는데 혜택이 뭐예요?": a Korean clause ending in -는데/-은데/-인데 before the question proper
+_KO_LEAD_CLAUSE = re.compile(r"^(.{6,}?(?:는데|은데|인데|던데|했는데|니까|어서|아서|고요|지만))[,\s]+\S.*[?？]$")
+# "I adopted a puppy last week, any tips?": a statement, then the question after a comma or dash
+_EN_LEAD_CLAUSE = re.compile(
+    r"^(.{12,}?)\s*(?:[,;:]|\s[-–—])\s*(?:so\s+|and\s+|but\s+)?"
+    r"(?=(?:what|how|why|when|where|who|which|do|does|did|can|could|would|will|should|is|are|any|have|has)\b).*\?$",
+    re.IGNORECASE,
+)
+# the agent's commitments about the customer's case, with a date, time or amount
+_COMMITMENT = re.compile(
+    r"(예약|예정|접수|처리|발송|출고|배송|환불|교환|취소|변경|등록|방문|입금|적립|"
+    r"\bbooked\b|\bscheduled\b|\brefund|\bwill be\b|\bshipped\b|\bdelivered\b|\bcancell?ed\b|\bchanged\b)",
+    re.IGNORECASE,
+)
+_WHEN_OR_AMOUNT = re.compile(r"(\d|오늘|내일|모레|다음\s*주|이번\s*주|\btomorrow\b|\btoday\b|\bnext\b)", re.IGNORECASE)
 
 _CATEGORY_SLOTS = {
     "address": "address",
@@ -131,7 +153,11 @@ def informative(sentence: str, slots: list[SlotMatch]) -> bool:
     if len(sentence) < 6 or len(words) < 2:
         return False
     return bool(
-        _FIRST_PERSON.search(sentence) or _PREFERENCE.search(sentence) or _CHANGE.search(sentence) or len(words) >= 4
+        _FIRST_PERSON.search(sentence)
+        or _PREFERENCE.search(sentence)
+        or _CHANGE.search(sentence)
+        or len(words) >= 4
+        or (len(words) >= 3 and _DIGIT.search(sentence))  # "1984년 MBC에 입사했다.": a dated fact
     )
 
 
@@ -186,11 +212,35 @@ def verbatim(messages: list[Message]) -> list[Candidate]:
 
 def _sentences(text: str) -> list[str]:
     from servers.retrieval.korean import split_sentences
+    from servers.retrieval.sentences import split_latin
 
     parts = []
     for line in text.splitlines():
-        parts.extend(s.strip() for s in split_sentences(line) if s.strip())
+        for piece in split_sentences(line):
+            parts.extend(p for p in split_latin(piece.strip()) if p)
     return parts
+
+
+def statement_part(sentence: str) -> str | None:
+    """The statement a question sentence opens with ("…받았는데 혜택이 뭐예요?" -> "…받았는데"), or None."""
+    for pattern in (_KO_LEAD_CLAUSE, _EN_LEAD_CLAUSE):
+        match = pattern.match(sentence.strip())
+        if match:
+            lead = match.group(1).strip(" ,;:-–—")
+            if not is_question(lead) and not is_filler(lead):
+                return lead
+    return None
+
+
+def agent_commitment(sentence: str) -> bool:
+    """Whether an agent's sentence commits to something about the customer's case, with a date or amount."""
+    return (
+        not is_question(sentence)
+        and bool(_COMMITMENT.search(sentence))
+        and bool(_WHEN_OR_AMOUNT.search(sentence))
+        and len(sentence) >= 10
+        and not detect_slots(sentence)  # what the customer IS (address, phone, plan) only the customer states
+    )
 
 
 def _merge_fragments(sentences: list[str]) -> list[str]:
@@ -222,8 +272,10 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
         if role in AGENT_ROLES:
             questions = [s for s in sentences if is_question(s)]
             last_question = questions[-1] if questions else None
+            out.extend(_commitment(msg, index, s) for s in sentences if agent_commitment(s))
             continue
-        for position, sentence in enumerate(sentences):
+        for position, whole in enumerate(sentences):
+            sentence = (statement_part(whole) or whole) if is_question(whole) else whole
             memory_text = sentence
             slots = detect_slots(sentence)
             if (
@@ -254,6 +306,20 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
             )
         last_question = None
     return out
+
+
+def _commitment(msg: Message, index: int, sentence: str) -> Candidate:
+    return Candidate(
+        text=sentence,
+        kind="event",
+        categories=categorize(sentence, []),
+        slots=[],
+        source="extracted",
+        observed_at=msg.timestamp,
+        context=_context_words(msg),
+        meta=_meta(msg, index),
+        pure=False,
+    )
 
 
 def _as_statement(question: str) -> str:

@@ -47,6 +47,12 @@ class MemoryOut(BaseModel):
     valid_to: datetime | None
     superseded_by: str | None
     has_vector: bool
+    source_message_id: str | None = Field(
+        default=None,
+        description="The conversation message this memory came from (add_memory messages[].id); "
+        "null for memories given as text or messages without ids.",
+    )
+    speaker: str | None = Field(default=None, description="Who said it (add_memory messages[].name), if given.")
 
     @classmethod
     def of(cls, doc: Doc) -> MemoryOut:
@@ -66,7 +72,21 @@ class MemoryOut(BaseModel):
             valid_to=doc.valid_to,
             superseded_by=doc.superseded_by,
             has_vector=doc.vector_model is not None,
+            source_message_id=_str_or_none(doc.meta.get("message_id")),
+            speaker=_str_or_none(doc.meta.get("speaker")),
         )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class VectorStatus(BaseModel):
+    """Dense vectors of this customer's memories (computed in the background after add_memory)."""
+
+    enabled: bool = Field(description="False when the server runs lexical-only (SWITCHBOARD_MEMORY_VECTORS=off).")
+    done: int = Field(description="Memories that have a vector.")
+    pending: int = Field(description="Memories still waiting for one (always 0 when vectors are off).")
 
 
 class AddedMemory(BaseModel):
@@ -85,6 +105,7 @@ class AddResult(BaseModel):
     results: list[AddedMemory]
     extracted: int = Field(description="How many memory candidates the input produced.")
     vectors_pending: bool = Field(description="Dense vectors are computed in the background; lexical search works now.")
+    vectors: VectorStatus | None = Field(default=None, description="This customer's vector counts after the add.")
     model_review: bool = Field(description="A configured model will review the input asynchronously.")
 
 
@@ -95,6 +116,9 @@ class SearchHit(MemoryOut):
 class SearchResult(BaseModel):
     query: str
     results: list[SearchHit]
+    vectors: VectorStatus | None = Field(
+        default=None, description="Memories with and without vectors: pending ones are found by keyword only."
+    )
 
 
 class MemoryPage(BaseModel):

@@ -16,13 +16,16 @@ import numpy as np
 
 from servers.memory_server.filters import MemoryFilters, matches, ts
 from servers.memory_server.index import Doc, ScopeIndex
-from servers.retrieval.fusion import weighted_rrf
+from servers.retrieval.fusion import score_fusion, weighted_rrf
 
-# Tuned on bench/data/memory_ko (501 questions; bench/memory.py --parts quality), R@5 / R@10:
-# k=60 equal weights .820 / .964; k=20, lexical at half weight .854 / .964; k=5, lexical at half
-# weight .940 / .964 (.940 on each half of the conversations; dates 1.0); dense only .940 / .961
-# (dates .969). A small k lets the first few dense hits lead, which paraphrased questions need,
-# while a lexical hit near the top still lifts exact names, codes and dates.
+# Chosen by cross-validation across three data sets at once (bench/memory.py --parts quality:
+# memory_ko, LongMemEval oracle sample, korquad_chat), over RRF k in {1,2,5,10,20,60} x lexical
+# weight in {.25,.5,.75,1,1.5,2} and min-max convex combinations (lexical .1-.9). The best mean
+# recall@10 over the sets is RRF k=5 with the lexical list at half weight (.978 / .757 / .981);
+# leaving each set out in turn picks it again for memory_ko and korquad_chat, and convex .2 for
+# LongMemEval (.742 there, still above both halves). A small k lets the first few dense hits lead,
+# which paraphrased questions need, while a lexical hit near the top still lifts names and dates.
+FUSION_KIND = "rrf"
 RRF_K = 5
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 1.0
@@ -100,37 +103,84 @@ def _ranked(index: ScopeIndex, scores: np.ndarray, mask: np.ndarray, opts: RankO
     return out
 
 
-def rank(index: ScopeIndex, query_tokens: list[str], query_vector: np.ndarray | None, opts: RankOptions) -> list[Hit]:
-    """The ``top_k`` memories for a query, best first."""
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """How the lexical and dense lists are combined.
+
+    ``rrf``: ``w_lex / (k + rank_lex) + w_dense / (k + rank_dense)``; ``convex``: ``w_lex * lex +
+    w_dense * dense`` over min-max normalised scores of each list (a document missing from a list
+    scores 0 there).
+    """
+
+    kind: str = "rrf"
+    k: int = 60
+    w_lex: float = 1.0
+    w_dense: float = 1.0
+
+    def label(self) -> str:
+        if self.kind == "rrf":
+            return f"rrf k={self.k} lex={self.w_lex:g}"
+        return f"convex lex={self.w_lex:g}"
+
+
+DEFAULT_FUSION = Fusion(FUSION_KIND, RRF_K, LEXICAL_WEIGHT, DENSE_WEIGHT)
+
+
+def candidate_lists(
+    index: ScopeIndex, query_tokens: list[str], query_vector: np.ndarray | None, opts: RankOptions
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """The lexical and dense candidate lists ``[(position, score)]``, best first, each cut to ``depth``.
+
+    A query whose terms are mostly unknown to the scope gets no lexical list in hybrid mode."""
     n = index.size
     if n == 0:
-        return []
+        return [], []
     depth = max(50, opts.top_k * 5)
     mask = base_mask(index, opts)
-    lexical: list[int] = []
-    dense: list[int] = []
     use_dense = opts.mode in ("hybrid", "dense") and query_vector is not None and bool(index.has_vec[:n].any())
     use_lexical = opts.mode in ("hybrid", "lexical") and bool(query_tokens)
     if use_lexical and use_dense and index.lex.known_fraction(query_tokens) < MIN_KNOWN_FRACTION:
         use_lexical = False
+    lexical: list[tuple[int, float]] = []
+    dense: list[tuple[int, float]] = []
     if use_lexical:
-        lexical = _ranked(index, index.lex.scores(query_tokens, n), mask, opts, depth)
+        scores = index.lex.scores(query_tokens, n)
+        lexical = [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
     if use_dense:
         sims = index.vectors[:n] @ query_vector
         # shift to positive so _ranked keeps every document with a vector
-        dense = _ranked(index, np.where(index.has_vec[:n], sims + 2.0, 0.0), mask, opts, depth)
-    lex_rank = {p: r for r, p in enumerate(lexical, start=1)}
-    dense_rank = {p: r for r, p in enumerate(dense, start=1)}
-    weights = (LEXICAL_WEIGHT if use_lexical else 0.0, DENSE_WEIGHT if use_dense else 0.0)
-    fused = weighted_rrf(
-        [[(p, 0.0) for p in lexical], [(p, 0.0) for p in dense]],  # type: ignore[misc] - positions as ids
-        weights,
-        k=RRF_K,
-    )
-    if not fused:
+        shifted = np.where(index.has_vec[:n], sims + 2.0, 0.0)
+        dense = [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
+    return lexical, dense
+
+
+def fuse(lexical: list[tuple[int, float]], dense: list[tuple[int, float]], fusion: Fusion) -> dict[int, float]:
+    """Fused scores by position, scaled so a document first in every list scores 1."""
+    weights = (fusion.w_lex if lexical else 0.0, fusion.w_dense if dense else 0.0)
+    total = sum(weights)
+    if total == 0:
+        return {}
+    if fusion.kind == "convex":
+        fused = score_fusion([lexical, dense], weights)  # type: ignore[arg-type] - positions as ids
+        return {int(p): s / total for p, s in fused}
+    fused = weighted_rrf([lexical, dense], weights, k=fusion.k)  # type: ignore[arg-type]
+    return {int(p): s * (fusion.k + 1) / total for p, s in fused}
+
+
+def rank(
+    index: ScopeIndex,
+    query_tokens: list[str],
+    query_vector: np.ndarray | None,
+    opts: RankOptions,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[Hit]:
+    """The ``top_k`` memories for a query, best first."""
+    lexical, dense = candidate_lists(index, query_tokens, query_vector, opts)
+    scored = fuse(lexical, dense, fusion)
+    if not scored:
         return []
-    best = sum(weights) / (RRF_K + 1) or 1.0
-    scored = {int(pos): s / best for pos, s in fused}
+    lex_rank = {p: r for r, (p, _) in enumerate(lexical, start=1)}
+    dense_rank = {p: r for r, (p, _) in enumerate(dense, start=1)}
     if opts.recency_weight > 0:
         scored = _with_recency(index, scored, opts)
     top = sorted(scored.items(), key=lambda item: (-item[1], -index.observed[item[0]]))[: opts.top_k]

@@ -50,6 +50,12 @@ def _service() -> Any:
     return get_service()
 
 
+async def _vector_status(service: Any, scope: Any) -> Any:
+    from servers.memory_server.status import scope_vectors
+
+    return scope_vectors(await service.index(scope.key), service.vectors)
+
+
 def register(server: Any) -> None:
     """Add every memory and statement tool to ``server``."""
 
@@ -102,6 +108,7 @@ def register(server: Any) -> None:
             results=[AddedMemory(**asdict(o)) for o in outcomes],
             extracted=len(candidates),
             vectors_pending=service.vectors and any(o.event != "NONE" for o in outcomes),
+            vectors=await _vector_status(service, scope),
             model_review=model_review,
         )
 
@@ -134,9 +141,12 @@ def register(server: Any) -> None:
             recency_weight=recency_weight,
             mode=mode,
         )
-        hits = await _service().search(scope, query, opts)
+        service = _service()
+        hits = await service.search(scope, query, opts)
         return SearchResult(
-            query=query, results=[SearchHit(**MemoryOut.of(h.doc).model_dump(), score=h.score) for h in hits]
+            query=query,
+            results=[SearchHit(**MemoryOut.of(h.doc).model_dump(), score=h.score) for h in hits],
+            vectors=await _vector_status(service, scope),
         )
 
     @server.tool(annotations=READ)

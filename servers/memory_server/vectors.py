@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 
 from servers.memory_server.db import memory_engine, writing
+from servers.memory_server.passage import passage_text
 from servers.memory_server.tables import memory_item, memory_vector
 
 log = logging.getLogger("switchboard.memory")
@@ -132,6 +133,7 @@ class VectorWorker:
                         memory_item.c.org_id,
                         memory_item.c.customer_ref,
                         memory_item.c.text,
+                        memory_item.c.meta,
                         memory_item.c.content_hash,
                     ).where(
                         memory_item.c.id.in_(ids),
@@ -141,7 +143,8 @@ class VectorWorker:
             ).all()
         if not rows:
             return
-        matrix = await asyncio.to_thread(self.embedder.embed_passages, [r.text for r in rows])
+        passages = [passage_text(r.text, r.meta) for r in rows]
+        matrix = await asyncio.to_thread(self.embedder.embed_passages, passages)
         by_scope: dict[tuple[str, str], list[tuple[Any, np.ndarray]]] = {}
         for row, vec in zip(rows, matrix, strict=True):
             by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, vec))

@@ -73,9 +73,47 @@ def test_extraction_keeps_customer_facts_and_drops_chatter() -> None:
     assert "contact" in facts[1].categories
 
 
-def test_agent_turns_are_never_facts_about_the_customer() -> None:
+def test_agent_turns_never_state_what_the_customer_is() -> None:
     facts = extract_facts([Message("assistant", "고객님 주소를 서울시 강남구 테헤란로 1로 변경해 드렸습니다.")])
     assert facts == []
+
+
+def test_agent_commitments_are_kept_as_events_without_slots() -> None:
+    facts = extract_facts(
+        [
+            Message("assistant", "네, 설치 기사 방문을 6월 21일 오후 2시로 예약해 드렸습니다. 더 필요하신 게 있나요?"),
+            Message("assistant", "Your refund will be issued by March 3. Anything else?"),
+            Message("assistant", "무엇을 도와드릴까요? 환불은 가능합니다."),  # no date or amount: not a commitment
+        ]
+    )
+    assert [f.text for f in facts] == [
+        "네, 설치 기사 방문을 6월 21일 오후 2시로 예약해 드렸습니다.",
+        "Your refund will be issued by March 3.",
+    ]
+    assert {f.kind for f in facts} == {"event"} and all(f.slots == [] and not f.pure for f in facts)
+    assert [f.meta["role"] for f in facts] == ["assistant", "assistant"]
+
+
+def test_english_turns_are_split_into_sentences_and_statements_survive_a_question() -> None:
+    facts = extract_facts(
+        [
+            Message("user", "Hey! I moved to Busan last week. The commute is long. Do you know any good gyms nearby?"),
+            Message("user", "Dr. Kim fixed my tooth at 5 p.m. yesterday, so what should I eat?"),
+            Message("user", "이번 달부터 골드 등급이 됐다고 문자 받았는데 혜택이 뭐예요?"),
+            Message("user", "1984년 MBC에 입사했다."),  # short, but a dated fact
+            Message("user", "네 1번이요"),  # short answer without a question before it: nothing to keep
+            Message("user", "What time do you close?"),  # a question only: nothing to keep
+            Message("user", "배송 언제 와요"),  # no question mark (ASR), still a question
+        ]
+    )
+    assert [f.text for f in facts] == [
+        "I moved to Busan last week.",
+        "The commute is long.",
+        "Dr. Kim fixed my tooth at 5 p.m. yesterday",
+        "이번 달부터 골드 등급이 됐다고 문자 받았는데",
+        "1984년 MBC에 입사했다.",
+    ]
+    assert [f.meta["message_index"] for f in facts] == [0, 0, 1, 2, 3]
 
 
 def test_verbatim_keeps_every_message_with_speaker() -> None:

@@ -1,0 +1,98 @@
+"""Rows of passages as KB documents (``switchboard kb import``): JSONL or CSV; parquet with pyarrow.
+
+Each row is ``id`` (the document id), ``text``, and optionally ``title``, ``source`` (or
+``url``) and ``metadata`` (an object; its ``source``/``url`` is used as the source, the rest is
+not stored — KB chunks have no free metadata yet). Every row becomes one plain-text document, so
+it is chunked, tokenised and cited like an uploaded file. The whole file is validated first (a
+bad row names its line and writes nothing), then uploaded as ONE new KB version.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core.errors import invalid
+
+MAX_TEXT_CHARS = 2_000_000
+FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+def _rows(path: Path) -> Iterator[tuple[int, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except ValueError:
+                        raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
+    elif suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            csv.field_size_limit(MAX_TEXT_CHARS)
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield number, row
+    elif suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq  # optional: not a dependency of switchboard
+        except ImportError:
+            raise invalid("reading parquet needs pyarrow (pip install pyarrow), or convert to JSONL/CSV") from None
+        for number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+            yield number, row
+    else:
+        raise invalid(f"{path.name}: use a .jsonl, .csv or .parquet file")
+
+
+def read_rows(path: Path) -> list[Any]:
+    """UploadItems for every row of ``path``; the first bad row raises with its line number."""
+    from servers.kb_server.store import UploadItem, validate_doc_id
+
+    if not path.is_file():
+        raise invalid(f"{path}: no such file")
+    items: list[Any] = []
+    seen: set[str] = set()
+    for number, row in _rows(path):
+        where = f"{path.name}:{number}"
+        if not isinstance(row, dict):
+            raise invalid(f"{where}: each row is an object with id and text")
+        doc_id, text, title = row.get("id"), row.get("text"), row.get("title")
+        meta = row.get("metadata") or {}
+        if isinstance(meta, str) and meta.strip():
+            try:
+                meta = json.loads(meta)
+            except ValueError:
+                raise invalid(f"{where}: metadata is not a JSON object") from None
+        if not isinstance(meta, dict):
+            raise invalid(f"{where}: metadata must be an object")
+        if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+            raise invalid(f"{where}: `id` is missing")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid(f"{where}: `text` is missing or empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise invalid(f"{where}: `text` is longer than {MAX_TEXT_CHARS} characters")
+        if title is not None and not isinstance(title, str):
+            raise invalid(f"{where}: `title` must be text")
+        try:
+            doc_id = validate_doc_id(str(doc_id).strip())
+        except Exception as exc:
+            raise invalid(f"{where}: {getattr(exc, 'message', exc)}") from None
+        if doc_id in seen:
+            raise invalid(f"{where}: id {doc_id!r} appears twice")
+        seen.add(doc_id)
+        source = row.get("source") or row.get("url") or meta.get("source") or meta.get("url")
+        items.append(
+            UploadItem(
+                f"{doc_id}.txt",
+                text.encode("utf-8"),
+                doc_id=doc_id,
+                title=(title or "").strip() or None,
+                source=str(source) if source else f"{path.name}#{doc_id}",
+            )
+        )
+    if not items:
+        raise invalid(f"{path.name}: no rows")
+    return items

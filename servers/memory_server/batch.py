@@ -1,0 +1,76 @@
+"""Batch work for the CLI: many searches in one process, and computing pending vectors now.
+
+``switchboard memory search --file queries.jsonl`` reads ``{"query", "customer"?, "agent_id"?,
+"top_k"?, "id"?}`` per line (the whole file is checked first), loads the models once and prints
+one compact JSON line per query: ``{"id", "query", "customer", "results": [...]}`` with the same
+fields as the MCP tool's results (``source_message_id`` maps a hit back to your turn ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.errors import invalid
+from servers.retrieval.queryfile import read_queries, write_line
+
+
+def read_memory_queries(path: Path, customer: str | None, agent: str | None, top_k: int) -> list[dict[str, Any]]:
+    out = []
+    for item in read_queries(path, top_k):
+        who = item.get("customer", customer)
+        agent_id = item.get("agent_id", agent)
+        if not who and not agent_id:
+            raise invalid(f"{path.name}:{item['line']}: no `customer` on the line and no --customer given")
+        out.append({**item, "customer": who, "agent_id": agent_id})
+    return out
+
+
+async def search_file(
+    path: Path,
+    org: str,
+    customer: str | None,
+    agent: str | None,
+    top_k: int,
+    include_superseded: bool,
+    mode: str,
+    make_scope: Callable[..., Any],
+) -> int:
+    """Run every query of ``path``; one JSON line each on stdout. Returns the number of queries."""
+    from servers.memory_server.models import MemoryOut
+    from servers.memory_server.ranking import RankOptions
+    from servers.memory_server.service import get_service
+
+    if mode not in ("hybrid", "lexical", "dense"):
+        raise invalid("--mode must be hybrid, lexical or dense")
+    queries = read_memory_queries(path, customer, agent, top_k)
+    scopes = {(q["customer"], q["agent_id"]): make_scope(org, q["customer"], q["agent_id"]) for q in queries}
+    service = get_service()
+    for q in queries:
+        opts = RankOptions(top_k=q["top_k"], include_superseded=include_superseded, mode=mode)
+        hits = await service.search(scopes[(q["customer"], q["agent_id"])], q["query"], opts)
+        results = [{**MemoryOut.of(h.doc).model_dump(mode="json"), "score": h.score} for h in hits]
+        write_line({"id": q["id"], "query": q["query"], "customer": q["customer"], "results": results})
+    return len(queries)
+
+
+async def embed_pending(service: Any, bar: Any) -> int:
+    """Compute every pending vector now with a progress bar; returns how many were stored."""
+    from servers.memory_server.vectors import VectorWorker
+
+    total = await service.pending_vectors()
+    if total == 0:
+        return 0
+    worker = VectorWorker(service, batch=32)
+    task = bar.add_task("embedding", total=total)
+    await worker.start(backlog=True)
+    try:
+        while worker.pending or not worker._idle.is_set():
+            bar.update(task, completed=worker.embedded)
+            await asyncio.sleep(0.3)
+        bar.update(task, completed=worker.embedded)
+    finally:
+        await worker.stop()
+    return worker.embedded

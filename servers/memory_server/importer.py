@@ -1,0 +1,216 @@
+"""Bulk import of conversations or plain memories from JSONL (``switchboard memory import``).
+
+One JSON object per line, either a conversation::
+
+    {"id": "conv-17", "customer": "C-1", "messages": [{"id": "m1", "role": "user", "name": "Caroline",
+     "content": "I moved to Busan last week.", "timestamp": "2023-05-08T13:56:00+09:00"}, ...]}
+
+(``speaker`` and ``text`` are accepted for ``name`` and ``content``; ``infer``, ``agent_id``,
+``run_id`` and ``metadata`` optional) or a plain memory::
+
+    {"id": "note-3", "customer": "C-1", "text": "VIP 골드 등급", "observed_at": "2024-05-01T10:00:00+09:00"}
+
+The whole file is validated before anything is written: one bad line (with its line number in
+the error) writes nothing. Each record is then stored in one transaction — all of a conversation
+or none of it. Progress goes to a state file beside the input (``<file>.import-state.jsonl``), one
+line per finished record with its mapping from source ids to memory ids, so a rerun after a crash
+skips what is done. A record committed just before a crash but missing from the state is stored
+again on rerun and found as a duplicate (same ids come back), so nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.context import is_valid_identifier
+from core.errors import invalid
+from servers.memory_server.filters import as_utc
+
+Ident = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_LINE_CHARS = 4_000_000
+
+
+class ImportMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    id: Annotated[str | None, Field(max_length=128)] = None
+    role: Annotated[str, Field(pattern=r"^[a-z_]{1,20}$")] = "user"
+    content: Annotated[str, Field(max_length=8000, alias="text")]
+    name: Annotated[str | None, Field(max_length=64, alias="speaker")] = None
+    timestamp: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "content" in data and "text" not in data:
+                data["text"] = data.pop("content")
+            if "name" in data and "speaker" not in data:
+                data["speaker"] = data.pop("name")
+        return data
+
+
+class ImportRecord(BaseModel):
+    """One line: a conversation (``messages``) or a plain memory (``text``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Ident
+    customer: Ident | None = None
+    agent_id: Ident | None = None
+    run_id: Ident | None = None
+    messages: Annotated[list[ImportMessage] | None, Field(min_length=1)] = None
+    text: Annotated[str | None, Field(min_length=1, max_length=8000)] = None
+    observed_at: datetime | None = None
+    infer: bool | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ImportRecord:
+        if (self.messages is None) == (self.text is None):
+            raise ValueError("give exactly one of `messages` (a conversation) or `text` (a plain memory)")
+        return self
+
+
+@dataclass(slots=True)
+class ImportReport:
+    records: int = 0
+    skipped: int = 0  # already done (state file)
+    imported: int = 0
+    memories_added: int = 0
+    duplicates: int = 0
+    mapping: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # record id -> source id -> memory ids
+
+
+def state_path(source: Path) -> Path:
+    return source.with_name(source.name + ".import-state.jsonl")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if len(line) > MAX_LINE_CHARS:
+                raise invalid(f"{path.name}:{number}: line longer than {MAX_LINE_CHARS} characters")
+            if line.strip():
+                yield number, line
+
+
+def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]:
+    """Every record of ``path``, validated; the first bad line raises with its line number."""
+    if not path.is_file():
+        raise invalid(f"{path} does not exist or is not a file")
+    records: list[ImportRecord] = []
+    seen: set[tuple[str | None, str]] = set()
+    try:
+        for number, line in _lines(path):
+            try:
+                record = ImportRecord.model_validate(json.loads(line))
+            except (ValueError, ValidationError) as exc:
+                detail = exc.errors()[0] if isinstance(exc, ValidationError) else None
+                where = ".".join(str(p) for p in detail["loc"]) if detail else ""
+                reason = detail["msg"] if detail else str(exc)
+                raise invalid(
+                    f"{path.name}:{number}: {where + ': ' if where else ''}{reason} — fix the line and run again; "
+                    "nothing was imported"
+                ) from None
+            record.customer = record.customer or default_customer
+            if not record.customer:
+                raise invalid(f"{path.name}:{number}: no `customer` on the line and no --customer given")
+            for label, value in (("customer", record.customer), ("agent_id", record.agent_id)):
+                if value is not None and not is_valid_identifier(value):
+                    raise invalid(f"{path.name}:{number}: {label} must be 1-128 letters, digits or ._:@- characters")
+            key = (record.customer, record.id)
+            if key in seen:
+                raise invalid(f"{path.name}:{number}: record id {record.id!r} appears twice for this customer")
+            seen.add(key)
+            records.append(record)
+    except UnicodeDecodeError:
+        raise invalid(f"{path.name} is not UTF-8 text") from None
+    return records
+
+
+def load_state(path: Path) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """Finished records of an earlier run: (customer, record id) -> mapping. A torn last line is ignored."""
+    done: dict[tuple[str, str], dict[str, list[str]]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            done[(entry["customer"], entry["id"])] = entry["memories"]
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+def _candidates(record: ImportRecord, default_infer: bool) -> list[Any]:
+    from servers.memory_server.extract import Message, extract_facts, from_text, verbatim
+
+    if record.text is not None:
+        cand = from_text(record.text, as_utc(record.observed_at) if record.observed_at else None)
+        cand.meta = {"source_id": record.id}
+        return [cand]
+    msgs = [
+        Message(m.role, m.content, m.name, as_utc(m.timestamp) if m.timestamp else None, m.id)
+        for m in record.messages or []
+    ]
+    infer = default_infer if record.infer is None else record.infer
+    return extract_facts(msgs) if infer else verbatim(msgs)
+
+
+async def import_records(
+    service: Any,
+    org: str,
+    records: list[ImportRecord],
+    state: Path,
+    *,
+    infer: bool = False,
+    actor: str = "import",
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Store ``records`` not yet in ``state``, one transaction each; append each finished one to ``state``."""
+    from servers.memory_server.scope import Scope
+
+    done = load_state(state)
+    report = ImportReport(records=len(records))
+    with state.open("a", encoding="utf-8") as out:
+        for record in records:
+            assert record.customer is not None
+            key = (record.customer, record.id)
+            if key in done:
+                report.skipped += 1
+                report.mapping[record.id] = done[key]
+                if progress:
+                    progress(1)
+                continue
+            scope = Scope(org, record.customer, record.agent_id, record.run_id, actor=actor)
+            candidates = _candidates(record, infer)
+            mapping: dict[str, list[str]] = {}
+            if candidates:
+                outcomes = await service.add(
+                    scope, candidates, observed_at=record.observed_at, metadata=record.metadata
+                )
+                for cand, outcome in zip(candidates, outcomes, strict=True):
+                    source = str(cand.meta.get("message_id") or cand.meta.get("source_id") or record.id)
+                    ids = mapping.setdefault(source, [])
+                    if outcome.id and outcome.id not in ids:
+                        ids.append(outcome.id)
+                    if outcome.event == "NONE":
+                        report.duplicates += 1
+                    else:
+                        report.memories_added += 1
+            out.write(json.dumps({"customer": record.customer, "id": record.id, "memories": mapping}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+            report.imported += 1
+            report.mapping[record.id] = mapping
+            if progress:
+                progress(1)
+    return report

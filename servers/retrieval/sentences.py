@@ -1,0 +1,45 @@
+"""Sentence boundaries in Latin-script text, which kiwi's Korean splitter leaves joined.
+
+kiwi splits Korean well but returns "I moved last week. The commute is long. Any gyms nearby?"
+as one sentence. :func:`split_latin` cuts such a piece after ``.``, ``!`` or ``?`` (and closing
+quotes or brackets) when the next sentence starts with a capital letter, a digit or a quote —
+except after common abbreviations ("Dr.", "e.g.", "U.S.") and single initials ("J. Smith").
+Korean text passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOUNDARY = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp no mt ft approx dept est fig jan feb mar apr
+    jun jul aug sep sept oct nov dec u.s u.k a.m p.m""".split()  # noqa: SIM905 - a word list reads better
+)
+
+
+def _is_abbreviation(before: str) -> bool:
+    match = _LAST_WORD.search(before.rstrip("\"'”’)] \t"))
+    if match is None:
+        return False
+    word = match.group(1).lower()
+    return word in ABBREVIATIONS or len(word) == 1 or (word.count(".") >= 1 and len(word.replace(".", "")) <= 3)
+
+
+def split_latin(text: str) -> list[str]:
+    """``text`` cut at Latin-script sentence ends; always at least one piece for non-empty text."""
+    pieces: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.start() + len(match.group(1))
+        if _is_abbreviation(text[start : match.start()]):
+            continue
+        piece = text[start:end].strip()
+        if piece:
+            pieces.append(piece)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return pieces
