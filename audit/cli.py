@@ -59,7 +59,16 @@ def _when(value: str | None, flag: str) -> str | None:
         raise typer.Exit(2) from None
 
 
+def _views(records: list[Any]) -> list[dict[str, Any]]:
+    """Records as dicts with their sealed payloads opened (``[erased]`` for an erased subject)."""
+    from audit.sealing import Opener
+
+    opener = Opener()
+    return [opener.open_row(r.to_dict()) for r in records]
+
+
 def _rows(records: list[Any]) -> list[tuple[str, ...]]:
+    views = _views(records)
     return [
         (
             f"{r.org_id}#{r.seq}",
@@ -68,9 +77,9 @@ def _rows(records: list[Any]) -> list[tuple[str, ...]]:
             r.tool_name or r.event_type,
             r.error_code or ("ok" if r.is_error is False else ""),
             "" if r.latency_ms is None else f"{r.latency_ms:.1f}",
-            r.args_redacted or r.details_redacted or "",
+            v["args_redacted"] or v["details_redacted"] or "",
         )
-        for r in records
+        for r, v in zip(records, views, strict=True)
     ]
 
 
@@ -105,10 +114,10 @@ def tail(
     records = _run(lambda: store.tail(org, limit=lines))
     if json_output:
         if not follow:
-            print_json([r.to_dict() for r in records])
+            print_json(_views(records))
             return
-        for r in records:
-            _json_line(r.to_dict())
+        for view in _views(records):
+            _json_line(view)
     else:
         console.print(_table("audit log", records))
     if not follow:
@@ -135,7 +144,7 @@ def _follow(org: str | None, seen: dict[str, int], interval: float, json_output:
             for r in fresh:
                 seen[r.org_id] = max(seen.get(r.org_id, 0), r.seq)
                 if json_output:
-                    _json_line(r.to_dict())
+                    _json_line(_views([r])[0])
                 else:
                     console.print("  ".join(c for c in _rows([r])[0] if c))
 
@@ -159,6 +168,7 @@ def find(
     tool: str = typer.Option(None, help="A tool name."),
     event_type: str = typer.Option(None, "--type", help="An event type, e.g. tool_call."),
     since: str = typer.Option(None, help="Only records at or after: 2026-01-31, an ISO time, or 7d / 12h / 30m ago."),
+    customer: str = typer.Option(None, help="Only this customer's records."),
     limit: int = typer.Option(50, min=1, max=10_000, help="At most this many records (the newest)."),
     json_output: bool = JSON_OPT,
 ) -> None:
@@ -180,11 +190,12 @@ def find(
             tool_name=tool,
             event_type=event_type,
             since=since_ts,
+            customer_ref=customer,
             limit=limit,
         )
     )
     if json_output:
-        print_json([r.to_dict() for r in records])
+        print_json(_views(records))
         return
     if not records:
         console.print("no matching audit records")
@@ -263,6 +274,9 @@ def export(
     org: str = typer.Option(None, help="Only this org."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     no_sign: bool = typer.Option(False, "--no-sign", help="Do not add a signed export checkpoint."),
+    decrypt: bool = typer.Option(
+        False, "--decrypt", help="Add the readable payloads ([erased] for erased customers): plaintext on disk."
+    ),
     checkpoint_dir: Path = typer.Option(None, "--checkpoint-dir", help="Signed checkpoints (default: under home)."),
     json_output: bool = JSON_OPT,
 ) -> None:
@@ -282,6 +296,7 @@ def export(
                     sign_export=not no_sign,
                     checkpoint_dir=checkpoint_dir,
                     progress=advance,
+                    decrypt=decrypt,
                 )
             )
     finally:

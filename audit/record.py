@@ -16,7 +16,7 @@ from typing import Any
 from core.canonical import canonical_json
 
 GENESIS_HASH = "0" * 64
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: payloads sealed per data subject (audit/sealing.py)
 # A pseudo-org for events that belong to no tenant (e.g. a server version published globally).
 SYSTEM_ORG = "switchboard:system"
 
@@ -111,20 +111,31 @@ class AuditRecord:
         """Every stored field, as exported."""
         return asdict(self)
 
+    def opened(self) -> dict[str, Any]:
+        """The sealed payload fields opened (``"[erased]"`` once the subject's key is destroyed)."""
+        from audit.sealing import open_fields
+
+        return open_fields(self.to_dict())
+
     @property
     def arguments(self) -> Any:
-        """The redacted arguments, parsed."""
-        return _parse(self.args_redacted)
+        """The redacted arguments, opened and parsed."""
+        return _parse(self.opened()["args_redacted"])
 
     @property
     def result(self) -> Any:
-        """The redacted result, parsed."""
-        return _parse(self.result_redacted)
+        """The redacted result, opened and parsed."""
+        return _parse(self.opened()["result_redacted"])
 
     @property
     def details(self) -> Any:
-        """The redacted details, parsed."""
-        return _parse(self.details_redacted)
+        """The redacted details, opened and parsed."""
+        return _parse(self.opened()["details_redacted"])
+
+    @property
+    def message(self) -> str | None:
+        """The error message, opened."""
+        return self.opened()["error_message"]
 
     def hashes_ok(self) -> bool:
         """True when the stored fields hash to ``record_hash``."""
@@ -138,8 +149,13 @@ _AFTER_FLOAT = tuple(name for name in HASHED_FIELDS if name > "latency_ms")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
 
 
+_MARKERS = frozenset({"[erased]", "[unreadable]"})  # see audit/sealing.py
+
+
 def _parse(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    if text is None or text in _MARKERS:
+        return text
+    return json.loads(text)
 
 
 def _number(value: float) -> str:

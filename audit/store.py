@@ -7,14 +7,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from audit.keys import hmac_key
 from audit.record import RECORD_FIELDS, AuditRecord
+from audit.sealing import Opener
+from audit.subjects import value_hmac_keys
 from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
 from core.db import get_engine
 from core.errors import invalid
 from core.pii import detect, hmac_normalized
 
 PAGE = 2000
+TEXT_SCAN_LIMIT = 100_000
 _COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
 
 
@@ -141,15 +143,22 @@ async def find(
     tool_name: str | None = None,
     event_type: str | None = None,
     since: str | None = None,
+    customer_ref: str | None = None,
     limit: int = 100,
+    scan_limit: int = TEXT_SCAN_LIMIT,
 ) -> list[AuditRecord]:
     """Records matching every given filter, newest last.
 
-    ``value`` is an exact personal value (``010-1234-5678``): it is matched through the org's
-    keyed HMAC, never stored or compared in the clear. ``text`` searches the redacted payloads.
+    ``value`` is an exact personal value (``010-1234-5678``): it is matched through the keyed
+    HMACs (the org's, and each customer's own: see audit/subjects.py), never stored or compared
+    in the clear; an erased customer's values are no longer found. ``text`` searches the opened
+    (decrypted) redacted payloads of at most ``scan_limit`` newest records per org matching the
+    other filters: payloads are sealed, so the database cannot search them.
     """
-    if not any((value, text, trace_id, session_id, tool_name, event_type, since)):
-        raise invalid("give at least one filter: --value, --text, --trace, --session, --tool, --type or --since")
+    if not any((value, text, trace_id, session_id, tool_name, event_type, since, customer_ref)):
+        raise invalid(
+            "give at least one filter: --value, --text, --trace, --session, --tool, --type, --customer or --since"
+        )
     normalized = _personal_value(value) if value is not None else None
     orgs = [org_id] if org_id else await list_orgs()
     filters = []
@@ -163,30 +172,26 @@ async def find(
         filters.append(audit_event.c.event_type == event_type)
     if since:
         filters.append(audit_event.c.occurred_at >= since)
-    if text:
-        pattern = f"%{_escape_like(text)}%"
-        filters.append(
-            audit_event.c.args_redacted.like(pattern, escape="\\")
-            | audit_event.c.result_redacted.like(pattern, escape="\\")
-            | audit_event.c.details_redacted.like(pattern, escape="\\")
-            | audit_event.c.error_message.like(pattern, escape="\\")
-        )
+    if customer_ref:
+        filters.append(audit_event.c.customer_ref == customer_ref)
     engine = await get_engine()
     found: list[AuditRecord] = []
+    opener = Opener()
     async with engine.connect() as conn:
         for org in orgs:
             query = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
             if value is not None:
-                key = hmac_key(org, create=False)
-                if key is None:
+                digests = [hmac_normalized(k, normalized or "") for k in value_hmac_keys(org, customer_ref)]
+                if not digests:
                     continue
-                digest = hmac_normalized(key, normalized or "")
                 seqs = select(audit_value_hmac.c.seq).where(
-                    audit_value_hmac.c.org_id == org, audit_value_hmac.c.hmac == digest
+                    audit_value_hmac.c.org_id == org, audit_value_hmac.c.hmac.in_(digests)
                 )
                 query = query.where(audit_event.c.seq.in_(seqs))
-            query = query.order_by(audit_event.c.seq.desc()).limit(limit)
+            query = query.order_by(audit_event.c.seq.desc()).limit(scan_limit if text else limit)
             rows = (await conn.execute(query)).mappings().all()
+            if text:
+                rows = [r for r in rows if _contains(opener.open_fields(r), text)][:limit]
             found.extend(AuditRecord.from_row(r) for r in rows)
     found.sort(key=lambda r: (r.occurred_at, r.org_id, r.seq))
     return found[-limit:]
@@ -204,8 +209,8 @@ def _personal_value(value: str) -> str:
     return matches[0].normalized
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _contains(opened: dict[str, str | None], text: str) -> bool:
+    return any(value is not None and text in value for value in opened.values())
 
 
 def records_to_dicts(records: Sequence[AuditRecord]) -> list[dict[str, Any]]:
