@@ -77,7 +77,7 @@ class Opener:
     def open_fields(self, row: Mapping[str, Any]) -> dict[str, str | None]:
         """The plain text of each sealed field (:data:`ERASED` when the subject's key was destroyed)."""
         out: dict[str, str | None] = {}
-        key: SubjectKey | None | bool = False
+        key: SubjectKey | bool | None = False
         for name in SEALED_FIELDS:
             value = row.get(name)
             if not is_sealed(value):

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from audit.record import RECORD_FIELDS, AuditRecord
+from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
 from audit.sealing import Opener
 from audit.subjects import value_hmac_keys
-from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
 from core.db import get_engine
 from core.errors import invalid
 from core.pii import detect, hmac_normalized

@@ -262,6 +262,10 @@ def erase_cmd(
             "[yellow]the WAL could not be checkpointed (a reader is busy): "
             "run `switchboard memory erase` again later[/]"
         )
+    console.print(
+        "[yellow]memories only: the audit log and conversation records still hold this customer's calls; "
+        f"run `switchboard customer erase --org {org} --customer {customer}` to erase those too[/]"
+    )
 
 
 @app.command("export")
