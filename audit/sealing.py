@@ -2,7 +2,9 @@
 
 Sealed fields: ``args_redacted``, ``result_redacted``, ``details_redacted`` and
 ``error_message`` (everything that can carry what a person said or what a tool returned about
-them). A sealed value is ``enc:v1:`` + base64(12-byte nonce ‖ ciphertext ‖ tag); the associated
+them). A sealed value is ``enc:v1:<kid>:`` + base64(12-byte nonce ‖ ciphertext ‖ tag), where
+``kid`` is the first 8 hex digits of sha256(key) (so a payload sealed with a destroyed key reads
+``[erased]`` even after the customer got a new key, and a damaged one ``[unreadable]``); the associated
 data is ``<event_id>:<field>``, so a ciphertext moved to another record or field does not open.
 ``record_hash`` covers the sealed text: verifying needs no keys and still passes after an erase.
 
@@ -32,7 +34,7 @@ def seal(key: SubjectKey, event_id: str, name: str, text: str | None) -> str | N
         return None
     nonce = os.urandom(12)
     sealed = key.aead.encrypt(nonce, text.encode("utf-8"), f"{event_id}:{name}".encode())
-    return PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+    return f"{PREFIX}{key.kid}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def seal_row(row: dict[str, Any], key: SubjectKey) -> None:
@@ -49,8 +51,11 @@ def is_sealed(value: Any) -> bool:
 
 
 def _open(key: SubjectKey, event_id: str, name: str, value: str) -> str:
+    kid, _, body = value[len(PREFIX) :].partition(":")
+    if kid != key.kid:
+        return ERASED  # sealed with a key since destroyed (the subject has a new key now)
     try:
-        blob = base64.b64decode(value[len(PREFIX) :], validate=True)
+        blob = base64.b64decode(body, validate=True)
         return key.aead.decrypt(blob[:12], blob[12:], f"{event_id}:{name}".encode()).decode("utf-8")
     except (InvalidTag, ValueError):
         return UNREADABLE

@@ -55,6 +55,7 @@ class SubjectKey:
 
     aead: AESGCM
     value_hmac_key: bytes
+    kid: str  # first 8 hex of sha256(key): tells a destroyed former key from a damaged ciphertext
 
 
 def subject_label(org_id: str, customer_ref: str | None) -> str:
@@ -187,7 +188,8 @@ def subject_key(org_id: str, customer_ref: str | None, *, create: bool = True) -
         return None
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != 32:
         raise unavailable("the audit key provider must return 32-byte keys; nothing was recorded")
-    key = SubjectKey(AESGCM(bytes(raw)), _value_hmac_key(org_id, customer_ref, bytes(raw)))
+    raw = bytes(raw)
+    key = SubjectKey(AESGCM(raw), _value_hmac_key(org_id, customer_ref, raw), hashlib.sha256(raw).hexdigest()[:8])
     if store is _file_store:
         _cache[(str(keys_dir()), org_id, customer_ref)] = key
     return key

@@ -168,3 +168,19 @@ async def test_customer_erase_reaches_every_store(audit_db: str, sb_env: dict[st
 
         await dispose_engines()
         assert _scan_files(home) == []
+
+
+async def test_retention_hold_keeps_young_conversations_and_says_until_when(audit_db: str) -> None:
+    from datetime import timedelta
+
+    from host.erase import erase_customer_records
+    from host.store import now
+
+    await _write_through_conversation(CUSTOMER)
+    held = await erase_customer_records(ORG, CUSTOMER, retention_days=1825)
+    assert held.sessions == 0 and held.held_sessions == 1
+    assert held.held_until == (now() + timedelta(days=1825)).date().isoformat()
+    assert "turns" in await _scan_rows()
+    later = await erase_customer_records(ORG, CUSTOMER, retention_days=1825, at=now() + timedelta(days=1826))
+    assert later.sessions == 1 and later.held_sessions == 0 and later.turns >= 2
+    assert await _scan_rows() == []
