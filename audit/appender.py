@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from audit.autocheckpoint import AutoCheckpointer
 from audit.prepare import PreparedEvent, hmac_index_rows
 from audit.record import GENESIS_HASH, RECORD_FIELDS, AuditRecord, compute_record_hash
 from core.errors import SwitchboardError, conflict, unavailable
@@ -303,6 +304,7 @@ class Appender:
         self._probe_lock: asyncio.Lock | None = None
         self._healthy = False
         self._opened = False
+        self.checkpointer = AutoCheckpointer()
 
     async def ready(self) -> None:
         """Raise UNAVAILABLE unless an append can be written now (cheap once healthy).
@@ -380,6 +382,7 @@ class Appender:
             self._start_writer()
             return await future
         self._healthy = True
+        self.checkpointer.observe(rows)
         for (_, waiter), row in zip(batch, rows, strict=True):
             _settle(waiter, record=AuditRecord.from_row(row))
         if self._pending:
@@ -414,12 +417,14 @@ class Appender:
             _settle(batch[0][1], error=_error_for(exc))
             return
         self._healthy = True
+        self.checkpointer.observe(rows)
         for (_, future), row in zip(batch, rows, strict=True):
             _settle(future, record=AuditRecord.from_row(row))
 
     async def aclose(self) -> None:
         if self._writer is not None and not self._writer.done():
             await self._writer
+        await self.checkpointer.aclose()  # clean shutdown: every committed head gets signed
         await self.backend.close()
 
 
