@@ -2,9 +2,10 @@
 
 Every ``SWITCHBOARD_AUDIT_CHECKPOINT_EVERY`` records (default 1,000), at the latest
 ``SWITCHBOARD_AUDIT_CHECKPOINT_SECONDS`` after a record arrived (default 60) and at clean
-shutdown (``audit.close()``, or interpreter exit for a server whose loop ended without it), each org this appender wrote to gets an ``auto`` checkpoint of the
-last record it committed: signed (Ed25519), written to the local checkpoint directory and handed
-to the witness (audit/witness.py). Both settings at 0 turn automatic checkpoints off.
+shutdown (``audit.close()``, or interpreter exit for a server whose loop ended without it),
+each org this appender wrote to gets an ``auto`` checkpoint of the last record it committed:
+signed (Ed25519), written to the local checkpoint directory and handed to the witness
+(audit/witness.py). Both settings at 0 turn automatic checkpoints off.
 
 Signing and the file writes run on a worker thread; appends never wait for them. A failure
 (no signing key, a full disk, a witness down) is logged and retried with the next checkpoint.
