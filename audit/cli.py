@@ -212,9 +212,20 @@ def verify(
     public_key: list[Path] = typer.Option(
         None, "--public-key", help="Checkpoint public key (PEM or base64); repeat for rotated keys."
     ),
+    witness: list[Path] = typer.Option(
+        None,
+        "--witness",
+        help="A witness's checkpoints (a directory, e.g. a clone of the witness git repo); repeatable. "
+        "Default: SWITCHBOARD_AUDIT_WITNESS when it is a directory.",
+    ),
     json_output: bool = JSON_OPT,
 ) -> None:
-    """Check every hash, link and seq, and the signed checkpoints; exit 1 at the first broken seq."""
+    """Check every hash, link and seq, and the signed checkpoints (local and the witness's).
+
+    Exit codes: 0 intact; 1 broken (the first broken seq and why); 2 bad usage; 3 records older
+    than the checkpoint interval that no signed checkpoint covers; 4 the witness holds a
+    checkpoint the database contradicts (e.g. restored from an older backup).
+    """
     from audit.verify import verify_all, verify_export
 
     keys = [str(p) for p in public_key or []]
@@ -233,10 +244,20 @@ def verify(
 
         reports = run(_offline)
     else:
+        for folder in witness or []:
+            if not folder.is_dir():
+                err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --witness {folder}: no such directory")
+                raise typer.Exit(2)
         with _progress("verifying", not json_output) as advance:
             reports = _run(
                 lambda: verify_all(
-                    org, from_seq=from_seq, checkpoint_dir=checkpoint_dir, public_keys=keys, progress=advance
+                    org,
+                    from_seq=from_seq,
+                    checkpoint_dir=checkpoint_dir,
+                    public_keys=keys,
+                    progress=advance,
+                    witness_dirs=list(witness) if witness else None,
+                    require_coverage=True,
                 )
             )
     ok = all(r.ok for r in reports)
@@ -245,7 +266,16 @@ def verify(
     else:
         _print_reports(reports)
     if not ok:
-        raise typer.Exit(1)
+        raise typer.Exit(_exit_code(reports))
+
+
+def _exit_code(reports: list[Any]) -> int:
+    """The most serious outcome: broken (1) over witness contradiction (4) over uncovered records (3)."""
+    codes = {getattr(r, "exit_code", 1) for r in reports if not r.ok}
+    for code in (1, 4, 3):
+        if code in codes:
+            return code
+    return 1
 
 
 def _print_reports(reports: list[Any]) -> None:
@@ -257,6 +287,12 @@ def _print_reports(reports: list[Any]) -> None:
             console.print(
                 f"[green]✓[/] {r.org_id}: {r.records} records ({span}), {r.checkpoints_checked} checkpoints: intact"
             )
+            if r.after_checkpoint:
+                console.print(
+                    f"    {r.after_checkpoint} records after the last signed checkpoint "
+                    f"(seq {r.checkpointed_seq or 0}), since {r.uncovered_since}: "
+                    "protected by the hash chain only until the next checkpoint"
+                )
         else:
             console.print(f"[bold red]✗[/] {r.org_id}: broken at seq {r.broken_seq}: {r.reason}")
             for p in sorted(r.problems, key=lambda p: p.seq or 0)[1:6]:
