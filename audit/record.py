@@ -172,16 +172,30 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of the hashed fields of ``row`` (equal to ``canonical_json``).
 
     The hashed fields have ASCII names and hold strings, safe integers, booleans, null and one
-    float (``latency_ms``): the C JSON encoder produces exactly the canonical form for all but
-    that float, which is spliced in at its sorted place. A test checks this against rfc8785.
+    float (``latency_ms``): the C JSON encoder, fed the fields in sorted order, produces exactly
+    the canonical form for all of them when the float is written the way ECMAScript writes it
+    (a non-integral value in [1e-4, 1e16), or an integral value as an integer). Any other float is
+    spliced in at its sorted place. A test checks this against rfc8785.
     """
-    head = {name: row[name] for name in _BEFORE_FLOAT}
-    if head["is_error"] is not None:  # SQLite hands booleans back as 0/1 to untyped queries
-        head["is_error"] = bool(head["is_error"])
-    before = _ENCODER.encode(head)
-    after = _ENCODER.encode({name: row[name] for name in _AFTER_FLOAT})
-    latency = row["latency_ms"]
-    middle = '"latency_ms":' + ("null" if latency is None else _number(float(latency)))
+    values = {name: row[name] for name in HASHED_FIELDS}
+    if values["is_error"] is not None:  # SQLite hands booleans back as 0/1 to untyped queries
+        values["is_error"] = bool(values["is_error"])
+    latency = values["latency_ms"]
+    if latency is not None:
+        latency = float(latency)
+        if latency == 0 or (latency.is_integer() and abs(latency) < 2**53):
+            values["latency_ms"] = int(latency)
+        elif not 1e-4 <= abs(latency) < 1e16:
+            return _spliced(values, latency)
+        else:
+            values["latency_ms"] = latency
+    return _ENCODER.encode(values).encode("utf-8")
+
+
+def _spliced(values: dict[str, Any], latency: float) -> bytes:
+    before = _ENCODER.encode({name: values[name] for name in _BEFORE_FLOAT})
+    after = _ENCODER.encode({name: values[name] for name in _AFTER_FLOAT})
+    middle = '"latency_ms":' + _number(latency)
     return ("{" + before[1:-1] + "," + middle + "," + after[1:-1] + "}").encode("utf-8")
 
 

@@ -11,7 +11,7 @@ from audit.record import RECORD_FIELDS, AuditRecord
 from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
 from audit.sealing import Opener
 from audit.subjects import value_hmac_keys
-from core.db import get_engine
+from core.db import get_engine, is_sqlite
 from core.errors import invalid
 from core.pii import detect, hmac_normalized
 
@@ -66,6 +66,62 @@ async def iter_rows(
             rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
         for row in rows:
             yield row
+        if len(rows) < page:
+            return
+        cursor = rows[-1]["seq"]
+
+
+VERIFY_PAGE = 5000
+
+
+async def iter_row_pages(
+    org_id: str, *, from_seq: int = 1, to_seq: int | None = None, page: int = VERIFY_PAGE
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Like :func:`iter_rows`, a page (list) at a time, on the fastest read path (for ``verify``).
+
+    SQLite: a read-only stdlib ``sqlite3`` connection in a worker thread (no ORM row objects);
+    PostgreSQL: plain tuples from the shared engine.
+    """
+    import asyncio
+
+    engine = await get_engine()
+    high = to_seq if to_seq is not None else 2**62
+    cursor = from_seq - 1
+    if is_sqlite(engine):
+        import sqlite3
+
+        path = engine.url.database or ""
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        sql = (
+            f"SELECT {', '.join(RECORD_FIELDS)} FROM audit_event WHERE org_id = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq LIMIT ?"
+        )
+
+        def fetch(after: int) -> list[dict[str, Any]]:
+            rows = conn.execute(sql, (org_id, after, high, page)).fetchall()
+            return [dict(zip(RECORD_FIELDS, r, strict=True)) for r in rows]
+
+        try:
+            while True:
+                rows = await asyncio.to_thread(fetch, cursor)
+                if rows:
+                    yield rows
+                if len(rows) < page:
+                    return
+                cursor = rows[-1]["seq"]
+        finally:
+            conn.close()
+    while True:
+        query = (
+            select(*_COLUMNS)
+            .where(audit_event.c.org_id == org_id, audit_event.c.seq > cursor, audit_event.c.seq <= high)
+            .order_by(audit_event.c.seq)
+            .limit(page)
+        )
+        async with engine.connect() as conn:
+            rows = [dict(zip(RECORD_FIELDS, r, strict=True)) for r in (await conn.execute(query)).tuples()]
+        if rows:
+            yield rows
         if len(rows) < page:
             return
         cursor = rows[-1]["seq"]

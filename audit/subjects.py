@@ -129,7 +129,7 @@ class FileKeyStore:
 
 _file_store = FileKeyStore()
 _provider_cache: list[Any] = [None, None]  # [spec, provider]
-_cache: dict[tuple[str, str, str | None], SubjectKey] = {}
+_cache: dict[tuple[str, str, str | None], Any] = {}
 
 
 def provider() -> Any:
@@ -164,15 +164,15 @@ def subject_key(org_id: str, customer_ref: str | None, *, create: bool = True) -
     File keys are cached per process and re-checked on every use (one ``stat``), so a key
     destroyed by another process is never used again here.
     """
-    _check(org_id)
     store = provider()
     if store is _file_store:
-        cache_key = (str(keys_dir()), org_id, customer_ref)
+        cache_key = (_keys_dir_text(), org_id, customer_ref)
         cached = _cache.get(cache_key)
         if cached is not None:
-            if store.exists(org_id, customer_ref):
-                return cached
+            if os.path.exists(cached.path):  # destroyed by another process? (one stat)
+                return cached.key
             _cache.pop(cache_key, None)
+    _check(org_id)
     try:
         raw = store.get_key(org_id, customer_ref, create)
     except SwitchboardError:
@@ -191,8 +191,27 @@ def subject_key(org_id: str, customer_ref: str | None, *, create: bool = True) -
     raw = bytes(raw)
     key = SubjectKey(AESGCM(raw), _value_hmac_key(org_id, customer_ref, raw), hashlib.sha256(raw).hexdigest()[:8])
     if store is _file_store:
-        _cache[(str(keys_dir()), org_id, customer_ref)] = key
+        _cache[(_keys_dir_text(), org_id, customer_ref)] = _Cached(key, str(store._path(org_id, customer_ref)))
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    key: SubjectKey
+    path: str
+
+
+_dir_memo: list[Any] = [None, None, ""]  # [settings object, env override, keys dir text]
+
+
+def _keys_dir_text() -> str:
+    """``str(keys_dir())`` without building paths on every append."""
+    from core.settings import get_settings
+
+    settings, override = get_settings(), os.environ.get("SWITCHBOARD_AUDIT_KEYS_DIR")
+    if _dir_memo[0] is not settings or _dir_memo[1] != override:
+        _dir_memo[:] = [settings, override, str(keys_dir())]
+    return _dir_memo[2]
 
 
 def _value_hmac_key(org_id: str, customer_ref: str | None, raw: bytes) -> bytes:

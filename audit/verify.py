@@ -321,14 +321,11 @@ async def verify_chain(
         checkpoints=[cp for cp in checkpoints if cp.seq >= start],
         witness=[cp for cp in witnessed if cp.seq >= start],
     )
-    count = 0
-    async for row in store.iter_rows(org_id, from_seq=start, to_seq=head[0] if head else None):
-        verifier.feed(row)
-        count += 1
-        if progress is not None and count % 1000 == 0:
-            progress(1000)
-    if progress is not None:
-        progress(count % 1000)
+    async for rows in store.iter_row_pages(org_id, from_seq=start, to_seq=head[0] if head else None):
+        for row in rows:
+            verifier.feed(row)
+        if progress is not None:
+            progress(len(rows))
     report = verifier.finish(head=head)
     report.problems.extend(problems)
     report.warnings.extend(warnings)
