@@ -12,14 +12,13 @@ date they will go; an erase run after that date removes them.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from core.db import get_pooled_engine, is_sqlite
+from core.db import checkpoint_wal, get_pooled_engine, is_sqlite
 from core.settings import get_settings
 from host.records import audio_segments, event_logs, review_queue, sessions, turns
 from host.store import as_utc, now
@@ -88,17 +87,3 @@ async def erase_customer_records(
 
 async def _delete(conn: Any, table: Any, where: Any) -> int:
     return (await conn.execute(delete(table).where(where))).rowcount or 0
-
-
-async def checkpoint_wal(engine: Any, attempts: int = 5) -> bool:
-    """Fold the SQLite WAL into the file and truncate it (old page images may hold erased text)."""
-    if not is_sqlite(engine):
-        return True
-    for attempt in range(attempts):
-        async with engine.connect() as conn:
-            row = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
-            await conn.rollback()
-        if row is not None and int(row[0]) == 0:
-            return True
-        await asyncio.sleep(0.05 * (attempt + 1))
-    return False
