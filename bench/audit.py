@@ -264,7 +264,9 @@ async def run(quick: bool, postgres: bool) -> dict[str, Any]:
         pg_url = await pg_database() if postgres else None
         if pg_url:
             try:
-                pg = await engine_figures(pg_url, home, n1=n1, n50=n50, verify_n=None if quick else 20_000)
+                # a home of its own: signed checkpoints belong to one database's chains
+                pg_home = home / "pg"
+                pg = await engine_figures(pg_url, pg_home, n1=n1, n50=n50, verify_n=None if quick else 20_000)
                 results.update({f"postgres_{k}": v for k, v in pg.items()})
             finally:
                 await drop_pg(pg_url)
