@@ -22,6 +22,8 @@ import logging
 import os
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("switchboard.audit")
@@ -44,20 +46,42 @@ def policy() -> tuple[int, float]:
     return int(_number(EVERY_ENV, DEFAULT_EVERY)), _number(SECONDS_ENV, DEFAULT_SECONDS)
 
 
-def sign_heads(heads: dict[str, tuple[int, str]]) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and with what an appender's checkpoints go, fixed when it first commits (so a
+    process whose environment changes later, e.g. a test suite, never signs into another home)."""
+
+    directory: Path
+    private: Any  # Ed25519PrivateKey, or None when it could not be loaded (logged)
+    witness: str
+
+    @classmethod
+    def current(cls) -> Target:
+        from audit.checkpoints import checkpoint_dir
+        from audit.keys import signing_key
+        from audit.witness import witness_spec
+
+        try:
+            private = signing_key()
+        except Exception as exc:
+            log.warning("automatic audit checkpoints are off: no signing key (%s)", exc)
+            private = None
+        return cls(checkpoint_dir(), private, witness_spec())
+
+
+def sign_heads(heads: dict[str, tuple[int, str]], target: Target) -> list[Any]:
     """Sign, write and hand over one ``auto`` checkpoint per org; returns the signed checkpoints."""
     from audit.checkpoints import sign, write_checkpoint
-    from audit.keys import signing_key
     from audit.witness import hand_over
 
     done = []
+    if target.private is None:
+        return done
     try:
-        private = signing_key()
-        assert private is not None
         for org, (seq, head_hash) in sorted(heads.items()):
-            signed = sign(org, seq, head_hash, "auto", private)
-            write_checkpoint(signed)
-            hand_over(signed)
+            signed = sign(org, seq, head_hash, "auto", target.private)
+            write_checkpoint(signed, target.directory)
+            hand_over(signed, target.witness)
             done.append(signed)
     except Exception as exc:  # never fail an append over a checkpoint: log, retry next time
         log.warning("automatic audit checkpoint failed: %s: %s", type(exc).__name__, exc)
@@ -74,12 +98,15 @@ class AutoCheckpointer:
         self._count = 0
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self.target: Target | None = None
         _live.add(self)
 
     def observe(self, rows: Iterable[dict[str, Any]]) -> None:
         """Note committed rows (in commit order); start a checkpoint when one is due."""
         if not self.enabled:
             return
+        if self.target is None:
+            self.target = Target.current()
         for row in rows:
             self._heads[row["org_id"]] = (row["seq"], row["record_hash"])
             self._count += 1
@@ -98,8 +125,8 @@ class AutoCheckpointer:
 
     async def _flush(self) -> None:
         heads, self._heads, self._count = self._heads, {}, 0
-        if heads:
-            await asyncio.to_thread(sign_heads, heads)
+        if heads and self.target is not None:
+            await asyncio.to_thread(sign_heads, heads, self.target)
         if self._heads and self.seconds and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.seconds, self._start)
 
@@ -125,5 +152,6 @@ def _sign_at_exit() -> None:
     """A process ending normally (a stdio server whose client went away) signs what is left."""
     for checkpointer in list(_live):
         heads, checkpointer._heads = checkpointer._heads, {}
-        if heads:
-            sign_heads(heads)
+        target = checkpointer.target
+        if heads and target is not None and target.directory.parent.exists():
+            sign_heads(heads, target)

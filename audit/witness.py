@@ -39,9 +39,10 @@ def witness_dir() -> Path | None:
     return Path(spec) if spec and not spec.startswith(COMMAND_PREFIX) else None
 
 
-def hand_over(signed: SignedCheckpoint) -> bool:
-    """Give ``signed`` to the configured witness; True when it took it (or none is configured)."""
-    spec = witness_spec()
+def hand_over(signed: SignedCheckpoint, spec: str | None = None) -> bool:
+    """Give ``signed`` to the witness (``spec``, default the configured one); True when it took it
+    (or none is configured)."""
+    spec = witness_spec() if spec is None else spec
     if not spec:
         return True
     try:
