@@ -226,7 +226,15 @@ class PostgresBackend:
         if self._engine is None:
             from sqlalchemy.ext.asyncio import create_async_engine
 
-            self._engine = create_async_engine(self.url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+            # lock_timeout per connection, not a SET LOCAL round trip per batch
+            settings = {"lock_timeout": str(int(self.lock_timeout_ms))}
+            self._engine = create_async_engine(
+                self.url,
+                pool_size=1,
+                max_overflow=4,
+                pool_pre_ping=True,
+                connect_args={"server_settings": settings},
+            )
         return self._engine
 
     async def open(self) -> None:
@@ -239,7 +247,7 @@ class PostgresBackend:
             await conn.execute(text("SELECT 1 FROM audit_chain_head LIMIT 1"))
 
     async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        from sqlalchemy import insert, select, text, update
+        from sqlalchemy import insert, select, update
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         from audit.schema import audit_chain_head as head
@@ -249,7 +257,6 @@ class PostgresBackend:
         lock = select(head.c.org_id, head.c.seq, head.c.head_hash).where(head.c.org_id.in_(orgs))
         lock = lock.order_by(head.c.org_id).with_for_update()
         async with self._get_engine().begin() as conn:
-            await conn.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
             heads: Heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
             missing = [org for org in orgs if org not in heads]
             if missing:

@@ -131,6 +131,8 @@ async def test_customer_erase_reaches_every_store(audit_db: str, sb_env: dict[st
     from audit import close
 
     await close()
+    before = await _cli(sb_env, "audit", "export", "--org", ORG, "-o", str(home / "export-before-erase.jsonl"))
+    assert before.returncode == 0, before.stderr  # sealed: erasing the key shreds this copy too
 
     result = await _cli(sb_env, "customer", "erase", "--org", ORG, "--customer", CUSTOMER, "--yes", "--json")
     assert result.returncode == 0, result.stderr
