@@ -81,9 +81,10 @@ async def test_clean_shutdown_signs_and_both_attacks_are_caught(sb_env: dict[str
     assert done.returncode == 1 and '"truncated"' in done.stdout, done.stdout + done.stderr
 
 
-async def test_every_n_records_and_every_t_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_n_records_and_every_t_seconds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SWITCHBOARD_AUDIT_CHECKPOINT_EVERY", "10")
     monkeypatch.setenv("SWITCHBOARD_AUDIT_CHECKPOINT_SECONDS", "0.3")
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_WITNESS", str(tmp_path / "other-disk"))  # a directory witness
     await seed(25)
     for _ in range(100):
         if 25 in _auto():
@@ -91,8 +92,10 @@ async def test_every_n_records_and_every_t_seconds(monkeypatch: pytest.MonkeyPat
         await asyncio.sleep(0.05)
     seqs = _auto()
     assert 25 in seqs and any(10 <= s < 25 for s in seqs), seqs  # by count, then by time, no close
+    held = [s.checkpoint.seq for _, s in read_checkpoints("acme", tmp_path / "other-disk") if s is not None]
+    assert sorted(held) == sorted(seqs)
     await _truncate_and_rewind(24)
-    assert {p.kind for p in (await verify_chain("acme")).problems} == {"truncated"}
+    assert {p.kind for p in (await verify_chain("acme")).problems} == {"truncated", "witness_truncated"}
 
 
 async def test_records_no_checkpoint_covers_exit_3(sb_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,3 +163,10 @@ async def test_a_git_witness_catches_a_restore_from_an_older_backup(
     _git("clone", "-q", str(repo), str(clone))
     done = await _cli_verify(env, "--org", "acme", "--witness", str(clone), "--json")
     assert done.returncode == 4 and '"witness_truncated"' in done.stdout, done.stdout + done.stderr
+
+
+async def test_a_failing_witness_never_blocks_appends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_WITNESS", "cmd:false")
+    records = await seed(3)
+    await close()
+    assert [r.seq for r in records] == [1, 2, 3] and _auto() == [3]  # the local checkpoint is still written
