@@ -68,6 +68,8 @@ def _views(records: list[Any]) -> list[dict[str, Any]]:
 
 
 def _rows(records: list[Any]) -> list[tuple[str, ...]]:
+    from rich.markup import escape
+
     views = _views(records)
     return [
         (
@@ -77,7 +79,7 @@ def _rows(records: list[Any]) -> list[tuple[str, ...]]:
             r.tool_name or r.event_type,
             r.error_code or ("ok" if r.is_error is False else ""),
             "" if r.latency_ms is None else f"{r.latency_ms:.1f}",
-            v["args_redacted"] or v["details_redacted"] or "",
+            escape(v["args_redacted"] or v["details_redacted"] or ""),  # "[erased]" is not Rich markup
         )
         for r, v in zip(records, views, strict=True)
     ]

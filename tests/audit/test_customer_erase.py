@@ -157,6 +157,9 @@ async def test_customer_erase_reaches_every_store(audit_db: str, sb_env: dict[st
     again = await _cli(sb_env, "customer", "erase", "--org", ORG, "--customer", CUSTOMER, "--yes", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["audit"]["key_destroyed"] is False
 
+    shown = await _cli({**sb_env, "COLUMNS": "200"}, "audit", "tail", "--org", ORG, "-n", "100")
+    assert shown.returncode == 0 and "[erased]" in shown.stdout and "KEEP5MARK" in shown.stdout, shown.stdout
+
     export = home / "export.jsonl"
     out = await _cli(sb_env, "audit", "export", "--org", ORG, "--decrypt", "-o", str(export))
     assert out.returncode == 0, out.stderr
