@@ -17,6 +17,7 @@ from core.pii import detect, hmac_normalized
 
 PAGE = 2000
 TEXT_SCAN_LIMIT = 100_000
+DIGEST_CHUNK = 500  # value digests per query (one per customer key of the org)
 _COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
 
 
@@ -235,20 +236,28 @@ async def find(
     opener = Opener()
     async with engine.connect() as conn:
         for org in orgs:
-            query = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
-            if value is not None:
+            base = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
+            queries = [base]
+            if value is not None:  # one digest per key that may have sealed the value, in chunks
                 digests = [hmac_normalized(k, normalized or "") for k in value_hmac_keys(org, customer_ref)]
-                if not digests:
-                    continue
-                seqs = select(audit_value_hmac.c.seq).where(
-                    audit_value_hmac.c.org_id == org, audit_value_hmac.c.hmac.in_(digests)
-                )
-                query = query.where(audit_event.c.seq.in_(seqs))
-            query = query.order_by(audit_event.c.seq.desc()).limit(scan_limit if text else limit)
-            rows = (await conn.execute(query)).mappings().all()
-            if text:
-                rows = [r for r in rows if _contains(opener.open_fields(r), text)][:limit]
-            found.extend(AuditRecord.from_row(r) for r in rows)
+                queries = [
+                    base.where(
+                        audit_event.c.seq.in_(
+                            select(audit_value_hmac.c.seq).where(
+                                audit_value_hmac.c.org_id == org,
+                                audit_value_hmac.c.hmac.in_(digests[start : start + DIGEST_CHUNK]),
+                            )
+                        )
+                    )
+                    for start in range(0, len(digests), DIGEST_CHUNK)
+                ]
+            for query in queries:
+                query = query.order_by(audit_event.c.seq.desc()).limit(scan_limit if text else limit)
+                rows = (await conn.execute(query)).mappings().all()
+                if text:
+                    rows = [r for r in rows if _contains(opener.open_fields(r), text)][:limit]
+                found.extend(AuditRecord.from_row(r) for r in rows)
+    found = list({(r.org_id, r.seq): r for r in found}.values())
     found.sort(key=lambda r: (r.occurred_at, r.org_id, r.seq))
     return found[-limit:]
 
