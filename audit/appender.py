@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from audit.autocheckpoint import AutoCheckpointer
 from audit.prepare import PreparedEvent, hmac_index_rows
 from audit.record import GENESIS_HASH, RECORD_FIELDS, AuditRecord, compute_record_hash
 from core.errors import SwitchboardError, conflict, unavailable
@@ -225,7 +226,15 @@ class PostgresBackend:
         if self._engine is None:
             from sqlalchemy.ext.asyncio import create_async_engine
 
-            self._engine = create_async_engine(self.url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+            # lock_timeout per connection, not a SET LOCAL round trip per batch
+            settings = {"lock_timeout": str(int(self.lock_timeout_ms))}
+            self._engine = create_async_engine(
+                self.url,
+                pool_size=1,
+                max_overflow=4,
+                pool_pre_ping=True,
+                connect_args={"server_settings": settings},
+            )
         return self._engine
 
     async def open(self) -> None:
@@ -238,7 +247,7 @@ class PostgresBackend:
             await conn.execute(text("SELECT 1 FROM audit_chain_head LIMIT 1"))
 
     async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        from sqlalchemy import insert, select, text, update
+        from sqlalchemy import insert, select, update
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         from audit.schema import audit_chain_head as head
@@ -248,7 +257,6 @@ class PostgresBackend:
         lock = select(head.c.org_id, head.c.seq, head.c.head_hash).where(head.c.org_id.in_(orgs))
         lock = lock.order_by(head.c.org_id).with_for_update()
         async with self._get_engine().begin() as conn:
-            await conn.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
             heads: Heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
             missing = [org for org in orgs if org not in heads]
             if missing:
@@ -303,6 +311,7 @@ class Appender:
         self._probe_lock: asyncio.Lock | None = None
         self._healthy = False
         self._opened = False
+        self.checkpointer = AutoCheckpointer()
 
     async def ready(self) -> None:
         """Raise UNAVAILABLE unless an append can be written now (cheap once healthy).
@@ -380,6 +389,7 @@ class Appender:
             self._start_writer()
             return await future
         self._healthy = True
+        self.checkpointer.observe(rows)
         for (_, waiter), row in zip(batch, rows, strict=True):
             _settle(waiter, record=AuditRecord.from_row(row))
         if self._pending:
@@ -414,12 +424,14 @@ class Appender:
             _settle(batch[0][1], error=_error_for(exc))
             return
         self._healthy = True
+        self.checkpointer.observe(rows)
         for (_, future), row in zip(batch, rows, strict=True):
             _settle(future, record=AuditRecord.from_row(row))
 
     async def aclose(self) -> None:
         if self._writer is not None and not self._writer.done():
             await self._writer
+        await self.checkpointer.aclose()  # clean shutdown: every committed head gets signed
         await self.backend.close()
 
 

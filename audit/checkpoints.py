@@ -29,7 +29,7 @@ from core.errors import invalid
 from core.settings import get_settings
 
 CHECKPOINT_DIR_ENV = "SWITCHBOARD_AUDIT_CHECKPOINT_DIR"
-KINDS = ("checkpoint", "prune", "export")
+KINDS = ("checkpoint", "auto", "prune", "export")
 
 
 def checkpoint_dir(override: Path | str | None = None) -> Path:
@@ -103,13 +103,18 @@ def sign(org: str, seq: int, head_hash: str, kind: str, private: Ed25519PrivateK
     return SignedCheckpoint(checkpoint, signature, public_raw_b64(public))
 
 
+def checkpoint_file_name(signed: SignedCheckpoint) -> str:
+    cp = signed.checkpoint
+    stamp = cp.time.replace(":", "").replace("-", "").replace(".", "")
+    return f"{cp.seq:012d}-{cp.kind}-{stamp}.json"
+
+
 def write_checkpoint(signed: SignedCheckpoint, directory: Path | str | None = None) -> Path:
     """Write ``signed`` durably (temp file, fsync, rename, fsync dir); returns its path."""
     cp = signed.checkpoint
     folder = checkpoint_dir(directory) / cp.org
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = cp.time.replace(":", "").replace("-", "").replace(".", "")
-    path = folder / f"{cp.seq:012d}-{cp.kind}-{stamp}.json"
+    path = folder / checkpoint_file_name(signed)
     tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(signed.to_json(), handle, indent=2)

@@ -59,7 +59,18 @@ def _when(value: str | None, flag: str) -> str | None:
         raise typer.Exit(2) from None
 
 
+def _views(records: list[Any]) -> list[dict[str, Any]]:
+    """Records as dicts with their sealed payloads opened (``[erased]`` for an erased subject)."""
+    from audit.sealing import Opener
+
+    opener = Opener()
+    return [opener.open_row(r.to_dict()) for r in records]
+
+
 def _rows(records: list[Any]) -> list[tuple[str, ...]]:
+    from rich.markup import escape
+
+    views = _views(records)
     return [
         (
             f"{r.org_id}#{r.seq}",
@@ -68,9 +79,9 @@ def _rows(records: list[Any]) -> list[tuple[str, ...]]:
             r.tool_name or r.event_type,
             r.error_code or ("ok" if r.is_error is False else ""),
             "" if r.latency_ms is None else f"{r.latency_ms:.1f}",
-            r.args_redacted or r.details_redacted or "",
+            escape(v["args_redacted"] or v["details_redacted"] or ""),  # "[erased]" is not Rich markup
         )
-        for r in records
+        for r, v in zip(records, views, strict=True)
     ]
 
 
@@ -105,10 +116,10 @@ def tail(
     records = _run(lambda: store.tail(org, limit=lines))
     if json_output:
         if not follow:
-            print_json([r.to_dict() for r in records])
+            print_json(_views(records))
             return
-        for r in records:
-            _json_line(r.to_dict())
+        for view in _views(records):
+            _json_line(view)
     else:
         console.print(_table("audit log", records))
     if not follow:
@@ -135,7 +146,7 @@ def _follow(org: str | None, seen: dict[str, int], interval: float, json_output:
             for r in fresh:
                 seen[r.org_id] = max(seen.get(r.org_id, 0), r.seq)
                 if json_output:
-                    _json_line(r.to_dict())
+                    _json_line(_views([r])[0])
                 else:
                     console.print("  ".join(c for c in _rows([r])[0] if c))
 
@@ -159,6 +170,7 @@ def find(
     tool: str = typer.Option(None, help="A tool name."),
     event_type: str = typer.Option(None, "--type", help="An event type, e.g. tool_call."),
     since: str = typer.Option(None, help="Only records at or after: 2026-01-31, an ISO time, or 7d / 12h / 30m ago."),
+    customer: str = typer.Option(None, help="Only this customer's records."),
     limit: int = typer.Option(50, min=1, max=10_000, help="At most this many records (the newest)."),
     json_output: bool = JSON_OPT,
 ) -> None:
@@ -180,11 +192,12 @@ def find(
             tool_name=tool,
             event_type=event_type,
             since=since_ts,
+            customer_ref=customer,
             limit=limit,
         )
     )
     if json_output:
-        print_json([r.to_dict() for r in records])
+        print_json(_views(records))
         return
     if not records:
         console.print("no matching audit records")
@@ -201,12 +214,22 @@ def verify(
     public_key: list[Path] = typer.Option(
         None, "--public-key", help="Checkpoint public key (PEM or base64); repeat for rotated keys."
     ),
+    witness: list[Path] = typer.Option(
+        None,
+        "--witness",
+        help="A witness's checkpoints (a directory, e.g. a clone of the witness git repo); repeatable. "
+        "Default: SWITCHBOARD_AUDIT_WITNESS when it is a directory.",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Also fail when a tool call has no recorded result."),
     json_output: bool = JSON_OPT,
 ) -> None:
-    """Check every hash, link and seq, and the signed checkpoints; exit 1 at the first broken seq.
+    """Check every hash, link and seq, and the signed checkpoints (local and the witness's).
 
-    Tool calls without a recorded result (a crash mid-call) are listed as a warning; --strict fails on them.
+    Exit codes: 0 intact; 1 broken (the first broken seq and why), or with --strict a tool call
+    without a recorded result; 2 bad usage; 3 records older than the checkpoint interval that no
+    signed checkpoint covers; 4 the witness holds a checkpoint the database contradicts (e.g.
+    restored from an older backup). Tool calls without a recorded result (a crash mid-call) are
+    listed as a warning.
     """
     from audit.orphans import describe, print_unresolved, unresolved_calls
     from audit.verify import verify_all, verify_export
@@ -227,10 +250,20 @@ def verify(
 
         reports = run(_offline)
     else:
+        for folder in witness or []:
+            if not folder.is_dir():
+                err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --witness {folder}: no such directory")
+                raise typer.Exit(2)
         with _progress("verifying", not json_output) as advance:
             reports = _run(
                 lambda: verify_all(
-                    org, from_seq=from_seq, checkpoint_dir=checkpoint_dir, public_keys=keys, progress=advance
+                    org,
+                    from_seq=from_seq,
+                    checkpoint_dir=checkpoint_dir,
+                    public_keys=keys,
+                    progress=advance,
+                    witness_dirs=list(witness) if witness else None,
+                    require_coverage=True,
                 )
             )
     orphans = [] if file is not None else _run(lambda: unresolved_calls(org))
@@ -243,7 +276,16 @@ def verify(
         _print_reports(reports)
         print_unresolved(orphans, strict=strict)
     if not ok:
-        raise typer.Exit(1)
+        raise typer.Exit(_exit_code(reports))
+
+
+def _exit_code(reports: list[Any]) -> int:
+    """The most serious outcome: broken (1) over witness contradiction (4) over uncovered records (3)."""
+    codes = {getattr(r, "exit_code", 1) for r in reports if not r.ok}
+    for code in (1, 4, 3):
+        if code in codes:
+            return code
+    return 1
 
 
 def _print_reports(reports: list[Any]) -> None:
@@ -255,6 +297,12 @@ def _print_reports(reports: list[Any]) -> None:
             console.print(
                 f"[green]✓[/] {r.org_id}: {r.records} records ({span}), {r.checkpoints_checked} checkpoints: intact"
             )
+            if r.after_checkpoint:
+                console.print(
+                    f"    {r.after_checkpoint} records after the last signed checkpoint "
+                    f"(seq {r.checkpointed_seq or 0}), since {r.uncovered_since}: "
+                    "protected by the hash chain only until the next checkpoint"
+                )
         else:
             console.print(f"[bold red]✗[/] {r.org_id}: broken at seq {r.broken_seq}: {r.reason}")
             for p in sorted(r.problems, key=lambda p: p.seq or 0)[1:6]:
@@ -272,6 +320,9 @@ def export(
     org: str = typer.Option(None, help="Only this org."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     no_sign: bool = typer.Option(False, "--no-sign", help="Do not add a signed export checkpoint."),
+    decrypt: bool = typer.Option(
+        False, "--decrypt", help="Add the readable payloads ([erased] for erased customers): plaintext on disk."
+    ),
     checkpoint_dir: Path = typer.Option(None, "--checkpoint-dir", help="Signed checkpoints (default: under home)."),
     json_output: bool = JSON_OPT,
 ) -> None:
@@ -291,6 +342,7 @@ def export(
                     sign_export=not no_sign,
                     checkpoint_dir=checkpoint_dir,
                     progress=advance,
+                    decrypt=decrypt,
                 )
             )
     finally:

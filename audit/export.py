@@ -3,6 +3,11 @@
 Layout: a header line, then signed checkpoint lines (the org's checkpoints within the range,
 the prune anchor right before it, and a fresh ``export`` checkpoint of the last exported record,
 so a cut-off file is detected), then one line per record with every stored field.
+
+Payloads stay sealed in the export (the hashes cover the sealed text), so destroying a data
+subject's key also shreds their payloads in every export already made. ``decrypt=True`` adds
+an ``opened`` object per record with the readable payloads (``[erased]`` for an erased subject):
+such a file is plaintext outside the reach of ``customer erase``; keep it short-lived.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from audit import store
 from audit.checkpoints import SignedCheckpoint, read_checkpoints, sign
 from audit.keys import signing_key
 from audit.record import utc_timestamp
+from audit.sealing import Opener
 
 FORMAT = "switchboard-audit-export"
 
@@ -37,6 +43,7 @@ async def export_records(
     sign_export: bool = True,
     checkpoint_dir: Path | str | None = None,
     progress: Callable[[int], None] | None = None,
+    decrypt: bool = False,
 ) -> ExportSummary:
     """Write the records of one org (or all) from ``since`` up to ``until`` (UTC timestamps) to ``out``.
 
@@ -68,9 +75,12 @@ async def export_records(
         plans.append((org, first, last))
         for line in await _checkpoint_lines(org, first, last, private, checkpoint_dir):
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    opener = Opener() if decrypt else None
     for org, first, last in plans:
         count = 0
         async for row in store.iter_rows(org, from_seq=first, to_seq=last):
+            if opener is not None:
+                row["opened"] = {k: v for k, v in opener.open_fields(row).items() if v is not None}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
             if progress is not None and count % 1000 == 0:

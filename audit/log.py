@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from audit.appender import close_appenders, get_appender
-from audit.keys import hmac_key
-from audit.prepare import prepare_event, validate_event
+from audit.prepare import PreparedEvent, prepare_event, stored_customer_ref, validate_event
 from audit.record import AuditEvent, AuditRecord
+from audit.sealing import seal_row
+from audit.subjects import subject_key
+
+
+def _prepare(event: AuditEvent) -> PreparedEvent:
+    """Validate, redact, HMAC and seal ``event`` under its data subject's key (UNAVAILABLE without it)."""
+    validate_event(event)  # before the org id names a key file
+    key = subject_key(event.org_id, stored_customer_ref(event))
+    assert key is not None
+    prepared = prepare_event(event, key.value_hmac_key, validated=True)
+    seal_row(prepared.row, key)
+    return prepared
 
 
 async def append(event: AuditEvent) -> AuditRecord:
@@ -17,18 +28,14 @@ async def append(event: AuditEvent) -> AuditRecord:
     a malformed event (nothing written), CONFLICT for a repeated ``event_id``, UNAVAILABLE when the
     log cannot be written (the caller must then not perform the audited action).
     """
-    validate_event(event)  # before the org id names a key file
-    prepared = prepare_event(event, hmac_key(event.org_id) or b"", validated=True)
-    return await get_appender().append(prepared)
+    return await get_appender().append(_prepare(event))
 
 
 async def append_many(events: Sequence[AuditEvent]) -> list[AuditRecord]:
     """Append several events (one group commit when they arrive together), in order."""
     import asyncio
 
-    for event in events:
-        validate_event(event)
-    prepared = [prepare_event(e, hmac_key(e.org_id) or b"", validated=True) for e in events]
+    prepared = [_prepare(e) for e in events]
     appender = get_appender()
     await appender.ready()  # so every event is queued in order
     records = []
@@ -38,9 +45,12 @@ async def append_many(events: Sequence[AuditEvent]) -> list[AuditRecord]:
     return records
 
 
-async def ready(org_id: str) -> None:
-    """Raise UNAVAILABLE unless an append for ``org_id`` can be written now (fast once healthy)."""
-    hmac_key(org_id)
+async def ready(org_id: str, customer_ref: str | None = None) -> None:
+    """Raise UNAVAILABLE unless an append for ``org_id`` (and its customer) can be written now.
+
+    Loads the data subject's key (fail closed) and probes the database (fast once healthy).
+    """
+    subject_key(org_id, customer_ref or None)
     await get_appender().ready()
 
 

@@ -33,7 +33,7 @@ class AuditHook:
 
     async def before_call(self, call: Any) -> None:
         try:
-            await ready(call.context.org_id)
+            await ready(call.context.org_id, call.context.customer_ref)
         except SwitchboardError as err:
             raise unavailable(f"the audit log is unavailable, so the call was not made: {err.message}") from None
         except Exception as exc:

@@ -139,6 +139,13 @@ def prepare_event(
     return PreparedEvent(row, tuple(sorted(hmacs)))
 
 
+def stored_customer_ref(event: AuditEvent) -> str | None:
+    """The customer reference as it will be stored (masked if it holds personal data): the data subject."""
+    if event.customer_ref is None or event.customer_ref == "":
+        return None
+    return _text(event.customer_ref, b"", _TEXT_LIMIT, [])
+
+
 def _text(value: Any, key: bytes, limit: int, found: list[str]) -> str | None:
     if value is None:
         return None

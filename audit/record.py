@@ -16,7 +16,7 @@ from typing import Any
 from core.canonical import canonical_json
 
 GENESIS_HASH = "0" * 64
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: payloads sealed per data subject (audit/sealing.py)
 # A pseudo-org for events that belong to no tenant (e.g. a server version published globally).
 SYSTEM_ORG = "switchboard:system"
 
@@ -111,20 +111,31 @@ class AuditRecord:
         """Every stored field, as exported."""
         return asdict(self)
 
+    def opened(self) -> dict[str, Any]:
+        """The sealed payload fields opened (``"[erased]"`` once the subject's key is destroyed)."""
+        from audit.sealing import open_fields
+
+        return open_fields(self.to_dict())
+
     @property
     def arguments(self) -> Any:
-        """The redacted arguments, parsed."""
-        return _parse(self.args_redacted)
+        """The redacted arguments, opened and parsed."""
+        return _parse(self.opened()["args_redacted"])
 
     @property
     def result(self) -> Any:
-        """The redacted result, parsed."""
-        return _parse(self.result_redacted)
+        """The redacted result, opened and parsed."""
+        return _parse(self.opened()["result_redacted"])
 
     @property
     def details(self) -> Any:
-        """The redacted details, parsed."""
-        return _parse(self.details_redacted)
+        """The redacted details, opened and parsed."""
+        return _parse(self.opened()["details_redacted"])
+
+    @property
+    def message(self) -> str | None:
+        """The error message, opened."""
+        return self.opened()["error_message"]
 
     def hashes_ok(self) -> bool:
         """True when the stored fields hash to ``record_hash``."""
@@ -138,8 +149,13 @@ _AFTER_FLOAT = tuple(name for name in HASHED_FIELDS if name > "latency_ms")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
 
 
+_MARKERS = frozenset({"[erased]", "[unreadable]"})  # see audit/sealing.py
+
+
 def _parse(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    if text is None or text in _MARKERS:
+        return text
+    return json.loads(text)
 
 
 def _number(value: float) -> str:
@@ -156,16 +172,30 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of the hashed fields of ``row`` (equal to ``canonical_json``).
 
     The hashed fields have ASCII names and hold strings, safe integers, booleans, null and one
-    float (``latency_ms``): the C JSON encoder produces exactly the canonical form for all but
-    that float, which is spliced in at its sorted place. A test checks this against rfc8785.
+    float (``latency_ms``): the C JSON encoder, fed the fields in sorted order, produces exactly
+    the canonical form for all of them when the float is written the way ECMAScript writes it
+    (a non-integral value in [1e-4, 1e16), or an integral value as an integer). Any other float is
+    spliced in at its sorted place. A test checks this against rfc8785.
     """
-    head = {name: row[name] for name in _BEFORE_FLOAT}
-    if head["is_error"] is not None:  # SQLite hands booleans back as 0/1 to untyped queries
-        head["is_error"] = bool(head["is_error"])
-    before = _ENCODER.encode(head)
-    after = _ENCODER.encode({name: row[name] for name in _AFTER_FLOAT})
-    latency = row["latency_ms"]
-    middle = '"latency_ms":' + ("null" if latency is None else _number(float(latency)))
+    values = {name: row[name] for name in HASHED_FIELDS}
+    if values["is_error"] is not None:  # SQLite hands booleans back as 0/1 to untyped queries
+        values["is_error"] = bool(values["is_error"])
+    latency = values["latency_ms"]
+    if latency is not None:
+        latency = float(latency)
+        if latency == 0 or (latency.is_integer() and abs(latency) < 2**53):
+            values["latency_ms"] = int(latency)
+        elif not 1e-4 <= abs(latency) < 1e16:
+            return _spliced(values, latency)
+        else:
+            values["latency_ms"] = latency
+    return _ENCODER.encode(values).encode("utf-8")
+
+
+def _spliced(values: dict[str, Any], latency: float) -> bytes:
+    before = _ENCODER.encode({name: values[name] for name in _BEFORE_FLOAT})
+    after = _ENCODER.encode({name: values[name] for name in _AFTER_FLOAT})
+    middle = '"latency_ms":' + _number(latency)
     return ("{" + before[1:-1] + "," + middle + "," + after[1:-1] + "}").encode("utf-8")
 
 

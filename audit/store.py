@@ -7,15 +7,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from audit.keys import hmac_key
 from audit.record import RECORD_FIELDS, AuditRecord
 from audit.schema import audit_chain_head, audit_event, audit_prune, audit_value_hmac
-from core.db import get_engine
+from audit.sealing import Opener
+from audit.subjects import value_hmac_keys
+from core.db import get_engine, is_sqlite
 from core.errors import SwitchboardError, invalid
 from core.ids import resolve_id
 from core.pii import detect, hmac_normalized
 
 PAGE = 2000
+TEXT_SCAN_LIMIT = 100_000
+DIGEST_CHUNK = 500  # value digests per query (one per customer key of the org)
 _COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
 
 
@@ -65,6 +68,62 @@ async def iter_rows(
             rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
         for row in rows:
             yield row
+        if len(rows) < page:
+            return
+        cursor = rows[-1]["seq"]
+
+
+VERIFY_PAGE = 5000
+
+
+async def iter_row_pages(
+    org_id: str, *, from_seq: int = 1, to_seq: int | None = None, page: int = VERIFY_PAGE
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Like :func:`iter_rows`, a page (list) at a time, on the fastest read path (for ``verify``).
+
+    SQLite: a read-only stdlib ``sqlite3`` connection in a worker thread (no ORM row objects);
+    PostgreSQL: plain tuples from the shared engine.
+    """
+    import asyncio
+
+    engine = await get_engine()
+    high = to_seq if to_seq is not None else 2**62
+    cursor = from_seq - 1
+    if is_sqlite(engine):
+        import sqlite3
+
+        path = engine.url.database or ""
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        sql = (
+            f"SELECT {', '.join(RECORD_FIELDS)} FROM audit_event WHERE org_id = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq LIMIT ?"
+        )
+
+        def fetch(after: int) -> list[dict[str, Any]]:
+            rows = conn.execute(sql, (org_id, after, high, page)).fetchall()
+            return [dict(zip(RECORD_FIELDS, r, strict=True)) for r in rows]
+
+        try:
+            while True:
+                rows = await asyncio.to_thread(fetch, cursor)
+                if rows:
+                    yield rows
+                if len(rows) < page:
+                    return
+                cursor = rows[-1]["seq"]
+        finally:
+            conn.close()
+    while True:
+        query = (
+            select(*_COLUMNS)
+            .where(audit_event.c.org_id == org_id, audit_event.c.seq > cursor, audit_event.c.seq <= high)
+            .order_by(audit_event.c.seq)
+            .limit(page)
+        )
+        async with engine.connect() as conn:
+            rows = [dict(zip(RECORD_FIELDS, r, strict=True)) for r in (await conn.execute(query)).tuples()]
+        if rows:
+            yield rows
         if len(rows) < page:
             return
         cursor = rows[-1]["seq"]
@@ -156,15 +215,22 @@ async def find(
     tool_name: str | None = None,
     event_type: str | None = None,
     since: str | None = None,
+    customer_ref: str | None = None,
     limit: int = 100,
+    scan_limit: int = TEXT_SCAN_LIMIT,
 ) -> list[AuditRecord]:
     """Records matching every given filter, newest last.
 
-    ``value`` is an exact personal value (``010-1234-5678``): it is matched through the org's
-    keyed HMAC, never stored or compared in the clear. ``text`` searches the redacted payloads.
+    ``value`` is an exact personal value (``010-1234-5678``): it is matched through the keyed
+    HMACs (the org's, and each customer's own: see audit/subjects.py), never stored or compared
+    in the clear; an erased customer's values are no longer found. ``text`` searches the opened
+    (decrypted) redacted payloads of at most ``scan_limit`` newest records per org matching the
+    other filters: payloads are sealed, so the database cannot search them.
     """
-    if not any((value, text, trace_id, session_id, tool_name, event_type, since)):
-        raise invalid("give at least one filter: --value, --text, --trace, --session, --tool, --type or --since")
+    if not any((value, text, trace_id, session_id, tool_name, event_type, since, customer_ref)):
+        raise invalid(
+            "give at least one filter: --value, --text, --trace, --session, --tool, --type, --customer or --since"
+        )
     normalized = _personal_value(value) if value is not None else None
     orgs = [org_id] if org_id else await list_orgs()
     filters = []
@@ -184,30 +250,34 @@ async def find(
         filters.append(audit_event.c.event_type == event_type)
     if since:
         filters.append(audit_event.c.occurred_at >= since)
-    if text:
-        pattern = f"%{_escape_like(text)}%"
-        filters.append(
-            audit_event.c.args_redacted.like(pattern, escape="\\")
-            | audit_event.c.result_redacted.like(pattern, escape="\\")
-            | audit_event.c.details_redacted.like(pattern, escape="\\")
-            | audit_event.c.error_message.like(pattern, escape="\\")
-        )
+    if customer_ref:
+        filters.append(audit_event.c.customer_ref == customer_ref)
     found: list[AuditRecord] = []
+    opener = Opener()
     async with engine.connect() as conn:
         for org in orgs:
-            query = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
-            if value is not None:
-                key = hmac_key(org, create=False)
-                if key is None:
-                    continue
-                digest = hmac_normalized(key, normalized or "")
-                seqs = select(audit_value_hmac.c.seq).where(
-                    audit_value_hmac.c.org_id == org, audit_value_hmac.c.hmac == digest
-                )
-                query = query.where(audit_event.c.seq.in_(seqs))
-            query = query.order_by(audit_event.c.seq.desc()).limit(limit)
-            rows = (await conn.execute(query)).mappings().all()
-            found.extend(AuditRecord.from_row(r) for r in rows)
+            base = select(*_COLUMNS).where(audit_event.c.org_id == org, *filters)
+            queries = [base]
+            if value is not None:  # one digest per key that may have sealed the value, in chunks
+                digests = [hmac_normalized(k, normalized or "") for k in value_hmac_keys(org, customer_ref)]
+                queries = [
+                    base.where(
+                        audit_event.c.seq.in_(
+                            select(audit_value_hmac.c.seq).where(
+                                audit_value_hmac.c.org_id == org,
+                                audit_value_hmac.c.hmac.in_(digests[start : start + DIGEST_CHUNK]),
+                            )
+                        )
+                    )
+                    for start in range(0, len(digests), DIGEST_CHUNK)
+                ]
+            for query in queries:
+                query = query.order_by(audit_event.c.seq.desc()).limit(scan_limit if text else limit)
+                rows = (await conn.execute(query)).mappings().all()
+                if text:
+                    rows = [r for r in rows if _contains(opener.open_fields(r), text)][:limit]
+                found.extend(AuditRecord.from_row(r) for r in rows)
+    found = list({(r.org_id, r.seq): r for r in found}.values())
     found.sort(key=lambda r: (r.occurred_at, r.org_id, r.seq))
     return found[-limit:]
 
@@ -224,8 +294,8 @@ def _personal_value(value: str) -> str:
     return matches[0].normalized
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _contains(opened: dict[str, str | None], text: str) -> bool:
+    return any(value is not None and text in value for value in opened.values())
 
 
 def records_to_dicts(records: Sequence[AuditRecord]) -> list[dict[str, Any]]:

@@ -21,6 +21,8 @@ from audit.keys import load_public_key, local_public_key
 from audit.record import GENESIS_HASH, RECORD_FIELDS, compute_record_hash
 
 MAX_PROBLEMS = 100
+EXIT_BROKEN, EXIT_UNCOVERED, EXIT_WITNESS = 1, 3, 4
+COVERAGE_GRACE_S = 10.0  # a checkpoint is due T seconds after a record; allow this much on top
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +46,29 @@ class VerifyReport:
     last_hash: str | None = None
     head_seq: int | None = None
     checkpoints_checked: int = 0
+    checkpointed_seq: int | None = None  # the last seq a valid signed checkpoint covers
+    after_checkpoint: int = 0  # records after it (protected by the hash chain only)
+    uncovered_since: str | None = None  # when the first of those was recorded
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        """0 intact; 1 broken (edited, deleted, rewritten, truncated...); 3 only uncovered records
+        (older than the checkpoint interval, no checkpoint covers them); 4 only the witness
+        contradicts the database (e.g. the database and the local checkpoints restored from a backup)."""
+        kinds = {p.kind for p in self.problems}
+        if not kinds:
+            return 0
+        if kinds == {"uncovered"}:
+            return EXIT_UNCOVERED
+        if all(k.startswith("witness_") or k == "uncovered" for k in kinds):
+            return EXIT_WITNESS
+        return EXIT_BROKEN
 
     @property
     def first_problem(self) -> Problem | None:
@@ -76,6 +95,10 @@ class VerifyReport:
             "last_seq": self.last_seq,
             "head_seq": self.head_seq,
             "checkpoints_checked": self.checkpoints_checked,
+            "checkpointed_seq": self.checkpointed_seq,
+            "after_checkpoint": self.after_checkpoint,
+            "uncovered_since": self.uncovered_since,
+            "exit_code": self.exit_code,
             "broken_seq": self.broken_seq,
             "reason": self.reason,
             "problems": [asdict(p) for p in sorted(self.problems, key=lambda p: (p.seq or 0, p.line or 0))],
@@ -93,15 +116,17 @@ class ChainVerifier:
         start_seq: int,
         anchor_hash: str | None,
         checkpoints: Sequence[Checkpoint] = (),
+        witness: Sequence[Checkpoint] = (),
         track_hashes: bool = False,
     ) -> None:
         self.report = VerifyReport(org_id)
         self.expected = start_seq
         self.prev_hash = anchor_hash
-        self.checkpoints: dict[int, list[Checkpoint]] = {}
-        for cp in checkpoints:
-            self.checkpoints.setdefault(cp.seq, []).append(cp)
-        self.report.checkpoints_checked = len(checkpoints)
+        # seq -> [(checkpoint, problem-kind prefix)]: a witness's checkpoints report as witness_*
+        self.checkpoints: dict[int, list[tuple[Checkpoint, str]]] = {}
+        for cp, prefix in [*((c, "") for c in checkpoints), *((c, "witness_") for c in witness)]:
+            self.checkpoints.setdefault(cp.seq, []).append((cp, prefix))
+        self.report.checkpoints_checked = len(checkpoints) + len(witness)
         self.track_hashes = track_hashes
         self.hashes: dict[int, str] = {}
         self._seen: set[tuple[int | None, str]] = set()
@@ -137,13 +162,13 @@ class ChainVerifier:
                 f"reordered here, or seq {seq - 1} was rewritten with a recomputed hash",
                 line,
             )
-        for cp in self.checkpoints.get(seq, ()):
+        for cp, prefix in self.checkpoints.get(seq, ()):
             if cp.head_hash != row["record_hash"]:
                 self.problem(
                     seq,
-                    "rewritten",
-                    f"its record_hash differs from the signed {cp.kind} of {cp.time}: the chain up to seq {seq} "
-                    "was rewritten after that checkpoint",
+                    f"{prefix}rewritten",
+                    f"its record_hash differs from the signed {cp.kind} of {cp.time}{_held_by(prefix)}: the chain "
+                    f"up to seq {seq} was rewritten after that checkpoint",
                     line,
                 )
         rep = self.report
@@ -164,13 +189,13 @@ class ChainVerifier:
             known = self.hashes.get(cp.seq)
             if known is not None and known != cp.head_hash:
                 self.problem(cp.seq, "rewritten", f"its record_hash differs from the signed {cp.kind} of {cp.time}")
-        for cp in [*(c for cps in self.checkpoints.values() for c in cps), *late]:
+        for cp, prefix in [*(c for cps in self.checkpoints.values() for c in cps), *((c, "") for c in late)]:
             if cp.seq > last:
                 self.problem(
                     last + 1,
-                    "truncated",
-                    f"the signed {cp.kind} of {cp.time} covers seq {cp.seq} but the chain ends at seq {last}: "
-                    "records were removed from the end",
+                    f"{prefix}truncated",
+                    f"the signed {cp.kind} of {cp.time}{_held_by(prefix)} covers seq {cp.seq} but the chain ends at "
+                    f"seq {last}: records were removed from the end (or the database was restored from a backup)",
                 )
         if head is not None:
             head_seq, head_hash = head
@@ -187,6 +212,10 @@ class ChainVerifier:
             elif self.prev_hash is not None and head_hash != self.prev_hash:
                 self.problem(last, "rewritten", "its record_hash differs from the chain head's hash")
         return self.report
+
+
+def _held_by(prefix: str) -> str:
+    return " held by the witness" if prefix else ""
 
 
 def trusted_keys(paths: Sequence[Path | str] = ()) -> list[Ed25519PublicKey]:
@@ -231,10 +260,16 @@ async def verify_chain(
     checkpoint_dir: Path | str | None = None,
     public_keys: Sequence[Path | str] = (),
     progress: Callable[[int], None] | None = None,
+    witness_dirs: Sequence[Path | str] | None = None,
+    require_coverage: bool = False,
 ) -> VerifyReport:
     """Verify ``org_id``'s chain in the database (from ``from_seq`` when given).
 
-    ``progress`` is called with the number of records checked since its last call.
+    Checkpoints come from the local checkpoint directory and from each witness directory
+    (default: ``SWITCHBOARD_AUDIT_WITNESS`` when it is a directory); a witness's checkpoint
+    that the database contradicts is a ``witness_*`` problem. With ``require_coverage``, records
+    older than the automatic checkpoint interval that no checkpoint covers are an ``uncovered``
+    problem. ``progress`` is called with the number of records checked since its last call.
     """
     from audit import store
 
@@ -268,21 +303,65 @@ async def verify_chain(
         start, anchor = from_seq, (before.record_hash if before else None)
     files = read_checkpoints(org_id, checkpoint_dir)  # before the head: checkpoints never pass it
     entries = [(str(path), signed) for path, signed in files]
-    checkpoints = [cp for cp in _valid_checkpoints(entries, keys, problems, warnings) if cp.seq >= start]
+    checkpoints = [cp for cp in _valid_checkpoints(entries, keys, problems, warnings) if cp.seq >= base_seq]
+    if witness_dirs is None:
+        from audit.witness import witness_dir
+
+        witness_dirs = [d for d in [witness_dir()] if d is not None]
+    witnessed: list[Checkpoint] = []
+    for folder in witness_dirs:
+        held = [(f"witness {path}", signed) for path, signed in read_checkpoints(org_id, folder)]
+        witnessed.extend(cp for cp in _valid_checkpoints(held, keys, problems, warnings) if cp.seq >= base_seq)
+    covered = max((cp.seq for cp in [*checkpoints, *witnessed]), default=base_seq)
     head = await store.chain_head(org_id)  # records appended from now on are not checked
-    verifier = ChainVerifier(org_id, start_seq=start, anchor_hash=anchor, checkpoints=checkpoints)
-    count = 0
-    async for row in store.iter_rows(org_id, from_seq=start, to_seq=head[0] if head else None):
-        verifier.feed(row)
-        count += 1
-        if progress is not None and count % 1000 == 0:
-            progress(1000)
-    if progress is not None:
-        progress(count % 1000)
+    verifier = ChainVerifier(
+        org_id,
+        start_seq=start,
+        anchor_hash=anchor,
+        checkpoints=[cp for cp in checkpoints if cp.seq >= start],
+        witness=[cp for cp in witnessed if cp.seq >= start],
+    )
+    async for rows in store.iter_row_pages(org_id, from_seq=start, to_seq=head[0] if head else None):
+        for row in rows:
+            verifier.feed(row)
+        if progress is not None:
+            progress(len(rows))
     report = verifier.finish(head=head)
     report.problems.extend(problems)
     report.warnings.extend(warnings)
+    await _coverage(report, min(covered, report.last_seq or 0), require_coverage)
     return report
+
+
+async def _coverage(report: VerifyReport, covered: int, required: bool) -> None:
+    """How many records no signed checkpoint covers yet, since when; ``uncovered`` when overdue."""
+    from datetime import UTC, datetime, timedelta
+
+    from audit import store
+    from audit.autocheckpoint import policy
+    from audit.record import utc_timestamp
+
+    report.checkpointed_seq = covered or None
+    last = report.last_seq or 0
+    report.after_checkpoint = max(0, last - covered)
+    if not report.after_checkpoint:
+        return
+    first = await store.get_record(report.org_id, covered + 1)
+    report.uncovered_since = first.occurred_at if first else None
+    _, seconds = policy()
+    if not required or not seconds or report.uncovered_since is None:
+        return
+    due = utc_timestamp(datetime.now(UTC) - timedelta(seconds=seconds + COVERAGE_GRACE_S))
+    if report.uncovered_since < due:
+        report.problems.append(
+            Problem(
+                covered + 1,
+                "uncovered",
+                f"{report.after_checkpoint} records since {report.uncovered_since} are covered by no signed "
+                f"checkpoint although one is due every {seconds:g} s: the process that wrote them died before "
+                "signing, or checkpoints were removed. Run `switchboard audit checkpoint` after checking them.",
+            )
+        )
 
 
 async def verify_all(org_id: str | None = None, **kwargs: Any) -> list[VerifyReport]:

@@ -191,3 +191,21 @@ async def write_transaction(engine: AsyncEngine, *, immediate: bool = False) -> 
             yield conn
     finally:
         await conn.close()
+
+
+async def checkpoint_wal(engine: AsyncEngine, attempts: int = 5) -> bool:
+    """Fold the SQLite WAL into the database file and truncate it; True when complete.
+
+    Old page images (which may hold erased text) live in the WAL until a checkpoint. A reader in
+    another process can delay it: retried a few times, the outcome reported. True on PostgreSQL.
+    """
+    if not is_sqlite(engine):
+        return True
+    for attempt in range(attempts):
+        async with engine.connect() as conn:
+            row = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+            await conn.rollback()
+        if row is not None and int(row[0]) == 0:
+            return True
+        await asyncio.sleep(0.05 * (attempt + 1))
+    return False

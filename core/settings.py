@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded chromadb")
     sqlite_busy_timeout_ms: int = 30_000
+    erase_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Retention hold for conversation records on `customer erase` (days; 0 = erase everything)",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -288,18 +288,23 @@ def erase_cmd(
         "statement_values": removal.statement_values,
         "tombstones": removal.memories,
         "wal_checkpointed": removal.wal_checkpointed,
+        "note": "memories only: `switchboard customer erase` also erases the audit payloads and conversations",
     }
     if json_output:
         print_json(report)
         return
     console.print(f"[green]✓[/] erased customer [bold]{customer}[/] in {org} (erasure {erasure_id})")
-    rows = [(k, v) for k, v in report.items() if k not in ("erasure_id", "org_id", "customer_ref")]
+    rows = [(k, v) for k, v in report.items() if k not in ("erasure_id", "org_id", "customer_ref", "note")]
     console.print(table("Removed", ["what", "count"], rows))
     if not removal.wal_checkpointed:
         console.print(
             "[yellow]the WAL could not be checkpointed (a reader is busy): "
             "run `switchboard memory erase` again later[/]"
         )
+    console.print(
+        "[yellow]memories only: the audit log and conversation records still hold this customer's calls; "
+        f"run `switchboard customer erase --org {org} --customer {customer}` to erase those too[/]"
+    )
 
 
 @app.command("export")

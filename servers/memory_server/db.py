@@ -8,13 +8,12 @@ the memory server keeps a small pool of its own on the same file, with the same 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.db import dispose_engines, get_pooled_engine, is_sqlite
+from core.db import checkpoint_wal, dispose_engines, get_pooled_engine, is_sqlite
 from core.settings import get_settings
 
 _ERASE_PRAGMAS = ("secure_delete=ON",)  # erased memory text is zeroed in the file, not just unlinked
@@ -97,18 +96,5 @@ async def writing() -> AsyncIterator[AsyncConnection]:
 
 
 async def checkpoint(engine: AsyncEngine, attempts: int = 5) -> bool:
-    """Fold the SQLite WAL into the database file and truncate it; True when complete.
-
-    Old page images (which may hold erased text) live in the WAL until a checkpoint.
-    A reader in another process can delay it; we retry a few times and report the outcome.
-    """
-    if not is_sqlite(engine):
-        return True
-    for attempt in range(attempts):
-        async with engine.connect() as conn:
-            row = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
-            await conn.rollback()
-        if row is not None and int(row[0]) == 0:
-            return True
-        await asyncio.sleep(0.05 * (attempt + 1))
-    return False
+    """Fold the SQLite WAL into the database file and truncate it; True when complete (core.db)."""
+    return await checkpoint_wal(engine, attempts)
