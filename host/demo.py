@@ -190,9 +190,9 @@ def next_commands(home: Path) -> list[str]:
     return [
         f"export SWITCHBOARD_HOME={quote(str(home))}",
         f"switchboard chat --customer {DEMO_CUSTOMER}",
-        "switchboard kb search '환불은 언제 되나요?'",
-        f"switchboard memory list --customer {DEMO_CUSTOMER}",
-        "switchboard audit verify --org demo",
+        f"switchboard kb search '환불은 언제 되나요?' --org {DEMO_ORG}",
+        f"switchboard memory list --org {DEMO_ORG} --customer {DEMO_CUSTOMER}",
+        f"switchboard audit verify --org {DEMO_ORG}",
     ]
 
 
