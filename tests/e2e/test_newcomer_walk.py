@@ -26,6 +26,7 @@ SB = str(Path(sys.executable).with_name("switchboard"))
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
+
 class Walk:
     """One shell: an environment (SWITCHBOARD_HOME after the `export`) and a working directory."""
 
@@ -38,7 +39,9 @@ class Walk:
         self.demo_home = tmp / "checkout" / ".sbhome" / "demo"
         self.demo_output = ""
 
-    def sb(self, *args: str, stdin: str | None = None, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
+    def sb(
+        self, *args: str, stdin: str | None = None, timeout: float = 240, check: bool = True
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [SB, *args],
             input=stdin,
@@ -49,7 +52,9 @@ class Walk:
             timeout=timeout,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"switchboard {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"switchboard {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def shell_line(self, line: str, **kwargs) -> subprocess.CompletedProcess | None:
@@ -71,8 +76,11 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Walk:
 def test_readme_says_how_to_put_the_cli_on_path_and_where_demo_data_lives() -> None:
     assert "source .venv/bin/activate" in README
     assert "export SWITCHBOARD_HOME" in README
-    assert re.search(r"^demo: install\n\tSWITCHBOARD_HOME=\$\(SWITCHBOARD_DEMO_HOME\) \$\(VENV\)/bin/switchboard demo --reset$",
-                     MAKEFILE, re.M), "the walk runs exactly what `make demo` runs"
+    assert re.search(
+        r"^demo: install\n\tSWITCHBOARD_HOME=\$\(SWITCHBOARD_DEMO_HOME\) \$\(VENV\)/bin/switchboard demo --reset$",
+        MAKEFILE,
+        re.M,
+    ), "the walk runs exactly what `make demo` runs"
 
 
 def test_a_read_only_command_in_the_wrong_home_says_where_it_looked_and_creates_nothing(walk: Walk) -> None:
@@ -131,10 +139,12 @@ def test_a_kb_from_three_files_is_searchable_and_kb_search_json_matches_the_mcp_
     )
     walk.sb("kb", "create", "사내문서", "--org", "demo", "--description", "콜백·A/S·매장")
     walk.sb("kb", "upload", "사내문서", *(str(p) for p in sorted(docs.iterdir())), "--org", "demo")
-    result = json.loads(walk.sb("kb", "search", "콜백 예약은 주말에도 되나요?", "--org", "demo", "--json").stdout)
+    query = "콜백 예약은 주말에도 되나요?"
+    result = json.loads(walk.sb("kb", "search", query, "--org", "demo", "--kb", "사내문서", "--json").stdout)
     assert set(result) == {"query", "hits", "searched"}
     assert result["hits"][0]["title"] == "콜백 예약" and "주말" in result["hits"][0]["text"]
-    assert "사내문서" in {s["kb_name"] for s in result["searched"]}
+    assert [s["kb_name"] for s in result["searched"]] == ["사내문서"]
+    assert {h["title"] for h in result["hits"]} <= {"콜백 예약", "A/S 접수 안내", "매장 안내"}
 
     # the same query through the MCP tool over stdio: the same keys, hit for hit
     from fastmcp import Client
@@ -143,7 +153,7 @@ def test_a_kb_from_three_files_is_searchable_and_kb_search_json_matches_the_mcp_
     async def via_mcp() -> dict:
         transport = StdioTransport(SB, ["serve", "kb", "--org", "demo"], env=walk.env, cwd=str(walk.cwd))
         async with Client(transport) as client:
-            return (await client.call_tool("search", {"query": "콜백 예약은 주말에도 되나요?"})).structured_content
+            return (await client.call_tool("search", {"query": query, "kb_ids": ["사내문서"]})).structured_content
 
     import asyncio
 
