@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, VENV_BIN, median, print_table, ratio, started_at, write_result  # noqa: E402
+from _common import RESULTS, ROOT, VENV_BIN, median, print_table, ratio, started_at, write_result
 
 HOME = RESULTS / "startup-home"
 ENV = {
@@ -176,7 +176,8 @@ async def run(rounds: int, host_rounds: int) -> dict[str, Any]:
                 metrics[f"{name}_{key}"] = median(values)
                 metrics[f"{name}_{key}_max"] = max(values)
     for name in ("orders", "kb", "memory"):
-        metrics[f"{name}_tools_list_vs_bare_ratio"] = ratio(metrics[f"{name}_tools_list_s"], metrics["bare_tools_list_s"])
+        bare = metrics["bare_tools_list_s"]
+        metrics[f"{name}_tools_list_vs_bare_ratio"] = ratio(metrics[f"{name}_tools_list_s"], bare)
     for key in ("host_ready_s", "host_first_session_after_ready_s"):
         metrics[key] = median([h[key] for h in host])
         metrics[f"{key}_max"] = max(h[key] for h in host)

@@ -126,7 +126,8 @@ def test_a_kb_from_three_files_is_searchable_and_kb_search_json_matches_the_mcp_
     docs = walk.cwd / "사내문서"
     docs.mkdir()
     (docs / "콜백.md").write_text(
-        "# 콜백 예약\n\n콜백 예약은 평일 오전 9시부터 오후 6시까지 가능합니다. 주말과 공휴일에는 콜백 예약을 받지 않습니다.\n",
+        "# 콜백 예약\n\n콜백 예약은 평일 오전 9시부터 오후 6시까지 가능합니다.\n"
+        "주말과 공휴일에는 콜백 예약을 받지 않습니다.\n",
         encoding="utf-8",
     )
     (docs / "as.txt").write_text(
