@@ -73,6 +73,7 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 
 # Commands that only read: with no data store they say where they looked and create nothing.
+NESTED_GROUPS = frozenset({"agent"})  # `registry agent <verb>`
 READ_VERBS = frozenset({"list", "show", "search", "versions", "tail", "find", "verify", "export", "diff", "current"})
 
 
@@ -82,8 +83,10 @@ def is_read_only(argv: list[str]) -> bool:
         return False
     if argv[0] == "chat":
         return True
-    words = [a for a in argv[1:3] if not a.startswith("-")]
-    return argv[0] in GROUPS and any(w in READ_VERBS for w in words)
+    if argv[0] not in GROUPS or len(argv) < 2:
+        return False
+    verb = argv[2] if argv[1] in NESTED_GROUPS and len(argv) > 2 else argv[1]
+    return verb in READ_VERBS
 
 
 def refuse_without_store(argv: list[str]) -> None:

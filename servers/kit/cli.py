@@ -54,7 +54,8 @@ def serve(
     subset = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
 
     def listening(url: str) -> None:
-        err_console.print(f"[green]✓[/] switchboard {server} on {url} (Streamable HTTP, bearer tokens); Ctrl-C stops", soft_wrap=True)
+        note = "(Streamable HTTP, bearer tokens); Ctrl-C stops"
+        err_console.print(f"[green]✓[/] switchboard {server} on {url} {note}", soft_wrap=True)
 
     try:
         run_server(

@@ -13,6 +13,7 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, insert, select,
 from core.context import is_valid_identifier
 from core.db import get_engine, metadata
 from core.errors import invalid, not_found
+from core.pii import contains_pii, mask_text
 from servers.kit.identity import TokenIdentity
 
 TOKEN_PREFIX = "sbt_"
@@ -66,8 +67,11 @@ async def create_token(
             raise invalid("a --customer token cannot be --trusted (trusted tokens may name any customer)")
         if not is_valid_identifier(customer_ref):
             raise invalid("customer must be 1-128 letters, digits or ._:@- characters")
+        if contains_pii(customer_ref):
+            raise invalid("--customer looks like personal data (a resident, phone or card number): use the customer id")
+    label = mask_text(label[:200])  # a note may quote a phone number: stored masked
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label[:200], datetime.now(UTC), None, customer_ref)
+    info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label, datetime.now(UTC), None, customer_ref)
     engine = await get_engine()
     async with engine.begin() as conn:
         await conn.execute(
