@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,30 +32,37 @@ WAIT_S = 25.0  # below the clients' usual 30 s request timeout
 
 class _State:
     def __init__(self) -> None:
-        self.listed: asyncio.Event | None = None
+        self.listed = asyncio.Event()
         self.jobs: list[asyncio.Task[Any]] = []
         self.started_at = time.monotonic()
 
-    def event(self) -> asyncio.Event:
-        if self.listed is None:
-            self.listed = asyncio.Event()
-        return self.listed
+
+# one state per event loop: an asyncio.Event is bound to the loop that first waits on it
+_states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _State] = weakref.WeakKeyDictionary()
 
 
-_state = _State()
+def _state() -> _State:
+    loop = asyncio.get_running_loop()
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = _State()
+    return state
 
 
 def mark_listed() -> None:
     """The first ``tools/list`` was answered (or a client asked to warm up): start the jobs."""
-    _state.event().set()
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing is waiting
+        _state().listed.set()
 
 
 def after_handshake(name: str, job: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
     """Run ``job`` once the handshake is over; failures are logged, never raised."""
 
+    state = _state()
+
     async def run() -> Any:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_state.event().wait(), timeout=GRACE_S)
+            await asyncio.wait_for(state.listed.wait(), timeout=GRACE_S)
         await asyncio.sleep(0.05)  # let the tools/list response reach the client first
         try:
             return await job()
@@ -65,19 +73,20 @@ def after_handshake(name: str, job: Callable[[], Awaitable[Any]]) -> asyncio.Tas
             return None
 
     task = asyncio.create_task(run(), name=f"switchboard-warm-{name}")
-    _state.jobs.append(task)
-    task.add_done_callback(lambda t: _state.jobs.remove(t) if t in _state.jobs else None)
+    state.jobs.append(task)
+    task.add_done_callback(lambda t: state.jobs.remove(t) if t in state.jobs else None)
     return task
 
 
 async def wait_warm(timeout: float = WAIT_S) -> dict[str, Any]:
     """Start the jobs now and wait for them; what :data:`WARM_URI` returns."""
     mark_listed()
-    jobs = list(_state.jobs)
+    state = _state()
+    jobs = list(state.jobs)
     if jobs:
         await asyncio.wait(jobs, timeout=timeout)
-    pending = [t.get_name() for t in _state.jobs if not t.done()]
-    return {"warm": not pending, "pending": pending, "uptime_s": round(time.monotonic() - _state.started_at, 3)}
+    pending = [t.get_name() for t in state.jobs if not t.done()]
+    return {"warm": not pending, "pending": pending, "uptime_s": round(time.monotonic() - state.started_at, 3)}
 
 
 def register_warm_resource(server: Any) -> None:

@@ -5,48 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
 
 import pytest
-from pydantic import Field
 
 from host.app import create_app
 from host.runtime import HostRuntime
-from servers.kit import ServerLaunch, build_server
-from tests.host.servers import Citation, SearchOut, make_orders_server, publish_agent
+from tests.host.servers import make_kb_server, make_orders_server, publish_agent
 from tests.host.test_ws import connect, serve
 
 ORG = "demo"
 TOOLS = ["orders@1.0.0:get_order:confirm", "orders@1.0.0:get_refund_status", "kb@1.0.0:search"]
 
 
-def slow_kb_server(delay: float):
-    """A KB server whose search takes ``delay`` seconds (a turn long enough to hang up in)."""
-    from mcp_types import ToolAnnotations
-
-    server = build_server("kb", "1.0.0", instructions="slow kb", launch=ServerLaunch(trust_meta=True), hooks=[])
-
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def search(query: Annotated[str, Field(min_length=1)], top_k: int = 5) -> SearchOut:
-        """Search the knowledge base; results are citations."""
-        await asyncio.sleep(delay)
-        hit = Citation(
-            kb_id="kb-1",
-            title="배송 안내",
-            version=1,
-            chunk_id="c-1",
-            doc_id="d-1",
-            score=0.9,
-            text="배송비는 3,000원이며 5만 원 이상 구매 시 무료입니다.",
-        )
-        return SearchOut(query=query, hits=[hit])
-
-    return server
-
-
 @pytest.fixture
 async def started_host(database_url):
-    live = {"orders": make_orders_server(), "kb": slow_kb_server(0.8)}
+    live = {"orders": make_orders_server(), "kb": make_kb_server(delay=0.8)}  # a turn long enough to hang up in
     await publish_agent(
         ORG,
         {"orders": (live["orders"], "1.0.0", ["switchboard", "serve", "orders"]), "kb": (live["kb"], "1.0.0", ["kb"])},
@@ -105,4 +78,4 @@ async def test_a_client_hanging_up_mid_turn_costs_one_log_line_and_the_turn_is_r
             break
         await asyncio.sleep(0.05)
     assert detail["turns"][-1]["status"] == "completed", detail["turns"]
-    assert "배송비" in (detail["turns"][-1].get("answer_text") or ""), detail["turns"][-1]
+    assert "[출처: 환불 정책 v2]" in (detail["turns"][-1].get("answer_text") or ""), detail["turns"][-1]

@@ -134,3 +134,39 @@ async def test_stdio_read_only_server_warns_about_missing_data_and_answers_warm(
         assert warm["warm"] is True and warm["pending"] == []
     text = log.read_text(encoding="utf-8")
     assert "no Switchboard data in" in text and str(tmp_path / "nohome") in text
+
+
+async def test_background_jobs_wait_for_the_handshake_and_never_raise(monkeypatch, caplog):
+    import asyncio
+
+    from servers.kit import warm
+
+    ran: list[str] = []
+
+    async def job() -> None:
+        ran.append("job")
+
+    async def broken() -> None:
+        raise OSError("model file missing")
+
+    monkeypatch.setattr(warm, "GRACE_S", 5.0)
+    waiting = warm.after_handshake("job", job)
+    failing = warm.after_handshake("broken", broken)
+    await asyncio.sleep(0.3)
+    assert ran == [] and not waiting.done(), "a job started before tools/list was answered"
+    state = await warm.wait_warm(timeout=5)  # what the warm resource does: start now, wait
+    assert state["warm"] is True and state["pending"] == [] and ran == ["job"]
+    assert failing.done() and failing.result() is None
+    assert any("broken failed: OSError" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(warm, "GRACE_S", 0.1)  # no client ever lists tools: the grace period starts it
+
+    async def run_in_fresh_loop() -> list[str]:
+        late: list[str] = []
+
+        async def note() -> None:
+            late.append("late")
+
+        await warm.after_handshake("late", note)
+        return late
+
+    assert await asyncio.to_thread(asyncio.run, run_in_fresh_loop()) == ["late"]
