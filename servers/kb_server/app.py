@@ -150,7 +150,6 @@ def _lifespan(launch: ServerLaunch | None) -> Any:
                 yield {}
                 return
             from servers.kb_server.vectors import BackgroundEmbedder
-
             from servers.kit.warm import after_handshake
 
             org = (launch or ServerLaunch.from_env()).org_id

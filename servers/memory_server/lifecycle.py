@@ -14,11 +14,10 @@ log = logging.getLogger("switchboard.memory")
 @lifespan
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
+    from servers.kit.warm import after_handshake
     from servers.memory_server.service import get_service
     from servers.memory_server.vectors import VectorWorker
     from servers.retrieval.warmup import warm_up_in_background
-
-    from servers.kit.warm import after_handshake
 
     service = get_service()
     warm = warm_up_in_background(embed=service.vectors)
