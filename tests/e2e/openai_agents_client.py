@@ -38,7 +38,10 @@ async def http(url: str, token: str, tool: str, arguments: dict) -> dict:
         tools = [t.name for t in await server.list_tools()]
         result = await server.call_tool(tool, arguments)
     text = "".join(getattr(c, "text", "") for c in result.content)
-    return {"tools": tools, "is_error": bool(result.isError), "text": text}
+    is_error = getattr(result, "is_error", None)  # mcp 2.x; 1.x called it isError
+    if is_error is None:
+        is_error = getattr(result, "isError", False)
+    return {"tools": tools, "is_error": bool(is_error), "text": text}
 
 
 def main() -> None:
