@@ -49,7 +49,8 @@ async def _chat(
     runtime = HostRuntime(provider_override=provider)
     view = _ChatView(json_output)
     try:
-        with console.status(f"connecting to the servers of {agent}…", spinner="dots"):
+        with console.status(f"connecting to the servers of {agent} and loading their models…", spinner="dots"):
+            await runtime.warm(org, agent)  # so the first question does not wait for a model load
             conv = await runtime.start_session(
                 org, agent, customer_ref=customer, channel="chat", language=language, emit=view.event
             )
