@@ -34,8 +34,9 @@ test: install
 	  $(PY) -m pytest -q tests && \
 	  SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests
 
+# The SQLite pass alone: no PostgreSQL needed (nor started).
 test-sqlite: install
-	@source scripts/test-deps.sh && $(PY) -m pytest -q tests
+	@export SWITCHBOARD_TEST_SKIP_POSTGRES=1 && source scripts/test-deps.sh && $(PY) -m pytest -q tests
 
 test-postgres: install
 	@source scripts/test-deps.sh && SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests

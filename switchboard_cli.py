@@ -73,8 +73,43 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+# Commands that only read: with no data store they say where they looked and create nothing.
+NESTED_GROUPS = frozenset({"agent"})  # `registry agent <verb>`
+READ_VERBS = frozenset({"list", "show", "search", "versions", "tail", "find", "verify", "export", "diff", "current"})
+
+
+def is_read_only(argv: list[str]) -> bool:
+    """``chat``, or a group command whose verb (``kb list``, ``registry agent show``) only reads."""
+    if not argv or any(a in ("--help", "-h") for a in argv):
+        return False
+    if argv[0] == "chat":
+        return True
+    if argv[0] not in GROUPS or len(argv) < 2:
+        return False
+    verb = argv[2] if argv[1] in NESTED_GROUPS and len(argv) > 2 else argv[1]
+    return verb in READ_VERBS
+
+
+def refuse_without_store(argv: list[str]) -> None:
+    """Exit 1 when a read-only command would find (and create) an empty store."""
+    if not is_read_only(argv):
+        return
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if settings.store_exists():
+        return
+    sys.stderr.write(
+        f"error [NOT_FOUND] no Switchboard data in {settings.location()}: nothing to read, nothing created.\n"
+        "  `make demo` prints the directory it used: run `export SWITCHBOARD_HOME=<that directory>` first,\n"
+        "  or create data here (`switchboard kb create`, `switchboard registry ...`).\n"
+    )
+    raise SystemExit(1)
+
+
 def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    refuse_without_store(sys.argv[1:])
     first = sys.argv[1] if len(sys.argv) > 1 else None
     build_app(first if first in COMMANDS or first in GROUPS else None)()
 

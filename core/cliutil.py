@@ -62,7 +62,12 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_main())
     except SwitchboardError as err:
-        err_console.print(f"[bold red]error[/] [{err.code.value}] {err.message}")
+        message = err.message
+        if err.code.value == "NOT_FOUND":  # say where we looked: the usual cause is another home
+            from core.settings import get_settings
+
+            message += f" (looked in {get_settings().location()})"
+        err_console.print(f"[bold red]error[/] [{err.code.value}] {message}", soft_wrap=True)
         raise SystemExit(EXIT_USAGE) from None
 
 

@@ -39,6 +39,22 @@ class Settings(BaseSettings):
         self.home.mkdir(parents=True, exist_ok=True)
         return self.home
 
+    @property
+    def home_is_default(self) -> bool:
+        return self.home == _default_home()
+
+    def store_exists(self) -> bool:
+        """True when there is a database to read (a configured URL, or the SQLite file under home)."""
+        return bool(self.database_url) or (self.home / "switchboard.db").exists()
+
+    def location(self) -> str:
+        """Where data is read from, for messages: the home and how it was chosen."""
+        how = "the default; set SWITCHBOARD_HOME to change it" if self.home_is_default else "from SWITCHBOARD_HOME"
+        where = f"data home {self.home} ({how})"
+        if self.database_url:
+            where += ", database from SWITCHBOARD_DATABASE_URL"
+        return where
+
 
 def normalise_database_url(url: str) -> str:
     """Accept the usual spellings and return an async driver URL."""

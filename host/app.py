@@ -99,6 +99,7 @@ class WsSession:
         self.session_id: str | None = None
         self.seq = 0
         self._send_lock = asyncio.Lock()
+        self.gone = False
 
     async def send(self, kind: str, payload: dict[str, Any]) -> None:
         """Send one server message; the engine's events name their session (before ``conv`` is set)."""
@@ -108,7 +109,14 @@ class WsSession:
                 self.session_id = payload["session_id"]
             message = {"type": kind, "session_id": self.session_id, "seq": self.seq}
             message.update({k: v for k, v in payload.items() if k not in ("type", "session_id", "seq")})
-            await self.ws.send_text(dumps(message))
+            if self.gone:
+                return
+            try:
+                await self.ws.send_text(dumps(message))
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                # the client hung up mid-turn: one log line; the turn still completes and is recorded
+                self.gone = True
+                log.info("websocket client hung up mid-turn (session %s)", self.session_id or "-")
 
     async def error(self, code: str, message: str, **extra: Any) -> None:
         await self.send("error", {"code": code, "message": message, **extra})
@@ -284,15 +292,26 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             database = "ok"
         except Exception as exc:
             database = f"error: {type(exc).__name__}"
-        ok = database == "ok"
-        body = {"status": "ok" if ok else "degraded", "database": database, "agents": runtime.status()}
+        ready = warming is None or warming.done()
+        ok = database == "ok" and ready
+        status = "ok" if ok else ("starting" if database == "ok" else "degraded")
+        body = {"status": status, "ready": ready, "database": database, "agents": runtime.status()}
         return JSONResponse(json.loads(dumps(body)), status_code=200 if ok else 503)
+
+    warming: asyncio.Task[Any] | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal warming
+        if default_org:  # connect and warm the pinned servers now, not at the first session
+            from host.warmup import warm_org
+
+            warming = asyncio.create_task(warm_org(runtime, default_org))
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await runtime.close()
 
     return Starlette(

@@ -58,7 +58,8 @@ async def _chat(
     runtime = HostRuntime(provider_override=provider)
     view = _ChatView(json_output)
     try:
-        with console.status(f"connecting to the servers of {agent}…", spinner="dots"):
+        with console.status(f"connecting to the servers of {agent} and loading their models…", spinner="dots"):
+            await runtime.warm(org, agent)  # so the first question does not wait for a model load
             conv = await runtime.start_session(
                 org, agent, customer_ref=customer, channel=channel, language=language, emit=view.event
             )
@@ -201,11 +202,25 @@ def demo(
 
     report: DemoReport = run(lambda: _demo(reset, json_output))
     if json_output:
-        print_json(report.to_dict())
-        return
-    _print_demo(report)
-    if not all(r["ok"] for r in report.audit):
+        print_json({**report.to_dict(), "ok": report.ok})
+    else:
+        _print_demo(report)
+        _print_demo_outcome(report)
+    if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_demo_outcome(report: Any) -> None:
+    """The failures (exit 1), or where the data lives and what to run next."""
+    for failure in report.failures:
+        err_console.print(f"[bold red]✗ demo failed[/]: {failure}", soft_wrap=True)
+    if report.failures:
+        err_console.print("[dim]The server logs are under the data directory's logs/ folder.[/]")
+        return
+    console.print(f"\n[bold]Your demo data is in[/] {report.home}")
+    console.print("Carry on with it (the CLI uses this directory only when SWITCHBOARD_HOME names it):")
+    for command in report.next_commands:
+        console.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)
 
 
 async def _demo(reset: bool, json_output: bool) -> Any:

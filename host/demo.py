@@ -54,7 +54,14 @@ class DemoReport:
     ended: dict[str, Any] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    home: str = ""
+    next_commands: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -82,12 +89,13 @@ async def setup_tenant(step: Callable[[str, Callable[[], Awaitable[Any]]], Await
     """Orders, KB, memories, registry: each step reports through ``step(label, coro_factory)``."""
     from core.db import get_engine
     from registry.demo import publish_and_approve_demo
-    from servers.kb_server.demo import load_demo
+    from servers.kb_server.demo import embed_demo, load_demo
     from servers.order_server.seed import seed
 
     await step("database migrated", get_engine)
     await step("demo orders seeded (order 8841: card refund in progress)", lambda: seed(DEMO_ORG))
     await step("demo knowledge base loaded (keyword index ready)", lambda: load_demo(DEMO_ORG))
+    await step("demo knowledge base embedded (semantic search ready)", lambda: embed_demo(DEMO_ORG))
     await step(f"memories of customer {DEMO_CUSTOMER} added", _add_memories)
     return await step(
         "servers published and approved; cs-agent frozen",
@@ -117,6 +125,8 @@ async def run_call(report: DemoReport, *, on_event: Callable[[str, dict[str, Any
             await on_event(kind, payload)
 
     try:
+        # connect and warm the pinned servers before the customer speaks (as `switchboard host` does)
+        await runtime.warm(DEMO_ORG, DEMO_AGENT)
         conv = await runtime.start_session(
             DEMO_ORG, DEMO_AGENT, customer_ref=DEMO_CUSTOMER, channel="유선", language="ko", emit=collect
         )
@@ -150,11 +160,40 @@ async def run_call(report: DemoReport, *, on_event: Callable[[str, dict[str, Any
         report.notes.extend(runtime.notes)
         if not any(item.get("kind") == "confirm" for item in report.transcript):
             report.notes.append("no tool call needed the customer's confirmation (see the pinned policies)")
-        failed = [c for c in report.tool_calls if not c["ok"]]
-        for call in failed:
-            report.notes.append(f"{call['exposed_name']} failed: {call['error_code']}")
     finally:
         await runtime.close()
+    report.failures.extend(check_call(report))
+
+
+def check_call(report: DemoReport) -> list[str]:
+    """What the scripted call promised and did not do (empty when the demo did what it says)."""
+    failures = [
+        f"tool call {c['exposed_name']} failed: {c.get('error_code')} {c.get('error') or ''}".rstrip()
+        for c in report.tool_calls
+        if not c["ok"]
+    ]
+    failures += [note for note in report.notes if " is disabled: " in note]
+    answers = [t for t in report.transcript if t["role"] == "agent" and t.get("kind") == "answer"]
+    if not any(t.get("kb_references") for t in answers):
+        failures.append("no answer cited the knowledge base (expected a [출처: …] citation for the refund question)")
+    if not any(t.get("kind") == "confirm" for t in report.transcript):
+        failures.append("no tool call asked the customer to confirm the order number")
+    if not any(t.get("kind") == "escalation" for t in report.transcript):
+        failures.append("'상담원 연결해 주세요' did not escalate to a human")
+    return failures
+
+
+def next_commands(home: Path) -> list[str]:
+    """The commands to carry on with the demo's data (printed after the demo)."""
+    from shlex import quote
+
+    return [
+        f"export SWITCHBOARD_HOME={quote(str(home))}",
+        f"switchboard chat --customer {DEMO_CUSTOMER}",
+        f"switchboard kb search '환불은 언제 되나요?' --org {DEMO_ORG}",
+        f"switchboard memory list --org {DEMO_ORG} --customer {DEMO_CUSTOMER}",
+        f"switchboard audit verify --org {DEMO_ORG}",
+    ]
 
 
 async def verify_audit() -> list[dict[str, Any]]:
@@ -174,8 +213,12 @@ async def run_demo(
     if reset:
         home = reset_home()
         report.setup.append({"step": f"fresh data directory {home}"})
+    report.home = str(get_settings().home)
     await setup_tenant(step)
     await run_call(report, on_event=on_event)
     report.audit = await step("audit chain verified", verify_audit)
+    broken = [a for a in report.audit if not a["ok"]]
+    report.failures += [f"audit chain of org {a['org_id']} is broken: {a['reason']}" for a in broken]
+    report.next_commands = next_commands(get_settings().home)
     report.seconds = round(time.perf_counter() - started, 1)
     return report

@@ -100,6 +100,14 @@ class AgentPool:
                 log.warning("%s: %s", conn.label, conn.error)
         await self.verify_all()
 
+    async def warm(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Ask every connected server to finish loading its models (see servers/kit/warm.py)."""
+        from host.warmup import warm_connection
+
+        conns = [c for c in self.connections.values() if c.ready]
+        results = await asyncio.gather(*(warm_connection(c, timeout_s) for c in conns))
+        return {c.label: r for c, r in zip(conns, results, strict=True)}
+
     async def verify_all(self) -> None:
         for conn in self.connections.values():
             await self.verify(conn)

@@ -69,6 +69,12 @@ class HostRuntime:
             )
         return pool, gateway
 
+    async def warm(self, org_id: str, agent_ref: str) -> dict[str, Any]:
+        """Connect the agent version's pinned servers and wait until their models are loaded."""
+        pool, _ = await self.agent(org_id, agent_ref)
+        self.pool.release(pool)
+        return await pool.warm()
+
     def provider_for(self, pinned: Any) -> tuple[str, Provider]:
         name, note = resolve_provider_name(pinned.model_provider, self.provider_override)
         if note and note not in self.notes:

@@ -82,5 +82,20 @@ CONF
   export SWITCHBOARD_TEST_PG_ADMIN_URL="postgresql://sb@127.0.0.1:$port/postgres"
 }
 
+# openai-agents, a third-party MCP client, in its own venv (tests/e2e/test_openai_agents.py): it is
+# a judge from outside, so it must not share (or pin) our packages.
+_sb_openai_agents() {
+  local venv="$_sb_root/tests/.openai-agents"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import agents" 2>/dev/null; then
+    echo "test-deps: installing openai-agents 0.24.0 into tests/.openai-agents" >&2
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q "openai-agents==0.24.0" >/dev/null \
+      || _sb_fail "pip install of openai-agents into tests/.openai-agents failed" || return 1
+  fi
+  export SWITCHBOARD_TEST_OPENAI_AGENTS_PY="$venv/bin/python"
+}
+
 _sb_npm_tools || return 1 2>/dev/null || exit 1
-_sb_postgres || return 1 2>/dev/null || exit 1
+_sb_openai_agents || return 1 2>/dev/null || exit 1
+if [ -z "${SWITCHBOARD_TEST_SKIP_POSTGRES:-}" ]; then  # `make test-sqlite` runs without PostgreSQL
+  _sb_postgres || return 1 2>/dev/null || exit 1
+fi

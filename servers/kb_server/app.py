@@ -150,18 +150,27 @@ def _lifespan(launch: ServerLaunch | None) -> Any:
                 yield {}
                 return
             from servers.kb_server.vectors import BackgroundEmbedder
+            from servers.kit.warm import after_handshake
 
             org = (launch or ServerLaunch.from_env()).org_id
             worker = BackgroundEmbedder(org_id=org)
-            worker.start()
+            starting = after_handshake("embedder", _started(worker))
             try:
                 yield {"embedder": worker}
             finally:
+                starting.cancel()
                 await worker.stop()
         finally:
             warm.cancel()
 
     return kb_lifespan
+
+
+def _started(worker: Any) -> Any:
+    async def start() -> None:
+        worker.start()
+
+    return start
 
 
 def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = None, http_auth: bool = False) -> Any:

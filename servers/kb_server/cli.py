@@ -406,9 +406,17 @@ def search_cmd(
             if not sep or not version.isdigit():
                 run(lambda: _raise(invalid("--pin takes KB_ID=VERSION, e.g. --pin kb_123=4")))
             pins[kb_id] = int(version)
-    hits = run(lambda: search(org, query, top_k=top_k, kb_refs=kb or None, pins=pins))
-    if json_output:
-        print_json(hits)
+
+    async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        from servers.kb_server.store import resolve_targets
+
+        targets = await resolve_targets(org, kb or None, pins)
+        return await search(org, query, top_k=top_k, targets=targets), targets
+
+    hits, targets = run(go)
+    if json_output:  # the MCP `search` tool's result shape
+        searched = [{"kb_id": t["id"], "kb_name": t["name"], "version": t["version"]} for t in targets]
+        print_json({"query": query, "hits": hits, "searched": searched})
         return
     if not hits:
         console.print("no hits")

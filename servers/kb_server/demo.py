@@ -36,3 +36,13 @@ async def load_demo(org_id: str, *, name: str = DEMO_NAME) -> UploadResult:
     result = await upload(org_id, name, items)
     await version_index(org_id, result.kb_id, result.version)  # keyword search ready at once
     return result
+
+
+async def embed_demo(org_id: str, *, name: str = DEMO_NAME) -> int:
+    """Embed the demo KB's passages now (the demo's first search then has nothing to wait for)."""
+    from servers.kb_server.store import get_kb
+    from servers.kb_server.vectors import embed_all, embed_lock
+
+    kb_id = (await get_kb(org_id, name))["id"]
+    with embed_lock(blocking=True):
+        return await embed_all(org_id=org_id, kb_id=kb_id)

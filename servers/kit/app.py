@@ -66,4 +66,7 @@ def build_server(
         middleware=[ToolCallMiddleware(name, version, launch, hooks)],
         **kwargs,
     )
+    from servers.kit.warm import register_warm_resource
+
+    register_warm_resource(server)
     return server

@@ -46,11 +46,13 @@ class ServerLaunch:
 
 @dataclass(frozen=True, slots=True)
 class TokenIdentity:
-    """What a verified bearer token grants: an org (None for a service token) and trust."""
+    """What a verified bearer token grants: an org (None for a service token), trust, and
+    optionally one customer of that org."""
 
     token_id: str
     org_id: str | None
     trusted: bool
+    customer_ref: str | None = None
 
 
 def resolve_context(
@@ -59,7 +61,7 @@ def resolve_context(
     """The request context for one call; raises FORBIDDEN when no tenant can be established."""
     fixed_org = token.org_id if token else launch.org_id
     trusted = token.trusted if token else launch.trust_meta
-    fixed_customer = None if token else launch.customer_ref
+    fixed_customer = token.customer_ref if token else launch.customer_ref
     claimed = RequestContext.from_meta(meta) if trusted else {}
 
     org = fixed_org or claimed.get("org_id")

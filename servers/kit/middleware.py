@@ -25,7 +25,9 @@ def _token_identity() -> TokenIdentity | None:
     if token is None:
         return None
     claims = token.claims or {}
-    return TokenIdentity(str(claims.get("token_id", "")), claims.get("org_id"), bool(claims.get("trusted")))
+    return TokenIdentity(
+        str(claims.get("token_id", "")), claims.get("org_id"), bool(claims.get("trusted")), claims.get("customer_ref")
+    )
 
 
 def _client_info(meta: dict[str, Any] | None, fastmcp_context: Any) -> tuple[str | None, str | None]:
@@ -51,6 +53,13 @@ class ToolCallMiddleware(Middleware):
         self.server_version = server_version
         self.launch = launch
         self.hooks = hooks
+
+    async def on_list_tools(self, context: MiddlewareContext, call_next: Any) -> Any:
+        result = await call_next(context)
+        from servers.kit.warm import mark_listed
+
+        mark_listed()  # the handshake is over: background model loading may start
+        return result
 
     async def on_call_tool(self, context: MiddlewareContext, call_next: Any) -> Any:
         fctx = context.fastmcp_context

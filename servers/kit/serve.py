@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
 
+from core.errors import invalid
 from servers import catalog
 from servers.kit.identity import ServerLaunch
 
 Transport = Literal["stdio", "http"]
+
+# server -> (table with an org_id column, what it holds): used to warn about a tenant without data
+DATA_TABLES: dict[str, tuple[str, str]] = {
+    "orders": ("ord_order", "orders"),
+    "kb": ("knowledge_base", "knowledge bases"),
+    "memory": ("memory_item", "memories"),
+}
 
 
 def quiet_fastmcp() -> None:
@@ -17,6 +29,76 @@ def quiet_fastmcp() -> None:
     os.environ.setdefault("FASTMCP_ENABLE_RICH_LOGGING", "false")
     os.environ.setdefault("FASTMCP_LOG_LEVEL", "WARNING")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+async def _tool_annotations(server: Any) -> dict[str, bool]:
+    """tool name -> read-only hint."""
+    tools = await server.list_tools(run_middleware=False)
+    return {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in tools}
+
+
+def expose_subset(server: Any, name: str, tools: Sequence[str] | None, read_only: bool) -> list[str]:
+    """Hide every tool not in ``tools`` (and, with ``read_only``, every tool that changes data).
+
+    Returns the names still exposed. A hidden tool is absent from ``tools/list`` and a call to
+    it answers NOT_FOUND. Unknown names are refused so a typo cannot expose nothing silently.
+    """
+    import asyncio
+
+    if not tools and not read_only:
+        return []
+    hints = asyncio.run(_tool_annotations(server))
+    wanted = set(hints)
+    if tools:
+        unknown = sorted(set(tools) - wanted)
+        if unknown:
+            raise invalid(f"{name} has no tool {', '.join(unknown)}: choose from {', '.join(sorted(hints))}")
+        wanted = set(tools)
+    if read_only:
+        wanted = {t for t in wanted if hints[t]}
+    if not wanted:
+        raise invalid(f"no tool of {name} is left to serve: --tools and --read-only exclude them all")
+    hidden = set(hints) - wanted
+    if hidden:
+        server.disable(names=hidden, components={"tool"})
+    return sorted(wanted)
+
+
+def data_note(name: str, org_id: str) -> str | None:
+    """Why a stdio server for ``org_id`` will find nothing, or None (SQLite store only; read-only)."""
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if settings.database_url:
+        return None  # a shared database: not checked at start
+    path = settings.home / "switchboard.db"
+    if not path.exists():
+        return (
+            f"no Switchboard data in {settings.home} (SWITCHBOARD_HOME): org {org_id!r} has nothing to serve yet. "
+            "Run `make demo`, or point SWITCHBOARD_HOME at the directory the demo printed."
+        )
+    table, what = DATA_TABLES.get(name, (None, ""))
+    if table is None:
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2) as conn:
+            row = conn.execute(f"SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1", (org_id,)).fetchone()
+    except sqlite3.Error:
+        return None  # not migrated yet, or busy: the first call says more
+    if row is None:
+        return f"org {org_id!r} has no {what} in {settings.home}: check --org (the demo's tenant is 'demo')"
+    return None
+
+
+def _warn_later(name: str, org_id: str) -> None:
+    """Print :func:`data_note` on stderr from a thread, so the handshake is not delayed."""
+
+    def check() -> None:
+        note = data_note(name, org_id)
+        if note:
+            print(f"switchboard serve {name}: warning: {note}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=check, name="switchboard-data-check", daemon=True).start()
 
 
 def serve(
@@ -28,14 +110,31 @@ def serve(
     path: str = "/mcp",
     launch: ServerLaunch | None = None,
     allowed_hosts: list[str] | None = None,
+    tools: Sequence[str] | None = None,
+    read_only: bool = False,
+    on_listen: Any = None,
 ) -> None:
-    """Serve ``name`` until interrupted. HTTP requires bearer tokens and checks Host/Origin."""
+    """Serve ``name`` until interrupted. HTTP requires bearer tokens and checks Host/Origin.
+
+    ``on_listen(url)`` is called with the HTTP endpoint's URL once it is known.
+    """
     quiet_fastmcp()
     if transport == "stdio":
         server = catalog.build(name, launch=launch)
+        expose_subset(server, name, tools, read_only)
+        if launch is not None and launch.org_id and not launch.trust_meta:
+            _warn_later(name, launch.org_id)
         server.run(transport="stdio", show_banner=False)
         return
+    if launch is not None and (launch.org_id or launch.customer_ref):
+        raise invalid(
+            "--org and --customer apply to stdio only: over HTTP each bearer token names its tenant "
+            "(and customer). Create one with `switchboard tokens create --org ORG [--customer REF]`"
+        )
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
+    expose_subset(server, name, tools, read_only)
+    if on_listen is not None:
+        on_listen(f"http://{_url_host(host)}:{port}{path}")
     server.run(
         transport="http",
         host=host,
@@ -45,4 +144,19 @@ def serve(
         log_level="warning",
         host_origin_protection="auto" if not allowed_hosts else True,
         allowed_hosts=allowed_hosts,
+        middleware=_http_middleware(),
     )
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _http_middleware() -> list[Any]:
+    from starlette.middleware import Middleware
+
+    from servers.kit.http_errors import JsonAuthErrors
+
+    return [Middleware(JsonAuthErrors)]

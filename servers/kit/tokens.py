@@ -14,6 +14,7 @@ from core.context import is_valid_identifier
 from core.db import get_engine, metadata
 from core.errors import invalid, not_found
 from core.ids import resolve_id
+from core.pii import contains_pii, mask_text
 from servers.kit.identity import TokenIdentity
 
 TOKEN_PREFIX = "sbt_"
@@ -24,6 +25,7 @@ api_token = Table(
     Column("id", String(36), primary_key=True),
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("org_id", String(128), nullable=True),
+    Column("customer_ref", String(128), nullable=True),
     Column("trusted", Boolean, nullable=False, default=False),
     Column("label", String(200), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -39,23 +41,38 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    customer_ref: str | None = None
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-async def create_token(org_id: str | None, *, label: str = "", trusted: bool = False) -> tuple[str, TokenInfo]:
+async def create_token(
+    org_id: str | None, *, label: str = "", trusted: bool = False, customer_ref: str | None = None
+) -> tuple[str, TokenInfo]:
     """Create a token; returns the plaintext (shown once) and its stored info.
 
     ``org_id=None`` makes a service token: it must be trusted and names the org in ``_meta``.
+    ``customer_ref`` binds the token to one customer of ``org_id`` (e.g. a CRM reading that
+    customer's memories); such a token can never be trusted to name another one in ``_meta``.
     """
+    if customer_ref is not None and org_id is None:
+        raise invalid("--customer needs --org: a customer token acts for one customer of one tenant")
     if org_id is None and not trusted:
         raise invalid("a token without --org is a service token and must be --trusted")
     if org_id is not None and not is_valid_identifier(org_id):
         raise invalid("org must be 1-128 letters, digits or ._:@- characters")
+    if customer_ref is not None:
+        if trusted:
+            raise invalid("a --customer token cannot be --trusted (trusted tokens may name any customer)")
+        if not is_valid_identifier(customer_ref):
+            raise invalid("customer must be 1-128 letters, digits or ._:@- characters")
+        if contains_pii(customer_ref):
+            raise invalid("--customer looks like personal data (a resident, phone or card number): use the customer id")
+    label = mask_text(label[:200])  # a note may quote a phone number: stored masked
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label[:200], datetime.now(UTC), None)
+    info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label, datetime.now(UTC), None, customer_ref)
     engine = await get_engine()
     async with engine.begin() as conn:
         await conn.execute(
@@ -63,6 +80,7 @@ async def create_token(org_id: str | None, *, label: str = "", trusted: bool = F
                 id=info.id,
                 token_sha256=_hash(plaintext),
                 org_id=org_id,
+                customer_ref=customer_ref,
                 trusted=trusted,
                 label=info.label,
                 created_at=info.created_at,
@@ -78,7 +96,10 @@ async def list_tokens(org_id: str | None = None) -> list[TokenInfo]:
         query = query.where(api_token.c.org_id == org_id)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    return [TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"]) for r in rows]
+    return [
+        TokenInfo(r["id"], r["org_id"], r["trusted"], r["label"], r["created_at"], r["revoked_at"], r["customer_ref"])
+        for r in rows
+    ]
 
 
 _TOKENS_HINT = "see `switchboard tokens list`"
@@ -106,7 +127,7 @@ async def verify_token(plaintext: str) -> TokenIdentity | None:
         row = (
             (
                 await conn.execute(
-                    select(api_token.c.id, api_token.c.org_id, api_token.c.trusted).where(
+                    select(api_token.c.id, api_token.c.org_id, api_token.c.trusted, api_token.c.customer_ref).where(
                         api_token.c.token_sha256 == _hash(plaintext), api_token.c.revoked_at.is_(None)
                     )
                 )
@@ -114,7 +135,7 @@ async def verify_token(plaintext: str) -> TokenIdentity | None:
             .mappings()
             .first()
         )
-    return TokenIdentity(row["id"], row["org_id"], bool(row["trusted"])) if row else None
+    return TokenIdentity(row["id"], row["org_id"], bool(row["trusted"]), row["customer_ref"]) if row else None
 
 
 def token_verifier():
@@ -132,7 +153,12 @@ def token_verifier():
                 client_id=identity.token_id,
                 scopes=[],
                 expires_at=None,
-                claims={"org_id": identity.org_id, "trusted": identity.trusted, "token_id": identity.token_id},
+                claims={
+                    "org_id": identity.org_id,
+                    "trusted": identity.trusted,
+                    "token_id": identity.token_id,
+                    "customer_ref": identity.customer_ref,
+                },
             )
 
     return SwitchboardTokenVerifier()

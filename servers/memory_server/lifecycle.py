@@ -14,25 +14,30 @@ log = logging.getLogger("switchboard.memory")
 @lifespan
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
+    from servers.kit.warm import after_handshake
     from servers.memory_server.service import get_service
     from servers.memory_server.vectors import VectorWorker
     from servers.retrieval.warmup import warm_up_in_background
 
     service = get_service()
-    started = False
     warm = warm_up_in_background(embed=service.vectors)
-    if service.vectors and service.worker is None:
-        service.worker = VectorWorker(service)
-        try:
-            await service.worker.start()
-            started = True
-        except Exception as exc:
-            log.warning("memory vector worker did not start: %s", type(exc).__name__)
-            service.worker = None
+
+    async def start_worker() -> None:
+        if service.vectors and service.worker is None:
+            worker = VectorWorker(service)
+            try:
+                await worker.start()
+                service.worker = worker
+            except Exception as exc:
+                log.warning("memory vector worker did not start: %s", type(exc).__name__)
+
+    # after the handshake, so initialize and tools/list are answered at once
+    starting = after_handshake("vector-worker", start_worker)
     try:
         yield {"memory_service": service}
     finally:
         warm.cancel()
-        if started and service.worker is not None:
+        starting.cancel()
+        if service.worker is not None:
             await service.worker.stop()
             service.worker = None

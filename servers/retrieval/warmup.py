@@ -2,7 +2,8 @@
 
 Kiwi takes ~6 s to load and the e5 model ~1 s; without a warm-up the first customer question
 after a server start pays for both. Servers start :func:`warm_up_in_background` in their lifespan:
-it runs in a worker thread, so the server answers (lexically) while it loads.
+it runs in a worker thread once the handshake is over, so ``initialize`` and ``tools/list`` are
+not delayed by the loading (which holds the GIL for seconds).
 """
 
 from __future__ import annotations
@@ -26,12 +27,8 @@ def warm_up(*, embed: bool = True) -> None:
 
 
 def warm_up_in_background(*, embed: bool = True) -> asyncio.Task[None]:
-    """:func:`warm_up` in a worker thread; failures are logged, never raised into the server."""
+    """:func:`warm_up` in a worker thread once the MCP handshake is over (see servers/kit/warm.py);
+    failures are logged, never raised into the server."""
+    from servers.kit.warm import after_handshake
 
-    async def run() -> None:
-        try:
-            await asyncio.to_thread(warm_up, embed=embed)
-        except Exception as exc:  # a missing model must not stop the server: search reports it
-            log.warning("retrieval warm-up failed: %s", type(exc).__name__)
-
-    return asyncio.create_task(run())
+    return after_handshake("models", lambda: asyncio.to_thread(warm_up, embed=embed))

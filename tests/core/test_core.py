@@ -67,7 +67,7 @@ async def test_fast_path_detects_a_stale_schema(database_url):
     async with engine.connect() as conn:
         assert await conn.run_sync(_is_current_fast)
     async with engine.begin() as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = 'kit_0000' WHERE version_num = 'kit_0001'"))
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'kit_0000' WHERE version_num LIKE 'kit_%'"))
     async with engine.connect() as conn:
         assert not await conn.run_sync(_is_current_fast)
     await dispose_engines()

@@ -60,8 +60,8 @@ KB_TEXT = {
 }
 
 
-def make_kb_server(text_key: str = "refund") -> Any:
-    """A KB server whose search always returns one passage (``KB_TEXT[text_key]``)."""
+def make_kb_server(text_key: str = "refund", *, delay: float = 0.0) -> Any:
+    """A KB server whose search always returns one passage (``KB_TEXT[text_key]``), after ``delay`` s."""
     from mcp_types import ToolAnnotations
 
     server = build_server("kb", "1.0.0", instructions="test kb", launch=ServerLaunch(trust_meta=True), hooks=[])
@@ -69,6 +69,8 @@ def make_kb_server(text_key: str = "refund") -> Any:
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def search(query: Annotated[str, Field(min_length=1)], top_k: int = 5) -> SearchOut:
         """Search the knowledge base; results are citations."""
+        if delay:
+            await asyncio.sleep(delay)
         hit = Citation(
             kb_id="kb-1",
             title="환불 정책",

@@ -54,21 +54,21 @@ def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
     assert {d["doc_id"] for d in shown["documents"]} == {"refund", "ship"}
     assert shown["embedding"]["embedded"] == 0 and shown["embedding"]["total"] == 2
 
-    hits = kb_json("search", "환불 며칠", "--org", "acme")
+    hits = kb_json("search", "환불 며칠", "--org", "acme")["hits"]  # the MCP tool's shape
     assert hits and all("에이크미" in h["text"] for h in hits)
-    hits = kb_json("search", "환불 며칠", "--org", "globex")
+    hits = kb_json("search", "환불 며칠", "--org", "globex")["hits"]
     assert hits and all("글로벡스" in h["text"] for h in hits)
 
     deleted = kb_json("delete-doc", "정책", "ship", "--org", "acme")
     assert deleted["version"] == 2
     versions = kb_json("versions", "정책", "--org", "acme")
     assert [v["version"] for v in versions] == [2, 1]
-    pinned = kb_json("search", "배송", "--org", "acme", "--pin", f"{created['kb_id']}=1")
+    pinned = kb_json("search", "배송", "--org", "acme", "--pin", f"{created['kb_id']}=1")["hits"]
     assert pinned and pinned[0]["doc_id"] == "ship" and pinned[0]["version"] == 1
-    assert all(h["doc_id"] != "ship" for h in kb_json("search", "배송 1~2일", "--org", "acme"))
+    assert all(h["doc_id"] != "ship" for h in kb_json("search", "배송 1~2일", "--org", "acme")["hits"])
 
     assert not kb_json("deactivate", "정책", "--org", "acme")["is_active"]
-    assert kb_json("search", "환불", "--org", "acme") == []
+    assert kb_json("search", "환불", "--org", "acme") == {"query": "환불", "hits": [], "searched": []}
     assert kb_json("activate", created["kb_id"], "--org", "acme")["is_active"]
 
     code, out = kb("show", "정책", "--org", "nobody")
@@ -108,5 +108,5 @@ def test_load_demo_is_idempotent(database_url: str) -> None:
     assert first["version"] == second["version"] == 1 and not second["new_version"]
     shown = kb_json("show", "고객센터", "--org", "demo")
     assert shown["n_documents"] >= 20
-    hits = kb_json("search", "카드 환불은 며칠 걸려요?", "--org", "demo")
+    hits = kb_json("search", "카드 환불은 며칠 걸려요?", "--org", "demo")["hits"]
     assert any("3영업일" in h["text"] for h in hits)

@@ -1,0 +1,61 @@
+"""Give every 401 of the HTTP transport a JSON body and a ``WWW-Authenticate: Bearer`` header.
+
+fastmcp's bearer check answers a request *without* a token with an empty 401 body; integrators
+(curl, a CRM's HTTP client) then see nothing to act on. This ASGI middleware rewrites such a
+response into ``{"error": "invalid_token", "code": "FORBIDDEN", "error_description": "..."}``
+(RFC 6750 field names plus our stable code) and keeps any ``WWW-Authenticate`` header the
+auth layer set. Responses that already carry a body pass unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MISSING_TOKEN = (
+    "this server needs a bearer token: send `Authorization: Bearer <token>`; "
+    "create one with `switchboard tokens create --org ORG [--customer REF]`"
+)
+
+
+class JsonAuthErrors:
+    """Pure ASGI middleware (works with streaming responses: only empty 401s are rewritten)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: dict[str, Any] | None = None
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                held = message  # decide when the body arrives
+                return
+            if held is not None and message["type"] == "http.response.body":
+                start, held = held, None
+                body = message.get("body", b"")
+                if body or message.get("more_body"):
+                    await send(start)
+                    await send(message)
+                    return
+                await _send_json_401(start, send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
+
+
+async def _send_json_401(start: dict[str, Any], send: Any) -> None:
+    body = json.dumps(
+        {"error": "invalid_token", "code": "FORBIDDEN", "error_description": MISSING_TOKEN}, ensure_ascii=False
+    ).encode("utf-8")
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+    if not any(k.lower() == b"www-authenticate" for k, _ in headers):
+        headers.append((b"www-authenticate", b"Bearer"))
+    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,99 @@
+"""Background start-up work that never delays the MCP handshake.
+
+Loading the Korean analyser (kiwi, ~3 s) and the e5 model (~1 s) holds the GIL for up to 2 s at
+a time even in a worker thread, so a server that loads them while a client is connecting
+answers ``initialize`` and ``tools/list`` seconds late (openai-agents' default 5 s timeout then
+fails). Servers therefore hand such work to :func:`after_handshake`: it starts once the first
+``tools/list`` has been answered (the kit's middleware calls :func:`mark_listed`), or after
+:data:`GRACE_S` when no client lists tools (e.g. a client that only calls a known tool).
+
+A client that wants the server warm before its first real call reads the resource
+:data:`WARM_URI`: the read returns once every background job has finished (the host does this
+when it connects, see host/pool.py). Reading it also starts the jobs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("switchboard.kit.warm")
+
+WARM_URI = "switchboard://status/warm"
+GRACE_S = float(os.environ.get("SWITCHBOARD_WARM_GRACE_S", "1.0"))
+WAIT_S = 25.0  # below the clients' usual 30 s request timeout
+
+
+class _State:
+    def __init__(self) -> None:
+        self.listed = asyncio.Event()
+        self.jobs: list[asyncio.Task[Any]] = []
+        self.started_at = time.monotonic()
+
+
+# one state per event loop: an asyncio.Event is bound to the loop that first waits on it
+_states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _State] = weakref.WeakKeyDictionary()
+
+
+def _state() -> _State:
+    loop = asyncio.get_running_loop()
+    state = _states.get(loop)
+    if state is None:
+        state = _states[loop] = _State()
+    return state
+
+
+def mark_listed() -> None:
+    """The first ``tools/list`` was answered (or a client asked to warm up): start the jobs."""
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing is waiting
+        _state().listed.set()
+
+
+def after_handshake(name: str, job: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
+    """Run ``job`` once the handshake is over; failures are logged, never raised."""
+
+    state = _state()
+
+    async def run() -> Any:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.listed.wait(), timeout=GRACE_S)
+        await asyncio.sleep(0.05)  # let the tools/list response reach the client first
+        try:
+            return await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a missing model must not stop the server: search reports it
+            log.warning("background start-up job %s failed: %s", name, type(exc).__name__)
+            return None
+
+    task = asyncio.create_task(run(), name=f"switchboard-warm-{name}")
+    state.jobs.append(task)
+    task.add_done_callback(lambda t: state.jobs.remove(t) if t in state.jobs else None)
+    return task
+
+
+async def wait_warm(timeout: float = WAIT_S) -> dict[str, Any]:
+    """Start the jobs now and wait for them; what :data:`WARM_URI` returns."""
+    mark_listed()
+    state = _state()
+    jobs = list(state.jobs)
+    if jobs:
+        await asyncio.wait(jobs, timeout=timeout)
+    pending = [t.get_name() for t in state.jobs if not t.done()]
+    return {"warm": not pending, "pending": pending, "uptime_s": round(time.monotonic() - state.started_at, 3)}
+
+
+def register_warm_resource(server: Any) -> None:
+    """Add the :data:`WARM_URI` resource (not a tool: the registry's tool pins are unchanged)."""
+    import json
+
+    @server.resource(WARM_URI, name="warm", mime_type="application/json")
+    async def warm() -> str:
+        """Returns once the server's models are loaded and its start-up jobs are done."""
+        return json.dumps(await wait_warm())
