@@ -161,6 +161,13 @@ async def crash_during_refund(env: dict[str, str], point: str) -> tuple[str, str
             await client.send(type="user.message", text=f"주문번호 {order_id} 환불 신청할게요 단순 변심이라서요")
             asked = await client.until("turn.completed")
             prompt = next(m for m in asked if m["type"] == "confirmation.requested")
+            for _ in range(3):  # the order is looked up (and confirmed) before the refund is put to the customer
+                if prompt["exposed_name"] == REFUND:
+                    break
+                await client.send(type="confirmation.response", confirmed=True)
+                asked = await client.until("turn.completed")
+                prompt = next(m for m in asked if m["type"] == "confirmation.requested")
+            assert prompt["exposed_name"] == REFUND
             assert order_id in prompt["prompt"]
             await client.send(type="confirmation.response", confirmed=True)
             with pytest.raises((ConnectionClosed, TimeoutError)):
@@ -215,7 +222,8 @@ async def test_host_killed_mid_refund_then_resumed(
     assert await _unresolved(session_id) == []  # every call has its result now
     if point == "after_call_record":
         assert (await verify("--strict")).exit_code == 0
-    killed = detail["turns"][1]
+    killed = detail["turns"][-2]  # the turn the confirmation ran in; the last one is "네 고마워요"
+    assert [t["seq"] for t in detail["turns"] if t["status"] == "failed"] == [killed["seq"]]
     assert killed["status"] == "failed" and killed["error_code"] == "INTERRUPTED"
     assert all(t["status"] != "open" for t in detail["turns"])
     refund_calls = [c for c in detail["tool_calls"] if c["exposed_name"] == REFUND]
