@@ -108,10 +108,11 @@ async def grade(
 ) -> list[Check]:
     checks: list[Check] = []
     called = [tool_base(c["exposed_name"]) for c in calls]
+    succeeded = [tool_base(c["exposed_name"]) for c in calls if c.get("ok")]
     for name in expect.get("actions_required") or []:
-        checks.append(Check(f"action {name} ran", name in called, "called", sorted(set(called))))
+        checks.append(Check(f"action {name} succeeded", name in succeeded, "called, ok", sorted(set(succeeded))))
     for name in expect.get("actions_forbidden") or []:
-        checks.append(Check(f"action {name} did not run", name not in called, "not called", sorted(set(called))))
+        checks.append(Check(f"action {name} was not called", name not in called, "not called", sorted(set(called))))
     if "refund_rows" in expect:
         want = {str(k): int(v) for k, v in expect["refund_rows"].items()}
         have = await refund_counts(org_id, list(want))
