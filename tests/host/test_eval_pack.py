@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -18,15 +19,31 @@ from host.evals.report import category_rows, failure_lines
 pytestmark = pytest.mark.timeout(600)
 
 
+# scenarios the tests below look into
+EXAMINED = ("rr-ko-confirm-8822", "rr-ko-dont-8833", "long-ko-pii-everywhere", "sf-ko-orders-lookup", "sf-ko-orders-refund")
+
+
+def postgres_subset(pack) -> list[str]:
+    """On the PostgreSQL pass, the first covered scenario of each category (the SQLite pass runs all)."""
+    if os.environ.get("SWITCHBOARD_TEST_BACKEND", "sqlite") != "postgres":
+        return []
+    first: dict[str, str] = {}
+    for s in pack.scenarios:
+        if s.offline_covered:
+            first.setdefault(s.category, s.id)
+    return sorted(set(first.values()) | set(EXAMINED))
+
+
 async def _run_pack() -> dict:
     import audit
     from core.db import dispose_engines
     from host.evals.runner import RunOptions, run_eval
     from registry.demo import publish_and_approve_demo
 
+    pack = load_pack("ko-callcenter")
     try:
         await publish_and_approve_demo("demo", ["orders", "kb", "memory"])
-        return await run_eval(load_pack("ko-callcenter"), RunOptions(org_id="demo", agent_ref="cs-agent"))
+        return await run_eval(pack, RunOptions(org_id="demo", agent_ref="cs-agent", only=postgres_subset(pack)))
     finally:
         await audit.close()
         await dispose_engines()
@@ -57,7 +74,7 @@ def test_every_offline_covered_scenario_passes(offline_report):
     assert s["covered_failures"] == [], json.dumps(
         [r for r in offline_report["results"] if r["offline_covered"] and not r["passed"]], ensure_ascii=False
     )[:4000]
-    assert s["covered"]["runs"] >= 70
+    assert s["covered"]["runs"] >= (11 if postgres_subset(load_pack("ko-callcenter")) else 70)
     assert set(s["by_category"]) == set(CATEGORIES)
     assert s["pass_hat_k"]["1"] == s["pass_rate"]
 
