@@ -430,7 +430,9 @@ def agent_approve(
     org: str = ORG_OPTION,
     by: str = BY_OPTION,
     json_output: bool = JSON_OPTION,
-    override_gate: str = typer.Option(None, "--override-gate", help="Approve below the org's eval gate: the reason (audited)."),
+    override_gate: str = typer.Option(
+        None, "--override-gate", help="Approve below the org's eval gate: the reason (audited)."
+    ),
 ) -> None:
     """Freeze a draft: check its bindings, compute its manifest; it never changes afterwards."""
     from core.errors import invalid

@@ -8,7 +8,6 @@ needs a reason and is appended to the audit log as ``agent_eval_gate_overridden`
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any

@@ -22,7 +22,9 @@ def eval_run(
     trials: int = typer.Option(1, "--trials", min=1, max=20, help="Runs per scenario (pass^k for k ≤ trials)."),
     provider: str = typer.Option(None, "--provider", help="anthropic, openai or offline (default: the agent's)."),
     simulator: str = typer.Option("scripted", "--simulator", help="scripted (the pack's turns) or model."),
-    simulator_provider: str = typer.Option("anthropic", "--simulator-provider", help="Model simulator: anthropic|openai."),
+    simulator_provider: str = typer.Option(
+        "anthropic", "--simulator-provider", help="Model simulator: anthropic|openai."
+    ),
     only: list[str] = typer.Option(None, "--only", help="Scenario ids or categories; repeat."),
     out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
     require_covered: bool = typer.Option(
@@ -99,7 +101,9 @@ def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool
     from host.evals.report import category_rows, failure_lines, pct
 
     s = report["summary"]
-    title = f"{report['agent']} on {report['pack']}@{report['pack_version']} · {report['provider']} · {report['simulator']}"
+    title = (
+        f"{report['agent']} on {report['pack']}@{report['pack_version']} · {report['provider']} · {report['simulator']}"
+    )
     console.print(table(title, ["category", "runs", "passed", "pass rate"], category_rows(report)))
     langs = ", ".join(f"{k} {pct(v['pass_rate'])} ({v['passed']}/{v['runs']})" for k, v in s["by_language"].items())
     ks = ", ".join(f"pass^{k} {pct(v)}" for k, v in s["pass_hat_k"].items())
@@ -160,9 +164,13 @@ def eval_list(
         for s in loaded.scenarios
     ]
     if json_output:
-        print_json([dict(zip(("id", "category", "language", "persona", "offline", "title"), r, strict=True)) for r in rows])
+        print_json(
+            [dict(zip(("id", "category", "language", "persona", "offline", "title"), r, strict=True)) for r in rows]
+        )
         return
-    console.print(table(f"{loaded.ref}: {len(rows)} scenarios", ["id", "category", "lang", "persona", "offline", "title"], rows))
+    console.print(
+        table(f"{loaded.ref}: {len(rows)} scenarios", ["id", "category", "lang", "persona", "offline", "title"], rows)
+    )
 
 
 @app.command("gate")
@@ -191,4 +199,6 @@ def eval_gate(
         console.print(f"{org}: no eval gate; approvals need no eval run")
     else:
         where = f" on pack {gate.pack}" if gate.pack else ""
-        console.print(f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by})")
+        console.print(
+            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by})"
+        )

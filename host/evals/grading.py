@@ -121,10 +121,7 @@ async def grade(
         rows = await memory_rows(org_id, customer) if customer else []
         for item in expect["memories"]:
             matching = [r["status"] for r in rows if item["contains"] in r["text"]]
-            if item["status"] == "absent":
-                ok = not matching
-            else:
-                ok = item["status"] in matching
+            ok = not matching if item["status"] == "absent" else item["status"] in matching
             checks.append(Check(f"memory '{item['contains']}'", ok, item["status"], matching or "absent"))
     records = await session_records(org_id, session_id)
     if "review_items" in expect:
@@ -138,12 +135,16 @@ async def grade(
         refs = [r for t in agent for r in t.get("kb_references") or []]
         versions = sorted({str(r.get("version")) for r in refs})
         ok = bool(refs) and versions == [kb_version] if expect["cites_kb"] else not refs
-        checks.append(Check("KB citation of the pinned version", ok, f"v{kb_version}" if expect["cites_kb"] else "none", versions))
+        checks.append(
+            Check("KB citation of the pinned version", ok, f"v{kb_version}" if expect["cites_kb"] else "none", versions)
+        )
     said = "\n".join(t.get("text") or "" for t in agent)
     for text in expect.get("answer_contains") or []:
         checks.append(Check(f"agent said '{text}'", text in said, text, said[-300:]))
     for text in expect.get("answer_excludes") or []:
-        checks.append(Check(f"agent never said '{text}'", text not in said, "absent", "present" if text in said else "absent"))
+        checks.append(
+            Check(f"agent never said '{text}'", text not in said, "absent", "present" if text in said else "absent")
+        )
     if expect.get("no_raw_pii", True):
         leaks = raw_pii(records)
         if customer:

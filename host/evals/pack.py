@@ -72,7 +72,10 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["name", "text"],
-                        "properties": {"name": {"type": "string", "pattern": r"^[\w.-]+\.md$"}, "text": {"type": "string"}},
+                        "properties": {
+                            "name": {"type": "string", "pattern": r"^[\w.-]+\.md$"},
+                            "text": {"type": "string"},
+                        },
                     },
                 },
             },

@@ -57,7 +57,9 @@ def failure_lines(result: dict[str, Any], *, transcript: bool = True) -> list[st
     for c in result.get("checks") or []:
         if not c["ok"]:
             actual = json.dumps(c["actual"], ensure_ascii=False, default=str)[:300]
-            lines.append(f"  ✗ {c['check']}: expected {json.dumps(c['expected'], ensure_ascii=False)} · actual {actual}")
+            lines.append(
+                f"  ✗ {c['check']}: expected {json.dumps(c['expected'], ensure_ascii=False)} · actual {actual}"
+            )
     if transcript:
         for item in result.get("transcript") or []:
             who = "고객" if item["role"] == "customer" else "상담봇"

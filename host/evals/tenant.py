@@ -49,14 +49,23 @@ async def load_source(org_id: str, agent_ref: str) -> SourceAgent:
     info = await agent_version_info(org_id, slug, number)
     engine = await get_engine()
     async with engine.connect() as conn:
-        prompt = (await conn.execute(select(agent_version.c.system_prompt).where(agent_version.c.id == info.id))).scalar_one()
+        prompt = (
+            await conn.execute(select(agent_version.c.system_prompt).where(agent_version.c.id == info.id))
+        ).scalar_one()
     tools = tuple(
         ToolSpec(t.server_name, t.server_version, t.tool_name, t.policy, t.timeout_ms, t.max_calls_per_turn)
         for t in info.tools
     )
     return SourceAgent(
-        org_id, slug, info.version, info.id, info.state, f"{info.model_provider}:{info.model_id}",
-        dict(info.model_params or {}), prompt, tools,
+        org_id,
+        slug,
+        info.version,
+        info.id,
+        info.state,
+        f"{info.model_provider}:{info.model_id}",
+        dict(info.model_params or {}),
+        prompt,
+        tools,
     )
 
 

@@ -20,7 +20,13 @@ pytestmark = pytest.mark.timeout(600)
 
 
 # scenarios the tests below look into
-EXAMINED = ("rr-ko-confirm-8822", "rr-ko-dont-8833", "long-ko-pii-everywhere", "sf-ko-orders-lookup", "sf-ko-orders-refund")
+EXAMINED = (
+    "rr-ko-confirm-8822",
+    "rr-ko-dont-8833",
+    "long-ko-pii-everywhere",
+    "sf-ko-orders-lookup",
+    "sf-ko-orders-refund",
+)
 
 
 def postgres_subset(pack) -> list[str]:

@@ -55,13 +55,20 @@ def test_sloppy_packs_get_every_problem_at_once(tmp_path):
         load_pack(pack)
     assert err.value.code is ErrorCode.INVALID_ARGUMENT
     message = err.value.message
-    for needle in ("also used in", "a.json[2]", "billing", "'expect' is a required property", "ignore_previous", "a.json[6]"):
+    for needle in (
+        "also used in",
+        "a.json[2]",
+        "billing",
+        "'expect' is a required property",
+        "ignore_previous",
+        "a.json[6]",
+    ):
         assert needle in message, (needle, message)
     assert "fix them and run again" in message
 
 
 def test_not_a_pack_and_broken_json(tmp_path):
-    with pytest.raises(SwitchboardError, match="needs a pack.json"):
+    with pytest.raises(SwitchboardError, match=r"needs a pack\.json"):
         load_pack(tmp_path)
     pack = _pack(tmp_path, [GOOD])
     (pack / "scenarios" / "b.json").write_text("[{'id': 1,]", encoding="utf-8")
@@ -81,7 +88,7 @@ def test_pass_hat_k_is_the_chance_that_k_runs_all_pass():
     results += [_r("b", ok, t) for t, ok in ((1, True), (2, False), (3, True))]
     results += [_r("c", False, t) for t in (1, 2, 3)]
     assert pass_hat_k(results, 3) == {"1": round(5 / 9, 4), "2": round(4 / 9, 4), "3": round(1 / 3, 4)}
-    s = summarise(results + [_r("d", False, 1, "policy_kb", covered=False)], 3)
+    s = summarise([*results, _r("d", False, 1, "policy_kb", covered=False)], 3)
     assert s["covered_failures"] == ["b", "c"]
     assert s["not_covered"] == {"runs": 1, "passed": 0, "pass_rate": 0.0}
     assert s["by_category"]["shipping"]["passed"] == 5
@@ -100,7 +107,10 @@ def test_raw_personal_data_in_any_stored_column_is_found():
 
 
 def _report(run_id: str, outcomes: dict[str, bool], agent: str = "cs-agent@1") -> dict:
-    results = [_r(sid, ok, cat="refund_request") | {"title": sid, "checks": [], "transcript": []} for sid, ok in outcomes.items()]
+    results = [
+        _r(sid, ok, cat="refund_request") | {"title": sid, "checks": [], "transcript": []}
+        for sid, ok in outcomes.items()
+    ]
     return {
         "run_id": run_id,
         "agent": agent,
@@ -146,7 +156,14 @@ def _eval_report(org: str, version_id: str, rate: float) -> dict:
         "provider": "offline",
         "simulator": "scripted",
         "trials": 1,
-        "summary": {"runs": 10, "passed": int(rate * 10), "pass_rate": rate, "by_category": {}, "pass_hat_k": {}, "covered": {}},
+        "summary": {
+            "runs": 10,
+            "passed": int(rate * 10),
+            "pass_rate": rate,
+            "by_category": {},
+            "pass_hat_k": {},
+            "covered": {},
+        },
     }
 
 
@@ -198,7 +215,18 @@ def test_registry_agent_approve_runs_the_gate(sb_env):
     prompt.write_text("상담원 프롬프트", encoding="utf-8")
     for args in (
         ["registry", "agent", "create", "gated", "--org", "o1"],
-        ["registry", "agent", "draft", "gated", "--org", "o1", "--model", "offline:planner", "--prompt-file", str(prompt)],
+        [
+            "registry",
+            "agent",
+            "draft",
+            "gated",
+            "--org",
+            "o1",
+            "--model",
+            "offline:planner",
+            "--prompt-file",
+            str(prompt),
+        ],
     ):
         made = runner.invoke(app, args)
         assert made.exit_code == 0, made.output
