@@ -65,14 +65,8 @@ class _Recorder:
             )
 
 
-async def run_scenario(
-    scenario: Scenario, trial: int, *, source: SourceAgent, runtime: Any, servers: SharedServers, opts: RunOptions
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    org = fresh_org(scenario.id, trial)
-    initial = scenario.initial
-    customer = initial.get("customer")
-    out: dict[str, Any] = {
+def blank_result(scenario: Scenario, trial: int, org: str | None) -> dict[str, Any]:
+    return {
         "id": scenario.id,
         "category": scenario.category,
         "language": scenario.language,
@@ -85,6 +79,16 @@ async def run_scenario(
         "checks": [],
         "error": None,
     }
+
+
+async def run_scenario(
+    scenario: Scenario, trial: int, *, source: SourceAgent, runtime: Any, servers: SharedServers, opts: RunOptions
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    org = fresh_org(scenario.id, trial)
+    initial = scenario.initial
+    customer = initial.get("customer")
+    out = blank_result(scenario, trial, org)
     killed: list[str] = []
     try:
         tenant = await setup_tenant(org, source, initial)
@@ -165,19 +169,9 @@ async def run_eval(
                         SCENARIO_TIMEOUT_S,
                     )
                 except TimeoutError:
-                    result = {
-                        "id": scenario.id,
-                        "category": scenario.category,
-                        "language": scenario.language,
-                        "title": scenario.title,
-                        "offline_covered": scenario.offline_covered,
-                        "trial": trial,
-                        "passed": False,
-                        "checks": [],
-                        "transcript": [],
-                        "calls": [],
-                        "error": f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s",
-                    }
+                    result = blank_result(scenario, trial, None)
+                    result["error"] = f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s"
+                    result["passed"] = False
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
