@@ -105,6 +105,8 @@ def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool
         f"{report['agent']} on {report['pack']}@{report['pack_version']} · {report['provider']} · {report['simulator']}"
     )
     console.print(table(title, ["category", "runs", "passed", "pass rate"], category_rows(report)))
+    for note in report.get("notes") or []:
+        console.print(f"[yellow]note[/] {note}")
     langs = ", ".join(f"{k} {pct(v['pass_rate'])} ({v['passed']}/{v['runs']})" for k, v in s["by_language"].items())
     ks = ", ".join(f"pass^{k} {pct(v)}" for k, v in s["pass_hat_k"].items())
     console.print(f"languages: {langs}\n{ks}")

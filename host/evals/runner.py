@@ -154,6 +154,8 @@ async def run_eval(
 
     scenarios = pack.select(opts.only)
     source = await load_source(opts.org_id, opts.agent_ref)
+    if opts.simulator == "model":
+        check_simulator_key(opts.simulator_provider or "anthropic")
     started_at = datetime.now(UTC)
     servers = await SharedServers().start()
     runtime = EvalRuntime(provider_override=opts.provider, connector=servers.connector)
@@ -192,9 +194,22 @@ async def run_eval(
         "trials": opts.trials,
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
+        "notes": list(runtime.notes),
         "summary": summarise(results, opts.trials),
         "results": results,
     }
+
+
+def check_simulator_key(name: str) -> None:
+    """The model simulator needs a real provider: refuse before any tenant is created."""
+    from core.errors import invalid
+    from host.providers import resolve_provider_name
+
+    if name not in ("anthropic", "openai"):
+        raise invalid("--simulator-provider is anthropic or openai")
+    resolved, note = resolve_provider_name(name)
+    if resolved != name:
+        raise invalid(f"--simulator model: {note}; set the key or use --simulator scripted")
 
 
 class EvalRuntime(HostRuntime):

@@ -40,24 +40,33 @@ def postgres_subset(pack) -> list[str]:
     return sorted(set(first.values()) | set(EXAMINED))
 
 
-async def _run_pack() -> dict:
+async def _closing(coro):
     import audit
     from core.db import dispose_engines
-    from host.evals.runner import RunOptions, run_eval
-    from registry.demo import publish_and_approve_demo
 
-    pack = load_pack("ko-callcenter")
     try:
-        await publish_and_approve_demo("demo", ["orders", "kb", "memory"])
-        return await run_eval(pack, RunOptions(org_id="demo", agent_ref="cs-agent", only=postgres_subset(pack)))
+        return await coro
     finally:
         await audit.close()
         await dispose_engines()
 
 
 @pytest.fixture(scope="module")
-def offline_report(module_database_url: str) -> dict:
-    report = asyncio.run(_run_pack())
+def demo_agent(module_database_url: str) -> str:
+    """The bundled servers published and approved, cs-agent frozen in org demo (once per module)."""
+    from registry.demo import publish_and_approve_demo
+
+    info = asyncio.run(_closing(publish_and_approve_demo("demo", ["orders", "kb", "memory"])))
+    return info.ref
+
+
+@pytest.fixture(scope="module")
+def offline_report(demo_agent: str) -> dict:
+    from host.evals.runner import RunOptions, run_eval
+
+    pack = load_pack("ko-callcenter")
+    opts = RunOptions(org_id="demo", agent_ref=demo_agent, only=postgres_subset(pack))
+    report = asyncio.run(_closing(run_eval(pack, opts)))
     print()
     for row in category_rows(report):
         print("  ".join(f"{c:<18}" for c in row))
@@ -138,8 +147,8 @@ def _brain(conv):
     from tests.host.fake_llm import FakeStep
 
     if "role-playing a CUSTOMER" in conv.system:  # the model-driven simulator
-        agent_lines = [p for role, kind, p in conv.events if role == "user" and kind == "text"]
-        return FakeStep(text="[END]" if len(agent_lines) > 2 else "그래서 언제 끝나요? 8841이요")
+        heard = [p for role, kind, p in conv.events if role == "user" and kind == "text"]  # the agent's lines
+        return FakeStep(text="[END]" if len(heard) > 2 else "그래서 언제 끝나요? 8841이요")
     results = conv.results_since_user()
     if results:
         return FakeStep(text=f"조회 결과입니다: {results[-1]['content'][:200]}")
@@ -164,8 +173,6 @@ def _factory(llm):
 
 
 async def _run_with(provider: str, simulator: str, llm, tmp_path) -> dict:
-    import audit
-    from core.db import dispose_engines
     from host.evals.runner import RunOptions, run_eval
 
     folder = tmp_path / provider
@@ -183,20 +190,19 @@ async def _run_with(provider: str, simulator: str, llm, tmp_path) -> dict:
         trials=2,
         provider_factory=_factory(llm),
     )
-    try:
-        return await run_eval(load_pack(folder), opts)
-    finally:
-        await audit.close()
-        await dispose_engines()
+    return await _closing(run_eval(load_pack(folder), opts))
 
 
 @pytest.mark.parametrize(("provider", "simulator"), [("anthropic", "model"), ("openai", "scripted")])
-def test_model_providers_run_through_the_same_runner(offline_report, provider, simulator, tmp_path):
+def test_model_providers_run_through_the_same_runner(demo_agent, provider, simulator, tmp_path, monkeypatch):
     from tests.host.fake_llm import FakeLLM
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY", "sk-fake")
 
     with FakeLLM(_brain) as llm:
         report = asyncio.run(_run_with(provider, simulator, llm, tmp_path))
         paths = {r["path"] for r in llm.requests}
+        systems = [json.dumps(b.get("system") or b.get("instructions") or "", ensure_ascii=False) for b in llm.bodies()]
     assert report["provider"] == provider
     results = report["results"]
     assert [r["trial"] for r in results] == [1, 2]
@@ -204,6 +210,12 @@ def test_model_providers_run_through_the_same_runner(offline_report, provider, s
         assert r["error"] is None, r["error"]
         assert r["passed"], [c for c in r["checks"] if not c["ok"]]
         customer_lines = [t for t in r["transcript"] if t["role"] == "customer"]
-        assert len(customer_lines) == (3 if simulator == "model" else 1)
+        # model: the scripted opening line, one simulated line, then the simulator says [END]
+        assert len(customer_lines) == (2 if simulator == "model" else 1)
     assert report["summary"]["pass_hat_k"] == {"1": 1.0, "2": 1.0}
     assert any(p.endswith("/messages" if provider == "anthropic" else "/responses") for p in paths), paths
+    simulated = [s for s in systems if "role-playing a CUSTOMER" in s]
+    if simulator == "model":  # the simulator got the persona and goal, never the expected outcome
+        assert simulated and all("8841 환불이 언제 끝나는지" in s and "refund_rows" not in s for s in simulated)
+    else:
+        assert not simulated
