@@ -206,12 +206,12 @@ async def test_the_gate_refuses_approval_below_the_minimum_and_audits_overrides(
     assert approved.state == "approved"
 
 
-def test_registry_agent_approve_runs_the_gate(sb_env):
+def test_registry_agent_approve_runs_the_gate(sb_env, tmp_path):
     from switchboard_cli import build_app
 
     app = build_app("registry")
     runner = CliRunner(env=sb_env)
-    prompt = Path(sb_env["SWITCHBOARD_HOME"]) / "prompt.md"
+    prompt = tmp_path / "prompt.md"
     prompt.write_text("상담원 프롬프트", encoding="utf-8")
     for args in (
         ["registry", "agent", "create", "gated", "--org", "o1"],
