@@ -139,6 +139,9 @@ def eval_compare(
     if json_output:
         print_json({"a": ra["run_id"], "b": rb["run_id"], "rows": rows, "changed": changed})
         return
+    pa, pb = (f"{r.get('pack')}@{r.get('pack_version')}" for r in (ra, rb))
+    if pa != pb:
+        err_console.print(f"[yellow]note[/] the runs used different packs ({pa} vs {pb}): rates are not comparable")
     head_a = f"A {ra['agent']} · {ra['provider']}"
     head_b = f"B {rb['agent']} · {rb['provider']}"
     console.print(table(f"{ra['run_id']} vs {rb['run_id']}", ["", head_a, head_b, "B − A"], rows))
