@@ -23,6 +23,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "registry": ("registry.cli:app", "Server versions, tool pins and agent versions."),
     "review": ("host.review_cli:app", "The human review queue."),
     "customer": ("switchboard_erase:app", "Data-subject requests: erase a customer from every store."),
+    "eval": ("host.evals.cli:app", "Evaluate an agent version on scenario packs before approval."),
 }
 # single commands -> "module:function"
 COMMANDS: dict[str, str] = {

@@ -494,6 +494,9 @@ def agent_approve(
     org: str = ORG_OPTION,
     by: str = BY_OPTION,
     json_output: bool = JSON_OPTION,
+    override_gate: str = typer.Option(
+        None, "--override-gate", help="Approve below the org's eval gate: the reason (audited)."
+    ),
 ) -> None:
     """Freeze a draft: check its bindings, compute its manifest; it never changes afterwards."""
     from core.errors import invalid
@@ -504,13 +507,18 @@ def agent_approve(
         slug, number = parse_agent_ref(ref)
         if number is None:
             raise invalid(f"say which version to approve: {slug}@<n> (see `registry agent show {slug}`)")
+        from registry.gate import gate_before_approve  # issue 15: the eval gate
+
+        evals.append(await gate_before_approve(org, slug, number, actor=_actor(by), override_reason=override_gate))
         return await approve_agent_version(org, slug, number, approved_by=_actor(by))
 
+    evals: list[Any] = []
     info = run(_go)
     if json_output:
         print_json(info)
         return
     console.print(f"[green]✓[/] {safe(info.ref)} approved and frozen; manifest sha256 {info.manifest_sha256}")
+    console.print(f"  latest eval: {evals[0].line() if evals and evals[0] else 'none (see `switchboard eval run`)'}")
     _print_agent_version(info)
 
 

@@ -1,0 +1,209 @@
+"""``switchboard eval``: run a scenario pack against an agent version, compare runs, set the gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from core.cliutil import console, err_console, print_json, run, table
+
+app = typer.Typer(help="Evaluate an agent version on a scenario pack before it serves customers.", no_args_is_help=True)
+
+PACK_HELP = "A pack folder (with pack.json) or a bundled pack name: ko-callcenter."
+
+
+@app.command("run")
+def eval_run(
+    agent: str = typer.Argument(..., help="AGENT@N (draft or approved), e.g. cs-agent@2; AGENT alone = newest."),
+    pack: str = typer.Option("ko-callcenter", "--pack", help=PACK_HELP),
+    org: str = typer.Option("demo", "--org", envvar="SWITCHBOARD_ORG", help="The org the agent version lives in."),
+    trials: int = typer.Option(1, "--trials", min=1, max=20, help="Runs per scenario (pass^k for k ≤ trials)."),
+    provider: str = typer.Option(None, "--provider", help="anthropic, openai or offline (default: the agent's)."),
+    simulator: str = typer.Option("scripted", "--simulator", help="scripted (the pack's turns) or model."),
+    simulator_provider: str = typer.Option(
+        "anthropic", "--simulator-provider", help="Model simulator: anthropic|openai."
+    ),
+    only: list[str] = typer.Option(None, "--only", help="Scenario ids or categories; repeat."),
+    out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
+    require_covered: bool = typer.Option(
+        False, "--require-covered", help="Exit 1 when a scenario the offline planner covers fails (CI)."
+    ),
+    transcripts: bool = typer.Option(True, "--transcripts/--no-transcripts", help="Show failing transcripts."),
+    json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Run every scenario of the pack in a fresh tenant through the real host, servers and gateway.
+
+    Prints the pass rate per category, pass^k, and for each failure the expected vs actual
+    state with the transcript; writes a JSON report under $SWITCHBOARD_HOME/evals and records
+    the result against the agent version (shown on approval, checked by the org's gate).
+    """
+    from host.evals.pack import load_pack
+    from host.evals.runner import RunOptions
+
+    if simulator not in ("scripted", "model"):
+        raise typer.BadParameter("--simulator is scripted or model")
+    loaded = run(lambda: _load(pack, load_pack))
+    opts = RunOptions(
+        org_id=org,
+        agent_ref=agent,
+        trials=trials,
+        provider=provider,
+        simulator=simulator,
+        simulator_provider=simulator_provider,
+        only=list(only or []),
+    )
+    report, path = run(lambda: _run(loaded, opts, quiet=json_output))
+    if out is not None:
+        from host.evals.report import write_report
+
+        write_report(report, out)
+    if json_output:
+        print_json(report)
+    else:
+        print_report(report, path, transcripts=transcripts)
+    if require_covered and report["summary"]["covered_failures"]:
+        raise typer.Exit(1)
+
+
+async def _load(pack: str, load_pack: Any) -> Any:
+    return load_pack(pack)
+
+
+async def _run(pack: Any, opts: Any, *, quiet: bool) -> tuple[dict[str, Any], Path]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from host.evals.report import write_report
+    from host.evals.runner import run_eval
+    from registry.gate import record_result
+
+    total = len(pack.select(opts.only)) * opts.trials
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=quiet,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task(f"{pack.ref} · {opts.agent_ref}", total=total)
+
+        def done(result: dict[str, Any]) -> None:
+            mark = "[green]✓[/]" if result["passed"] else "[red]✗[/]"
+            progress.console.print(f"{mark} {result['id']} [dim]t{result['trial']} {result.get('seconds', 0):.1f}s[/]")
+            progress.advance(task)
+
+        report = await run_eval(pack, opts, on_result=None if quiet else done)
+    path = write_report(report)
+    await record_result(report)
+    return report, path
+
+
+def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool = True) -> None:
+    from host.evals.report import category_rows, failure_lines, pct
+
+    s = report["summary"]
+    title = (
+        f"{report['agent']} on {report['pack']}@{report['pack_version']} · {report['provider']} · {report['simulator']}"
+    )
+    console.print(table(title, ["category", "runs", "passed", "pass rate"], category_rows(report)))
+    for note in report.get("notes") or []:
+        console.print(f"[yellow]note[/] {note}")
+    langs = ", ".join(f"{k} {pct(v['pass_rate'])} ({v['passed']}/{v['runs']})" for k, v in s["by_language"].items())
+    ks = ", ".join(f"pass^{k} {pct(v)}" for k, v in s["pass_hat_k"].items())
+    console.print(f"languages: {langs}\n{ks}")
+    cov, rest = s["covered"], s["not_covered"]
+    console.print(
+        f"offline-covered scenarios: {cov['passed']}/{cov['runs']} passed · others: {rest['passed']}/{rest['runs']}"
+    )
+    for result in report["results"]:
+        if not result["passed"]:
+            tag = "[red]COVERED[/] " if result["offline_covered"] else ""
+            lines = failure_lines(result, transcript=transcripts)
+            console.print(f"\n{tag}[bold]✗ {lines[0]}[/]", highlight=False)
+            for line in lines[1:]:
+                console.print(line, markup=False, highlight=False)
+    if path is not None:
+        console.print(f"\nreport {report['run_id']} written to {path}")
+
+
+@app.command("compare")
+def eval_compare(
+    a: str = typer.Argument(..., help="A report path or run id (the baseline)."),
+    b: str = typer.Argument(..., help="A report path or run id (the candidate)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Show two eval runs side by side: pass rate per category, pass^k, scenarios that changed."""
+    from host.evals.report import changed_scenarios, compare_rows, read_report
+
+    ra, rb = run(lambda: _pair(read_report, a, b))
+    rows, changed = compare_rows(ra, rb), changed_scenarios(ra, rb)
+    if json_output:
+        print_json({"a": ra["run_id"], "b": rb["run_id"], "rows": rows, "changed": changed})
+        return
+    pa, pb = (f"{r.get('pack')}@{r.get('pack_version')}" for r in (ra, rb))
+    if pa != pb:
+        err_console.print(f"[yellow]note[/] the runs used different packs ({pa} vs {pb}): rates are not comparable")
+    head_a = f"A {ra['agent']} · {ra['provider']}"
+    head_b = f"B {rb['agent']} · {rb['provider']}"
+    console.print(table(f"{ra['run_id']} vs {rb['run_id']}", ["", head_a, head_b, "B − A"], rows))
+    if changed:
+        console.print(table("scenarios whose outcome changed", ["scenario", "A", "B"], changed))
+    else:
+        console.print("no scenario changed outcome")
+
+
+async def _pair(read: Any, a: str, b: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return read(a), read(b)
+
+
+@app.command("list")
+def eval_list(
+    pack: str = typer.Option("ko-callcenter", "--pack", help=PACK_HELP),
+    json_output: bool = typer.Option(False, "--json", help="Print the scenarios as JSON."),
+) -> None:
+    """List a pack's scenarios (validates the pack; every problem is reported at once)."""
+    from host.evals.pack import load_pack
+
+    loaded = run(lambda: _load(pack, load_pack))
+    rows = [
+        (s.id, s.category, s.language, s.customer["persona"], "yes" if s.offline_covered else "no", s.title)
+        for s in loaded.scenarios
+    ]
+    if json_output:
+        print_json(
+            [dict(zip(("id", "category", "language", "persona", "offline", "title"), r, strict=True)) for r in rows]
+        )
+        return
+    console.print(
+        table(f"{loaded.ref}: {len(rows)} scenarios", ["id", "category", "lang", "persona", "offline", "title"], rows)
+    )
+
+
+@app.command("gate")
+def eval_gate(
+    org: str = typer.Option(..., "--org", envvar="SWITCHBOARD_ORG", help="The org whose approvals are gated."),
+    min_pass_rate: float = typer.Option(None, "--min-pass-rate", help="0..1, e.g. 0.9; omit to show the gate."),
+    pack: str = typer.Option(None, "--pack", help="Count only runs of this pack (name)."),
+    clear: bool = typer.Option(False, "--clear", help="Remove the requirement."),
+    by: str = typer.Option(None, "--by", envvar="SWITCHBOARD_ACTOR", help="Who sets it (default: $USER)."),
+    json_output: bool = typer.Option(False, "--json"),
+) -> None:
+    """Require a minimum eval pass rate before `registry agent approve` succeeds in an org."""
+    import getpass
+
+    from registry.gate import get_gate, set_gate
+
+    async def _go() -> Any:
+        if clear or min_pass_rate is not None:
+            return await set_gate(org, None if clear else min_pass_rate, pack=pack, set_by=by or getpass.getuser())
+        return await get_gate(org)
+
+    gate = run(_go)
+    if json_output:
+        print_json(gate)
+    elif gate is None:
+        console.print(f"{org}: no eval gate; approvals need no eval run")
+    else:
+        where = f" on pack {gate.pack}" if gate.pack else ""
+        console.print(
+            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by})"
+        )
