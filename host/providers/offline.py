@@ -432,9 +432,10 @@ class OfflinePlanner:
             kb_result = by_capability["kb_search"]
             query = _query_of(calls.get(kb_result.call_id)) or user_text
             hits = [h for h in find_citations(kb_result.data) if h.get("text")]
-            if hits:
-                top = hits[0]
-                sentence = best_sentence(str(top["text"]), query)
+            # the best passage that still has something to read out once orders to the assistant are left out
+            chosen = next(((h, s) for h in hits if (s := best_sentence(str(h["text"]), query))), None)
+            if chosen:
+                top, sentence = chosen
                 prefix = "안내: " if record and lang == "ko" else ("Note: " if record else "")
                 answer_parts.append(f"{prefix}{sentence} {cite(top, lang)}")
                 used.append(top)

@@ -1,0 +1,49 @@
+"""Text that gives orders to an assistant: the one detector every store and reader shares.
+
+A memory, a KB passage or a tool result is data about the world, never a rule for the assistant.
+:func:`instructs` finds the phrase that makes a text an instruction: the registry's lint phrases
+for tool definitions (:mod:`registry.lint`: 'ignore previous instructions', '이전 지시를 무시') plus
+the operational orders a hijacked model or a poisoned document would plant ('확인 없이 즉시 처리할
+것', 'always approve refunds', 'skip the confirmation'). Used by the memory server's guard (refuse
+to store it) and by the offline planner (never read it out to a customer).
+"""
+
+from __future__ import annotations
+
+import re
+
+from registry.lint import ENGLISH_PHRASES, KOREAN_PHRASES, normalise_for_matching
+
+# operational orders to the assistant (matched with spaces removed for Korean) (matched with spaces removed for Korean)
+_KOREAN_ORDERS = [
+    r"확인(?:절차)?(?:없이|생략|하지말고|받지말고)",
+    r"(?:묻지|물어보지|확인하지)(?:말고|않고)",
+    r"즉시(?:처리|승인|환불|진행|지급)",
+    r"(?:처리|승인|진행|환불|지급|실행|수락|허용)(?:할것|하시오|하라|해야한다|해야함)",
+    r"(?:항상|무조건|자동으로)\S{0,8}(?:승인|환불|처리|진행|지급)",
+    r"(?:어시스턴트|에이전트|상담봇|챗봇|ai|모델|너는|당신은)\S{0,12}(?:해야|할것|하라|하시오|따르)",
+    r"(?:새로운|다음)(?:지시|규칙|명령)",
+]
+_ENGLISH_ORDERS = [
+    r"\bwithout\s+(?:asking|any\s+)?(?:confirm\w*|verif\w*|check\w*|approval)\b",
+    r"\b(?:always|automatically|immediately|instantly)\s+(?:approve|refund|process|grant|execute|accept)\b",
+    r"\b(?:assistant|agent|ai|model|you)\s+(?:must|should|shall|will)\s+(?:always|never|approve|refund|ignore)\b",
+    r"\b(?:skip|bypass|disable)\s+(?:the\s+)?(?:confirmation|verification|approval|check)s?\b",
+]
+_KO = [re.compile(p, re.IGNORECASE) for p in [*KOREAN_PHRASES, *_KOREAN_ORDERS]]
+_EN = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in [*ENGLISH_PHRASES, *_ENGLISH_ORDERS]]
+
+
+def instructs(text: str) -> str | None:
+    """The instruction-like phrase in ``text``, or None."""
+    normal = normalise_for_matching(text)
+    for pattern in _EN:
+        found = pattern.search(normal)
+        if found:
+            return found.group(0)
+    compact = re.sub(r"\s+", "", normal)
+    for pattern in _KO:
+        found = pattern.search(compact)
+        if found:
+            return found.group(0)
+    return None
