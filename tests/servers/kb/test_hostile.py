@@ -74,7 +74,7 @@ def test_hostile_files_are_refused_within_budget_and_the_kb_keeps_working(databa
 
     (tmp_path / "shipping.md").write_text(SHIPPING, encoding="utf-8")
     assert kb_json("upload", "정책", str(tmp_path / "shipping.md"), "--org", "acme")["version"] == 2
-    hits = kb_json("search", "제주도 배송 며칠", "--org", "acme")
+    hits = kb_json("search", "제주도 배송 며칠", "--org", "acme")["hits"]
     assert hits and "제주도" in hits[0]["text"]
 
 
@@ -88,7 +88,7 @@ def test_folder_upload_skips_symlinks_and_names_followed_links(database_url: str
     assert "created refund 1 chunks" in out and "version 1" in out
     shown = kb_json("show", "정책", "--org", "acme")
     assert [d["doc_id"] for d in shown["documents"]] == ["refund"]
-    hits = kb_json("search", "root bin bash nologin", "--org", "acme")
+    hits = kb_json("search", "root bin bash nologin", "--org", "acme")["hits"]
     assert not any("nologin" in h["text"] for h in hits)
 
     target = tmp_path / "real" / "shipping.md"
