@@ -126,6 +126,7 @@ class SessionState:
     approvals: list[str] = field(default_factory=list)  # review ids of approval requests not yet handled
     notices: list[str] = field(default_factory=list)  # crash recovery: told at the next turn (host/recovery.py)
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # crash recovery: writes and their outcome
+    verification: dict[str, Any] = field(default_factory=dict)  # caller check: attempts, locked (host/verification.py)
     _masked: dict[int, tuple[Message, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -147,6 +148,7 @@ class SessionState:
             "approvals": self.approvals,
             "notices": self.notices,
             "interrupted": self.interrupted,
+            "verification": self.verification,
         }
 
     def to_masked_json(self) -> dict[str, Any]:
