@@ -46,7 +46,7 @@ TEXT: dict[str, dict[str, str]] = {
 
 _SPOKEN = {"공": "0", "영": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6"}
 _SPOKEN |= {"칠": "7", "팔": "8", "구": "9"}
-_SPOKEN_RUN = re.compile(r"[공영일이삼사오육륙칠팔구][공영일이삼사오육륙칠팔구\s-]{8,}[공영일이삼사오육륙칠팔구]")
+_SPOKEN_RUN = re.compile(r"[공영][공영일이삼사오육륙칠팔구에\s-]{8,}[공영일이삼사오육륙칠팔구]")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 _MOBILE = re.compile(r"^01[016789]\d{7,8}$")
 _NAME_LEADS = re.compile(
@@ -65,13 +65,16 @@ def find_check(tools: list[ToolSpec]) -> ToolSpec | None:
 
 def extract_phone(text: str) -> str | None:
     """The Korean mobile number in an utterance, as 11 (or 10) digits, or None."""
-    spoken = _SPOKEN_RUN.sub(lambda m: "".join(_SPOKEN.get(c, "") for c in m.group()), text)
-    for source in (text, spoken):
-        for match in _DIGIT_RUN.finditer(source):
-            digits = re.sub(r"\D", "", match.group())
-            digits = "0" + digits[2:] if match.group().startswith("+82") else digits
-            if _MOBILE.match(digits):
-                return digits
+    for match in _DIGIT_RUN.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        digits = "0" + digits[2:] if match.group().startswith("+82") else digits
+        if _MOBILE.match(digits):
+            return digits
+    for match in _SPOKEN_RUN.finditer(text):  # "공일공에 일이삼사 오육칠팔이요": a trailing 이 may be a particle
+        digits = "".join(_SPOKEN.get(c, "") for c in match.group())
+        for size in (11, 10):
+            if _MOBILE.match(digits[:size]) and (size == 11 or not digits.startswith("010")):
+                return digits[:size]
     return None
 
 
