@@ -11,7 +11,8 @@ its answer:
   are used up every further try is refused FORBIDDEN. ``CALLER_VERIFICATION_REQUESTED`` is recorded
   (the phone masked, the factor never);
 - after it: on a match the session's ``customer_ref`` becomes the verified customer (stored in the
-  session row, so a resumed session keeps it) and ``CALLER_VERIFICATION_PASSED`` is recorded; on
+  session row, so a resumed session keeps it), the customer's memories are recalled, and
+  ``CALLER_VERIFICATION_PASSED`` is recorded; on
   a miss ``CALLER_VERIFICATION_FAILED`` with the attempts left, and the last miss hands the call
   to a person (an escalation review item). The model is told only ``verified`` and the attempts
   left, never the customer's reference or anything on record.
@@ -27,7 +28,7 @@ from typing import Any
 
 from core.factors import hide_factors
 from core.pii import mask_text
-from host import callerpolicy, escalation
+from host import callerpolicy, escalation, memory
 from host.port import ConversationPort
 from host.providers.base import ToolCallRequest
 from host.session import _Turn
@@ -98,6 +99,7 @@ async def after(conv: ConversationPort, turn: _Turn, call: ToolCallRequest, outc
         turn.event("CALLER_VERIFICATION_PASSED", {"seq": turn.seq, "phone_masked": phone, "factor_kind": policy.factor})
         if fresh:
             await conv.store.update_session(conv.session_id, conv.profile.versions, {"customer_ref": ref})
+            conv.state.memories = await memory.recall(conv)  # what a trusted channel would have had at the start
         shown: dict[str, Any] = {"verified": True, "phone_masked": phone}
     else:
         attempts = int(progress.get("attempts", 0)) + 1
