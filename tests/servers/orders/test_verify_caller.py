@@ -6,7 +6,7 @@ import pytest
 from fastmcp import Client
 
 from servers.order_server.callers import normalise_name
-from tests.servers.orders.support import OTHER, STORY_PHONE_MASKED, error_of, ok
+from tests.servers.orders.support import DEMO, OTHER, STORY_PHONE_MASKED, error_of, ok
 
 
 @pytest.mark.parametrize("name", ["김민수", "김 민수", "김민수님", " 김민수. "])
@@ -58,3 +58,21 @@ def test_names_are_normalised() -> None:
     assert normalise_name("김 민 수 님") == normalise_name("김민수") == "김민수"
     assert normalise_name("John  SMITH") == "johnsmith"
     assert normalise_name("ｋｉｍ") == "kim"
+
+
+async def test_the_servers_audit_record_hides_the_factor(shop) -> None:
+    import audit
+    from audit.middleware import AuditHook
+    from audit.store import tail
+    from servers.kit import ServerLaunch
+    from servers.order_server.app import build_server
+
+    server = build_server(launch=ServerLaunch(org_id=DEMO), hooks=[AuditHook("orders")])
+    try:
+        async with Client(server) as client:
+            args = {"phone": "010-1234-5678", "factor_kind": "name", "factor": "김민수"}
+            assert ok(await client.call_tool_mcp("verify_caller", args))["verified"] is True
+        (record,) = [r for r in await tail(DEMO) if r.tool_name == "verify_caller"]
+        assert record.arguments == {"phone": "010-****-5678", "factor_kind": "name", "factor": "***"}
+    finally:
+        await audit.close()
