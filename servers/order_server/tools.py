@@ -1,4 +1,4 @@
-"""The five tools, their argument contracts and annotations.
+"""The order tools, their argument contracts and annotations.
 
 Arguments are validated strictly (types, patterns, lengths) before any query runs; the tenant
 and customer come from the connection (:func:`servers.kit.request_context`), never from here.
