@@ -169,3 +169,41 @@ async def test_a_hijacked_model_reaches_no_other_customer_after_verifying(shop, 
     assert (await _session(session_id))["customer_ref"] == "C-1001"
     assert "C-1001" not in bodies and "C-1002" not in bodies  # the model never sees a customer reference
     assert "이*연" not in bodies  # 이서연's orders never reached the model
+
+
+def test_chat_an_anonymous_caller_verifies_over_the_spawned_order_server(sb_env, monkeypatch):
+    """`switchboard chat` without --customer: the order server runs as a stdio process of its own."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from host import cli
+    from tests.host.test_cli import _app
+
+    async def setup() -> None:
+        from core.db import dispose_engines
+        from servers.kit import ServerLaunch
+        from servers.order_server.app import build_server
+        from servers.order_server.store import close_readers
+
+        try:
+            await seed_shop()
+            orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
+            await publish_agent(ORG, {"orders": (orders, "1.1.0", ["switchboard", "serve", "orders"])}, TOOLS)
+        finally:
+            import audit
+
+            close_readers()
+            await audit.close()
+            await dispose_engines()
+
+    asyncio.run(setup())
+    monkeypatch.setenv("SWITCHBOARD_CALLER_CHECK", f"{ORG}:name:3")
+    lines = "주문번호 8841 배송 조회해 주세요\n제 번호는 010 1234 5678이에요\n김민수입니다\n/end\n"
+    result = CliRunner().invoke(_app(cli.chat), ["chat", "--agent", "cs-agent", "--org", ORG, "--json"], input=lines)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    started = [e["exposed_name"] for e in events if e["type"] == "tool.started"]
+    assert started[:2] == ["orders__verify_caller", "orders__get_order"], started  # nothing read before the check
+    assert [e["verified"] for e in events if e["type"] == "caller.verification"] == [True]
+    assert "김민수" not in json.dumps([e for e in events if e["type"] == "tool.started"], ensure_ascii=False)
