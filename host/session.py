@@ -100,6 +100,7 @@ class _Turn:
     opened: Any = None
     # tool_result audit appends still in flight (awaited before the turn completes)
     deferred: list[Any] = field(default_factory=list)
+    transcript: str | None = None  # the utterance rewritten (a verification factor hidden): stored instead
 
     def event(self, event_type: str, payload: dict[str, Any]) -> None:
         self.events.append(EventRow(event_type, payload, self.id))

@@ -24,9 +24,10 @@ cannot switch to another customer (the server checks the number inside that cust
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from core.factors import hide_factors
+from core.factors import HIDDEN, hide_factors
 from core.pii import mask_text
 from host import callerpolicy, escalation, memory
 from host.port import ConversationPort
@@ -82,8 +83,23 @@ async def before(conv: ConversationPort, turn: _Turn, tool: ExposedTool, call: T
     return None
 
 
+def _hide_spoken(conv: ConversationPort, turn: _Turn, factor: Any) -> None:
+    """The factor as the caller said it ("김 민수요"), hidden in this turn's utterance and history."""
+    letters = [c for c in str(factor or "") if not c.isspace()]
+    if len(letters) < 2:
+        return
+    spoken = re.compile(r"\s*".join(re.escape(c) for c in letters), re.IGNORECASE)
+    for message in reversed(conv.state.messages):
+        if message.role == "user":
+            hidden = spoken.sub(HIDDEN, message.text)
+            if hidden != message.text:
+                message.text = turn.transcript = hidden
+            return
+
+
 async def after(conv: ConversationPort, turn: _Turn, call: ToolCallRequest, outcome: CallOutcome) -> None:
     """Read a ``verify_caller`` answer: set the verified customer or count the miss; the model sees less."""
+    _hide_spoken(conv, turn, (call.arguments or {}).get("factor"))
     call.arguments = hide_factors(call.arguments)  # the history keeps the kind, never the value
     if not outcome.ok:
         return  # a malformed number or an unreachable server is not an attempt

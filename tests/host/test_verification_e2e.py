@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.db import get_engine
 from host.app import create_app
-from host.records import event_logs, review_queue, sessions
+from host.records import event_logs, review_queue, sessions, turns
 from host.runtime import HostRuntime
 from tests.host.fake_llm import FakeConversation, FakeLLM, FakeStep
 from tests.host.servers import publish_agent
@@ -89,7 +89,10 @@ async def test_offline_wrong_name_then_right_verifies_and_scopes_the_session(sho
     assert kinds.count("CALLER_VERIFICATION_PASSED") == 1
     recorded = json.dumps([e["payload"] for e in events], ensure_ascii=False)
     audited = json.dumps([r.arguments for r in await _audit("tool_call")], ensure_ascii=False)
-    for text in (recorded, audited):  # the factor and the phone never land raw in events or the audit log
+    said = json.dumps([t["transcript_text"] for t in await _rows(turns, session_id)], ensure_ascii=False)
+    assert "음 제 이름은 ***요" in said and "***이요" in said  # the spoken factor hidden in the utterance
+    history = json.dumps((await _session(session_id))["state"], ensure_ascii=False)
+    for text in (recorded, audited, said, history):  # the factor and the phone never land raw
         assert "민수" not in text and "서연" not in text and "01012345678" not in text and "1234-5678" not in text
     assert '"factor": "***"' in audited
 
