@@ -18,6 +18,7 @@ from typing import Any
 from audit.log import append, ready
 from audit.record import AuditEvent
 from core.errors import ErrorCode, SwitchboardError, unavailable
+from core.factors import hide_factors
 
 
 def _is_sha256(value: str | None) -> bool:
@@ -58,7 +59,7 @@ class AuditHook:
             client_name=call.client_name,
             client_version=call.client_version,
             tool_name=call.tool_name,
-            arguments=call.arguments,
+            arguments=hide_factors(call.arguments),
             result=outcome.result if not outcome.is_error else None,
             is_error=outcome.is_error,
             error_code=outcome.error_code or ("TOOL_ERROR" if outcome.is_error else None),

@@ -10,8 +10,8 @@ calls reach only what holds no customer's data —
   (``{"match": true, "phone_masked": ...}``): no order, name or amount reaches the model.
 
 Everything else is refused with FORBIDDEN before anything is sent (and audited as denied). The
-host's verification handshake (the phone number on record plus the tenant's second factor) is
-what turns an anonymous session into a verified one; see docs/host.md for its state.
+host's verification handshake (:mod:`host.verification`: ``verify_caller`` with the phone number on
+record plus the tenant's second factor) is what turns an anonymous session into a verified one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from host.tooling import CallOutcome, ExposedTool, Invocation
 
 PUBLIC_SERVERS = frozenset({"kb"})
 EXISTENCE_ONLY = frozenset({"find_orders"})
+HANDSHAKE = frozenset({"verify_caller"})  # the check itself (host/verification.py reads its answer)
 REFUSAL = (
     "the caller is not verified, so no customer data can be read or changed: ask for the phone number on "
     "record and the second factor the service uses, or hand the call to a person"
@@ -42,7 +43,7 @@ def refusal_for(customer_ref: str | None, tool: ExposedTool) -> str | None:
     """:func:`refusal` for a session (the engine asks before it puts a call to the customer)."""
     if customer_ref:
         return None
-    if tool.is_read and (tool.server_name in PUBLIC_SERVERS or tool.tool_name in EXISTENCE_ONLY):
+    if tool.is_read and (tool.server_name in PUBLIC_SERVERS or tool.tool_name in EXISTENCE_ONLY | HANDSHAKE):
         return None
     return REFUSAL
 

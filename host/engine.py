@@ -18,7 +18,19 @@ from typing import Any
 
 from core.context import RequestContext
 from core.errors import SwitchboardError, conflict, invalid
-from host import approvals, dialogue, escalation, memory, nlu, prompts, replies, sessionrecords, toolstep, turnrecords
+from host import (
+    approvals,
+    dialogue,
+    escalation,
+    memory,
+    nlu,
+    prompts,
+    replies,
+    sessionrecords,
+    toolstep,
+    turnrecords,
+    verification,
+)
 from host.answer import for_channel, for_channel_delta
 from host.citations import find_citations
 from host.modelrequest import model_request, tool_specs
@@ -305,9 +317,12 @@ class Conversation:
         approval_id: str | None = None,
     ) -> CallOutcome:
         """Make one of the model's calls (or a confirmed / approved one) through the tool layer."""
-        await turn_recorded(turn, self.tool(call.name))  # a write waits for its turn row (host/recovery.py)
+        tool = self.tool(call.name)
+        await turn_recorded(turn, tool)  # a write waits for its turn row (host/recovery.py)
+        checks = verification.is_check(tool)  # the caller-verification handshake (host/verification.py)
+        refused = await verification.before(self, turn, tool, call) if checks and tool else None
         call_id = new_call_id()
-        outcome = await self.layer.call(
+        outcome = refused or await self.layer.call(
             Invocation(
                 call_id=call_id,
                 exposed_name=call.name,
@@ -322,6 +337,8 @@ class Conversation:
                 deferred=turn.deferred,
             )
         )
+        if checks and refused is None:
+            await verification.after(self, turn, call, outcome)
         turn.outcomes.append(outcome)
         turn.event("TOOL_CALLED", {"seq": turn.seq, **outcome.summary()})
         if outcome.ok:

@@ -27,6 +27,7 @@ from typing import Any
 from core.canonical import sha256_hex
 from core.context import META_PREFIX
 from core.errors import SwitchboardError
+from core.factors import hide_factors
 from host import callercheck
 from host.crashpoints import crash_point
 from host.pool import AgentPool
@@ -124,7 +125,7 @@ class Gateway:
         crash_point("before_call_record", inv.exposed_name)
         try:
             await self._append(
-                self._event(inv, tool, "tool_call", arguments=arguments, details=self._details(inv, tool))
+                self._event(inv, tool, "tool_call", arguments=hide_factors(arguments), details=self._details(inv, tool))
             )
         except Exception as exc:
             message = getattr(exc, "message", None) or type(exc).__name__
@@ -144,7 +145,9 @@ class Gateway:
                     "server_name": tool.server_name,
                     "server_version": tool.server_version,
                     "definition_sha256": tool.definition_sha256,
-                    "arguments": masked_json({k: v for k, v in arguments.items() if k not in HOST_MANAGED_ARGS}),
+                    "arguments": masked_json(
+                        {k: v for k, v in hide_factors(arguments).items() if k not in HOST_MANAGED_ARGS}
+                    ),
                     "actor": inv.actor,
                 },
             )
@@ -376,7 +379,7 @@ class Gateway:
                     inv,
                     tool,
                     "tool_call_denied",
-                    arguments=inv.arguments if isinstance(inv.arguments, dict) else None,
+                    arguments=hide_factors(inv.arguments) if isinstance(inv.arguments, dict) else None,
                     is_error=True,
                     error_code=out.error_code,
                     error_message=out.error_message,

@@ -37,5 +37,11 @@ def model_request(conv: ConversationPort) -> ModelRequest:
         model=conv.profile.model,
         max_tokens=conv.settings.max_tokens,
         params=dict(conv.profile.model_params),
-        context={"language": lang, "memories": state.memories, "planner": state.planner, "channel": state.channel},
+        context={
+            "language": lang,
+            "memories": state.memories,
+            "planner": state.planner,
+            "channel": state.channel,
+            "verified": bool(conv.customer_ref),
+        },
     )

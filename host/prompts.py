@@ -50,6 +50,7 @@ REASONS = {
     "tool_failures": {"ko": "도구 호출 반복 실패", "en": "repeated tool failures"},
     "angry_customer": {"ko": "고객 불만(감정 격앙)", "en": "upset customer"},
     "model": {"ko": "상담 모델 판단", "en": "the model asked for a person"},
+    "caller_verification": {"ko": "본인 확인 실패(시도 횟수 초과)", "en": "caller verification failed too often"},
 }
 
 TOPICS = {

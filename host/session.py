@@ -100,6 +100,7 @@ class _Turn:
     opened: Any = None
     # tool_result audit appends still in flight (awaited before the turn completes)
     deferred: list[Any] = field(default_factory=list)
+    transcript: str | None = None  # the utterance rewritten (a verification factor hidden): stored instead
 
     def event(self, event_type: str, payload: dict[str, Any]) -> None:
         self.events.append(EventRow(event_type, payload, self.id))
@@ -126,6 +127,7 @@ class SessionState:
     approvals: list[str] = field(default_factory=list)  # review ids of approval requests not yet handled
     notices: list[str] = field(default_factory=list)  # crash recovery: told at the next turn (host/recovery.py)
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # crash recovery: writes and their outcome
+    verification: dict[str, Any] = field(default_factory=dict)  # caller check: attempts, locked (host/verification.py)
     _masked: dict[int, tuple[Message, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -147,6 +149,7 @@ class SessionState:
             "approvals": self.approvals,
             "notices": self.notices,
             "interrupted": self.interrupted,
+            "verification": self.verification,
         }
 
     def to_masked_json(self) -> dict[str, Any]:

@@ -61,6 +61,8 @@ async def handle_tool_calls(conv: ConversationPort, turn: _Turn, text: str, call
     if escalate_reason is not None:
         await escalation.escalate(conv, turn, "model", detail=escalate_reason)
         return True
+    if turn.escalated:  # a host policy handed the call over during the calls (caller verification)
+        return True
     if conv.state.failure_streak >= conv.settings.tool_failures_to_escalate:
         detail = f"{conv.state.failure_streak} failed calls in a row"
         await escalation.escalate(conv, turn, "tool_failures", detail=detail)

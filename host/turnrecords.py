@@ -98,6 +98,8 @@ async def close_turn(
         "error_code": turn.error["code"] if turn.error else None,
         "completed_at": now(),
     }
+    if turn.transcript is not None:
+        values["transcript_text"] = masked(turn.transcript)
     await store.finish_turn(
         turn.id,
         session_id,

@@ -18,6 +18,7 @@ from host import nlu
 from host.answer import best_sentence, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
+from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -301,6 +302,8 @@ class OfflinePlanner:
         return note_answered(self._on_user(request, user_text, lang, state), TEXT)
 
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
+        if (handshake := offline_verify.on_user(self, request, text, lang, state)) is not None:
+            return handshake  # an anonymous caller asking about orders is verified first
         intent = nlu.classify(text)
         order = nlu.extract_order_number(text)
         if order:
@@ -402,6 +405,8 @@ class OfflinePlanner:
             cap = capability_of(specs.get(result.name)) or ("builtin" if result.name in specs else "unknown")
             by_capability[cap] = result
         last = results[-1]
+        if specs.get(last.name) is offline_verify.find_check(request.tools) is not None:
+            return offline_verify.after_check(self, request, last, lang, state)
         last_cap = capability_of(specs.get(last.name))
         status = _status_of(last)
         if status == "declined":

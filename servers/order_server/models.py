@@ -203,6 +203,14 @@ class FoundOrders(BaseModel):
     truncated: bool = Field(description="True when older orders were left out")
 
 
+class CallerCheck(BaseModel):
+    """Whether a caller proved who they are: the phone number on record plus the second factor."""
+
+    verified: bool = Field(description="True when the phone number and the factor belong to one customer")
+    customer_ref: str | None = Field(description="The verified customer's opaque reference (null when not verified)")
+    phone_masked: str = Field(description="The phone number checked, masked, e.g. +82-10-****-5678")
+
+
 class RefundRequest(BaseModel):
     """The refund request_refund created, or found again for a retried idempotency key."""
 

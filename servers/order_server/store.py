@@ -73,6 +73,7 @@ def _by_phone(by_customer: bool) -> Select:
     return _scoped(
         select(
             order.c.order_id,
+            order.c.customer_ref,
             order.c.ordered_at,
             order.c.status,
             order.c.total_krw,

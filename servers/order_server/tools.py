@@ -1,4 +1,4 @@
-"""The five tools, their argument contracts and annotations.
+"""The order tools, their argument contracts and annotations.
 
 Arguments are validated strictly (types, patterns, lengths) before any query runs; the tenant
 and customer come from the connection (:func:`servers.kit.request_context`), never from here.
@@ -9,16 +9,24 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from core.errors import invalid, unavailable
 from servers.kit import request_context
-from servers.order_server import service
+from servers.order_server import callers, service
 from servers.order_server.backends import get_backend
-from servers.order_server.models import FoundOrders, Order, RefundLookup, RefundRequest, RefundStatus, ShippingStatus
+from servers.order_server.models import (
+    CallerCheck,
+    FoundOrders,
+    Order,
+    RefundLookup,
+    RefundRequest,
+    RefundStatus,
+    ShippingStatus,
+)
 from servers.order_server.phone import PHONE_PATTERN, parse_phone
 from servers.order_server.tables import ORDER_ID_PATTERN
 
@@ -57,6 +65,12 @@ Reason = Annotated[
     Field(
         min_length=2, max_length=500, description="Why the customer wants the refund, in their words (e.g. 단순 변심)"
     ),
+]
+FactorKind = Annotated[
+    Literal["name"], Field(description='The second factor asked: "name" (the customer\'s name on the orders)')
+]
+Factor = Annotated[
+    str, Field(min_length=1, max_length=64, description="What the caller said for the factor, e.g. 김민수")
 ]
 IdempotencyKey = Annotated[
     str,
@@ -148,6 +162,14 @@ def register(server: Any) -> None:
         (a crash or lost connection before the answer arrived); to answer customers, use
         get_refund_status."""
         return await service.find_refund_request(request_context(), key)
+
+    @server.tool(annotations=_read_only("Verify caller"))
+    @database_errors
+    async def verify_caller(phone: PhoneArg, factor_kind: FactorKind, factor: Factor) -> CallerCheck:
+        """Check an anonymous caller: the mobile number on record plus a second factor (the name on
+        the orders). Returns only whether they match one customer (and that customer's opaque
+        reference for the host), never the stored name. Ask the caller; never guess the factor."""
+        return await callers.verify_caller(request_context(), parse_phone(phone), factor_kind, factor)
 
     @server.tool(
         annotations=ToolAnnotations(

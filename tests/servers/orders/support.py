@@ -21,6 +21,7 @@ TOOLS = {
     "get_shipping_status",
     "find_orders",
     "find_refund_request",
+    "verify_caller",
     "request_refund",
 }
 

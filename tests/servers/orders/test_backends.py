@@ -416,3 +416,17 @@ async def test_the_tables_backend_finds_a_refund_by_its_key(shop, make_server) -
     assert row is not None and row["refund_id"] == created["refund_id"] and row["order_id"] == refundable
     assert await get_backend().refund_by_key(RequestContext(org_id=DEMO, customer_ref="C-9999"), key) is None
     assert await get_backend().refund_by_key(RequestContext(org_id="acme"), key) is None
+
+
+@BACKENDS
+async def test_verify_caller_over_the_shops_system(use_backend, backend: str) -> None:
+    await use_backend(backend)
+    async with Client(server()) as client:
+        args = {"phone": "01012345678", "factor_kind": "name", "factor": "김 민수"}
+        assert ok(await client.call_tool_mcp("verify_caller", args)) == {
+            "verified": True,
+            "customer_ref": "M-01",
+            "phone_masked": "+82-10-****-5678",
+        }
+        wrong = {**args, "factor": "박철수"}  # the same number's customer in the other shop
+        assert ok(await client.call_tool_mcp("verify_caller", wrong))["verified"] is False
