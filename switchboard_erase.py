@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from core.cliutil import console, err_console, print_json, run, table
+from core.cliutil import confirm_destructive, console, print_json, run, table
 
 app = typer.Typer(help="Data-subject requests across every store.", no_args_is_help=True)
 
@@ -85,11 +85,9 @@ def erase_cmd(
     payload of theirs reads \\[erased] while the chain still verifies; a tombstone record is
     appended. Conversations under a retention hold are kept and reported with the date they go.
     """
-    if not yes and not json_output:
-        typer.confirm(f"Erase everything about customer {customer} in {org}? This cannot be undone.", abort=True)
-    elif not yes:
-        err_console.print("[red]error[/] [INVALID_ARGUMENT] add --yes to erase without a prompt")
-        raise typer.Exit(2)
+    confirm_destructive(
+        f"Erase everything about customer {customer} in {org}? This cannot be undone.", yes=yes, json_output=json_output
+    )
 
     async def _go() -> dict:
         _check_id("org", org)

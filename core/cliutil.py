@@ -71,6 +71,18 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
         raise SystemExit(EXIT_USAGE) from None
 
 
+def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:
+    """Ask before an irreversible change; with --json (no prompt possible) --yes is required (exit 2)."""
+    if yes:
+        return
+    if json_output:
+        err_console.print("[red]error[/] [INVALID_ARGUMENT] add --yes to erase without a prompt")
+        raise SystemExit(EXIT_USAGE)
+    import typer
+
+    typer.confirm(question, abort=True)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A Rich table with the house style."""
     out = Table(title=title, title_justify="left", header_style="bold cyan")

@@ -100,6 +100,17 @@ def _manifest(path: Path) -> dict[str, str]:
     return read_manifest(path)
 
 
+async def _store_version(org: str, kb: str, items: list[Any]) -> Any:
+    """Upload ``items`` as one new version and build its lexical index (what upload and import share)."""
+    from servers.kb_server.indexes import version_index
+    from servers.kb_server.store import upload as do_upload
+
+    result = await do_upload(org, kb, items)
+    if result.new_version:
+        await version_index(org, result.kb_id, result.version)
+    return result
+
+
 @app.command("upload")
 def upload(
     kb: str = typer.Argument(..., help="KB name or id."),
@@ -124,9 +135,7 @@ def upload(
     from rich.progress import Progress
 
     from core.errors import invalid
-    from servers.kb_server.indexes import version_index
     from servers.kb_server.store import UploadItem
-    from servers.kb_server.store import upload as do_upload
 
     links: dict[str, list[str]] = {"skipped": [], "followed": []}
     paths = _expand(files, links)
@@ -146,9 +155,7 @@ def upload(
                 items.append(UploadItem.from_path(path, doc_id=doc_id, title=named, source=source))
                 progress.advance(task)
             progress.update(task, description="parsing, chunking, indexing")
-            result = await do_upload(org, kb, items)
-            if result.new_version:
-                await version_index(org, result.kb_id, result.version)
+            result = await _store_version(org, kb, items)
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result
@@ -465,9 +472,7 @@ def import_cmd(
     """Import passages as documents (one per row) in ONE new KB version; a bad row imports nothing."""
     from rich.progress import Progress
 
-    from servers.kb_server.indexes import version_index
     from servers.kb_server.rows import read_rows
-    from servers.kb_server.store import upload as do_upload
 
     async def go() -> Any:
         with Progress(console=console, transient=True, disable=json_output) as progress:
@@ -475,9 +480,7 @@ def import_cmd(
             items = read_rows(file)
             progress.update(task, total=len(items), completed=len(items))
             progress.update(task, description=f"parsing, chunking, indexing {len(items)} rows")
-            result = await do_upload(org, kb, items)
-            if result.new_version:
-                await version_index(org, result.kb_id, result.version)
+            result = await _store_version(org, kb, items)
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result

@@ -261,13 +261,11 @@ def erase_cmd(
     keeps only tombstones (memory id, content hash, time, who). On SQLite the freed pages are zeroed
     and the WAL is checkpointed, so the text is gone from the files too.
     """
-    if not yes and not json_output:
-        typer.confirm(f"Erase all memories and statement values of customer {customer} in {org}?", abort=True)
-    elif not yes:
-        from core.cliutil import err_console
+    from core.cliutil import confirm_destructive
 
-        err_console.print("[red]error[/] [INVALID_ARGUMENT] add --yes to erase without a prompt")
-        raise typer.Exit(2)
+    confirm_destructive(
+        f"Erase all memories and statement values of customer {customer} in {org}?", yes=yes, json_output=json_output
+    )
 
     async def _go() -> Any:
         import getpass
