@@ -197,13 +197,17 @@ async def test_the_gate_refuses_approval_below_the_minimum_and_audits_overrides(
     latest = await gate_before_approve(org, "gated", 1, actor="ops", override_reason=reason)
     assert latest is not None and latest.pass_rate == 0.8
     events = await find(org_id=org, event_type="agent_eval_gate_overridden")
-    stored = json.dumps(dataclasses.asdict(events[0]), ensure_ascii=False, default=str)
-    assert len(events) == 1 and "hotfix for outage" in stored and "010-1234-5678" not in stored
+    stored = json.dumps(dataclasses.asdict(events[0]), ensure_ascii=False, default=str)  # as stored: sealed
+    opened = json.dumps(events[0].details, ensure_ascii=False, default=str)  # opened with the org's key
+    assert len(events) == 1 and "hotfix for outage" in opened
+    assert "010-1234-5678" not in opened and "010-1234-5678" not in stored
     await record_result(_eval_report(org, info.id, 0.95))
     latest = await gate_before_approve(org, "gated", 1, actor="t", override_reason=None)
     assert latest.pass_rate == 0.95 and "95.0%" in latest.line()
-    approved = await approve_agent_version(org, "gated", 1, approved_by="t")
-    assert approved.state == "approved"
+    # past the gate, approval runs the version's own checks: this draft binds no tools (issue 18)
+    with pytest.raises(SwitchboardError) as err:
+        await approve_agent_version(org, "gated", 1, approved_by="t")
+    assert "binds no tools" in err.value.message
 
 
 def test_registry_agent_approve_runs_the_gate(sb_env, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -160,7 +161,7 @@ async def test_drift_disables_the_tool_and_is_audited(setup):
     assert len(drift) == 1
     assert drift[0].definition_sha256_pinned == tool.definition_sha256
     assert drift[0].definition_sha256_observed not in (None, tool.definition_sha256)
-    assert new_text not in (drift[0].details_redacted or "")
+    assert new_text not in json.dumps(drift[0].details or {}, ensure_ascii=False)  # opened, not just sealed
     out = await setup.gateway.call(setup.invocation("orders__get_order", {"order_id": "8841"}))
     assert out.error_code == "UNAVAILABLE" and setup.calls == []
     profile = AgentProfile(ORG, "cs-agent", 1, setup.pinned.id, setup.pinned.manifest_sha256)
