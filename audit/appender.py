@@ -17,6 +17,7 @@ Serialisation per org, across tasks, threads and processes:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sqlite3
@@ -25,6 +26,8 @@ import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError
 
 from audit.autocheckpoint import AutoCheckpointer
 from audit.prepare import PreparedEvent, hmac_index_rows
@@ -210,6 +213,10 @@ class SqliteBackend:
                 self._conn = None
 
 
+class _StaleConnection(Exception):
+    """A pooled connection was found closed before the batch wrote anything."""
+
+
 class PostgresBackend:
     """Writes batches in one transaction that row-locks each org's chain head.
 
@@ -232,7 +239,7 @@ class PostgresBackend:
                 self.url,
                 pool_size=1,
                 max_overflow=4,
-                pool_pre_ping=True,
+                pool_pre_ping=False,  # a dead connection fails its batch and is dropped by the pool
                 connect_args={"server_settings": settings},
             )
         return self._engine
@@ -247,17 +254,32 @@ class PostgresBackend:
             await conn.execute(text("SELECT 1 FROM audit_chain_head LIMIT 1"))
 
     async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        from sqlalchemy import insert, select, update
+        """Four round trips per batch: BEGIN, lock the heads, one statement writing it all, COMMIT.
+
+        No ping before each batch: a pooled connection found dead before anything was written
+        (the server restarted) is dropped and the batch retried once on a fresh one.
+        """
+        try:
+            return await self._write(batch, fresh=False)
+        except _StaleConnection:
+            return await self._write(batch, fresh=True)
+
+    async def _write(self, batch: Sequence[PreparedEvent], *, fresh: bool) -> list[dict[str, Any]]:
+        from sqlalchemy import select, text
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         from audit.schema import audit_chain_head as head
-        from audit.schema import audit_event, audit_value_hmac
 
         orgs = sorted({item.org_id for item in batch})
         lock = select(head.c.org_id, head.c.seq, head.c.head_hash).where(head.c.org_id.in_(orgs))
         lock = lock.order_by(head.c.org_id).with_for_update()
         async with self._get_engine().begin() as conn:
-            heads: Heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
+            try:
+                heads: Heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
+            except DBAPIError as exc:
+                if exc.connection_invalidated and not fresh:
+                    raise _StaleConnection from exc
+                raise
             missing = [org for org in orgs if org not in heads]
             if missing:
                 await conn.execute(
@@ -267,12 +289,11 @@ class PostgresBackend:
                 )
                 heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
             rows, index, new_heads = chain_batch(batch, heads)
-            await conn.execute(insert(audit_event), rows)
-            if index:
-                await conn.execute(pg_insert(audit_value_hmac).on_conflict_do_nothing(), index)
-            for org in orgs:
-                seq, head_hash = new_heads[org]
-                await conn.execute(update(head).where(head.c.org_id == org).values(seq=seq, head_hash=head_hash))
+            moved = [{"org_id": org, "seq": new_heads[org][0], "head_hash": new_heads[org][1]} for org in orgs]
+            await conn.execute(
+                text(_PG_WRITE),
+                {"rows": _JSON.encode(rows), "index": _JSON.encode(index), "heads": _JSON.encode(moved)},
+            )
         return rows
 
     async def close(self) -> None:
@@ -282,6 +303,25 @@ class PostgresBackend:
 
     def reset(self) -> None:
         return None
+
+
+_COLUMNS = ", ".join(RECORD_FIELDS)
+# The rows go as one JSON parameter each (json_populate_recordset types them by the table's own
+# columns): one statement and one round trip for the events, their value HMACs and the heads.
+_PG_WRITE = f"""
+WITH events AS (
+    INSERT INTO audit_event ({_COLUMNS})
+    SELECT {_COLUMNS} FROM json_populate_recordset(NULL::audit_event, CAST(:rows AS json))
+), hmacs AS (
+    INSERT INTO audit_value_hmac (org_id, hmac, seq)
+    SELECT org_id, hmac, seq FROM json_populate_recordset(NULL::audit_value_hmac, CAST(:index AS json))
+    ON CONFLICT DO NOTHING
+)
+UPDATE audit_chain_head AS h SET seq = u.seq, head_hash = u.head_hash
+FROM json_populate_recordset(NULL::audit_chain_head, CAST(:heads AS json)) AS u
+WHERE h.org_id = u.org_id
+"""
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _error_for(exc: BaseException) -> SwitchboardError:

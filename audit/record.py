@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -144,6 +145,7 @@ class AuditRecord:
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditRecord))
 HASHED_FIELDS: tuple[str, ...] = tuple(sorted(f for f in RECORD_FIELDS if f != "record_hash"))
+_hashed_values = operator.itemgetter(*HASHED_FIELDS)
 _BEFORE_FLOAT = tuple(name for name in HASHED_FIELDS if name < "latency_ms")  # includes is_error
 _AFTER_FLOAT = tuple(name for name in HASHED_FIELDS if name > "latency_ms")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False)
@@ -177,7 +179,7 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     (a non-integral value in [1e-4, 1e16), or an integral value as an integer). Any other float is
     spliced in at its sorted place. A test checks this against rfc8785.
     """
-    values = {name: row[name] for name in HASHED_FIELDS}
+    values = dict(zip(HASHED_FIELDS, _hashed_values(row), strict=True))
     if values["is_error"] is not None:  # SQLite hands booleans back as 0/1 to untyped queries
         values["is_error"] = bool(values["is_error"])
     latency = values["latency_ms"]

@@ -82,13 +82,14 @@ async def iter_row_pages(
     """Like :func:`iter_rows`, a page (list) at a time, on the fastest read path (for ``verify``).
 
     SQLite: a read-only stdlib ``sqlite3`` connection in a worker thread (no ORM row objects);
-    PostgreSQL: plain tuples from the shared engine.
+    PostgreSQL: plain tuples from the shared engine. The next page is already being read while
+    the caller checks this one (keyset pages: each starts after the last seq of the one before,
+    whose end is known from the query's bounds once it is full).
     """
     import asyncio
 
     engine = await get_engine()
     high = to_seq if to_seq is not None else 2**62
-    cursor = from_seq - 1
     if is_sqlite(engine):
         import sqlite3
 
@@ -99,34 +100,54 @@ async def iter_row_pages(
             "ORDER BY seq LIMIT ?"
         )
 
-        def fetch(after: int) -> list[dict[str, Any]]:
+        def fetch_sync(after: int) -> list[dict[str, Any]]:
             rows = conn.execute(sql, (org_id, after, high, page)).fetchall()
             return [dict(zip(RECORD_FIELDS, r, strict=True)) for r in rows]
 
+        async def fetch(after: int) -> list[dict[str, Any]]:
+            return await asyncio.to_thread(fetch_sync, after)
+
         try:
-            while True:
-                rows = await asyncio.to_thread(fetch, cursor)
-                if rows:
-                    yield rows
-                if len(rows) < page:
-                    return
-                cursor = rows[-1]["seq"]
+            async for rows in _prefetched(fetch, from_seq - 1, page):
+                yield rows
         finally:
             conn.close()
-    while True:
+        return
+
+    async def fetch_pg(after: int) -> list[dict[str, Any]]:
         query = (
             select(*_COLUMNS)
-            .where(audit_event.c.org_id == org_id, audit_event.c.seq > cursor, audit_event.c.seq <= high)
+            .where(audit_event.c.org_id == org_id, audit_event.c.seq > after, audit_event.c.seq <= high)
             .order_by(audit_event.c.seq)
             .limit(page)
         )
         async with engine.connect() as conn:
-            rows = [dict(zip(RECORD_FIELDS, r, strict=True)) for r in (await conn.execute(query)).tuples()]
-        if rows:
+            return [dict(zip(RECORD_FIELDS, r, strict=True)) for r in (await conn.execute(query)).tuples()]
+
+    async for rows in _prefetched(fetch_pg, from_seq - 1, page):
+        yield rows
+
+
+async def _prefetched(fetch: Any, cursor: int, page: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages from ``fetch(after_seq)``, the next one requested before the current one is handed out."""
+    import asyncio
+
+    pending = asyncio.ensure_future(fetch(cursor))
+    try:
+        while True:
+            rows = await pending
+            if len(rows) < page:
+                if rows:
+                    yield rows
+                return
+            pending = asyncio.ensure_future(fetch(rows[-1]["seq"]))
+            await asyncio.sleep(0)  # let the next request go out before the caller's CPU-bound work
             yield rows
-        if len(rows) < page:
-            return
-        cursor = rows[-1]["seq"]
+    finally:  # the caller stopped early: let the read in flight finish before its connection closes
+        if not pending.done():
+            await asyncio.wait({pending})
+        if not pending.cancelled():
+            pending.exception()  # retrieved: a failed read-ahead nobody waits for is not an error
 
 
 async def iter_records(org_id: str, *, from_seq: int = 1, to_seq: int | None = None) -> AsyncIterator[AuditRecord]:

@@ -144,3 +144,19 @@ async def test_kill_9_mid_append_keeps_every_acknowledged_record(sb_env):
     await _assert_gapless("acme", total)
     after = await append(event(1))  # the chain goes on where the killed writer left it
     assert after.seq == total + 1 and (await verify_chain("acme")).ok
+
+
+async def test_postgres_append_after_its_pooled_connection_died_still_commits(audit_db):
+    """No ping per batch: a pooled connection killed by the server (a restart, an idle timeout)
+    is found dead at the head lock, before anything is written, and the batch runs again."""
+    if audit_db.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: the appender's pooled connections")
+    first = await append(event(1))
+    killed = await sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    assert killed[0][0] >= 1  # the appender's own connection was among them
+    second = await append(event(2))  # alone in its batch: no one-by-one retry would rescue it
+    assert (first.seq, second.seq) == (1, 2)
+    await _assert_gapless("acme", 2)
