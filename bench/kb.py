@@ -122,174 +122,8 @@ class VectorCache:
 # --- quality ------------------------------------------------------------------------------------
 
 
-def _metrics(rankings: list[list[int]], relevant: list[int]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k in KS:
-        out[f"recall_at_{k}"] = sum(1 for r, rel in zip(rankings, relevant, strict=True) if rel in r[:k]) / len(
-            relevant
-        )
-    rr = []
-    for r, rel in zip(rankings, relevant, strict=True):
-        top = r[:10]
-        rr.append(1.0 / (top.index(rel) + 1) if rel in top else 0.0)
-    out["mrr_at_10"] = sum(rr) / len(rr)
-    return out
-
-
 def _whitespace(text: str) -> list[str]:
     return [t for t in re.sub(r"[^\w\s]", " ", text.lower()).split() if t]
-
-
-def quality(
-    name: str, quick: bool, console, max_passages: int | None = None, max_questions: int | None = None
-) -> dict[str, float]:
-    """Recall/MRR of baseline, kiwi BM25, dense, fusion (default and tuned) on one dataset."""
-    from rich.progress import Progress
-
-    from servers.kb_server.search import DEFAULT_FUSION, FusionConfig, fuse, is_hangul_query, skips_dense
-    from servers.retrieval.embedding import get_embedder
-    from servers.retrieval.korean import tokenize, tokenize_many
-    from servers.retrieval.lexical import StaticBM25
-
-    passages, questions = load_dataset(name)
-    if quick or max_passages:
-        keep = max_passages or 100
-        passages = passages[:keep]
-        questions = [q for q in questions if q[1] < keep]
-        if quick:
-            questions = questions[:150]
-    if max_questions and len(questions) > max_questions:
-        step = len(questions) / max_questions  # an even sample across the whole set
-        questions = [questions[int(i * step)] for i in range(max_questions)]
-    ids = [str(i) for i in range(len(passages))]
-    n_cand = DEFAULT_FUSION.candidates
-
-    started = time.perf_counter()
-    ws_index = StaticBM25.build(ids, [_whitespace(p) for p in passages])
-    kiwi_index = StaticBM25.build(ids, tokenize_many(passages))
-    vocab = kiwi_index._retriever.vocab_dict  # type: ignore[union-attr]
-    embedder = get_embedder()
-    cache = VectorCache(embedder.model_id)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"{name}: passage vectors", total=len(passages))
-        progress.advance(task, 0)
-        mat, new = cache.embed(passages, embedder, progress=lambda n: progress.advance(task, n))
-    console.print(f"{name}: {len(passages)} passages ({new} newly embedded), {len(questions)} questions")
-
-    lists: dict[str, list[list[tuple[str, float]]]] = {"ws": [], "kiwi": [], "dense": []}
-    shares: list[float] = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"{name}: queries", total=len(questions))
-        for question, _rel in questions:
-            lists["ws"].append(ws_index.search(_whitespace(question), n_cand))
-            toks = tokenize(question)
-            lists["kiwi"].append(kiwi_index.search(toks, n_cand))
-            shares.append(sum(1 for t in toks if t in vocab) / len(toks) if toks else 0.0)
-            scores = mat @ embedder.embed_query(question)
-            top = np.argpartition(-scores, min(n_cand, len(scores) - 1))[:n_cand]
-            top = top[np.argsort(-scores[top])]
-            lists["dense"].append([(ids[i], float(scores[i])) for i in top])
-            progress.advance(task)
-    relevant = [rel for _, rel in questions]
-    hangul = [is_hangul_query(q) for q, _ in questions]
-
-    def ranked(method_lists: list[list[tuple[str, float]]]) -> list[list[int]]:
-        return [[int(d) for d, _ in lst] for lst in method_lists]
-
-    def fused(config: FusionConfig, rows: range | list[int]) -> list[list[int]]:
-        """The production ranking: dense skipped when BM25 is decisive (``config.skip_dense_*``)."""
-        out = []
-        for i in rows:
-            dense = [] if skips_dense(lists["kiwi"][i], shares[i], config) else lists["dense"][i]
-            out.append([int(d) for d, _ in fuse(lists["kiwi"][i], dense, shares[i], config, hangul=hangul[i])[:10]])
-        return out
-
-    out: dict[str, float] = {}
-    for method in ("ws", "kiwi", "dense"):
-        for metric, value in _metrics(ranked(lists[method]), relevant).items():
-            out[f"{name}_{metric}_{method}"] = value
-    all_rows = range(len(questions))
-    for metric, value in _metrics(fused(DEFAULT_FUSION, all_rows), relevant).items():
-        out[f"{name}_{metric}_hybrid"] = value
-    always_dense = replace(DEFAULT_FUSION, skip_dense_gap=1.5)
-    for metric, value in _metrics(fused(always_dense, all_rows), relevant).items():
-        out[f"{name}_{metric}_hybrid_always_dense"] = value
-    skipped = sum(skips_dense(lists["kiwi"][i], shares[i], DEFAULT_FUSION) for i in all_rows)
-    out[f"{name}_dense_skipped_share"] = skipped / max(len(questions), 1)
-    equal = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60, skip_dense_gap=1.5)
-    for metric, value in _metrics(fused(equal, all_rows), relevant).items():
-        out[f"{name}_{metric}_rrf_equal"] = value
-
-    # tune on even questions, report on odd ones (held out)
-    even = [i for i in all_rows if i % 2 == 0]
-    odd = [i for i in all_rows if i % 2 == 1]
-    grid = [
-        FusionConfig(lexical_weight_hangul=lw, lexical_weight_other=lw, dense_weight=1.0, rrf_k=k, skip_dense_gap=gap)
-        for lw in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-        for k in (5, 10, 20, 60)
-        for gap in (0.2, 0.3, 0.5, 1.5)
-    ]
-
-    def score(config: FusionConfig, rows: list[int]) -> float:
-        m = _metrics(fused(config, rows), [relevant[i] for i in rows])
-        return m["mrr_at_10"] + m["recall_at_5"]
-
-    best = max(grid, key=lambda c: score(c, even))
-    held_default = _metrics(fused(DEFAULT_FUSION, odd), [relevant[i] for i in odd])
-    held_tuned = _metrics(fused(best, odd), [relevant[i] for i in odd])
-    out[f"{name}_tuned_lexical_weight"] = best.lexical_weight_hangul
-    out[f"{name}_tuned_rrf_k"] = best.rrf_k
-    out[f"{name}_tuned_skip_dense_gap"] = best.skip_dense_gap
-    out[f"{name}_heldout_recall_at_5_default"] = held_default["recall_at_5"]
-    out[f"{name}_heldout_recall_at_5_tuned"] = held_tuned["recall_at_5"]
-    out[f"{name}_heldout_mrr_at_10_default"] = held_default["mrr_at_10"]
-    out[f"{name}_heldout_mrr_at_10_tuned"] = held_tuned["mrr_at_10"]
-    out[f"{name}_recall_at_5_hybrid_vs_ws_ratio"] = out[f"{name}_recall_at_5_hybrid"] / max(
-        out[f"{name}_recall_at_5_ws"], 1e-9
-    )
-    out[f"{name}_n_passages"] = len(passages)
-    out[f"{name}_n_questions"] = len(questions)
-    out[f"{name}_quality_seconds"] = time.perf_counter() - started
-    return out
-
-
-def quality_table(results: dict[str, float], console) -> None:
-    from core.cliutil import table
-
-    rows = []
-    for name in ("korquad", "squad"):
-        if f"{name}_recall_at_5_ws" not in results:
-            continue
-        for method, label in (
-            ("ws", "whitespace BM25 (baseline)"),
-            ("kiwi", "kiwi BM25"),
-            ("dense", "e5 dense"),
-            ("rrf_equal", "plain RRF (k=60, equal weights)"),
-            ("hybrid_always_dense", "tuned fusion, dense for every query"),
-            ("hybrid", f"ours (default): dense skipped for {results[f'{name}_dense_skipped_share']:.0%}"),
-        ):
-            rows.append(
-                (
-                    name,
-                    label,
-                    *(f"{results[f'{name}_recall_at_{k}_{method}']:.3f}" for k in KS),
-                    f"{results[f'{name}_mrr_at_10_{method}']:.3f}",
-                )
-            )
-        rows.append(
-            (
-                name,
-                f"held-out: default → tuned (lw={results[f'{name}_tuned_lexical_weight']}, "
-                f"k={int(results[f'{name}_tuned_rrf_k'])}, gap={results.get(f'{name}_tuned_skip_dense_gap', 1.5)})",
-                "",
-                f"{results[f'{name}_heldout_recall_at_5_default']:.3f} → "
-                f"{results[f'{name}_heldout_recall_at_5_tuned']:.3f}",
-                "",
-                f"{results[f'{name}_heldout_mrr_at_10_default']:.3f} → "
-                f"{results[f'{name}_heldout_mrr_at_10_tuned']:.3f}",
-            )
-        )
-    console.print(table("Retrieval quality", ["dataset", "method", "R@1", "R@5", "R@10", "MRR@10"], rows))
 
 
 # --- latency ------------------------------------------------------------------------------------
@@ -620,8 +454,6 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="latency corpus sizes, e.g. 1000,10000,50000")
     parser.add_argument("--queries", type=int, default=None, help="latency queries per size")
     parser.add_argument("--datasets", default="korquad,squad")
-    parser.add_argument("--max-passages", type=int, default=None, help="quality on the first N passages only")
-    parser.add_argument("--max-questions", type=int, default=None, help="an even sample of N questions")
     parser.add_argument("--warm-cache", action="store_true", help="only compute and cache passage vectors")
     parser.add_argument("--merge", action="store_true", help="update bench/results/kb.json instead of replacing it")
     args = parser.parse_args()
@@ -647,9 +479,10 @@ def main() -> None:
         "quick": args.quick,
     }
     if "quality" in parts:
-        for name in args.datasets.split(","):
-            results.update(quality(name, args.quick, console, args.max_passages, args.max_questions))
-        quality_table(results, console)  # type: ignore[arg-type]
+        from bench import kbquality
+
+        results.update(kbquality.run(args.quick, console))
+        kbquality.table(results, console)
     if "latency" in parts:
         n_queries = args.queries or (40 if args.quick else 200)
         results.update(asyncio.run(latency(sizes, n_queries, console)))

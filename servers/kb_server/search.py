@@ -15,6 +15,7 @@ instead of an error.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import re
 import threading
@@ -59,6 +60,9 @@ class FusionConfig:
     min_vocab_share: float = 0.5
     skip_dense_gap: float = 0.3
     skip_dense_share: float = 0.8
+    skip_dense_coverage: float = 0.0
+    weak_lexical_coverage: float = 0.0
+    weak_lexical_factor: float = 1.0
 
 
 DEFAULT_FUSION = FusionConfig()
@@ -159,18 +163,24 @@ def fuse(
     config: FusionConfig = DEFAULT_FUSION,
     *,
     hangul: bool = True,
+    top_coverage: float = 1.0,
 ) -> list[tuple[str, float]]:
     """Weighted RRF of the lexical and dense lists, scores scaled so 1.0 = first in every list.
 
     The lexical list is dropped when fewer than ``config.min_vocab_share`` of the query's terms
-    occur in the searched text (cross-lingual queries), as long as there is a dense list.
+    occur in the searched text (cross-lingual queries), as long as there is a dense list. Its
+    weight is multiplied by ``config.weak_lexical_factor`` when BM25's best chunk holds fewer than
+    ``config.weak_lexical_coverage`` of the query's terms (``top_coverage``): a question asked in
+    other words than the document's, where BM25's order is mostly noise.
     """
     use_lexical = bool(lexical) and (not dense or vocabulary_share >= config.min_vocab_share)
     ranked_lists: list[Sequence[tuple[str, float]]] = []
     weights: list[float] = []
     if use_lexical:
         ranked_lists.append(lexical)
-        weights.append(config.lexical_weight_hangul if hangul else config.lexical_weight_other)
+        weight = config.lexical_weight_hangul if hangul else config.lexical_weight_other
+        weak = dense and top_coverage < config.weak_lexical_coverage
+        weights.append(weight * config.weak_lexical_factor if weak else weight)
     if dense:
         ranked_lists.append(dense)
         weights.append(config.dense_weight)
@@ -181,11 +191,47 @@ def fuse(
     return [(cid, min(1.0, score / best)) for cid, score in fused]
 
 
-def skips_dense(lexical: Sequence[tuple[str, float]], vocabulary_share: float, config: FusionConfig) -> bool:
-    """True when ``config`` trusts this lexical list alone (no query embedding, no vector query)."""
-    return lexical_is_decisive(
+def skips_dense(
+    lexical: Sequence[tuple[str, float]],
+    vocabulary_share: float,
+    config: FusionConfig,
+    *,
+    top_coverage: float = 1.0,
+) -> bool:
+    """True when ``config`` trusts this lexical list alone (no query embedding, no vector query).
+
+    With ``config.skip_dense_coverage`` > 0 the BM25 winner must also contain that share of the
+    query's terms (``top_coverage``): one rare shared word can make a confident but wrong winner
+    for a question phrased in other words.
+    """
+    if not lexical_is_decisive(
         lexical, vocabulary_share, min_gap=config.skip_dense_gap, min_share=config.skip_dense_share
-    )
+    ):
+        return False
+    if config.skip_dense_coverage <= 0:
+        return True
+    return top_coverage >= config.skip_dense_coverage
+
+
+def term_coverage(indexes: Sequence[VersionIndex], tokens: Sequence[str], chunk_id: str) -> float:
+    """The share of the query's distinct terms that occur in chunk ``chunk_id`` (read off BM25's matrix)."""
+    terms = set(tokens)
+    for index in indexes:
+        retriever, ids = index.bm25._retriever, index.bm25.ids
+        at = bisect.bisect_left(ids, chunk_id)  # version indexes list their chunks by id
+        if at >= len(ids) or ids[at] != chunk_id:
+            at = ids.index(chunk_id) if chunk_id in ids else -1
+        if retriever is None or at < 0 or not terms:
+            continue
+        vocab, matrix = retriever.vocab_dict, retriever.scores  # type: ignore[attr-defined]
+        found = 0
+        for term in terms:
+            column = vocab.get(term)
+            if column is not None:
+                start, end = matrix["indptr"][column], matrix["indptr"][column + 1]
+                found += bool(np.any(matrix["indices"][start:end] == at))
+        return found / len(terms)
+    return 0.0
 
 
 def _merge(lists: Sequence[Sequence[tuple[str, float]]], limit: int) -> list[tuple[str, float]]:
@@ -218,7 +264,8 @@ async def hybrid_rank(
     lexical = _merge([ix.bm25.search(tokens, config.candidates) for ix in indexes], config.candidates)
     share = max((ix.vocabulary_share(tokens) for ix in indexes), default=0.0)
     hangul = is_hangul_query(query)
-    if skips_dense(lexical, share, config):
+    top_coverage = term_coverage(indexes, tokens, lexical[0][0]) if lexical else 0.0
+    if skips_dense(lexical, share, config, top_coverage=top_coverage):
         return fuse(lexical, [], share, config, hangul=hangul)[:limit], {}
     dense_targets = []
     for target, index in zip(targets, indexes, strict=True):
@@ -242,7 +289,7 @@ async def hybrid_rank(
             )
         )
         dense = _merge(lists, config.candidates)
-    return fuse(lexical, dense, share, config, hangul=hangul)[:limit], dict(dense)
+    return fuse(lexical, dense, share, config, hangul=hangul, top_coverage=top_coverage)[:limit], dict(dense)
 
 
 async def search(
