@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -350,5 +350,7 @@ def table(results: dict[str, Any], console) -> None:
                     f"{results[f'{group}_loso_mrr_at_10']:.3f}",
                 )
             )
-    console.print(rich_table("KB retrieval quality", ["set (questions)", "method", "R@1", "R@5", "R@10", "MRR@10"], rows))
+    console.print(
+        rich_table("KB retrieval quality", ["set (questions)", "method", "R@1", "R@5", "R@10", "MRR@10"], rows)
+    )
     console.print(f"chosen on all groups: {results['chosen_config']}; production default: {results['default_config']}")
