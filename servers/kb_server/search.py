@@ -42,27 +42,32 @@ MAX_TOP_K = 50
 
 @dataclass(frozen=True, slots=True)
 class FusionConfig:
-    """Fusion knobs (defaults tuned on KorQuAD/SQuAD dev; see docs/kb.md and bench/kb.py).
+    """Fusion knobs, chosen by leave-one-set-out cross-validation across KorQuAD, SQuAD (each split
+    by the question's word overlap with its passage) and a Korean chat set (bench/kbquality.py,
+    docs/kb.md), never on one set.
 
-    Korean BM25 over kiwi morphemes is a strong signal for Korean questions, English BM25 a weak
-    one next to e5: the lexical list's RRF weight therefore depends on the query's script.
-    When BM25's best hit leads the second by ``skip_dense_gap`` of its score and
-    ``skip_dense_share`` of the query's terms are known, the dense side is skipped (measured on
-    KorQuAD/SQuAD: recall@5 unchanged within 0.3 points, recall@1 up, 45-70% of queries skip the
-    ~30 ms embedding); ``skip_dense_gap > 1`` turns that off.
+    Korean BM25 over kiwi morphemes is a strong signal for Korean questions, English BM25 a weaker
+    one next to e5: the lexical list's RRF weight depends on the query's script. Whatever the
+    script, BM25 is only as good as its winner's hold on the question: when the best chunk holds
+    fewer than ``weak_lexical_coverage`` of the query's distinct terms (a question asked in other
+    words than the document's), the lexical weight is multiplied by ``weak_lexical_factor``.
+    The dense side is skipped only when BM25's best hit leads the second by ``skip_dense_gap`` of
+    its score, ``skip_dense_share`` of the query's terms are known AND the winner holds
+    ``skip_dense_coverage`` of them (a confident winner on one rare shared word is the typical
+    wrong skip); ``skip_dense_gap > 1`` turns skipping off.
     """
 
     candidates: int = 50
-    lexical_weight_hangul: float = 2.0
+    lexical_weight_hangul: float = 1.5
     lexical_weight_other: float = 0.75
     dense_weight: float = 1.0
-    rrf_k: int = 10
+    rrf_k: int = 5
     min_vocab_share: float = 0.5
     skip_dense_gap: float = 0.3
     skip_dense_share: float = 0.8
-    skip_dense_coverage: float = 0.0
-    weak_lexical_coverage: float = 0.0
-    weak_lexical_factor: float = 1.0
+    skip_dense_coverage: float = 0.75
+    weak_lexical_coverage: float = 0.5
+    weak_lexical_factor: float = 0.5
 
 
 DEFAULT_FUSION = FusionConfig()
@@ -187,7 +192,7 @@ def fuse(
     if not ranked_lists:
         return []
     fused = weighted_rrf(ranked_lists, weights, k=config.rrf_k)
-    best = sum(weights) / (config.rrf_k + 1)
+    best = sum(w / (config.rrf_k + 1) for w in weights)  # summed as weighted_rrf does: first in all → 1.0
     return [(cid, min(1.0, score / best)) for cid, score in fused]
 
 
