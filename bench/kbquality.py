@@ -36,7 +36,10 @@ KS = (1, 5, 10)
 SAMPLE = 1500  # questions per KorQuAD/SQuAD run (seeded); the machine is shared
 SEED = 17
 GROUPS = ("korquad_low", "korquad_rest", "squad_low", "squad_rest", "korquad_chat")
-SHOWN = ("korquad", "korquad_low", "korquad_rest", "squad", "squad_low", "squad_rest", "korquad_chat")
+SHOWN = (
+    "korquad", "korquad_low", "korquad_rest", "korquad_bm25miss",
+    "squad", "squad_low", "squad_rest", "squad_bm25miss", "korquad_chat",
+)  # fmt: skip
 LEXICAL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0)
 RRF_KS = (5, 10, 20, 60)
 SKIP_RULES = ((1.5, 0.0), (0.3, 0.0), (0.5, 0.0), (0.2, 0.75), (0.3, 0.75), (0.5, 0.75), (0.2, 1.0), (0.3, 1.0))
@@ -52,8 +55,8 @@ class RetrievalSet:
     questions: list[tuple[str, frozenset[int]]]
 
 
-def load_sets(quick: bool) -> list[RetrievalSet]:
-    """korquad, squad (seeded samples; --quick: 100 paragraphs) and korquad_chat."""
+def load_sets(quick: bool, sample: int = SAMPLE) -> list[RetrievalSet]:
+    """korquad, squad (seeded samples of ``sample`` questions, 0 = all; --quick: 100 paragraphs) and korquad_chat."""
     from bench import memsets
     from bench.kb import load_dataset
 
@@ -63,7 +66,7 @@ def load_sets(quick: bool) -> list[RetrievalSet]:
         if quick:
             passages = passages[:100]
             questions = [q for q in questions if q[1] < 100]
-        n = min(len(questions), 150 if quick else SAMPLE)
+        n = min(len(questions), 150 if quick else (sample or len(questions)))
         picked = sorted(random.Random(SEED).sample(range(len(questions)), n))
         out.append(RetrievalSet(name, passages, [(questions[i][0], frozenset([questions[i][1]])) for i in picked]))
     chat = memsets.load("korquad_chat", quick=quick)
@@ -253,6 +256,8 @@ def _groups(cands: dict[str, Candidates]) -> dict[str, tuple[str, np.ndarray]]:
         out[f"{name}_rest"] = (name, np.sort(order[cut:]))
         out[name] = (name, np.arange(len(overlap)))
     out["korquad_chat"] = ("korquad_chat", np.arange(len(cands["korquad_chat"].lexical)))
+    for name in ("korquad", "squad"):  # diagnostics, not folds: selected on BM25's failure
+        out[f"{name}_bm25miss"] = (name, np.flatnonzero(cands[name].ranks["kiwi"] > 1))
     return out
 
 
@@ -272,12 +277,12 @@ def choose(grids: dict[str, Grid], groups: dict[str, tuple[str, np.ndarray]], tr
     return best
 
 
-def run(quick: bool, console) -> dict[str, Any]:
+def run(quick: bool, console, sample: int = SAMPLE) -> dict[str, Any]:
     """Every set and method side by side, the cross-validated choice, and the production default."""
     from servers.kb_server.search import DEFAULT_FUSION, FusionConfig
 
     started = time.perf_counter()
-    cands = {ds.name: candidates(ds, console) for ds in load_sets(quick)}
+    cands = {ds.name: candidates(ds, console) for ds in load_sets(quick, sample)}
     grids = {name: Grid(c) for name, c in cands.items()}
     groups = _groups(cands)
     old = FusionConfig(lexical_weight_hangul=2.0, lexical_weight_other=0.75, rrf_k=10, skip_dense_gap=0.3,
@@ -311,7 +316,7 @@ def run(quick: bool, console) -> dict[str, Any]:
     chosen = choose(grids, groups, list(GROUPS))
     out["chosen_config"] = dict(zip(CONFIG_FIELDS, chosen, strict=True))
     out["default_config"] = {field: getattr(DEFAULT_FUSION, field) for field in CONFIG_FIELDS}
-    out["quality_sample_per_set"] = 150 if quick else SAMPLE
+    out["quality_sample_per_set"] = 150 if quick else sample
     out["quality_seconds"] = time.perf_counter() - started
     return out
 
