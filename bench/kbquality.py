@@ -58,7 +58,7 @@ class RetrievalSet:
 def load_sets(quick: bool, sample: int = SAMPLE) -> list[RetrievalSet]:
     """korquad, squad (seeded samples of ``sample`` questions, 0 = all; --quick: 100 paragraphs) and korquad_chat."""
     from bench import memsets
-    from bench.kb import load_dataset
+    from bench.kbdata import load_dataset
 
     out = []
     for name in ("korquad", "squad"):
@@ -113,7 +113,7 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
     """Whitespace BM25, kiwi BM25 and e5 lists (50 each) for every question of ``ds``."""
     from rich.progress import Progress
 
-    from bench.kb import VectorCache, _whitespace
+    from bench.kbdata import VectorCache, whitespace_tokens
     from bench.vcache import DiskCachedEmbedder
     from servers.kb_server.search import DEFAULT_FUSION, is_hangul_query
     from servers.retrieval.embedding import get_embedder
@@ -124,7 +124,7 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
     ids = [str(i) for i in range(len(ds.passages))]
     passage_tokens = tokenize_many(ds.passages)
     passage_sets = [set(t) for t in passage_tokens]
-    ws_index = StaticBM25.build(ids, [_whitespace(p) for p in ds.passages])
+    ws_index = StaticBM25.build(ids, [whitespace_tokens(p) for p in ds.passages])
     kiwi_index = StaticBM25.build(ids, passage_tokens)
     vocab = kiwi_index._retriever.vocab_dict  # type: ignore[union-attr]
     inner = get_embedder()
@@ -151,7 +151,7 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
             top = np.argpartition(-scores, min(n_cand, len(scores) - 1))[:n_cand]
             top = top[np.argsort(-scores[top])]
             c.dense.append([(ids[i], float(scores[i])) for i in top])
-            ws_ranks.append(_first_rank(ws_index.search(_whitespace(question), n_cand), relevant))
+            ws_ranks.append(_first_rank(ws_index.search(whitespace_tokens(question), n_cand), relevant))
             progress.advance(task)
     embedder.flush()
     c.ranks = {
