@@ -5,11 +5,12 @@ KB's collection whose hits are kept only when their text belongs to that version
 of several KBs merge by BM25 score, dense lists by cosine similarity; the two merged lists are
 fused with weighted reciprocal-rank fusion. When fewer than half of the query's terms occur in
 the searched text (e.g. a Korean question over English documents) the lexical list is noise and
-is left out. BM25 runs first: when its list is decisive on its own (one clear winner, known
-terms) the query is not embedded at all, which is most of the cost of a search on CPU; otherwise
-the query is embedded (repeated queries reuse an LRU of query vectors) and the vector store
-queried. If the embedder fails (e.g. the OpenAI API is down) the search returns keyword results
-instead of an error.
+is left out, and when BM25's best chunk holds few of the query's terms (a question in other
+words than the document's) it counts for less. BM25 runs first: when its list is decisive on
+its own (one clear winner, known terms, most of them in the winner) the query is not embedded
+at all, which is most of the cost of a search on CPU; otherwise the query is embedded (repeated
+queries reuse an LRU of query vectors) and the vector store queried. If the embedder fails
+(e.g. the OpenAI API is down) the search returns keyword results instead of an error.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def fuse(
     if use_lexical:
         ranked_lists.append(lexical)
         weight = config.lexical_weight_hangul if hangul else config.lexical_weight_other
-        weak = dense and top_coverage < config.weak_lexical_coverage
+        weak = bool(dense) and top_coverage < config.weak_lexical_coverage
         weights.append(weight * config.weak_lexical_factor if weak else weight)
     if dense:
         ranked_lists.append(dense)
