@@ -1,7 +1,13 @@
-"""Server start and stop: warm the tokenizer and the embedder, run the background vector worker."""
+"""Server start and stop: warm the tokenizer and the embedder, run the background vector worker.
+
+Nothing heavy happens before the MCP handshake: the service (SQLAlchemy, numpy, the index) is
+opened in a worker thread once the first ``tools/list`` is answered (servers/kit/warm.py), so
+``initialize`` and ``tools/list`` are as quick as a bare FastMCP server's.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,19 +17,24 @@ from fastmcp.server.lifespan import lifespan
 log = logging.getLogger("switchboard.memory")
 
 
+def _open_service() -> Any:
+    from servers.memory_server.service import get_service
+
+    return get_service()
+
+
 @lifespan
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
     from servers.kit.warm import after_handshake
-    from servers.memory_server.service import get_service
-    from servers.memory_server.vectors import VectorWorker
-    from servers.retrieval.warmup import warm_up_in_background
+    from servers.retrieval.warmup import warm_up
 
-    service = get_service()
-    warm = warm_up_in_background(embed=service.vectors)
+    opened: list[Any] = []
 
-    async def start_worker() -> None:
+    async def start_worker(service: Any) -> None:
         if service.vectors and service.worker is None:
+            from servers.memory_server.vectors import VectorWorker
+
             worker = VectorWorker(service)
             try:
                 await worker.start()
@@ -31,13 +42,17 @@ async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
             except Exception as exc:
                 log.warning("memory vector worker did not start: %s", type(exc).__name__)
 
-    # after the handshake, so initialize and tools/list are answered at once
-    starting = after_handshake("vector-worker", start_worker)
+    async def start() -> None:
+        service = await asyncio.to_thread(_open_service)  # the imports run off the event loop
+        opened.append(service)
+        await asyncio.gather(asyncio.to_thread(warm_up, embed=service.vectors), start_worker(service))
+
+    starting = after_handshake("models", start)
     try:
-        yield {"memory_service": service}
+        yield {}
     finally:
-        warm.cancel()
         starting.cancel()
-        if service.worker is not None:
-            await service.worker.stop()
-            service.worker = None
+        for service in opened:
+            if service.worker is not None:
+                await service.worker.stop()
+                service.worker = None
