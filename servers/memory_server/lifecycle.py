@@ -8,6 +8,7 @@ opened in a worker thread once the first ``tools/list`` is answered (servers/kit
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,12 +16,6 @@ from typing import Any
 from fastmcp.server.lifespan import lifespan
 
 log = logging.getLogger("switchboard.memory")
-
-
-def _open_service() -> Any:
-    from servers.memory_server.service import get_service
-
-    return get_service()
 
 
 @lifespan
@@ -43,7 +38,9 @@ async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
                 log.warning("memory vector worker did not start: %s", type(exc).__name__)
 
     async def start() -> None:
-        service = await asyncio.to_thread(_open_service)  # the imports run off the event loop
+        # import off the event loop; create on it, like the tools do (get_service is not thread-safe)
+        module = await asyncio.to_thread(importlib.import_module, "servers.memory_server.service")
+        service = module.get_service()
         opened.append(service)
         await asyncio.gather(asyncio.to_thread(warm_up, embed=service.vectors), start_worker(service))
 
