@@ -157,7 +157,7 @@ def _lifespan(launch: ServerLaunch | None) -> Any:
 
             org = (launch or ServerLaunch.from_env()).org_id
             workers: list[Any] = []
-            starting = after_handshake("embedder", _started(org, workers))
+            starting = after_handshake("embedder", _started(org, workers, warm))
             try:
                 yield {}
             finally:
@@ -170,13 +170,17 @@ def _lifespan(launch: ServerLaunch | None) -> Any:
     return kb_lifespan
 
 
-def _started(org: str | None, workers: list[Any]) -> Any:
-    """The embedder's start, after the handshake: its module pulls in numpy, SQLAlchemy and chromadb."""
+def _started(org: str | None, workers: list[Any], warm: Any) -> Any:
+    """The embedder's start, after the warm-up (one importing thread at a time: two threads
+    importing overlapping modules can deadlock): its module pulls in numpy, SQLAlchemy, chromadb."""
 
     async def start() -> None:
         import asyncio
+        import contextlib
         import importlib
 
+        with contextlib.suppress(Exception):  # a failed warm-up is logged by its job
+            await asyncio.shield(warm)
         vectors = await asyncio.to_thread(importlib.import_module, "servers.kb_server.vectors")  # off the loop
         worker = vectors.BackgroundEmbedder(org_id=org)
         workers.append(worker)

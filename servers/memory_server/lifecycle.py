@@ -18,6 +18,12 @@ from fastmcp.server.lifespan import lifespan
 log = logging.getLogger("switchboard.memory")
 
 
+def _import_data_layer() -> Any:
+    """The service and vector worker modules (SQLAlchemy, numpy, the index)."""
+    importlib.import_module("servers.memory_server.vectors")
+    return importlib.import_module("servers.memory_server.service")
+
+
 @lifespan
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
@@ -38,11 +44,16 @@ async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
                 log.warning("memory vector worker did not start: %s", type(exc).__name__)
 
     async def start() -> None:
-        # import off the event loop; create on it, like the tools do (get_service is not thread-safe)
-        module = await asyncio.to_thread(importlib.import_module, "servers.memory_server.service")
+        # import off the event loop (one thread at a time), create on it like the tools do
+        # (get_service is not thread-safe)
+        module = await asyncio.to_thread(_import_data_layer)
         service = module.get_service()
         opened.append(service)
-        await asyncio.gather(asyncio.to_thread(warm_up, embed=service.vectors), start_worker(service))
+        try:
+            await asyncio.to_thread(warm_up, embed=service.vectors)
+        except Exception as exc:  # a missing model: search reports it; the worker still runs
+            log.warning("memory warm-up failed: %s", type(exc).__name__)
+        await start_worker(service)
 
     starting = after_handshake("models", start)
     try:
