@@ -186,6 +186,23 @@ async def run(rounds: int, host_rounds: int) -> dict[str, Any]:
     return metrics
 
 
+def goal_rows(metrics: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
+    """(goal, measured median, target, holds) for every start-up goal of issue 18."""
+    rows: list[tuple[str, float, float, bool]] = []
+    for name in ("orders", "kb", "memory"):
+        value = metrics[f"{name}_list_after_init_s"]
+        rows.append((f"{name}: initialize → tools/list (s)", value, 0.5, value <= 0.5))
+    for name in ("orders", "kb", "memory"):
+        value = metrics[f"{name}_tools_list_vs_bare_ratio"]
+        rows.append((f"{name}: spawn → tools/list / bare", value, 1.3, value <= 1.3))
+    for name in ("kb", "memory"):
+        value = metrics[f"{name}_first_call_s"]
+        rows.append((f"{name}: spawn → first search (s)", value, 2.5, value <= 2.5))
+    value = metrics["host_first_session_after_ready_s"]
+    rows.append(("host: /healthz ready → first session (s)", value, 2.0, value <= 2.0))
+    return rows
+
+
 def main() -> None:
     if "--serve-bare" in sys.argv:
         serve_bare()
@@ -229,6 +246,14 @@ def main() -> None:
                 metrics["host_first_session_after_ready_s_max"],
             ),
         ],
+    )
+    goals = goal_rows(metrics)
+    metrics["goals_held"] = sum(held for *_, held in goals)
+    metrics["goals_total"] = len(goals)
+    print_table(
+        "Issue 18's start-up goals (medians of this run)",
+        ["goal", "measured", "target", "holds"],
+        [(name, value, target, "yes" if held else "NO") for name, value, target, held in goals],
     )
     path = write_result("startup", metrics, quick=args.quick, started=started)
     print(f"wrote {path}")

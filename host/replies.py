@@ -81,6 +81,11 @@ def _load() -> Any:
     return _kiwi
 
 
+def load() -> None:
+    """Load kiwi now (blocking; run it in a worker thread)."""
+    _load()
+
+
 def warm() -> None:
     """Load kiwi in a background thread (returns at once)."""
     if not _loaded:

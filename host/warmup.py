@@ -51,4 +51,9 @@ async def warm_org(runtime: HostRuntime, org_id: str) -> dict[str, Any]:
         except Exception as exc:  # no approved version yet, a server down: the session reports it
             out[agent.slug] = {"error": getattr(exc, "message", None) or type(exc).__name__}
             log.warning("warm-up of %s/%s: %s", org_id, agent.slug, out[agent.slug]["error"])
+    # the host's own Korean analyser (confirmation replies) too: loading it holds the interpreter
+    # for seconds, which in the first session would stall that session's memory recall
+    from host import replies
+
+    await asyncio.to_thread(replies.load)
     return out

@@ -133,6 +133,10 @@ def _meta_of(ctx: Any) -> dict[str, Any] | None:
     return dict(meta) if meta else None
 
 
+# imported by the background warm-up, not at start (see servers/retrieval/warmup.py)
+SEARCH_PATH = ("servers.kb_server.search", "servers.retrieval.chroma")
+
+
 def _lifespan(launch: ServerLaunch | None) -> Any:
     """Warm the models up, and run the background embedder while the server runs (off with
     SWITCHBOARD_KB_BACKGROUND_EMBED=0)."""
@@ -144,30 +148,42 @@ def _lifespan(launch: ServerLaunch | None) -> Any:
     async def kb_lifespan(server: Any) -> Any:
         from servers.retrieval.warmup import warm_up_in_background
 
-        warm = warm_up_in_background()
+        warm = warm_up_in_background(preload=SEARCH_PATH)
         try:
             if os.environ.get("SWITCHBOARD_KB_BACKGROUND_EMBED", "1").lower() in {"0", "false", "no"}:
                 yield {}
                 return
-            from servers.kb_server.vectors import BackgroundEmbedder
             from servers.kit.warm import after_handshake
 
             org = (launch or ServerLaunch.from_env()).org_id
-            worker = BackgroundEmbedder(org_id=org)
-            starting = after_handshake("embedder", _started(worker))
+            workers: list[Any] = []
+            starting = after_handshake("embedder", _started(org, workers, warm))
             try:
-                yield {"embedder": worker}
+                yield {}
             finally:
                 starting.cancel()
-                await worker.stop()
+                for worker in workers:
+                    await worker.stop()
         finally:
             warm.cancel()
 
     return kb_lifespan
 
 
-def _started(worker: Any) -> Any:
+def _started(org: str | None, workers: list[Any], warm: Any) -> Any:
+    """The embedder's start, after the warm-up (one importing thread at a time: two threads
+    importing overlapping modules can deadlock): its module pulls in numpy, SQLAlchemy, chromadb."""
+
     async def start() -> None:
+        import asyncio
+        import contextlib
+        import importlib
+
+        with contextlib.suppress(Exception):  # a failed warm-up is logged by its job
+            await asyncio.shield(warm)
+        vectors = await asyncio.to_thread(importlib.import_module, "servers.kb_server.vectors")  # off the loop
+        worker = vectors.BackgroundEmbedder(org_id=org)
+        workers.append(worker)
         worker.start()
 
     return start

@@ -1,10 +1,14 @@
 """Background start-up work that never delays the MCP handshake.
 
-Loading the Korean analyser (kiwi, ~3 s) and the e5 model (~1 s) holds the GIL for up to 2 s at
-a time even in a worker thread, so a server that loads them while a client is connecting
-answers ``initialize`` and ``tools/list`` seconds late (openai-agents' default 5 s timeout then
-fails). Servers therefore hand such work to :func:`after_handshake`: it starts once the first
-``tools/list`` has been answered (the kit's middleware calls :func:`mark_listed`), or after
+Loading the Korean analyser (kiwi: its constructor holds the GIL for ~3 s in one piece, even in
+a worker thread) and the e5 model (~0.3 s), and importing the data layer (SQLAlchemy, numpy,
+chromadb: ~1-2 s of mostly GIL-bound work), would make a server that does them while a client
+is connecting answer ``initialize`` and ``tools/list`` seconds late (openai-agents' default 5 s
+timeout then fails). So the rule for every server: the module that builds it and its tool
+contracts (argument and result models) import only FastMCP, pydantic and light helpers; heavy
+modules are imported inside tool bodies or by a background job (tests/servers/kit/
+test_startup_imports.py checks it). Servers hand such work to :func:`after_handshake`: it
+starts once the first ``tools/list`` has been answered (the kit's middleware calls :func:`mark_listed`), or after
 :data:`GRACE_S` when no client lists tools (e.g. a client that only calls a known tool).
 
 A client that wants the server warm before its first real call reads the resource

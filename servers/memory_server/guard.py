@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 from core.errors import invalid
 from core.pii import only_personal_data, storage_policy
-from registry.instructions import instructs
 
 Source = Literal["customer", "host", "model"]
 SOURCES: tuple[str, ...] = ("customer", "host", "model")
@@ -31,6 +30,8 @@ SOURCES: tuple[str, ...] = ("customer", "host", "model")
 
 def screen(text: str, org_id: str | None) -> str:
     """``text`` as it may be stored (personal data masked); INVALID_ARGUMENT for what may not be stored."""
+    from registry.instructions import instructs  # the registry package imports SQLAlchemy: not at start
+
     phrase = instructs(text)
     if phrase is not None:
         raise invalid(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from servers.memory_server.filters import IDENT_PATTERN, META_KEY_PATTERN, Scalar
-from servers.memory_server.index import Doc
+
+if TYPE_CHECKING:  # the index pulls in numpy: not needed to describe the tools (fast tools/list)
+    from servers.memory_server.index import Doc
 
 MemoryId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 OptIdent = Annotated[str | None, Field(pattern=IDENT_PATTERN)]

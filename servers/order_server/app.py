@@ -13,17 +13,49 @@ INSTRUCTIONS = (
     "confirm the order number and reason with the customer first, and reuse the same idempotency_key "
     "when retrying. Errors carry a stable code: INVALID_ARGUMENT, NOT_FOUND, CONFLICT, UNAVAILABLE."
 )
+# the data layer (SQLAlchemy, the backend): imported after the handshake, not at start
+DATA_PATH = ("servers.order_server.service", "servers.order_server.callers")
+
+
+def _lifespan() -> Any:
+    from fastmcp.server.lifespan import lifespan
+
+    @lifespan
+    async def orders_lifespan(server: Any) -> Any:
+        import asyncio
+        import importlib
+
+        from servers.kit.warm import after_handshake
+
+        async def preload() -> None:
+            for module in DATA_PATH:
+                await asyncio.to_thread(importlib.import_module, module)
+
+        task = after_handshake("data-layer", preload)
+        try:
+            yield {}
+        finally:
+            task.cancel()
+
+    return orders_lifespan
 
 
 def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False) -> Any:
     """The order server (``switchboard-orders``) with the kit's identity, validation and hooks."""
     from servers.kit import build_server as kit_build_server
-    from servers.order_server.backends import get_backend
+    from servers.order_server.backends import configured, get_backend
     from servers.order_server.tools import register
 
-    get_backend()  # a broken mapping file fails here, at start, with what to fix
+    if configured() != "tables":
+        get_backend()  # a broken mapping file fails here, at start, with what to fix
     server = kit_build_server(
-        "orders", __version__, instructions=INSTRUCTIONS, launch=launch, hooks=hooks, http_auth=http_auth
+        "orders",
+        __version__,
+        instructions=INSTRUCTIONS,
+        launch=launch,
+        hooks=hooks,
+        http_auth=http_auth,
+        lifespan=_lifespan(),
     )
     register(server)
     return server

@@ -23,10 +23,10 @@ from sqlalchemy import (
 )
 
 from core.db import metadata
+from servers.order_server.ids import ORDER_ID_PATTERN as ORDER_ID_PATTERN  # re-exported
 
 ORG = 128  # org ids and customer refs: core.context identifiers
 ORDER_ID = 20
-ORDER_ID_PATTERN = r"^[1-9][0-9]{3,19}$"  # 4-20 digits, no leading zero: "8841"
 
 customer = Table(
     "ord_customer",

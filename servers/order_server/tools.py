@@ -16,8 +16,7 @@ from pydantic import Field
 
 from core.errors import invalid, unavailable
 from servers.kit import request_context
-from servers.order_server import callers, service
-from servers.order_server.backends import get_backend
+from servers.order_server.ids import ORDER_ID_PATTERN
 from servers.order_server.models import (
     CallerCheck,
     FoundOrders,
@@ -28,7 +27,6 @@ from servers.order_server.models import (
     ShippingStatus,
 )
 from servers.order_server.phone import PHONE_PATTERN, parse_phone
-from servers.order_server.tables import ORDER_ID_PATTERN
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"
 
@@ -117,6 +115,26 @@ def clean_reason(reason: str) -> str:
     return text
 
 
+# The data layer (SQLAlchemy, the backend) is imported on the first call, not at start, so the
+# server answers initialize and tools/list as fast as a bare FastMCP server.
+def _service() -> Any:
+    from servers.order_server import service
+
+    return service
+
+
+def _callers() -> Any:
+    from servers.order_server import callers
+
+    return callers
+
+
+def _backend() -> Any:
+    from servers.order_server.backends import get_backend
+
+    return get_backend()
+
+
 def _read_only(title: str) -> ToolAnnotations:
     return ToolAnnotations(
         title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -131,7 +149,7 @@ def register(server: Any) -> None:
     async def get_order(order_id: OrderId) -> Order:
         """Look up one order by its order number (주문번호): status, items, amounts in KRW, dates and a
         shipping summary. An order that does not belong to this account is reported as NOT_FOUND."""
-        return await service.get_order(request_context(), order_id)
+        return await _service().get_order(request_context(), order_id)
 
     @server.tool(annotations=_read_only("Get refund status"))
     @database_errors
@@ -139,20 +157,20 @@ def register(server: Any) -> None:
         """The refund state of an order (none, requested, processing, completed, rejected), when the
         money is expected back in business days (weekends and Korean holidays skipped), and whether
         a refund can be requested now."""
-        return await service.get_refund_status(request_context(), order_id)
+        return await _service().get_refund_status(request_context(), order_id)
 
     @server.tool(annotations=_read_only("Get shipping status"))
     @database_errors
     async def get_shipping_status(order_id: OrderId) -> ShippingStatus:
         """Carrier (택배사), tracking number (송장번호) and the latest tracking events of an order."""
-        return await service.get_shipping_status(request_context(), order_id)
+        return await _service().get_shipping_status(request_context(), order_id)
 
     @server.tool(annotations=_read_only("Find orders by phone"))
     @database_errors
     async def find_orders(phone: PhoneArg) -> FoundOrders:
         """A customer's recent orders (newest first, up to 10) by their mobile number. The number is
         returned masked (+82-10-****-5678). No match gives an empty list."""
-        return await service.find_orders(request_context(), parse_phone(phone))
+        return await _service().find_orders(request_context(), parse_phone(phone))
 
     @server.tool(annotations=_read_only("Find refund request by idempotency key"))
     @database_errors
@@ -161,7 +179,7 @@ def register(server: Any) -> None:
         without changing anything. The host uses it to check a refund request that was interrupted
         (a crash or lost connection before the answer arrived); to answer customers, use
         get_refund_status."""
-        return await service.find_refund_request(request_context(), key)
+        return await _service().find_refund_request(request_context(), key)
 
     @server.tool(annotations=_read_only("Verify caller"))
     @database_errors
@@ -169,7 +187,7 @@ def register(server: Any) -> None:
         """Check an anonymous caller: the mobile number on record plus a second factor (the name on
         the orders). Returns only whether they match one customer (and that customer's opaque
         reference for the host), never the stored name. Ask the caller; never guess the factor."""
-        return await callers.verify_caller(request_context(), parse_phone(phone), factor_kind, factor)
+        return await _callers().verify_caller(request_context(), parse_phone(phone), factor_kind, factor)
 
     @server.tool(
         annotations=ToolAnnotations(
@@ -188,4 +206,4 @@ def register(server: Any) -> None:
         returns the same refund (created=false); reusing a key for other arguments is a CONFLICT.
         Confirm with the customer before calling."""
         ctx, text = request_context(), clean_reason(reason)
-        return await get_backend().request_refund(ctx, order_id, text, idempotency_key)
+        return await _backend().request_refund(ctx, order_id, text, idempotency_key)

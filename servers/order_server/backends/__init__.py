@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from servers.order_server.backends.base import OrderBackend, OrderData, Row
-from servers.order_server.backends.tables import TablesBackend
 
 ENV = "SWITCHBOARD_ORDERS_BACKEND"
 
@@ -26,6 +25,8 @@ def configured() -> str:
 
 def open_backend(setting: str) -> OrderBackend:
     """Build the backend for ``setting`` (``tables`` or a mapping file), checking the mapping."""
+    from servers.order_server.backends.tables import TablesBackend  # SQLAlchemy: on first use only
+
     if setting == "tables":
         return TablesBackend()
     from servers.order_server.backends.mapping import read_mapping
