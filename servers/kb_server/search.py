@@ -10,7 +10,10 @@ words than the document's) it counts for less. BM25 runs first: when its list is
 its own (one clear winner, known terms, most of them in the winner) the query is not embedded
 at all, which is most of the cost of a search on CPU; otherwise the query is embedded (repeated
 queries reuse an LRU of query vectors) and the vector store queried. If the embedder fails
-(e.g. the OpenAI API is down) the search returns keyword results instead of an error.
+(e.g. the OpenAI API is down) the search returns keyword results instead of an error. A version
+whose vectors are not all computed yet is searched by keywords only: a half-embedded version
+would otherwise rank its embedded passages above the rest, and answers would depend on how far
+the background embedder happened to be.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 from core.errors import invalid
 from servers.kb_server.indexes import VersionIndex, version_index
 from servers.kb_server.store import fetch_chunks, resolve_targets
-from servers.kb_server.vectors import kb_collection_name
+from servers.kb_server.vectors import kb_collection_name, progress_counts
 from servers.retrieval.chroma import get_client
 from servers.retrieval.embedding import Embedder, get_embedder
 from servers.retrieval.fusion import lexical_is_decisive, weighted_rrf
@@ -134,6 +137,38 @@ class _Collections:
 
 
 collections = _Collections()
+
+
+class _Completeness:
+    """Whether every text of a KB version has its vector, remembered once true (versions never
+    change), rechecked at most every ``ttl`` seconds while the embedder is still at work."""
+
+    def __init__(self, ttl: float = 3.0) -> None:
+        self.ttl = ttl
+        self._done: set[tuple[str, str, int, str]] = set()
+        self._checked: dict[tuple[str, str, int, str], float] = {}
+
+    async def complete(self, org_id: str, kb_id: str, version: int, model_id: str) -> bool:
+        key = (org_id, kb_id, version, model_id)
+        if key in self._done:
+            return True
+        last = self._checked.get(key)
+        if last is not None and time.monotonic() - last < self.ttl:
+            return False
+        done, total = await progress_counts(org_id, kb_id, version, model_id)
+        self._checked[key] = time.monotonic()
+        if total and done >= total:
+            self._done.add(key)
+            self._checked.pop(key, None)
+            return True
+        return False
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._checked.clear()
+
+
+completeness = _Completeness()
 
 
 def _dense_hits(
@@ -275,6 +310,10 @@ async def hybrid_rank(
         return fuse(lexical, [], share, config, hangul=hangul)[:limit], {}
     dense_targets = []
     for target, index in zip(targets, indexes, strict=True):
+        # A half-embedded version would rank its embedded passages above the rest: until every
+        # text of the version has its vector, that version is searched by keywords only.
+        if not await completeness.complete(org_id, target["id"], int(target["version"]), embedder.model_id):
+            continue
         name = kb_collection_name(org_id, target["id"], embedder.model_id)
         found = collections.cached(name)
         collection, count = found if found is not None else await asyncio.to_thread(collections.get, name)

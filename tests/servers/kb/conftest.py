@@ -12,10 +12,12 @@ def _kb_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("SWITCHBOARD_KB_BACKGROUND_EMBED", "0")
     monkeypatch.delenv("SWITCHBOARD_EMBEDDER", raising=False)
     from servers.kb_server.indexes import index_cache
-    from servers.kb_server.search import collections
+    from servers.kb_server.search import collections, completeness
 
     index_cache().clear()
     collections.clear()
+    completeness.clear()
     yield
     index_cache().clear()
     collections.clear()
+    completeness.clear()
