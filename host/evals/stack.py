@@ -78,6 +78,8 @@ class SharedServers:
                 "ANONYMIZED_TELEMETRY": "False",
                 "FASTMCP_SHOW_SERVER_BANNER": "false",
                 "FASTMCP_LOG_LEVEL": "WARNING",
+                # each scenario waits for its KB's vectors (host/evals/tenant.py): poll often
+                "SWITCHBOARD_KB_EMBED_INTERVAL": "0.3",
             }
         )
         self._env, self._exe, self._logs = env, exe, logs

@@ -8,10 +8,12 @@ the knowledge base (the demo documents plus any the scenario adds).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import unavailable
 from registry.specs import ToolSpec
 
 EVAL_ACTOR = "eval"
@@ -99,12 +101,40 @@ async def setup_tenant(org_id: str, source: SourceAgent, initial: dict[str, Any]
         from servers.kb_server.indexes import version_index
 
         await version_index(org_id, added.kb_id, added.version)
+    await wait_for_vectors(org_id, kb.kb_id, int(version))
     customer = initial.get("customer")
     memories = initial.get("memories") or []
     if customer and memories:
         await add_memories(org_id, customer, memories)
     ref = await clone_agent(org_id, source, DEMO_NAME, str(version))
     return Tenant(org_id, ref, kb.kb_id, str(version))
+
+
+VECTORS_TIMEOUT_S = 120.0
+
+
+async def wait_for_vectors(org_id: str, kb_id: str, version: int, timeout: float = VECTORS_TIMEOUT_S) -> None:
+    """Wait until the KB server has embedded every passage of the scenario's KB version.
+
+    A scenario must see the same search a production KB gives once its upload is embedded; without
+    the wait, whether a question got keyword-only or hybrid results would depend on how far the
+    server's background embedder happened to be, and a run could pass or fail by timing alone.
+    """
+    from servers.kb_server.vectors import progress_counts
+    from servers.retrieval.embedding import get_embedder
+
+    model_id = get_embedder().model_id
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        done, total = await progress_counts(org_id, kb_id, version, model_id)
+        if done >= total:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise unavailable(
+                f"the KB server embedded {done} of {total} passages of {org_id}'s KB in {timeout:.0f} s; "
+                "see its log under SWITCHBOARD_HOME/logs/eval-kb.log"
+            )
+        await asyncio.sleep(0.2)
 
 
 async def add_memories(org_id: str, customer: str, texts: list[str]) -> None:

@@ -19,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,11 +145,43 @@ async def store_vectors(org_id: str, kb_id: str, embedder: Embedder, shas: Seque
     await record_embedded(kb_id, org_id, embedder.model_id, shas)
 
 
+class _RecentVectors:
+    """Vectors this process computed lately, by (model, embedded text): the same text uploaded to
+    several KBs or orgs (a template KB, a re-upload after a delete) is embedded once. Bounded LRU."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        keys = [(embedder.model_id, hashlib.sha256(t.encode("utf-8")).hexdigest()) for t in texts]
+        with self._lock:
+            found = {k: self._items[k] for k in keys if k in self._items}
+            for k in found:
+                self._items.move_to_end(k)
+        missing = [n for n, k in enumerate(keys) if k not in found]
+        fresh = embedder.embed_passages([texts[n] for n in missing]) if missing else None
+        with self._lock:
+            for row, n in enumerate(missing):
+                found[keys[n]] = self._items[keys[n]] = fresh[row]  # type: ignore[index]
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return np.stack([found[k] for k in keys])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+recent_vectors = _RecentVectors()
+
+
 async def embed_batch(items: Sequence[PendingText], embedder: Embedder) -> int:
     """Embed and store one batch; returns how many texts were embedded."""
     if not items:
         return 0
-    vectors = await asyncio.to_thread(embedder.embed_passages, [i.text for i in items])
+    vectors = await asyncio.to_thread(recent_vectors.embed, embedder, [i.text for i in items])
     groups: dict[tuple[str, str], list[int]] = {}
     for n, item in enumerate(items):
         groups.setdefault((item.org_id, item.kb_id), []).append(n)
@@ -262,13 +297,16 @@ async def pending_total(*, org_id: str | None = None, kb_id: str | None = None, 
 class BackgroundEmbedder:
     """An asyncio task that keeps embedding pending chunks while the server runs.
 
-    It polls every ``interval`` seconds (uploads usually come from another process, the CLI),
-    takes the store-wide lock without blocking (so a running ``kb embed`` wins), and never lets
-    an error stop the server: failures are logged and retried at the next poll.
+    It polls every ``interval`` seconds (``SWITCHBOARD_KB_EMBED_INTERVAL``, default 5; uploads
+    usually come from another process, the CLI), takes the store-wide lock without blocking (so a
+    running ``kb embed`` wins), and never lets an error stop the server: failures are logged and
+    retried at the next poll.
     """
 
-    def __init__(self, org_id: str | None = None, interval: float = 5.0) -> None:
+    def __init__(self, org_id: str | None = None, interval: float | None = None) -> None:
         self.org_id = org_id
+        if interval is None:
+            interval = float(os.environ.get("SWITCHBOARD_KB_EMBED_INTERVAL", 5.0))
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()

@@ -185,3 +185,51 @@ async def test_a_decisive_keyword_match_skips_the_embedding(database_url: str) -
     never_skip = FusionConfig(skip_dense_gap=1.5)
     hits = await search("acme", "갤럭시 배터리 교체 비용", embedder=counting, config=never_skip)
     assert counting.queries == 2 and "배터리" in hits[0]["text"] and hits[0]["similarity"] is not None
+
+
+class PassageCounter(FlakyEmbedder):
+    """The real embedder, counting the passages it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__(ok=1_000)
+        self.passages = 0
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.passages += len(texts)
+        return super().embed_passages(texts)
+
+
+async def test_a_half_embedded_version_is_searched_by_keywords_only(database_url: str) -> None:
+    """Answers must not depend on how far the background embedder got: the passages that already
+    have vectors would otherwise outrank the rest."""
+    from servers.kb_server.search import FusionConfig, completeness
+
+    never_skip = FusionConfig(skip_dense_gap=1.5)
+    await store.create_kb("acme", "안내")
+    await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(6))])
+    await embed_all(org_id="acme", limit=3)
+    counting = CountingEmbedder()
+    hits = await search("acme", "상품 4의 환불 기간", embedder=counting, config=never_skip)
+    assert hits and all(h["similarity"] is None for h in hits) and counting.queries == 0
+    await embed_all(org_id="acme")
+    completeness.clear()  # the "not yet" answer is remembered for a few seconds
+    hits = await search("acme", "상품 4의 환불 기간", embedder=counting, config=never_skip)
+    assert counting.queries == 1 and hits[0]["similarity"] is not None
+
+
+async def test_the_same_text_in_another_org_is_not_embedded_twice(database_url: str) -> None:
+    from servers.kb_server.vectors import recent_vectors
+
+    recent_vectors.clear()
+    counter = PassageCounter()
+    for org in ("acme", "globex"):
+        await store.create_kb(org, "안내")
+        await store.upload(org, "안내", [store.UploadItem("faq.md", _doc(4))])
+    assert await embed_all(org_id="acme", embedder=counter) == 4 and counter.passages == 4
+    assert await embed_all(org_id="globex", embedder=counter) == 4 and counter.passages == 4
+    acme = kb_collection("acme", (await store.get_kb("acme", "안내"))["id"], counter)
+    globex = kb_collection("globex", (await store.get_kb("globex", "안내"))["id"], counter)
+    assert globex.count() == 4  # stored in globex's own collection
+    one = acme.get(ids=acme.get()["ids"][:1], include=["embeddings"])
+    other = globex.get(ids=one["ids"], include=["embeddings"])
+    assert np.allclose(one["embeddings"][0], other["embeddings"][0])
