@@ -11,25 +11,21 @@ key, another issuer, a revoked opaque token (introspection), and the hostile cas
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.servers.orders.support import DEMO, OTHER_ORDER, ROOT, TOOLS, error_of, node22, ok, seed_shop
+from tests.oidc.provider import client_token, running_provider
+from tests.servers.orders.support import DEMO, OTHER_ORDER, TOOLS, error_of, ok, seed_shop
 from tests.servers.orders.test_external import SWITCHBOARD, _create_token, free_port, serving
 from tests.servers.orders.test_tools import _refundable_order
 
 pytestmark = pytest.mark.timeout(180)
-PROVIDER = ROOT / "tests" / "oidc" / "provider.mjs"
-OIDC_DIR = Path(os.environ.get("SWITCHBOARD_TEST_OIDC_DIR") or ROOT / "tests" / ".oidc")
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the test reads the code from the redirect
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
@@ -37,25 +33,8 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": 
 @pytest.fixture(scope="module")
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running oidc-provider; its issuer URL."""
-    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("oidc-provider is not installed: run `source scripts/test-deps.sh` (installs it into tests/.oidc)")
-    log = tmp_path_factory.mktemp("oidc") / "provider.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [node22(), str(PROVIDER)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env={**os.environ, "OIDC_PROVIDER_DIR": str(OIDC_DIR)},
-            cwd=PROVIDER.parent,
-        )
-        try:
-            line = proc.stdout.readline() if proc.stdout else b""
-            if not line:
-                raise AssertionError(f"oidc-provider did not start: {log.read_text()[-2000:]}")
-            yield json.loads(line)["issuer"]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+    with running_provider(tmp_path_factory.mktemp("oidc") / "provider.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -98,20 +77,6 @@ def url(issuer: str, env: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-async def client_token(issuer: str, client: str, resource: str, scope: str = "orders:read") -> str:
-    """An access token by client credentials (RFC 6749 §4.4) for ``resource``."""
-    import httpx2
-
-    async with httpx2.AsyncClient(timeout=30) as http:
-        response = await http.post(
-            f"{issuer}/token",
-            data={"grant_type": "client_credentials", "scope": scope, "resource": resource},
-            auth=(client, f"{client}-secret"),
-        )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
 
 
 async def raw_call(url: str, token: str | None, tool: str = "get_order", args: dict[str, Any] | None = None) -> Any:
