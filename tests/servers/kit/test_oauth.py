@@ -11,6 +11,7 @@ key, another issuer, a revoked opaque token (introspection), and the hostile cas
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -22,7 +23,7 @@ import pytest
 
 from tests.oidc.provider import client_token, running_provider
 from tests.servers.orders.support import DEMO, OTHER_ORDER, TOOLS, error_of, ok, seed_shop
-from tests.servers.orders.test_external import SWITCHBOARD, _create_token, free_port, serving
+from tests.servers.orders.test_external import SWITCHBOARD, _create_token, free_port, inspector, serving
 from tests.servers.orders.test_tools import _refundable_order
 
 pytestmark = pytest.mark.timeout(180)
@@ -346,3 +347,18 @@ def test_oauth_config_refuses_sloppy_settings() -> None:
     config = OAuthConfig.from_env({"SWITCHBOARD_OAUTH_ISSUER": "https://id.example.com/, https://b.example.com"})
     assert config is not None and config.issuers == ("https://id.example.com", "https://b.example.com")
     assert config.org_claim == "org_id" and config.customer_claim == "customer_ref"
+
+
+async def test_mcp_inspector_cli_with_an_oauth_token(url: str, issuer: str) -> None:
+    """MCP Inspector 2.12 (CLI mode has no browser): a token from the provider in its header works;
+    a refund with a read-only token fails with the scope named."""
+    token = await client_token(issuer, "cc-client", url, "orders:read")
+    header = ["--header", f"Authorization: Bearer {token}"]
+    call = ["--method", "tools/call", "--tool-name", "get_order", "--tool-args-json", '{"order_id": "8841"}']
+    called = await asyncio.to_thread(inspector, url, *header, *call)
+    assert called.returncode == 0, called.stderr[-2000:]
+    assert json.loads(called.stdout)["result"]["structuredContent"]["order_id"] == "8841"
+    refund = ["--method", "tools/call", "--tool-name", "request_refund", "--tool-args-json", '{"order_id": "8841"}']
+    refused = await asyncio.to_thread(inspector, url, *header, *refund)
+    assert refused.returncode != 0
+    assert 'Insufficient scope: required \\"orders:refund\\"' in refused.stderr  # it read our challenge
