@@ -4,8 +4,8 @@ One idea: turn a bearer token from an authorization server into a :class:`Princi
 
 - JWT access tokens (RFC 9068) are checked with joserfc against the issuer's JWKS, which is found
   through the issuer's metadata (``/.well-known/oauth-authorization-server``, then
-  ``/.well-known/openid-configuration``), cached, and fetched again once when a token names an
-  unknown key id. Checked: signature (asymmetric algorithms only), ``iss`` (one of the configured
+  ``/.well-known/openid-configuration``), cached (an hour at most), and fetched again once when a
+  token names an unknown key id. Checked: signature (asymmetric algorithms only), ``iss`` (one of the configured
   issuers), ``exp``/``nbf`` (with a small leeway), ``aud`` equal to this server's canonical URL
   (RFC 8707).
 - Opaque tokens are sent to the issuer's introspection endpoint (RFC 7662) when the issuer
@@ -33,6 +33,7 @@ from core.errors import invalid
 # RFC 9068 §4: asymmetric signatures only; "none" and shared-secret (HS*) algorithms are refused.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _JWKS_MIN_REFRESH_S = 5.0  # an unknown kid refetches the JWKS at most this often (no fetch storm)
+_JWKS_MAX_AGE_S = 3600.0  # and the JWKS is refetched hourly, so a key the issuer withdrew stops working
 _HTTP_TIMEOUT_S = 10.0
 
 
@@ -160,10 +161,12 @@ class OAuthVerifier:
 
     async def _keys_for(self, issuer: _Issuer, kid: Any) -> Any:
         """The issuer's key set holding ``kid`` (refetched once if the kid is new), or None."""
-        if issuer.keys is None or (kid and not _has_kid(issuer.keys, kid)):
+        age = time.monotonic() - issuer.fetched_at
+        if issuer.keys is None or age > _JWKS_MAX_AGE_S or (kid and not _has_kid(issuer.keys, kid)):
             async with issuer.lock:
-                stale = time.monotonic() - issuer.fetched_at >= _JWKS_MIN_REFRESH_S
-                if issuer.keys is None or (kid and not _has_kid(issuer.keys, kid) and stale):
+                age = time.monotonic() - issuer.fetched_at
+                unknown = kid and issuer.keys is not None and not _has_kid(issuer.keys, kid)
+                if issuer.keys is None or age > _JWKS_MAX_AGE_S or (unknown and age >= _JWKS_MIN_REFRESH_S):
                     await self._fetch_keys(issuer)
         if issuer.keys is None or (kid and not _has_kid(issuer.keys, kid)):
             return None

@@ -94,6 +94,13 @@ async def test_accepts_a_good_token_and_follows_key_rotation_with_one_refetch(is
         assert await check.verify(issuer.token(stranger)) is None
     assert issuer.jwks_fetches == 2
 
+    first = issuer.keys[0]
+    assert await check.verify(issuer.token(first)) is not None
+    issuer.keys = [rotated]  # the issuer withdraws the first key: gone after the hourly refetch
+    check._issuers[issuer.url].fetched_at -= 3601
+    assert await check.verify(issuer.token(rotated)) is not None and issuer.jwks_fetches == 3
+    assert await check.verify(issuer.token(first)) is None and issuer.jwks_fetches == 3
+
 
 async def test_refuses_bad_claims_and_algorithms(issuer: Issuer) -> None:
     from joserfc import jwt
