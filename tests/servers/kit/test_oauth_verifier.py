@@ -140,3 +140,41 @@ async def test_single_tenant_org_and_configurable_claims(issuer: Issuer) -> None
     custom = verifier(issuer, SWITCHBOARD_OAUTH_ORG_CLAIM="tenant", SWITCHBOARD_OAUTH_CUSTOMER_CLAIM="cust")
     principal = await custom.verify(issuer.token(org_id=None, tenant="acme", cust="C-7"))
     assert principal is not None and (principal.org_id, principal.customer_ref) == ("acme", "C-7")
+
+
+async def test_scope_hook_refuses_inside_the_server_and_names_the_caller_for_the_audit() -> None:
+    """Behind the HTTP gate, the kit's hook refuses a call whose token lacks the scope (FORBIDDEN with
+    details.scope) and hands the audit hook the subject and client; sbt_ tokens are not scoped."""
+    from mcp.server.auth.middleware.auth_context import auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+
+    from core.context import RequestContext
+    from core.errors import SwitchboardError
+    from servers.kit.hooks import ToolCall
+    from servers.kit.oauth import Principal
+    from servers.kit.oauth_http import access_token_for
+    from servers.kit.scopes import ScopeHook, scope_for
+
+    principal = Principal("u1", "crm", "https://id.example.com", "demo", None, frozenset({"orders:read"}), None)
+    hook = ScopeHook("orders")
+
+    def call(tool: str) -> ToolCall:
+        return ToolCall("orders", "1.0.0", tool, {}, RequestContext(org_id="demo"))
+
+    token = auth_context_var.set(AuthenticatedUser(access_token_for(principal, "t")))
+    try:
+        read = call("get_order")
+        await hook.before_call(read)
+        assert read.state["oauth"] == {"subject": "u1", "client_id": "crm", "issuer": "https://id.example.com"}
+        with pytest.raises(SwitchboardError) as info:
+            await hook.before_call(call("request_refund"))
+        assert info.value.code.value == "FORBIDDEN" and info.value.details == {"scope": "orders:refund"}
+        with pytest.raises(SwitchboardError):
+            await hook.before_call(call("a_tool_added_later"))  # unlisted: needs orders:write
+    finally:
+        auth_context_var.reset(token)
+    assert scope_for("orders", "a_tool_added_later") == "orders:write"
+
+    unscoped = call("request_refund")
+    await hook.before_call(unscoped)  # no OAuth token in context (stdio, sbt_): not scoped here
+    assert "oauth" not in unscoped.state
