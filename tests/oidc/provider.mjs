@@ -84,8 +84,16 @@ server.listen(0, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
+      registrationManagement: { enabled: true }, // RFC 7592: a registered client can be deleted (revoked)
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        // the default policy, plus: a deleted (revoked) client's tokens are inactive
+        allowedPolicy: async (ctx, client, token) => {
+          if (client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId) return false;
+          return Boolean(await ctx.oidc.provider.Client.find(token.clientId));
+        },
+      },
       revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -93,7 +101,8 @@ server.listen(0, '127.0.0.1', () => {
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, indicator, client) => {
           if (!isLoopbackResource(indicator)) throw new Error('not a test resource');
-          const opaque = client?.clientId === 'opaque-client';
+          // opaque (introspected) tokens for "opaque-client" and registered clients named "opaque-…"
+          const opaque = client?.clientId === 'opaque-client' || client?.clientName?.startsWith('opaque');
           return {
             scope: SCOPES,
             audience: indicator,

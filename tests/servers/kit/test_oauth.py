@@ -276,6 +276,42 @@ async def test_introspection_then_revocation(url: str, issuer: str) -> None:
     assert challenge_of(response)["error"] == '"invalid_token"'
 
 
+async def test_a_deleted_client_is_revoked(url: str, issuer: str) -> None:
+    """RFC 7592: once the provider deletes a registered client, its (introspected) token stops working."""
+    import httpx2
+    from fastmcp import Client
+
+    async with httpx2.AsyncClient(timeout=30) as http:
+        registered = (
+            await http.post(
+                f"{issuer}/reg",
+                json={
+                    "client_name": "opaque-revocable",
+                    "grant_types": ["client_credentials"],
+                    "response_types": [],
+                    "redirect_uris": [],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "scope": "orders:read",
+                },
+            )
+        ).json()
+        issued = await http.post(
+            f"{issuer}/token",
+            data={"grant_type": "client_credentials", "scope": "orders:read", "resource": url},
+            auth=(registered["client_id"], registered["client_secret"]),
+        )
+        token = issued.json()["access_token"]
+        async with Client(url, auth=token, timeout=60) as client:
+            assert ok(await client.call_tool_mcp("get_order", {"order_id": "8841"}))["order_id"] == "8841"
+        deleted = await http.delete(
+            registered["registration_client_uri"],
+            headers={"Authorization": f"Bearer {registered['registration_access_token']}"},
+        )
+        assert deleted.status_code == 204
+    response = await raw_call(url, token)
+    assert response.status_code == 401 and challenge_of(response)["error"] == '"invalid_token"'
+
+
 async def test_tenant_comes_from_the_token_and_sbt_tokens_still_work(
     url: str, issuer: str, shop_env: dict[str, str]
 ) -> None:
