@@ -165,6 +165,7 @@ async def test_metadata_and_the_first_challenge(url: str, issuer: str) -> None:
     assert params["resource_metadata"] == f'"{origin}/.well-known/oauth-protected-resource/mcp"'
     assert params["scope"] == '"orders:read"'  # least privilege first; refunds come by step-up
     assert response.json()["code"] == "FORBIDDEN"  # the JSON body integrators already read
+    assert "OAuth access token" in response.json()["error_description"]
 
 
 async def test_sdk_oauth_client_reads_is_refused_a_refund_steps_up_and_refunds(url: str, issuer: str) -> None:
