@@ -25,6 +25,13 @@ def _is_sha256(value: str | None) -> bool:
     return value is None or (len(value) == 64 and all(c in "0123456789abcdef" for c in value))
 
 
+def _actor(client_name: str | None, oauth: dict[str, Any] | None) -> str:
+    """``oauth:<subject>@<client id>`` for an OAuth token, else ``client:<MCP client name>``."""
+    if oauth:
+        return f"oauth:{oauth.get('subject') or '-'}@{oauth.get('client_id') or '-'}"
+    return f"client:{client_name}" if client_name else "client:unknown"
+
+
 class AuditHook:
     """Appends one audit record per tool call of the server ``server_name``."""
 
@@ -44,11 +51,15 @@ class AuditHook:
 
     async def after_call(self, call: Any, outcome: Any) -> None:
         ctx = call.context
+        oauth = call.state.get("oauth")  # set by servers/kit/scopes.py for an OAuth token
+        details = None if _is_sha256(ctx.manifest_sha256) else {"manifest_sha256_claimed": ctx.manifest_sha256}
+        if oauth:
+            details = {**(details or {}), "oauth": oauth}
         event = AuditEvent(
             org_id=ctx.org_id,
             event_type="tool_call",
             source=self.source,
-            actor=f"client:{call.client_name}" if call.client_name else "client:unknown",
+            actor=_actor(call.client_name, oauth),
             customer_ref=ctx.customer_ref,
             session_id=ctx.session_id,
             trace_id=ctx.trace_id,
@@ -65,7 +76,7 @@ class AuditHook:
             error_code=outcome.error_code or ("TOOL_ERROR" if outcome.is_error else None),
             error_message=outcome.error_message,
             latency_ms=outcome.latency_ms,
-            details=None if _is_sha256(ctx.manifest_sha256) else {"manifest_sha256_claimed": ctx.manifest_sha256},
+            details=details,
         )
         try:
             await append(event)

@@ -70,10 +70,15 @@ def error_response(err: SwitchboardError) -> Response:
 class Caller:
     org_id: str | None  # None: a trusted service token naming the org per session
     trusted: bool
+    customer_ref: str | None = None  # an OAuth token bound to one customer (host/oauth_api.py)
 
 
 async def authenticate(conn: HTTPConnection, *, default_org: str | None, require_token: bool) -> Caller:
     """The tenant of a request: its bearer token's, or the host's default org."""
+    from host.oauth_api import principal_of
+
+    if (principal := principal_of(conn)) is not None:  # an OAuth token, already checked
+        return Caller(principal.org_id, False, principal.customer_ref)
     header = conn.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else conn.query_params.get("token")
     if token:
@@ -156,6 +161,9 @@ class WsSession:
             if not is_valid_identifier(org):
                 raise invalid("org must be 1-128 letters, digits or ._:@- characters")
         customer = _text(msg, "customer_ref")
+        if self.caller.customer_ref and customer not in (None, self.caller.customer_ref):
+            raise forbidden("this token acts for one customer: customer_ref names another one")
+        customer = customer or self.caller.customer_ref
         if customer is not None and not is_valid_identifier(customer):
             raise invalid("customer_ref must be 1-128 letters, digits or ._:@- characters")
         self.conv, self.session_id = None, None
@@ -262,6 +270,8 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             detail = await runtime.store.session_detail(request.path_params["session_id"])
             if caller.org_id is not None and detail["session"]["org_id"] != caller.org_id:
                 raise forbidden("that session belongs to another tenant")
+            if caller.customer_ref and detail["session"].get("customer_ref") != caller.customer_ref:
+                raise forbidden("that session belongs to another customer")
         except SwitchboardError as err:
             return error_response(err)
         return json_response(_session_view(detail))
@@ -273,6 +283,8 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             if not org:
                 raise invalid("a service token must name the tenant: ?org=<org>")
             ref = request.path_params["customer_ref"]
+            if caller.customer_ref and ref != caller.customer_ref:
+                raise forbidden("this token acts for one customer: ask for that customer's sessions")
             if not is_valid_identifier(ref):
                 raise invalid("customer_ref must be 1-128 letters, digits or ._:@- characters")
             rows = await runtime.store.customer_sessions(org, ref)

@@ -181,6 +181,9 @@ def host(
     if not org and not require_token:
         require_token = True
     app = create_app(HostRuntime(provider_override=provider), default_org=org, require_token=require_token)
+    from host.oauth_api import with_oauth
+
+    app = with_oauth(app, f"http://{bind}:{port}", require_token=require_token)  # OAuth when configured
     if json_output:
         print_json({"url": f"ws://{bind}:{port}/v1/ws", "org": org, "require_token": require_token})
     else:

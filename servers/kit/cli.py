@@ -54,7 +54,10 @@ def serve(
     subset = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
 
     def listening(url: str) -> None:
-        note = "(Streamable HTTP, bearer tokens); Ctrl-C stops"
+        import os
+
+        oauth = os.environ.get("SWITCHBOARD_OAUTH_ISSUER")
+        note = f"(Streamable HTTP, bearer tokens{f'; OAuth from {oauth}' if oauth else ''}); Ctrl-C stops"
         err_console.print(f"[green]✓[/] switchboard {server} on {url} {note}", soft_wrap=True)
 
     try:

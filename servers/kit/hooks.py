@@ -50,7 +50,9 @@ class ToolCallHook(Protocol):
 
 
 def default_hooks(server_name: str) -> list[ToolCallHook]:
-    """Hooks every production server runs: the audit log (one record per call, fail closed)."""
+    """Hooks every production server runs: OAuth scopes per tool, then the audit log (one record per call,
+    fail closed)."""
     from audit.middleware import AuditHook
+    from servers.kit.scopes import ScopeHook
 
-    return [AuditHook(server_name)]
+    return [ScopeHook(server_name), AuditHook(server_name)]

@@ -49,11 +49,16 @@ class JsonAuthErrors:
         await self.app(scope, receive, guarded_send)
 
 
+OAUTH_HINT = " — or an OAuth access token from the authorization server named at resource_metadata (docs/oauth.md)"
+
+
 async def _send_json_401(start: dict[str, Any], send: Any) -> None:
-    body = json.dumps(
-        {"error": "invalid_token", "code": "FORBIDDEN", "error_description": MISSING_TOKEN}, ensure_ascii=False
-    ).encode("utf-8")
     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+    oauth = any(k.lower() == b"www-authenticate" and b"resource_metadata=" in v for k, v in headers)
+    description = MISSING_TOKEN + (OAUTH_HINT if oauth else "")
+    body = json.dumps(
+        {"error": "invalid_token", "code": "FORBIDDEN", "error_description": description}, ensure_ascii=False
+    ).encode("utf-8")
     if not any(k.lower() == b"www-authenticate" for k, _ in headers):
         headers.append((b"www-authenticate", b"Bearer"))
     headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

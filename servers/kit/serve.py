@@ -133,6 +133,11 @@ def serve(
         )
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
     expose_subset(server, name, tools, read_only)
+    from servers.kit.oauth_http import http_oauth
+
+    oauth = http_oauth(name, f"http://{_url_host(host)}:{port}{path}", path)  # None: sbt_ tokens only
+    if oauth is not None:
+        server.auth = oauth[0]
     if on_listen is not None:
         on_listen(f"http://{_url_host(host)}:{port}{path}")
     server.run(
@@ -144,7 +149,7 @@ def serve(
         log_level="warning",
         host_origin_protection="auto" if not allowed_hosts else True,
         allowed_hosts=allowed_hosts,
-        middleware=_http_middleware(),
+        middleware=_http_middleware() + (oauth[1] if oauth else []),
     )
 
 

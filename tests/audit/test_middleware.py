@@ -188,5 +188,7 @@ async def test_personal_data_in_a_tool_name_is_masked_too():
 
 
 def test_production_servers_audit_by_default():
-    hooks = default_hooks("orders")
-    assert len(hooks) == 1 and isinstance(hooks[0], AuditHook) and hooks[0].source == "server:orders"
+    from servers.kit.scopes import ScopeHook
+
+    hooks = default_hooks("orders")  # OAuth scopes first (they hand the audit hook its subject), then audit
+    assert [type(h) for h in hooks] == [ScopeHook, AuditHook] and hooks[1].source == "server:orders"
