@@ -200,7 +200,10 @@ async def import_server_json(
     definitions = check_capture(version, capture)
     if expected is not None:
         compare_pins(expected, {d["name"]: definition_sha256(d) for d in definitions})
+    from core.pii import mask_text
+
+    description = mask_text(document["description"])  # personal data is never stored as given
     info = await publish_capture(
-        local, version, launch, capture, published_by=published_by, description=document["description"], owner=ns
+        local, version, launch, capture, published_by=published_by, description=description, owner=ns
     )
     return ImportResult(info, document["name"], source, expected is not None)
