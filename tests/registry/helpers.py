@@ -60,3 +60,19 @@ async def insert_kb(org: str, name: str, kb_id: str, versions: int) -> None:
                 ),
                 {"id": kb_id, "org": org, "v": version, "sha": str(version) * 64, "now": now},
             )
+
+
+async def publish_bundled(name: str):
+    """Capture a bundled Switchboard server in-process, stored with the launch the host uses."""
+    from registry.capture import capture_server
+    from registry.demo import switchboard_launch
+    from registry.publish import publish_capture
+    from servers.catalog import build
+    from servers.kit import ServerLaunch
+
+    launch = switchboard_launch(name)
+    capture = await capture_server(launch, connect_to=build(name, launch=ServerLaunch(org_id="registry"), hooks=[]))
+    version = str(capture.server_info["version"])
+    return await publish_capture(
+        name, version, launch, capture, published_by="tess", description=f"Switchboard {name} server"
+    )

@@ -11,10 +11,7 @@ from jsonschema import Draft7Validator
 from core.canonical import canonical_json
 from core.errors import SwitchboardError
 from registry import LaunchSpec, publish_version, review_version
-from registry.capture import capture_server
-from registry.demo import switchboard_launch
 from registry.models import ServerVersionInfo, ToolInfo
-from registry.publish import publish_capture
 from registry.queries import all_servers, show_version
 from registry.serverjson import (
     MAX_PINS_BYTES,
@@ -27,7 +24,7 @@ from registry.serverjson import (
     schema_errors,
 )
 from registry.serverjson_import import import_server_json
-from tests.registry.helpers import publish_clean
+from tests.registry.helpers import publish_bundled, publish_clean
 
 OFFICIAL = Draft7Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 MINIMAL = {"name": "io.github.someone/weather", "description": "Weather forecasts", "version": "1.0.2"}
@@ -84,22 +81,9 @@ def test_the_schema_refuses_what_the_official_registry_refuses(change, fragment)
 # ------------------------------------------------------------------------------------------- export
 
 
-async def _publish_bundled(name: str) -> ServerVersionInfo:
-    """Capture a bundled server in-process, stored with the launch the host uses."""
-    from servers.catalog import build
-    from servers.kit import ServerLaunch
-
-    launch = switchboard_launch(name)
-    capture = await capture_server(launch, connect_to=build(name, launch=ServerLaunch(org_id="registry"), hooks=[]))
-    version = str(capture.server_info["version"])
-    return await publish_capture(
-        name, version, launch, capture, published_by="tess", description=f"Switchboard {name} server"
-    )
-
-
 async def test_export_of_each_bundled_server_validates(db):
     for name in ("orders", "kb", "memory"):
-        info = await _publish_bundled(name)
+        info = await publish_bundled(name)
         document = await export_server_json(info.ref)
         assert _errors(document) == [], name
         assert document["name"] == f"io.github.switchboard/{name}"
@@ -170,7 +154,7 @@ def _fields(info: ServerVersionInfo) -> dict:
 @pytest.fixture
 async def exported_orders(db) -> dict:
     """orders' server.json, exported from this test's database (then imported into another one)."""
-    info = await _publish_bundled("orders")
+    info = await publish_bundled("orders")
     return await export_server_json(info.ref)
 
 
