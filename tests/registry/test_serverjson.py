@@ -259,19 +259,11 @@ HOSTILE_TEXT = [
 ]
 
 
-@pytest.mark.parametrize(("field", "text", "reason"), HOSTILE_TEXT)
-async def test_hostile_text_is_refused_before_anything_runs(db, field, text, reason):
-    document = {**MINIMAL, "name": "io.github.x/orders", "version": "1.0.0", field: text}
-    document["packages"] = [
-        {
-            "registryType": "pypi",
-            "identifier": "switchboard",
-            "transport": {"type": "stdio"},
-            "packageArguments": [{"type": "positional", "value": "serve"}, {"type": "positional", "value": "orders"}],
-        }
-    ]
-    err = await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan"))
-    assert reason in err.message
+async def test_hostile_text_is_refused_before_anything_runs(db):
+    for field, text, reason in HOSTILE_TEXT:
+        document = {**_package(_pos("serve"), _pos("orders")), field: text}
+        err = await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan"))
+        assert reason in err.message, (text, err.message)
     await _nothing_written()
 
 
@@ -323,10 +315,10 @@ HOSTILE_LAUNCH = [
 ]
 
 
-@pytest.mark.parametrize(("document", "reason"), HOSTILE_LAUNCH)
-async def test_a_file_cannot_make_the_registry_run_anything_else(db, document, reason):
-    err = await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan"))
-    assert reason in err.message, err.message
+async def test_a_file_cannot_make_the_registry_run_anything_else(db):
+    for document, reason in HOSTILE_LAUNCH:
+        err = await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan"))
+        assert reason in err.message, (document, err.message)
     await _nothing_written()
 
 
