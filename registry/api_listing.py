@@ -22,7 +22,7 @@ from core.errors import SwitchboardError
 from registry.models import APPROVED, DEPRECATED, REVOKED, ServerVersionInfo, ToolInfo, utc
 from registry.semver import semver_key
 from registry.serverjson import build_server_json, registry_name
-from registry.store import current_statuses
+from registry.store import current_statuses, version_from_row
 from registry.tables import mcp_server, mcp_server_version, mcp_tool_definition
 
 log = logging.getLogger(__name__)
@@ -127,21 +127,8 @@ async def load_entries(ns: str) -> list[Entry]:
     entries = []
     for row in listed:
         status = statuses[row["id"]]
-        info = ServerVersionInfo(
-            id=row["id"],
-            server=row["server_name"],
-            version=row["version"],
-            status=status.status,
-            launch=row["launch_spec"],
-            server_info=row["server_info"],
-            protocol_version=row["protocol_version"],
-            tools_manifest_sha256=row["tools_manifest_sha256"],
-            tool_count=row["tool_count"],
-            published_by=row["published_by"],
-            published_at=utc(row["published_at"]),
-            tools=tools.get(row["id"], []),
-            history=[status],
-        )
+        info = version_from_row(row, status)
+        info.tools, info.history = tools.get(row["id"], []), [status]
         is_latest = (info.server, info.version) in latest
         try:
             response = _response(info, row["server_description"], ns, is_latest=is_latest, reason=status.reason)

@@ -174,9 +174,7 @@ async def import_server_json(
     connect_to: Any = None,
 ) -> ImportResult:
     """Register the version a validated server.json describes, capturing and pinning its tools."""
-    from core.db import get_engine
-    from registry.publish import _already_published, check_capture, publish_capture
-    from registry.store import find_version_row
+    from registry.publish import check_capture, publish_capture, refuse_if_published
 
     published_by = check_actor(published_by)
     check_text(document)
@@ -191,11 +189,7 @@ async def import_server_json(
     version = check_version(document["version"])
     expected = published_pins(document)
     source, launch = choose_launch(document, use, token_ref)
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        existing = await find_version_row(conn, local, version)
-    if existing is not None:
-        raise _already_published(local, version, existing)
+    await refuse_if_published(local, version)
     capture = await capture_server(launch, token=token, connect_to=connect_to)
     definitions = check_capture(version, capture)
     if expected is not None:
