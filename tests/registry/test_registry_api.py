@@ -178,12 +178,10 @@ async def test_versions_of_one_server_and_one_version(api):
 
 
 async def test_cli_serves_the_api_over_http(db, sb_env, tmp_path):
-    import socket
+    from tests.registry.test_publish import _free_port
 
     await approve_clean("orders", "1.0.0")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

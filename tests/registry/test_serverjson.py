@@ -358,3 +358,42 @@ async def test_personal_data_in_the_description_is_masked_when_stored(exported_o
     assert "010-1234-5678" not in stored and "a.kim@example.com" not in stored and "5678" in stored
     assert result.info.status == "pending_review"
     assert (await show_version(result.info.ref)).tool_count == len(exported_orders["_meta"][PUBLISHER_META]["tools"])
+
+
+async def test_a_remote_is_imported_over_streamable_http(db, sb_env):
+    import os
+    import subprocess
+    import sys
+
+    from servers.kit.tokens import create_token
+    from tests.registry.fixtures.clean_server import build
+    from tests.registry.helpers import FIXTURES
+    from tests.registry.test_publish import _free_port, _wait_for_port
+
+    token, _ = await create_token("acme", label="import test")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    proc = subprocess.Popen(
+        [sys.executable, str(FIXTURES / "clean_server.py"), "1.0.0", "--http", str(port)],
+        env={**sb_env, "PATH": os.environ.get("PATH", "")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await publish_version(
+            "fixture", "1.0.0", LaunchSpec.http(url, "SB_FIXTURE_TOKEN"), published_by="tess", connect_to=build("1.0.0")
+        )
+        document = await export_server_json("fixture@1.0.0")
+        await _wait_for_port(port, proc)
+        err = await _refused("UNAVAILABLE", import_server_json(document, published_by="ivan", name="copy"))
+        assert url in err.message  # no token: the server's 401
+        result = await import_server_json(
+            document, published_by="ivan", name="copy", use="remote", token=token, token_ref="SB_COPY_TOKEN"
+        )
+        assert result.source == "remote" and result.pins_checked
+        assert result.info.launch == {"transport": "http", "url": url, "token_ref": "SB_COPY_TOKEN"}
+        assert token not in repr(await show_version("copy@1.0.0"))
+        await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan", name="x", use="package"))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
