@@ -94,6 +94,10 @@ async def test_list_shows_only_reviewed_versions_with_their_status(api):
     assert deprecated["status"] == "deprecated" and deprecated["statusMessage"] == "use 1.1.0: shipping added"
     assert deprecated["isLatest"] is False and current["isLatest"] is True and current["status"] == "active"
     assert "statusMessage" not in current
+    for stamp in ("publishedAt", "updatedAt", "statusChangedAt"):  # RFC 3339, UTC
+        assert current[stamp].endswith("Z") and datetime.fromisoformat(current[stamp]) <= datetime.now(UTC)
+    moments = [datetime.fromisoformat(deprecated[k]) for k in ("publishedAt", "statusChangedAt")]
+    assert moments[0] < moments[1]  # deprecated after it was published
     assert by_version["1.0.0"]["_meta"][f"{NS}/registry"]["status"] == "deprecated"
     assert set(by_version["1.1.0"]["server"]["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]["tools"])
 
