@@ -182,10 +182,10 @@ async def test_versions_of_one_server_and_one_version(api):
 
 
 async def test_cli_serves_the_api_over_http(db, sb_env, tmp_path):
-    from tests.registry.test_publish import _free_port
+    from tests.registry.helpers import free_port
 
     await approve_clean("orders", "1.0.0")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -361,30 +361,16 @@ async def test_personal_data_in_the_description_is_masked_when_stored(exported_o
 
 
 async def test_a_remote_is_imported_over_streamable_http(db, sb_env):
-    import os
-    import subprocess
-    import sys
-
     from servers.kit.tokens import create_token
     from tests.registry.fixtures.clean_server import build
-    from tests.registry.helpers import FIXTURES
-    from tests.registry.test_publish import _free_port, _wait_for_port
+    from tests.registry.helpers import fixture_http_server
 
     token, _ = await create_token("acme", label="import test")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
-    proc = subprocess.Popen(
-        [sys.executable, str(FIXTURES / "clean_server.py"), "1.0.0", "--http", str(port)],
-        env={**sb_env, "PATH": os.environ.get("PATH", "")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    async with fixture_http_server(sb_env) as url:
         await publish_version(
             "fixture", "1.0.0", LaunchSpec.http(url, "SB_FIXTURE_TOKEN"), published_by="tess", connect_to=build("1.0.0")
         )
         document = await export_server_json("fixture@1.0.0")
-        await _wait_for_port(port, proc)
         err = await _refused("UNAVAILABLE", import_server_json(document, published_by="ivan", name="copy"))
         assert url in err.message  # no token: the server's 401
         result = await import_server_json(
@@ -394,6 +380,3 @@ async def test_a_remote_is_imported_over_streamable_http(db, sb_env):
         assert result.info.launch == {"transport": "http", "url": url, "token_ref": "SB_COPY_TOKEN"}
         assert token not in repr(await show_version("copy@1.0.0"))
         await _refused("INVALID_ARGUMENT", import_server_json(document, published_by="ivan", name="x", use="package"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
