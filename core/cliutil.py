@@ -67,7 +67,9 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
             from core.settings import get_settings
 
             message += f" (looked in {get_settings().location()})"
-        err_console.print(f"[bold red]error[/] [{err.code.value}] {message}", soft_wrap=True)
+        from rich.markup import escape  # messages quote user input and patterns: never read them as markup
+
+        err_console.print(f"[bold red]error[/] [{err.code.value}] {escape(message)}", soft_wrap=True)
         raise SystemExit(EXIT_USAGE) from None
 
 

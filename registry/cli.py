@@ -598,3 +598,9 @@ def _print_agent_version(info: Any, *, manifest: bool = False) -> None:
 
         console.print("[bold]Manifest[/]")
         console.print(safe(to_json(info.manifest)), highlight=False)
+
+
+# issue 13: the official MCP Registry format (server.json export/import, the read-only v0.1 API)
+from registry.cli_serverjson import register_serverjson_commands  # noqa: E402
+
+register_serverjson_commands(app)

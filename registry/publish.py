@@ -34,6 +34,15 @@ def _already_published(name: str, version: str, row: Any) -> Exception:
     )
 
 
+async def refuse_if_published(name: str, version: str) -> None:
+    """CONFLICT when ``name@version`` exists: checked before a server is started for nothing."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        existing = await find_version_row(conn, name, version)
+    if existing is not None:
+        raise _already_published(name, version, existing)
+
+
 def check_capture(version: str, capture: Capture) -> list[dict[str, Any]]:
     """The pinned definitions of a capture, or a clear refusal."""
     reported = str(capture.server_info.get("version", ""))
@@ -191,11 +200,7 @@ async def publish_version(
     check_server_name(name)
     check_version(version)
     check_actor(published_by)
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        existing = await find_version_row(conn, name, version)
-    if existing is not None:
-        raise _already_published(name, version, existing)
+    await refuse_if_published(name, version)
     capture = await capture_server(launch, token=token, connect_to=connect_to)
     return await publish_capture(
         name, version, launch, capture, published_by=published_by, description=description, owner=owner

@@ -101,7 +101,8 @@ async def tool_infos(conn: AsyncConnection, server_version_id: str) -> list[Tool
     ]
 
 
-def _info(row: Any, status: StatusInfo) -> ServerVersionInfo:
+def version_from_row(row: Any, status: StatusInfo) -> ServerVersionInfo:
+    """A server version row (joined with ``server_name``) and its current status, without tools."""
     return ServerVersionInfo(
         id=row["id"],
         server=row["server_name"],
@@ -121,7 +122,7 @@ async def version_info(conn: AsyncConnection, name: str, version: str, *, tools:
     """A server version with its status history and (optionally) its pinned tools."""
     row = await version_row(conn, name, version)
     history = await status_history(conn, row["id"])
-    info = _info(row, history[-1])
+    info = version_from_row(row, history[-1])
     info.history = history
     if tools:
         info.tools = await tool_infos(conn, row["id"])
@@ -145,7 +146,7 @@ async def list_versions(conn: AsyncConnection, name: str) -> list[ServerVersionI
         .all()
     )
     statuses = await current_statuses(conn, [r["id"] for r in rows])
-    infos = [_info(r, statuses[r["id"]]) for r in rows]
+    infos = [version_from_row(r, statuses[r["id"]]) for r in rows]
     return sorted(infos, key=lambda i: semver_key(i.version), reverse=True)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 
 import pytest
@@ -19,7 +16,7 @@ from registry.code import sha256_file
 from registry.queries import server_versions, show_version
 from registry.tables import mcp_server, mcp_server_version, mcp_tool_definition, server_version_status
 from tests.registry.fixtures.poisoned_server import TOOLS as POISONED_TOOLS
-from tests.registry.helpers import FIXTURES, publish_clean, stdio
+from tests.registry.helpers import FIXTURES, fixture_http_server, publish_clean, stdio
 
 
 async def _row_counts() -> dict[str, int]:
@@ -169,41 +166,11 @@ def test_http_launch_specs_never_hold_credentials():
     assert spec.to_dict() == {"transport": "http", "url": "http://127.0.0.1:1/mcp", "token_ref": "SB_TOKEN"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _wait_for_port(port: int, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"fixture HTTP server exited: {proc.stderr.read().decode()[-500:]}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.2)
-    raise RuntimeError("fixture HTTP server did not start")
-
-
 async def test_http_publish_with_a_bearer_token(db, sb_env, monkeypatch):
     from servers.kit.tokens import create_token
 
     token, _ = await create_token("acme", label="registry test")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(FIXTURES / "clean_server.py"), "1.0.0", "--http", str(port)],
-        env={**sb_env, "PATH": os.environ.get("PATH", "")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        await _wait_for_port(port, proc)
-        url = f"http://127.0.0.1:{port}/mcp"
+    async with fixture_http_server(sb_env) as url:
         err = await _refused("UNAVAILABLE", "remote", "1.0.0", LaunchSpec.http(url), published_by="bob")
         assert url in err.message
         # the token is used for the connection and never stored; token_ref names where the host finds it
@@ -215,9 +182,6 @@ async def test_http_publish_with_a_bearer_token(db, sb_env, monkeypatch):
         monkeypatch.delenv("SB_REMOTE_TOKEN")
         info = await publish_version("remote2", "1.0.0", LaunchSpec.http(url), published_by="bob", token=token)
         assert info.tool_count == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_publish_org_is_a_valid_tenant_id():
