@@ -87,6 +87,16 @@ def test_account_context_from_the_field_name():
     assert redact({"계좌": "1234567890"}).value == {"계좌": "******7890"}
 
 
+def test_an_account_that_starts_like_a_phone_number_is_masked_whole():
+    """Found by the property test below: "010-0000-0000-00" (a 3-4-4-2 account) was read as the
+    phone "010-0000-0000" plus "-00", which left 10 of its 13 digits in the masked text."""
+    for text in ("환불 계좌 010-1234-5678-90", "010-1234-5678-90 입니다"):
+        (match,) = detect(text)
+        assert match.kind is PiiKind.ACCOUNT and match.text == "010-1234-5678-90"
+        assert "5678-90" not in mask_text(text)
+    assert [m.kind for m in detect("연락처 010-1234-5678-")] == [PiiKind.PHONE]  # a dash alone changes nothing
+
+
 def test_redact_walks_nested_values_keys_and_numbers():
     value = {
         "customer": {"phone": "010-1234-5678", "tags": ("vip", "hong@example.com")},
