@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from core.cliutil import console, print_json, run, table, to_json
-from registry.cli import BY_OPTION, JSON_OPTION, _actor, _print_version, _status, safe
+from registry.cli_common import BY_OPTION, JSON_OPTION, actor, print_version, safe, status_label
 
 NAMESPACE_OPTION = typer.Option(
     None,
@@ -73,7 +73,7 @@ def import_(
 
     async def _go() -> Any:
         document = read_server_json(path)
-        kwargs = {"published_by": _actor(by), "name": name, "use": use, "token": token, "token_ref": token_ref}
+        kwargs = {"published_by": actor(by), "name": name, "use": use, "token": token, "token_ref": token_ref}
         if json_output:
             return await import_server_json(document, **kwargs)
         with console.status(f"Importing {safe(document['name'])} {safe(document['version'])} and listing its tools…"):
@@ -86,9 +86,9 @@ def import_(
     checked = "every tool matches the file's pins" if result.pins_checked else "the file carried no pins"
     console.print(
         f"[green]✓[/] imported {safe(result.registry_name)} as {safe(result.info.ref)} from its {result.source}: "
-        f"{result.info.tool_count} tools, {checked}; status {_status(result.info.status)}"
+        f"{result.info.tool_count} tools, {checked}; status {status_label(result.info.status)}"
     )
-    _print_version(result.info)
+    print_version(result.info)
     console.print(f"[dim]Next: switchboard registry review {safe(result.info.ref)} --approve --reason … --risk …[/]")
 
 
