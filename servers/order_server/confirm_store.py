@@ -155,7 +155,8 @@ async def claim(ctx: RequestContext, confirmation_id: str, now: datetime | None 
         )
     if row is None:
         raise not_found(
-            f"no refund confirmation {confirmation_id} for this account: use the confirmation_id request_refund returned"
+            f"no refund confirmation {confirmation_id} for this account: "
+            "use the confirmation_id request_refund returned"
         )
     if not won:
         raise _refusal(row, now)

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.canonical import canonical_sha256
-from core.context import META_PREFIX, RequestContext
+from core.confirmation import CONFIRMATION_META_KEY, confirmation_meta
+from core.context import RequestContext
 from core.errors import ErrorCode, SwitchboardError, conflict, forbidden, invalid, not_found
 from core.pii import mask_text
 from servers.order_server import confirm_store as store
@@ -34,7 +35,7 @@ from servers.order_server.backends import get_backend
 from servers.order_server.models import RefundConfirmation, RefundOutcome, RefundRequest, kst_iso
 from servers.order_server.refunds import REASON_MAX, active_refund, block_reason, fingerprint_of
 
-HOST_META_KEY = f"{META_PREFIX}confirmation"
+HOST_META_KEY = CONFIRMATION_META_KEY
 WAIT_ENV = "SWITCHBOARD_ORDERS_CONFIRM_WAIT_S"
 DEFAULT_WAIT_S = 120.0
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -65,7 +66,7 @@ def arguments_sha256(order_id: str, reason: str, idempotency_key: str) -> str:
 
 def host_meta(arguments: Mapping[str, Any], confirmed_by: str = "customer") -> dict[str, Any]:
     """The ``_meta`` entry a trusted host sends with a call its customer (or operator) confirmed."""
-    return {HOST_META_KEY: {"arguments_sha256": canonical_sha256(dict(arguments)), "confirmed_by": confirmed_by}}
+    return confirmation_meta(arguments, confirmed_by)
 
 
 # the client's side of the conversation ------------------------------------------------------------
