@@ -243,7 +243,8 @@ async def request_refund(order_id: str, reason: str, clean: str, idempotency_key
     masked = mask_text(clean)[:REASON_MAX]
     if await backend.refund_by_key(ctx, idempotency_key) is not None:  # a retry: that refund, never a new ask
         return requested(await backend.request_refund(ctx, order_id, clean, idempotency_key))
-    if _host_confirmed(ctx, _meta(fctx), arguments_sha256(order_id, reason, idempotency_key)):
+    if _host_confirmed(ctx, _meta(fctx), arguments_sha256(order_id, reason, idempotency_key)) or _read_only(backend):
+        # confirmed by the host, or a read-only shop system that refuses at once (never ask for nothing)
         return requested(await backend.request_refund(ctx, order_id, clean, idempotency_key))
     fingerprint = fingerprint_of(order_id, masked)
     modern = is_modern(fctx)
@@ -270,6 +271,13 @@ def _host_confirmed(ctx: RequestContext, meta: Mapping[str, Any], digest: str) -
     if not isinstance(grant, dict) or grant.get("arguments_sha256") != digest:
         raise forbidden("the host's confirmation does not match these arguments: ask the customer again")
     return True
+
+
+def _read_only(backend: Any) -> bool:
+    from servers.order_server.backends.external import WRITE_SET
+
+    sets = getattr(backend, "sets", None)
+    return sets is not None and WRITE_SET not in sets
 
 
 def _input_required(row: Mapping[str, Any]) -> Any:
