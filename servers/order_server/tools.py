@@ -151,6 +151,12 @@ def _read_only(title: str) -> ToolAnnotations:
     )
 
 
+def _write(title: str, *, idempotent: bool) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=False, idempotent_hint=idempotent, open_world_hint=False
+    )
+
+
 def register(server: Any) -> None:
     """Add the order tools to ``server`` (a kit-built FastMCP)."""
 
@@ -199,15 +205,7 @@ def register(server: Any) -> None:
         reference for the host), never the stored name. Ask the caller; never guess the factor."""
         return await _callers().verify_caller(request_context(), parse_phone(phone), factor_kind, factor)
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Request refund",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_write("Request refund", idempotent=True))
     @database_errors
     async def request_refund(
         order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey
@@ -225,15 +223,7 @@ def register(server: Any) -> None:
         ctx, text = request_context(), clean_reason(reason)
         return await _confirmation().request_refund(order_id, reason, text, idempotency_key, ctx)
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Confirm refund",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_write("Confirm refund", idempotent=False))
     @database_errors
     async def confirm_refund(confirmation_id: ConfirmationId) -> RefundOutcome:
         """Carry out a refund request_refund left waiting (outcome=confirmation_required), after the
