@@ -225,9 +225,10 @@ async def execute(ctx: RequestContext, confirmation_id: str, *, now: datetime | 
                 )
         refund = await backend.request_refund(ctx, row["order_id"], row["reason"], row["idempotency_key"])
     except SwitchboardError as err:
-        if err.code == ErrorCode.UNAVAILABLE:
-            await store.release(ctx, confirmation_id)  # nothing happened: the same yes may be retried
-        raise
+        await store.release(ctx, confirmation_id)  # nothing was refunded
+        if err.code != ErrorCode.UNAVAILABLE:  # the order changed: this question is void, ask anew
+            await store.close(ctx, confirmation_id, "expired", now)
+        raise  # UNAVAILABLE: the same yes may be retried
     except Exception:
         await store.release(ctx, confirmation_id)
         raise

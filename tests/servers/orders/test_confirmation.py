@@ -284,3 +284,28 @@ async def test_a_refused_order_is_never_put_to_the_customer(shop, make_server) -
         )  # 8841 has a refund in progress
     assert blocked["code"] == "CONFLICT"
     assert customer.asked == [] and await confirmations() == []
+
+
+async def test_an_order_changed_after_the_question_is_not_refunded(shop, make_server) -> None:
+    from core.db import get_engine
+    from servers.order_server.tables import order
+
+    async with Client(make_server()) as client:
+        order_id, _ = await refundable(client)
+        before = await row_counts()
+        args = {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
+        cid = {
+            "confirmation_id": ok(await client.call_tool_mcp("request_refund", args))["confirmation"]["confirmation_id"]
+        }
+        engine = await get_engine()
+        async with engine.begin() as conn:  # a discount applied after the customer was asked
+            await conn.execute(
+                update(order)
+                .where(order.c.org_id == "demo", order.c.order_id == order_id)
+                .values(discount_krw=order.c.discount_krw + 1, total_krw=order.c.total_krw - 1)
+            )
+        changed = error_of(await client.call_tool_mcp("confirm_refund", cid))
+        again = error_of(await client.call_tool_mcp("confirm_refund", cid))
+    assert changed["code"] == "CONFLICT" and "request_refund again" in changed["message"]
+    assert again["reason"] == "confirmation_expired"
+    assert (await row_counts())["ord_refund"] == before["ord_refund"]
