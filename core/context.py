@@ -34,6 +34,9 @@ class RequestContext:
     agent_version_id: str | None = None
     manifest_sha256: str | None = None
     trace_id: str | None = None
+    # The caller may speak for the customer (the host's stdio child, a trusted service token):
+    # only then does a server honour claims such as the host's confirmation in ``_meta``.
+    trusted: bool = False
 
     def with_trace(self) -> RequestContext:
         """This context with a trace id (a fresh one when missing)."""

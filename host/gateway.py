@@ -29,6 +29,7 @@ from core.context import META_PREFIX
 from core.errors import SwitchboardError
 from core.factors import hide_factors
 from host import callercheck
+from host.confirmmeta import confirmation_meta_for
 from host.crashpoints import crash_point
 from host.pool import AgentPool
 from host.store import RecordStore, masked_json
@@ -259,7 +260,7 @@ class Gateway:
         conn = self.pool.connection(tool.server_name)
         timeout_s = tool.timeout_ms / 1000.0
         deadline = time.monotonic() + timeout_s
-        meta = {**inv.context.to_meta(), **self._kb_meta}
+        meta = {**inv.context.to_meta(), **self._kb_meta, **confirmation_meta_for(inv, tool, arguments)}
         attempts = 2 if tool.is_read else 1
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()

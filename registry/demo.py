@@ -31,8 +31,8 @@ DEMO_ACTOR = "demo"
 DEMO_MODEL = "offline:planner"
 PROMPT_PATH = Path(__file__).parent / "prompts" / "cs_agent.md"
 # Tools the customer confirms before each call ("주문번호 8841로 조회해도 될까요?").
-CONFIRM_TOOLS = frozenset({"get_order", "request_refund"})
-IRREVERSIBLE_TOOLS = frozenset({"request_refund", "delete_memory", "delete_all_memories"})
+CONFIRM_TOOLS = frozenset({"get_order", "request_refund", "confirm_refund"})
+IRREVERSIBLE_TOOLS = frozenset({"request_refund", "confirm_refund", "delete_memory", "delete_all_memories"})
 READ_PREFIXES = ("get_", "find_", "search", "list_", "lookup")
 # Search servers embed queries; their first call on a cold, busy machine can take well over 10 s.
 SLOW_SERVERS = frozenset({"kb", "memory"})

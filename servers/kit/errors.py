@@ -59,6 +59,8 @@ def error_result(error: SwitchboardError) -> Any:
     from fastmcp.tools.base import ToolResult
 
     body = {"code": error.code.value, "message": error.message}
+    if isinstance(error.details.get("reason"), str):  # a stable sub-code, e.g. confirmation_expired
+        body["reason"] = error.details["reason"]
     return ToolResult(content=json.dumps(body, ensure_ascii=False), is_error=True)
 
 

@@ -83,6 +83,7 @@ def resolve_context(
         agent_version_id=claimed.get("agent_version_id"),
         manifest_sha256=claimed.get("manifest_sha256"),
         trace_id=claimed.get("trace_id"),
+        trusted=trusted,
     ).with_trace()
 
 

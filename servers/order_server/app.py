@@ -10,11 +10,13 @@ INSTRUCTIONS = (
     "Order lookup for one shop (tenant). Look orders up by order number (주문번호, digits such as 8841) "
     "or by the customer's mobile number; amounts are KRW integers, times are Korea time (+09:00). "
     "Names and phone numbers come back masked. request_refund is the only tool that changes anything: "
-    "confirm the order number and reason with the customer first, and reuse the same idempotency_key "
-    "when retrying. Errors carry a stable code: INVALID_ARGUMENT, NOT_FOUND, CONFLICT, UNAVAILABLE."
+    "the server asks the customer to confirm the checked order and amount (elicitation), or returns "
+    "outcome=confirmation_required and a confirmation_id for confirm_refund after the customer's yes. "
+    "Reuse the same idempotency_key when retrying. "
+    "Errors carry a stable code: INVALID_ARGUMENT, NOT_FOUND, CONFLICT, UNAVAILABLE."
 )
 # the data layer (SQLAlchemy, the backend): imported after the handshake, not at start
-DATA_PATH = ("servers.order_server.service", "servers.order_server.callers")
+DATA_PATH = ("servers.order_server.service", "servers.order_server.callers", "servers.order_server.confirmation")
 
 
 def _lifespan() -> Any:

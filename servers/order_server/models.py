@@ -231,3 +231,39 @@ class RefundLookup(BaseModel):
 
     found: bool = Field(description="True when request_refund succeeded with this idempotency key")
     refund: RefundRequest | None = Field(description="That refund (created=false), or null when none was made")
+
+
+RefundOutcomeKind = Literal["requested", "confirmation_required", "declined"]
+
+
+class RefundConfirmation(BaseModel):
+    """A refund waiting for the customer's yes: the server-checked details and how to confirm it."""
+
+    confirmation_id: str = Field(description="Pass to confirm_refund once the customer has said yes")
+    order_id: str
+    product: str = Field(description="What was ordered, e.g. '무선 블루투스 이어폰 외 1건'")
+    amount_krw: int = Field(description="The amount that would be refunded (the whole amount paid)")
+    reason: str = Field(description="The reason given, personal data masked")
+    expires_at: str = _ts()
+    prompt_ko: str = Field(description="The question to read to the customer, word for word")
+    prompt_en: str
+
+
+class RefundOutcome(BaseModel):
+    """What request_refund / confirm_refund did: a refund requested, a confirmation needed, or no refund."""
+
+    outcome: RefundOutcomeKind = Field(
+        description="requested: the refund exists; confirmation_required: ask the customer, then call "
+        "confirm_refund; declined: the customer said no or did not answer, nothing was refunded"
+    )
+    order_id: str
+    amount_krw: int
+    refund_id: str | None = Field(description="The refund (outcome requested), else null")
+    state: RefundState | None
+    state_label: str | None
+    requested_at: str | None = _ts()
+    expected_completion_date: str | None = Field(description="YYYY-MM-DD, Korea time")
+    business_days_total: int | None
+    created: bool = Field(description="True when this call created the refund")
+    confirmation: RefundConfirmation | None = Field(description="What to confirm (confirmation_required), else null")
+    summary_ko: str = Field(description="One Korean sentence an agent can read to the customer")

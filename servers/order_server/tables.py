@@ -150,4 +150,28 @@ shipment_event = Table(
     ForeignKeyConstraint(["org_id", "order_id"], ["ord_shipment.org_id", "ord_shipment.order_id"]),
 )
 
-ALL_TABLES = (customer, order, order_item, payment, refund, shipment, shipment_event)
+# A refund waiting for the customer's yes (request_refund from a direct client; docs/orders.md).
+# Kept beside the shop's data whatever the order backend is: it is Switchboard's own state.
+refund_confirmation = Table(
+    "ord_refund_confirmation",
+    metadata,
+    Column("org_id", String(ORG), primary_key=True),
+    Column("confirmation_id", String(40), primary_key=True),
+    Column("customer_ref", String(ORG), nullable=True),
+    Column("order_id", String(ORDER_ID), nullable=False),
+    Column("idempotency_key", String(128), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("product", String(200), nullable=False),
+    Column("amount_krw", BigInteger, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("refund_id", String(32), nullable=True),
+    CheckConstraint("status IN ('pending', 'confirmed', 'declined', 'expired')", name="status"),
+    Index("ix_ord_refund_confirmation_key", "org_id", "idempotency_key"),
+)
+
+ALL_TABLES = (customer, order, order_item, payment, refund, shipment, shipment_event, refund_confirmation)

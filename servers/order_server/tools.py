@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
-from mcp_types import ToolAnnotations
+from mcp_types import InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
 from core.errors import invalid, unavailable
@@ -22,7 +22,7 @@ from servers.order_server.models import (
     FoundOrders,
     Order,
     RefundLookup,
-    RefundRequest,
+    RefundOutcome,
     RefundStatus,
     ShippingStatus,
 )
@@ -80,6 +80,16 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+ConfirmationId = Annotated[
+    str,
+    Field(
+        min_length=34,
+        max_length=34,
+        pattern=r"^CF[0-9A-F]{32}$",
+        description="The confirmation_id request_refund returned (outcome=confirmation_required)",
+    ),
+]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -129,15 +139,21 @@ def _callers() -> Any:
     return callers
 
 
-def _backend() -> Any:
-    from servers.order_server.backends import get_backend
+def _confirmation() -> Any:
+    from servers.order_server import confirmation
 
-    return get_backend()
+    return confirmation
 
 
 def _read_only(title: str) -> ToolAnnotations:
     return ToolAnnotations(
         title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+    )
+
+
+def _write(title: str, *, idempotent: bool) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=False, idempotent_hint=idempotent, open_world_hint=False
     )
 
 
@@ -189,21 +205,30 @@ def register(server: Any) -> None:
         reference for the host), never the stored name. Ask the caller; never guess the factor."""
         return await _callers().verify_caller(request_context(), parse_phone(phone), factor_kind, factor)
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Request refund",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_write("Request refund", idempotent=True))
     @database_errors
-    async def request_refund(order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey) -> RefundRequest:
-        """Request a full refund of an order. Refundable: paid and not yet shipped, or delivered within
-        the last 7 days, with no refund already under way (otherwise CONFLICT, nothing changes).
-        Creates at most one refund per idempotency_key: retrying with the same key and arguments
-        returns the same refund (created=false); reusing a key for other arguments is a CONFLICT.
-        Confirm with the customer before calling."""
+    async def request_refund(
+        order_id: OrderId, reason: Reason, idempotency_key: IdempotencyKey
+    ) -> RefundOutcome | InputRequiredResult:
+        """Request a full refund of an order, once the customer has said yes. Refundable: paid and not
+        yet shipped, or delivered within the last 7 days, with no refund already under way (otherwise
+        CONFLICT, nothing changes). The server asks the customer itself: through the client's
+        confirmation dialog (elicitation) when it has one; otherwise the result is
+        outcome=confirmation_required with the checked order, product, amount and a
+        confirmation_id: read confirmation.prompt_ko to the customer and call confirm_refund only
+        after a clear yes. outcome=declined means no refund (the customer said no or did not
+        answer). Creates at most one refund per idempotency_key: retrying with the same key and
+        arguments returns the same refund (created=false); reusing a key for other arguments is a
+        CONFLICT."""
         ctx, text = request_context(), clean_reason(reason)
-        return await _backend().request_refund(ctx, order_id, text, idempotency_key)
+        return await _confirmation().request_refund(order_id, reason, text, idempotency_key, ctx)
+
+    @server.tool(annotations=_write("Confirm refund", idempotent=False))
+    @database_errors
+    async def confirm_refund(confirmation_id: ConfirmationId) -> RefundOutcome:
+        """Carry out a refund request_refund left waiting (outcome=confirmation_required), after the
+        customer said yes to its prompt. Works once per confirmation_id: a second call is a CONFLICT
+        (reason confirmation_used), an expired one too (reason confirmation_expired: call
+        request_refund again), and an id of another account is NOT_FOUND. Never call it without the
+        customer's yes."""
+        return await _confirmation().execute(request_context(), confirmation_id)

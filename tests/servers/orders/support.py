@@ -23,6 +23,7 @@ TOOLS = {
     "find_refund_request",
     "verify_caller",
     "request_refund",
+    "confirm_refund",
 }
 
 
@@ -90,3 +91,10 @@ async def seed_shop() -> None:
     engine = await get_engine()
     async with write_transaction(engine, immediate=True) as conn:
         await insert_bundles(conn, OTHER, [other], [other.customer])
+
+
+async def confirmed_refund(client: Any, arguments: dict[str, Any]) -> Any:
+    """request_refund as the host sends it after its customer said yes (a trusted client only)."""
+    from servers.order_server.confirmation import host_meta
+
+    return await client.call_tool_mcp("request_refund", arguments, meta=host_meta(arguments))

@@ -208,7 +208,11 @@ async def test_request_refund_writes_once_per_key_into_the_shops_system(
         before = ok(await client.call_tool_mcp("get_refund_status", {"order_id": "5002"}))
         assert (before["state"], before["refundable"]) == ("none", True)
         args = {"order_id": "5002", "reason": reason, "idempotency_key": key}
-        first = ok(await client.call_tool_mcp("request_refund", args))
+        pending = ok(await client.call_tool_mcp("request_refund", args))  # a direct client: asked first
+        assert pending["outcome"] == "confirmation_required" and pending["amount_krw"] == 12000
+        assert not [r for r in await _shop_refunds(mappings, backend) if str(r["order_id"]) == "5002"]
+        confirmation = {"confirmation_id": pending["confirmation"]["confirmation_id"]}
+        first = ok(await client.call_tool_mcp("confirm_refund", confirmation))
         again = ok(await client.call_tool_mcp("request_refund", args))
         other_reason = error_of(await client.call_tool_mcp("request_refund", args | {"reason": "다른 이유"}))
         new_key = error_of(await client.call_tool_mcp("request_refund", args | {"idempotency_key": key + "-2"}))
@@ -411,7 +415,9 @@ async def test_the_tables_backend_finds_a_refund_by_its_key(shop, make_server) -
     async with Client(make_server()) as client:
         refundable = await _refundable_order(client)
         args = {"order_id": refundable, "reason": "단순 변심", "idempotency_key": key}
-        created = ok(await client.call_tool_mcp("request_refund", args))
+        pending = ok(await client.call_tool_mcp("request_refund", args))
+        confirmation = {"confirmation_id": pending["confirmation"]["confirmation_id"]}
+        created = ok(await client.call_tool_mcp("confirm_refund", confirmation))
     row = await get_backend().refund_by_key(RequestContext(org_id=DEMO), key)
     assert row is not None and row["refund_id"] == created["refund_id"] and row["order_id"] == refundable
     assert await get_backend().refund_by_key(RequestContext(org_id=DEMO, customer_ref="C-9999"), key) is None

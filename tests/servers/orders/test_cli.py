@@ -89,17 +89,21 @@ def invoke(*args: str) -> Any:
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
-def call_tool(tool: str, args: dict[str, Any], org: str = DEMO) -> Any:
+def call_tool(tool: str, args: dict[str, Any], org: str = DEMO, *, confirmed: bool = False) -> Any:
+    """Call a tool in process; ``confirmed``: as the trusted host after its customer said yes."""
+
     async def _go() -> Any:
         from fastmcp import Client
 
         from core.db import dispose_engines
         from servers.kit import ServerLaunch
         from servers.order_server.app import build_server
+        from servers.order_server.confirmation import host_meta
 
+        meta = host_meta(args) if confirmed else None
         try:
-            async with Client(build_server(launch=ServerLaunch(org_id=org), hooks=[])) as client:
-                return await client.call_tool_mcp(tool, args)
+            async with Client(build_server(launch=ServerLaunch(org_id=org, trust_meta=confirmed), hooks=[])) as client:
+                return await client.call_tool_mcp(tool, args, meta=meta)
         finally:
             await dispose_engines()
 

@@ -16,7 +16,9 @@ def test_reimport_is_rejected_without_upsert_and_updates_with_it(database_url: s
     first = [row(), row(order_id="900002", customer_ref="C-9002", phone="010-5555-2222")]
     assert invoke("import", str(write_csv(tmp_path / "a.csv", first)), "--org", DEMO, "--json").exit_code == 0
     refund = call_tool(
-        "request_refund", {"order_id": "900001", "reason": "단순 변심", "idempotency_key": f"k-{uuid.uuid4()}"}
+        "request_refund",
+        {"order_id": "900001", "reason": "단순 변심", "idempotency_key": f"k-{uuid.uuid4()}"},
+        confirmed=True,
     ).structured_content
     assert refund["created"] is True
     before = counts()

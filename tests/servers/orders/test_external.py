@@ -27,6 +27,7 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
 from tests.servers.orders.support import DEMO, OTHER, OTHER_ORDER, ROOT, TOOLS, error_of, node22, npm_bin, ok, seed_shop
+from tests.servers.orders.test_tools import _refundable_order
 
 pytestmark = pytest.mark.timeout(300)
 SWITCHBOARD = str(ROOT / ".venv" / "bin" / "switchboard")
@@ -129,10 +130,38 @@ async def test_documented_claude_desktop_config_over_stdio(env: dict[str, str]) 
         assert found["phone_masked"] == "+82-10-****-5678" and "8841" in {o["order_id"] for o in found["orders"]}
         assert error_of(await client.call_tool_mcp("get_order", {"order_id": OTHER_ORDER}))["code"] == "NOT_FOUND"
         assert error_of(await client.call_tool_mcp("get_order", {"order_id": 8841}))["code"] == "INVALID_ARGUMENT"
+        # no host and no elicitation: nothing is refunded until the customer's yes reaches confirm_refund
         args = {"order_id": "8823", "reason": "주문 취소 원해요", "idempotency_key": "stdio-test-0001"}
-        first = ok(await client.call_tool_mcp("request_refund", args))
+        pending = ok(await client.call_tool_mcp("request_refund", args))
+        assert pending["outcome"] == "confirmation_required" and pending["refund_id"] is None
+        assert pending["confirmation"]["prompt_ko"].startswith("주문번호 8823")
+        assert ok(await client.call_tool_mcp("get_refund_status", {"order_id": "8823"}))["state"] == "none"
+        confirmation = {"confirmation_id": pending["confirmation"]["confirmation_id"]}
+        first = ok(await client.call_tool_mcp("confirm_refund", confirmation))
         again = ok(await client.call_tool_mcp("request_refund", args))
         assert first["created"] is True and again["created"] is False and again["refund_id"] == first["refund_id"]
+        assert error_of(await client.call_tool_mcp("confirm_refund", confirmation))["code"] == "CONFLICT"
+
+
+async def test_a_direct_client_with_a_dialog_refunds_only_on_yes(env: dict[str, str]) -> None:
+    """A Claude-Desktop-style stdio client that shows elicitation dialogs: "no" refunds nothing."""
+    from fastmcp.client.elicitation import ElicitResult
+
+    asked: list[str] = []
+
+    async def customer(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return ElicitResult(action="decline")
+
+    config = documented_claude_config()
+    transport = StdioTransport(SWITCHBOARD, config["args"], env={**config["env"], **env}, keep_alive=False)
+    async with Client(transport, timeout=60, elicitation_handler=customer) as client:
+        order_id = await _refundable_order(client)
+        args = {"order_id": order_id, "reason": "단순 변심", "idempotency_key": "stdio-test-0002"}
+        result = ok(await client.call_tool_mcp("request_refund", args))
+        status = ok(await client.call_tool_mcp("get_refund_status", {"order_id": order_id}))
+    assert result["outcome"] == "declined" and len(asked) == 1 and f"주문번호 {order_id}" in asked[0]
+    assert status["state"] == "none"
 
 
 def test_inspector_over_stdio(env: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from tests.servers.orders.support import (
     OTHER_ORDER,
     STORY_PHONE_MASKED,
     TOOLS,
+    confirmed_refund,
     error_of,
     ok,
     row_counts,
@@ -33,7 +34,7 @@ def key() -> str:
 async def test_tools_are_listed_with_annotations_and_strict_schemas(shop, make_server) -> None:
     async with Client(make_server()) as client:
         assert client.server_info.name == "switchboard-orders"
-        assert client.server_info.version == "1.1.0"
+        assert client.server_info.version == "1.2.0"
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
     for name, tool in tools.items():
@@ -41,10 +42,10 @@ async def test_tools_are_listed_with_annotations_and_strict_schemas(shop, make_s
         assert tool.output_schema and tool.output_schema["type"] == "object"
         notes = tool.annotations
         assert notes is not None and notes.title
-        if name == "request_refund":
+        if name in ("request_refund", "confirm_refund"):
             assert notes.read_only_hint is False
             assert notes.destructive_hint is False
-            assert notes.idempotent_hint is True
+            assert notes.idempotent_hint is (name == "request_refund")
         else:
             assert notes.read_only_hint is True
             assert notes.idempotent_hint is True
@@ -160,9 +161,7 @@ async def test_other_tenants_orders_look_missing(shop, make_server) -> None:
             assert foreign["code"] == missing["code"] == "NOT_FOUND"
             assert foreign["message"].replace(OTHER_ORDER, "X") == missing["message"].replace("770002", "X")
         refund = error_of(
-            await client.call_tool_mcp(
-                "request_refund", {"order_id": OTHER_ORDER, "reason": "단순 변심", "idempotency_key": key()}
-            )
+            await confirmed_refund(client, {"order_id": OTHER_ORDER, "reason": "단순 변심", "idempotency_key": key()})
         )
         assert refund["code"] == "NOT_FOUND"
     async with Client(make_server(org=OTHER)) as client:
@@ -187,9 +186,7 @@ async def test_a_named_customer_sees_only_their_orders(shop, make_server) -> Non
         for tool in ("get_order", "get_refund_status", "get_shipping_status"):
             assert error_of(await client.call_tool_mcp(tool, {"order_id": "8841"}))["code"] == "NOT_FOUND"
         assert ok(await client.call_tool_mcp("get_order", {"order_id": mine["orders"][0]["order_id"]}))
-        blocked = await client.call_tool_mcp(
-            "request_refund", {"order_id": "8841", "reason": "단순 변심", "idempotency_key": key()}
-        )
+        blocked = await confirmed_refund(client, {"order_id": "8841", "reason": "단순 변심", "idempotency_key": key()})
         assert error_of(blocked)["code"] == "NOT_FOUND"
 
 
@@ -209,12 +206,12 @@ async def _refundable_order(client: Client) -> str:
 
 
 async def test_request_refund_creates_once_and_retries_return_the_same(shop, make_server) -> None:
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
         before = await row_counts()
         args = {"order_id": order_id, "reason": "사이즈가  맞지 않아요\n반품 원해요", "idempotency_key": key()}
-        first = ok(await client.call_tool_mcp("request_refund", args))
-        again = ok(await client.call_tool_mcp("request_refund", args))
+        first = ok(await confirmed_refund(client, args))
+        again = ok(await confirmed_refund(client, args))
         status = ok(await client.call_tool_mcp("get_refund_status", {"order_id": order_id}))
         order = ok(await client.call_tool_mcp("get_order", {"order_id": order_id}))
     assert first["created"] is True and again["created"] is False
@@ -229,7 +226,7 @@ async def test_request_refund_creates_once_and_retries_return_the_same(shop, mak
 
 
 async def test_find_refund_request_says_whether_a_key_was_used_without_writing(shop, make_server) -> None:
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
         used, unused = key(), key()
         before = await row_counts()
@@ -237,9 +234,7 @@ async def test_find_refund_request_says_whether_a_key_was_used_without_writing(s
         assert missing == {"found": False, "refund": None}
         assert await row_counts() == before  # looking never writes
         made = ok(
-            await client.call_tool_mcp(
-                "request_refund", {"order_id": order_id, "reason": "단순 변심", "idempotency_key": used}
-            )
+            await confirmed_refund(client, {"order_id": order_id, "reason": "단순 변심", "idempotency_key": used})
         )
         found = ok(await client.call_tool_mcp("find_refund_request", {"key": used}))
         bad = error_of(await client.call_tool_mcp("find_refund_request", {"key": "x"}))
@@ -249,19 +244,13 @@ async def test_find_refund_request_says_whether_a_key_was_used_without_writing(s
 
 
 async def test_a_second_refund_for_the_same_order_is_a_conflict(shop, make_server) -> None:
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
-        ok(
-            await client.call_tool_mcp(
-                "request_refund", {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
-            )
-        )
+        ok(await confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": key()}))
         before = await row_counts()
-        second = await client.call_tool_mcp(
-            "request_refund", {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
-        )
-        story = await client.call_tool_mcp(
-            "request_refund", {"order_id": "8841", "reason": "빨리 해주세요", "idempotency_key": key()}
+        second = await confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": key()})
+        story = await confirmed_refund(
+            client, {"order_id": "8841", "reason": "빨리 해주세요", "idempotency_key": key()}
         )
     assert error_of(second)["code"] == "CONFLICT"
     assert error_of(story)["code"] == "CONFLICT" and "RF8841A" in error_of(story)["message"]
@@ -269,21 +258,13 @@ async def test_a_second_refund_for_the_same_order_is_a_conflict(shop, make_serve
 
 
 async def test_reusing_a_key_for_other_arguments_is_a_conflict(shop, make_server) -> None:
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
         used = key()
-        ok(
-            await client.call_tool_mcp(
-                "request_refund", {"order_id": order_id, "reason": "변심", "idempotency_key": used}
-            )
-        )
+        ok(await confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": used}))
         before = await row_counts()
-        other_reason = await client.call_tool_mcp(
-            "request_refund", {"order_id": order_id, "reason": "불량", "idempotency_key": used}
-        )
-        other_order = await client.call_tool_mcp(
-            "request_refund", {"order_id": "8822", "reason": "변심", "idempotency_key": used}
-        )
+        other_reason = await confirmed_refund(client, {"order_id": order_id, "reason": "불량", "idempotency_key": used})
+        other_order = await confirmed_refund(client, {"order_id": "8822", "reason": "변심", "idempotency_key": used})
     assert error_of(other_reason)["code"] == "CONFLICT"
     assert error_of(other_order)["code"] == "CONFLICT"
     assert await row_counts() == before
@@ -313,13 +294,11 @@ async def test_refund_rules_by_order_state(shop, make_server) -> None:
         ).scalar()
     assert set(by_status) == {"pending_payment", "paid", "preparing", "shipped", "delivered", "cancelled", "refunded"}
     del by_status["delivered"]
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         before = await row_counts()
         outcomes = {}
         for label, order_id in [*by_status.items(), ("delivered long ago", stale)]:
-            result = await client.call_tool_mcp(
-                "request_refund", {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
-            )
+            result = await confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": key()})
             outcomes[label] = "ok" if not result.is_error else error_of(result)["code"]
     assert outcomes["shipped"] == "CONFLICT"
     assert outcomes["cancelled"] == "CONFLICT"
@@ -335,11 +314,11 @@ async def test_refund_rules_by_order_state(shop, make_server) -> None:
 
 
 async def test_reason_with_personal_data_is_stored_masked(shop, make_server) -> None:
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
         ok(
-            await client.call_tool_mcp(
-                "request_refund",
+            await confirmed_refund(
+                client,
                 {"order_id": order_id, "reason": "환불은 010-9876-5432로 연락 주세요", "idempotency_key": key()},
             )
         )
@@ -350,11 +329,9 @@ async def test_reason_with_personal_data_is_stored_masked(shop, make_server) -> 
 @pytest.mark.parametrize("reason", ["\x00\x01", "a\x07b", "  \n\t ", "환불\x1b[31m"])
 async def test_unprintable_reasons_are_rejected_without_writing(shop, make_server, reason: str) -> None:
     before = await row_counts()
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
-        result = await client.call_tool_mcp(
-            "request_refund", {"order_id": order_id, "reason": reason, "idempotency_key": key()}
-        )
+        result = await confirmed_refund(client, {"order_id": order_id, "reason": reason, "idempotency_key": key()})
     assert error_of(result)["code"] == "INVALID_ARGUMENT"
     assert await row_counts() == before
 
@@ -372,7 +349,7 @@ async def test_lone_surrogates_are_refused_without_writing(shop, make_server) ->
 
 
 async def test_concurrent_retries_create_exactly_one_refund(shop, make_server) -> None:
-    server = make_server()
+    server = make_server(trust_meta=True)
     async with Client(server) as client:
         order_id = await _refundable_order(client)
     before = await row_counts()
@@ -380,7 +357,7 @@ async def test_concurrent_retries_create_exactly_one_refund(shop, make_server) -
 
     async def attempt() -> dict:
         async with Client(server) as client:  # one connection per retry, as separate clients would
-            return ok(await client.call_tool_mcp("request_refund", args))
+            return ok(await confirmed_refund(client, args))
 
     results = await asyncio.gather(*(attempt() for _ in range(12)))
     assert len({r["refund_id"] for r in results}) == 1
@@ -389,15 +366,13 @@ async def test_concurrent_retries_create_exactly_one_refund(shop, make_server) -
 
 
 async def test_concurrent_requests_with_different_keys_refund_once(shop, make_server) -> None:
-    server = make_server()
+    server = make_server(trust_meta=True)
     async with Client(server) as client:
         order_id = await _refundable_order(client)
         before = await row_counts()
         results = await asyncio.gather(
             *(
-                client.call_tool_mcp(
-                    "request_refund", {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
-                )
+                confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": key()})
                 for _ in range(10)
             )
         )
@@ -411,10 +386,10 @@ async def test_losing_the_insert_race_returns_the_winner(shop, make_server, monk
     """The unique (org_id, idempotency_key) constraint decides a race the pre-check missed."""
     from servers.order_server import refunds
 
-    async with Client(make_server()) as client:
+    async with Client(make_server(trust_meta=True)) as client:
         order_id = await _refundable_order(client)
         args = {"order_id": order_id, "reason": "변심", "idempotency_key": key()}
-        winner = ok(await client.call_tool_mcp("request_refund", args))
+        winner = ok(await confirmed_refund(client, args))
         real = refunds._by_key
         calls = {"n": 0}
 
@@ -425,6 +400,6 @@ async def test_losing_the_insert_race_returns_the_winner(shop, make_server, monk
         monkeypatch.setattr(refunds, "_by_key", blind_first)
         monkeypatch.setattr(refunds, "block_reason", lambda *a: None)  # and the live-refund check too
         before = await row_counts()
-        loser = ok(await client.call_tool_mcp("request_refund", args))
+        loser = ok(await confirmed_refund(client, args))
     assert loser["refund_id"] == winner["refund_id"] and loser["created"] is False
     assert await row_counts() == before
