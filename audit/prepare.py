@@ -133,7 +133,7 @@ def prepare_event(
         extra = detail_hmacs if prefix == "details" else []
         all_found = sorted(set(found) | set(extra))
         row[f"{prefix}_redacted"] = text
-        row[f"{prefix}_hmac"] = _LIST_ENCODER.encode(all_found) if (text is not None or all_found) else None
+        row[f"{prefix}_hmac"] = _hex_list(all_found) if (text is not None or all_found) else None
         if prefix != "details":
             row[f"{prefix}_size"] = size
         hmacs.update(all_found)
@@ -218,7 +218,11 @@ def _json_safe(value: Any) -> Any:
 
 _SIZE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 _STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_LIST_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _hex_list(hmacs: list[str]) -> str:
+    """The compact JSON list of hex HMACs (no escaping needed; ``[]`` for none)."""
+    return '["' + '","'.join(hmacs) + '"]' if hmacs else "[]"
 
 
 def _original_size(value: Any, fallback: int) -> int:
