@@ -66,9 +66,9 @@ values = st.recursive(
     | st.sampled_from([1002123456789, 9430123412341233, 8841, 2**60, -(2**60)])
     | st.floats(allow_nan=True, allow_infinity=True)
     | hostile_text,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(keys, inner, max_size=4)
-    | st.lists(inner, max_size=3).map(tuple),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
+    ),
     max_leaves=16,
 )
 
