@@ -279,6 +279,8 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     out["middleware_server_cpu_ratio"] = statistics.median(cpu_ratios) if cpu_ratios else float("nan")
     out["middleware_server_cpu_ratio_block_p25"] = _common.percentile(cpu_ratios, 25)
     out["middleware_server_cpu_ratio_block_p75"] = _common.percentile(cpu_ratios, 75)
+    # the blocks' CPU comes in 10 ms clock ticks: the whole run's totals are the finer figure
+    out["middleware_server_cpu_ratio_total"] = sum(cpu_blocks["audited"]) / max(1e-9, sum(cpu_blocks["bare"]))
     return out
 
 
@@ -346,7 +348,7 @@ def report(results: dict[str, Any]) -> None:
         "postgres_verify_records_per_s": (">=", 20_000),
         "middleware_cost_ratio": ("<=", 1.10),
         "middleware_cost_ratio_p50": ("<=", 1.10),
-        "middleware_server_cpu_ratio": ("<=", 1.10),
+        "middleware_server_cpu_ratio_total": ("<=", 1.10),
     }
     table = Table(title="audit benchmark" + (" (quick)" if results["quick"] else ""), title_justify="left")
     for column in ("metric", "value", "goal"):
