@@ -25,6 +25,7 @@ from core.pii import Redactor, clean_text
 
 _MAX_SAFE = 2**53 - 1
 _NO_PATH: tuple[Any, ...] = ()
+_LITERALS = {None: "null", True: "true", False: "false"}
 
 
 class Unsure(Exception):
@@ -54,12 +55,8 @@ class _Pass:
     def encode(self, value: Any, context: str | None) -> str:
         if type(value) is str:
             return encode_basestring(self.text(value, context))
-        if value is None:
-            return "null"
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
+        if value is None or value is True or value is False:
+            return _LITERALS[value]
         kind = type(value)
         if kind is int:
             if not -_MAX_SAFE <= value <= _MAX_SAFE:
