@@ -7,10 +7,11 @@ cumulative column) and the ones that the samples sit in (self time). Samples of 
 (waiting on a queue, a condition or epoll) are left out, so the percentages are shares of the
 work the server did, not of the wall time.
 
-    .venv/bin/python bench/profile_server.py [--calls 1500] [--top 40] [--raw out.txt]
+    .venv/bin/python scripts/profile_server.py [--calls 1500] [--top 40] [--raw out.txt]
 
 Needs py-spy (``pip install -e .[dev]``) and permission to ptrace a child process. Not a
-benchmark: the sampler itself slows the server down; use bench/order_server.py for figures.
+benchmark (so not in bench/, which `make bench` runs): the sampler slows the server down; use
+bench/order_server.py for figures.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))  # the benchmarks' helpers
 
 from _common import ROOT, VENV_BIN, child_pids
 from order_server import _env, seed_database
