@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from audit.autocheckpoint import AutoCheckpointer
 from audit.prepare import PreparedEvent, hmac_index_rows
 from audit.record import GENESIS_HASH, RECORD_FIELDS, AuditRecord, compute_record_hash
+from audit.wal import WalCheckpointer
 from core.errors import SwitchboardError, conflict, unavailable
 from core.settings import get_settings
 from core.sqlite_lock import is_busy, when_unlocked
@@ -101,6 +102,7 @@ class SqliteBackend:
             raise unavailable("SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA")
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self.wal = WalCheckpointer(path)  # WAL checkpoints off the append path (audit/wal.py)
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         if self._executor is None:
@@ -118,6 +120,7 @@ class SqliteBackend:
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # self.wal checkpoints in a worker thread
             conn.execute("SELECT 1 FROM audit_chain_head LIMIT 1").fetchall()
             conn.execute("PRAGMA busy_timeout=0")
         except BaseException:
@@ -196,6 +199,7 @@ class SqliteBackend:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self.wal.committed()
         return rows
 
     async def close(self) -> None:
@@ -203,6 +207,7 @@ class SqliteBackend:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        await asyncio.to_thread(self.wal.close)
 
     def reset(self) -> None:
         """Drop the connection (after a failure; the next write reopens it)."""

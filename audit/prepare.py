@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.jcs import canonical
+from audit.payload import Unsure, redact_canonical
 from audit.record import RECORD_VERSION, AuditEvent, utc_timestamp
 from core.canonical import canonical_json
 from core.context import is_valid_identifier
@@ -132,7 +133,7 @@ def prepare_event(
         extra = detail_hmacs if prefix == "details" else []
         all_found = sorted(set(found) | set(extra))
         row[f"{prefix}_redacted"] = text
-        row[f"{prefix}_hmac"] = _LIST_ENCODER.encode(all_found) if (text is not None or all_found) else None
+        row[f"{prefix}_hmac"] = _hex_list(all_found) if (text is not None or all_found) else None
         if prefix != "details":
             row[f"{prefix}_size"] = size
         hmacs.update(all_found)
@@ -161,22 +162,37 @@ def _payload(value: Any, key: bytes, cap: int) -> tuple[str | None, list[str], i
     """(redacted canonical JSON or None, HMACs, original size in bytes)."""
     if value is None:
         return None, [], None
-    try:  # plain JSON (the usual case): one C-speed pass sizes it and pre-screens it for PII
-        original: str | None = _STRICT_ENCODER.encode(value)
-        size = len(original.encode("utf-8"))
-    except (TypeError, ValueError):  # other types, lone surrogates: the full walk handles them
-        original, size = None, None
-    if original is not None and not may_contain_pii(original):
-        text, found = _canonical_text(value), []
-    else:
-        redaction = redact(value, key=key)
-        text, found = _canonical_text(redaction.value), redaction.hmacs
-        if size is None:
-            size = _original_size(value, len(text.encode("utf-8")))
+    try:  # plain JSON (the usual case): one pass redacts and writes the canonical text
+        text, found, changed = redact_canonical(value, key)
+        size = None if changed else len(text.encode("utf-8"))
+    except Unsure:
+        text, found, size = _general_payload(value, key)
+    if size is None:
+        size = _encoded_size(value, text)
     if len(text.encode("utf-8")) > cap:
         preview = text.encode("utf-8")[: max(0, cap - 200)].decode("utf-8", "ignore")
         text = canonical_json({"truncated": True, "preview": preview}).decode("utf-8")
     return text, found, size
+
+
+def _general_payload(value: Any, key: bytes) -> tuple[str, list[str], int | None]:
+    """Any value: redacted copy (tuples, sets, other types as :func:`core.pii.redact` makes them)."""
+    try:
+        original: str | None = _STRICT_ENCODER.encode(value)
+    except (TypeError, ValueError):  # other types: the full walk handles them
+        original = None
+    if original is not None and not may_contain_pii(original):
+        return _canonical_text(value), [], None
+    redaction = redact(value, key=key)
+    return _canonical_text(redaction.value), redaction.hmacs, None
+
+
+def _encoded_size(value: Any, text: str) -> int:
+    """Bytes of the original payload's compact JSON (``text``'s size when it has none)."""
+    try:
+        return len(_STRICT_ENCODER.encode(value).encode("utf-8"))
+    except (TypeError, ValueError):  # other types, lone surrogates
+        return _original_size(value, len(text.encode("utf-8")))
 
 
 def _canonical_text(value: Any) -> str:
@@ -202,7 +218,11 @@ def _json_safe(value: Any) -> Any:
 
 _SIZE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 _STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_LIST_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _hex_list(hmacs: list[str]) -> str:
+    """The compact JSON list of hex HMACs (no escaping needed; ``[]`` for none)."""
+    return '["' + '","'.join(hmacs) + '"]' if hmacs else "[]"
 
 
 def _original_size(value: Any, fallback: int) -> int:

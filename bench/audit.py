@@ -8,8 +8,9 @@
   full run only);
 - the middleware's cost: the same tool call on the same server code, spawned twice over stdio
   (with the audit hook and without), calls interleaved in one run; reported as the median over
-  10 blocks of consecutive calls of the per-block ratio (mean and median), so one neighbour's
-  burst on a shared machine spoils a block, not the figure;
+  20 blocks of consecutive calls of the per-block ratio (mean and median latency, and the server
+  process's CPU per call from /proc) with the blocks' quartiles, so one neighbour's burst on a
+  shared machine spoils a block, not the figure;
 - the 1-minute load average at the start and the end of the run.
 
 Everything runs as deployed by default: payloads sealed per data subject (AES-GCM, 20 customers
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import statistics
@@ -40,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # This file is named audit.py: keep its folder off the path so `import audit` finds the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
+_spec = importlib.util.spec_from_file_location("bench_common", Path(__file__).resolve().parent / "_common.py")
+_common = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(_common)  # type: ignore[union-attr]
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 PG_ADMIN = os.environ.get("SWITCHBOARD_TEST_PG_ADMIN_URL", "postgresql://sb@127.0.0.1:55432/postgres")
 SERVER_ENV = {
@@ -223,57 +228,83 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
         return StdioTransport(sys.executable, [script, "--serve", mode], env={**base, **extra}, cwd=str(ROOT))
 
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_blocks: dict[str, list[float]] = {name: [] for name in variants}  # server CPU ms per call, per block
     args = {"order_id": "ORD-8841", "phone": "010-1234-5678"}
-    clients = {name: Client(transport(mode, extra)) for name, (mode, extra) in variants.items()}
-    for client in clients.values():
-        await client.__aenter__()
+    clients, pids = {}, {}
+    for name, (mode, extra) in variants.items():
+        before = set(_common.child_pids())
+        clients[name] = Client(transport(mode, extra))
+        await clients[name].__aenter__()
+        pids[name] = next(p for p in _common.child_pids() if p not in before)
+    size = max(1, calls // BLOCKS)
     try:
         for client in clients.values():  # warm up: schemas, appender, keys
             for _ in range(20):
                 await client.call_tool("get_order", args)
         names = list(variants)
+        cpu0 = {}
         for i in range(calls):
+            if i % size == 0:
+                cpu0 = {name: _common.process_cpu_seconds(pids[name]) for name in names}
             for name in names[i % 3 :] + names[: i % 3]:  # rotate the order every round
                 start = time.perf_counter()
                 result = await clients[name].call_tool("get_order", args)
                 times[name].append(time.perf_counter() - start)
                 assert not result.is_error
+            if (i + 1) % size == 0:
+                for name in names:
+                    cpu_blocks[name].append((_common.process_cpu_seconds(pids[name]) - cpu0[name]) * 1000 / size)
     finally:
         for client in clients.values():
             await client.__aexit__(None, None, None)
     mean = {m: statistics.fmean(v) * 1000 for m, v in times.items()}
-    return {
+    out = {
         "middleware_call_ms_bare_mean": mean["bare"],
         "middleware_call_ms_audited_mean": mean["audited"],
         "middleware_call_ms_audited_sync_full_mean": mean["audited_sync_full"],
-        "middleware_cost_ratio": block_ratio(times["audited"], times["bare"], statistics.fmean),
-        "middleware_cost_ratio_p50": block_ratio(times["audited"], times["bare"], statistics.median),
-        "middleware_cost_ratio_sync_full": block_ratio(times["audited_sync_full"], times["bare"], statistics.fmean),
         "middleware_calls": calls,
+        "middleware_blocks": BLOCKS,
     }
+    for suffix, stat in (("", statistics.fmean), ("_p50", statistics.median)):
+        ratios = block_ratios(times["audited"], times["bare"], stat)
+        out[f"middleware_cost_ratio{suffix}"] = statistics.median(ratios)
+        out[f"middleware_cost_ratio{suffix}_block_p25"] = _common.percentile(ratios, 25)
+        out[f"middleware_cost_ratio{suffix}_block_p75"] = _common.percentile(ratios, 75)
+    out["middleware_cost_ratio_sync_full"] = statistics.median(
+        block_ratios(times["audited_sync_full"], times["bare"], statistics.fmean)
+    )
+    cpu_ratios = [a / b for a, b in zip(cpu_blocks["audited"], cpu_blocks["bare"], strict=True) if b > 0]
+    out["middleware_server_cpu_ms_bare"] = statistics.median(cpu_blocks["bare"])
+    out["middleware_server_cpu_ms_audited"] = statistics.median(cpu_blocks["audited"])
+    out["middleware_server_cpu_ratio"] = statistics.median(cpu_ratios) if cpu_ratios else float("nan")
+    out["middleware_server_cpu_ratio_block_p25"] = _common.percentile(cpu_ratios, 25)
+    out["middleware_server_cpu_ratio_block_p75"] = _common.percentile(cpu_ratios, 75)
+    # the blocks' CPU comes in 10 ms clock ticks: the whole run's totals are the finer figure
+    out["middleware_server_cpu_ratio_total"] = sum(cpu_blocks["audited"]) / max(1e-9, sum(cpu_blocks["bare"]))
+    return out
 
 
-BLOCKS = 10
+BLOCKS = 20
 
 
-def block_ratio(audited: list[float], bare: list[float], stat: Any) -> float:
-    """The median over ``BLOCKS`` consecutive blocks of calls of stat(audited) / stat(bare).
+def block_ratios(audited: list[float], bare: list[float], stat: Any) -> list[float]:
+    """stat(audited) / stat(bare) over each of ``BLOCKS`` consecutive blocks of calls.
 
     Both lists hold interleaved calls (the same rounds), so each block compares calls made within
-    the same few hundred milliseconds; the median drops blocks a neighbour's burst spoilt.
+    the same second or so; the median of the blocks drops those a neighbour's burst spoilt, and
+    the quartiles show the spread.
     """
     size = max(1, len(bare) // BLOCKS)
-    ratios = [
+    return [
         stat(audited[start : start + size]) / stat(bare[start : start + size])
         for start in range(0, size * (len(bare) // size), size)
     ]
-    return statistics.median(ratios)
 
 
 async def run(quick: bool, postgres: bool) -> dict[str, Any]:
     n1, n50 = (300, 2000) if quick else (1000, 10000)
     verify_n = 10_000 if quick else 100_000
-    calls = 300 if quick else 2000
+    calls = 400 if quick else 2000
     results: dict[str, Any] = {"name": "audit", "started_at": datetime.now(UTC).isoformat(), "quick": quick}
     results["load_average_start"] = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sbbench-audit-") as tmp:
@@ -317,6 +348,7 @@ def report(results: dict[str, Any]) -> None:
         "postgres_verify_records_per_s": (">=", 20_000),
         "middleware_cost_ratio": ("<=", 1.10),
         "middleware_cost_ratio_p50": ("<=", 1.10),
+        "middleware_server_cpu_ratio_total": ("<=", 1.10),
     }
     table = Table(title="audit benchmark" + (" (quick)" if results["quick"] else ""), title_justify="left")
     for column in ("metric", "value", "goal"):

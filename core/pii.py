@@ -144,8 +144,8 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
     ``context`` is the name of the field the text came from (a JSON key): a field named like an
     account (계좌, account_no, ...) makes a bare 10-14 digit run count as an account number.
     """
-    if not text or not _HINT.search(text):
-        return []
+    if not text or (len(text) < 9 and "@" not in text) or not _HINT.search(text):
+        return []  # every kind needs an "@" or nine digits
     account_context = bool(context and _ACCOUNT_KEY.search(context))
     if len(text) <= 64 and (text, account_context) in _CLEAN:
         return []
@@ -349,8 +349,11 @@ def value_hmac(key: bytes, value: str) -> str:
 # --- deep redaction ---------------------------------------------------------------------------
 
 
-class _Redactor:
-    """Walks a value; paths are kept as tuples and only formatted for a finding."""
+class Redactor:
+    """Walks a value; paths are kept as tuples and only formatted for a finding.
+
+    ``text`` masks one string and records its findings (used alone by ``audit.payload``).
+    """
 
     def __init__(self, key: bytes | None, style: MaskStyle) -> None:
         self.key = key
@@ -375,7 +378,7 @@ class _Redactor:
 
     def walk(self, value: Any, path: tuple[Any, ...], context: str | None) -> Any:
         if isinstance(value, str):
-            return self.text(_clean(value), path, context)
+            return self.text(clean_text(value), path, context)
         if value is None or isinstance(value, (bool, float)):
             return value
         if isinstance(value, int):
@@ -388,7 +391,7 @@ class _Redactor:
             out: dict[str, Any] = {}
             for k, v in value.items():
                 name = k if isinstance(k, str) else str(k)
-                key = self.text(_clean(name), (*path, "<key>"), None)
+                key = self.text(clean_text(name), (*path, "<key>"), None)
                 while key in out:
                     key += "#"
                 out[key] = self.walk(v, (*path, key), name)
@@ -398,7 +401,7 @@ class _Redactor:
             return [self.walk(v, (*path, i), context) for i, v in enumerate(items)]
         if isinstance(value, (bytes, bytearray)):
             return self.text(bytes(value).decode("utf-8", "replace"), path, context)
-        return self.text(_clean(str(value)), path, context)
+        return self.text(clean_text(str(value)), path, context)
 
 
 def _format_path(path: tuple[Any, ...]) -> str:
@@ -406,8 +409,8 @@ def _format_path(path: tuple[Any, ...]) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
-def _clean(text: str) -> str:
-    """Drop lone surrogates (they cannot be stored as UTF-8)."""
+def clean_text(text: str) -> str:
+    """``text`` without lone surrogates (they cannot be stored as UTF-8); ``text`` itself when clean."""
     if text.isascii():
         return text
     try:
@@ -427,7 +430,7 @@ def redact(value: Any, *, key: bytes | None = None, style: MaskStyle = "partial"
     copy = _plain_copy(value)
     if copy is not _NOT_PLAIN:
         return Redaction(copy)
-    redactor = _Redactor(key, style)
+    redactor = Redactor(key, style)
     out = redactor.walk(value, (), None)
     return Redaction(out, tuple(redactor.findings))
 
@@ -447,7 +450,7 @@ def _plain_copy(value: Any) -> Any:
         text = _PLAIN_JSON.encode(value)
     except (TypeError, ValueError):
         return _NOT_PLAIN
-    if may_contain_pii(text) or _clean(text) is not text:
+    if may_contain_pii(text) or clean_text(text) is not text:
         return _NOT_PLAIN
     copy = json.loads(text)
     return copy if copy == value else _NOT_PLAIN

@@ -1,0 +1,105 @@
+"""Redact and canonicalise one audit payload in a single pass over the value.
+
+The general path (:func:`audit.prepare._payload` without this module) serialises a payload up to
+four times: a compact JSON text to size it, a regular-expression pre-screen of that whole text,
+a second text and pre-screen inside :func:`core.pii.redact`, then the RFC 8785 text. A tool result
+such as an order (a 12-digit tracking number passes the pre-screen) spent most of the audit's time
+there. :func:`redact_canonical` walks the value once: short strings that cannot hold personal data
+(fewer than 9 characters and no ``@``, see :func:`core.pii.may_contain_pii`) are copied as they
+are, other strings and long integers go through the same detector and masks as
+:func:`core.pii.redact`, and the canonical text is written on the way.
+
+The output is byte-identical to ``canonical(redact(value).value)``: anything this encoder is not
+sure of (floats beyond the plain kind, integers beyond 2**53, tuples, sets, bytes, non-string
+keys, other objects) raises :class:`Unsure` and the caller takes the general path.
+"""
+
+from __future__ import annotations
+
+import math
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+from core.canonical import canonical_json
+from core.pii import Redactor, clean_text
+
+_MAX_SAFE = 2**53 - 1
+_NO_PATH: tuple[Any, ...] = ()
+_LITERALS = {None: "null", True: "true", False: "false"}
+
+
+class Unsure(Exception):
+    """The value holds something only the general path handles exactly."""
+
+
+class _Pass:
+    __slots__ = ("changed", "redactor")
+
+    def __init__(self, key: bytes) -> None:
+        self.redactor = Redactor(key, "partial")
+        # anything masked or cleaned, or a float (Python and RFC 8785 may write it with different
+        # lengths): the text's length is then not the original payload's size
+        self.changed = False
+
+    def text(self, value: str, context: str | None) -> str:
+        clean = clean_text(value)
+        if clean is not value:
+            self.changed = True
+        if len(clean) < 9 and "@" not in clean:  # too short for any kind of personal data
+            return clean
+        masked = self.redactor.text(clean, _NO_PATH, context)
+        if masked is not clean:
+            self.changed = True
+        return masked
+
+    def encode(self, value: Any, context: str | None) -> str:
+        if type(value) is str:
+            return encode_basestring(self.text(value, context))
+        if value is None or value is True or value is False:
+            return _LITERALS[value]
+        kind = type(value)
+        if kind is int:
+            if not -_MAX_SAFE <= value <= _MAX_SAFE:
+                raise Unsure
+            as_text = str(value)
+            if len(as_text) < 10:
+                return as_text
+            masked = self.text(as_text, context)
+            return as_text if masked == as_text else encode_basestring(masked)
+        if kind is float:
+            if not math.isfinite(value):
+                raise Unsure
+            self.changed = True
+            return canonical_json(value).decode("ascii")
+        if kind is dict:
+            return self._object(value)
+        if kind is list:
+            return "[" + ",".join([self.encode(item, context) for item in value]) + "]"
+        raise Unsure
+
+    def _object(self, value: dict[Any, Any]) -> str:
+        members: dict[str, str] = {}
+        for name, item in value.items():
+            if type(name) is not str:
+                raise Unsure
+            key = self.text(name, None)
+            while key in members:  # two keys masked alike stay apart, as in core.pii.redact
+                key += "#"
+            members[key] = self.encode(item, name)
+        if all(k.isascii() for k in members):
+            keys = sorted(members)
+        else:  # RFC 8785 orders keys by UTF-16 code units
+            keys = sorted(members, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join([encode_basestring(k) + ":" + members[k] for k in keys]) + "}"
+
+
+def redact_canonical(value: Any, key: bytes) -> tuple[str, list[str], bool]:
+    """(canonical text of the redacted value, sorted distinct HMACs, whether the text's length
+    may differ from the original's compact JSON: something was masked or cleaned, or a float).
+
+    Raises :class:`Unsure` for values only :func:`core.pii.redact` and ``rfc8785`` handle exactly.
+    """
+    walk = _Pass(key)
+    text = walk.encode(value, None)
+    findings = walk.redactor.findings
+    return text, sorted({f.hmac for f in findings if f.hmac}), walk.changed
