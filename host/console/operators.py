@@ -7,6 +7,8 @@ use these functions. A username is unique across orgs, so signing in needs no or
 from __future__ import annotations
 
 import contextlib
+import asyncio
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,8 +41,14 @@ class Operator:
 
 
 def _hasher() -> Any:
-    from argon2 import PasswordHasher
+    """argon2id with the library's recommended parameters (RFC 9106 low-memory profile).
 
+    ``SWITCHBOARD_PASSWORD_HASH=cheapest`` selects the library's cheapest profile: for test suites
+    only (hashes record their parameters, so either kind verifies under either setting)."""
+    from argon2 import PasswordHasher, profiles
+
+    if os.environ.get("SWITCHBOARD_PASSWORD_HASH") == "cheapest":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
     return PasswordHasher()
 
 
@@ -76,10 +84,12 @@ async def create_operator(org_id: str, username: str, password: str, *, display_
         "org_id": org_id,
         "username": username,
         "display_name": (display_name or username)[:200],
-        "password_hash": _hasher().hash(password),
+        "password_hash": await asyncio.to_thread(_hasher().hash, password),
         "is_disabled": False,
         "failed_logins": 0,
+        "locked_until": None,
         "created_at": _now(),
+        "last_login_at": None,
     }
     engine = await get_engine()
     async with write_transaction(engine, immediate=True) as conn:
@@ -130,7 +140,7 @@ async def authenticate(username: str, password: str) -> Operator:
         row = (await conn.execute(select(operators).where(operators.c.username == username))).mappings().first()
     bad = forbidden("wrong username or password", reason="bad_credentials")
     if row is None:
-        _burn(password)  # same cost as a real check: no username probing by timing
+        await asyncio.to_thread(_burn, password)  # same cost as a real check: no username probing by timing
         raise bad
     locked = _aware(row["locked_until"])
     if locked and locked > _now():
@@ -142,7 +152,7 @@ async def authenticate(username: str, password: str) -> Operator:
     if row["is_disabled"]:
         raise forbidden("this account is disabled: ask an administrator", reason="disabled")
     try:
-        _hasher().verify(row["password_hash"], password)
+        await asyncio.to_thread(_hasher().verify, row["password_hash"], password)
     except (VerificationError, InvalidHashError):
         failures = row["failed_logins"] + 1
         values: dict[str, Any] = {"failed_logins": failures}

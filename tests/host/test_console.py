@@ -1,0 +1,160 @@
+"""The operator console over HTTP: sign-in and lockout, CSRF, tenant isolation, headers, the CLI.
+
+A real host on loopback (uvicorn), real database; the browser scenarios are in test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.host.consolehost import ORG, PASSWORD, console_host
+from tests.host.test_ws import connect
+
+
+@pytest.fixture
+async def console(database_url):
+    async with console_host() as (address, people):
+        yield address, people
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "every form carries a CSRF token"
+    return found.group(1)
+
+
+async def _signed_in(http, username: str, password: str = PASSWORD):
+    page = await http.get("/console/login")
+    response = await http.post(
+        "/console/login", data={"csrf": _csrf(page.text), "username": username, "password": password}
+    )
+    return response
+
+
+async def _escalate(address: str, text: str) -> str:
+    async with connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", customer_ref="cust-7", language="ko")
+        session_id = (await client.until("session.started"))[-1]["session_id"]
+        await client.send(type="user.message", text=text)
+        await client.until("turn.completed")
+        await client.send(type="user.message", text="상담원 연결해 주세요")
+        done = await client.until("turn.completed")
+        assert any(m["type"] == "escalated" for m in done)
+        return session_id
+
+
+async def test_sign_in_lockout_and_csrf(console):
+    import httpx2
+
+    address, _ = console
+    async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+        first = await http.get("/console/queue")
+        assert first.status_code == 303 and first.headers["location"] == "/console/login"
+        cookie = first.headers["set-cookie"].lower()
+        login = await http.get("/console/login")
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+        csp = login.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        # a form without its CSRF token is refused and changes nothing (not even a failure count)
+        refused = await http.post("/console/login", data={"username": "mina", "password": PASSWORD})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        for attempt in range(4):
+            wrong = await _signed_in(http, "mina", f"wrong-password-{attempt}")
+            assert wrong.status_code == 403 and "wrong username or password" in wrong.text
+        locked = await _signed_in(http, "mina", "wrong-password-5")
+        assert locked.status_code == 403 and "locked" in locked.text
+        # the right password no longer helps while the lock lasts
+        still = await _signed_in(http, "mina", PASSWORD)
+        assert still.status_code == 403 and "locked" in still.text
+        ok = await _signed_in(http, "joon")
+        assert ok.status_code == 303 and ok.headers["location"] == "/console/queue"
+        queue = await http.get("/console/queue")
+        assert queue.status_code == 200 and "Joon" in queue.text
+        # signed in, an action without the token is still 403
+        no_token = await http.post("/console/logout")
+        assert no_token.status_code == 403
+        assert (await http.get("/console/queue")).status_code == 200
+
+    from host.console.operators import list_operators
+
+    states = {o["username"]: o for o in await list_operators(ORG)}
+    assert states["mina"]["locked"] and not states["joon"]["locked"]
+
+
+async def test_other_org_sees_404_and_customer_text_is_escaped(console):
+    import httpx2
+
+    address, _ = console
+    payload = '<script>alert("x")</script><img src=x onerror="alert(1)"> 010-1234-5678'
+    session_id = await _escalate(address, payload)
+    async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as mine, httpx2.AsyncClient(
+        base_url=f"http://{address}"
+    ) as rival:
+        assert (await _signed_in(mine, "joon")).status_code == 303
+        assert (await _signed_in(rival, "eve")).status_code == 303
+        queue = await mine.get("/console/queue")
+        review_id = re.search(r'data-review-id="([0-9a-f-]{36})"', queue.text).group(1)
+        page = await mine.get(f"/console/sessions/{session_id}")
+        assert page.status_code == 200
+        assert "<script>alert" not in page.text and "&lt;script&gt;alert" in page.text
+        assert "<img src=x" not in page.text and "&lt;img src=x onerror=" in page.text
+        assert "010-1234-5678" not in page.text  # stored masked
+        for path in (
+            f"/console/reviews/{review_id}",
+            f"/console/sessions/{session_id}",
+            f"/console/sessions/{session_id}/transcript",
+        ):
+            assert (await rival.get(path)).status_code == 404, path
+        token = _csrf((await rival.get("/console/queue")).text)
+        taken = await rival.post(f"/console/reviews/{review_id}/claim", data={"csrf": token})
+        assert taken.status_code == 404
+        assert "data-review-id" not in (await rival.get("/console/queue")).text
+        # the rightful operator can claim it; the audit log names them
+        token = _csrf(queue.text)
+        assert (await mine.post(f"/console/reviews/{review_id}/claim", data={"csrf": token})).status_code == 303
+        assert (await mine.post(f"/console/reviews/{review_id}/claim", data={"csrf": token})).status_code == 303
+        # CSV export: spreadsheet formulas in cells are neutralised
+        csv_text = (await mine.get("/console/sessions.csv?customer=cust-7")).text
+        assert session_id in csv_text and csv_text.startswith("\ufeffid,")
+        static = await mine.get(re.search(r'src="(/console/static/console.js\?v=\w+)"', page.text).group(1))
+        assert "immutable" in static.headers["cache-control"]
+        english = await mine.get(f"/console/reviews/{review_id}?lang=en")
+        assert "Claim" in english.text or "Resolve" in english.text
+
+    from audit.store import tail
+
+    records = await tail(ORG, limit=50)
+    kinds = {(r.event_type, r.actor) for r in records}
+    assert any(k == "operator_claim" and a and a.startswith("operator:") for k, a in kinds)
+    assert not any(r.event_type.startswith("operator_") and r.org_id != ORG for r in records)
+
+
+def test_operators_cli(sb_env, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from host.console.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("OP_PASSWORD", "short")
+    short = runner.invoke(app, ["create", "hana", "--org", "demo", "--password-env", "OP_PASSWORD"])
+    assert short.exit_code == 2 and "at least 10" in short.output
+    monkeypatch.setenv("OP_PASSWORD", PASSWORD)
+    made = runner.invoke(app, ["create", "hana", "--org", "demo", "--password-env", "OP_PASSWORD", "--json"])
+    assert made.exit_code == 0, made.output
+    row = json.loads(made.output)
+    assert row["org_id"] == "demo" and "password_hash" not in row
+    again = runner.invoke(app, ["create", "hana", "--org", "other", "--password-env", "OP_PASSWORD"])
+    assert again.exit_code == 2 and "taken" in again.output
+    bad = runner.invoke(app, ["create", "bad name!", "--org", "demo", "--password-env", "OP_PASSWORD"])
+    assert bad.exit_code == 2
+    listed = runner.invoke(app, ["list", "--org", "demo"])
+    assert listed.exit_code == 0 and "hana" in listed.output and "active" in listed.output
+    off = runner.invoke(app, ["disable", "hana", "--json"])
+    assert off.exit_code == 0 and json.loads(off.output)["is_disabled"] is True
+    assert runner.invoke(app, ["disable", "nobody"]).exit_code == 2
+    listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
+    assert [o["username"] for o in listed] == ["hana"] and listed[0]["is_disabled"]
