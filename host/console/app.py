@@ -319,7 +319,7 @@ async def audit_page(request: Request, ctx: Ctx) -> Response:
     status = await org_status(ctx.me.org_id, verify=request.query_params.get("verify") == "1")
     if status.get("verified") is not None:
         await audited(ctx.me, "audit_verify", ok=status["verified"])
-    return ctx.render(request, "audit.html", status=status)
+    return ctx.render(request, "audit.html", audit=status)
 
 
 async def audit_export(request: Request, ctx: Ctx) -> Response:
