@@ -335,6 +335,34 @@ async def audit_export(request: Request, ctx: Ctx) -> Response:
     )
 
 
+# knowledge ----------------------------------------------------------------------------------
+
+
+async def kb_list_page(request: Request, ctx: Ctx) -> Response:
+    from host.console import knowledge
+
+    return ctx.render(request, "kb_list.html", kbs=await knowledge.overview(ctx.me))
+
+
+async def kb_page(request: Request, ctx: Ctx) -> Response:
+    from host.console import knowledge
+
+    return ctx.render(request, "kb.html", **await knowledge.detail(ctx.me, request.path_params["kb_id"]))
+
+
+async def kb_action(request: Request, ctx: Ctx) -> Response:
+    from host.console import knowledge
+
+    kb_id, action = request.path_params["kb_id"], request.path_params["action"]
+    if action in ("activate", "deactivate"):
+        await knowledge.set_active(ctx.me, kb_id, action == "activate")
+    elif action == "upload":
+        await knowledge.upload(ctx.me, kb_id, ctx.form.getlist("files"))
+    else:
+        raise forbidden("unknown action")
+    return back(f"/console/kb/{kb_id}")
+
+
 async def home(request: Request, ctx: Ctx) -> Response:
     return back("/console/queue")
 
@@ -357,6 +385,9 @@ def console_app() -> Starlette:
         Route("/sessions/{session_id}/transcript", page(transcript)),
         Route("/sessions/{session_id}/stream", page(transcript_stream)),
         Route("/sessions/{session_id}/{action}", page(session_action), methods=["POST"]),
+        Route("/kb", page(kb_list_page)),
+        Route("/kb/{kb_id}", page(kb_page)),
+        Route("/kb/{kb_id}/{action}", page(kb_action), methods=["POST"]),
         Route("/audit", page(audit_page)),
         Route("/audit/export", page(audit_export)),
         Mount("/static", app=CachedStatic(directory=STATIC), name="static"),

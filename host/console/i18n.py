@@ -79,6 +79,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "back": ("돌아가기", "Back"),
     "lang_switch": ("English", "한국어"),
     "ended": ("종료됨", "ended"),
+    "knowledge": ("지식 문서", "Knowledge"),
+    "kb_name": ("이름", "Name"),
+    "kb_title": ("제목", "Title"),
+    "kb_active": ("검색 중", "active"),
+    "kb_inactive": ("검색 안 함", "inactive"),
+    "kb_activate": ("활성화", "Activate"),
+    "kb_deactivate": ("비활성화", "Deactivate"),
+    "version": ("버전", "Version"),
+    "documents": ("문서", "Documents"),
+    "embedding": ("의미 검색 벡터", "Semantic vectors"),
+    "upload": ("문서 올리기", "Upload"),
     "active": ("진행 중", "active"),
 }
 

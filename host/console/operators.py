@@ -6,8 +6,8 @@ use these functions. A username is unique across orgs, so signing in needs no or
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

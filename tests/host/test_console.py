@@ -158,3 +158,42 @@ def test_operators_cli(sb_env, monkeypatch):
     assert runner.invoke(app, ["disable", "nobody"]).exit_code == 2
     listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
     assert [o["username"] for o in listed] == ["hana"] and listed[0]["is_disabled"]
+
+
+async def test_knowledge_page_uploads_versions_and_toggles(console):
+    import httpx2
+
+    from servers.kb_server.store import create_kb, get_kb
+
+    address, _ = console
+    kb = await create_kb(ORG, "refunds", "환불 안내")
+    async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=60) as mine, httpx2.AsyncClient(
+        base_url=f"http://{address}", timeout=30
+    ) as rival:
+        assert (await _signed_in(mine, "joon")).status_code == 303
+        assert (await _signed_in(rival, "eve")).status_code == 303
+        listing = await mine.get("/console/kb")
+        assert "refunds" in listing.text and "검색 중" in listing.text
+        token = _csrf(listing.text)
+        doc = "# 환불 정책\n\n환불은 승인 후 1~2영업일 내 완료됩니다. 문의: help@example.com\n".encode()
+        sent = await mine.post(
+            f"/console/kb/{kb['id']}/upload",
+            data={"csrf": token},
+            files={"files": ("refund.md", doc, "text/markdown")},
+        )
+        assert sent.status_code == 303, sent.text
+        page = await mine.get(f"/console/kb/{kb['id']}")
+        assert "환불 정책" in page.text and "v1" in page.text and 'id="kb-embedding"' in page.text
+        empty = await mine.post(f"/console/kb/{kb['id']}/upload", data={"csrf": token})
+        assert empty.status_code == 400 and "choose at least one file" in empty.text
+        bad = await mine.post(
+            f"/console/kb/{kb['id']}/upload", data={"csrf": token}, files={"files": ("x.exe", b"MZ", "application/x")}
+        )
+        assert bad.status_code == 400
+        assert (await get_kb(ORG, kb["id"]))["current_version"] == 1  # a bad file changes nothing
+        off = await mine.post(f"/console/kb/{kb['id']}/deactivate", data={"csrf": token})
+        assert off.status_code == 303 and not (await get_kb(ORG, kb["id"]))["is_active"]
+        assert (await rival.get(f"/console/kb/{kb['id']}")).status_code == 404
+        rival_token = _csrf((await rival.get("/console/kb")).text)
+        refused = await rival.post(f"/console/kb/{kb['id']}/activate", data={"csrf": rival_token})
+        assert refused.status_code == 404 and not (await get_kb(ORG, kb["id"]))["is_active"]

@@ -30,3 +30,23 @@ document.addEventListener("DOMContentLoaded", () => {
   const reply = document.getElementById("reply-text");
   if (reply) reply.focus();
 });
+
+// Uploads show their progress (the form still works without this script).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-progress]").forEach((form) => {
+    const bar = document.getElementById(form.dataset.progress);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) { bar.hidden = false; bar.value = Math.round((100 * e.loaded) / e.total); }
+      };
+      xhr.onload = () => {
+        if (xhr.responseURL && xhr.status < 400) { window.location.assign(xhr.responseURL); return; }
+        document.open(); document.write(xhr.responseText); document.close();
+      };
+      xhr.send(new FormData(form));
+    });
+  });
+});
