@@ -36,17 +36,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.context import is_valid_identifier
 from core.errors import ErrorCode, SwitchboardError, forbidden, invalid
+from host.console.app import console_app
 from host.console.live import LIVE
 from host.console.takeover import hold_if_taken_over
 from host.engine import Conversation
 from host.runtime import HostRuntime
-
-
-def console_app() -> Any:
-    from host.console.app import console_app as make
-
-    return make()
-
 
 log = logging.getLogger("switchboard.host.app")
 

@@ -17,7 +17,7 @@ from core.errors import conflict, invalid, not_found
 from host.console.actions import audited
 from host.console.operators import Operator
 from host.console.tables import operators, review_notes
-from host.records import REVIEW_OPEN, REVIEW_STATUSES, review_queue, sessions
+from host.records import REVIEW_OPEN, review_queue, sessions
 from host.store import RecordStore, masked, new_id, now
 
 VIEWS = ("open", "mine", "resolved")
@@ -241,7 +241,3 @@ async def decide(operator: Operator, review_id: str, *, approve: bool, reason: s
         reason=reason,
     )
     return done
-
-
-def status_label(status: str) -> str:
-    return status if status in REVIEW_STATUSES else "?"

@@ -89,9 +89,10 @@ async def test_other_org_sees_404_and_customer_text_is_escaped(console):
     address, _ = console
     payload = '<script>alert("x")</script><img src=x onerror="alert(1)"> 010-1234-5678'
     session_id = await _escalate(address, payload)
-    async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as mine, httpx2.AsyncClient(
-        base_url=f"http://{address}"
-    ) as rival:
+    async with (
+        httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as mine,
+        httpx2.AsyncClient(base_url=f"http://{address}") as rival,
+    ):
         assert (await _signed_in(mine, "joon")).status_code == 303
         assert (await _signed_in(rival, "eve")).status_code == 303
         queue = await mine.get("/console/queue")
@@ -167,9 +168,10 @@ async def test_knowledge_page_uploads_versions_and_toggles(console):
 
     address, _ = console
     kb = await create_kb(ORG, "refunds", "환불 안내")
-    async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=60) as mine, httpx2.AsyncClient(
-        base_url=f"http://{address}", timeout=30
-    ) as rival:
+    async with (
+        httpx2.AsyncClient(base_url=f"http://{address}", timeout=60) as mine,
+        httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as rival,
+    ):
         assert (await _signed_in(mine, "joon")).status_code == 303
         assert (await _signed_in(rival, "eve")).status_code == 303
         listing = await mine.get("/console/kb")

@@ -82,7 +82,7 @@ class Page:
         raise AssertionError(f"{css} kept being replaced")
 
     async def text(self, css: str) -> str:
-        return await self.call(lambda: (self.driver.find_element("css selector", css).text))
+        return await self.call(lambda: self.driver.find_element("css selector", css).text)
 
     async def wait_text(self, css: str, wanted: str, timeout: float = 20) -> str:
         deadline = asyncio.get_running_loop().time() + timeout
