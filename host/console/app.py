@@ -182,15 +182,15 @@ async def logout(request: Request, ctx: Ctx) -> Response:
 # review queue -------------------------------------------------------------------------------
 
 
+def _days(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    return {"day_from": queue.parse_day(q.get("from"), "from"), "day_to": queue.parse_day(q.get("to"), "to")}
+
+
 def _queue_filters(request: Request) -> dict[str, Any]:
     q = request.query_params
-    return {
-        "view": q.get("view") or "open",
-        "reason": (q.get("reason") or "")[:200],
-        "kind": q.get("kind") if q.get("kind") in ("escalation", "approval") else None,
-        "day_from": queue.parse_day(q.get("from"), "from"),
-        "day_to": queue.parse_day(q.get("to"), "to"),
-    }
+    kind = q.get("kind") if q.get("kind") in ("escalation", "approval") else None
+    return {"view": q.get("view") or "open", "reason": (q.get("reason") or "")[:200], "kind": kind, **_days(request)}
 
 
 async def queue_page(request: Request, ctx: Ctx) -> Response:
@@ -256,12 +256,8 @@ async def review_action(request: Request, ctx: Ctx) -> Response:
 
 def _session_filters(request: Request) -> dict[str, Any]:
     q = request.query_params
-    return {
-        "customer": (q.get("customer") or "").strip() or None,
-        "outcome": (q.get("outcome") or "").strip() or None,
-        "day_from": queue.parse_day(q.get("from"), "from"),
-        "day_to": queue.parse_day(q.get("to"), "to"),
-    }
+    customer, outcome = (q.get("customer") or "").strip(), (q.get("outcome") or "").strip()
+    return {"customer": customer or None, "outcome": outcome or None, **_days(request)}
 
 
 async def sessions_page(request: Request, ctx: Ctx) -> Response:

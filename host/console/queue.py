@@ -34,6 +34,15 @@ def parse_day(value: str | None, field: str) -> date | None:
         raise invalid(f"{field} must be a date like 2026-12-03") from None
 
 
+def within_days(query: Any, column: Any, day_from: date | None, day_to: date | None) -> Any:
+    """``query`` limited to rows whose ``column`` falls on ``day_from`` … ``day_to`` (UTC days, inclusive)."""
+    if day_from:
+        query = query.where(column >= datetime.combine(day_from, datetime.min.time(), UTC))
+    if day_to:
+        query = query.where(column < datetime.combine(day_to + timedelta(days=1), datetime.min.time(), UTC))
+    return query
+
+
 async def list_items(
     operator: Operator,
     *,
@@ -65,10 +74,7 @@ async def list_items(
         query = query.where(rq.c.reason.contains(reason[:200], autoescape=True))
     if kind:
         query = query.where(rq.c.kind == kind)
-    if day_from:
-        query = query.where(rq.c.created_at >= datetime.combine(day_from, datetime.min.time(), UTC))
-    if day_to:
-        query = query.where(rq.c.created_at < datetime.combine(day_to + timedelta(days=1), datetime.min.time(), UTC))
+    query = within_days(query, rq.c.created_at, day_from, day_to)
     engine = await get_engine()
     async with engine.connect() as conn:
         rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]

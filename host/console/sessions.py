@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from core.db import get_engine
 from host.console.operators import Operator
+from host.console.queue import within_days
 from host.console.takeover import holder, org_session
 from host.records import sessions, turns
 from host.store import RecordStore
@@ -46,11 +47,7 @@ async def search(
         query = query.where(sessions.c.customer_ref == customer[:128])
     if outcome:
         query = query.where(sessions.c.outcome == outcome[:64])
-    if day_from:
-        query = query.where(sessions.c.created_at >= datetime.combine(day_from, datetime.min.time(), UTC))
-    if day_to:
-        end = datetime.combine(day_to + timedelta(days=1), datetime.min.time(), UTC)
-        query = query.where(sessions.c.created_at < end)
+    query = within_days(query, sessions.c.created_at, day_from, day_to)
     engine = await get_engine()
     async with engine.connect() as conn:
         rows = (await conn.execute(query.limit(limit))).mappings().all()

@@ -10,17 +10,11 @@ from typing import Any
 from host.app import create_app
 from host.runtime import HostRuntime
 from tests.host.servers import make_kb_server, make_orders_server, publish_agent
+from tests.host.test_ws import RISKS, TOOLS
 
 ORG = "demo"
 OTHER_ORG = "rival"
 PASSWORD = "correct horse battery"
-TOOLS = [
-    "orders@1.0.0:get_order:confirm",
-    "orders@1.0.0:get_refund_status",
-    "orders@1.0.0:request_refund:confirm",
-    "kb@1.0.0:search",
-]
-RISKS = {"orders": {"*": "read", "request_refund": "write"}, "kb": {"*": "read"}}
 
 
 @asynccontextmanager
