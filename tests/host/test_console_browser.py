@@ -244,3 +244,13 @@ async def test_approval_in_the_browser_unblocks_the_waiting_turn(console, driver
         continued = await until_type(customer, "assistant.message")
         assert "8841" in continued["text"]
         assert await page.wait_text("#review-status", "Executed")
+
+    from servers.kb_server.store import create_kb
+
+    kb = await create_kb(ORG, "배송 안내", "택배사와 배송 기간")
+    await page.open("/console/kb")
+    await page.wait_text("#kb-rows", "배송 안내")
+    await page.open(f"/console/kb/{kb['id']}")
+    await page.click("button.kb-toggle")
+    assert "검색 안 함" in await page.wait_text("#kb-state", "검색 안 함")
+    await page.shot("09-knowledge")
