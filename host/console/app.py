@@ -279,7 +279,8 @@ async def sessions_csv(request: Request, ctx: Ctx) -> Response:
 
 async def session_page(request: Request, ctx: Ctx) -> Response:
     data = await sessions.detail(ctx.me, request.path_params["session_id"])
-    return ctx.render(request, "session.html", **data)
+    undelivered = request.query_params.get("undelivered") == "1"
+    return ctx.render(request, "session.html", undelivered=undelivered, **data)
 
 
 async def transcript(request: Request, ctx: Ctx) -> Response:
@@ -300,7 +301,8 @@ async def session_action(request: Request, ctx: Ctx) -> Response:
     elif action == "handback":
         await takeover.hand_back(ctx.me, session_id)
     elif action == "reply":
-        await takeover.reply(ctx.me, session_id, field(ctx, "text"))
+        if not await takeover.reply(ctx.me, session_id, field(ctx, "text")):
+            return back(f"/console/sessions/{session_id}?undelivered=1")
     else:
         raise forbidden("unknown action")
     return back(f"/console/sessions/{session_id}")

@@ -48,6 +48,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "지금 상담원님이 응대 중입니다. 상담봇은 멈춰 있습니다.",
         "You hold this session; the bot is paused.",
     ),
+    "undelivered": (
+        "고객이 지금 이 서버에 연결되어 있지 않아 메시지는 기록만 되었습니다.",
+        "The customer is not connected to this host right now: the message was recorded only.",
+    ),
     "held_by_other": ("다른 상담원이 응대 중입니다.", "Another operator holds this session."),
     "reply": ("고객에게 보내기", "Send to customer"),
     "reply_placeholder": ("고객에게 보낼 메시지", "Message to the customer"),

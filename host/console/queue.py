@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from core.db import get_engine, write_transaction
 from core.errors import conflict, invalid, not_found
@@ -85,15 +85,20 @@ async def list_items(
 
 
 async def queue_digest(org_id: str) -> str:
-    """Changes whenever the org's queue does (the live view polls it)."""
+    """Changes whenever the org's queue does: a new item, a claim or assignment, a resolution."""
+    import hashlib
+
     rq = review_queue
-    query = select(func.count(), func.max(rq.c.created_at), func.max(rq.c.resolved_at)).where(rq.c.org_id == org_id)
-    owned = select(func.count()).where(rq.c.org_id == org_id, rq.c.owner.is_not(None))
+    query = (
+        select(rq.c.id, rq.c.owner, rq.c.status)
+        .where(rq.c.org_id == org_id)
+        .order_by(rq.c.created_at.desc())
+        .limit(500)
+    )
     engine = await get_engine()
     async with engine.connect() as conn:
-        row = (await conn.execute(query)).one()
-        claimed = (await conn.execute(owned)).scalar()
-    return f"{row[0]}|{row[1]}|{row[2]}|{claimed}"
+        rows = (await conn.execute(query)).all()
+    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()[:16]
 
 
 async def owner_names(org_id: str) -> dict[str, str]:

@@ -199,3 +199,43 @@ async def test_knowledge_page_uploads_versions_and_toggles(console):
         rival_token = _csrf((await rival.get("/console/kb")).text)
         refused = await rival.post(f"/console/kb/{kb['id']}/activate", data={"csrf": rival_token})
         assert refused.status_code == 404 and not (await get_kb(ORG, kb["id"]))["is_active"]
+
+
+async def test_takeover_rules_and_offline_customer(console):
+    import httpx2
+
+    from host.console.sessions import to_csv
+
+    address, _ = console
+    session_id = await _escalate(address, '=HYPERLINK("http://evil") 환불 문의')  # the customer has hung up
+    async with (
+        httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as mina,
+        httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as joon,
+    ):
+        assert (await _signed_in(mina, "mina")).status_code == 303
+        assert (await _signed_in(joon, "joon")).status_code == 303
+        m_token = _csrf((await mina.get(f"/console/sessions/{session_id}")).text)
+        j_token = _csrf((await joon.get(f"/console/sessions/{session_id}")).text)
+        early = await joon.post(f"/console/sessions/{session_id}/reply", data={"csrf": j_token, "text": "안녕하세요"})
+        assert early.status_code == 409 and "take over" in early.text
+        assert (await mina.post(f"/console/sessions/{session_id}/takeover", data={"csrf": m_token})).status_code == 303
+        second = await joon.post(f"/console/sessions/{session_id}/takeover", data={"csrf": j_token})
+        assert second.status_code == 409 and "another operator" in second.text
+        not_mine = await joon.post(f"/console/sessions/{session_id}/handback", data={"csrf": j_token})
+        assert not_mine.status_code == 409
+        empty = await mina.post(f"/console/sessions/{session_id}/reply", data={"csrf": m_token, "text": "  "})
+        assert empty.status_code == 400
+        sent = await mina.post(f"/console/sessions/{session_id}/reply", data={"csrf": m_token, "text": "연락드릴게요"})
+        assert sent.headers["location"].endswith("?undelivered=1")  # nobody connected: recorded only
+        page = await mina.get(sent.headers["location"])
+        assert 'id="undelivered"' in page.text and "연락드릴게요" in page.text
+        assert (await mina.post(f"/console/sessions/{session_id}/handback", data={"csrf": m_token})).status_code == 303
+
+    from host.console.operators import Operator
+    from host.console.sessions import search
+
+    rows = await search(Operator("x", ORG, "x", "x"), customer="cust-7")
+    assert [r["id"] for r in rows] == [session_id]
+    assert await search(Operator("x", "rival", "x", "x"), customer="cust-7") == []
+    text = to_csv([{"id": "s1", "summary_text": '=HYPERLINK("http://evil")', "customer_ref": "@x"}])
+    assert "'=HYPERLINK" in text and "'@x" in text
