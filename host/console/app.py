@@ -159,17 +159,52 @@ def field(ctx: Ctx, name: str, limit: int = 4000) -> str:
 async def login_page(request: Request, ctx: Ctx) -> Response:
     if ctx.operator is not None:
         return back("/console/queue")
-    return ctx.render(request, "login.html")
+    from host.console.sso import sso_config
+
+    return ctx.render(request, "login.html", sso=sso_config() is not None)
 
 
 async def login(request: Request, ctx: Ctx) -> Response:
     try:
         operator = await authenticate(field(ctx, "username", 128), field(ctx, "password", 1024))
     except SwitchboardError as err:
-        return ctx.render(request, "login.html", 403 if err.code == ErrorCode.FORBIDDEN else 400, message=err.message)
+        from host.console.sso import sso_config
+
+        status = 403 if err.code == ErrorCode.FORBIDDEN else 400
+        return ctx.render(request, "login.html", status, message=err.message, sso=sso_config() is not None)
     ctx.session.update(op=operator.id, changed=True)
     ctx.session["csrf"] = secrets.token_urlsafe(32)  # a new token after sign-in
     await audited(operator, "sign_in")
+    return back("/console/queue")
+
+
+def _callback_url(request: Request) -> str:
+    return str(request.url.replace(path="/console/sso/callback", query=""))
+
+
+async def sso_start(request: Request, ctx: Ctx) -> Response:
+    from host.console import sso
+
+    cfg = sso.sso_config()
+    if cfg is None:
+        raise forbidden("single sign-on is not configured: sign in with your password")
+    url, pending = sso.start(cfg, await sso.discovery(cfg), _callback_url(request))
+    ctx.session.update(sso=pending, changed=True)
+    return back(url)
+
+
+async def sso_callback(request: Request, ctx: Ctx) -> Response:
+    from host.console import sso
+
+    cfg = sso.sso_config()
+    pending = ctx.session.pop("sso", None)
+    ctx.session["changed"] = True
+    q = request.query_params
+    if cfg is None or not pending or not q.get("code") or q.get("state") != pending.get("state"):
+        raise forbidden("this sign-in was not started here or has expired: start again")
+    operator = await sso.finish(cfg, q["code"], _callback_url(request), pending)
+    ctx.session.update(op=operator.id, csrf=secrets.token_urlsafe(32))
+    await audited(operator, "sign_in", method="sso", issuer=cfg.issuer)
     return back("/console/queue")
 
 
@@ -372,6 +407,8 @@ def console_app() -> Starlette:
         Route("/login", page(login_page, public=True), methods=["GET"]),
         Route("/login", page(login, public=True), methods=["POST"]),
         Route("/logout", page(logout), methods=["POST"]),
+        Route("/sso", page(sso_start, public=True)),
+        Route("/sso/callback", page(sso_callback, public=True)),
         Route("/queue", page(queue_page)),
         Route("/queue/rows", page(queue_rows)),
         Route("/queue/stream", page(queue_stream)),

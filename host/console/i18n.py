@@ -7,6 +7,7 @@ LANGS = ("ko", "en")
 TEXT: dict[str, tuple[str, str]] = {
     "title": ("상담원 콘솔", "Operator console"),
     "sign_in": ("로그인", "Sign in"),
+    "sso": ("회사 계정으로 로그인 (SSO)", "Sign in with your company account (SSO)"),
     "sign_out": ("로그아웃", "Sign out"),
     "username": ("아이디", "Username"),
     "password": ("비밀번호", "Password"),
@@ -58,7 +59,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "who_customer": ("고객", "Customer"),
     "who_bot": ("상담봇", "Bot"),
     "who_operator": ("상담원", "Operator"),
-    "held": ("상담원 대기 중 받은 메시지", "received while held"),
+    "held": ("상담원 응대 중 받은 메시지", "received while an operator held the session"),
     "confirm_prompt": ("확인 질문", "Confirmation asked"),
     "confirmed": ("고객 확인", "Customer confirmed"),
     "correction": ("정정", "Correction"),

@@ -131,6 +131,14 @@ async def get_operator(operator_id: str) -> Operator | None:
     return Operator(row["id"], row["org_id"], row["username"], row["display_name"] or row["username"])
 
 
+async def get_operator_by_username(username: str) -> Operator | None:
+    """An enabled operator by sign-in name (single sign-on maps the provider's username here)."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(operators.c.id).where(operators.c.username == username))).first()
+    return await get_operator(row[0]) if row else None
+
+
 async def authenticate(username: str, password: str) -> Operator:
     """The operator, or FORBIDDEN (``reason``: bad_credentials, locked, disabled). Failures are counted."""
     from argon2.exceptions import InvalidHashError, VerificationError

@@ -239,3 +239,48 @@ async def test_takeover_rules_and_offline_customer(console):
     assert await search(Operator("x", "rival", "x", "x"), customer="cust-7") == []
     text = to_csv([{"id": "s1", "summary_text": '=HYPERLINK("http://evil")', "customer_ref": "@x"}])
     assert "'=HYPERLINK" in text and "'@x" in text
+
+
+async def test_single_sign_on_through_an_openid_provider(console, monkeypatch):
+    import httpx2
+
+    from tests.host.consolehost import serve
+    from tests.host.fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeProvider
+
+    address, _ = console
+    provider = FakeProvider()
+    async with serve(provider.app()) as idp:
+        provider.issuer = f"http://{idp}"
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_ISSUER", provider.issuer)
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_CLIENT_ID", CLIENT_ID)
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_CLIENT_SECRET", CLIENT_SECRET)
+
+        async def sso(http) -> httpx2.Response:
+            to_idp = await http.get("/console/sso")
+            assert to_idp.status_code == 303 and to_idp.headers["location"].startswith(provider.issuer)
+            assert "code_challenge_method=S256" in to_idp.headers["location"]
+            back = await http.get(to_idp.headers["location"])
+            return await http.get(back.headers["location"])
+
+        async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+            assert 'id="sso"' in (await http.get("/console/login")).text
+            provider.next_user = {"preferred_username": "joon", "org": ORG}
+            done = await sso(http)
+            assert done.status_code == 303 and done.headers["location"] == "/console/queue"
+            assert "Joon" in (await http.get("/console/queue")).text
+        for user, why in (
+            ({"preferred_username": "joon", "org": "rival"}, "no operator account"),  # the token names another org
+            ({"preferred_username": "stranger", "org": ORG}, "no operator account"),
+        ):
+            async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+                provider.next_user = user
+                refused = await sso(http)
+                assert refused.status_code == 403 and why in refused.text
+                assert (await http.get("/console/queue")).status_code == 303  # still signed out
+        async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+            provider.next_user, provider.nonce_override = {"preferred_username": "joon", "org": ORG}, "replayed"
+            refused = await sso(http)
+            assert refused.status_code == 403 and "does not belong to this sign-in" in refused.text
+            provider.nonce_override = None
+            forged = await http.get("/console/sso/callback?code=abc&state=forged")
+            assert forged.status_code == 403 and "start again" in forged.text
