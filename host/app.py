@@ -213,6 +213,8 @@ class WsSession:
         confirmed = msg.get("confirmed")
         if not isinstance(confirmed, bool):
             raise invalid("confirmation.response needs `confirmed`: true or false")
+        if await hold_if_taken_over(self, f"[confirmation.response confirmed={str(confirmed).lower()}]"):
+            return
         await conv.confirmation_response(confirmed, correction_text=_text(msg, "correction_text"))
 
     async def _end(self, msg: dict[str, Any]) -> None:
