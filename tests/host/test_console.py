@@ -284,3 +284,27 @@ async def test_single_sign_on_through_an_openid_provider(console, monkeypatch):
             provider.nonce_override = None
             forged = await http.get("/console/sso/callback?code=abc&state=forged")
             assert forged.status_code == 403 and "start again" in forged.text
+
+
+async def test_bot_stays_quiet_while_held_even_for_a_confirmation_button(console):
+    import httpx2
+
+    address, _ = console
+    async with connect(address) as customer, httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
+        await customer.send(type="session.start", agent="cs-agent", customer_ref="cust-3", language="ko")
+        session_id = (await customer.until("session.started"))[-1]["session_id"]
+        await customer.send(type="user.message", text="주문번호 8841 조회해 주세요")
+        asked = await customer.until("turn.completed")
+        assert any(m["type"] == "confirmation.requested" for m in asked)
+        assert (await _signed_in(http, "joon")).status_code == 303
+        token = _csrf((await http.get(f"/console/sessions/{session_id}")).text)
+        assert (await http.post(f"/console/sessions/{session_id}/takeover", data={"csrf": token})).status_code == 303
+        assert (await customer.until("operator.joined"))[-1]["operator"] == "Joon"
+        await customer.send(type="confirmation.response", confirmed=True)
+        held = await customer.until("turn.completed")
+        assert held[-1]["status"] == "held" and not any(m["type"] == "tool.started" for m in held)
+        assert (await http.post(f"/console/sessions/{session_id}/handback", data={"csrf": token})).status_code == 303
+        await customer.until("operator.left")
+        await customer.send(type="confirmation.response", confirmed=True)  # the question is still open
+        answered = await customer.until("turn.completed")
+        assert any(m["type"] == "tool.started" for m in answered)
