@@ -308,3 +308,35 @@ async def test_bot_stays_quiet_while_held_even_for_a_confirmation_button(console
         await customer.send(type="confirmation.response", confirmed=True)  # the question is still open
         answered = await customer.until("turn.completed")
         assert any(m["type"] == "tool.started" for m in answered)
+
+
+async def test_erasing_a_customer_removes_console_notes_and_holds(console):
+    from sqlalchemy import func, select
+
+    from core.db import get_engine
+    from host.console import queue, takeover
+    from host.console.operators import get_operator_by_username
+    from host.console.tables import review_notes, session_takeovers
+    from host.erase import erase_customer_records
+
+    address, _ = console
+    session_id = await _escalate(address, "환불 문의 010-9876-5432")
+    joon = await get_operator_by_username("joon")
+    item = (await queue.list_items(joon))[0]
+    await queue.add_note(joon, item["id"], "고객 번호 010-9876-5432 로 콜백 예정")
+    await takeover.take_over(joon, session_id)
+    await takeover.reply(joon, session_id, "곧 연락드리겠습니다")
+    engine = await get_engine()
+
+    async def counts() -> tuple[int, int]:
+        async with engine.connect() as conn:
+            notes = (await conn.execute(select(func.count()).select_from(review_notes))).scalar()
+            holds = (await conn.execute(select(func.count()).select_from(session_takeovers))).scalar()
+        return notes, holds
+
+    assert await counts() == (1, 1)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(review_notes.c.note))).scalar()
+    assert "010-9876-5432" not in stored  # notes are masked
+    await erase_customer_records(ORG, "cust-7", retention_days=0)
+    assert await counts() == (0, 0)
