@@ -22,6 +22,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "audit": ("audit.cli:app", "The tamper-evident audit log: tail, find, verify, export."),
     "registry": ("registry.cli:app", "Server versions, tool pins and agent versions."),
     "review": ("host.review_cli:app", "The human review queue."),
+    "operators": ("host.console.cli:app", "Operator accounts for the web console (/console)."),
     "customer": ("switchboard_erase:app", "Data-subject requests: erase a customer from every store."),
     "eval": ("host.evals.cli:app", "Evaluate an agent version on scenario packs before approval."),
 }

@@ -3,11 +3,15 @@
 WebSocket ``/v1/ws`` (JSON messages). Client: ``session.start``, ``user.message``,
 ``confirmation.response``, ``session.end``. Server: ``session.started``, ``assistant.delta``,
 ``tool.started``, ``tool.completed``, ``confirmation.requested``, ``assistant.message``,
-``escalated``, ``turn.completed``, ``session.ended``, ``error``. Every server message carries
-``session_id`` (null before a session starts) and ``seq`` (1, 2, 3… per connection).
+``escalated``, ``turn.completed``, ``session.ended``, ``error``; when a person takes over from
+the operator console: ``operator.joined``, ``operator.message`` (``text``, ``operator``,
+``turn_id``), ``operator.left`` (while they hold the session the bot does not answer: a
+``user.message`` is recorded and acknowledged with ``turn.completed`` status ``held``). Every
+server message carries ``session_id`` (null before a session starts) and ``seq`` (1, 2, 3… per connection).
 
 REST: ``GET /v1/sessions/{id}`` (turns, events, review items, versions),
-``GET /v1/customers/{ref}/sessions`` and ``GET /healthz``.
+``GET /v1/customers/{ref}/sessions`` and ``GET /healthz``. The operator console is mounted at
+``/console`` (host/console, docs/console.md).
 
 The tenant comes from a bearer token (``switchboard tokens create --org X``) or, when the host
 runs without ``--require-token``, from its ``--org``; never from a message.
@@ -27,11 +31,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.context import is_valid_identifier
 from core.errors import ErrorCode, SwitchboardError, forbidden, invalid
+from host.console.app import console_app
+from host.console.live import LIVE
+from host.console.takeover import hold_if_taken_over
 from host.engine import Conversation
 from host.runtime import HostRuntime
 
@@ -196,6 +203,8 @@ class WsSession:
 
     async def _user_message(self, msg: dict[str, Any]) -> None:
         conv = self._require()
+        if await hold_if_taken_over(self, _text(msg, "text", required=True) or ""):
+            return  # an operator holds the session: recorded for them, the bot stays quiet
         confidence = msg.get("asr_confidence")
         if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))):
             raise invalid("asr_confidence must be a number between 0 and 1")
@@ -212,6 +221,8 @@ class WsSession:
         confirmed = msg.get("confirmed")
         if not isinstance(confirmed, bool):
             raise invalid("confirmation.response needs `confirmed`: true or false")
+        if await hold_if_taken_over(self, f"[confirmation.response confirmed={str(confirmed).lower()}]"):
+            return
         await conv.confirmation_response(confirmed, correction_text=_text(msg, "correction_text"))
 
     async def _end(self, msg: dict[str, Any]) -> None:
@@ -255,6 +266,7 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             return
         await ws.accept()
         session = WsSession(ws, runtime, caller)
+        LIVE.attach(session)  # the operator console reaches live sessions through this
         try:
             while True:
                 raw = await ws.receive_text()
@@ -263,6 +275,8 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             return
         except RuntimeError:  # the socket closed while sending
             return
+        finally:
+            LIVE.detach(session)
 
     async def get_session(request: Request) -> Response:
         try:
@@ -332,6 +346,7 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             Route("/v1/sessions/{session_id}", get_session),
             Route("/v1/customers/{customer_ref}/sessions", customer_sessions),
             Route("/healthz", healthz),
+            Mount("/console", app=console_app()),
         ],
         lifespan=lifespan,
     )

@@ -105,6 +105,7 @@ turns = Table(
     Column("status", String(24)),  # completed | awaiting_confirmation | escalated | failed
     Column("error_code", String(32)),
     Column("completed_at", DateTime(timezone=True)),
+    Column("actor", String(160)),  # operator:<id> for an operator's message (host_0002), else null
     Index("ix_turns_session_seq", "session_id", "seq"),
 )
 
