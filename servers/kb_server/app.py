@@ -221,8 +221,8 @@ def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = N
         Returns the best passages with citations: kb_id, version, doc_id, title, chunk_id,
         page or section, score and text. No hits means the knowledge bases do not cover it.
         """
+        from servers.kb_server.lookups import resolve_targets
         from servers.kb_server.search import search as run_search
-        from servers.kb_server.store import resolve_targets
 
         org = request_context().org_id
         pins = read_pins(_meta_of(ctx))
@@ -237,7 +237,7 @@ def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = N
     @server.tool(annotations=read_only)
     async def list_knowledge_bases(ctx: Context) -> KnowledgeBaseList:
         """List the organisation's active knowledge bases with their versions and document counts."""
-        from servers.kb_server.store import resolve_targets
+        from servers.kb_server.lookups import resolve_targets
         from servers.kb_server.vectors import progress_counts
         from servers.retrieval.embedding import get_embedder
 
@@ -269,7 +269,7 @@ def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = N
         chunk_id: Annotated[str, Field(min_length=1, max_length=64, description="A chunk_id from a search hit")],
     ) -> ChunkSource:
         """Show one cited passage in full, with its document, page or section and the versions containing it."""
-        from servers.kb_server.store import chunk_versions, fetch_chunks, resolve_targets
+        from servers.kb_server.lookups import chunk_versions, fetch_chunks, resolve_targets
 
         org = request_context().org_id
         targets = {t["id"]: t for t in await resolve_targets(org, None, read_pins(_meta_of(ctx)))}
@@ -299,7 +299,7 @@ def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = N
         ] = None,
     ) -> DocumentSource:
         """Show a cited document's text (the searched version; long documents are truncated)."""
-        from servers.kb_server.store import document_chunk_ids, find_document, resolve_targets
+        from servers.kb_server.lookups import document_chunk_ids, find_document, resolve_targets
 
         org = request_context().org_id
         targets = await resolve_targets(org, [kb_id] if kb_id else None, read_pins(_meta_of(ctx)))

@@ -415,7 +415,7 @@ def search_cmd(
             pins[kb_id] = int(version)
 
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        from servers.kb_server.store import resolve_targets
+        from servers.kb_server.lookups import resolve_targets
 
         targets = await resolve_targets(org, kb or None, pins)
         return await search(org, query, top_k=top_k, targets=targets), targets

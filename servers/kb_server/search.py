@@ -32,7 +32,7 @@ import numpy as np
 
 from core.errors import invalid
 from servers.kb_server.indexes import VersionIndex, version_index
-from servers.kb_server.store import fetch_chunks, resolve_targets
+from servers.kb_server.lookups import fetch_chunks, resolve_targets
 from servers.kb_server.vectors import kb_collection_name, progress_counts
 from servers.retrieval.chroma import get_client
 from servers.retrieval.embedding import Embedder, get_embedder

@@ -126,7 +126,8 @@ def test_memory_show_takes_the_printed_prefix_of_an_erased_memory(sb_env):
 
 
 async def test_a_knowledge_base_is_found_by_its_printed_id_prefix_within_its_org(database_url):
-    from servers.kb_server.store import create_kb, get_kb, resolve_targets
+    from servers.kb_server.lookups import resolve_targets
+    from servers.kb_server.store import create_kb, get_kb
 
     kb = await create_kb("acme", "faq")
     await create_kb("beta", "faq")
