@@ -34,6 +34,7 @@ from core.context import is_valid_identifier
 from core.errors import ErrorCode, SwitchboardError, forbidden, invalid
 from host.engine import Conversation
 from host.runtime import HostRuntime
+from host.telemetry import observability_routes
 
 log = logging.getLogger("switchboard.host.app")
 
@@ -320,6 +321,7 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             Route("/v1/sessions/{session_id}", get_session),
             Route("/v1/customers/{customer_ref}/sessions", customer_sessions),
             Route("/healthz", healthz),
+            *observability_routes(),  # GET /metrics when SWITCHBOARD_METRICS=1 (host/telemetry.py)
         ],
         lifespan=lifespan,
     )

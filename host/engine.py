@@ -39,6 +39,7 @@ from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, new_call_id, new_id, now
 from host.summary import summarise
+from host.telemetry import turn_span
 from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
 
 __all__ = ["AgentProfile", "Conversation", "EngineSettings", "SessionState", "TurnResult"]
@@ -203,8 +204,9 @@ class Conversation:
             self._check_open()
             speech = {"asr_confidence": asr_confidence, "audio_url": audio_url}
             turn = await self._open_turn(text, **speech, start_time=start_time, end_time=end_time)
-            await self._run(turn, self._on_utterance(turn, text, asr_confidence))
-            return await self._close_turn(turn)
+            with turn_span(self, turn):
+                await self._run(turn, self._on_utterance(turn, text, asr_confidence))
+                return await self._close_turn(turn)
 
     async def confirmation_response(self, confirmed: bool, *, correction_text: str | None = None) -> TurnResult:
         """The customer's answer to ``confirmation.requested`` given as a button, not words."""
@@ -213,8 +215,9 @@ class Conversation:
             if not self.state.pending:
                 raise conflict("there is no confirmation to answer")
             turn = await self._open_turn(correction_text)
-            await self._run(turn, dialogue.on_button(self, turn, confirmed, correction_text))
-            return await self._close_turn(turn)
+            with turn_span(self, turn):
+                await self._run(turn, dialogue.on_button(self, turn, confirmed, correction_text))
+                return await self._close_turn(turn)
 
     def _check_open(self) -> None:
         if self.ended:

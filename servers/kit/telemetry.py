@@ -1,0 +1,119 @@
+"""Traces and metrics for one server tool call, and the HTTP servers' ``/metrics`` route.
+
+The kit's middleware hands a call here only while :data:`core.telemetry.ON`; off, it runs the
+call directly. The ``SERVER`` span continues the caller's trace from the W3C trace context in
+the request ``_meta`` (``traceparent``, ``tracestate``, MCP semantic conventions); the audit
+append and the tool's own SQL run inside it and show up as its children (core/dbtrace.py).
+Attributes are names, codes and ids only: never arguments or results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core import telemetry
+from servers.kit.hooks import ToolCall
+
+
+def error_code(result: Any) -> str | None:
+    """The stable code of an error result (the kit's ``{code, message}`` text), else None."""
+    if not getattr(result, "is_error", False):
+        return None
+    for block in getattr(result, "content", None) or []:
+        try:
+            body = json.loads(getattr(block, "text", "") or "")
+        except ValueError:
+            continue
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
+            return body["code"][:40]
+    return "tool_error"
+
+
+def _parent(meta: dict[str, Any] | None) -> Any:
+    carrier = {k: v for k in ("traceparent", "tracestate") if isinstance(v := (meta or {}).get(k), str)}
+    if not carrier:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator().extract(carrier)
+
+
+def span_attributes(call: ToolCall, session_id: str | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "mcp.method.name": "tools/call",
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": call.tool_name,
+        "switchboard.server.name": call.server_name,
+        "switchboard.server.version": call.server_version,
+        "switchboard.org.id": telemetry.safe_id(call.context.org_id),
+    }
+    if session_id:
+        attrs["mcp.session.id"] = telemetry.safe_id(session_id)
+    if call.context.session_id:
+        attrs["gen_ai.conversation.id"] = telemetry.safe_id(call.context.session_id)
+    return attrs
+
+
+def _mcp_session_id(fastmcp_context: Any) -> str | None:
+    try:
+        value = fastmcp_context.session_id
+    except Exception:  # stdio and stateless HTTP have no MCP session
+        return None
+    return str(value) if value else None
+
+
+async def observed(run: Callable[[], Awaitable[Any]], call: ToolCall, meta: dict[str, Any] | None, fctx: Any) -> Any:
+    """``run()`` inside a server span, counted and timed."""
+    started = telemetry.monotonic()
+    tracer = telemetry.tracer()
+    if tracer is None:
+        result = await run()
+        _record(call, result, telemetry.monotonic() - started)
+        return result
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    with tracer.start_as_current_span(
+        f"tools/call {call.tool_name}",
+        context=_parent(meta),
+        kind=trace.SpanKind.SERVER,
+        attributes=span_attributes(call, _mcp_session_id(fctx)),
+        record_exception=False,  # exception messages may quote personal data
+        set_status_on_exception=True,
+    ) as span:
+        result = await run()
+        code = error_code(result)
+        if code:
+            span.set_attribute("error.type", code)
+            span.set_status(Status(StatusCode.ERROR))
+    _record(call, result, telemetry.monotonic() - started, code)
+    return result
+
+
+def _record(call: ToolCall, result: Any, seconds: float, code: str | None = None) -> None:
+    inst = telemetry.instruments()
+    if inst is None:
+        return
+    code = code or error_code(result)
+    telemetry.record_tool_call(f"server:{call.server_name}", call.tool_name, seconds, code)
+    attrs = {"mcp.method.name": "tools/call", "gen_ai.tool.name": call.tool_name}
+    if code:
+        attrs["error.type"] = code
+    inst.mcp_server.record(seconds, attrs)
+
+
+def add_metrics_route(server: Any) -> bool:
+    """Mount ``GET /metrics`` (Prometheus text) on an HTTP server when SWITCHBOARD_METRICS is on."""
+    if telemetry.prometheus_text() is None:
+        return False
+    from starlette.responses import Response
+
+    @server.custom_route("/metrics", methods=["GET"])
+    async def metrics(request: Any) -> Response:
+        await telemetry.refresh()
+        body = telemetry.prometheus_text() or b""
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return True
