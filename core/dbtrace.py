@@ -4,7 +4,9 @@ Installed once, on SQLAlchemy's ``Engine`` class, when tracing starts (so every 
 async, is covered without touching core/db.py). Attributes: ``db.system.name``,
 ``db.operation.name`` (the statement's first keyword) and ``db.collection.name`` when it is
 plain; never the statement's text or its parameters (they may hold personal data).
-A statement outside any span (background work) makes no span.
+A statement outside any open span makes no span: background writers (the audit appender's group
+commit, the host's record writer) run in tasks of their own, so their SQL is not in a call's trace;
+the call's wait for them is (the ``audit ...`` spans of servers/kit/telemetry.py).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: An
         return
     from opentelemetry import trace
 
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not trace.get_current_span().is_recording():  # no span, or a long-lived task's ended one
         return
     operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
     attrs = {"db.system.name": _SYSTEMS.get(conn.dialect.name, conn.dialect.name), "db.operation.name": operation}

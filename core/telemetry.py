@@ -80,23 +80,12 @@ def configure_from_env(service: str, env: Mapping[str, str] | None = None) -> bo
     want = wanted(env)
     if not any(want.values()):
         return False
-    span_exporter = metric_reader = None
+    span_exporter = None
     if want["traces"]:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         span_exporter = OTLPSpanExporter()
-    if want["otlp_metrics"]:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
-        metric_reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-    configure(
-        service,
-        span_exporter=span_exporter,
-        metric_readers=[metric_reader] if metric_reader else [],
-        prometheus=want["prometheus"],
-        batch=True,
-    )
+    configure(service, span_exporter=span_exporter, otlp_metrics=want["otlp_metrics"], prometheus=want["prometheus"])
     atexit.register(shutdown)
     return True
 
@@ -106,10 +95,11 @@ def configure(
     *,
     span_exporter: Any = None,
     metric_readers: list[Any] | None = None,
+    otlp_metrics: bool = False,
     prometheus: bool = False,
-    batch: bool = False,
 ) -> None:
-    """Turn telemetry on with these exporters (tests pass the SDK's in-memory ones)."""
+    """Turn telemetry on with these exporters (tests pass the SDK's in-memory ones, exported at
+    once; an OTLP exporter is batched)."""
     global ON, TRACING
     from opentelemetry.sdk.resources import Resource
 
@@ -121,6 +111,7 @@ def configure(
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
         provider = TracerProvider(resource=resource)
+        batch = type(span_exporter).__module__.startswith("opentelemetry.exporter.otlp")
         processor = BatchSpanProcessor(span_exporter) if batch else SimpleSpanProcessor(span_exporter)
         provider.add_span_processor(processor)
         _state.tracer_provider = provider
@@ -134,6 +125,11 @@ def configure(
 
         _state.prometheus = PrometheusBridge()
         readers.append(_state.prometheus)
+    if otlp_metrics:  # made just before its provider: its timer starts at once
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     if readers:
         from opentelemetry.sdk.metrics import MeterProvider
 

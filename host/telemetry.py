@@ -180,9 +180,9 @@ async def traced_mcp_call(
                 except BaseException as exc:
                     span.set_attribute("error.type", type(exc).__name__)
                     raise
-                if getattr(result, "isError", False) or getattr(result, "is_error", False):
+                if getattr(result, "is_error", False):
                     span.set_attribute("error.type", "tool_error")
-        if getattr(result, "isError", False) or getattr(result, "is_error", False):
+        if getattr(result, "is_error", False):
             error = "tool_error"
         return result
     except BaseException as exc:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core import telemetry
-from servers.kit.hooks import ToolCall
+from servers.kit.hooks import ToolCall, ToolCallHook, ToolOutcome
 
 
 def error_code(result: Any) -> str | None:
@@ -117,3 +117,39 @@ def add_metrics_route(server: Any) -> bool:
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return True
+
+
+def traced_hooks(hooks: list[ToolCallHook]) -> list[ToolCallHook]:
+    """``hooks`` as they are while tracing is off; else each in a span of its own (the audit
+    hook's ``after_call`` is the wait for its record's commit)."""
+    if not telemetry.TRACING:
+        return hooks
+    return [_TracedHook(hook) for hook in hooks]
+
+
+# hook class -> (span of before_call, span of after_call)
+_HOOK_SPANS = {"AuditHook": ("audit ready", "audit append")}
+
+
+class _TracedHook:
+    def __init__(self, hook: ToolCallHook) -> None:
+        self.hook = hook
+        name = type(hook).__name__
+        self.names = _HOOK_SPANS.get(name, (f"{name} before_call", f"{name} after_call"))
+
+    async def before_call(self, call: ToolCall) -> None:
+        with _hook_span(self.names[0]):
+            await self.hook.before_call(call)
+
+    async def after_call(self, call: ToolCall, outcome: ToolOutcome) -> None:
+        with _hook_span(self.names[1]):
+            await self.hook.after_call(call, outcome)
+
+
+def _hook_span(name: str) -> Any:
+    tracer = telemetry.tracer()
+    if tracer is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return tracer.start_as_current_span(name, record_exception=False)
