@@ -46,6 +46,8 @@ class _State:
         self.instruments: Instruments | None = None
         self.prometheus: Any = None  # PrometheusBridge (core/prometheus.py) when /metrics is on
         self.refreshers: list[Callable[[], Awaitable[None]]] = []
+        self.refresh_every = 0.0  # seconds between background refreshes (OTLP metrics on), else 0
+        self.refresh_task: Any = None
         self.gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self.lock = threading.Lock()
 
@@ -126,6 +128,8 @@ def configure(
         _state.prometheus = PrometheusBridge()
         readers.append(_state.prometheus)
     if otlp_metrics:  # made just before its provider: its timer starts at once
+        interval_ms = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL") or 60_000)
+        _state.refresh_every = max(interval_ms / 1000.0, 0.05)
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
@@ -144,6 +148,9 @@ def shutdown() -> None:
     global ON, TRACING
     ON = TRACING = False
     tracer_provider, meter_provider = _state.tracer_provider, _state.meter_provider
+    if _state.refresh_task is not None:
+        with contextlib.suppress(RuntimeError):  # its loop may be closed already
+            _state.refresh_task.cancel()
     _state.__init__()
     for provider in (tracer_provider, meter_provider):
         if provider is not None:
@@ -206,6 +213,25 @@ async def refresh() -> None:
             continue
 
 
+def _start_refresh_task() -> None:
+    """With OTLP metrics and no scraper, gauges are refreshed in the background (started by the
+    first tool call, on its event loop)."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    every = _state.refresh_every
+
+    async def run() -> None:
+        while True:
+            await refresh()
+            await asyncio.sleep(every)
+
+    _state.refresh_task = loop.create_task(run(), name="switchboard-telemetry-refresh")
+
+
 def set_gauge(name: str, values: dict[tuple[tuple[str, str], ...], float]) -> None:
     """Replace the current values of gauge ``name`` (label tuple -> value)."""
     with _state.lock:
@@ -261,6 +287,8 @@ def record_tool_call(component: str, tool: str, seconds: float, error_code: str 
     inst = _state.instruments
     if inst is None:
         return
+    if _state.refresh_every and _state.refresh_task is None and _state.refreshers:
+        _start_refresh_task()
     attrs = {"switchboard.component": component, "gen_ai.tool.name": tool}
     if error_code:
         attrs["error.type"] = error_code
