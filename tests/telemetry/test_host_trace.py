@@ -10,25 +10,14 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from host.app import create_app
-from host.runtime import HostRuntime
-from tests.host.servers import make_kb_server, make_orders_server, publish_agent
-from tests.host.test_ws import RISKS, TOOLS, connect, serve
-
-ORG = "demo"
+from tests.host.test_ws import connect, running_host
 
 
 @pytest.fixture
-async def host(database_url, captured):
-    live = {"orders": make_orders_server(), "kb": make_kb_server()}
-    await publish_agent(
-        ORG,
-        {"orders": (live["orders"], "1.0.0", ["switchboard", "serve", "orders"]), "kb": (live["kb"], "1.0.0", ["kb"])},
-        TOOLS,
-        risks=RISKS,
-    )
-    runtime = HostRuntime(connector=lambda pin, env: live[pin.name])
-    async with serve(create_app(runtime, default_org=ORG)) as address:
+async def host(captured, database_url):
+    """tests/host/test_ws.py's host (real registry pins, in-process servers, uvicorn), built after
+    telemetry is on: ``/metrics`` is mounted and the servers' hooks are traced at build time."""
+    async with running_host() as (address, _):
         yield address
 
 
