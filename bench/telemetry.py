@@ -13,8 +13,8 @@ Four stdio servers run in one process run, taking turns in blocks of 50 ``get_or
 "Never imported" cannot be a server row: the OpenTelemetry API is imported by the MCP SDK and
 fastmcp themselves, and what Switchboard adds while off is a read of ``core.telemetry.ON`` at each
 instrumented point (tests/telemetry/test_setup.py checks that no SDK module is loaded). So the
-off path is timed directly instead: a loop through the four off-path checks a host turn with one
-tool call passes (turn span, gateway, MCP call, server middleware) against the same loop without
+off path is timed directly instead: a loop through the five off-path checks a host turn with one
+model step and one tool call passes (turn span, model step, gateway, MCP call, server middleware) against the same loop without
 them, in nanoseconds, and set against the off server's p50. Ratios are to ``off``.
 
     .venv/bin/python bench/telemetry.py [--quick]
@@ -114,6 +114,8 @@ def checked():
     for _ in range(loops):
         with turn_span(None, None):  # the engine's turn
             pass
+        if telemetry.ON:  # the model step
+            pass
         if telemetry.ON:  # the gateway
             pass
         if telemetry.ON:  # the MCP call
@@ -161,7 +163,7 @@ def report(figures: dict[str, float]) -> None:
         "Telemetry off: what the checks add",
         ["figure", "value"],
         [
-            ("ns per turn with one tool call (4 checks)", figures["off_path_ns_per_turn"]),
+            ("ns per turn with one model step and one tool call (5 checks)", figures["off_path_ns_per_turn"]),
             ("share of the off server's p50", f"{share:.5%}"),
         ],
     )

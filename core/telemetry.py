@@ -265,6 +265,7 @@ class Instruments:
             "switchboard.tool.calls", unit="{call}", description="Tool calls, by component, tool and error code"
         )
         self.tool_duration = seconds("switchboard.tool.call.duration", "Tool call latency, by component and tool")
+        self.model = seconds("gen_ai.client.operation.duration", "Model calls (one turn step), by provider and model")
         self.mcp_client = seconds("mcp.client.operation.duration", "MCP requests as the host's client sees them")
         self.mcp_server = seconds("mcp.server.operation.duration", "MCP requests as the server sees them")
         self.confirmations = meter.create_counter(

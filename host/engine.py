@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from core import telemetry
 from core.context import RequestContext
 from core.errors import SwitchboardError, conflict, invalid
 from host import (
@@ -39,7 +40,7 @@ from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, new_call_id, new_id, now
 from host.summary import summarise
-from host.telemetry import turn_span
+from host.telemetry import traced_model_call, turn_span
 from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
 
 __all__ = ["AgentProfile", "Conversation", "EngineSettings", "SessionState", "TurnResult"]
@@ -295,7 +296,10 @@ class Conversation:
     async def model_loop(self, turn: _Turn) -> None:
         """Ask the model (or planner) until it answers, asks to confirm, or escalates."""
         for _step in range(self.settings.max_model_steps):
-            reply = await self.provider.complete(model_request(self), self._delta_sink(turn))
+            if telemetry.ON:  # a chat span and the model's latency (host/telemetry.py)
+                reply = await traced_model_call(self, model_request(self), self._delta_sink(turn))
+            else:
+                reply = await self.provider.complete(model_request(self), self._delta_sink(turn))
             if reply.state is not None:
                 self.state.planner = reply.state
             if reply.citations:

@@ -108,6 +108,47 @@ def _turn_ended(span: Any, turn: Any, seconds: float) -> None:
             )
 
 
+async def traced_model_call(conv: Any, request: Any, on_delta: Any) -> Any:
+    """One model step (``provider.complete``) as a ``chat`` span, timed by provider and model."""
+    profile = conv.profile
+    attrs = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": telemetry.safe_id(profile.provider),
+        "gen_ai.request.model": telemetry.safe_id(profile.model or profile.provider),
+    }
+    started = time.perf_counter()
+    tracer = telemetry.tracer()
+    span_cm = _NULL
+    if tracer is not None:
+        from opentelemetry import trace
+
+        name = f"chat {attrs['gen_ai.request.model']}"
+        kind = trace.SpanKind.CLIENT
+        span_cm = tracer.start_as_current_span(name, kind=kind, attributes=attrs, record_exception=False)
+    error: str | None = None
+    try:
+        with span_cm as span:
+            try:
+                reply = await conv.provider.complete(request, on_delta)
+            except BaseException as exc:
+                error = getattr(getattr(exc, "code", None), "value", None) or type(exc).__name__
+                if span is not None:
+                    span.set_attribute("error.type", error)
+                raise
+            if span is not None:
+                usage = reply.usage or {}
+                for key in ("input_tokens", "output_tokens"):
+                    if isinstance(usage.get(key), int):
+                        span.set_attribute(f"gen_ai.usage.{key}", usage[key])
+                if reply.stop_reason:
+                    span.set_attribute("gen_ai.response.finish_reasons", [telemetry.safe_id(reply.stop_reason)])
+            return reply
+    finally:
+        inst = telemetry.instruments()
+        if inst is not None:
+            inst.model.record(time.perf_counter() - started, {**attrs, **({"error.type": error} if error else {})})
+
+
 def escalated(source: str) -> None:
     """Count a session handed to a person (``source``: customer, model, low_confidence, ...)."""
     inst = telemetry.instruments()

@@ -62,6 +62,13 @@ async def test_one_trace_runs_from_the_turn_through_the_gateway_into_the_server(
     assert turn.attributes["gen_ai.operation.name"] == "invoke_agent"
     assert turn.attributes["gen_ai.conversation.id"] == session_id
     assert turn.attributes["switchboard.turn.status"] == "completed"
+    chats = [
+        s
+        for s in spans
+        if s.parent is not None and s.parent.span_id == turn.context.span_id and s.name.startswith("chat ")
+    ]
+    assert chats and all(s.attributes["gen_ai.operation.name"] == "chat" for s in chats)  # the model's steps
+    assert chats[0].attributes["gen_ai.provider.name"] == "offline"
 
     # every turn is its own trace; the escalation turn says so
     turns = [s for s in spans if s.name == "invoke_agent cs-agent"]
