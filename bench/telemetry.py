@@ -14,8 +14,9 @@ Four stdio servers run in one process run, taking turns in blocks of 50 ``get_or
 fastmcp themselves, and what Switchboard adds while off is a read of ``core.telemetry.ON`` at each
 instrumented point (tests/telemetry/test_setup.py checks that no SDK module is loaded). So the
 off path is timed directly instead: a loop through the five off-path checks a host turn with one
-model step and one tool call passes (turn span, model step, gateway, MCP call, server middleware) against the same loop without
-them, in nanoseconds, and set against the off server's p50. Ratios are to ``off``.
+model step and one tool call passes (turn span, model step, gateway, MCP call, server middleware)
+against the same loop without them, in nanoseconds, and set against the off server's p50.
+Ratios are to ``off``.
 
     .venv/bin/python bench/telemetry.py [--quick]
 """

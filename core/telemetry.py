@@ -45,7 +45,7 @@ class _State:
         self.meter_provider: Any = None
         self.instruments: Instruments | None = None
         self.prometheus: Any = None  # PrometheusBridge (core/prometheus.py) when /metrics is on
-        self.refreshers: list[Callable[[], Awaitable[None]]] = []
+        self.refreshers: dict[Any, Callable[[], Awaitable[None]]] = {}
         self.refresh_every = 0.0  # seconds between background refreshes (OTLP metrics on), else 0
         self.refresh_task: Any = None
         self.gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
@@ -199,14 +199,15 @@ def _looks_personal(text: str) -> bool:
 # gauges fed by refreshers ----------------------------------------------------------------------
 
 
-def add_refresher(refresh: Callable[[], Awaitable[None]]) -> None:
-    """An async function that updates gauges (:func:`set_gauge`); run before each scrape."""
-    _state.refreshers.append(refresh)
+def add_refresher(refresh: Callable[[], Awaitable[None]], key: Any = None) -> None:
+    """An async function that updates gauges (:func:`set_gauge`); run before each scrape.
+    One per ``key`` (default: the function itself), so a second registration replaces the first."""
+    _state.refreshers[key if key is not None else refresh] = refresh
 
 
 async def refresh() -> None:
     """Run the refreshers (a failing one keeps its last values)."""
-    for fn in list(_state.refreshers):
+    for fn in list(_state.refreshers.values()):
         try:
             await fn()
         except Exception:

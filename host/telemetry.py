@@ -164,10 +164,12 @@ async def traced_tool_call(call: Callable[[Any], Awaitable[Any]], inv: Any, tool
     started = time.perf_counter()
     tracer = telemetry.tracer()
     span_cm = _NULL
+    # a name the model made up (it could quote the customer) is neither an attribute nor a label
+    name = inv.exposed_name if tool is not None else "_unknown"
     if tracer is not None:
         attrs = {
             "gen_ai.operation.name": "execute_tool",
-            "gen_ai.tool.name": telemetry.safe_id(inv.exposed_name),
+            "gen_ai.tool.name": name,
             "gen_ai.tool.call.id": telemetry.safe_id(inv.call_id),
             "switchboard.actor": telemetry.safe_id(inv.actor),
         }
@@ -183,7 +185,7 @@ async def traced_tool_call(call: Callable[[Any], Awaitable[Any]], inv: Any, tool
             span.set_attribute("error.type", str(outcome.error_code or "error"))
             span.set_status(Status(StatusCode.ERROR))
     code = None if outcome.ok else str(outcome.error_code or "error")
-    telemetry.record_tool_call("host", telemetry.safe_id(inv.exposed_name), time.perf_counter() - started, code)
+    telemetry.record_tool_call("host", name, time.perf_counter() - started, code)
     return outcome
 
 

@@ -16,4 +16,4 @@ def watch_vectors_pending(org_id: str | None) -> None:
         label = telemetry.safe_id(org_id) if org_id else "*"
         telemetry.set_gauge("switchboard.kb.vectors.pending", {(("switchboard.org.id", label),): float(total)})
 
-    telemetry.add_refresher(refresh)
+    telemetry.add_refresher(refresh, key=("kb.vectors.pending", org_id))

@@ -40,11 +40,11 @@ def _parent(meta: dict[str, Any] | None) -> Any:
     return TraceContextTextMapPropagator().extract(carrier)
 
 
-def span_attributes(call: ToolCall, session_id: str | None) -> dict[str, Any]:
+def span_attributes(call: ToolCall, tool: str, session_id: str | None) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         "mcp.method.name": "tools/call",
         "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": call.tool_name,
+        "gen_ai.tool.name": tool,
         "switchboard.server.name": call.server_name,
         "switchboard.server.version": call.server_version,
         "switchboard.org.id": telemetry.safe_id(call.context.org_id),
@@ -64,22 +64,43 @@ def _mcp_session_id(fastmcp_context: Any) -> str | None:
     return str(value) if value else None
 
 
+UNKNOWN_TOOL = "_unknown"
+_known: dict[int, frozenset[str]] = {}  # id(server) -> its tool names
+
+
+async def _tool_label(call: ToolCall, fctx: Any) -> str:
+    """The tool's name if the server has such a tool, else ``_unknown``: a client's made-up name
+    (which could hold anything, personal data included) never becomes an attribute or a label."""
+    server = getattr(fctx, "fastmcp", None)
+    if server is None:
+        return UNKNOWN_TOOL
+    names = _known.get(id(server))
+    if names is None or call.tool_name not in names:
+        try:
+            names = frozenset(t.name for t in await server.list_tools(run_middleware=False))
+        except Exception:
+            names = frozenset()
+        _known[id(server)] = names
+    return call.tool_name if call.tool_name in names else UNKNOWN_TOOL
+
+
 async def observed(run: Callable[[], Awaitable[Any]], call: ToolCall, meta: dict[str, Any] | None, fctx: Any) -> Any:
     """``run()`` inside a server span, counted and timed."""
     started = telemetry.monotonic()
+    tool = await _tool_label(call, fctx)
     tracer = telemetry.tracer()
     if tracer is None:
         result = await run()
-        _record(call, result, telemetry.monotonic() - started)
+        _record(call, tool, result, telemetry.monotonic() - started)
         return result
     from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
     with tracer.start_as_current_span(
-        f"tools/call {call.tool_name}",
+        f"tools/call {tool}",
         context=_parent(meta),
         kind=trace.SpanKind.SERVER,
-        attributes=span_attributes(call, _mcp_session_id(fctx)),
+        attributes=span_attributes(call, tool, _mcp_session_id(fctx)),
         record_exception=False,  # exception messages may quote personal data
         set_status_on_exception=True,
     ) as span:
@@ -88,17 +109,17 @@ async def observed(run: Callable[[], Awaitable[Any]], call: ToolCall, meta: dict
         if code:
             span.set_attribute("error.type", code)
             span.set_status(Status(StatusCode.ERROR))
-    _record(call, result, telemetry.monotonic() - started, code)
+    _record(call, tool, result, telemetry.monotonic() - started, code)
     return result
 
 
-def _record(call: ToolCall, result: Any, seconds: float, code: str | None = None) -> None:
+def _record(call: ToolCall, tool: str, result: Any, seconds: float, code: str | None = None) -> None:
     inst = telemetry.instruments()
     if inst is None:
         return
     code = code or error_code(result)
-    telemetry.record_tool_call(f"server:{call.server_name}", call.tool_name, seconds, code)
-    attrs = {"mcp.method.name": "tools/call", "gen_ai.tool.name": call.tool_name}
+    telemetry.record_tool_call(f"server:{call.server_name}", tool, seconds, code)
+    attrs = {"mcp.method.name": "tools/call", "gen_ai.tool.name": tool}
     if code:
         attrs["error.type"] = code
     inst.mcp_server.record(seconds, attrs)
