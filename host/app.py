@@ -41,6 +41,7 @@ from host.console.live import LIVE
 from host.console.takeover import hold_if_taken_over
 from host.engine import Conversation
 from host.runtime import HostRuntime
+from host.telemetry import observability_routes
 
 log = logging.getLogger("switchboard.host.app")
 
@@ -347,6 +348,7 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
             Route("/v1/customers/{customer_ref}/sessions", customer_sessions),
             Route("/healthz", healthz),
             Mount("/console", app=console_app()),
+            *observability_routes(),  # GET /metrics when SWITCHBOARD_METRICS=1 (host/telemetry.py)
         ],
         lifespan=lifespan,
     )

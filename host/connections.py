@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import telemetry
 from core.errors import SwitchboardError, unavailable
 from core.settings import get_settings
 from host import HOST_NAME, HOST_VERSION
@@ -78,6 +79,7 @@ def server_env(org_id: str, extra: dict[str, str] | None = None) -> dict[str, st
     env["SWITCHBOARD_ORG"] = org_id
     env["SWITCHBOARD_TRUST_META"] = "true"
     env.pop("SWITCHBOARD_CUSTOMER", None)  # the customer travels per call in _meta
+    env.update(telemetry.child_env())  # OTEL_* (not the host's service name): the child exports too
     bin_dir = os.path.dirname(sys.executable)
     env["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "/usr/bin:/bin")])
     env.update(extra or {})
@@ -251,6 +253,11 @@ class ServerConnection:
         client = self.client
         if client is None:
             raise unavailable(f"{self.label} is not connected")
+        if telemetry.ON:  # a CLIENT span, its trace context carried in _meta (host/telemetry.py)
+            from host.telemetry import traced_mcp_call
+
+            send = lambda m: client.call_tool_mcp(tool_name, arguments, timeout=timeout_s, meta=m)  # noqa: E731
+            return await traced_mcp_call(self, tool_name, meta, send)
         return await client.call_tool_mcp(tool_name, arguments, timeout=timeout_s, meta=meta)
 
     def _close_later(self, client: Any) -> None:

@@ -16,6 +16,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from core import telemetry
 from core.context import RequestContext
 from core.errors import SwitchboardError, conflict, invalid
 from host import (
@@ -39,6 +40,7 @@ from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, new_call_id, new_id, now
 from host.summary import summarise
+from host.telemetry import traced_model_call, turn_span
 from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
 
 __all__ = ["AgentProfile", "Conversation", "EngineSettings", "SessionState", "TurnResult"]
@@ -203,8 +205,9 @@ class Conversation:
             self._check_open()
             speech = {"asr_confidence": asr_confidence, "audio_url": audio_url}
             turn = await self._open_turn(text, **speech, start_time=start_time, end_time=end_time)
-            await self._run(turn, self._on_utterance(turn, text, asr_confidence))
-            return await self._close_turn(turn)
+            with turn_span(self, turn):
+                await self._run(turn, self._on_utterance(turn, text, asr_confidence))
+                return await self._close_turn(turn)
 
     async def confirmation_response(self, confirmed: bool, *, correction_text: str | None = None) -> TurnResult:
         """The customer's answer to ``confirmation.requested`` given as a button, not words."""
@@ -213,8 +216,9 @@ class Conversation:
             if not self.state.pending:
                 raise conflict("there is no confirmation to answer")
             turn = await self._open_turn(correction_text)
-            await self._run(turn, dialogue.on_button(self, turn, confirmed, correction_text))
-            return await self._close_turn(turn)
+            with turn_span(self, turn):
+                await self._run(turn, dialogue.on_button(self, turn, confirmed, correction_text))
+                return await self._close_turn(turn)
 
     def _check_open(self) -> None:
         if self.ended:
@@ -292,7 +296,10 @@ class Conversation:
     async def model_loop(self, turn: _Turn) -> None:
         """Ask the model (or planner) until it answers, asks to confirm, or escalates."""
         for _step in range(self.settings.max_model_steps):
-            reply = await self.provider.complete(model_request(self), self._delta_sink(turn))
+            if telemetry.ON:  # a chat span and the model's latency (host/telemetry.py)
+                reply = await traced_model_call(self, model_request(self), self._delta_sink(turn))
+            else:
+                reply = await self.provider.complete(model_request(self), self._delta_sink(turn))
             if reply.state is not None:
                 self.state.planner = reply.state
             if reply.citations:

@@ -13,6 +13,7 @@ from host.port import ConversationPort
 from host.providers.base import Message
 from host.session import _Turn
 from host.store import EventRow
+from host.telemetry import escalated
 
 
 async def screen(conv: ConversationPort, turn: _Turn, text: str, asr_confidence: float | None) -> bool:
@@ -63,5 +64,6 @@ async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: 
             session_values={"is_escalated": True, "escalation_reason": reason},
         )
         turn.answer = prompts.text("escalated", lang)
+        escalated(source)  # the escalations metric (host/telemetry.py)
         await conv.emit("escalated", {"turn_id": turn.id, "reason": reason, "source": source, "review_id": review_id})
     state.messages.append(Message("assistant", turn.answer))

@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any
 
+from core import telemetry
 from core.canonical import sha256_hex
 from core.context import META_PREFIX
 from core.errors import SwitchboardError
@@ -33,6 +34,7 @@ from host.confirmmeta import confirmation_meta_for
 from host.crashpoints import crash_point
 from host.pool import AgentPool
 from host.store import RecordStore, masked_json
+from host.telemetry import timed_append, traced_tool_call
 from host.tooling import HOST_MANAGED_ARGS, CallOutcome, ExposedTool, Invocation, arguments_digest
 from host.validation import schema_errors, strip_invisible
 
@@ -93,7 +95,7 @@ class Gateway:
         self.store = store or RecordStore()
         if audit_append is None:
             from audit import append as audit_append
-        self._append = audit_append
+        self._append = audit_append if not telemetry.ON else timed_append(audit_append)
         self._kb_meta = kb_pins_meta(pool.pinned)
 
     # ToolLayer ------------------------------------------------------------------------------
@@ -108,6 +110,11 @@ class Gateway:
         return schema_errors(tool.input_schema, self._with_host_args(tool, arguments, None))
 
     async def call(self, inv: Invocation) -> CallOutcome:
+        if telemetry.ON:  # an execute_tool span and the tool-call metrics (host/telemetry.py)
+            return await traced_tool_call(self._call, inv, self.pool.tool(inv.exposed_name))
+        return await self._call(inv)
+
+    async def _call(self, inv: Invocation) -> CallOutcome:
         started = time.perf_counter()
         tool = self.pool.tool(inv.exposed_name)
         outcome = CallOutcome(call_id=inv.call_id, exposed_name=inv.exposed_name, ok=False, content="")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastmcp import Context
 from pydantic import BaseModel, Field
 
+from core import telemetry
 from core.context import META_PREFIX
 from core.errors import invalid, not_found
 from servers.kb_server import __version__
@@ -185,6 +186,10 @@ def _started(org: str | None, workers: list[Any], warm: Any) -> Any:
         worker = vectors.BackgroundEmbedder(org_id=org)
         workers.append(worker)
         worker.start()
+        if telemetry.ON:  # switchboard.kb.vectors.pending (servers/kb_server/telemetry.py)
+            from servers.kb_server.telemetry import watch_vectors_pending
+
+            watch_vectors_pending(org)
 
     return start
 

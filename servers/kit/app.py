@@ -8,6 +8,7 @@ from typing import Any
 from core.errors import invalid
 from servers.kit.hooks import ToolCallHook, default_hooks
 from servers.kit.identity import ServerLaunch
+from servers.kit.telemetry import traced_hooks
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -63,7 +64,7 @@ def build_server(
         instructions=instructions,
         strict_input_validation=True,
         mask_error_details=True,
-        middleware=[ToolCallMiddleware(name, version, launch, hooks)],
+        middleware=[ToolCallMiddleware(name, version, launch, traced_hooks(hooks))],
         **kwargs,
     )
     from servers.kit.warm import register_warm_resource

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 
+from core import telemetry
 from core.errors import SwitchboardError
 from servers.kit.errors import classify, error_result
 from servers.kit.hooks import ToolCall, ToolCallHook, ToolOutcome
@@ -77,6 +78,10 @@ class ToolCallMiddleware(Middleware):
         call = ToolCall(self.server_name, self.server_version, context.message.name, arguments, req, name, version)
         token = set_request_context(req)
         try:
+            if telemetry.ON:  # off: this one read, nothing else (docs/observability.md)
+                from servers.kit.telemetry import observed
+
+                return await observed(lambda: self._run(call, context, call_next), call, meta, fctx)
             return await self._run(call, context, call_next)
         finally:
             reset_request_context(token)

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from core.errors import invalid
+from core.telemetry import configure_from_env
 from servers import catalog
 from servers.kit.identity import ServerLaunch
+from servers.kit.telemetry import add_metrics_route
 
 Transport = Literal["stdio", "http"]
 
@@ -119,6 +121,7 @@ def serve(
     ``on_listen(url)`` is called with the HTTP endpoint's URL once it is known.
     """
     quiet_fastmcp()
+    configure_from_env(f"switchboard-{name}")  # OTEL_* / SWITCHBOARD_METRICS (docs/observability.md)
     if transport == "stdio":
         server = catalog.build(name, launch=launch)
         expose_subset(server, name, tools, read_only)
@@ -138,6 +141,7 @@ def serve(
     oauth = http_oauth(name, f"http://{_url_host(host)}:{port}{path}", path)  # None: sbt_ tokens only
     if oauth is not None:
         server.auth = oauth[0]
+    add_metrics_route(server)  # GET /metrics when SWITCHBOARD_METRICS=1
     if on_listen is not None:
         on_listen(f"http://{_url_host(host)}:{port}{path}")
     server.run(

@@ -5,6 +5,9 @@ put into every free-text input a conversation has (utterances, an ASR transcript
 a correction, a button's correction text, a request for a person, caller and metadata) and into
 the memory server's add/update/statement inputs; afterwards every file under SWITCHBOARD_HOME (the
 database, its -wal and -journal files, anything else there) is searched for the raw values.
+Telemetry is on meanwhile (in-memory span exporter and metric reader, Prometheus exposition): every
+span name, attribute, event and resource, every metric point's attributes and the ``/metrics`` text
+are searched too.
 """
 
 from __future__ import annotations
@@ -150,9 +153,41 @@ async def _memory(values: dict[str, str]) -> None:
 )
 @given(rrn=rrns, card=cards, account=accounts, phone=phones, email=emails)
 def test_personal_data_never_lands_raw(module_database_url, rrn, card, account, phone, email):
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from core import telemetry
+
     os.environ["SWITCHBOARD_MEMORY_VECTORS"] = "off"
     values = {"rrn": rrn, "card": card, "account": account, "phone": phone, "email": email}
-    asyncio.run(_conversation(values))
-    asyncio.run(_memory(values))
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    telemetry.configure("switchboard-pii", span_exporter=spans, metric_readers=[reader], prometheus=True)
+    try:
+        asyncio.run(_conversation(values))
+        asyncio.run(_memory(values))
+        exported = _telemetry_text(spans, reader)
+    finally:
+        telemetry.shutdown()
     home = Path(os.environ["SWITCHBOARD_HOME"])
     assert _leaks(home, _raw_forms(values)) == []
+    assert "invoke_agent" in exported and "tools/call" in exported  # the exporters did see the calls
+    assert [f for f in _raw_forms(values) if f in exported] == []
+
+
+def _telemetry_text(spans, reader) -> str:
+    """Everything the exporters would send, as one text: span names, attributes, events, resources,
+    metric point attributes and the Prometheus exposition."""
+    from core import telemetry
+
+    parts = []
+    for span in spans.get_finished_spans():
+        parts += [span.name, repr(dict(span.attributes)), repr(dict(span.resource.attributes))]
+        parts += [f"{e.name} {dict(e.attributes or {})}" for e in span.events]
+        parts += [str(span.status.description or "")]
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else []:
+        for scope in rm.scope_metrics:
+            for metric in scope.metrics:
+                parts += [metric.name] + [repr(dict(p.attributes or {})) for p in metric.data.data_points]
+    parts.append((telemetry.prometheus_text() or b"").decode())
+    return "\n".join(parts)

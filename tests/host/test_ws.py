@@ -40,6 +40,13 @@ async def serve(app):
 
 @pytest.fixture
 async def host(database_url):
+    async with running_host() as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_host():
+    """A host on loopback over in-process servers pinned through the real registry: (address, calls)."""
     calls: list = []
     live = {"orders": make_orders_server(calls=calls), "kb": make_kb_server()}
     await publish_agent(
