@@ -34,7 +34,8 @@ from host.limits import LimitSettings
 
 log = logging.getLogger("switchboard.host.worker")
 
-PROBE_TIMEOUT_S = 3.0
+PROBE_TIMEOUT_S = 5.0
+FAILURES_TO_STOP = 2  # one slow probe (a busy interpreter, e.g. a model loading) is not a lost database
 TURN_MESSAGES = ("user.message", "confirmation.response")
 
 
@@ -59,6 +60,7 @@ class Worker:
     _task: asyncio.Task[None] | None = None
     _registered: bool = False
     _beats: int = 0
+    _failures: int = 0
 
     async def start(self) -> None:
         """Register and start the heartbeat (a database down at start is retried by it)."""
@@ -76,10 +78,14 @@ class Worker:
             await asyncio.wait_for(self._write_heartbeat(), PROBE_TIMEOUT_S)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {str(exc)[:160]}" if str(exc) else type(exc).__name__
+            self._failures += 1
+            if self._failures < FAILURES_TO_STOP and self.last_ok is not None:
+                return
             if self.database_ok or self.database_error == "not checked yet":
                 log.error("worker %s lost its database (%s): not accepting turns", self.worker_id, reason)
             self.database_ok, self.database_error = False, reason
             return
+        self._failures = 0
         if not self.database_ok and self.last_ok is not None:
             log.warning("worker %s reaches its database again: accepting turns", self.worker_id)
         self.database_ok, self.database_error, self.last_ok = True, None, time.time()
