@@ -87,6 +87,8 @@ class TcpProxy:
     def cut(self) -> None:
         """Refuse new connections and reset every open one."""
         if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
             self._listener.close()
             self._listener = None
         with self._lock:
