@@ -202,16 +202,25 @@ class Cluster:
         proc.wait(10)
         return proc.pid
 
-    def stats(self) -> dict[str, dict[str, str]]:
-        """HAProxy's ``show stat`` for the host workers: server name → its row (status, scur, ...)."""
+    def _runtime_api(self, command: str) -> str:
+        """One command on HAProxy's runtime API (the stats socket)."""
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(5)
             sock.connect(str(self.stats_socket))
-            sock.sendall(b"show stat\n")
+            sock.sendall(command.encode() + b"\n")
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
-        lines = data.decode().splitlines()
+        return data.decode()
+
+    def set_in_rotation(self, index: int, serving: bool) -> None:
+        """Put worker ``index`` in or out of rotation (maintenance) without stopping it."""
+        state = "ready" if serving else "maint"
+        self._runtime_api(f"set server host_workers/worker{index + 1} state {state}")
+
+    def stats(self) -> dict[str, dict[str, str]]:
+        """HAProxy's ``show stat`` for the host workers: server name → its row (status, scur, ...)."""
+        lines = self._runtime_api("show stat").splitlines()
         header = lines[0].lstrip("# ").split(",")
         rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
         return {r["svname"]: r for r in rows if r.get("pxname") == "host_workers" and r["svname"].startswith("worker")}
