@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -103,6 +104,7 @@ class WsSession:
         self._send_lock = asyncio.Lock()
         self.gone = False
         self.worker: Worker | None = None  # admission across workers (host/worker.py)
+        self.connection_id = str(uuid.uuid4())
 
     async def send(self, kind: str, payload: dict[str, Any]) -> None:
         """Send one server message; the engine's events name their session (before ``conv`` is set)."""
@@ -144,9 +146,10 @@ class WsSession:
         }
         try:
             if self.worker is not None:
-                org = self.conv.profile.org_id if self.conv else self.caller.org_id or str(message.get("org") or "")
-                await self.worker.admit(message["type"], org)
+                await self.worker.before(self, message)
             await handlers[message["type"]](message)
+            if self.worker is not None:
+                await self.worker.after(self, message)
         except SwitchboardError as err:
             await self.error(err.code.value, err.message, request=message["type"])
         except Exception as exc:

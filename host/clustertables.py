@@ -6,6 +6,7 @@
                      ``kill -9`` stops holding connections once its heartbeat goes stale.
 ``host_rate_window`` a fixed-window counter per (key, window start), bumped with one atomic
                      UPSERT: per-tenant turn limits hold across every worker.
+``host_session_owner`` the worker driving each session now (one driver at a time: host/ownership.py).
 
 The migration is ``host/migrations/host_0002_worker_limits.py``.
 """
@@ -45,4 +46,13 @@ host_rate_window = Table(
     Column("key", String(200), primary_key=True),
     Column("window_start", Integer, primary_key=True),  # unix seconds, a multiple of the window
     Column("count", Integer, nullable=False),
+)
+
+host_session_owner = Table(
+    "host_session_owner",
+    metadata,
+    Column("session_id", String(36), primary_key=True),
+    Column("worker_id", String(64), nullable=False),
+    Column("connection_id", String(36), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
 )

@@ -58,11 +58,13 @@ class LimitSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> LimitSettings:
-        """``SWITCHBOARD_HOST_MAX_CONNECTIONS``, ``…_MAX_CONNECTIONS_PER_ORG``, ``…_TURNS_PER_MINUTE``."""
+        """From ``SWITCHBOARD_HOST_MAX_CONNECTIONS``, ``…_MAX_CONNECTIONS_PER_ORG``, ``…_TURNS_PER_MINUTE``
+        and ``…_STALE_S``; ``overrides`` (CLI flags) win when not None."""
         values: dict[str, Any] = {
             "max_connections": _env_int("SWITCHBOARD_HOST_MAX_CONNECTIONS"),
             "max_connections_per_org": _env_int("SWITCHBOARD_HOST_MAX_CONNECTIONS_PER_ORG"),
             "turns_per_minute": _env_int("SWITCHBOARD_HOST_TURNS_PER_MINUTE"),
+            "stale_s": float(_env_int("SWITCHBOARD_HOST_STALE_S", 10)) or 10.0,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -28,7 +28,7 @@ from sqlalchemy import update
 
 from core.db import get_engine
 from core.errors import unavailable
-from host import limits
+from host import limits, ownership
 from host.clustertables import host_worker
 from host.limits import LimitSettings
 
@@ -150,6 +150,33 @@ class Worker:
         self.require_database()
         if kind in TURN_MESSAGES:
             await limits.admit_turn(org_id, self.limits)
+
+    async def before(self, session: Any, message: dict[str, Any]) -> None:
+        """Admission of one WebSocket message (``session``: host/app.py's ``WsSession``).
+
+        A resume waits while another live worker still runs a turn of that session; a turn must
+        come from the connection that drives the session (host/ownership.py) and fit the limits.
+        """
+        kind = message["type"]
+        if kind == "session.start":
+            self.require_database()
+            resume = message.get("session_id")
+            if isinstance(resume, str) and resume:
+                org = session.caller.org_id or str(message.get("org") or "")
+                await ownership.wait_until_idle(resume, self.worker_id, session.connection_id, self.limits.stale_s)
+                # claimed before session.started is sent; only a session of the caller's tenant
+                await ownership.claim(resume, self.worker_id, session.connection_id, org_id=org)
+            return
+        if session.session_id and kind != "session.end":
+            self.require_database()
+            await ownership.require_owner(session.session_id, session.connection_id)
+        org = session.conv.profile.org_id if session.conv else session.caller.org_id or ""
+        await self.admit(kind, org)
+
+    async def after(self, session: Any, message: dict[str, Any]) -> None:
+        """After a new session started: this connection drives it."""
+        if message["type"] == "session.start" and not message.get("session_id") and session.session_id:
+            await ownership.claim_new(session.session_id, self.worker_id, session.connection_id)
 
     async def open_connection(self, org_id: str) -> str | None:
         self.require_database()

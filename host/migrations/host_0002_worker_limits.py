@@ -1,4 +1,4 @@
-"""host workers: liveness, shared connection leases, per-tenant rate windows
+"""host workers: liveness, shared connection leases, per-tenant rate windows, session owners
 
 Revision ID: host_0002
 Revises: host_0001
@@ -40,9 +40,17 @@ def upgrade() -> None:
         sa.Column("window_start", sa.Integer, primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
     )
+    op.create_table(
+        "host_session_owner",
+        sa.Column("session_id", sa.String(36), primary_key=True),
+        sa.Column("worker_id", sa.String(64), nullable=False),
+        sa.Column("connection_id", sa.String(36), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("host_session_owner")
     op.drop_table("host_rate_window")
     op.drop_index("ix_host_connection_worker", table_name="host_connection")
     op.drop_index("ix_host_connection_org", table_name="host_connection")

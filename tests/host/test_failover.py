@@ -72,6 +72,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._listener is not listener:  # cut while this one was being set up
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -86,13 +90,13 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Refuse new connections and reset every open one."""
-        if self._listener is not None:
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            listener, self._listener = self._listener, None
             conns, self._conns = self._conns, []
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+            listener.close()
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
@@ -111,7 +115,7 @@ def cluster(module_database_url: str):
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxy.open()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    fast = {"SWITCHBOARD_HOST_HEARTBEAT_S": "0.3"}
+    fast = {"SWITCHBOARD_HOST_HEARTBEAT_S": "0.3", "SWITCHBOARD_HOST_STALE_S": "3"}
     envs = [{**CRASH, **fast}, {**CRASH, **fast, "SWITCHBOARD_DATABASE_URL": proxied}]
     running = Cluster(org=ORG, workers=2, check_ms=300)
 
@@ -234,6 +238,29 @@ async def test_a_session_moves_to_another_worker_with_its_pending_confirmation(c
             break
     assert moved, "HAProxy never sent the customer to the other worker"
     assert [s for s, _ in await _turn_rows(session_id)] == [1, 2]  # one turn per message, none twice
+
+
+async def test_one_connection_drives_a_session_at_a_time(cluster) -> None:
+    running, _, _ = cluster
+    first, second = (f"127.0.0.1:{p}" for p in running.worker_ports)
+    async with connect(first) as old, connect(second) as new:
+        await old.send(type="session.start", agent="cs-agent", language="ko")
+        session_id = (await old.until("session.started"))[-1]["session_id"]
+        await new.send(type="session.start", session_id=session_id)  # the same session, on the other worker
+        assert (await new.until("session.started"))[-1]["resumed"] is True
+        await old.send(type="user.message", text="환불 규정 알려 주세요")
+        refused = (await old.until("error"))[-1]
+        assert refused["code"] == "CONFLICT" and "another connection" in refused["message"]
+        await new.send(type="user.message", text="환불 규정 알려 주세요")
+        assert (await new.until("turn.completed"))[-1]["status"] == "completed"
+        async with connect(first) as again:  # taking it back is explicit: resume it again
+            await again.send(type="session.start", session_id=session_id)
+            await again.until("session.started")
+            await new.send(type="user.message", text="감사합니다")
+            assert (await new.until("error"))[-1]["code"] == "CONFLICT"
+            await again.send(type="user.message", text="감사합니다")
+            assert (await again.until("turn.completed"))[-1]["status"] == "completed"
+    assert [s for s, _ in await _turn_rows(session_id)] == [1, 2]  # the refused messages made no turn
 
 
 async def test_worker_killed_mid_refund_the_next_message_continues_on_the_other(cluster) -> None:

@@ -130,3 +130,40 @@ async def test_a_worker_without_its_database_takes_no_turns(database_url: str, m
     await worker.beat()  # the database is back: so is the worker
     assert worker.health()["accepting_turns"] is True
     await worker.stop()
+
+
+async def _session_row(session_id: str, org_id: str) -> None:
+    from core.db import get_engine
+    from host.records import sessions
+
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        await conn.execute(
+            sessions.insert().values(
+                id=session_id,
+                org_id=org_id,
+                created_at=limits.utcnow(),
+                agent_version_id="av",
+                manifest_sha256="m" * 64,
+            )
+        )
+
+
+async def test_a_session_has_one_driving_connection(database_url: str) -> None:
+    from host import ownership
+
+    worker = Worker()
+    await worker.beat()
+    await ownership.require_owner("s-1", "conn-a")  # nobody claimed it yet: a new session
+    await ownership.claim_new("s-1", worker.worker_id, "conn-a")
+    await ownership.require_owner("s-1", "conn-a")
+    await ownership.claim_new("s-1", worker.worker_id, "conn-c")  # a first claim never takes one over
+    await ownership.require_owner("s-1", "conn-a")
+    await _session_row("s-1", "org-b")
+    await ownership.claim("s-1", worker.worker_id, "conn-b", org_id="org-b")  # resumed on another connection
+    with pytest.raises(SwitchboardError) as moved:
+        await ownership.require_owner("s-1", "conn-a")
+    assert moved.value.code == ErrorCode.CONFLICT and "session.start" in moved.value.message
+    await ownership.wait_until_idle("s-1", worker.worker_id, "conn-a", 10)  # no open turn: no wait
+    await ownership.claim("s-1", worker.worker_id, "conn-x", org_id="org-a")  # no such session of org-a
+    await ownership.require_owner("s-1", "conn-b")  # ... so the claim stayed where it was
