@@ -123,12 +123,17 @@ async def close_connection(lease: str | None) -> None:
         await conn.execute(delete(host_connection).where(host_connection.c.id == lease))
 
 
-def _upsert(engine: AsyncEngine, key: str, window: int) -> Any:
+def upsert_into(engine: AsyncEngine, table: Any) -> Any:
+    """The dialect's ``INSERT`` with ``on_conflict_do_update`` (PostgreSQL, SQLite 3.24+)."""
     if is_sqlite(engine):
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    stmt = dialect_insert(host_rate_window).values(key=key, window_start=window, count=1)
+    return dialect_insert(table)
+
+
+def _upsert(engine: AsyncEngine, key: str, window: int) -> Any:
+    stmt = upsert_into(engine, host_rate_window).values(key=key, window_start=window, count=1)
     return stmt.on_conflict_do_update(
         index_elements=[host_rate_window.c.key, host_rate_window.c.window_start],
         set_={"count": host_rate_window.c.count + 1},

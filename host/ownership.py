@@ -22,13 +22,13 @@ import socket
 import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import get_engine
 from core.errors import conflict
 from host.clustertables import host_session_owner, host_worker
-from host.limits import utcnow
+from host.limits import upsert_into, utcnow
 from host.records import sessions, turns
 
 BUSY_WAIT_S = 60.0
@@ -47,11 +47,8 @@ async def claim(session_id: str, worker_id: str, connection_id: str, *, org_id: 
         owner_org = (await conn.execute(select(sessions.c.org_id).where(sessions.c.id == session_id))).scalar()
         if owner_org is None or owner_org != org_id:
             return
-        moved = await conn.execute(
-            update(host_session_owner).where(host_session_owner.c.session_id == session_id).values(**values)
-        )
-        if not moved.rowcount:
-            await conn.execute(host_session_owner.insert().values(session_id=session_id, **values))
+        stmt = upsert_into(engine, host_session_owner).values(session_id=session_id, **values)
+        await conn.execute(stmt.on_conflict_do_update(index_elements=[host_session_owner.c.session_id], set_=values))
 
 
 async def claim_new(session_id: str, worker_id: str, connection_id: str) -> None:

@@ -176,7 +176,10 @@ class Worker:
     async def after(self, session: Any, message: dict[str, Any]) -> None:
         """After a new session started: this connection drives it."""
         if message["type"] == "session.start" and not message.get("session_id") and session.session_id:
-            await ownership.claim_new(session.session_id, self.worker_id, session.connection_id)
+            try:  # the session has started and was announced: a failed claim only leaves it unclaimed
+                await ownership.claim_new(session.session_id, self.worker_id, session.connection_id)
+            except Exception as exc:
+                log.warning("session %s: could not record its owner (%s)", session.session_id, type(exc).__name__)
 
     async def open_connection(self, org_id: str) -> str | None:
         self.require_database()

@@ -244,23 +244,32 @@ async def test_one_connection_drives_a_session_at_a_time(cluster) -> None:
     running, _, _ = cluster
     first, second = (f"127.0.0.1:{p}" for p in running.worker_ports)
     async with connect(first) as old, connect(second) as new:
-        await old.send(type="session.start", agent="cs-agent", language="ko")
-        session_id = (await old.until("session.started"))[-1]["session_id"]
-        await new.send(type="session.start", session_id=session_id)  # the same session, on the other worker
-        assert (await new.until("session.started"))[-1]["resumed"] is True
-        await old.send(type="user.message", text="환불 규정 알려 주세요")
-        refused = (await old.until("error"))[-1]
-        assert refused["code"] == "CONFLICT" and "another connection" in refused["message"]
-        await new.send(type="user.message", text="환불 규정 알려 주세요")
-        assert (await new.until("turn.completed"))[-1]["status"] == "completed"
-        async with connect(first) as again:  # taking it back is explicit: resume it again
-            await again.send(type="session.start", session_id=session_id)
-            await again.until("session.started")
-            await new.send(type="user.message", text="감사합니다")
-            assert (await new.until("error"))[-1]["code"] == "CONFLICT"
-            await again.send(type="user.message", text="감사합니다")
-            assert (await again.until("turn.completed"))[-1]["status"] == "completed"
+        try:
+            await _drive_one_session(old, new, first)
+        except TimeoutError:
+            raise AssertionError(f"old {old.received}\nnew {new.received}") from None
+        session_id = old.received[0]["session_id"]
     assert [s for s, _ in await _turn_rows(session_id)] == [1, 2]  # the refused messages made no turn
+
+
+async def _drive_one_session(old, new, first: str) -> None:
+    """old starts a session, new resumes it: old is refused, until a third connection takes it back."""
+    await old.send(type="session.start", agent="cs-agent", language="ko")
+    session_id = (await old.until("session.started"))[-1]["session_id"]
+    await new.send(type="session.start", session_id=session_id)  # the same session, on the other worker
+    assert (await new.until("session.started"))[-1]["resumed"] is True
+    await old.send(type="user.message", text="환불 규정 알려 주세요")
+    refused = (await old.until("error"))[-1]
+    assert refused["code"] == "CONFLICT" and "another connection" in refused["message"]
+    await new.send(type="user.message", text="환불 규정 알려 주세요")
+    assert (await new.until("turn.completed"))[-1]["status"] == "completed"
+    async with connect(first) as again:  # taking it back is explicit: resume it again
+        await again.send(type="session.start", session_id=session_id)
+        await again.until("session.started")
+        await new.send(type="user.message", text="감사합니다")
+        assert (await new.until("error"))[-1]["code"] == "CONFLICT"
+        await again.send(type="user.message", text="감사합니다")
+        assert (await again.until("turn.completed"))[-1]["status"] == "completed"
 
 
 async def test_worker_killed_mid_refund_the_next_message_continues_on_the_other(cluster) -> None:
