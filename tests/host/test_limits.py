@@ -170,27 +170,10 @@ async def test_a_session_has_one_driving_connection(database_url: str) -> None:
 
 
 async def test_the_worker_migration_matches_its_tables(database_url: str) -> None:
-    from typing import Any
-
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from core.db import get_engine, metadata
     from host.clustertables import host_session_owner
+    from tests.dbcheck import migration_differences
 
     ours = {t.name for t in (host_worker, host_connection, host_rate_window, host_session_owner)}
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        table = obj.name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-        return table in ours
-
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        differences = await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True, "include_object": include}), metadata
-            )
-        )
-        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    differences, heads = await migration_differences(ours)
     assert differences == []
     assert "host_0002" in heads
