@@ -6,6 +6,7 @@ Both backends: the counters are rows, so two ``Worker`` objects here stand for t
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -177,3 +178,47 @@ async def test_the_worker_migration_matches_its_tables(database_url: str) -> Non
     differences, heads = await migration_differences(ours)
     assert differences == []
     assert "host_0002" in heads
+
+
+async def test_a_connection_over_the_limit_is_told_why_and_closed(database_url: str) -> None:
+    import httpx2
+    import uvicorn
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import ConnectionClosed
+
+    from host.app import create_app
+    from host.runtime import HostRuntime
+
+    worker = Worker(limits=LimitSettings(max_connections_per_org=1))
+    app = create_app(HostRuntime(), default_org="org-a", worker=worker)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}/v1/ws"
+        async with ws_connect(url) as first:
+            await first.send('{"type": "session.end"}')  # the slot is taken once the socket is open
+            await first.recv()
+            async with ws_connect(url) as second:
+                said = json.loads(await second.recv())
+                assert said["type"] == "error" and said["code"] == "RATE_LIMITED"
+                assert "tenant org-a" in said["message"]
+                with pytest.raises(ConnectionClosed) as closed:
+                    await second.recv()
+                assert closed.value.rcvd.code == 1013
+        for _ in range(100):  # the server notices the close a moment after the client
+            if await _count(host_connection) == 0:  # both rows gone: the refused one and the closed one
+                break
+            await asyncio.sleep(0.05)
+        assert await _count(host_connection) == 0
+        async with ws_connect(url) as third:  # the slot is free again
+            await third.send('{"type": "user.message", "text": "안녕하세요"}')
+            assert json.loads(await third.recv())["code"] == "INVALID_ARGUMENT"  # no session yet: not a limit
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            health = (await http.get("/healthz")).json()
+        assert health["worker"]["worker_id"] == worker.worker_id and health["worker"]["accepting_turns"] is True
+    finally:
+        server.should_exit = True
+        await serving
