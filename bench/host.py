@@ -31,6 +31,11 @@
    in every latency). Goal (paced): p95 added ≤ 50 ms, no errors, every call audited.
 
 ``.venv/bin/python bench/host.py [--quick]`` (quick: 150 interleaved calls and 20 sessions).
+
+3. ``--workers 1,2`` (instead of 1 and 2): real ``switchboard host`` worker processes behind
+   HAProxy on PostgreSQL, the order server over Streamable HTTP behind it too; paced and burst
+   load through the balancer with each worker count, side by side (bench/_workers.py;
+   ``bench/results/host_workers.json``).
 """
 
 from __future__ import annotations
@@ -209,8 +214,13 @@ class Pacing:
         return self._rng.uniform(*THINK_S) if self.scenario == "paced" else 0.0
 
 
-async def run_clients(port: int, count: int, turns: int, scenario: str, ramp_s: float) -> dict[str, Any]:
-    """The customers: ``count`` sessions × ``turns`` turns; per turn (session, sent, completed, ok)."""
+async def run_clients(
+    port: int, count: int, turns: int, scenario: str, ramp_s: float, calls: int | None = len(TOOLS)
+) -> dict[str, Any]:
+    """The customers: ``count`` sessions × ``turns`` turns; per turn (session, sent, completed, ok).
+
+    A turn is ok when it completed with ``calls`` successful tool calls (None: at least one, all ok).
+    """
     from websockets.asyncio.client import connect
 
     pacing = Pacing(scenario, ramp_s)
@@ -240,7 +250,8 @@ async def run_clients(port: int, count: int, turns: int, scenario: str, ramp_s: 
                 await ws.send(json.dumps({"type": "user.message", "text": text}))
                 done = await until("turn.completed")
                 t1 = time.perf_counter()
-                ok = done["status"] == "completed" and [c["ok"] for c in done["tool_calls"]] == [True] * len(TOOLS)
+                made = [c["ok"] for c in done["tool_calls"]]
+                ok = done["status"] == "completed" and all(made) and len(made) == (calls or len(made) or 1)
                 records.append([session_id, t0, t1, ok])
             await ws.send(json.dumps({"type": "session.end"}))
             await until("session.ended")
@@ -253,7 +264,11 @@ async def run_clients(port: int, count: int, turns: int, scenario: str, ramp_s: 
 def clients_main(spec: str) -> None:
     """``bench/host.py --ws-clients '<json>'``: the customer process; prints its records as JSON."""
     args = json.loads(spec)
-    out = asyncio.run(run_clients(args["port"], args["count"], args["turns"], args["scenario"], args["ramp_s"]))
+    out = asyncio.run(
+        run_clients(
+            args["port"], args["count"], args["turns"], args["scenario"], args["ramp_s"], args.get("calls", len(TOOLS))
+        )
+    )
     sys.stdout.write(json.dumps(out))
 
 
@@ -518,5 +533,9 @@ async def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--ws-clients":
         clients_main(sys.argv[2])
+    elif "--workers" in sys.argv:  # host workers behind HAProxy: bench/_workers.py
+        from bench._workers import main as workers_main
+
+        asyncio.run(workers_main(sys.argv[1:]))
     else:
         asyncio.run(main())

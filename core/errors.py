@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     CONFLICT = "CONFLICT"
     UNAVAILABLE = "UNAVAILABLE"
+    RATE_LIMITED = "RATE_LIMITED"
     INTERNAL = "INTERNAL"
 
 
@@ -54,3 +55,7 @@ def conflict(message: str, **details: Any) -> SwitchboardError:
 
 def unavailable(message: str, **details: Any) -> SwitchboardError:
     return SwitchboardError(ErrorCode.UNAVAILABLE, message, **details)
+
+
+def rate_limited(message: str, **details: Any) -> SwitchboardError:
+    return SwitchboardError(ErrorCode.RATE_LIMITED, message, **details)

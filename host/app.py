@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,8 +41,10 @@ from host.console.app import console_app
 from host.console.live import LIVE
 from host.console.takeover import hold_if_taken_over
 from host.engine import Conversation
+from host.limits import SERVICE_BUCKET
 from host.runtime import HostRuntime
 from host.telemetry import observability_routes
+from host.worker import Worker
 
 log = logging.getLogger("switchboard.host.app")
 
@@ -113,6 +116,8 @@ class WsSession:
         self.seq = 0
         self._send_lock = asyncio.Lock()
         self.gone = False
+        self.worker: Worker | None = None  # admission across workers (host/worker.py)
+        self.connection_id = str(uuid.uuid4())
 
     async def send(self, kind: str, payload: dict[str, Any]) -> None:
         """Send one server message; the engine's events name their session (before ``conv`` is set)."""
@@ -153,7 +158,11 @@ class WsSession:
             "session.end": self._end,
         }
         try:
+            if self.worker is not None:
+                await self.worker.before(self, message)
             await handlers[message["type"]](message)
+            if self.worker is not None:
+                await self.worker.after(self, message)
         except SwitchboardError as err:
             await self.error(err.code.value, err.message, request=message["type"])
         except Exception as exc:
@@ -256,8 +265,10 @@ def _language(msg: dict[str, Any]) -> str | None:
     return value
 
 
-def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_token: bool = False) -> Starlette:
-    """The ASGI app; ``runtime`` is closed on shutdown."""
+def create_app(
+    runtime: HostRuntime, *, default_org: str | None = None, require_token: bool = False, worker: Worker | None = None
+) -> Starlette:
+    """The ASGI app; ``runtime`` is closed on shutdown. ``worker``: one of several behind a balancer."""
 
     async def websocket(ws: WebSocket) -> None:
         try:
@@ -268,16 +279,24 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
         await ws.accept()
         session = WsSession(ws, runtime, caller)
         LIVE.attach(session)  # the operator console reaches live sessions through this
+        session.worker, lease = worker, None
         try:
+            if worker is not None:
+                lease = await worker.open_connection(caller.org_id or SERVICE_BUCKET)
             while True:
                 raw = await ws.receive_text()
                 await session.handle(raw)
+        except SwitchboardError as err:  # no connection slot, or no database: say why, then close
+            await session.error(err.code.value, err.message)
+            await ws.close(code=1013, reason=err.code.value)
         except WebSocketDisconnect:
             return
         except RuntimeError:  # the socket closed while sending
             return
         finally:
             LIVE.detach(session)
+            if worker is not None:
+                await worker.close_connection(lease)
 
     async def get_session(request: Request) -> Response:
         try:
@@ -312,17 +331,22 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
 
         from core.db import get_engine
 
-        try:
-            engine = await get_engine()
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            database = "ok"
-        except Exception as exc:
-            database = f"error: {type(exc).__name__}"
+        if worker is not None:  # its heartbeat is the probe: a balancer polling here costs no query
+            database = worker.health()["database"]
+        else:
+            try:
+                engine = await get_engine()
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                database = "ok"
+            except Exception as exc:
+                database = f"error: {type(exc).__name__}"
         ready = warming is None or warming.done()
         ok = database == "ok" and ready
         status = "ok" if ok else ("starting" if database == "ok" else "degraded")
         body = {"status": status, "ready": ready, "database": database, "agents": runtime.status()}
+        if worker is not None:
+            body["worker"] = worker.health()
         return JSONResponse(json.loads(dumps(body)), status_code=200 if ok else 503)
 
     warming: asyncio.Task[Any] | None = None
@@ -330,6 +354,8 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal warming
+        if worker is not None:
+            await worker.start()
         if default_org:  # connect and warm the pinned servers now, not at the first session
             from host.warmup import warm_org
 
@@ -339,6 +365,8 @@ def create_app(runtime: HostRuntime, *, default_org: str | None = None, require_
         finally:
             if warming is not None:
                 warming.cancel()
+            if worker is not None:
+                await worker.stop()
             await runtime.close()
 
     return Starlette(

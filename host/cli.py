@@ -170,17 +170,40 @@ def host(
     require_token: bool = typer.Option(False, "--require-token", help="Refuse clients without a bearer token."),
     provider: str = typer.Option(None, "--provider", help=PROVIDER_HELP),
     json_output: bool = typer.Option(False, "--json", help="Print the listening address as JSON."),
+    max_connections: int = typer.Option(
+        None, "--max-connections", help="Open WebSockets allowed across ALL workers on this database (0: no limit)."
+    ),
+    max_connections_per_org: int = typer.Option(
+        None, "--max-connections-per-org", help="Open WebSockets per tenant across all workers (0: no limit)."
+    ),
+    turns_per_minute: int = typer.Option(
+        None, "--turns-per-minute", help="Turns per tenant per minute across all workers (0: no limit)."
+    ),
 ) -> None:
     """Serve the WebSocket conversation API (/v1/ws) plus GET /v1/sessions/{id},
-    /v1/customers/{ref}/sessions and /healthz."""
+    /v1/customers/{ref}/sessions and /healthz.
+
+    Run several on one database behind a load balancer (docs/scale-out.md): any worker carries
+    on any session, and the limits hold across all of them (also from SWITCHBOARD_HOST_* env).
+    """
     import uvicorn
 
     from host.app import create_app
+    from host.limits import LimitSettings
     from host.runtime import HostRuntime
+    from host.worker import Worker
 
     if not org and not require_token:
         require_token = True
-    app = create_app(HostRuntime(provider_override=provider), default_org=org, require_token=require_token)
+    shared = LimitSettings.from_env(
+        max_connections=max_connections,
+        max_connections_per_org=max_connections_per_org,
+        turns_per_minute=turns_per_minute,
+    )
+    worker = Worker(address=f"{bind}:{port}", limits=shared)
+    app = create_app(
+        HostRuntime(provider_override=provider), default_org=org, require_token=require_token, worker=worker
+    )
     from host.oauth_api import with_oauth
 
     app = with_oauth(app, f"http://{bind}:{port}", require_token=require_token)  # OAuth when configured

@@ -139,15 +139,19 @@ def _same_bindings(info: AgentVersionInfo, wanted: list[ToolSpec], prompt_sha: s
     return have == want and info.system_prompt_sha256 == prompt_sha and model == DEMO_MODEL
 
 
-async def publish_and_approve_demo(org: str, servers: list[str]) -> AgentVersionInfo:
+async def publish_and_approve_demo(
+    org: str, servers: list[str], *, launches: dict[str, LaunchSpec] | None = None
+) -> AgentVersionInfo:
     """Publish and approve each importable Switchboard server in ``servers``; freeze cs-agent for ``org``.
 
-    Returns the approved cs-agent version (an existing one when nothing changed).
+    ``launches`` names how to reach a server (e.g. Streamable HTTP behind a balancer) instead of
+    spawning it over stdio. Returns the approved cs-agent version (an existing one when nothing changed).
     """
     from core.canonical import sha256_hex
 
     names = importable_servers(servers)
-    published = list(await asyncio.gather(*(ensure_server_version(n, switchboard_launch(n)) for n in names)))
+    how = {n: (launches or {}).get(n) or switchboard_launch(n) for n in names}
+    published = list(await asyncio.gather(*(ensure_server_version(n, how[n]) for n in names)))
     try:
         await get_agent(org, DEMO_AGENT)
     except SwitchboardError as err:

@@ -107,8 +107,21 @@ _sb_openai_agents() {
   export SWITCHBOARD_TEST_OPENAI_AGENTS_PY="$venv/bin/python"
 }
 
+# HAProxy (Debian package): the balancer of the scale-out tests (tests/host/test_failover.py).
+_sb_haproxy() {
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    echo "test-deps: installing haproxy (Debian package)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) \
+      || _sb_fail "apt-get install haproxy failed" || return 1
+  else
+    _sb_fail "haproxy is not installed: run 'sudo apt-get install haproxy'" || return 1
+  fi
+}
+
 _sb_npm_tools || return 1 2>/dev/null || exit 1
 _sb_oidc_provider || return 1 2>/dev/null || exit 1
+_sb_haproxy || return 1 2>/dev/null || exit 1
 _sb_openai_agents || return 1 2>/dev/null || exit 1
 if [ -z "${SWITCHBOARD_TEST_SKIP_POSTGRES:-}" ]; then  # `make test-sqlite` runs without PostgreSQL
   _sb_postgres || return 1 2>/dev/null || exit 1

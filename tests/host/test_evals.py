@@ -241,27 +241,9 @@ def test_registry_agent_approve_runs_the_gate(sb_env, tmp_path):
 
 
 async def test_the_gate_migration_matches_its_tables(database_url):
-    from typing import Any
-
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-
-    from core.db import get_engine, metadata
     from registry.gate import agent_eval_gate, agent_eval_result
+    from tests.dbcheck import migration_differences
 
-    ours = {agent_eval_gate.name, agent_eval_result.name}
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        table = obj.name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
-        return table in ours
-
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        differences = await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": True, "include_object": include}), metadata
-            )
-        )
-        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    differences, heads = await migration_differences({agent_eval_gate.name, agent_eval_result.name})
     assert differences == []
     assert "registry_0002" in heads
