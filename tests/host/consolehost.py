@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from contextlib import asynccontextmanager
-from typing import Any
 
 from host.app import create_app
 from host.runtime import HostRuntime
 from tests.host.servers import make_kb_server, make_orders_server, publish_agent
-from tests.host.test_ws import RISKS, TOOLS
+from tests.host.test_ws import RISKS, TOOLS, serve
 
 ORG = "demo"
 OTHER_ORG = "rival"
 PASSWORD = "correct horse battery"
-
-
-@asynccontextmanager
-async def serve(app: Any):
-    import uvicorn
-
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
 
 
 @asynccontextmanager
@@ -61,7 +40,7 @@ async def console_host():
     }
     runtime = HostRuntime(connector=lambda pin, env: live[pin.name])
     try:
-        async with serve(create_app(runtime, default_org=ORG)) as address:
+        async with serve(create_app(runtime, default_org=ORG), graceful_s=2) as address:
             yield address, people
     finally:
         os.environ.pop("SWITCHBOARD_PASSWORD_HASH", None)

@@ -23,10 +23,14 @@ RISKS = {"orders": {"*": "read", "request_refund": "write"}, "kb": {"*": "read"}
 
 
 @asynccontextmanager
-async def serve(app):
+async def serve(app, graceful_s: float | None = None):
+    """``app`` on a free loopback port; ``graceful_s`` bounds the shutdown (open event streams)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_s
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
