@@ -115,4 +115,7 @@ def test_to_meta_lists_the_set_fields():
         RequestContext("acme", "cust-7", "s1", "av1", "a" * 64, "t1"),
         RequestContext("acme", None, "s1", "av1", None, "t1"),
     ):
-        assert ctx.to_meta() == {f"{META_PREFIX}{k}": v for k, v in asdict(ctx).items() if v is not None}
+        fields = {k: v for k, v in asdict(ctx).items() if k != "trusted"}  # decided by the server, never sent
+        assert ctx.to_meta() == {f"{META_PREFIX}{k}": v for k, v in fields.items() if v is not None}
+    trusted = RequestContext("acme", "cust-7", "s1", "av1", None, "t1", trusted=True)
+    assert f"{META_PREFIX}trusted" not in trusted.to_meta()
