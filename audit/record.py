@@ -176,7 +176,7 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     The hashed fields have ASCII names and hold strings, safe integers, booleans, null and one
     float (``latency_ms``): the C JSON encoder, fed the fields in sorted order, produces exactly
     the canonical form for all of them when the float is written the way ECMAScript writes it
-    (a non-integral value in [1e-4, 1e16), or an integral value as an integer). Any other float is
+    (a non-integral value in [1e-4, 1e16), or an integral value below 2**53 as an integer). Any other float is
     spliced in at its sorted place. A test checks this against rfc8785.
     """
     values = dict(zip(HASHED_FIELDS, _hashed_values(row), strict=True))
@@ -187,7 +187,7 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
         latency = float(latency)
         if latency == 0 or (latency.is_integer() and abs(latency) < 2**53):
             values["latency_ms"] = int(latency)
-        elif not 1e-4 <= abs(latency) < 1e16:
+        elif latency.is_integer() or not 1e-4 <= abs(latency) < 1e16:  # 2**53 and up: ECMAScript digits
             return _spliced(values, latency)
         else:
             values["latency_ms"] = latency
