@@ -80,10 +80,13 @@ async def use_backend(mappings: dict[str, Any]) -> AsyncIterator[Any]:
         await _use(mappings[name] if name in ("sql", "rest") else name)
 
     yield _select
+    from core.db import dispose_engines
     from servers.order_server.backends import close_backend
 
     os.environ.pop("SWITCHBOARD_ORDERS_BACKEND", None)
     await close_backend()
+    # the module shares one database; its pooled PostgreSQL connections belong to this test's loop
+    await dispose_engines()
 
 
 def server(org: str | None = SHOP, customer: str | None = None) -> Any:
