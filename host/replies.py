@@ -71,7 +71,7 @@ def _load() -> Any:
             try:
                 from kiwipiepy import Kiwi
 
-                kiwi = Kiwi()
+                kiwi = Kiwi(load_multi_dict=False)  # names of several words are not needed here; 3x faster to load
                 kiwi.tokenize("네 맞아요")  # the first call builds kiwi's caches
                 _kiwi = kiwi
             except Exception as exc:  # the fallback accepts only the plainest yes

@@ -70,3 +70,26 @@ def test_slang_matches_either_segmentation_of_the_canonical_word() -> None:
     assert {"비밀번호", "비밀", "번호"} <= query
     for document in ("비밀번호를 잊었을 때", "비밀 번호 찾기"):
         assert query & set(korean.tokenize(document)) - {"찾"}
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("알렉산더 헤이그는 어느 나라 국무장관이었나", "알렉산더 헤이그"),
+        ("더글러스 맥아더가 지휘한 부대는?", "더글러스 맥아더"),
+        ("스탠더드 앤드 푸어스 신용등급", "스탠더드 앤드 푸어스"),
+    ],
+)
+def test_query_tokens_match_the_stored_index_for_multi_word_names(question: str, name: str) -> None:
+    """The stored index splits tokens at spaces (``kb_chunk.tokens``, memory tokens): a query token
+    with a space in it (kiwi's multi-word dictionary: "알렉산더 헤이그") could never match, so the name
+    was lost from keyword search."""
+    from servers.retrieval.lexical import StaticBM25
+
+    query = korean.tokenize(question)
+    assert all(" " not in token for token in query), query
+    passages = [question.replace("?", "") + " 관련 기록이다.", "환불은 3~5영업일이 걸립니다.", "배송비는 무료입니다."]
+    stored = [" ".join(tokens).split() for tokens in korean.tokenize_many(passages)]  # as kb_chunk.tokens
+    assert set(name.split()) <= set(query) & set(stored[0])
+    index = StaticBM25.build(["name", "refund", "shipping"], stored)
+    assert index.search(query, 1)[0][0] == "name"
