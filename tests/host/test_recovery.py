@@ -4,6 +4,8 @@
 step of ``orders__request_refund``: before its call record, after it, after the order server's
 write, after the result record. The session is then resumed on a fresh host, and the records,
 the audit log, the refunds in the order database and what the customer is told must agree.
+A read (``orders__get_order``) killed after its call record, or after the server answered, must
+be closed interrupted and never repeated.
 """
 
 from __future__ import annotations
@@ -110,12 +112,12 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def running_host(env: dict[str, str], crash_at: str | None = None):
+async def running_host(env: dict[str, str], crash_at: str | None = None, tool: str = REFUND):
     port = _free_port()
     full = {**os.environ, **env}
     full.pop("SWITCHBOARD_CRASH_AT", None)
     if crash_at:
-        full["SWITCHBOARD_CRASH_AT"] = f"{crash_at}:{REFUND}"
+        full["SWITCHBOARD_CRASH_AT"] = f"{crash_at}:{tool}"
     proc = subprocess.Popen(
         [SWITCHBOARD, "host", "--port", str(port), "--org", ORG, "--provider", "offline"],
         env=full,
@@ -239,3 +241,126 @@ async def test_host_killed_mid_refund_then_resumed(
         assert "환불 요청 처리됨(RF" in ended["summary"]
     else:
         assert "환불 요청 처리 안 됨" in ended["summary"]
+
+
+# --- a read killed mid-call -------------------------------------------------------------------
+
+LOOKUP = "orders__get_order"
+# point -> how many times the order server ran the killed lookup
+READ_CASES = {"after_call_record": 0, "after_server_write": 1}
+
+
+async def _an_order() -> tuple[str, str]:
+    """(order id, its customer) of one demo order (any order can be looked up)."""
+    from core.db import dispose_engines, get_engine
+    from servers.order_server.tables import order
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(order.c.order_id, order.c.customer_ref).where(order.c.org_id == ORG).order_by(order.c.order_id)
+            )
+        ).first()
+    await dispose_engines()
+    return row[0], row[1]
+
+
+async def _records(session_id: str) -> list:
+    """Every audit record of the session (the host's and the servers'), oldest first."""
+    from audit.store import find
+    from core.db import dispose_engines
+
+    found = await find(org_id=ORG, session_id=session_id, limit=1000)
+    await dispose_engines()
+    return found
+
+
+async def crash_during_lookup(env: dict[str, str], point: str) -> tuple[str, str]:
+    """Ask about an order, confirm the lookup, and let the host kill itself at ``point`` of it: (session, order)."""
+    from websockets.exceptions import ConnectionClosed
+
+    order_id, customer = await _an_order()
+    async with running_host(env, crash_at=point, tool=LOOKUP) as (proc, address):
+        async with connect(address) as client:
+            await client.send(type="session.start", agent="cs-agent", customer_ref=customer, language="ko")
+            session_id = (await client.until("session.started"))[-1]["session_id"]
+            await client.send(type="user.message", text=f"주문번호 {order_id} 주문 내역 조회해 주세요")
+            asked = await client.until("turn.completed")
+            prompt = next(m for m in asked if m["type"] == "confirmation.requested")  # "조회해도 될까요?"
+            assert prompt["exposed_name"] == LOOKUP and order_id in prompt["prompt"]
+            await client.send(type="confirmation.response", confirmed=True)
+            with pytest.raises((ConnectionClosed, TimeoutError)):
+                await client.until("turn.completed", timeout=60)
+        assert await asyncio.to_thread(proc.wait, 30) == -9  # SIGKILL, by the crash point
+    return session_id, order_id
+
+
+@pytest.mark.parametrize("point", list(READ_CASES))
+async def test_host_killed_mid_lookup_then_resumed(
+    shop: dict[str, str], point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_runs = READ_CASES[point]
+    session_id, order_id = await crash_during_lookup(shop, point)
+
+    def calls(records: list, source: str) -> list:
+        return [r for r in records if r.source == source and r.event_type == "tool_call"]
+
+    after_crash = await _records(session_id)
+    lookups = [r for r in calls(after_crash, "host") if r.exposed_name == LOOKUP]
+    assert len(lookups) == 1, [(r.source, r.event_type, r.exposed_name) for r in after_crash]
+    call_id = lookups[0].trace_id
+    assert [c.trace_id for c in await _unresolved(session_id)] == [call_id]
+    ran = [r for r in calls(after_crash, "server:orders") if r.trace_id == call_id]
+    assert len(ran) == server_runs and all(r.tool_name == "get_order" for r in ran)
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_ORPHAN_GRACE_S", "0")
+    assert (await verify("--strict")).exit_code == 1  # the lookup has no result yet
+
+    async with running_host(shop) as (_, address):
+        async with connect(address) as client:
+            await client.send(type="session.start", session_id=session_id)
+            resumed = (await client.until("session.started"))[-1]
+            assert resumed["resumed"] is True and resumed["pending_confirmation"] is None
+            await client.send(type="user.message", text="네 고마워요")
+            after = await client.until("turn.completed")
+            said = " ".join(m["text"] for m in after if m["type"] == "assistant.message")
+            await client.send(type="session.end")
+            ended = (await client.until("session.ended"))[-1]
+        detail = await asyncio.to_thread(_session, address, session_id)
+
+    # the read was not repeated: no new lookup by the host, the order server ran it as often as before
+    records = await _records(session_id)
+    assert [r.trace_id for r in calls(records, "host") if r.exposed_name == LOOKUP] == [call_id]
+    assert len([r for r in calls(records, "server:orders") if r.tool_name == "get_order"]) == server_runs
+    # its result is the one recovery appended, and the audit log is whole again
+    results = [r for r in records if r.source == "host" and r.event_type == "tool_result" and r.trace_id == call_id]
+    assert len(results) == 1
+    assert results[0].is_error and results[0].error_code == "INTERRUPTED" and results[0].result is None
+    assert results[0].details["recovered"] is True and results[0].details["outcome"] == "interrupted"
+    assert await _unresolved(session_id) == []
+    strict = await verify("--strict")
+    assert strict.exit_code == 0, strict.output
+
+    killed = next(t for t in detail["turns"] if call_id in (t["tool_call_ids"] or []))
+    assert killed["status"] == "failed" and killed["error_code"] == "INTERRUPTED"
+    assert killed["tool_call_ids"] == [call_id]
+    assert [t["seq"] for t in detail["turns"] if t["status"] == "failed"] == [killed["seq"]]
+    assert all(t["status"] != "open" for t in detail["turns"])
+    lookup_calls = [c for c in detail["tool_calls"] if c["exposed_name"] == LOOKUP]
+    assert [c["call_id"] for c in lookup_calls] == [call_id]
+    assert lookup_calls[0]["ok"] is False
+    called = [e["payload"] for e in detail["events"] if e["event_type"] == "TOOL_CALLED"]
+    called = [p for p in called if p.get("call_id") == call_id]
+    assert len(called) == 1 and called[0]["error_code"] == "INTERRUPTED"
+    assert called[0]["recovered"] is True and called[0]["outcome"] == "interrupted"
+
+    # the customer is asked to say it again: nothing is claimed done, no order details made up
+    notified = [e for e in detail["events"] if e["event_type"] == "CUSTOMER_NOTIFIED"]
+    assert len(notified) == 1
+    notice = notified[0]["payload"]["notice"]
+    assert "다시 말씀해 주세요" in notice and said.startswith(notice), said
+    for claim in ("처리되었습니다", "처리됨", "접수번호", order_id):
+        assert claim not in notice, notice
+    assert ended["outcome"] == "미해결"  # an interrupted turn: never "해결"
+    for claim in ("처리됨", "접수번호", "확인 후 안내"):  # the lookup never answered anything
+        assert claim not in ended["summary"], ended["summary"]
