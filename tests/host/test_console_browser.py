@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.consolehost import ORG, PASSWORD, console_host
+from tests.host.consolehost import ORG, OTHER_ORG, PASSWORD, console_host
 from tests.host.test_ws import connect
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
@@ -101,13 +101,19 @@ class Page:
     async def shot(self, name: str) -> None:
         await self.call(self.driver.save_screenshot, str(ARTIFACTS / f"{name}.png"))
 
-    async def sign_in(self, username: str) -> None:
-        await self.call(self.driver.delete_all_cookies)
+    async def status(self) -> int:
+        """The HTTP status of the page the browser shows, as the browser received it."""
+        return await self.call(
+            self.driver.execute_script, "return performance.getEntriesByType('navigation')[0].responseStatus"
+        )
+
+    async def sign_in(self, username: str, org: str = ORG) -> None:
+        await self.call(self.driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})  # every site's
         await self.open("/console/login")
         await self.type("#username", username)
         await self.type("#password", PASSWORD)
         await self.click("#sign-in")
-        await self.wait_text("header .me", ORG)
+        await self.wait_text("header .me", org)
 
 
 @pytest.fixture
@@ -255,3 +261,42 @@ async def test_approval_in_the_browser_unblocks_the_waiting_turn(console, driver
     await page.click("button.kb-toggle")
     assert "검색 안 함" in await page.wait_text("#kb-state", "검색 안 함")
     await page.shot("09-knowledge")
+
+
+async def test_another_orgs_operator_gets_404_in_the_browser(console, driver):
+    address, _ = console
+    page = Page(driver, address)
+    async with connect(address) as customer:
+        await customer.send(type="session.start", agent="cs-agent", customer_ref="cust-77", language="ko")
+        session_id = (await until_type(customer, "session.started"))["session_id"]
+        await customer.send(type="user.message", text="상담원 연결해 주세요")
+        assert any(m["type"] == "escalated" for m in await customer.until("turn.completed"))
+
+    # the rightful org's operator sees the item and its session
+    await page.sign_in("mina")
+    await page.open("/console/queue")
+    await page.wait_text("#queue-rows", "cust-77")
+    review_id = await page.call(
+        driver.execute_script, "return document.querySelector('#queue-rows tr.review-row').dataset.reviewId"
+    )
+    for path in (f"/console/reviews/{review_id}", f"/console/sessions/{session_id}"):
+        await page.open(path)
+        assert await page.status() == 200, path
+
+    # an operator of another org: both URLs are "not found", and their queue is empty
+    await page.sign_in("eve", OTHER_ORG)
+    for path, message in (
+        (f"/console/reviews/{review_id}", f"no review item {review_id}"),
+        (f"/console/sessions/{session_id}", f"no session {session_id}"),
+    ):
+        await page.open(path)
+        assert await page.status() == 404, path
+        assert message in await page.wait_text("#error-message", message)
+        assert "cust-77" not in await page.text("main")
+        if path.startswith("/console/reviews/"):
+            await page.shot("10-other-org-404")
+    for view in ("open", "resolved"):
+        await page.open(f"/console/queue?view={view}")
+        rows = await page.wait_text("#queue-rows", "항목이 없습니다")
+        assert "cust-77" not in rows
+        assert not await page.call(driver.find_elements, "css selector", "#queue-rows tr.review-row")
