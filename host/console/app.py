@@ -193,7 +193,23 @@ async def sso_start(request: Request, ctx: Ctx) -> Response:
     return back(url)
 
 
-async def sso_callback(request: Request, ctx: Ctx) -> Response:
+async def sso_callback(request: Request) -> Response:
+    """The provider sends the browser here from its own site, so the SameSite=Strict session
+    cookie does not come along (nor would it reach the page redirected to next). A same-origin
+    page hands code and state on to ``/console/sso/finish``: that request carries the cookie."""
+    from html import escape
+    from urllib.parse import urlencode
+
+    q = request.query_params
+    target = escape("/console/sso/finish?" + urlencode({k: q[k] for k in ("code", "state") if k in q}))
+    html = (
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+        f'<title>Switchboard</title><p><a href="{target}" id="sso-continue">Continue</a></p>'
+    )
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+async def sso_finish(request: Request, ctx: Ctx) -> Response:
     from host.console import sso
 
     cfg = sso.sso_config()
@@ -408,7 +424,8 @@ def console_app() -> Starlette:
         Route("/login", page(login, public=True), methods=["POST"]),
         Route("/logout", page(logout), methods=["POST"]),
         Route("/sso", page(sso_start, public=True)),
-        Route("/sso/callback", page(sso_callback, public=True)),
+        Route("/sso/callback", sso_callback),  # no session: see sso_callback
+        Route("/sso/finish", page(sso_finish, public=True)),
         Route("/queue", page(queue_page)),
         Route("/queue/rows", page(queue_rows)),
         Route("/queue/stream", page(queue_stream)),

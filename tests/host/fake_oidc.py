@@ -1,6 +1,6 @@
 """A small OpenID provider for the console's single sign-on tests: discovery, JWKS, an authorize
 endpoint that signs in whoever ``next_user`` names at once, and a token endpoint that checks the
-client secret and the PKCE verifier and returns an RS256 ``id_token``."""
+client's credentials (HTTP Basic, client_secret_basic) and the PKCE verifier and returns an RS256 ``id_token``."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ class FakeProvider:
 
         form = await request.form()
         grant = self.codes.pop(str(form.get("code")), None)
-        if grant is None or form.get("client_secret") != CLIENT_SECRET:
+        basic = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if request.headers.get("authorization") != basic:
+            return JSONResponse({"error": "invalid_client"}, 401)
+        if grant is None:
             return JSONResponse({"error": "invalid_grant"}, 400)
         digest = hashlib.sha256(str(form.get("code_verifier")).encode()).digest()
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["code_challenge"]:

@@ -260,7 +260,11 @@ async def test_single_sign_on_through_an_openid_provider(console, monkeypatch):
             assert to_idp.status_code == 303 and to_idp.headers["location"].startswith(provider.issuer)
             assert "code_challenge_method=S256" in to_idp.headers["location"]
             back = await http.get(to_idp.headers["location"])
-            return await http.get(back.headers["location"])
+            # the callback page hands code and state on to a same-origin URL (see sso_callback)
+            landed = await http.get(back.headers["location"])
+            assert landed.status_code == 200 and "set-cookie" not in landed.headers
+            onward = re.search(r'content="0;url=(/console/sso/finish\?[^"]+)"', landed.text).group(1)
+            return await http.get(onward.replace("&amp;", "&"))
 
         async with httpx2.AsyncClient(base_url=f"http://{address}", timeout=30) as http:
             assert 'id="sso"' in (await http.get("/console/login")).text
@@ -282,7 +286,7 @@ async def test_single_sign_on_through_an_openid_provider(console, monkeypatch):
             refused = await sso(http)
             assert refused.status_code == 403 and "does not belong to this sign-in" in refused.text
             provider.nonce_override = None
-            forged = await http.get("/console/sso/callback?code=abc&state=forged")
+            forged = await http.get("/console/sso/finish?code=abc&state=forged")
             assert forged.status_code == 403 and "start again" in forged.text
 
 
