@@ -300,3 +300,53 @@ async def test_another_orgs_operator_gets_404_in_the_browser(console, driver):
         rows = await page.wait_text("#queue-rows", "항목이 없습니다")
         assert "cust-77" not in rows
         assert not await page.call(driver.find_elements, "css selector", "#queue-rows tr.review-row")
+
+
+async def test_single_sign_on_through_the_real_openid_provider(console, driver, tmp_path, monkeypatch):
+    """The console's SSO button → the npm oidc-provider (tests/oidc/provider.mjs) on another site
+    (localhost, while the console is on 127.0.0.1) → its login form → back in the console, signed in."""
+    from tests.oidc.provider import running_provider
+
+    address, people = console
+    page = Page(driver, address)
+    settings = {"OIDC_HOST": "localhost", "OIDC_CONSOLE_REDIRECT_URIS": f"http://{address}/console/sso/callback"}
+    with running_provider(tmp_path / "provider.log", settings) as issuer:
+        assert issuer.startswith("http://localhost:")
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_ISSUER", issuer)
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_CLIENT_ID", "switchboard-console")
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_CLIENT_SECRET", "switchboard-console-secret")
+        monkeypatch.setenv("SWITCHBOARD_CONSOLE_OIDC_ORG_CLAIM", "org_id")  # the provider's org claim
+
+        async def through_provider(username: str) -> None:
+            await page.call(driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})  # console's and provider's
+            await page.open("/console/login")
+            await page.click("#sso")
+            await page.wait_text("h1", "Test provider")
+            assert (await page.call(lambda: driver.current_url)).startswith(f"{issuer}/interaction/")
+            await page.type("#provider-login", username)
+            if username == "joon":
+                await page.shot("11-sso-provider")
+            await page.click("#provider-sign-in")
+
+        await through_provider("joon")
+        await page.wait_text("header .me", "Joon")
+        assert (await page.call(lambda: driver.current_url)) == f"http://{address}/console/queue"
+        await page.wait_text("#queue-rows", "항목이 없습니다")
+        await page.shot("12-sso-signed-in")
+        # signed in for good: the next page keeps the session
+        await page.open("/console/sessions")
+        assert "Joon" in await page.text("header .me")
+
+        # the provider vouches for "eve" of demo, but eve is an operator of rival: no sign-in here
+        await through_provider("eve")
+        refused = await page.wait_text("#error-message", "no operator account")
+        assert "'eve' of org 'demo'" in refused and await page.status() == 403
+        await page.open("/console/queue")
+        assert (await page.call(lambda: driver.current_url)).endswith("/console/login")
+
+    from audit.store import tail
+
+    sso = [r for r in await tail(ORG, limit=50) if r.event_type == "operator_sign_in"]
+    assert [(r.actor, r.details["method"], r.details["issuer"]) for r in sso] == [
+        (f"operator:{people['joon']['id']}", "sso", issuer)
+    ]

@@ -7,8 +7,15 @@
 // - login and consent are approved automatically for the account "user-1" (tests only);
 // - client credentials (pre-registered clients below), introspection and revocation.
 // Claims: every token carries org_id; client-credentials tokens also customer_ref (extraTokenClaims).
+// - the operator console's single sign-on: with OIDC_CONSOLE_REDIRECT_URIS set, a confidential
+//   client "switchboard-console" (secret "switchboard-console-secret", client_secret_basic) is
+//   registered for those redirect URIs; its sign-in shows a login form (any username, no password)
+//   that the browser submits, as a person would. Scope profile gives preferred_username, name and
+//   org_id; in the code flow they come from the userinfo endpoint, not the id_token.
 //
-// Env: OIDC_ORG (default "demo"), OIDC_CUSTOMER (default "C-1001").
+// Env: OIDC_ORG (default "demo"), OIDC_CUSTOMER (default "C-1001"), OIDC_HOST (the issuer's host
+// name, default 127.0.0.1; "localhost" makes the provider another site than a 127.0.0.1 client),
+// OIDC_CONSOLE_REDIRECT_URIS (space-separated).
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 
@@ -18,6 +25,8 @@ const { default: Provider } = await import(`${providerDir}/node_modules/oidc-pro
 
 const ORG = process.env.OIDC_ORG || 'demo';
 const CUSTOMER = process.env.OIDC_CUSTOMER || 'C-1001';
+const HOST = process.env.OIDC_HOST || '127.0.0.1';
+const CONSOLE_REDIRECTS = (process.env.OIDC_CONSOLE_REDIRECT_URIS || '').split(' ').filter(Boolean);
 const SCOPES = 'orders:read orders:refund kb:read memory:read memory:write host:chat host:read';
 
 function signingKey() {
@@ -44,10 +53,27 @@ const ccClient = (clientId, scope) => ({
   ...(scope ? { scope } : {}),
 });
 
+const consoleClient = {
+  client_id: 'switchboard-console',
+  client_secret: 'switchboard-console-secret',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  redirect_uris: CONSOLE_REDIRECTS,
+};
+
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+async function formBody(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body);
+}
+
 const server = createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${HOST}:${port}`;
   const provider = new Provider(issuer, {
     jwks: { keys: [signingKey()] },
     cookies: { keys: [randomUUID()] },
@@ -58,7 +84,17 @@ server.listen(0, '127.0.0.1', () => {
       ccClient('opaque-client', 'orders:read'),
       // the resource server's own credentials for introspection
       ccClient('switchboard-rs'),
+      ...(CONSOLE_REDIRECTS.length ? [consoleClient] : []),
     ],
+    claims: {
+      acr: null,
+      auth_time: null,
+      iss: null,
+      sid: null,
+      openid: ['sub'],
+      profile: ['preferred_username', 'name', 'org_id'],
+      email: ['email'],
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'none',
@@ -72,7 +108,10 @@ server.listen(0, '127.0.0.1', () => {
         if (metadata.grant_types?.includes('authorization_code')) delete metadata.scope;
       },
     },
-    findAccount: async (ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
+    findAccount: async (ctx, id) => ({
+      accountId: id,
+      claims: async () => ({ sub: id, preferred_username: id, name: id, org_id: ORG, email: `${id}@example.test` }),
+    }),
     // the signed-in user (an agent of the shop) acts for the whole org; a client-credentials
     // token (e.g. a customer's own app) is bound to one customer
     extraTokenClaims: async (ctx, token) => (token.accountId ? { org_id: ORG } : { org_id: ORG, customer_ref: CUSTOMER }),
@@ -117,10 +156,24 @@ server.listen(0, '127.0.0.1', () => {
   });
   provider.proxy = false;
 
-  // Auto-approve: log "user-1" in, grant whatever was asked for.
+  // Auto-approve: log "user-1" in (the console's client: whoever the login form names), grant
+  // whatever was asked for.
   async function interaction(req, res) {
     const details = await provider.interactionDetails(req, res);
-    const { prompt, params, session } = details;
+    const { prompt, params, session, uid } = details;
+    if (prompt.name === 'login' && params.client_id === consoleClient.client_id) {
+      if (req.method === 'POST') {
+        const login = (await formBody(req)).get('login') || '';
+        await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+        return;
+      }
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(`<!doctype html><title>Test provider sign-in</title><h1>Test provider</h1>
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label>Username <input name="login" id="provider-login" required></label>
+<button type="submit" id="provider-sign-in">Sign in</button></form>`);
+      return;
+    }
     if (prompt.name === 'login') {
       await provider.interactionFinished(req, res, { login: { accountId: 'user-1' } }, { mergeWithLastSubmission: false });
       return;
@@ -152,4 +205,8 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
 });
 
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// a browser keeps idle connections open: close them, or the server would wait for them
+process.on('SIGTERM', () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});

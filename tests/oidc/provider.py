@@ -18,8 +18,9 @@ OIDC_DIR = Path(os.environ.get("SWITCHBOARD_TEST_OIDC_DIR") or ROOT / "tests" / 
 
 
 @contextmanager
-def running_provider(log: Path) -> Iterator[str]:
-    """A running provider on an ephemeral loopback port; yields its issuer URL."""
+def running_provider(log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A running provider on an ephemeral loopback port; yields its issuer URL. ``env``: its
+    settings (OIDC_HOST, OIDC_CONSOLE_REDIRECT_URIS, ...; see provider.mjs)."""
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("oidc-provider is not installed: run `source scripts/test-deps.sh` (installs it into tests/.oidc)")
     with log.open("wb") as err:
@@ -27,7 +28,7 @@ def running_provider(log: Path) -> Iterator[str]:
             [node22(), str(SCRIPT)],
             stdout=subprocess.PIPE,
             stderr=err,
-            env={**os.environ, "OIDC_PROVIDER_DIR": str(OIDC_DIR)},
+            env={**os.environ, "OIDC_PROVIDER_DIR": str(OIDC_DIR), **(env or {})},
             cwd=SCRIPT.parent,
         )
         try:
