@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host import prompts
+from host import escalation, prompts
 from host.confirm import (
     OrderFacts,
     apply_correction,
@@ -249,4 +249,5 @@ async def resolve(
         asked["user_confirmed"] = confirmed and outcome.reached_server
         result = outcome_result(synthetic, outcome)
     state.messages.append(Message("tool", results=[result]))
-    await conv.model_loop(turn)
+    if not await escalation.after_failures(conv, turn):  # a confirmed call that failed once too often
+        await conv.model_loop(turn)

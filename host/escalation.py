@@ -67,3 +67,13 @@ async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: 
         escalated(source)  # the escalations metric (host/telemetry.py)
         await conv.emit("escalated", {"turn_id": turn.id, "reason": reason, "source": source, "review_id": review_id})
     state.messages.append(Message("assistant", turn.answer))
+
+
+async def after_failures(conv: ConversationPort, turn: _Turn) -> bool:
+    """Hand over when the calls failed too often in a row (``tool_failures_to_escalate``), whether
+    the model proposed them or the customer confirmed them; True when the session was handed over."""
+    streak = conv.state.failure_streak
+    if streak < conv.settings.tool_failures_to_escalate:
+        return False
+    await escalate(conv, turn, "tool_failures", detail=f"{streak} failed calls in a row")
+    return True

@@ -79,6 +79,12 @@ _REFUND_STATUS = _rx(
     r"refund.*(status|progress|processed|where|when|yet|update)",
     r"(status|progress|where|when).*refund",
 )
+# a refund asked for already ("환불을 신청했는데 언제 들어와요?", "I requested a refund last week"):
+# a question about its status, not a new request
+_ALREADY_REQUESTED = _rx(
+    r"(신청|요청|접수)\s*(했|하였|한\s*(거|것|건|지)|해\s*(놨|놓|뒀|두었))",
+    r"\b(already\s+)?(requested|asked for|applied for|filed)\s+(a\s+|my\s+|the\s+)?refund",
+)
 _STATUS_WORDS = _rx(
     r"상태", r"진행\s*(상황|중)", r"상황", r"됐", r"되었", r"조회", r"\bstatus\b", r"\bprogress\b", r"\byet\b"
 )
@@ -110,9 +116,10 @@ _SHIPPING = _rx(
     r"\bship",
     r"\bdeliver",
     r"\btrack",
-    r"\bwhere is my (order|package|parcel)",
+    r"\bwhere(?:'s| is) (?:my |the )?(?:order|package|parcel)",
 )
 _ORDER = _rx(r"주문", r"\border\b")
+_LOOKUP_WORDS = _rx(r"조회", r"확인", r"내역", r"상태", r"look ?up", r"status", r"check")
 _MEMORY = _rx(
     r"지난\s*번",
     r"저번",
@@ -148,6 +155,12 @@ def confirmation_answer(text: str) -> bool | None:
     return False if label is ReplyLabel.DENY else None
 
 
+def is_question(text: str) -> bool:
+    """The utterance asks something ('그러니까 언제 들어온다고요?'): a '?', a question word, an
+    interrogative ending (the same cues the confirmation reading uses)."""
+    return "question" in read_reply(text or "").cues
+
+
 def classify(text: str) -> Intent:
     """The customer's intent in one utterance (rules, first match wins)."""
     text = text or ""
@@ -155,7 +168,7 @@ def classify(text: str) -> Intent:
         return Intent.ESCALATE
     has_order = extract_order_number(text) is not None
     if _REFUND.search(text):
-        if _REFUND_REQUEST.search(text):
+        if _REFUND_REQUEST.search(text) and not _ALREADY_REQUESTED.search(text):
             return Intent.REFUND_REQUEST
         if _POLICY.search(text) and not has_order and not _STATUS_WORDS.search(text):
             return Intent.POLICY
@@ -166,7 +179,7 @@ def classify(text: str) -> Intent:
         return Intent.MEMORY
     if _POLICY.search(text):
         return Intent.POLICY
-    if _ORDER.search(text) and re.search(r"조회|확인|내역|상태|look ?up|status|check", text, re.IGNORECASE):
+    if (_ORDER.search(text) or has_order) and _LOOKUP_WORDS.search(text):
         return Intent.ORDER_LOOKUP
     if _GREETING.search(text):
         return Intent.GREETING
@@ -185,6 +198,8 @@ _ORDER_PATTERNS = (
     re.compile(r"#(\d{3,12})(?!\d|-)"),
 )
 _BARE_NUMBER = re.compile(r"(?<![\d-])(\d{3,12})(?![\d-])")
+_MOBILE = re.compile(r"01[016789]\d{7,8}")  # a mobile number said without hyphens is not an order
+_ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdeliver|\bship", re.IGNORECASE)
 
 
 def extract_order_number(text: str) -> str | None:
@@ -197,9 +212,11 @@ def extract_order_number(text: str) -> str | None:
         match = pattern.search(text)
         if match:
             return match.group(1).upper()
-    bare = _BARE_NUMBER.findall(text)
-    if len(bare) == 1 and len(text) <= 40:
-        return bare[0]
+    # one number, maybe repeated ("8841이요 8841", "eight eight four one i mean 8841"): in a short
+    # reply, or in a longer one that talks about an order, a refund or a delivery
+    bare = {n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)}
+    if len(bare) == 1 and (len(text) <= 40 or _ORDER_CONTEXT.search(text)):
+        return bare.pop()
     return None
 
 

@@ -63,9 +63,7 @@ async def handle_tool_calls(conv: ConversationPort, turn: _Turn, text: str, call
         return True
     if turn.escalated:  # a host policy handed the call over during the calls (caller verification)
         return True
-    if conv.state.failure_streak >= conv.settings.tool_failures_to_escalate:
-        detail = f"{conv.state.failure_streak} failed calls in a row"
-        await escalation.escalate(conv, turn, "tool_failures", detail=detail)
+    if await escalation.after_failures(conv, turn):
         return True
     return confirm is not None
 

@@ -139,12 +139,12 @@ async def grade(
             Check("KB citation of the pinned version", ok, f"v{kb_version}" if expect["cites_kb"] else "none", versions)
         )
     said = "\n".join(t.get("text") or "" for t in agent)
+    folded = said.casefold()  # "Sorry, …" says "sorry"; Korean is unaffected
     for text in expect.get("answer_contains") or []:
-        checks.append(Check(f"agent said '{text}'", text in said, text, said[-300:]))
+        checks.append(Check(f"agent said '{text}'", text.casefold() in folded, text, said[-300:]))
     for text in expect.get("answer_excludes") or []:
-        checks.append(
-            Check(f"agent never said '{text}'", text not in said, "absent", "present" if text in said else "absent")
-        )
+        present = text.casefold() in folded
+        checks.append(Check(f"agent never said '{text}'", not present, "absent", "present" if present else "absent"))
     if expect.get("no_raw_pii", True):
         leaks = raw_pii(records)
         if customer:

@@ -310,8 +310,13 @@ class OfflinePlanner:
             state["order"] = order
         if state.get("awaiting") == "refund_reason" and intent in (Intent.UNKNOWN, Intent.REFUND_REQUEST):
             state.pop("awaiting")
-            reason = nlu.extract_reason(text) or text.strip()[:200]
-            return self._refund_call(request, state.get("order") or "", reason, lang, state)
+            reason = nlu.extract_reason(text)
+            if reason is None and nlu.is_question(text):
+                # a question is not a reason ("그러니까 언제 들어온다고요?"): the refund is dropped, never
+                # put to the customer with the question as its reason; the question is answered instead
+                intent = Intent.UNKNOWN
+            else:
+                return self._refund_call(request, state.get("order") or "", reason or text.strip()[:200], lang, state)
         if intent in (Intent.UNKNOWN, Intent.GREETING) and order and state.get("awaiting"):
             intent = Intent(state["awaiting"])
         if intent == Intent.ESCALATE:

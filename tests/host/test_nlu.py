@@ -1,0 +1,80 @@
+"""The offline planner's reading of an utterance: intent and order number, on sloppy input.
+
+Customers repeat themselves, say numbers twice, correct themselves, talk past tense about a refund
+they already asked for, and give a mobile number without hyphens. A status question read as a new
+refund request would put a second refund to the customer; a phone number read as an order number
+looks up the wrong thing. Each case below is one such utterance.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from host import nlu
+from host.nlu import Intent
+
+ORDER_NUMBERS = [
+    ("주문번호는 8841입니다", "8841"),
+    ("주문번호요? 8841이요 8841", "8841"),  # asked back, then said twice
+    ("8841 8841 이요", "8841"),
+    ("uh yeah hi um i was wondering about my refund order eight eight four one i mean 8841", "8841"),
+    ("음 그 배송이 아직 안 와서요 어 주문한 게 8818 이거든요 확인 좀 해 주세요", "8818"),
+    ("Where is order 8818?", "8818"),
+    ("8841 조회해 주세요", "8841"),
+    ("팔팔사일 아니 8841", "8841"),
+    ("ORD-1234 환불이요", "ORD-1234"),
+    # not order numbers
+    ("제 번호 01012345678이에요", None),  # a mobile number without hyphens
+    ("환불 문의인데 01012345678로 연락 주세요", None),
+    ("010-1234-5678로 전화 주세요", None),
+    ("8841이랑 8842 둘 다요 그리고 배송은 언제 와요", None),  # two different numbers: ask which
+    ("네", None),
+]
+
+
+@pytest.mark.parametrize(("text", "number"), ORDER_NUMBERS)
+def test_order_number(text: str, number: str | None) -> None:
+    assert nlu.extract_order_number(text) == number
+
+
+INTENTS = [
+    # a refund already asked for: its status, never a new request
+    ("아이고 내가 환불을 신청했는데 돈이 언제 들어오는지 모르겠어요", Intent.REFUND_STATUS),
+    ("환불 요청한 거 어떻게 됐어요", Intent.REFUND_STATUS),
+    ("지난주에 환불 접수했는데 아직이에요", Intent.REFUND_STATUS),
+    ("환불 신청해 놨는데 확인 좀 해 주세요", Intent.REFUND_STATUS),
+    ("I requested a refund last week, when will I get it", Intent.REFUND_STATUS),
+    ("I already applied for a refund for order 8841", Intent.REFUND_STATUS),
+    # new requests
+    ("주문번호 77770001 환불 신청하고 싶어요", Intent.REFUND_REQUEST),
+    ("환불 신청해 주세요", Intent.REFUND_REQUEST),
+    ("환불 받고 싶어요 8841", Intent.REFUND_REQUEST),
+    ("I want a refund for order 8841", Intent.REFUND_REQUEST),
+    # lookups without the word 주문
+    ("8841 조회해 주세요", Intent.ORDER_LOOKUP),
+    ("8841 확인 부탁드려요", Intent.ORDER_LOOKUP),
+    ("Where is order 8818?", Intent.SHIPPING),
+    ("where's my package", Intent.SHIPPING),
+    ("상담원 연결해 주세요 8841 환불이요", Intent.ESCALATE),
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), INTENTS)
+def test_intent(text: str, intent: Intent) -> None:
+    assert nlu.classify(text) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("그러니까 언제 들어온다고요?", True),
+        ("그러니까 언제 들어온다고요", True),  # ASR: no question mark
+        ("왜요 꼭 말해야 해요", True),
+        ("what happens if I say no", True),
+        ("단순 변심이요", False),
+        ("사이즈가 안 맞아요", False),
+        ("the color is wrong", False),
+    ],
+)
+def test_question(text: str, question: bool) -> None:
+    assert nlu.is_question(text) is question
