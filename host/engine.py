@@ -325,7 +325,7 @@ class Conversation:
     ) -> CallOutcome:
         """Make one of the model's calls (or a confirmed / approved one) through the tool layer."""
         tool = self.tool(call.name)
-        await turn_recorded(turn, tool)  # a write waits for its turn row (host/recovery.py)
+        await turn_recorded(turn)  # no call before its turn row is committed (host/recovery.py)
         checks = verification.is_check(tool)  # the caller-verification handshake (host/verification.py)
         refused = await verification.before(self, turn, tool, call) if checks and tool else None
         call_id = new_call_id()

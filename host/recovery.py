@@ -144,13 +144,16 @@ async def _resolve_stray(
         await conv.store.add_events(conv.session_id, conv.profile.versions, events)
 
 
-async def turn_recorded(turn: Any, tool: ExposedTool | None) -> None:
-    """Before a write is sent, wait until its turn row is committed (it is queued when the turn opens).
+async def turn_recorded(turn: Any) -> None:
+    """Before any call is sent, wait until its turn row is committed (it is queued when the turn opens).
 
     Then a crash at any later step leaves an ``open`` turn for :func:`recover_session` to close,
-    and the write is never made by a turn the records do not know. Reads do not wait.
+    and no call — a write above all — is made by a turn the records do not know. Reads wait too:
+    a read whose call record outlived an uncommitted turn row would never be resolved, and
+    ``audit verify --strict`` would fail for good. The row is usually committed by the time the
+    model has chosen a tool, so the wait is short.
     """
-    if turn.opened is not None and (tool is None or not tool.is_read):
+    if turn.opened is not None:
         await turn.opened
 
 
