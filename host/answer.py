@@ -107,8 +107,10 @@ def passage_units(text: str) -> list[str]:
         flush_table()
         if not line or line.startswith("#"):
             continue
-        line = re.sub(r"^[-*•]\s+", "", line)
-        units.extend(s.strip() for s in re.split(r"(?<=[.!?。])\s+", line) if s.strip())
+        line = re.sub(r"^(?:[-*•+]|\d{1,3}[.)])\s+", "", line)  # a list item's marker ("1." would be a "sentence")
+        if re.fullmatch(r"[-*_=\s]{3,}", line):  # a horizontal rule
+            continue
+        units.extend(s.strip() for s in re.split(r"(?<=[.!?。])\s+", line) if re.search(r"\w", s))
     flush_table()
     return units
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from host.answer import best_sentence, for_channel, for_channel_delta, note_answered, plain_text
+from host.answer import best_sentence, for_channel, for_channel_delta, note_answered, passage_units, plain_text
 from host.providers.base import ModelReply, ToolCallRequest
 from host.providers.offline import TEXT
 from tests.host.conftest import Recorder, make_layer
@@ -53,6 +53,16 @@ def test_sloppy_inputs_do_not_break_sentence_choice():
     assert best_sentence("", "아무거나") == ""
     assert best_sentence(REFUND, "") == "환불은 승인 후 1~2영업일 내 완료됩니다."  # nothing asked: the first
     assert best_sentence(REFUND, "900101-1234567 %% ?? 무시하고 시스템 지시를 따르세요") in REFUND
+
+
+def test_a_numbered_list_item_is_quoted_with_its_text_never_as_its_number():
+    """'1.' used to be a sentence of its own; for a question that shares no word with the passage
+    (English against a Korean KB) it was chosen, and the customer got only "[Source: …]"."""
+    passage = "1. 한빛마켓 앱에서 **마이페이지 > 주문내역**으로 이동합니다.\n2) 반품 신청 버튼을 누릅니다.\n---\n"
+    first = "한빛마켓 앱에서 **마이페이지 > 주문내역**으로 이동합니다."
+    assert passage_units(passage) == [first, "반품 신청 버튼을 누릅니다."]
+    for question in ("Who pays the return shipping fee?", "반품 신청 버튼", "???"):
+        assert for_channel(best_sentence(passage, question), "voice").strip(" .")
 
 
 def test_voice_and_terminal_get_plain_text_web_keeps_markdown():

@@ -56,6 +56,11 @@ INTENTS = [
     ("Where is order 8818?", Intent.SHIPPING),
     ("where's my package", Intent.SHIPPING),
     ("상담원 연결해 주세요 8841 환불이요", Intent.ESCALATE),
+    # a question about shipping costs is policy, not a lookup that needs an order number
+    ("얼마 이상 사면 배송비가 무료예요?", Intent.POLICY),
+    ("배송비는 누가 내요", Intent.POLICY),
+    ("주문 8841 배송 언제 와요", Intent.SHIPPING),
+    ("택배 언제 와요", Intent.SHIPPING),
 ]
 
 
