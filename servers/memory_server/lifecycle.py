@@ -37,10 +37,13 @@ async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
             from servers.memory_server.vectors import VectorWorker
 
             worker = VectorWorker(service)
+            # attached before the backlog is read: a memory written while the backlog query runs is
+            # enqueued by its writer (attached after, it was in neither and had no vector until restart)
+            service.worker = worker
             try:
                 await worker.start()
-                service.worker = worker
             except Exception as exc:
+                service.worker = None
                 log.warning("memory vector worker did not start: %s", type(exc).__name__)
 
     async def start() -> None:

@@ -37,8 +37,7 @@ class VectorWorker:
         self.batch = batch
         self._queue: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = asyncio.Event()  # set by the running loop when the queue is empty: not before start()
         self._task: asyncio.Task[None] | None = None
         self._embedder: Any = None
         self.embedded = 0

@@ -141,16 +141,10 @@ async def _drain_vectors() -> int:
     from sqlalchemy import func, select
 
     from servers.memory_server.db import memory_engine
-    from servers.memory_server.service import get_service
     from servers.memory_server.tables import memory_item, memory_vector
+    from tests.servers.memory.conftest import drain_vectors
 
-    service = get_service()
-    for _ in range(1200):  # the worker starts once the server has warmed up its model
-        if service.worker is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert service.worker is not None and service.vectors
-    assert await service.worker.drain(timeout=240)
+    await drain_vectors()
     engine = await memory_engine()
     async with engine.connect() as conn:
         missing = await conn.scalar(select(func.count()).where(memory_item.c.vector_model.is_(None)))

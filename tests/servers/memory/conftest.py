@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -95,3 +96,17 @@ def loop_clients(database_url: str):
         yield holder
     finally:
         holder.close()
+
+
+async def drain_vectors(timeout: float = 240) -> None:
+    """Wait until the memory service's background embedding has caught up. The worker starts once
+    the server has warmed its model up (after the handshake), so on a busy box it may not exist yet."""
+    from servers.memory_server.service import get_service
+
+    service = get_service()
+    for _ in range(1200):
+        if service.worker is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert service.worker is not None and service.vectors
+    assert await service.worker.drain(timeout=timeout)

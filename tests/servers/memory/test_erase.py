@@ -12,7 +12,7 @@ from fastmcp import Client
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.servers.memory.conftest import Caller, server_for
+from tests.servers.memory.conftest import Caller, drain_vectors, server_for
 
 KEEP = "보존표식KEEPMARK"
 
@@ -120,11 +120,7 @@ async def _populate(call: Caller, marker: str) -> list[str]:
 
 
 async def _drain() -> None:
-    from servers.memory_server.service import get_service
-
-    worker = get_service().worker
-    assert worker is not None
-    assert await worker.drain(timeout=240)
+    await drain_vectors()
 
 
 def _forms(text: str) -> list[bytes]:
