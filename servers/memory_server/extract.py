@@ -274,10 +274,22 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
             last_question = questions[-1] if questions else None
             out.extend(_commitment(msg, index, s) for s in sentences if agent_commitment(s))
             continue
+        plain: tuple[str, bool] | None = None  # the previous sentence when it stated no value (kept?)
         for position, whole in enumerate(sentences):
             sentence = (statement_part(whole) or whole) if is_question(whole) else whole
             memory_text = sentence
             slots = detect_slots(sentence)
+            if slots and plain is not None:
+                # "배송지가 바뀌었어요. 이제 부산시 … 로 보내 주세요": the first sentence says WHICH address
+                # (the delivery one), the second its value; apart, the value would land on the plain
+                # address and never supersede the old delivery address
+                joined = f"{plain[0]} {sentence}"
+                joined_slots = detect_slots(joined)
+                if joined_slots and {m.slot for m in joined_slots} != {m.slot for m in slots}:
+                    slots, memory_text = joined_slots, joined
+                    if plain[1]:
+                        out.pop()
+            plain = None
             if (
                 not slots
                 and position == 0
@@ -291,7 +303,9 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
                     slots = answered
                     memory_text = f"({last_question}) {sentence}"
             if not informative(memory_text, slots):
+                plain = (sentence, False) if not slots else None
                 continue
+            plain = (sentence, True) if not slots else None
             out.append(
                 Candidate(
                     text=memory_text,

@@ -64,7 +64,7 @@ _KO_CITY_NAMES = (
 _KO_CITY_MOVE = re.compile(rf"({_KO_CITY_NAMES})(?:으로|로|에)\s*(?:이사|이주|전입|옮기|옮겼|내려|올라)")
 _EN_ADDRESS = re.compile(
     r"(\d{1,6}\s+[A-Za-z0-9 .'-]{2,40}\b"
-    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|way|court|ct|place|pl)\b\.?"
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|way|court|ct|place|pl|ro|gil|daero)\b\.?"
     r"(?:,?\s*(?:apt|apartment|suite|unit)\.?\s*\w+)?(?:,\s*[A-Za-z .'-]{2,30})?)",
     _I,
 )
@@ -241,8 +241,13 @@ def _address(text: str) -> list[SlotMatch]:
     qualifier = ""
     if re.search(r"(회사|직장|사무실|근무지)\s*(?:주소|로)|work address|office address", text, _I):
         qualifier = ":work"
-    elif re.search(r"(배송지|받는\s*곳|수령지)|shipping address|delivery address", text, _I):
-        qualifier = ":delivery"
+    elif re.search(
+        r"(배송지|받는\s*곳|수령지|로\s*(보내|배송|부쳐)|shipping address|delivery address"
+        r"|\b(ship|send|deliver)\w*\s+(it\s+|them\s+)?to\b)",
+        text,
+        _I,
+    ):
+        qualifier = ":delivery"  # where parcels go ("…로 보내 주세요", "ship to …")
     ko_trigger = re.search(r"(주소|배송지|거주지|이사|살고|살아요|삽니다|사는|수령지|받는\s*곳)", text)
     match = _KO_ADDRESS.search(text)
     if match and (ko_trigger or len(match.group(1)) >= 8):
@@ -251,7 +256,7 @@ def _address(text: str) -> list[SlotMatch]:
         match = pattern.search(text)
         if match:
             return [SlotMatch("address" + qualifier, _compact(match.group(1)))]
-    en_trigger = re.search(r"\b(address|live|living|moved|moving|relocat\w*)\b", text, _I)
+    en_trigger = re.search(r"\b(address|live|living|moved|moving|relocat\w*|ship|send|deliver)\b", text, _I)
     match = _EN_ADDRESS.search(text)
     if match and en_trigger:
         return [SlotMatch("address" + qualifier, _compact(match.group(1)))]

@@ -25,6 +25,14 @@ from servers.memory_server.textnorm import dedup_hash, near_duplicate
         ("Please call me after 6pm on weekdays.", "contact_time", "after 6pm"),
         ("I switched to the premium plan yesterday.", "plan", "premium"),
         ("I don't like hiking anymore.", "likes:hiking", "-"),
+        # where parcels go is the delivery address; Korean addresses written in English
+        ("이제 부산시 해운대구 센텀로 45로 보내 주세요", "address:delivery", "부산시 해운대구 센텀로 45"),
+        ("Shipping address: 10 Yeoksam-ro, Gangnam-gu, Seoul", "address:delivery", "10 yeoksam-ro, gangnam-gu"),
+        (
+            "Please ship to 45 Centum-ro, Haeundae-gu, Busan from now on.",
+            "address:delivery",
+            "45 centum-ro, haeundae-gu",
+        ),
     ],
 )
 def test_slots_state_a_value(text: str, slot: str, value: str) -> None:
@@ -132,3 +140,29 @@ def test_near_duplicates_need_same_numbers_and_negation() -> None:
     assert near_duplicate("배송 전에 미리 전화를 받고 싶어함", "배송 전에 미리 전화를 받고 싶어 함")
     assert not near_duplicate("오후 3시 이후에 연락 주세요", "오후 5시 이후에 연락 주세요")
     assert not near_duplicate("매운 음식을 좋아해요", "매운 음식을 좋아하지 않아요")
+
+
+@pytest.mark.parametrize(
+    ("conversation", "text", "slot"),
+    [
+        (
+            "회사 주소가 바뀌었어요. 서울시 중구 세종대로 110이에요",
+            "회사 주소가 바뀌었어요. 서울시 중구 세종대로 110이에요",
+            "address:work",
+        ),
+        (
+            "배송지가 바뀌었어요 이제 부산시 해운대구 센텀로 45로 보내 주세요",
+            "이제 부산시 해운대구 센텀로 45로 보내 주세요",
+            "address:delivery",
+        ),
+    ],
+)
+def test_a_sentence_that_names_the_subject_qualifies_the_value_after_it(
+    conversation: str, text: str, slot: str
+) -> None:
+    """'회사 주소가 바뀌었어요.' says WHICH address; the next sentence gives its value. Stored apart, the
+    value landed on the plain address and never superseded the old work/delivery address."""
+    facts = extract_facts([Message("user", conversation)])
+    with_value = [f for f in facts if f.slots]
+    assert len(with_value) == 1 and with_value[0].text.endswith(text)
+    assert [m.slot for m in with_value[0].slots] == [slot]
