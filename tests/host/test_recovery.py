@@ -20,6 +20,7 @@ import time
 import urllib.request
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -178,6 +179,23 @@ async def crash_during_refund(env: dict[str, str], point: str) -> tuple[str, str
     return session_id, order_id
 
 
+async def _resume_and_end(shop: dict[str, str], session_id: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Restart the host, resume ``session_id`` (no confirmation pending), say "네 고마워요", end the
+    session: (what the customer was told, the session.ended message, GET /v1/sessions/{id})."""
+    async with running_host(shop) as (_, address):
+        async with connect(address) as client:
+            await client.send(type="session.start", session_id=session_id)
+            resumed = (await client.until("session.started"))[-1]
+            assert resumed["resumed"] is True and resumed["pending_confirmation"] is None
+            await client.send(type="user.message", text="네 고마워요")
+            after = await client.until("turn.completed")
+            said = " ".join(m["text"] for m in after if m["type"] == "assistant.message")
+            await client.send(type="session.end")
+            ended = (await client.until("session.ended"))[-1]
+        detail = await asyncio.to_thread(_session, address, session_id)
+    return said, ended, detail
+
+
 # point -> (unresolved calls right after the crash, refunds made, what the customer hears)
 CASES = {
     "before_call_record": (0, 0, "환불 요청은 처리되지 않았습니다"),
@@ -205,20 +223,10 @@ async def test_host_killed_mid_refund_then_resumed(
         strict = await verify("--strict")
         assert strict.exit_code == 1 and "have no recorded result" in " ".join(strict.output.split())
 
-    async with running_host(shop) as (_, address):
-        async with connect(address) as client:
-            await client.send(type="session.start", session_id=session_id)
-            resumed = (await client.until("session.started"))[-1]
-            assert resumed["resumed"] is True and resumed["pending_confirmation"] is None
-            await client.send(type="user.message", text="네 고마워요")
-            after = await client.until("turn.completed")
-            said = " ".join(m["text"] for m in after if m["type"] == "assistant.message")
-            assert told in said, said
-            if refunds_made:
-                assert "접수번호 RF" in said
-            await client.send(type="session.end")
-            ended = (await client.until("session.ended"))[-1]
-        detail = await asyncio.to_thread(_session, address, session_id)
+    said, ended, detail = await _resume_and_end(shop, session_id)
+    assert told in said, said
+    if refunds_made:
+        assert "접수번호 RF" in said
 
     assert await _refunds(order_id) == refunds_made  # nothing was repeated
     assert await _unresolved(session_id) == []  # every call has its result now
@@ -316,17 +324,7 @@ async def test_host_killed_mid_lookup_then_resumed(
     monkeypatch.setenv("SWITCHBOARD_AUDIT_ORPHAN_GRACE_S", "0")
     assert (await verify("--strict")).exit_code == 1  # the lookup has no result yet
 
-    async with running_host(shop) as (_, address):
-        async with connect(address) as client:
-            await client.send(type="session.start", session_id=session_id)
-            resumed = (await client.until("session.started"))[-1]
-            assert resumed["resumed"] is True and resumed["pending_confirmation"] is None
-            await client.send(type="user.message", text="네 고마워요")
-            after = await client.until("turn.completed")
-            said = " ".join(m["text"] for m in after if m["type"] == "assistant.message")
-            await client.send(type="session.end")
-            ended = (await client.until("session.ended"))[-1]
-        detail = await asyncio.to_thread(_session, address, session_id)
+    said, ended, detail = await _resume_and_end(shop, session_id)
 
     # the read was not repeated: no new lookup by the host, the order server ran it as often as before
     records = await _records(session_id)
