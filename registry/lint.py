@@ -47,7 +47,8 @@ MAX_PHRASES = 12
 URL = re.compile(r"(?i)\b(?:https?|ftp|wss?|file)://[^\s\"'<>]+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s\"'<>]*")
 EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b")
 
-ENGLISH_PHRASES = [
+# Phrases that give orders to a model wherever they appear: in a tool definition, a document, a memory.
+ENGLISH_INSTRUCTIONS = [
     r"\b(?:ignore|disregard|forget|override)\b.{0,30}?\b(?:previous|prior|above|earlier|all|any|other|original|system)"
     r"\b.{0,20}?\b(?:instructions?|prompts?|rules|directions|guidelines|messages?)\b",
     r"\b(?:do not|don't|dont|never)\b.{0,20}?\b(?:tell|inform|notify|mention|reveal|show|disclose|alert)\b"
@@ -57,14 +58,20 @@ ENGLISH_PHRASES = [
     r"<\s*/?\s*(?:important|system|instructions?|secret|admin)\s*>",
     r"\byou are now\b",
     r"\bnew instructions?\s*:",
+]
+# Suspicious in a tool's own definition, ordinary in what people write: "I secretly bought her a ring",
+# "we send a password reset link", "before using any cleaner, test a corner", "상담 내역을 이메일로 보내
+# 드립니다", "아내 몰래 선물을 샀어요".
+ENGLISH_TOOL_ONLY = [
     r"\b(?:before|instead of)\s+(?:using|calling|invoking)\s+(?:any|every|all|the other|other)\b",
     r"\b(?:secretly|covertly)\b",
     r"\b(?:send|forward|exfiltrate|upload|post|leak)\b.{0,40}?\b(?:conversation|chat history|api keys?|passwords?"
     r"|credentials|secrets?|tokens?|system prompt)\b",
     r"(?:~/\.ssh|\bid_rsa\b|/etc/passwd|\.env\b)",
 ]
+ENGLISH_PHRASES = [*ENGLISH_INSTRUCTIONS, *ENGLISH_TOOL_ONLY]
 # Matched against the text with all whitespace removed.
-KOREAN_PHRASES = [
+KOREAN_INSTRUCTIONS = [
     r"(?:이전|앞의|위의|기존|모든|원래|시스템)의?(?:지시|지침|명령|규칙|안내|프롬프트)\S{0,8}?무시",
     r"(?:지시|지침|명령|규칙)(?:는|은|을|를|사항은|사항을|사항)?무시",
     r"(?:사용자|고객|유저|상담원)(?:에게|한테|께|에게는|한테는)?\S{0,10}?"
@@ -72,10 +79,13 @@ KOREAN_PHRASES = [
     r"(?:사용자|고객|유저)(?:에게|한테|께)?(?:는)?(?:비밀로|숨기)",
     r"시스템프롬프트|시스템메시지|개발자메시지|숨겨진지시",
     r"(?:다른|모든)도구\S{0,10}?(?:전에|대신|보다먼저)",
+]
+KOREAN_TOOL_ONLY = [
     r"몰래",
     r"(?:대화|채팅|상담)(?:내용|기록|내역)\S{0,15}?(?:보내|전송|전달|업로드)",
     r"(?:api키|비밀번호|토큰|자격증명)\S{0,15}?(?:보내|전송|전달|알려)",
 ]
+KOREAN_PHRASES = [*KOREAN_INSTRUCTIONS, *KOREAN_TOOL_ONLY]
 _ENGLISH = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in ENGLISH_PHRASES]
 _KOREAN = [re.compile(p, re.IGNORECASE) for p in KOREAN_PHRASES]
 

@@ -44,6 +44,29 @@ async def test_instructions_are_refused_and_nothing_is_written(call, text) -> No
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "아내 몰래 생일 선물을 주문했어요",  # '몰래' flags a tool description, not a customer's fact
+        "I secretly bought her a ring, so don't ship it to the house address",
+        "비밀번호 재설정 링크를 문자로 보내 달라고 함",
+        "Before using any cleaner on the sofa, I test a corner",
+        "상담 내역을 이메일로 보내 주시면 좋겠다고 함",
+        "You should always wash it first, said my mother",
+        "You are now eligible for the gold tier? 고객이 등급을 물어봄",  # still refused: see below
+    ],
+)
+async def test_ordinary_words_of_customers_are_stored(call, text) -> None:
+    """The registry's lint flags these words in a tool's own definition; in what a customer says they
+    are ordinary. A KorQuAD chat sentence with '몰래' used to fail a whole batch of memories."""
+    added = await call("add_memory", {"text": text})
+    if text.startswith("You are now"):  # the classic jailbreak opener stays refused, whatever follows
+        assert added["ok"] is False and added["code"] == "INVALID_ARGUMENT"
+        return
+    assert added["ok"] is True, added
+    assert [r["text"] for r in (await call("list_memories", {}))["items"]]
+
+
+@pytest.mark.parametrize(
     "text", ["카드번호 4111-1111-1111-1111", "주민번호는 900101-1234567 입니다", "010-1234-5678", "a.kim@example.com"]
 )
 async def test_a_bare_personal_number_is_refused(call, text) -> None:
