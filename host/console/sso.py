@@ -130,9 +130,10 @@ async def finish(cfg: SsoConfig, code: str, redirect_uri: str, pending: dict[str
             response = await client.post(meta["token_endpoint"], data=form, auth=basic)
     except httpx.HTTPError as exc:
         raise unavailable(f"the sign-in provider did not answer ({type(exc).__name__})") from None
-    if response.status_code != 200 or "id_token" not in response.json():
+    body = response.json() if response.status_code == 200 else {}
+    if "id_token" not in body:
         raise forbidden("the sign-in provider refused the sign-in: start again")
-    token, access_token = response.json()["id_token"], response.json().get("access_token")
+    token, access_token = body["id_token"], body.get("access_token")
     try:
         keys = KeySet.import_key_set(await _get_json(meta["jwks_uri"]))
         claims = jwt.decode(token, keys, algorithms=["RS256", "ES256", "PS256"]).claims

@@ -274,7 +274,7 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
             last_question = questions[-1] if questions else None
             out.extend(_commitment(msg, index, s) for s in sentences if agent_commitment(s))
             continue
-        plain: tuple[str, bool] | None = None  # the previous sentence when it stated no value (kept?)
+        plain: tuple[str, bool] | None = None  # (the previous sentence, kept as a memory?) when it stated no value
         for position, whole in enumerate(sentences):
             sentence = (statement_part(whole) or whole) if is_question(whole) else whole
             memory_text = sentence
@@ -289,7 +289,6 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
                     slots, memory_text = joined_slots, joined
                     if plain[1]:
                         out.pop()
-            plain = None
             if (
                 not slots
                 and position == 0
@@ -302,10 +301,10 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
                 if answered:
                     slots = answered
                     memory_text = f"({last_question}) {sentence}"
-            if not informative(memory_text, slots):
-                plain = (sentence, False) if not slots else None
+            kept = informative(memory_text, slots)
+            plain = None if slots else (sentence, kept)
+            if not kept:
                 continue
-            plain = (sentence, True) if not slots else None
             out.append(
                 Candidate(
                     text=memory_text,
