@@ -7,6 +7,7 @@ Every package defines its tables on :data:`metadata` and ships Alembic migration
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +31,10 @@ metadata = MetaData(
 _engines: dict[str, AsyncEngine] = {}
 _sync_readers: dict[str, Engine] = {}
 _migrated: set[str] = set()
-_migrate_lock = asyncio.Lock()
+# one lock per event loop: an asyncio.Lock binds to the loop of its first contended use, and a
+# process may run several loops (asyncio.run per CLI command, per test): a lock bound to an earlier
+# loop made every *waiting* first caller fail with "bound to a different event loop"
+_migrate_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
@@ -90,7 +94,8 @@ async def get_engine(url: str | None = None, *, migrate: bool = True) -> AsyncEn
     if engine is None:
         engine = _engines[url] = create_engine_for(url)
     if migrate and url not in _migrated:
-        async with _migrate_lock:
+        lock = _migrate_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:
             if url not in _migrated:
                 from core.migrate import upgrade_if_needed
 
