@@ -12,7 +12,7 @@ Verify and maintain: :func:`verify_chain`, :func:`verify_all`, :func:`verify_exp
 Server side: ``audit.middleware.AuditHook(server_name)``. See docs/audit.md.
 """
 
-from audit.log import append, append_many, close, ready
+from audit.log import append, append_journaled, append_many, close, flush, ready
 from audit.record import GENESIS_HASH, SYSTEM_ORG, AuditEvent, AuditRecord, compute_record_hash
 
 __all__ = [
@@ -21,12 +21,14 @@ __all__ = [
     "AuditEvent",
     "AuditRecord",
     "append",
+    "append_journaled",
     "append_many",
     "close",
     "compute_record_hash",
     "create_checkpoints",
     "export_records",
     "find",
+    "flush",
     "prune",
     "ready",
     "verify_all",

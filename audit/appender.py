@@ -1,332 +1,34 @@
 """Group commit: concurrent appends share one chain-locked transaction, acknowledged after commit.
 
 Each event loop gets one :class:`Appender` per database. Callers queue prepared events; a single
-writer task takes everything queued, writes it in one transaction and resolves every caller's
-future with its record only after COMMIT. While one batch commits, the next one gathers.
-
-Serialisation per org, across tasks, threads and processes:
-
-- SQLite: ``BEGIN IMMEDIATE`` (the database write lock) before the chain heads are read, on a
-  stdlib ``sqlite3`` connection of the appender's own, in WAL mode. ``synchronous=NORMAL`` by
-  default: a committed append survives kill -9 of any process (the WAL is written before
-  COMMIT returns) but not a power cut; ``SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS=FULL`` adds one
-  fsync per group commit for power-loss durability (see docs/audit.md for the measured cost).
-- PostgreSQL: ``SELECT ... FOR UPDATE`` on each org's ``audit_chain_head`` row.
+writer task takes everything queued, writes it in one transaction (``audit/backends.py``) and
+resolves every caller's future with its record only after COMMIT. While one batch commits, the
+next one gathers. Tool-call records of the servers take the journal instead
+(:meth:`Appender.append_journaled`, ``audit/journal.py``): durable before the call answers,
+chained right after.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import atexit
 import logging
-import os
-import sqlite3
 import threading
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
-
-from sqlalchemy.exc import DBAPIError
+from typing import Any
 
 from audit.autocheckpoint import AutoCheckpointer
-from audit.prepare import PreparedEvent, hmac_index_rows
-from audit.record import GENESIS_HASH, RECORD_FIELDS, AuditRecord, compute_record_hash
-from audit.wal import WalCheckpointer
-from core.errors import SwitchboardError, conflict, unavailable
+from audit.backends import PostgresBackend, SqliteBackend, lock_timeout_ms
+from audit.journal import Journal, candidates, claimed, read_entries
+from audit.journal import enabled as journal_enabled
+from audit.prepare import PreparedEvent
+from audit.record import AuditRecord
+from core.errors import ErrorCode, SwitchboardError, conflict, unavailable
 from core.settings import get_settings
-from core.sqlite_lock import is_busy, when_unlocked
 
 log = logging.getLogger("switchboard.audit")
 MAX_BATCH = 512
-Heads = dict[str, tuple[int, str]]
-
-
-def lock_timeout_ms() -> int:
-    """How long an append waits for the chain lock (``SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS``).
-
-    Defaults to the SQLite busy timeout setting (30 s); past it the append fails UNAVAILABLE.
-    """
-    raw = os.environ.get("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "")
-    return int(raw) if raw.isdigit() else get_settings().sqlite_busy_timeout_ms
-
-
-def chain_batch(
-    batch: Sequence[PreparedEvent], heads: Heads
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Heads]:
-    """Number and hash ``batch`` after ``heads``; returns rows, HMAC index rows and new heads."""
-    heads = dict(heads)
-    rows: list[dict[str, Any]] = []
-    index: list[dict[str, Any]] = []
-    for item in batch:
-        seq, prev = heads.get(item.org_id, (0, GENESIS_HASH))
-        row = item.row  # a prepared event is written once: fill its row in place
-        row["seq"] = seq + 1
-        row["prev_hash"] = prev
-        row["record_hash"] = compute_record_hash(row)
-        heads[item.org_id] = (row["seq"], row["record_hash"])
-        rows.append(row)
-        index.extend(hmac_index_rows(item.org_id, row["seq"], item.hmacs))
-    return rows, index, heads
-
-
-class Backend(Protocol):
-    async def open(self) -> None: ...
-
-    async def probe(self) -> None: ...
-
-    async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]: ...
-
-    async def close(self) -> None: ...
-
-
-class SqliteBackend:
-    """Writes batches on a stdlib ``sqlite3`` connection of its own.
-
-    The write runs inline on the event loop when the database lock is free (no thread hop: a
-    handoff to a worker thread costs more than the write itself under GIL contention). When
-    another process holds the lock, the writer task retries after short pauses
-    (:func:`core.sqlite_lock.when_unlocked`), then moves the batch to a worker thread that waits for it
-    (``busy_timeout``), so the loop never blocks on another process.
-    """
-
-    _INSERT = f"INSERT INTO audit_event ({', '.join(RECORD_FIELDS)}) VALUES ({', '.join('?' for _ in RECORD_FIELDS)})"
-
-    def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        if not path or path == ":memory:":
-            raise unavailable("the audit log needs a file database, not :memory:")
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self.synchronous = os.environ.get("SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-        if self.synchronous not in {"FULL", "NORMAL", "EXTRA"}:
-            raise unavailable("SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA")
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-        self.wal = WalCheckpointer(path)  # WAL checkpoints off the append path (audit/wal.py)
-
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sqlite")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def open(self) -> None:
-        self._open_sync()
-
-    def _open_sync(self) -> None:
-        if self._conn is not None:
-            return
-        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # self.wal checkpoints in a worker thread
-            conn.execute("SELECT 1 FROM audit_chain_head LIMIT 1").fetchall()
-            conn.execute("PRAGMA busy_timeout=0")
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    async def probe(self) -> None:
-        try:
-            self._probe_sync(wait=False)
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            await self._in_thread(self._probe_sync, True)
-
-    def _probe_sync(self, wait: bool) -> None:
-        self._open_sync()
-        assert self._conn is not None
-        self._begin(wait)
-        self._conn.execute("ROLLBACK")
-
-    def _begin(self, wait: bool) -> None:
-        assert self._conn is not None
-        if not wait:
-            self._conn.execute("BEGIN IMMEDIATE")
-            return
-        self._conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        finally:
-            self._conn.execute("PRAGMA busy_timeout=0")
-
-    def write_now(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        """Write ``batch`` inline; raises ``sqlite3.OperationalError`` (busy) when the lock is held."""
-        return self._write_sync(batch, False)
-
-    async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        return await when_unlocked(
-            lambda: self._write_sync(batch, False), lambda: self._in_thread(self._write_sync, batch, True)
-        )
-
-    def _write_sync(self, batch: Sequence[PreparedEvent], wait: bool) -> list[dict[str, Any]]:
-        self._open_sync()
-        conn = self._conn
-        assert conn is not None
-        orgs = sorted({item.org_id for item in batch})
-        self._begin(wait)
-        try:
-            marks = ", ".join("?" for _ in orgs)
-            heads: Heads = {
-                org: (seq, head)
-                for org, seq, head in conn.execute(
-                    f"SELECT org_id, seq, head_hash FROM audit_chain_head WHERE org_id IN ({marks})", orgs
-                )
-            }
-            known = set(heads)
-            rows, index, new_heads = chain_batch(batch, heads)
-            conn.executemany(self._INSERT, [tuple(row[f] for f in RECORD_FIELDS) for row in rows])
-            if index:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO audit_value_hmac (org_id, hmac, seq) VALUES (?, ?, ?)",
-                    [(r["org_id"], r["hmac"], r["seq"]) for r in index],
-                )
-            for org in orgs:
-                seq, head = new_heads[org]
-                if org in known:
-                    conn.execute(
-                        "UPDATE audit_chain_head SET seq = ?, head_hash = ? WHERE org_id = ?", (seq, head, org)
-                    )
-                else:
-                    conn.execute(
-                        "INSERT INTO audit_chain_head (org_id, seq, head_hash) VALUES (?, ?, ?)", (org, seq, head)
-                    )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self.wal.committed()
-        return rows
-
-    async def close(self) -> None:
-        self.reset()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        await asyncio.to_thread(self.wal.close)
-
-    def reset(self) -> None:
-        """Drop the connection (after a failure; the next write reopens it)."""
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
-
-
-class _StaleConnection(Exception):
-    """A pooled connection was found closed before the batch wrote anything."""
-
-
-class PostgresBackend:
-    """Writes batches in one transaction that row-locks each org's chain head.
-
-    Uses an engine of its own (a small pool bound to this appender's event loop), so appenders
-    on several threads' loops work side by side.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.lock_timeout_ms = lock_timeout_ms()
-        self._engine: Any = None
-
-    def _get_engine(self) -> Any:
-        if self._engine is None:
-            from sqlalchemy.ext.asyncio import create_async_engine
-
-            # lock_timeout per connection, not a SET LOCAL round trip per batch
-            settings = {"lock_timeout": str(int(self.lock_timeout_ms))}
-            self._engine = create_async_engine(
-                self.url,
-                pool_size=1,
-                max_overflow=4,
-                pool_pre_ping=False,  # a dead connection fails its batch and is dropped by the pool
-                connect_args={"server_settings": settings},
-            )
-        return self._engine
-
-    async def open(self) -> None:
-        await self.probe()
-
-    async def probe(self) -> None:
-        from sqlalchemy import text
-
-        async with self._get_engine().connect() as conn:
-            await conn.execute(text("SELECT 1 FROM audit_chain_head LIMIT 1"))
-
-    async def write(self, batch: Sequence[PreparedEvent]) -> list[dict[str, Any]]:
-        """Four round trips per batch: BEGIN, lock the heads, one statement writing it all, COMMIT.
-
-        No ping before each batch: a pooled connection found dead before anything was written
-        (the server restarted) is dropped and the batch retried once on a fresh one.
-        """
-        try:
-            return await self._write(batch, fresh=False)
-        except _StaleConnection:
-            return await self._write(batch, fresh=True)
-
-    async def _write(self, batch: Sequence[PreparedEvent], *, fresh: bool) -> list[dict[str, Any]]:
-        from sqlalchemy import select, text
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        from audit.schema import audit_chain_head as head
-
-        orgs = sorted({item.org_id for item in batch})
-        lock = select(head.c.org_id, head.c.seq, head.c.head_hash).where(head.c.org_id.in_(orgs))
-        lock = lock.order_by(head.c.org_id).with_for_update()
-        async with self._get_engine().begin() as conn:
-            try:
-                heads: Heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
-            except DBAPIError as exc:
-                if exc.connection_invalidated and not fresh:
-                    raise _StaleConnection from exc
-                raise
-            missing = [org for org in orgs if org not in heads]
-            if missing:
-                await conn.execute(
-                    pg_insert(head)
-                    .values([{"org_id": o, "seq": 0, "head_hash": GENESIS_HASH} for o in missing])
-                    .on_conflict_do_nothing()
-                )
-                heads = {r.org_id: (r.seq, r.head_hash) for r in await conn.execute(lock)}
-            rows, index, new_heads = chain_batch(batch, heads)
-            moved = [{"org_id": org, "seq": new_heads[org][0], "head_hash": new_heads[org][1]} for org in orgs]
-            await conn.execute(
-                text(_PG_WRITE),
-                {"rows": _JSON.encode(rows), "index": _JSON.encode(index), "heads": _JSON.encode(moved)},
-            )
-        return rows
-
-    async def close(self) -> None:
-        if self._engine is not None:
-            engine, self._engine = self._engine, None
-            await engine.dispose()
-
-    def reset(self) -> None:
-        return None
-
-
-_COLUMNS = ", ".join(RECORD_FIELDS)
-# The rows go as one JSON parameter each (json_populate_recordset types them by the table's own
-# columns): one statement and one round trip for the events, their value HMACs and the heads.
-_PG_WRITE = f"""
-WITH events AS (
-    INSERT INTO audit_event ({_COLUMNS})
-    SELECT {_COLUMNS} FROM json_populate_recordset(NULL::audit_event, CAST(:rows AS json))
-), hmacs AS (
-    INSERT INTO audit_value_hmac (org_id, hmac, seq)
-    SELECT org_id, hmac, seq FROM json_populate_recordset(NULL::audit_value_hmac, CAST(:index AS json))
-    ON CONFLICT DO NOTHING
-)
-UPDATE audit_chain_head AS h SET seq = u.seq, head_hash = u.head_hash
-FROM json_populate_recordset(NULL::audit_chain_head, CAST(:heads AS json)) AS u
-WHERE h.org_id = u.org_id
-"""
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _error_for(exc: BaseException) -> SwitchboardError:
@@ -340,28 +42,44 @@ def _error_for(exc: BaseException) -> SwitchboardError:
 
 
 class Appender:
-    """The group-commit queue for one database on one event loop."""
+    """The group-commit queue for one database on one event loop.
+
+    On SQLite it also keeps the write-ahead journal of tool-call records (``audit/journal.py``):
+    :meth:`append_journaled` returns once a record's line is in the journal, and the writer
+    task chains it a moment later (``SWITCHBOARD_AUDIT_JOURNAL_DELAY_MS``), once the call's answer
+    has been sent, together with whatever else was journaled meanwhile.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.journal: Journal | None = None
         if url.startswith("sqlite"):
             from sqlalchemy.engine import make_url
 
             self.backend: Any = SqliteBackend(make_url(url).database or "", lock_timeout_ms())
+            if journal_enabled():
+                self.journal = Journal(self.backend.path, sync=self.backend.synchronous != "NORMAL")
+                self._loop = weakref.ref(asyncio.get_running_loop())
+                _journaling.add(self)
         else:
             self.backend = PostgresBackend(url)
-        self._pending: list[tuple[PreparedEvent, asyncio.Future[AuditRecord]]] = []
+        # a journaled record has no waiter: its future is None
+        self._pending: list[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._active = False  # a leader, the writer task or a probe owns the connection
         self._probe_lock: asyncio.Lock | None = None
         self._healthy = False
         self._opened = False
+        self._journaled = 0  # journal lines not chained yet
+        self._chain_scheduled = False
+        self._journal_dirty = False  # chaining a line failed: the journal is replayed by the next probe
         self.checkpointer = AutoCheckpointer()
 
     async def ready(self) -> None:
         """Raise UNAVAILABLE unless an append can be written now (cheap once healthy).
 
-        The probe owns the connection like a writer does: appends queue behind it.
+        The probe owns the connection like a writer does: appends queue behind it. After a
+        journaled record failed to be chained, a successful probe chains the journal first.
         """
         if self._healthy:
             return
@@ -380,6 +98,11 @@ class Appender:
                 if not self._opened:
                     await self._open()
                 await self.backend.probe()
+                if self._journal_dirty and self.journal is not None:
+                    await self._chain_missing(self.journal.entries())
+                    self._journal_dirty = False
+                    if not self._journaled:
+                        self.journal.clear()
             except Exception as exc:
                 self.backend.reset()
                 raise _error_for(exc) from None
@@ -400,7 +123,30 @@ class Appender:
             self.backend.reset()
             await get_engine(self.url)  # a database without the audit tables yet: migrate it
             await self.backend.open()
+        if self.journal is not None:
+            await self._recover_journals()
         self._opened = True
+
+    async def _recover_journals(self) -> None:
+        """Chain what the journals of stopped processes hold, then remove them (fail closed)."""
+        assert isinstance(self.backend, SqliteBackend)
+        for path in candidates(self.backend.path):
+            with claimed(path) as free:
+                if not free:
+                    continue  # a live process's journal
+                chained = await self._chain_missing(read_entries(path))
+                path.unlink(missing_ok=True)
+            if chained:
+                log.warning("audit: chained %d record(s) from the journal of a stopped process", chained)
+
+    async def _chain_missing(self, entries: list[PreparedEvent]) -> int:
+        """Write the ``entries`` whose ``event_id`` is not in the log yet; returns how many."""
+        known = self.backend.recorded([e.row["event_id"] for e in entries])
+        missing = [e for e in entries if e.row["event_id"] not in known]
+        for start in range(0, len(missing), MAX_BATCH):
+            rows = await self.backend.write(missing[start : start + MAX_BATCH])
+            self.checkpointer.observe(rows)
+        return len(missing)
 
     async def append(self, item: PreparedEvent) -> AuditRecord:
         """Queue ``item``; returns its record once the transaction holding it has committed.
@@ -433,15 +179,50 @@ class Appender:
             self._pending[:0] = batch
             self._start_writer()
             return await future
-        self._healthy = True
-        self.checkpointer.observe(rows)
-        for (_, waiter), row in zip(batch, rows, strict=True):
-            _settle(waiter, record=AuditRecord.from_row(row))
+        self._committed(batch, rows)
         if self._pending:
             self._start_writer()
         else:
             self._active = False
         return future.result()
+
+    async def append_journaled(self, item: PreparedEvent) -> None:
+        """Return once ``item`` is durable in the journal; it is chained right after, off this path.
+
+        PostgreSQL has no journal (the database is usually on another machine than this
+        process's disk): there the record is committed before this returns, as :meth:`append`.
+        """
+        if self.journal is None:
+            await self.append(item)
+            return
+        if not self._healthy:
+            await self.ready()
+        self.journal.write(item)
+        self._journaled += 1
+        self._pending.append((item, None))
+        if not self._active and not self._chain_scheduled:
+            # after the answer has left: the call's own task goes on to send it meanwhile
+            self._chain_scheduled = True
+            asyncio.get_running_loop().call_later(self.journal.delay_s, self._chain_journaled)
+
+    def _chain_journaled(self) -> None:
+        self._chain_scheduled = False
+        if self._pending and not self._active:
+            self._start_writer()
+
+    def _committed(
+        self, batch: Sequence[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]], rows: list[dict[str, Any]]
+    ) -> None:
+        """Settle the waiters of a committed batch; empty the journal once every line is chained."""
+        self._healthy = True
+        self.checkpointer.observe(rows)
+        for (_, waiter), row in zip(batch, rows, strict=True):
+            if waiter is None:
+                self._journaled -= 1
+            else:
+                _settle(waiter, record=AuditRecord.from_row(row))
+        if self.journal is not None and not self._journaled and not self._journal_dirty:
+            self.journal.clear()
 
     def _start_writer(self) -> None:
         self._active = True
@@ -456,7 +237,7 @@ class Appender:
         finally:
             self._active = False
 
-    async def _write(self, batch: list[tuple[PreparedEvent, asyncio.Future[AuditRecord]]]) -> None:
+    async def _write(self, batch: list[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]]) -> None:
         try:
             rows = await self.backend.write([item for item, _ in batch])
         except Exception as exc:
@@ -464,20 +245,56 @@ class Appender:
                 for one in batch:
                     await self._write([one])
                 return
-            self._healthy = False
-            self.backend.reset()
-            _settle(batch[0][1], error=_error_for(exc))
+            error = _error_for(exc)
+            waiter = batch[0][1]
+            if waiter is not None:
+                self._healthy = False
+                self.backend.reset()
+                _settle(waiter, error=error)
+                return
+            self._journaled -= 1
+            if error.code is not ErrorCode.CONFLICT:  # CONFLICT: its event_id is in the log already
+                # the line stays in the journal; calls are refused until a probe chains it
+                log.error("audit: a journaled record was not chained (%s); it stays in the journal", error.code.value)
+                self._healthy = False
+                self._journal_dirty = True
+                self.backend.reset()
             return
-        self._healthy = True
-        self.checkpointer.observe(rows)
-        for (_, future), row in zip(batch, rows, strict=True):
-            _settle(future, record=AuditRecord.from_row(row))
+        self._committed(batch, rows)
 
     async def aclose(self) -> None:
         if self._writer is not None and not self._writer.done():
             await self._writer
         await self.checkpointer.aclose()  # clean shutdown: every committed head gets signed
+        if self.journal is not None:
+            if not self._journaled and not self._journal_dirty:
+                self.journal.clear()
+            self.journal.close()  # kept when it still holds lines: the next appender chains them
+            _journaling.discard(self)
         await self.backend.close()
+
+    def chain_at_exit(self) -> None:
+        """The process ends (its event loop is gone): chain what the journal still holds, in this thread."""
+        if self.journal is None or not self.journal.is_open:
+            return
+        try:
+            entries = self.journal.entries()
+            known = self.backend.recorded([e.row["event_id"] for e in entries])
+            missing = [e for e in entries if e.row["event_id"] not in known]
+            for start in range(0, len(missing), MAX_BATCH):
+                self.checkpointer.observe(self.backend.write_waiting(missing[start : start + MAX_BATCH]))
+            self.journal.clear()
+        except Exception as exc:  # the lines stay: the next appender to open the database chains them
+            log.error("audit: the journal was not chained at exit (%s); the next start chains it", exc, exc_info=True)
+        finally:
+            self.journal.close()
+
+    async def flush(self) -> None:
+        """Wait until every record queued on this appender (journaled ones too) is chained."""
+        if self._pending and not self._active:
+            self._start_writer()  # journaled records waiting for their delay: now
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait({self._writer})
 
 
 def _settle(
@@ -490,6 +307,24 @@ def _settle(
     else:
         assert record is not None
         future.set_result(record)
+
+
+_journaling: set[Appender] = set()  # held until closed: an appender outlives its loop until chained
+
+
+def _chain_after_closed_loops() -> None:
+    """An appender whose event loop ended without closing it chains its journal now, in this thread."""
+    for appender in list(_journaling):
+        loop = appender._loop()
+        if loop is None or loop.is_closed():
+            _journaling.discard(appender)
+            appender.chain_at_exit()
+
+
+@atexit.register  # registered after audit.autocheckpoint's, so it runs first: the exit checkpoint covers these
+def _chain_journals_at_exit() -> None:
+    for appender in list(_journaling):
+        appender.chain_at_exit()
 
 
 _appenders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Appender]] = weakref.WeakKeyDictionary()
@@ -510,8 +345,15 @@ def get_appender(url: str | None = None) -> Appender:
         with _registry_lock:
             per_loop = _appenders.setdefault(loop, {})
             if url not in per_loop:
+                _chain_after_closed_loops()
                 per_loop[url] = Appender(url)
     return per_loop[url]
+
+
+async def flush_appenders() -> None:
+    """Wait until this loop's appenders have chained everything queued (journaled records too)."""
+    for appender in list(_appenders.get(asyncio.get_running_loop(), {}).values()):
+        await appender.flush()
 
 
 async def close_appenders() -> None:

@@ -110,6 +110,10 @@ class AutoCheckpointer:
         for row in rows:
             self._heads[row["org_id"]] = (row["seq"], row["record_hash"])
             self._count += 1
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a journal chained at exit): the exit checkpoint signs these
+            return
         if self.every and self._count >= self.every:
             self._start()
         elif self.seconds and self._timer is None and (self._task is None or self._task.done()):

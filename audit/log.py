@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit.appender import close_appenders, get_appender
+from audit.appender import close_appenders, flush_appenders, get_appender
 from audit.prepare import PreparedEvent, prepare_event, stored_customer_ref, validate_event
 from audit.record import AuditEvent, AuditRecord
 from audit.sealing import seal_row
@@ -29,6 +29,21 @@ async def append(event: AuditEvent) -> AuditRecord:
     log cannot be written (the caller must then not perform the audited action).
     """
     return await get_appender().append(_prepare(event))
+
+
+async def append_journaled(event: AuditEvent) -> None:
+    """Append ``event`` through the write-ahead journal (``audit/journal.py``): the servers' tool calls.
+
+    Returns once the prepared record is durable in this process's journal (SQLite; on PostgreSQL
+    once it is committed); it is chained right after, off the caller's path. Raises like
+    :func:`append`; a journal that cannot be written raises UNAVAILABLE.
+    """
+    await get_appender().append_journaled(_prepare(event))
+
+
+async def flush() -> None:
+    """Wait until every record appended on this event loop is in the log (journaled ones too)."""
+    await flush_appenders()
 
 
 async def append_many(events: Sequence[AuditEvent]) -> list[AuditRecord]:

@@ -7,7 +7,8 @@
   refused with UNAVAILABLE and the tool never runs.
 - ``after_call`` appends the single record of the call (source ``server:<name>``, client name
   and version, tool, redacted arguments, result or error code, latency, trace and session ids).
-  It returns only after the record is committed; if that append fails the caller gets
+  It returns only after the record is durable in the write-ahead journal (``audit/journal.py``;
+  chained into the log right after, off the call's path); if that fails the caller gets
   UNAVAILABLE instead of the result.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.log import append, ready
+from audit.log import append_journaled, ready
 from audit.record import AuditEvent
 from core.errors import ErrorCode, SwitchboardError, unavailable
 from core.factors import hide_factors
@@ -79,7 +80,7 @@ class AuditHook:
             details=details,
         )
         try:
-            await append(event)
+            await append_journaled(event)
         except SwitchboardError as err:
             if err.code is ErrorCode.UNAVAILABLE:
                 raise

@@ -209,8 +209,10 @@ async def engine_figures(url: str, home: Path, *, n1: int, n50: int, verify_n: i
 async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]:
     """Per-call time through audited servers vs the bare one: same server code, calls interleaved.
 
-    Three stdio servers: bare (no hooks), audited with the default SQLite durability (WAL,
-    synchronous=NORMAL) and audited with synchronous=FULL (an fsync per commit).
+    Four stdio servers: bare (no hooks), audited with the defaults (the write-ahead journal,
+    audit/journal.py; WAL, synchronous=NORMAL), audited with each call waiting for its commit
+    (SWITCHBOARD_AUDIT_JOURNAL=off, as before the journal) and audited with synchronous=FULL (an
+    fsync per journal line and per commit).
     """
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
@@ -220,6 +222,7 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     variants = {
         "bare": ("bare", {}),
         "audited": ("audited", {}),
+        "audited_commit": ("audited", {"SWITCHBOARD_AUDIT_JOURNAL": "off"}),
         "audited_sync_full": ("audited", {"SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS": "FULL"}),
     }
 
@@ -246,7 +249,8 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
         for i in range(calls):
             if i % size == 0:
                 cpu0 = {name: _common.process_cpu_seconds(pids[name]) for name in names}
-            for name in names[i % 3 :] + names[: i % 3]:  # rotate the order every round
+            turn = i % len(names)
+            for name in names[turn:] + names[:turn]:  # rotate the order every round
                 start = time.perf_counter()
                 result = await clients[name].call_tool("get_order", args)
                 times[name].append(time.perf_counter() - start)
@@ -261,6 +265,7 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     out = {
         "middleware_call_ms_bare_mean": mean["bare"],
         "middleware_call_ms_audited_mean": mean["audited"],
+        "middleware_call_ms_audited_commit_mean": mean["audited_commit"],
         "middleware_call_ms_audited_sync_full_mean": mean["audited_sync_full"],
         "middleware_calls": calls,
         "middleware_blocks": BLOCKS,
@@ -270,6 +275,9 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
         out[f"middleware_cost_ratio{suffix}"] = statistics.median(ratios)
         out[f"middleware_cost_ratio{suffix}_block_p25"] = _common.percentile(ratios, 25)
         out[f"middleware_cost_ratio{suffix}_block_p75"] = _common.percentile(ratios, 75)
+    out["middleware_cost_ratio_commit_per_call"] = statistics.median(
+        block_ratios(times["audited_commit"], times["bare"], statistics.fmean)
+    )
     out["middleware_cost_ratio_sync_full"] = statistics.median(
         block_ratios(times["audited_sync_full"], times["bare"], statistics.fmean)
     )
@@ -281,6 +289,9 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     out["middleware_server_cpu_ratio_block_p75"] = _common.percentile(cpu_ratios, 75)
     # the blocks' CPU comes in 10 ms clock ticks: the whole run's totals are the finer figure
     out["middleware_server_cpu_ratio_total"] = sum(cpu_blocks["audited"]) / max(1e-9, sum(cpu_blocks["bare"]))
+    out["middleware_server_cpu_ratio_commit_per_call_total"] = sum(cpu_blocks["audited_commit"]) / max(
+        1e-9, sum(cpu_blocks["bare"])
+    )
     return out
 
 

@@ -11,7 +11,7 @@ from fastmcp import Client
 from mcp_types import Implementation
 from pydantic import BaseModel
 
-from audit import close, verify_chain
+from audit import close, flush, verify_chain
 from audit.middleware import AuditHook
 from audit.store import tail
 from core.errors import not_found
@@ -121,7 +121,34 @@ async def test_unwritable_log_refuses_the_call_before_the_tool_runs(audit_db, mo
     assert await tail("acme") == []
 
 
-async def test_a_failed_append_after_the_call_gives_unavailable_and_recovers(audit_db, monkeypatch):
+async def test_a_locked_log_keeps_the_record_in_the_journal_and_refuses_calls_until_it_is_chained(
+    audit_db, monkeypatch
+):
+    if not audit_db.startswith("sqlite"):
+        pytest.skip("SQLite only: on PostgreSQL a call waits for its commit (the next test)")
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "300")
+    await close()  # appenders read the timeout when they start
+    server, ran = make_server()
+    async with Client(server) as client:
+        assert not (await client.call_tool_mcp("lookup", {"phone": "010-1111-2222"})).is_error
+        async with _chain_locked(audit_db):
+            # answered: its record is durable in the journal before the answer
+            assert not (await client.call_tool_mcp("lookup", {"phone": "010-1111-3333"})).is_error
+            await flush()  # chaining it waits 300 ms for the lock, then gives up
+            refused = await client.call_tool_mcp("lookup", {"phone": "010-1111-4444"})
+            assert body(refused)["code"] == "UNAVAILABLE"  # fail closed until the journal is chained
+            assert ran["n"] == 2  # refused before the tool ran
+        assert not (await client.call_tool_mcp("lookup", {"phone": "010-1111-5555"})).is_error
+    await flush()
+    records = await tail("acme")
+    assert [r.seq for r in records] == [1, 2, 3]
+    assert [len(r.args_hmac or "") > 0 for r in records] == [True, True, True]
+    assert (await verify_chain("acme")).ok
+
+
+async def test_a_failed_commit_after_the_call_gives_unavailable_and_recovers(audit_db, monkeypatch):
+    if audit_db.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no journal: a call waits for its commit")
     monkeypatch.setenv("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "300")
     await close()  # appenders read the timeout when they start
     server, ran = make_server()
