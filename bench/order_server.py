@@ -1,10 +1,14 @@
 """The order server over stdio against a bare FastMCP server (the floor), side by side.
 
-Five stdio servers run in one process run, taking turns in blocks of 100 calls (one call in flight):
+Six stdio servers run in one process run, taking turns in blocks of 100 calls (one call in flight):
 
 - ``bare``: a bare FastMCP server with a trivial ``echo`` tool (the floor);
 - ``bare_order``: a bare FastMCP server whose ``get_order`` returns the order server's answer for
   order 8841 as a constant (what moving an order-sized answer over MCP costs by itself);
+- ``bare_lookup``: a bare FastMCP server doing the same lookup by hand: the order server's own
+  three queries (order header, lines, refunds; compiled to SQL by SQLAlchemy) on the same SQLite
+  file with the stdlib ``sqlite3`` module, rows returned as they come (what a developer writing
+  the tool without Switchboard would run: no tenancy, validation, masking or audit);
 - ``kit``: the Switchboard kit (identity, validation, hooks with the production audit log) with
   the same ``echo`` tool, to show what the shared layers cost;
 - ``orders_core``: the order server's ``get_order`` without hooks (``build_server(hooks=[])``);
@@ -51,7 +55,7 @@ from _common import (
 
 NAME = "order_server"
 TARGET = 1.3
-KEYS = ("bare", "bare_order", "kit", "orders_core", "orders")
+KEYS = ("bare", "bare_order", "bare_lookup", "kit", "orders_core", "orders")
 CYCLE_METRICS = ("p50_ms", "cpu_ms_per_call")
 METRICS = (
     ("calls_per_s", "calls/s", "higher"),
@@ -87,6 +91,34 @@ from servers.order_server.app import build_server
 server = build_server(launch=ServerLaunch(org_id="demo"), hooks=[])
 result = asyncio.run(server.call_tool("get_order", {"order_id": "8841"}))
 sys.stdout.write(result.structured_content and __import__("json").dumps(result.structured_content, ensure_ascii=False))
+"""
+BARE_LOOKUP_SERVER = """
+import json, sqlite3, sys
+from fastmcp import FastMCP
+SQL = json.loads(open(sys.argv[1], encoding="utf-8").read())
+conn = sqlite3.connect(SQL["database"], check_same_thread=False)
+conn.row_factory = sqlite3.Row
+mcp = FastMCP("bare", version="1.0.0")
+@mcp.tool
+async def get_order(order_id: str) -> dict:
+    \"\"\"The order, its lines and its refunds, read with the order server's own queries.\"\"\"
+    params = {"org_id": "demo", "order_id": order_id}
+    head = conn.execute(SQL["header"], params).fetchone()
+    if head is None:
+        raise ValueError(f"no order {order_id}")
+    items = [dict(row) for row in conn.execute(SQL["items"], params)]
+    refunds = [dict(row) for row in conn.execute(SQL["refunds"], params)]
+    return {"order": dict(head), "items": items, "refunds": refunds}
+mcp.run(transport="stdio", show_banner=False)
+"""
+LOOKUP_SQL = """
+import json, sys
+from sqlalchemy.dialects import sqlite
+from servers.order_server.store import HEADER, ITEMS, REFUNDS
+def text(query):
+    return str(query.compile(dialect=sqlite.dialect(paramstyle="named")))
+json.dump({"database": sys.argv[1], "header": text(HEADER[False]), "items": text(ITEMS), "refunds": text(REFUNDS)},
+          sys.stdout)
 """
 KIT_SERVER = """
 from servers.kit import ServerLaunch, build_server
@@ -234,6 +266,15 @@ def seed_database(home: Path) -> Path:
     ).stdout
     path = home / "order-8841.json"
     path.write_text(answer, encoding="utf-8")
+    sql = subprocess.run(
+        [sys.executable, "-c", LOOKUP_SQL, str(home / "switchboard.db")],
+        env=env,
+        cwd=str(ROOT),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (home / "lookup-sql.json").write_text(sql, encoding="utf-8")
     return path
 
 
@@ -249,6 +290,13 @@ async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
                 "bare, order answer",
                 sys.executable,
                 ["-c", BARE_ORDER_SERVER, str(order_file)],
+                "get_order",
+                {"order_id": "8841"},
+            ),
+            Server(
+                "bare, same lookup",
+                sys.executable,
+                ["-c", BARE_LOOKUP_SERVER, str(home / "lookup-sql.json")],
                 "get_order",
                 {"order_id": "8841"},
             ),
@@ -282,11 +330,12 @@ async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
             figures[f"{key}_{metric}_cycle_ratio_p25"] = percentile(values, 25)
             figures[f"{key}_{metric}_cycle_ratio_p75"] = percentile(values, 75)
         if key in ("orders_core", "orders"):
-            for metric in CYCLE_METRICS:
-                values = cycle_ratios(server, servers[1], metric)
-                figures[f"{key}_{metric}_vs_bare_order_cycle_ratio_median"] = median(values)
-                figures[f"{key}_{metric}_vs_bare_order_cycle_ratio_p25"] = percentile(values, 25)
-                figures[f"{key}_{metric}_vs_bare_order_cycle_ratio_p75"] = percentile(values, 75)
+            for against, base in (("bare_order", servers[1]), ("bare_lookup", servers[2])):
+                for metric in CYCLE_METRICS:
+                    values = cycle_ratios(server, base, metric)
+                    figures[f"{key}_{metric}_vs_{against}_cycle_ratio_median"] = median(values)
+                    figures[f"{key}_{metric}_vs_{against}_cycle_ratio_p25"] = percentile(values, 25)
+                    figures[f"{key}_{metric}_vs_{against}_cycle_ratio_p75"] = percentile(values, 75)
     figures["cycles"] = len(servers[0].blocks)
     return servers, figures
 
@@ -311,6 +360,7 @@ def report(servers: list[Server], figures: dict[str, float]) -> None:
             (
                 label,
                 figures[f"bare_order_{metric}_ratio"],
+                figures[f"bare_lookup_{metric}_ratio"],
                 figures[f"kit_{metric}_ratio"],
                 core,
                 _verdict(core, better),
@@ -320,7 +370,16 @@ def report(servers: list[Server], figures: dict[str, float]) -> None:
         )
     print_table(
         f"Ratios to the bare server (aim: at most {TARGET}x slower)",
-        ["metric", "bare, order answer", "kit+audit", "orders, no hooks", "aim", "switchboard serve orders", "aim"],
+        [
+            "metric",
+            "bare, order answer",
+            "bare, same lookup",
+            "kit+audit",
+            "orders, no hooks",
+            "aim",
+            "switchboard serve orders",
+            "aim",
+        ],
         rows,
     )
 
@@ -329,11 +388,14 @@ def report_cycles(figures: dict[str, float]) -> None:
     rows = []
     pairs = (
         ("bare_order", "", "bare, order answer / bare echo"),
+        ("bare_lookup", "", "bare, same lookup / bare echo"),
         ("kit", "", "kit+audit echo / bare echo"),
         ("orders_core", "", "orders, no hooks / bare echo"),
         ("orders", "", "serve orders / bare echo"),
         ("orders_core", "_vs_bare_order", "orders, no hooks / bare, order answer"),
         ("orders", "_vs_bare_order", "serve orders / bare, order answer"),
+        ("orders_core", "_vs_bare_lookup", "orders, no hooks / bare, same lookup"),
+        ("orders", "_vs_bare_lookup", "serve orders / bare, same lookup"),
     )
     for key, against, label in pairs:
         for metric, name in (("p50_ms", "p50"), ("cpu_ms_per_call", "server CPU/call")):

@@ -121,13 +121,17 @@ async def test_unwritable_log_refuses_the_call_before_the_tool_runs(audit_db, mo
     assert await tail("acme") == []
 
 
-async def test_a_locked_log_keeps_the_record_in_the_journal_and_refuses_calls_until_it_is_chained(
-    audit_db, monkeypatch
-):
+@pytest.fixture
+async def short_lock_timeout(monkeypatch):
+    """Appends give up after 300 ms waiting for the chain lock (appenders read it when they start)."""
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "300")
+    await close()
+
+
+@pytest.mark.usefixtures("short_lock_timeout")
+async def test_a_locked_log_keeps_the_record_in_the_journal_and_refuses_calls_until_it_is_chained(audit_db):
     if not audit_db.startswith("sqlite"):
         pytest.skip("SQLite only: on PostgreSQL a call waits for its commit (the next test)")
-    monkeypatch.setenv("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "300")
-    await close()  # appenders read the timeout when they start
     server, ran = make_server()
     async with Client(server) as client:
         assert not (await client.call_tool_mcp("lookup", {"phone": "010-1111-2222"})).is_error
@@ -146,11 +150,10 @@ async def test_a_locked_log_keeps_the_record_in_the_journal_and_refuses_calls_un
     assert (await verify_chain("acme")).ok
 
 
-async def test_a_failed_commit_after_the_call_gives_unavailable_and_recovers(audit_db, monkeypatch):
+@pytest.mark.usefixtures("short_lock_timeout")
+async def test_a_failed_commit_after_the_call_gives_unavailable_and_recovers(audit_db):
     if audit_db.startswith("sqlite"):
         pytest.skip("PostgreSQL has no journal: a call waits for its commit")
-    monkeypatch.setenv("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "300")
-    await close()  # appenders read the timeout when they start
     server, ran = make_server()
     async with Client(server) as client:
         assert not (await client.call_tool_mcp("lookup", {"phone": "010-1111-2222"})).is_error
