@@ -101,3 +101,22 @@ def test_bad_input_gives_clear_errors():
     assert cli("verify", "--org", "no-such-org").exit_code == 2
     assert cli("prune", "--before", "2999-01-01", input="n\n").exit_code == 1
     assert run_async(lambda: sql("SELECT count(*) FROM audit_event")) == [(1,)]
+
+
+def test_verify_reports_records_waiting_in_a_stopped_servers_journal(audit_db):
+    if not audit_db.startswith("sqlite"):
+        pytest.skip("the journal is SQLite's")
+    from sqlalchemy.engine import make_url
+
+    from audit.journal import _line, directory_for
+    from audit.log import _prepare
+
+    seed(2)
+    folder = directory_for(make_url(audit_db).database or "")
+    folder.mkdir(mode=0o700, exist_ok=True)
+    (folder / "999-0000000000aa.jnl").write_bytes(b"".join(_line(_prepare(event(7 + i))) for i in range(3)))
+    result = cli("verify", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["journaled_waiting"] == 3
+    human = cli("verify")
+    assert "3 tool-call record(s) wait in the journal of a stopped server" in human.stdout
+    assert run_async(lambda: sql("SELECT COUNT(*) FROM audit_event"))[0][0] == 2  # verify writes nothing
