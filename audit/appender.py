@@ -5,7 +5,7 @@ writer task takes everything queued, writes it in one transaction (``audit/backe
 resolves every caller's future with its record only after COMMIT. While one batch commits, the
 next one gathers. Tool-call records of the servers take the journal instead
 (:meth:`Appender.append_journaled`, ``audit/journal.py``): durable before the call answers,
-chained right after.
+chained a moment later.
 """
 
 from __future__ import annotations
@@ -279,6 +279,8 @@ class Appender:
             return
         try:
             entries = self.journal.entries()
+            if not entries:  # nothing left (the usual case): no database work, not even a connection
+                return
             known = self.backend.recorded([e.row["event_id"] for e in entries])
             missing = [e for e in entries if e.row["event_id"] not in known]
             for start in range(0, len(missing), MAX_BATCH):
