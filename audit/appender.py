@@ -141,8 +141,7 @@ class Appender:
 
     async def _chain_missing(self, entries: list[PreparedEvent]) -> int:
         """Write the ``entries`` whose ``event_id`` is not in the log yet; returns how many."""
-        known = self.backend.recorded([e.row["event_id"] for e in entries])
-        missing = [e for e in entries if e.row["event_id"] not in known]
+        missing = self.backend.unrecorded(entries)
         for start in range(0, len(missing), MAX_BATCH):
             rows = await self.backend.write(missing[start : start + MAX_BATCH])
             self.checkpointer.observe(rows)
@@ -281,8 +280,7 @@ class Appender:
             entries = self.journal.entries()
             if not entries:  # nothing left (the usual case): no database work, not even a connection
                 return
-            known = self.backend.recorded([e.row["event_id"] for e in entries])
-            missing = [e for e in entries if e.row["event_id"] not in known]
+            missing = self.backend.unrecorded(entries)
             for start in range(0, len(missing), MAX_BATCH):
                 self.checkpointer.observe(self.backend.write_waiting(missing[start : start + MAX_BATCH]))
             self.journal.clear()

@@ -156,17 +156,18 @@ class SqliteBackend:
             lambda: self._write_sync(batch, False), lambda: self._in_thread(self._write_sync, batch, True)
         )
 
-    def recorded(self, event_ids: Sequence[str]) -> set[str]:
-        """Which of ``event_ids`` are in the log already (a journal's lines may be chained twice)."""
+    def unrecorded(self, entries: Sequence[PreparedEvent]) -> list[PreparedEvent]:
+        """The ``entries`` whose ``event_id`` is not in the log yet (a journal's lines may be chained twice)."""
         self._open_sync()
         assert self._conn is not None
+        ids = [entry.row["event_id"] for entry in entries]
         found: set[str] = set()
-        for start in range(0, len(event_ids), 500):
-            chunk = list(event_ids[start : start + 500])
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             query = f"SELECT event_id FROM audit_event WHERE event_id IN ({marks})"
             found.update(row[0] for row in self._conn.execute(query, chunk))
-        return found
+        return [entry for entry in entries if entry.row["event_id"] not in found]
 
     def _write_sync(self, batch: Sequence[PreparedEvent], wait: bool) -> list[dict[str, Any]]:
         self._open_sync()
