@@ -10,7 +10,12 @@ puppy last week, any tips?") keeps its statement. Agent/assistant turns are cont
 about the customer — except the agent's commitments about the customer's case (a booking, a
 refund date: "설치 기사 방문을 6월 21일 오후 2시로 예약해 드렸습니다"), kept as written with kind
 ``event``. Those never carry a slot, so an agent can never state (or supersede) what the customer
-is: an address, phone or plan only ever comes from the customer's own words.
+is: an address, phone or plan only ever comes from the customer's own words. A substantive
+answer of the agent — an explanation, a list of recommendations, steps to follow: at least
+``GUIDANCE_SENTENCES`` informative statements — is kept whole (in pieces of at most
+``GUIDANCE_CHARS``) with kind ``guidance``: "what we told the customer" is what the next call
+asks about ("the third restaurant you recommended", "상담원이 위약금 없다고 했는데요"). Short
+agent turns ("확인해 드리겠습니다") stay context.
 
 ``infer=False`` stores each message verbatim (still deduplicated and superseded like any memory).
 """
@@ -26,6 +31,8 @@ from servers.memory_server.slots import SlotMatch, detect_slots, is_question
 CUSTOMER_ROLES = {"user", "customer", "human"}
 AGENT_ROLES = {"assistant", "agent", "system", "tool", "ai", "bot"}
 MAX_ANSWER_CHARS = 40
+GUIDANCE_SENTENCES = 3
+GUIDANCE_CHARS = 4000
 
 _FILLER = re.compile(
     r"^(?:(?:네|넵|예|아|아아|음|어|응|아니요|아뇨|감사합니다|고맙습니다|안녕하세요|안녕히\s*계세요|수고하세요|"
@@ -272,7 +279,10 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
         if role in AGENT_ROLES:
             questions = [s for s in sentences if is_question(s)]
             last_question = questions[-1] if questions else None
-            out.extend(_commitment(msg, index, s) for s in sentences if agent_commitment(s))
+            commitments = [s for s in sentences if agent_commitment(s)]
+            out.extend(_commitment(msg, index, s) for s in commitments)
+            if _substantive_answer(sentences, commitments):
+                out.extend(_guidance(msg, index, text))
             continue
         plain: tuple[str, bool] | None = None  # (the previous sentence, kept as a memory?) when it stated no value
         for position, whole in enumerate(sentences):
@@ -319,6 +329,51 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
             )
         last_question = None
     return out
+
+
+def _substantive_answer(sentences: list[str], commitments: list[str]) -> bool:
+    """Whether an agent turn explains or recommends (several informative statements besides its
+    commitments), as opposed to acknowledging, asking or promising."""
+    statements = [s for s in sentences if s not in commitments and not is_question(s) and informative(s, [])]
+    return len(statements) >= GUIDANCE_SENTENCES
+
+
+def _guidance(msg: Message, index: int, text: str) -> list[Candidate]:
+    """The agent's answer as written, split at paragraph breaks into pieces of at most GUIDANCE_CHARS.
+
+    A paragraph the memory guard would refuse as an instruction ("…without verifying…") is left out
+    rather than failing the whole call: the agent's prose is context the caller did not ask to
+    store word for word, unlike a customer's sentence."""
+    from registry.instructions import instructs  # imports SQLAlchemy: not at start
+
+    pieces: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        para = para.strip()
+        if instructs(para) is not None:
+            continue
+        while len(para) > GUIDANCE_CHARS:
+            pieces.append(para[:GUIDANCE_CHARS])
+            para = para[GUIDANCE_CHARS:]
+        if not para:
+            continue
+        if pieces and len(pieces[-1]) + len(para) + 2 <= GUIDANCE_CHARS:
+            pieces[-1] = f"{pieces[-1]}\n\n{para}"
+        else:
+            pieces.append(para)
+    return [
+        Candidate(
+            text=piece,
+            kind="guidance",
+            categories=categorize(piece, []),
+            slots=[],
+            source="extracted",
+            observed_at=msg.timestamp,
+            context=_context_words(msg),
+            meta=_meta(msg, index),
+            pure=False,
+        )
+        for piece in pieces
+    ]
 
 
 def _commitment(msg: Message, index: int, sentence: str) -> Candidate:

@@ -20,7 +20,7 @@ META_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 Ident = Annotated[str, Field(pattern=IDENT_PATTERN, description="1-128 letters, digits or ._:@-")]
 Scalar = Annotated[str, Field(max_length=500)] | int | float | bool
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-KINDS = ("fact", "preference", "message", "note", "event")
+KINDS = ("fact", "preference", "message", "note", "event", "guidance")
 
 
 class MetaIn(BaseModel):
@@ -47,7 +47,7 @@ class MemoryFilters(BaseModel):
     categories: Annotated[list[Category], Field(min_length=1, max_length=20)] | None = Field(
         None, description="Any of these categories (contact, address, plan, payment, delivery, preference, ...)."
     )
-    kinds: Annotated[list[str], Field(min_length=1, max_length=5)] | None = Field(
+    kinds: Annotated[list[str], Field(min_length=1, max_length=6)] | None = Field(
         None, description="Any of: fact, preference, message, note, event."
     )
     created_after: datetime | None = None
