@@ -552,8 +552,8 @@ def main() -> None:
     parser.add_argument("--parts", default="latency,peer,quality", help="comma-separated: latency,peer,quality")
     parser.add_argument(
         "--sets",
-        default="memory_ko,longmemeval,korquad_chat",
-        help="quality data sets (bench/memsets.py): memory_ko, longmemeval, korquad_chat",
+        default="memory_ko,longmemeval,korquad_chat,korquad_long,squad_long",
+        help="quality data sets (bench/memsets.py): memory_ko, longmemeval, korquad_chat, korquad_long, squad_long",
     )
     args = parser.parse_args()
     started = started_at()

@@ -56,12 +56,25 @@ def _recall(evidence: set[str], turns: list[str], k: int) -> float:
     return len(evidence & set(top)) / len(evidence)
 
 
+def _memory_recall(evidence: set[str], memories_of: dict[str, set[str]], ids: list[str], k: int) -> float:
+    """Share of the evidence turns with a memory among the first ``k`` memory ids ``ids``.
+
+    Counted through the turn → memory mapping the writes returned, so a turn that was stored as
+    a duplicate of an earlier identical one (KorQuAD repeats some paragraphs) is found through
+    the memory that holds its text, and a turn that produced no memory is never found."""
+    top = set(list(dict.fromkeys(ids))[:k])
+    return sum(1 for e in evidence if memories_of.get(e, set()) & top) / len(evidence)
+
+
 async def load_set(service: Any, ds: dict[str, Any], org: str, infer: bool) -> dict[str, int]:
     """Store every conversation of ``ds``; returns counts (turns, memories, turns with no memory...)."""
     from servers.memory_server.extract import extract_facts, verbatim
     from servers.memory_server.scope import Scope
 
-    produced: set[str] = set()
+    from core.errors import SwitchboardError
+
+    memories_of: dict[str, set[str]] = {}
+    refused: list[str] = []
     turns = 0
     for conv in ds["conversations"]:
         scope = Scope(org, conv["id"], actor="bench")
@@ -70,21 +83,34 @@ async def load_set(service: Any, ds: dict[str, Any], org: str, infer: bool) -> d
             turns += len(msgs)
             candidates = extract_facts(msgs) if infer else verbatim(msgs)
             for start in range(0, len(candidates), 200):
-                outcomes = await service.add(scope, candidates[start : start + 200])
-                for cand, _ in zip(candidates[start : start + 200], outcomes, strict=True):
-                    produced.add(str(cand.meta.get("message_id")))
+                batch = candidates[start : start + 200]
+                try:
+                    pairs = list(zip(batch, await service.add(scope, batch), strict=True))
+                except SwitchboardError:  # the guard refused a turn: store the others one by one
+                    pairs = []
+                    for cand in batch:
+                        try:
+                            pairs.extend(zip([cand], await service.add(scope, [cand]), strict=True))
+                        except SwitchboardError as exc:
+                            refused.append(f"{cand.meta.get('message_id')}: {exc}")
+                for cand, outcome in pairs:
+                    memories_of.setdefault(str(cand.meta.get("message_id")), set()).add(outcome.id)
     if service.worker is not None:
         await service.worker.drain()
     evidence = {e for c in ds["conversations"] for q in c["questions"] for e in q["evidence"]}
     return {
         "turns": turns,
-        "turns_without_memory": turns - len(produced),
+        "turns_without_memory": turns - len(memories_of),
         "evidence_turns": len(evidence),
-        "evidence_turns_without_memory": len(evidence - produced),
+        "evidence_turns_without_memory": len(evidence - set(memories_of)),
+        "memories_of": memories_of,
+        "refused": refused,
     }
 
 
-async def question_lists(service: Any, ds: dict[str, Any], org: str) -> list[dict[str, Any]]:
+async def question_lists(
+    service: Any, ds: dict[str, Any], org: str, memories_of: dict[str, set[str]]
+) -> list[dict[str, Any]]:
     """Per question: evidence, the default search's turns, and the lexical/dense candidate lists."""
     from servers.memory_server.ranking import RankOptions, candidate_lists
     from servers.memory_server.scope import Scope
@@ -107,20 +133,18 @@ async def question_lists(service: Any, ds: dict[str, Any], org: str) -> list[dic
                     index, tokens, qv, RankOptions(top_k=10, mode="dense", include_superseded=sup)
                 )
                 lexical, dense = candidate_lists(index, tokens, qv, RankOptions(top_k=10, include_superseded=sup))
-                turn_of = {
-                    p: str(index.docs[p].meta.get("message_id"))
-                    for p, _ in itertools.chain(lex_only, dense_only, lexical, dense)
-                }
+                memory_at = {p: index.docs[p].id for p, _ in itertools.chain(lex_only, dense_only, lexical, dense)}
             out.append(
                 {
                     "type": q["type"],
                     "evidence": set(q["evidence"]),
-                    "default": [str(h.doc.meta.get("message_id")) for h in hits],
-                    "lexical_only": [turn_of[p] for p, _ in lex_only],
-                    "dense_only": [turn_of[p] for p, _ in dense_only],
+                    "memories_of": memories_of,
+                    "default": [h.doc.id for h in hits],
+                    "lexical_only": [memory_at[p] for p, _ in lex_only],
+                    "dense_only": [memory_at[p] for p, _ in dense_only],
                     "lexical": lexical,
                     "dense": dense,
-                    "turn_of": turn_of,
+                    "memory_at": memory_at,
                 }
             )
     return out
@@ -133,7 +157,7 @@ def fused_recall(questions: list[dict[str, Any]], fusion: Any, k: int = 10) -> f
     for q in questions:
         scored = fuse(q["lexical"], q["dense"], fusion)
         order = sorted(scored, key=lambda p: -scored[p])[:k]
-        total += _recall(q["evidence"], [q["turn_of"][p] for p in order], k)
+        total += _memory_recall(q["evidence"], q["memories_of"], [q["memory_at"][p] for p in order], k)
     return total / max(1, len(questions))
 
 
@@ -181,7 +205,7 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
     for name in names:
         ds = load(name, quick=quick)
         raw_counts = await load_set(service, ds, f"{ORG}-{name}-raw", infer=False)
-        questions = await question_lists(service, ds, f"{ORG}-{name}-raw")
+        questions = await question_lists(service, ds, f"{ORG}-{name}-raw", raw_counts["memories_of"])
         infer_counts = await load_set(service, ds, f"{ORG}-{name}-infer", infer=True)
         infer_r10 = []
         from servers.memory_server.ranking import RankOptions
@@ -192,20 +216,24 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
             for q in conv["questions"]:
                 opts = RankOptions(top_k=10, include_superseded=bool(q.get("include_superseded")))
                 hits = await service.search(scope, q["question"], opts)
-                infer_r10.append(_recall(set(q["evidence"]), [str(h.doc.meta.get("message_id")) for h in hits], 10))
+                infer_r10.append(_memory_recall(set(q["evidence"]), infer_counts["memories_of"], [h.doc.id for h in hits], 10))
         row = {
             "questions": len(questions),
             "turns": raw_counts["turns"],
             "conversations": len(ds["conversations"]),
-            "default_r5": _mean([_recall(q["evidence"], q["default"], 5) for q in questions]),
-            "default_r10": _mean([_recall(q["evidence"], q["default"], 10) for q in questions]),
-            "lexical_r10": _mean([_recall(q["evidence"], q["lexical_only"], 10) for q in questions]),
-            "dense_r10": _mean([_recall(q["evidence"], q["dense_only"], 10) for q in questions]),
+            "default_r5": _mean([_memory_recall(q["evidence"], q["memories_of"], q["default"], 5) for q in questions]),
+            "default_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["default"], 10) for q in questions]),
+            "lexical_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["lexical_only"], 10) for q in questions]),
+            "dense_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["dense_only"], 10) for q in questions]),
             "infer_r10": _mean(infer_r10),
             "infer_turns_without_memory": infer_counts["turns_without_memory"],
             "infer_evidence_turns_without_memory": infer_counts["evidence_turns_without_memory"],
             "evidence_turns": infer_counts["evidence_turns"],
+            "refused_by_guard": len(raw_counts["refused"]),
+            "infer_refused_by_guard": len(infer_counts["refused"]),
         }
+        for line in raw_counts["refused"] + infer_counts["refused"]:
+            print(f"  {name}: refused by the memory guard: {line[:200]}", flush=True)
         for tokenizer in ("words", "kiwi"):
             got = bm25_recall(ds, tokenizer)
             row[f"bm25_{tokenizer}_r10"] = _mean([r[1] for r in got])

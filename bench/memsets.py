@@ -17,6 +17,13 @@ and recall@k counts the evidence turns found.
   paragraph a session a week apart, each sentence a turn spoken in turn by 민지 and 준호;
   a KorQuAD question's evidence is the sentence holding its answer. Questions are paraphrases
   written by other people than the text's authors, the Korean side of "data nobody here wrote".
+- ``korquad_long`` / ``squad_long`` — the same construction at the length of real multi-session
+  chats: each conversation pools 4 KorQuAD articles × 6 paragraphs (3 SQuAD 1.1 articles × 8 for
+  the English one; English Wikipedia, CC BY-SA 4.0, spoken by Emma and Daniel), ~24 weekly
+  sessions and 110-140 turns per customer scope, so a question has its own conversation's other
+  topics as distractors (``korquad_chat``'s 19 turns a scope make recall@10 nearly free). Short
+  turns between two named people where keyword search is strong: the profile of the held-out
+  English multi-session chats, on which BM25 beat dense search.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ for candidate in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared"
 MEMORY_KO = ROOT / "bench" / "data" / "memory_ko" / "memory_ko.json"
 LONGMEMEVAL = SHARED / "memory" / "longmemeval" / "longmemeval_oracle.json"
 KORQUAD = SHARED / "retrieval" / "KorQuAD_v1.0_dev.json"
+SQUAD = SHARED / "retrieval" / "squad_v1.1_dev.json"
 KST = timezone(timedelta(hours=9))
 
 
@@ -105,9 +113,14 @@ def longmemeval(questions: int = 150, seed: int = 42) -> dict[str, Any]:
     return {"name": "longmemeval", "language": "en", "conversations": [conv]}
 
 
-def _sentence_spans(context: str) -> list[tuple[int, int]]:
+_BREAK = re.compile(r"(?<=[.!?])\s+")
+# English: not after a short capitalised abbreviation ("Mt. Kenya", "St. Louis", "Dr. Kim")
+_BREAK_EN = re.compile(r"(?<![A-Z][a-z]\.)(?<![A-Z]\.)(?<=[.!?])\s+")
+
+
+def _sentence_spans(context: str, language: str = "ko") -> list[tuple[int, int]]:
     spans, start = [], 0
-    for match in re.finditer(r"(?<=[.!?])\s+", context):
+    for match in (_BREAK_EN if language == "en" else _BREAK).finditer(context):
         spans.append((start, match.start()))
         start = match.end()
     spans.append((start, len(context)))
@@ -116,26 +129,53 @@ def _sentence_spans(context: str) -> list[tuple[int, int]]:
 
 def korquad_chat(articles: int = 40, paragraphs: int = 4, seed: int = 7) -> dict[str, Any]:
     """A Korean multi-session set from KorQuAD dev: ``articles`` conversations (seeded sample)."""
-    data = json.loads(KORQUAD.read_text(encoding="utf-8"))["data"]
+    return _wiki_chat("korquad_chat", "ko", KORQUAD, ("민지", "준호"), "kq", articles, 1, paragraphs, seed)
+
+
+def korquad_long(conversations: int = 8, seed: int = 11) -> dict[str, Any]:
+    """``korquad_chat`` at the length of real multi-session chats: 4 articles × 6 paragraphs per
+    conversation, so each question has ~130 turns of its own conversation as distractors."""
+    return _wiki_chat("korquad_long", "ko", KORQUAD, ("민지", "준호"), "kl", conversations, 4, 6, seed)
+
+
+def squad_long(conversations: int = 8, seed: int = 11) -> dict[str, Any]:
+    """The English twin of ``korquad_long`` from SQuAD 1.1 dev (3 articles × 8 paragraphs)."""
+    return _wiki_chat("squad_long", "en", SQUAD, ("Emma", "Daniel"), "sl", conversations, 3, 8, seed)
+
+
+def _wiki_chat(
+    name: str,
+    language: str,
+    path: Path,
+    speakers: tuple[str, str],
+    prefix: str,
+    conversations: int,
+    articles_each: int,
+    paragraphs_each: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Conversations of ``articles_each`` consecutive sampled articles, ``paragraphs_each`` paragraphs
+    of each: a paragraph per weekly session, a sentence per turn, the speakers taking turns."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
     rng = random.Random(seed)
-    chosen = rng.sample(data, min(articles, len(data)))
-    speakers = ("민지", "준호")
+    chosen = rng.sample(data, min(conversations * articles_each, len(data)))
     start = datetime(2024, 3, 4, 10, 0, tzinfo=KST)
-    conversations = []
-    for a_i, article in enumerate(chosen):
-        conv_id = f"kq{a_i:02d}"
+    out = []
+    for c_i in range(len(chosen) // articles_each):
+        conv_id = f"{prefix}{c_i:02d}"
+        group = chosen[c_i * articles_each : (c_i + 1) * articles_each]
+        paras = [para for article in group for para in article["paragraphs"][:paragraphs_each]]
         sessions, questions = [], []
-        for p_i, para in enumerate(article["paragraphs"][:paragraphs]):
+        for p_i, para in enumerate(paras):
             context = para["context"]
-            spans = _sentence_spans(context)
-            when = start + timedelta(days=7 * p_i, minutes=a_i)
+            spans = _sentence_spans(context, language)
+            when = start + timedelta(days=7 * p_i, minutes=c_i)
             turns = []
             for s_i, (a, b) in enumerate(spans):
-                speaker = speakers[s_i % 2]
                 turns.append(
                     {
                         "id": f"{conv_id}-p{p_i}-s{s_i}",
-                        "speaker": speaker,
+                        "speaker": speakers[s_i % 2],
                         "role": "user",
                         "text": context[a:b].strip(),
                         "timestamp": (when + timedelta(seconds=30 * s_i)).isoformat(),
@@ -148,8 +188,8 @@ def korquad_chat(articles: int = 40, paragraphs: int = 4, seed: int = 7) -> dict
                 hit = [f"{conv_id}-p{p_i}-s{s_i}" for s_i, (a, b) in enumerate(spans) if a < end and at < b]
                 if hit:
                     questions.append({"id": qa["id"], "type": "fact", "question": qa["question"], "evidence": hit})
-        conversations.append({"id": conv_id, "sessions": sessions, "questions": questions})
-    return {"name": "korquad_chat", "language": "ko", "conversations": conversations}
+        out.append({"id": conv_id, "sessions": sessions, "questions": questions})
+    return {"name": name, "language": language, "conversations": out}
 
 
 def load(name: str, quick: bool = False) -> dict[str, Any]:
@@ -159,10 +199,14 @@ def load(name: str, quick: bool = False) -> dict[str, Any]:
         return longmemeval(30 if quick else 150)
     if name == "korquad_chat":
         return korquad_chat(6 if quick else 40)
-    raise ValueError(f"unknown data set {name!r}: memory_ko, longmemeval, korquad_chat")
+    if name == "korquad_long":
+        return korquad_long(2 if quick else 8)
+    if name == "squad_long":
+        return squad_long(2 if quick else 8)
+    raise ValueError(f"unknown data set {name!r}: {', '.join(SETS)}")
 
 
-SETS = ("memory_ko", "longmemeval", "korquad_chat")
+SETS = ("memory_ko", "longmemeval", "korquad_chat", "korquad_long", "squad_long")
 
 
 def stats(ds: dict[str, Any]) -> tuple[int, int, int]:
