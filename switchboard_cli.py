@@ -111,6 +111,9 @@ def refuse_without_store(argv: list[str]) -> None:
 
 def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from servers.retrieval.threads import limit_blas_threads_at_start
+
+    limit_blas_threads_at_start()  # before numpy loads: no threadpoolctl scan at the first search
     refuse_without_store(sys.argv[1:])
     first = sys.argv[1] if len(sys.argv) > 1 else None
     build_app(first if first in COMMANDS or first in GROUPS else None)()
