@@ -68,10 +68,9 @@ def _memory_recall(evidence: set[str], memories_of: dict[str, set[str]], ids: li
 
 async def load_set(service: Any, ds: dict[str, Any], org: str, infer: bool) -> dict[str, int]:
     """Store every conversation of ``ds``; returns counts (turns, memories, turns with no memory...)."""
+    from core.errors import SwitchboardError
     from servers.memory_server.extract import extract_facts, verbatim
     from servers.memory_server.scope import Scope
-
-    from core.errors import SwitchboardError
 
     memories_of: dict[str, set[str]] = {}
     refused: list[str] = []
@@ -216,15 +215,23 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
             for q in conv["questions"]:
                 opts = RankOptions(top_k=10, include_superseded=bool(q.get("include_superseded")))
                 hits = await service.search(scope, q["question"], opts)
-                infer_r10.append(_memory_recall(set(q["evidence"]), infer_counts["memories_of"], [h.doc.id for h in hits], 10))
+                infer_r10.append(
+                    _memory_recall(set(q["evidence"]), infer_counts["memories_of"], [h.doc.id for h in hits], 10)
+                )
         row = {
             "questions": len(questions),
             "turns": raw_counts["turns"],
             "conversations": len(ds["conversations"]),
             "default_r5": _mean([_memory_recall(q["evidence"], q["memories_of"], q["default"], 5) for q in questions]),
-            "default_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["default"], 10) for q in questions]),
-            "lexical_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["lexical_only"], 10) for q in questions]),
-            "dense_r10": _mean([_memory_recall(q["evidence"], q["memories_of"], q["dense_only"], 10) for q in questions]),
+            "default_r10": _mean(
+                [_memory_recall(q["evidence"], q["memories_of"], q["default"], 10) for q in questions]
+            ),
+            "lexical_r10": _mean(
+                [_memory_recall(q["evidence"], q["memories_of"], q["lexical_only"], 10) for q in questions]
+            ),
+            "dense_r10": _mean(
+                [_memory_recall(q["evidence"], q["memories_of"], q["dense_only"], 10) for q in questions]
+            ),
             "infer_r10": _mean(infer_r10),
             "infer_turns_without_memory": infer_counts["turns_without_memory"],
             "infer_evidence_turns_without_memory": infer_counts["evidence_turns_without_memory"],
