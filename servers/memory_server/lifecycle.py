@@ -28,7 +28,7 @@ def _import_data_layer() -> Any:
 async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
     """Start the vector worker for this process's database; stop it when the server stops."""
     from servers.kit.warm import after_handshake
-    from servers.retrieval.warmup import warm_up
+    from servers.retrieval.warmup import load_analyser_in_thread, warm_up
 
     opened: list[Any] = []
 
@@ -48,7 +48,8 @@ async def memory_lifespan(server: Any) -> AsyncIterator[dict[str, Any]]:
 
     async def start() -> None:
         # import off the event loop (one thread at a time), create on it like the tools do
-        # (get_service is not thread-safe)
+        # (get_service is not thread-safe); kiwi loads meanwhile in its own thread
+        load_analyser_in_thread()
         module = await asyncio.to_thread(_import_data_layer)
         service = module.get_service()
         opened.append(service)

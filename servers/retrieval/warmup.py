@@ -11,18 +11,37 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 log = logging.getLogger("switchboard.retrieval")
 
 
-def warm_up(*, embed: bool = True, preload: Sequence[str] = ()) -> None:
-    """Tokenise and (with ``embed``) embed a short text, loading both models; then import the
-    ``preload`` modules (a server's search path: SQLAlchemy, chromadb, bm25s...), so the first
-    search pays for neither."""
+def load_analyser_in_thread() -> threading.Thread:
+    """Start loading kiwi in a thread of its own and return it (join it to wait).
+
+    Kiwi's constructor and first ``tokenize`` hold the GIL for only part of their ~0.7 s, so the
+    imports and the e5 load done meanwhile in another thread run in the gaps: the first search
+    after a start waits for the longer of the two, not their sum."""
     from servers.retrieval.korean import tokenize
 
-    tokenize("워밍업 warm-up")
+    def load() -> None:
+        try:
+            tokenize("워밍업 warm-up")
+        except Exception as exc:  # reported by the search that needs it
+            log.warning("kiwi warm-up failed: %s", type(exc).__name__)
+
+    thread = threading.Thread(target=load, name="switchboard-kiwi-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(*, embed: bool = True, preload: Sequence[str] = (), prepare: Sequence[Callable[[], object]] = ()) -> None:
+    """Load kiwi (in a thread of its own) while embedding a short text (loading the e5 model),
+    importing the ``preload`` modules (a server's search path: SQLAlchemy, chromadb, bm25s...)
+    and calling ``prepare`` (e.g. open the vector store), so the first search pays for none of
+    them."""
+    analyser = load_analyser_in_thread()
     if embed:
         from servers.retrieval.embedding import embedder_config, get_embedder
 
@@ -30,11 +49,16 @@ def warm_up(*, embed: bool = True, preload: Sequence[str] = ()) -> None:
             get_embedder().embed_query("워밍업 warm-up")
     for module in preload:
         importlib.import_module(module)
+    for step in prepare:
+        step()
+    analyser.join()
 
 
-def warm_up_in_background(*, embed: bool = True, preload: Sequence[str] = ()) -> asyncio.Task[None]:
+def warm_up_in_background(
+    *, embed: bool = True, preload: Sequence[str] = (), prepare: Sequence[Callable[[], object]] = ()
+) -> asyncio.Task[None]:
     """:func:`warm_up` in a worker thread once the MCP handshake is over (see servers/kit/warm.py);
     failures are logged, never raised into the server."""
     from servers.kit.warm import after_handshake
 
-    return after_handshake("models", lambda: asyncio.to_thread(warm_up, embed=embed, preload=preload))
+    return after_handshake("models", lambda: asyncio.to_thread(warm_up, embed=embed, preload=preload, prepare=prepare))
