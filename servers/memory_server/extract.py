@@ -360,26 +360,19 @@ def _guidance(msg: Message, index: int, text: str) -> list[Candidate]:
             pieces[-1] = f"{pieces[-1]}\n\n{para}"
         else:
             pieces.append(para)
-    return [
-        Candidate(
-            text=piece,
-            kind="guidance",
-            categories=categorize(piece, []),
-            slots=[],
-            source="extracted",
-            observed_at=msg.timestamp,
-            context=_context_words(msg),
-            meta=_meta(msg, index),
-            pure=False,
-        )
-        for piece in pieces
-    ]
+    return [_agent_said(msg, index, piece, "guidance") for piece in pieces]
 
 
 def _commitment(msg: Message, index: int, sentence: str) -> Candidate:
+    return _agent_said(msg, index, sentence, "event")
+
+
+def _agent_said(msg: Message, index: int, sentence: str, kind: str) -> Candidate:
+    """What an agent said, kept as written: no subject (an agent never states what the customer
+    is), and never hidden by a newer fact."""
     return Candidate(
         text=sentence,
-        kind="event",
+        kind=kind,
         categories=categorize(sentence, []),
         slots=[],
         source="extracted",
