@@ -24,7 +24,7 @@ from servers.retrieval.fusion import score_fusion, weighted_rrf
 # recall@10 over the sets is RRF k=5 with the lexical list at half weight (.978 / .757 / .981);
 # leaving each set out in turn picks it again for memory_ko and korquad_chat, and convex .2 for
 # LongMemEval (.742 there, still above both halves). Re-checked on five sets (korquad_long and
-# squad_long added, 2026-12-05): .0004 behind the best mean (RRF k=1, equal weights), no setting
+# squad_long added, 2026-12-05): less than .001 behind the best mean (RRF k=1, equal weights), no setting
 # best on every set, so unchanged. A small k lets the first few dense hits lead,
 # which paraphrased questions need, while a lexical hit near the top still lifts names and dates.
 FUSION_KIND = "rrf"
