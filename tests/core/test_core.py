@@ -94,13 +94,13 @@ async def test_pooled_engine_keeps_sqlite_connections_and_is_disposed(database_u
         assert pooled is await get_engine()  # PostgreSQL: the shared engine is already pooled
         return
     assert pooled is not await get_engine()
-    seen = set()
+    seen = []  # the driver's connection objects themselves: id() of a per-checkout proxy may differ
     for _ in range(3):
         async with pooled.connect() as conn:
-            seen.add(id(await conn.get_raw_connection()))
+            seen.append((await conn.get_raw_connection()).driver_connection)
             assert (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar_one() == 1
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one() == "wal"
-    assert len(seen) == 1  # one connection, reused
+    assert all(c is seen[0] for c in seen)  # one connection, reused
     assert pooled.pool.checkedin() == 1
     await dispose_engines()
     assert await get_pooled_engine(extra_pragmas=("secure_delete=ON",)) is not pooled
