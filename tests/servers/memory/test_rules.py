@@ -48,6 +48,9 @@ def test_slots_state_a_value(text: str, slot: str, value: str) -> None:
         "연락 가능한 시간이 언제세요?",
         "네 감사합니다",
         "주소는 그대로예요",
+        # a county/district-like word followed by the particle 으로 is not a road (found on KorQuAD)
+        "1388년 이성계 등이 위화도 회군으로 정권을 잡게 되자 밀직부사로 승진하였다.",
+        "아들이 해군으로 입대해서 요즘 살고 있는 곳이 바뀌었어요",
     ],
 )
 def test_questions_and_bare_mentions_state_nothing(text: str) -> None:
