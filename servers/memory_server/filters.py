@@ -47,8 +47,8 @@ class MemoryFilters(BaseModel):
     categories: Annotated[list[Category], Field(min_length=1, max_length=20)] | None = Field(
         None, description="Any of these categories (contact, address, plan, payment, delivery, preference, ...)."
     )
-    kinds: Annotated[list[str], Field(min_length=1, max_length=6)] | None = Field(
-        None, description="Any of: fact, preference, message, note, event."
+    kinds: Annotated[list[str], Field(min_length=1, max_length=len(KINDS))] | None = Field(
+        None, description=f"Any of: {', '.join(KINDS)}."
     )
     created_after: datetime | None = None
     created_before: datetime | None = None
