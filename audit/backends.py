@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError
-
 from audit.prepare import PreparedEvent, hmac_index_rows
 from audit.record import GENESIS_HASH, RECORD_FIELDS, compute_record_hash
 from audit.wal import WalCheckpointer
@@ -279,6 +277,7 @@ class PostgresBackend:
     async def _write(self, batch: Sequence[PreparedEvent], *, fresh: bool) -> list[dict[str, Any]]:
         from sqlalchemy import select, text
         from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.exc import DBAPIError
 
         from audit.schema import audit_chain_head as head
 
