@@ -139,9 +139,16 @@ SEARCH_PATH = ("servers.kb_server.search", "servers.retrieval.chroma")
 
 
 def _open_vector_store() -> None:
-    """Create the Chroma client the first dense search needs (~0.3 s), during the warm-up."""
+    """Create the Chroma client the first dense search needs (~0.4 s), during the warm-up, unless
+    every KB version this home has searched reads its vectors from its file (densefile.py)."""
+    from core.settings import get_settings
+    from servers.kb_server.densefile import all_exported, enabled
     from servers.retrieval.chroma import get_client
+    from servers.retrieval.embedding import get_embedder
 
+    settings = get_settings()
+    if enabled() and all_exported(settings.home, get_embedder().model_id):
+        return
     get_client()
 
 

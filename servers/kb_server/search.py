@@ -1,7 +1,9 @@
 """Hybrid search over an org's KB versions: Korean BM25 fused with dense vectors, with citations.
 
-For each searched (KB, version): BM25 over the version's kiwi tokens, and a Chroma query on the
-KB's collection whose hits are kept only when their text belongs to that version. Lexical lists
+For each searched (KB, version): BM25 over the version's kiwi tokens, and the version's nearest
+texts by cosine: from the version's vector file once it is complete (exact, no vector store;
+:mod:`servers.kb_server.densefile`), else a Chroma query on the KB's collection whose hits are
+kept only when their text belongs to that version. Lexical lists
 of several KBs merge by BM25 score, dense lists by cosine similarity; the two merged lists are
 fused with weighted reciprocal-rank fusion. When fewer than half of the query's terms occur in
 the searched text (e.g. a Korean question over English documents) the lexical list is noise and
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import invalid
+from servers.kb_server.densefile import DenseMatrix, dense_files
 from servers.kb_server.indexes import VersionIndex, version_index
 from servers.kb_server.lookups import fetch_chunks, resolve_targets
 from servers.kb_server.vectors import kb_collection_name, progress_counts
@@ -171,10 +174,12 @@ class _Completeness:
 completeness = _Completeness()
 
 
-def _dense_hits(
-    collection: Any, count: int, qvec: np.ndarray, index: VersionIndex, want: int
-) -> list[tuple[str, float]]:
-    """Chunk ids of ``index``'s version nearest to ``qvec``, widening the query if old texts crowd it."""
+def _dense_hits(source: Any, count: int, qvec: np.ndarray, index: VersionIndex, want: int) -> list[tuple[str, float]]:
+    """Chunk ids of ``index``'s version nearest to ``qvec``: from the version's matrix file, or
+    from its Chroma collection (``count`` records), widening the query if old texts crowd it."""
+    if isinstance(source, DenseMatrix):
+        return source.top(qvec, index, want)
+    collection = source
     n = min(count, max(want, 10))
     while True:
         result = collection.query(query_embeddings=[qvec.tolist()], n_results=n, include=["distances"])
@@ -314,11 +319,16 @@ async def hybrid_rank(
         # text of the version has its vector, that version is searched by keywords only.
         if not await completeness.complete(org_id, target["id"], int(target["version"]), embedder.model_id):
             continue
+        matrix = await asyncio.to_thread(dense_files.get, index, embedder.model_id)
+        if matrix is not None:  # the version's own vectors on disk: no vector store needed
+            dense_targets.append((matrix, 0, index))
+            continue
         name = kb_collection_name(org_id, target["id"], embedder.model_id)
         found = collections.cached(name)
         collection, count = found if found is not None else await asyncio.to_thread(collections.get, name)
         if collection is not None and count > 0:
             dense_targets.append((collection, count, index))
+            dense_files.export_later(collection, index, embedder.model_id)  # the next search reads the file
     dense: list[tuple[str, float]] = []
     qvec = None
     if dense_targets:
@@ -329,8 +339,8 @@ async def hybrid_rank(
     if qvec is not None:
         lists = await asyncio.gather(
             *(
-                asyncio.to_thread(_dense_hits, coll, count, qvec, ix, config.candidates)
-                for coll, count, ix in dense_targets
+                asyncio.to_thread(_dense_hits, source, count, qvec, ix, config.candidates)
+                for source, count, ix in dense_targets
             )
         )
         dense = _merge(lists, config.candidates)
