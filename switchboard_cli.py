@@ -114,6 +114,9 @@ def main() -> None:
     from servers.retrieval.threads import limit_blas_threads_at_start
 
     limit_blas_threads_at_start()  # before numpy loads: no threadpoolctl scan at the first search
+    from servers.retrieval.kiwi_process import start_for
+
+    start_for(sys.argv[1:])  # serve kb|memory: kiwi loads in a helper process, on another core
     refuse_without_store(sys.argv[1:])
     first = sys.argv[1] if len(sys.argv) > 1 else None
     build_app(first if first in COMMANDS or first in GROUPS else None)()

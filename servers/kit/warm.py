@@ -1,8 +1,9 @@
 """Background start-up work that never delays the MCP handshake.
 
-Loading the Korean analyser (kiwi: its constructor holds the GIL for ~3 s in one piece, even in
-a worker thread) and the e5 model (~0.3 s), and importing the data layer (SQLAlchemy, numpy,
-chromadb: ~1-2 s of mostly GIL-bound work), would make a server that does them while a client
+Loading the Korean analyser (kiwi: its constructor holds the GIL for ~0.7 s in one piece, even in
+a worker thread; the search servers load it in a helper process instead, see
+servers/retrieval/kiwi_process.py) and the e5 model, and importing the data layer (SQLAlchemy,
+numpy, chromadb: ~0.5-1 s of mostly GIL-bound work), would make a server that does them while a client
 is connecting answer ``initialize`` and ``tools/list`` seconds late (openai-agents' default 5 s
 timeout then fails). So the rule for every server: the module that builds it and its tool
 contracts (argument and result models) import only FastMCP, pydantic and light helpers; heavy

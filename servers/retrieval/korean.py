@@ -21,6 +21,11 @@ Multi-word forms from a user
 dictionary are still split at spaces, so query and index always agree.
 If kiwipiepy cannot load, the tokenizer falls back to Hangul character bigrams (Latin words and
 numbers whole) — a few points less precise, never an error. ``backend()`` says which one is active.
+
+In ``switchboard serve kb|memory`` these functions are answered by a helper process that loads kiwi
+on another core while the server starts (:mod:`servers.retrieval.kiwi_process`; the helper runs
+this module: ``python -m servers.retrieval.korean --serve-stdio``); without the helper, or when it
+fails, kiwi loads here.
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from servers.retrieval import kiwi_process
 
 log = logging.getLogger("switchboard.retrieval")
 
@@ -136,8 +144,26 @@ def _load() -> tuple[Any, UserDictionary]:
     return _kiwi, _userdict
 
 
+_IN_PROCESS = object()
+
+
+def _by_helper(op: str, arg: Any) -> Any:
+    """The helper process's answer to ``op(arg)``, or ``_IN_PROCESS`` when there is none (any more)."""
+    helper = kiwi_process.current()
+    if helper is None:
+        return _IN_PROCESS
+    try:
+        return helper.call(op, arg)
+    except kiwi_process.HelperGone as exc:
+        log.warning("%s: kiwi loads in this process", exc)
+        return _IN_PROCESS
+
+
 def backend() -> str:
     """``"kiwi"`` or ``"bigram"`` (loads the tokenizer if needed)."""
+    found = _by_helper("backend", None)
+    if found is not _IN_PROCESS:
+        return str(found)
     _load()
     return _backend or "bigram"
 
@@ -213,6 +239,9 @@ def bigrams(text: str, canonical: dict[str, str] | None = None) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Content tokens of ``text`` for BM25 (empty list for empty or punctuation-only text)."""
+    found = _by_helper("tokenize", text)
+    if found is not _IN_PROCESS:
+        return list(found)
     kiwi, userdict = _load()
     text = clean(text)
     if not text.strip():
@@ -227,6 +256,10 @@ def tokenize(text: str) -> list[str]:
 
 def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
     """``tokenize`` for many texts at once (kiwi's batch mode: much faster than one by one)."""
+    texts = list(texts)
+    found = _by_helper("tokenize_many", texts)
+    if found is not _IN_PROCESS:
+        return [list(tokens) for tokens in found]
     kiwi, userdict = _load()
     cleaned = [clean(t) for t in texts]
     if kiwi is None:
@@ -243,9 +276,12 @@ def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text`` (kiwi's Korean sentence splitter; a regex when kiwi is unavailable)."""
-    kiwi, _ = _load()
     if not text.strip():
         return []
+    found = _by_helper("split_sentences", text)
+    if found is not _IN_PROCESS:
+        return list(found)
+    kiwi, _ = _load()
     if kiwi is not None:
         try:
             return [s.text for s in kiwi.split_into_sents(text)]
@@ -253,3 +289,20 @@ def split_sentences(text: str) -> list[str]:
             pass
     parts = re.split(r"(?<=[.!?。])\s+|\n+", text)
     return [p.strip() for p in parts if p and p.strip()]
+
+
+def _serve_helper() -> None:
+    """The helper process (:mod:`servers.retrieval.kiwi_process`): load kiwi now, then answer."""
+    _load()
+    kiwi_process.serve_stdio(
+        {
+            "tokenize": tokenize,
+            "tokenize_many": tokenize_many,
+            "split_sentences": split_sentences,
+            "backend": lambda _arg: backend(),
+        }
+    )
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--serve-stdio"]:
+    _serve_helper()

@@ -1,9 +1,10 @@
 """Load the Korean analyser and the embedding model before the first search needs them.
 
-Kiwi takes ~6 s to load and the e5 model ~1 s; without a warm-up the first customer question
-after a server start pays for both. Servers start :func:`warm_up_in_background` in their lifespan:
-it runs in a worker thread once the handshake is over, so ``initialize`` and ``tools/list`` are
-not delayed by the loading (which holds the GIL for seconds).
+Kiwi takes ~0.7 s to load (in a helper process for the servers, see kiwi_process.py) and the
+e5 model a little; without a warm-up the first customer question after a server start pays for
+both. Servers start :func:`warm_up_in_background` in their lifespan: it runs in a worker thread
+once the handshake is over, so ``initialize`` and ``tools/list`` are not delayed by the loading
+(which holds the GIL).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ log = logging.getLogger("switchboard.retrieval")
 def load_analyser_in_thread() -> threading.Thread:
     """Start loading kiwi in a thread of its own and return it (join it to wait).
 
-    Kiwi's constructor and first ``tokenize`` hold the GIL for only part of their ~0.7 s, so the
-    imports and the e5 load done meanwhile in another thread run in the gaps: the first search
-    after a start waits for the longer of the two, not their sum."""
+    In ``switchboard serve kb|memory`` kiwi lives in a helper process started with the command
+    (:mod:`servers.retrieval.kiwi_process`): this thread then only waits for the helper's first
+    answer, without the GIL. Elsewhere kiwi loads here, holding the GIL for most of ~0.7 s."""
     from servers.retrieval.korean import tokenize
 
     def load() -> None:
