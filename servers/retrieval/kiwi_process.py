@@ -7,14 +7,16 @@ machine's cores. ``switchboard serve kb|memory`` therefore starts this helper fi
 importing FastMCP (:func:`start_for`): a child Python process (``python -m
 servers.retrieval.korean``) that builds kiwi on another core while the server imports and answers
 the MCP handshake, then answers the server's tokenizer calls (``tokenize``, ``tokenize_many``,
-``split_sentences``, ``backend``) over its stdin and stdout, one JSON line each way (~0.1 ms a
+``split_sentences``, ``backend``) over its stdin and stdout, one JSON line each way (~0.3 ms a
 call). The child runs the very functions of :mod:`servers.retrieval.korean`, so the answers are
 the same as in process.
 
-The helper is an optimisation, never a dependency: if it cannot start, answers garbage, takes
-longer than :data:`TIMEOUT_S`, or dies, it is stopped and the server loads kiwi in its own process
-as before (``SWITCHBOARD_KIWI_PROCESS=0`` does that from the start). It exits when the server does
-(end of file on its stdin; on Linux also the parent-death signal), so nothing is left behind.
+It is started only when the machine has a core to spare (:func:`spare_core`): on a saturated
+machine it would only slow the handshake down. The helper is an optimisation, never a dependency:
+if it cannot start, answers garbage, takes longer than :data:`TIMEOUT_S`, or dies, it is stopped
+and the server loads kiwi in its own process as before (``SWITCHBOARD_KIWI_PROCESS=0`` does that
+from the start, ``=1`` starts the helper whatever the load). It exits when the server does (end of
+file on its stdin; on Linux also the parent-death signal), so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -37,8 +39,34 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def enabled() -> bool:
-    """``SWITCHBOARD_KIWI_PROCESS`` (default on): servers tokenise in a helper process."""
-    return os.environ.get("SWITCHBOARD_KIWI_PROCESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+    """``SWITCHBOARD_KIWI_PROCESS``: ``auto`` (default: when a core is spare, see :func:`spare_core`),
+    ``1`` (always) or ``0`` (never: kiwi loads in the server's process)."""
+    value = os.environ.get("SWITCHBOARD_KIWI_PROCESS", "auto").strip().lower()
+    if value in {"0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    return spare_core()
+
+
+def spare_core(loadavg: str | None = None, cpus: int | None = None) -> bool:
+    """True when this machine has a core to spare for the helper right now.
+
+    On a saturated machine a helper building kiwi beside the server only takes CPU from the
+    server's own imports and its MCP handshake (measured at load 3-4 on 2 cores: ``initialize``
+    1.7-3.8 s instead of ~1.0 s), so it is started only when neither the 1-minute load average nor
+    the processes runnable at this instant (``/proc/loadavg``, this one not counted) reach
+    ``cpus - 0.5``. Without ``/proc`` the helper is used."""
+    try:
+        if loadavg is None:
+            with open("/proc/loadavg", encoding="ascii") as handle:
+                loadavg = handle.read()
+        fields = loadavg.split()
+        load1, running = float(fields[0]), int(fields[3].split("/")[0]) - 1
+    except (OSError, ValueError, IndexError):
+        return True
+    cores = cpus if cpus is not None else (os.cpu_count() or 1)
+    return max(load1, running) < cores - 0.5
 
 
 class KiwiProcess:

@@ -29,6 +29,11 @@ TEXTS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_KIWI_PROCESS", "1")  # whatever the machine's load
+
+
 @pytest.fixture
 def helper() -> object:
     kiwi_process.stop()
@@ -90,7 +95,7 @@ def test_only_the_search_servers_start_a_helper(monkeypatch: pytest.MonkeyPatch)
     assert kiwi_process.start_for(["kb", "search", "환불"]) is None
     monkeypatch.setenv("SWITCHBOARD_KIWI_PROCESS", "0")
     assert kiwi_process.start_for(["serve", "kb", "--org", "demo"]) is None
-    monkeypatch.delenv("SWITCHBOARD_KIWI_PROCESS")
+    monkeypatch.setenv("SWITCHBOARD_KIWI_PROCESS", "1")
     try:
         assert kiwi_process.start_for(["serve", "memory", "--org", "demo"]) is not None
     finally:
@@ -135,7 +140,9 @@ def _helper_of(parent: int) -> int:
 
 def test_the_helper_dies_with_a_parent_killed_with_sigkill() -> None:
     code = "from servers.retrieval import kiwi_process\nimport time\nkiwi_process.start()\ntime.sleep(60)\n"
-    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "SWITCHBOARD_KIWI_PROCESS": "1"}
+    )
     try:
         child = _helper_of(parent.pid)
     finally:
@@ -150,7 +157,7 @@ def test_serve_memory_tokenises_in_a_helper_and_leaves_none_behind(sb_env: dict[
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=sb_env,
+        env={**sb_env, "SWITCHBOARD_KIWI_PROCESS": "1"},
         cwd=ROOT,
     )
     try:
@@ -160,3 +167,13 @@ def test_serve_memory_tokenises_in_a_helper_and_leaves_none_behind(sb_env: dict[
         server.stdin.close()  # the client hangs up: the server exits, and its helper with it
         server.wait(timeout=30)
     assert _gone(child)
+
+
+def test_the_helper_waits_for_a_spare_core() -> None:
+    spare = kiwi_process.spare_core
+    assert spare("0.30 0.40 0.50 1/300 4242", cpus=2)  # only this process runs
+    assert spare("1.20 0.40 0.50 2/300 4242", cpus=2)  # one other process: a core is free
+    assert not spare("1.60 1.00 0.50 1/300 4242", cpus=2)  # busy over the last minute
+    assert not spare("0.20 0.40 0.50 3/300 4242", cpus=2)  # two others running right now
+    assert spare("5.00 5.00 5.00 4/300 4242", cpus=8)
+    assert spare("garbage", cpus=2)  # unreadable: use the helper
