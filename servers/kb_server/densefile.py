@@ -6,8 +6,10 @@ search still paid after its models loaded. A version never changes and neither d
 so once every text of a version has its vector the search exports them, in the version's order,
 to ``SWITCHBOARD_HOME/kb-index/<kb_id>/v<version>/dense-<model>.npy`` (beside the version's BM25
 index, see :mod:`servers.kb_server.indexes`) and later searches, in this process and the next
-ones, score the query against that matrix: an exact cosine top-k (one matrix product, ~5 ms at
-50,000 chunks), no Chroma import, no Chroma round trip.
+ones, score the query against that matrix: an exact cosine top-k (one matrix-vector product),
+no Chroma import, no Chroma round trip. Scoring every row costs ~2.5 ms at 20,000 texts and
+~6 ms at 50,000, where Chroma's HNSW index takes ~2 ms: a version above :func:`max_rows` is
+served by its file only until the process has opened Chroma (the warm-up then opens it).
 
 The file is derived data, like the BM25 index: a missing, stale or damaged file is ignored (the
 search queries Chroma and exports it again). It holds vectors of the KB's own passages only (no
@@ -35,6 +37,21 @@ from servers.kb_server.indexes import VersionIndex, index_dir
 log = logging.getLogger("switchboard.kb")
 FORMAT = 1
 CACHE_SIZE = 32
+MAX_ROWS = 20_000
+
+
+def max_rows() -> int:
+    """``SWITCHBOARD_KB_DENSE_FILE_MAX_ROWS`` (default 20,000): above it a version's file serves
+    only the searches made before this process opened Chroma (see :func:`serves`)."""
+    raw = os.environ.get("SWITCHBOARD_KB_DENSE_FILE_MAX_ROWS", "").strip()
+    return int(raw) if raw.isdigit() else MAX_ROWS
+
+
+def serves(matrix: DenseMatrix, store_open: bool) -> bool:
+    """Whether ``matrix`` answers a search: always up to :func:`max_rows` texts (every row is
+    scored: ~2.5 ms at 20,000), above only until Chroma is open (its HNSW index then answers a
+    50,000-text version in ~2 ms instead of the file's ~6 ms)."""
+    return not store_open or len(matrix.shas) <= max_rows()
 
 
 def enabled() -> bool:
@@ -212,8 +229,19 @@ dense_files = DenseFiles()
 
 
 def all_exported(home: Path, model_id: str) -> bool:
-    """True when the home has version indexes and every one has its matrix for ``model_id``: the
-    searches of this process need no vector store (the warm-up then does not open it)."""
+    """True when the home has version indexes and every one has a matrix for ``model_id`` of at
+    most :func:`max_rows` texts: the searches of this process need no vector store (the warm-up
+    then does not open it)."""
     folders = list((home / "kb-index").glob("*/v*"))
-    stem = file_stem(model_id)
-    return bool(folders) and all((folder / f"{stem}.json").is_file() for folder in folders)
+    stem, limit = file_stem(model_id), max_rows()
+    if not folders:
+        return False
+    for folder in folders:
+        npy = folder / f"{stem}.npy"
+        try:
+            rows = len(np.load(npy, mmap_mode="r", allow_pickle=False))  # mapped: only the header is read
+        except (OSError, ValueError, TypeError):
+            return False
+        if rows > limit or not (folder / f"{stem}.json").is_file():
+            return False
+    return True

@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from core.errors import invalid
-from servers.kb_server.densefile import DenseMatrix, dense_files
+from servers.kb_server.densefile import DenseMatrix, dense_files, serves
 from servers.kb_server.indexes import VersionIndex, version_index
 from servers.kb_server.lookups import fetch_chunks, resolve_targets
 from servers.kb_server.vectors import kb_collection_name, progress_counts
 from servers.retrieval.chroma import get_client
+from servers.retrieval.chroma import is_open as chroma_is_open
 from servers.retrieval.embedding import Embedder, get_embedder
 from servers.retrieval.fusion import lexical_is_decisive, weighted_rrf
 from servers.retrieval.query_vectors import query_vectors
@@ -320,15 +321,16 @@ async def hybrid_rank(
         if not await completeness.complete(org_id, target["id"], int(target["version"]), embedder.model_id):
             continue
         matrix = await asyncio.to_thread(dense_files.get, index, embedder.model_id)
-        if matrix is not None:  # the version's own vectors on disk: no vector store needed
-            dense_targets.append((matrix, 0, index))
+        if matrix is not None and serves(matrix, store_open=chroma_is_open()):
+            dense_targets.append((matrix, 0, index))  # the version's own vectors on disk
             continue
         name = kb_collection_name(org_id, target["id"], embedder.model_id)
         found = collections.cached(name)
         collection, count = found if found is not None else await asyncio.to_thread(collections.get, name)
         if collection is not None and count > 0:
             dense_targets.append((collection, count, index))
-            dense_files.export_later(collection, index, embedder.model_id)  # the next search reads the file
+            if matrix is None:  # the next searches read the file
+                dense_files.export_later(collection, index, embedder.model_id)
     dense: list[tuple[str, float]] = []
     qvec = None
     if dense_targets:

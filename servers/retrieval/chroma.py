@@ -72,6 +72,12 @@ def get_client() -> Any:
         return client
 
 
+def is_open() -> bool:
+    """Whether this process already has the client of the configured store (no import, no I/O)."""
+    with _lock:
+        return client_key() in _clients
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch stores between cases)."""
     with _lock:

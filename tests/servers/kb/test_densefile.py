@@ -147,3 +147,34 @@ def test_top_is_the_exact_cosine_order_and_breaks_ties_by_row() -> None:
     q = matrix[5]
     top = dense.top(q, index, 2)
     assert [cid for cid, _ in top] == ["cs005", "cs009"] and abs(top[0][1] - 1.0) < 1e-5
+
+
+async def test_a_large_version_goes_back_to_chroma_once_chroma_is_open(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the row limit the file only bridges the start: once Chroma is open its HNSW index
+    answers (scoring 50,000 rows takes ~6 ms, HNSW ~2 ms)."""
+    from servers.kb_server import densefile
+
+    kb_id, version = await _complete_kb()
+    await search("acme", QUERIES[0], config=NEVER_SKIP)
+    await _wait_for_file(kb_id, version)
+    home, model = get_settings().home, get_embedder().model_id
+    assert all_exported(home, model)
+    monkeypatch.setenv("SWITCHBOARD_KB_DENSE_FILE_MAX_ROWS", "2")  # this version counts as large
+    assert not all_exported(home, model), "the warm-up must open Chroma for a large version"
+    index = await version_index("acme", kb_id, version)
+    matrix = load(index, model)
+    assert matrix is not None
+    assert densefile.serves(matrix, store_open=False) and not densefile.serves(matrix, store_open=True)
+
+    used: list[str] = []
+    top = DenseMatrix.top
+    monkeypatch.setattr(DenseMatrix, "top", lambda self, *a: used.append("file") or top(self, *a))
+    _forget()
+    monkeypatch.setattr("servers.kb_server.search.chroma_is_open", lambda: False)
+    await search("acme", QUERIES[1], config=NEVER_SKIP)
+    assert used == ["file"]
+    monkeypatch.setattr("servers.kb_server.search.chroma_is_open", lambda: True)
+    hits = await search("acme", QUERIES[2], config=NEVER_SKIP)
+    assert used == ["file"] and hits[0]["similarity"] is not None  # Chroma answered
