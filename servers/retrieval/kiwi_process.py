@@ -35,7 +35,7 @@ log = logging.getLogger("switchboard.retrieval")
 
 COMMANDS = frozenset({"kb", "memory"})  # the `switchboard serve` servers that tokenise
 TIMEOUT_S = 60.0  # one call, including the helper's start-up when it is the first
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # ASCII lines: a lone surrogate travels as \ud800
 
 
 def enabled() -> bool:
@@ -92,7 +92,7 @@ class KiwiProcess:
 
     def call(self, op: str, arg: Any = None) -> Any:
         """The helper's answer to ``op(arg)``; raises ``HelperGone`` (and stops it) on any failure."""
-        line = (_ENCODER.encode({"op": op, "arg": arg}) + "\n").encode("utf-8")
+        line = (_ENCODER.encode({"op": op, "arg": arg}) + "\n").encode("ascii")
         with self._lock:
             if not self.alive:
                 raise HelperGone("the kiwi helper has stopped")
@@ -194,7 +194,7 @@ def serve_stdio(handlers: dict[str, Any]) -> None:
             answer = {"ok": handlers[request["op"]](request.get("arg"))}
         except Exception as exc:  # a bad request is answered, never fatal
             answer = {"error": type(exc).__name__}
-        out.write((_ENCODER.encode(answer) + "\n").encode("utf-8"))
+        out.write((_ENCODER.encode(answer) + "\n").encode("ascii"))
         out.flush()
 
 

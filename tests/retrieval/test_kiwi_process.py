@@ -26,6 +26,7 @@ TEXTS = [
     "제어\x00문자\u200b가 섞인 글",
     "가" * 3000,  # one long run without spaces
     "주문 8841 배송 조회 010-1234-5678",
+    "환불\ud800요 lone\udfffsurrogate",  # valid JSON-RPC can carry these
 ]
 
 
