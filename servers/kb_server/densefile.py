@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from servers.kb_server.indexes import VersionIndex, index_dir
+from servers.retrieval.embedding import normalise
 
 log = logging.getLogger("switchboard.kb")
 FORMAT = 1
@@ -98,13 +99,6 @@ class DenseMatrix:
         return hits[:want]
 
 
-def _normalised(matrix: np.ndarray) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
-
-
 def save(index: VersionIndex, model_id: str, shas: Sequence[str], matrix: np.ndarray) -> bool:
     """Write the version's matrix (atomically: a reader sees the old file, none, or the new one).
 
@@ -127,7 +121,7 @@ def save(index: VersionIndex, model_id: str, shas: Sequence[str], matrix: np.nda
     try:
         npy.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp_npy, "wb") as handle:
-            np.save(handle, _normalised(matrix), allow_pickle=False)
+            np.save(handle, normalise(matrix), allow_pickle=False)
         tmp_meta.write_text(json.dumps(body), encoding="utf-8")
         os.replace(tmp_npy, npy)  # the matrix first: its metadata names exactly these rows
         os.replace(tmp_meta, meta)
@@ -182,21 +176,23 @@ class DenseFiles:
         self._mutex = threading.Lock()
 
     def get(self, index: VersionIndex, model_id: str) -> DenseMatrix | None:
-        """The version's matrix (memory, then disk), or None (ask Chroma, and :meth:`export_later`)."""
+        """The version's matrix (memory, then disk), or None (ask Chroma, and :meth:`export_later`).
+
+        A miss is remembered too, so a version without a usable file is not read again at every
+        search; its export forgets the miss once the file is written."""
         if not enabled():
             return None
         key = (index.org_id, index.kb_id, index.version, model_id)
         with self._mutex:
-            if key in self._items and self._items[key] is not None:
+            if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         found = load(index, model_id)
-        if found is not None:
-            with self._mutex:
-                self._items[key] = found
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+        with self._mutex:
+            self._items[key] = found
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return found
 
     def export_later(self, collection: Any, index: VersionIndex, model_id: str) -> None:
@@ -211,10 +207,14 @@ class DenseFiles:
 
         def run() -> None:
             try:
-                export(collection, index, model_id)
+                written = export(collection, index, model_id)
             except Exception as exc:  # derived data: the next search asks Chroma again
                 log.warning("kb: exporting the vectors of %s v%s failed (%s)", index.kb_id, index.version, exc)
-                with self._mutex:
+                written = False
+            with self._mutex:
+                if written:
+                    self._items.pop(key, None)  # the remembered miss: the next search loads the file
+                else:
                     self._exporting.discard(key)
 
         threading.Thread(target=run, name="switchboard-kb-dense-export", daemon=True).start()
