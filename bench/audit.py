@@ -84,7 +84,9 @@ def serve(mode: str) -> None:
         """Look up an order."""
         return Order(order_id=order_id, status="shipped", phone=phone, items=["환불 문의", "배송 조회"])
 
-    server.run(transport="stdio", show_banner=False)
+    from servers.kit.stdio import run_stdio
+
+    run_stdio(server)  # the transport `switchboard serve` uses
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -9,13 +9,18 @@ Six stdio servers run in one process run, taking turns in blocks of 100 calls (o
   three queries (order header, lines, refunds; compiled to SQL by SQLAlchemy) on the same SQLite
   file with the stdlib ``sqlite3`` module, rows returned as they come (what a developer writing
   the tool without Switchboard would run: no tenancy, validation, masking or audit);
+- ``lookup_pipes``: that same bare lookup server, served by Switchboard's stdio transport
+  (``servers/kit/stdio.py``: the event loop's own pipes instead of the SDK's worker-thread
+  hand-offs), to show what the order server's own layers cost on the transport it runs on;
 - ``kit``: the Switchboard kit (identity, validation, hooks with the production audit log) with
   the same ``echo`` tool, to show what the shared layers cost;
 - ``orders_core``: the order server's ``get_order`` without hooks (``build_server(hooks=[])``);
 - ``orders``: ``switchboard serve orders --org demo``, exactly as Claude Desktop runs it
   (console script, production hooks including the audit log).
 
-For each: calls/s, p50/p99 latency, server CPU per call (from /proc) and cold start (spawn → first
+For each: calls/s, p50/p99 latency, server CPU per call (from /proc), the client's CPU per call
+(this process: the MCP client parses each answer and checks it against the tool's output schema,
+so a typed answer costs the client more than a plain ``dict``) and cold start (spawn → first
 tool result). Each figure is the median over rounds; ratios are ``<server> / bare`` (for calls/s
 higher is better, for the others lower is better; the aim for the order server is ≤ 1.3x slower).
 
@@ -55,13 +60,14 @@ from _common import (
 
 NAME = "order_server"
 TARGET = 1.3
-KEYS = ("bare", "bare_order", "bare_lookup", "kit", "orders_core", "orders")
+KEYS = ("bare", "bare_order", "bare_lookup", "lookup_pipes", "kit", "orders_core", "orders")
 CYCLE_METRICS = ("p50_ms", "cpu_ms_per_call")
 METRICS = (
     ("calls_per_s", "calls/s", "higher"),
     ("p50_ms", "p50 ms", "lower"),
     ("p99_ms", "p99 ms", "lower"),
     ("cpu_ms_per_call", "server CPU ms/call", "lower"),
+    ("client_cpu_ms_per_call", "client CPU ms/call", "lower"),
     ("cold_start_ms", "cold start ms", "lower"),
 )
 BARE_SERVER = """
@@ -109,7 +115,11 @@ async def get_order(order_id: str) -> dict:
     items = [dict(row) for row in conn.execute(SQL["items"], params)]
     refunds = [dict(row) for row in conn.execute(SQL["refunds"], params)]
     return {"order": dict(head), "items": items, "refunds": refunds}
-mcp.run(transport="stdio", show_banner=False)
+if len(sys.argv) > 2 and sys.argv[2] == "pipes":
+    from servers.kit.stdio import run_stdio
+    run_stdio(mcp)
+else:
+    mcp.run(transport="stdio", show_banner=False)
 """
 LOOKUP_SQL = """
 import json, sys
@@ -123,20 +133,22 @@ json.dump({"database": sys.argv[1], "header": text(HEADER[False]), "items": text
 KIT_SERVER = """
 from servers.kit import ServerLaunch, build_server
 from servers.kit.serve import quiet_fastmcp
+from servers.kit.stdio import run_stdio
 quiet_fastmcp()
 mcp = build_server("echo", "1.0.0", instructions="echo", launch=ServerLaunch(org_id="demo"))
 @mcp.tool
 async def echo(text: str) -> dict:
     \"\"\"Echo the text.\"\"\"
     return {"text": text}
-mcp.run(transport="stdio", show_banner=False)
+run_stdio(mcp)
 """
 ORDERS_CORE_SERVER = """
 from servers.kit import ServerLaunch
 from servers.kit.serve import quiet_fastmcp
+from servers.kit.stdio import run_stdio
 from servers.order_server.app import build_server
 quiet_fastmcp()
-build_server(launch=ServerLaunch(org_id="demo"), hooks=[]).run(transport="stdio", show_banner=False)
+run_stdio(build_server(launch=ServerLaunch(org_id="demo"), hooks=[]))
 """
 
 
@@ -207,6 +219,7 @@ async def throughput(servers: list[Server], env: dict[str, str], calls: int, war
             pids.append(new[0])
         latencies: list[list[float]] = [[] for _ in servers]
         cpu = [0.0 for _ in servers]
+        client_cpu = [0.0 for _ in servers]
         wall = [0.0 for _ in servers]
         for cycle in range(max(1, calls // block)):
             order = list(range(len(servers)))
@@ -214,6 +227,7 @@ async def throughput(servers: list[Server], env: dict[str, str], calls: int, war
             for index in order:
                 server = servers[index]
                 cpu0 = process_cpu_seconds(pids[index])
+                client0 = time.process_time()
                 wall0 = time.perf_counter()
                 times = []
                 for _ in range(block):
@@ -223,9 +237,11 @@ async def throughput(servers: list[Server], env: dict[str, str], calls: int, war
                     if result.is_error:
                         raise RuntimeError(f"{server.label}: {result.content}")
                 block_wall = time.perf_counter() - wall0
+                block_client = time.process_time() - client0
                 block_cpu = process_cpu_seconds(pids[index]) - cpu0
                 wall[index] += block_wall
                 cpu[index] += block_cpu
+                client_cpu[index] += block_client
                 latencies[index].extend(times)
                 server.blocks.append({"p50_ms": percentile(times, 50), "cpu_ms_per_call": block_cpu * 1000 / block})
     for index, server in enumerate(servers):
@@ -236,6 +252,7 @@ async def throughput(servers: list[Server], env: dict[str, str], calls: int, war
                 "p50_ms": percentile(latencies[index], 50),
                 "p99_ms": percentile(latencies[index], 99),
                 "cpu_ms_per_call": cpu[index] * 1000 / done,
+                "client_cpu_ms_per_call": client_cpu[index] * 1000 / done,
             }
         )
 
@@ -300,6 +317,13 @@ async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
                 "get_order",
                 {"order_id": "8841"},
             ),
+            Server(
+                "bare lookup, our stdio",
+                sys.executable,
+                ["-c", BARE_LOOKUP_SERVER, str(home / "lookup-sql.json"), "pipes"],
+                "get_order",
+                {"order_id": "8841"},
+            ),
             Server("kit+audit echo", sys.executable, ["-c", KIT_SERVER], "echo", {"text": "8841"}),
             Server("orders, no hooks", sys.executable, ["-c", ORDERS_CORE_SERVER], "get_order", {"order_id": "8841"}),
             Server(
@@ -317,7 +341,7 @@ async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
                 server.cold.append(await cold_start(server, env))
     figures: dict[str, float] = {"rounds": rounds, "calls_per_round": calls}
     for key, server in zip(KEYS, servers, strict=True):
-        for metric in ("calls_per_s", "p50_ms", "p99_ms", "cpu_ms_per_call"):
+        for metric in ("calls_per_s", "p50_ms", "p99_ms", "cpu_ms_per_call", "client_cpu_ms_per_call"):
             figures[f"{key}_{metric}"] = median(r[metric] for r in server.runs)
         figures[f"{key}_cold_start_ms"] = median(server.cold) * 1000
     for key in KEYS[1:]:
@@ -330,7 +354,8 @@ async def main_async(quick: bool) -> tuple[list[Server], dict[str, float]]:
             figures[f"{key}_{metric}_cycle_ratio_p25"] = percentile(values, 25)
             figures[f"{key}_{metric}_cycle_ratio_p75"] = percentile(values, 75)
         if key in ("orders_core", "orders"):
-            for against, base in (("bare_order", servers[1]), ("bare_lookup", servers[2])):
+            bases = (("bare_order", servers[1]), ("bare_lookup", servers[2]), ("lookup_pipes", servers[3]))
+            for against, base in bases:
                 for metric in CYCLE_METRICS:
                     values = cycle_ratios(server, base, metric)
                     figures[f"{key}_{metric}_vs_{against}_cycle_ratio_median"] = median(values)
@@ -361,6 +386,7 @@ def report(servers: list[Server], figures: dict[str, float]) -> None:
                 label,
                 figures[f"bare_order_{metric}_ratio"],
                 figures[f"bare_lookup_{metric}_ratio"],
+                figures[f"lookup_pipes_{metric}_ratio"],
                 figures[f"kit_{metric}_ratio"],
                 core,
                 _verdict(core, better),
@@ -374,6 +400,7 @@ def report(servers: list[Server], figures: dict[str, float]) -> None:
             "metric",
             "bare, order answer",
             "bare, same lookup",
+            "bare lookup, our stdio",
             "kit+audit",
             "orders, no hooks",
             "aim",
@@ -389,6 +416,7 @@ def report_cycles(figures: dict[str, float]) -> None:
     pairs = (
         ("bare_order", "", "bare, order answer / bare echo"),
         ("bare_lookup", "", "bare, same lookup / bare echo"),
+        ("lookup_pipes", "", "bare lookup on our stdio / bare echo"),
         ("kit", "", "kit+audit echo / bare echo"),
         ("orders_core", "", "orders, no hooks / bare echo"),
         ("orders", "", "serve orders / bare echo"),
@@ -396,6 +424,8 @@ def report_cycles(figures: dict[str, float]) -> None:
         ("orders", "_vs_bare_order", "serve orders / bare, order answer"),
         ("orders_core", "_vs_bare_lookup", "orders, no hooks / bare, same lookup"),
         ("orders", "_vs_bare_lookup", "serve orders / bare, same lookup"),
+        ("orders_core", "_vs_lookup_pipes", "orders, no hooks / bare lookup on our stdio"),
+        ("orders", "_vs_lookup_pipes", "serve orders / bare lookup on our stdio"),
     )
     for key, against, label in pairs:
         for metric, name in (("p50_ms", "p50"), ("cpu_ms_per_call", "server CPU/call")):

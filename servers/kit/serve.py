@@ -13,6 +13,7 @@ from core.errors import invalid
 from core.telemetry import configure_from_env
 from servers import catalog
 from servers.kit.identity import ServerLaunch
+from servers.kit.stdio import run_stdio
 from servers.kit.telemetry import add_metrics_route
 
 Transport = Literal["stdio", "http"]
@@ -127,7 +128,7 @@ def serve(
         expose_subset(server, name, tools, read_only)
         if launch is not None and launch.org_id and not launch.trust_meta:
             _warn_later(name, launch.org_id)
-        server.run(transport="stdio", show_banner=False)
+        run_stdio(server)  # the event loop's own pipes: no worker thread per message (servers/kit/stdio.py)
         return
     if launch is not None and (launch.org_id or launch.customer_ref):
         raise invalid(
