@@ -72,6 +72,7 @@ class Appender:
         self._opened = False
         self._journaled = 0  # journal lines not chained yet
         self._chain_scheduled = False
+        self._chained_at = float("-inf")  # loop time the writer task last started (paces the journal's)
         self._journal_dirty = False  # chaining a line failed: the journal is replayed by the next probe
         self.checkpointer = AutoCheckpointer()
 
@@ -199,10 +200,17 @@ class Appender:
         self.journal.write(item)
         self._journaled += 1
         self._pending.append((item, None))
-        if not self._active and not self._chain_scheduled:
-            # after the answer has left: the call's own task goes on to send it meanwhile
+        if self._active:
+            return  # the writer takes it with what else is queued
+        if len(self._pending) >= MAX_BATCH:
+            self._chain_journaled()  # a full batch waits: no pacing
+        elif not self._chain_scheduled:
+            # after the answer has left (the call's own task goes on to send it meanwhile), and
+            # paced: under steady traffic one transaction per interval takes every line since the last
+            loop = asyncio.get_running_loop()
+            wait = max(self.journal.delay_s, self._chained_at + self.journal.interval_s - loop.time())
             self._chain_scheduled = True
-            asyncio.get_running_loop().call_later(self.journal.delay_s, self._chain_journaled)
+            loop.call_later(wait, self._chain_journaled)
 
     def _chain_journaled(self) -> None:
         self._chain_scheduled = False
@@ -226,7 +234,9 @@ class Appender:
     def _start_writer(self) -> None:
         self._active = True
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._drain())
+            loop = asyncio.get_running_loop()
+            self._chained_at = loop.time()
+            self._writer = loop.create_task(self._drain())
 
     async def _drain(self) -> None:
         try:

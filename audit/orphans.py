@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, select
 
 from audit.record import RECORD_FIELDS, AuditRecord, utc_timestamp
 from audit.schema import audit_event
-from core.db import get_engine
+from audit.store import settled_engine
 
 DEFAULT_GRACE_S = 300.0
 PAIRED_SOURCE = "host"  # the one source that writes tool_call and tool_result as two records
@@ -79,7 +79,7 @@ async def unresolved_calls(
         query = query.where(audit_event.c.session_id == session_id)
     if grace > 0:
         query = query.where(audit_event.c.occurred_at <= utc_timestamp(datetime.now(UTC) - timedelta(seconds=grace)))
-    engine = await get_engine()
+    engine = await settled_engine()  # with this process's journaled records
     async with engine.connect() as conn:
         rows = (await conn.execute(query.order_by(audit_event.c.org_id, audit_event.c.seq))).mappings().all()
     return [AuditRecord.from_row(r) for r in rows]

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from audit.log import append
 from audit.record import AuditEvent
 from audit.schema import audit_event
+from audit.store import settled_engine
 from audit.subjects import destroy_subject_key
-from core.db import get_engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class AuditErasure:
 
 async def shred_subject(org_id: str, customer_ref: str, *, actor: str, erasure_id: str | None = None) -> AuditErasure:
     """Destroy the customer's audit key, then append the tombstone (rerunning is safe)."""
-    engine = await get_engine()
+    engine = await settled_engine()  # with this process's journaled records
     async with engine.connect() as conn:
         count = (
             await conn.execute(

@@ -22,9 +22,19 @@ DIGEST_CHUNK = 500  # value digests per query (one per customer key of the org)
 _COLUMNS = [audit_event.c[name] for name in RECORD_FIELDS]
 
 
+async def settled_engine() -> Any:
+    """The database, once every record this event loop acknowledged is in it: a server's tool-call
+    records wait in its journal for a paced commit (``audit/journal.py``), and a reader in the same
+    process sees its own writes."""
+    from audit.appender import flush_appenders
+
+    await flush_appenders()
+    return await get_engine()
+
+
 async def list_orgs() -> list[str]:
     """Every org with a chain (or records)."""
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         heads = set((await conn.execute(select(audit_chain_head.c.org_id))).scalars())
         heads |= set((await conn.execute(select(audit_event.c.org_id).distinct())).scalars())
@@ -33,7 +43,7 @@ async def list_orgs() -> list[str]:
 
 async def chain_head(org_id: str) -> tuple[int, str] | None:
     """``(seq, head_hash)`` of the org's chain head row, or None."""
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -45,7 +55,7 @@ async def chain_head(org_id: str) -> tuple[int, str] | None:
 
 async def prunes(org_id: str) -> list[dict[str, Any]]:
     """The org's prune rows, oldest first."""
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(audit_prune).where(audit_prune.c.org_id == org_id).order_by(audit_prune.c.through_seq)
@@ -57,7 +67,7 @@ async def iter_rows(
     org_id: str, *, from_seq: int = 1, to_seq: int | None = None, page: int = PAGE
 ) -> AsyncIterator[dict[str, Any]]:
     """The org's stored rows with ``from_seq <= seq <= to_seq``, in seq order, a page at a time."""
-    engine = await get_engine()
+    engine = await settled_engine()
     cursor = from_seq - 1
     while True:
         query = select(*_COLUMNS).where(audit_event.c.org_id == org_id, audit_event.c.seq > cursor)
@@ -88,7 +98,7 @@ async def iter_row_pages(
     """
     import asyncio
 
-    engine = await get_engine()
+    engine = await settled_engine()
     high = to_seq if to_seq is not None else 2**62
     if is_sqlite(engine):
         import sqlite3
@@ -157,7 +167,7 @@ async def iter_records(org_id: str, *, from_seq: int = 1, to_seq: int | None = N
 
 
 async def get_record(org_id: str, seq: int) -> AuditRecord | None:
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         row = (
             (await conn.execute(select(*_COLUMNS).where(audit_event.c.org_id == org_id, audit_event.c.seq == seq)))
@@ -169,7 +179,7 @@ async def get_record(org_id: str, seq: int) -> AuditRecord | None:
 
 async def first_seq_at_or_after(org_id: str, occurred_at: str) -> int | None:
     """The lowest seq whose ``occurred_at`` is at or after the given timestamp."""
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         return (
             await conn.execute(
@@ -182,7 +192,7 @@ async def first_seq_at_or_after(org_id: str, occurred_at: str) -> int | None:
 
 async def seq_bounds(org_id: str) -> tuple[int | None, int | None]:
     """(lowest, highest) stored seq of the org."""
-    engine = await get_engine()
+    engine = await settled_engine()
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -197,7 +207,7 @@ async def tail(org_id: str | None = None, *, limit: int = 20, after: dict[str, i
 
     With ``after`` (org → seq) only records past those seqs are returned (for ``--follow``).
     """
-    engine = await get_engine()
+    engine = await settled_engine()
     query = select(*_COLUMNS)
     if org_id is not None:
         query = query.where(audit_event.c.org_id == org_id)
@@ -255,7 +265,7 @@ async def find(
     normalized = _personal_value(value) if value is not None else None
     orgs = [org_id] if org_id else await list_orgs()
     filters = []
-    engine = await get_engine()
+    engine = await settled_engine()
     for column, given, what in (
         (audit_event.c.trace_id, trace_id, "trace"),
         (audit_event.c.session_id, session_id, "session"),

@@ -231,3 +231,58 @@ async def test_journal_off_makes_a_call_wait_for_its_commit(db_path, monkeypatch
     with pytest.raises(SwitchboardError) as err:
         await append_journaled(event(2))
     assert err.value.code is ErrorCode.UNAVAILABLE and "SWITCHBOARD_AUDIT_JOURNAL" in err.value.message
+
+
+async def test_steady_calls_share_paced_commits_and_a_lone_call_is_chained_at_once(db_path, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS", "200")
+    await close()
+    await append_journaled(event(0))
+    await flush()  # the appender is open; the last chaining started just now
+    from audit.appender import get_appender
+
+    appender = get_appender()
+    commits: list[int] = []
+    write = appender.backend.write
+
+    async def counting(batch):
+        commits.append(len(batch))
+        return await write(batch)
+
+    monkeypatch.setattr(appender.backend, "write", counting)
+    for i in range(1, 21):  # one call after another, 5 ms apart: 100 ms of steady traffic
+        await append_journaled(event(i))
+        await asyncio.sleep(0.005)
+    assert commits == [], "a transaction started before the interval had passed"
+    for _ in range(200):
+        if sum(commits) == 20:
+            break
+        await asyncio.sleep(0.01)
+    assert commits == [20], commits  # one paced transaction took every line
+    await asyncio.sleep(0.25)  # a quiet spell longer than the interval
+    await append_journaled(event(21))
+    await asyncio.sleep(0.1)  # well under the interval: a lone call waits only the 2 ms delay
+    assert commits == [20, 1]
+    assert len(await _event_ids()) == 22
+    assert (await verify_chain("acme")).ok
+
+
+async def test_a_full_batch_is_chained_without_waiting_for_the_interval(db_path, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS", "1000")
+    await close()
+    await append_journaled(event(0))
+    await flush()
+    from audit.appender import MAX_BATCH
+
+    for i in range(1, MAX_BATCH + 1):
+        await append_journaled(event(i))
+    await asyncio.sleep(0.3)  # far less than the interval
+    assert len(await _event_ids()) == MAX_BATCH + 1
+
+
+@pytest.mark.parametrize("value", ["soon", "nan"])
+async def test_a_wrong_interval_is_refused(db_path, monkeypatch, value):
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS", value)
+    await close()
+    with pytest.raises(SwitchboardError) as err:
+        await append_journaled(event(1))
+    assert err.value.code is ErrorCode.UNAVAILABLE and "SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS" in err.value.message
