@@ -234,34 +234,39 @@ async def test_journal_off_makes_a_call_wait_for_its_commit(db_path, monkeypatch
 
 
 async def test_steady_calls_share_paced_commits_and_a_lone_call_is_chained_at_once(db_path, monkeypatch):
-    monkeypatch.setenv("SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS", "200")
+    monkeypatch.setenv("SWITCHBOARD_AUDIT_JOURNAL_INTERVAL_MS", "1000")
     await close()
     await append_journaled(event(0))
-    await flush()  # the appender is open; the last chaining started just now
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await flush()  # the appender is open; the last chaining started after `started`
     from audit.appender import get_appender
 
     appender = get_appender()
-    commits: list[int] = []
+    commits: list[tuple[int, float]] = []
     write = appender.backend.write
 
     async def counting(batch):
-        commits.append(len(batch))
+        commits.append((len(batch), loop.time()))
         return await write(batch)
 
     monkeypatch.setattr(appender.backend, "write", counting)
-    for i in range(1, 21):  # one call after another, 5 ms apart: 100 ms of steady traffic
+    for i in range(1, 21):  # one call after another, 2 ms apart
         await append_journaled(event(i))
-        await asyncio.sleep(0.005)
-    assert commits == [], "a transaction started before the interval had passed"
-    for _ in range(200):
-        if sum(commits) == 20:
-            break
+        await asyncio.sleep(0.002)
+    sent = loop.time()
+    while sum(n for n, _ in commits) < 20 and loop.time() - started < 10:
         await asyncio.sleep(0.01)
-    assert commits == [20], commits  # one paced transaction took every line
-    await asyncio.sleep(0.25)  # a quiet spell longer than the interval
+    assert [n for n, _ in commits] == [20], commits  # one paced transaction took every line
+    if sent - started < 0.9:  # (a box so slow that the calls outlast the interval proves nothing)
+        assert commits[0][1] - started >= 0.99, "a transaction started before the interval had passed"
+    await asyncio.sleep(1.05)  # a quiet spell longer than the interval
+    lone = loop.time()
     await append_journaled(event(21))
-    await asyncio.sleep(0.1)  # well under the interval: a lone call waits only the 2 ms delay
-    assert commits == [20, 1]
+    while len(commits) < 2 and loop.time() - lone < 10:
+        await asyncio.sleep(0.005)
+    assert [n for n, _ in commits] == [20, 1]
+    assert commits[1][1] - lone < 0.5, "a lone call waited for the interval"
     assert len(await _event_ids()) == 22
     assert (await verify_chain("acme")).ok
 
