@@ -28,6 +28,11 @@ _NO_PATH: tuple[Any, ...] = ()
 _LITERALS = {None: "null", True: "true", False: "false"}
 
 
+# Field names known to need nothing (ASCII, unchanged by the detectors) and their JSON text: the
+# names of a tool's answer repeat on every call, so they are read once.
+_PLAIN_NAMES: dict[str, str] = {}
+
+
 class Unsure(Exception):
     """The value holds something only the general path handles exactly."""
 
@@ -79,18 +84,24 @@ class _Pass:
 
     def _object(self, value: dict[Any, Any]) -> str:
         members: dict[str, str] = {}
+        ascii_names = True
         for name, item in value.items():
+            if name in _PLAIN_NAMES:  # a field name seen before: ASCII, nothing to mask
+                members[name] = self.encode(item, name)
+                continue
             if type(name) is not str:
                 raise Unsure
             key = self.text(name, None)
             while key in members:  # two keys masked alike stay apart, as in core.pii.redact
                 key += "#"
             members[key] = self.encode(item, name)
-        if all(k.isascii() for k in members):
-            keys = sorted(members)
-        else:  # RFC 8785 orders keys by UTF-16 code units
-            keys = sorted(members, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return "{" + ",".join([encode_basestring(k) + ":" + members[k] for k in keys]) + "}"
+            if key is name and name.isascii() and len(name) <= 64 and len(_PLAIN_NAMES) < 4096:
+                _PLAIN_NAMES[name] = encode_basestring(name)
+            elif not key.isascii():
+                ascii_names = False
+        # RFC 8785 orders keys by UTF-16 code units: for ASCII names that is the plain order
+        keys = sorted(members) if ascii_names else sorted(members, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join([(_PLAIN_NAMES.get(k) or encode_basestring(k)) + ":" + members[k] for k in keys]) + "}"
 
 
 def redact_canonical(value: Any, key: bytes) -> tuple[str, list[str], bool]:

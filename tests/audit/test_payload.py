@@ -134,3 +134,12 @@ def test_personal_data_in_every_field_is_masked_with_hmacs():
 def test_values_only_the_general_path_handles_exactly_are_refused(value):
     with pytest.raises(Unsure):
         redact_canonical(value, KEY)
+
+
+def test_field_names_read_once_stay_exact_and_a_personal_name_is_masked_every_time():
+    first = {"order_id": "8841", "메모": "문 앞", "010-1234-5678": "연락처", "tracking_number": "568231904417"}
+    second = {"tracking_number": "010-9876-5432", "010-1234-5678": 1, "order_id": "8842", "메모": "hong@example.com"}
+    for value in (first, second, first, second):
+        text, hmacs, _ = redact_canonical(value, KEY)
+        assert (text, hmacs) == oracle(value)[:2]
+        assert "1234-5678" not in text and "9876-5432" not in text and "hong@" not in text
