@@ -214,8 +214,15 @@ class Appender:
 
     def _chain_journaled(self) -> None:
         self._chain_scheduled = False
-        if self._pending and not self._active:
-            self._start_writer()
+        if not self._pending or self._active:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._chained_at + self.journal.interval_s - loop.time() if self.journal else 0.0
+        if wait > 0 and len(self._pending) < MAX_BATCH:  # a timer set before a flush started a writer
+            self._chain_scheduled = True
+            loop.call_later(wait, self._chain_journaled)
+            return
+        self._start_writer()
 
     def _committed(
         self, batch: Sequence[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]], rows: list[dict[str, Any]]
