@@ -20,6 +20,7 @@ from typing import Any
 
 from audit.autocheckpoint import AutoCheckpointer
 from audit.backends import PostgresBackend, SqliteBackend, lock_timeout_ms
+from audit.deferred import DeferredEvent
 from audit.journal import Journal, candidates, claimed, read_entries
 from audit.journal import enabled as journal_enabled
 from audit.prepare import PreparedEvent
@@ -64,7 +65,7 @@ class Appender:
         else:
             self.backend = PostgresBackend(url)
         # a journaled record has no waiter: its future is None
-        self._pending: list[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]] = []
+        self._pending: list[tuple[PreparedEvent | DeferredEvent, asyncio.Future[AuditRecord] | None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._active = False  # a leader, the writer task or a probe owns the connection
         self._probe_lock: asyncio.Lock | None = None
@@ -186,14 +187,15 @@ class Appender:
             self._active = False
         return future.result()
 
-    async def append_journaled(self, item: PreparedEvent) -> None:
-        """Return once ``item`` is durable in the journal; it is chained right after, off this path.
+    async def append_journaled(self, item: PreparedEvent | DeferredEvent) -> None:
+        """Return once ``item`` is durable in the journal; it is chained right after, off this path
+        (a deferred record is redacted then: ``audit/deferred.py``).
 
         PostgreSQL has no journal (the database is usually on another machine than this
         process's disk): there the record is committed before this returns, as :meth:`append`.
         """
         if self.journal is None:
-            await self.append(item)
+            await self.append(item.prepared() if isinstance(item, DeferredEvent) else item)
             return
         if not self._healthy:
             await self.ready()
@@ -249,7 +251,7 @@ class Appender:
         try:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._write(batch)
+                await self._write(await _redacted(batch))
         finally:
             self._active = False
 
@@ -312,6 +314,21 @@ class Appender:
             self._start_writer()  # journaled records waiting for their delay: now
         while self._writer is not None and not self._writer.done():
             await asyncio.wait({self._writer})
+
+
+async def _redacted(
+    batch: list[tuple[PreparedEvent | DeferredEvent, asyncio.Future[AuditRecord] | None]],
+) -> list[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]]:
+    """``batch`` with its deferred records redacted; a call waiting to be served gets the loop
+    between two of them (each takes ~0.1 ms), so chaining a batch delays an answer by one at most."""
+    out: list[tuple[PreparedEvent, asyncio.Future[AuditRecord] | None]] = []
+    for item, waiter in batch:
+        if isinstance(item, DeferredEvent):
+            if out:
+                await asyncio.sleep(0)
+            item = item.prepared()
+        out.append((item, waiter))
+    return out
 
 
 def _settle(

@@ -37,6 +37,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from audit.deferred import DeferredEvent, from_line, is_deferred_line
 from audit.prepare import PreparedEvent
 from core.errors import unavailable
 
@@ -84,31 +85,44 @@ def directory_for(db_path: str) -> Path:
     return path.with_name(path.name + SUFFIX)
 
 
-def _line(item: PreparedEvent) -> bytes:
-    body = _ENCODER.encode({"row": item.row, "hmacs": list(item.hmacs)})
+def _line(item: PreparedEvent | DeferredEvent) -> bytes:
+    if isinstance(item, DeferredEvent):
+        body = _ENCODER.encode(item.line_body())
+    else:
+        body = _ENCODER.encode({"row": item.row, "hmacs": list(item.hmacs)})
     return f"{hashlib.sha256(body.encode()).hexdigest()[:_SUM]} {body}\n".encode()
 
 
-def _parse(line: bytes) -> PreparedEvent | None:
-    """The entry of one line, or None when the line is torn or corrupt."""
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """The data of one line, or None when the line is torn or corrupt."""
     try:
         text = line.decode()
         digest, body = text.split(" ", 1)
         if hashlib.sha256(body.encode()).hexdigest()[:_SUM] != digest:
             return None
         data = json.loads(body)
-        return PreparedEvent(dict(data["row"]), tuple(data["hmacs"]))
+        if not isinstance(data, dict):
+            return None
+        if is_deferred_line(data):
+            return data if isinstance(data["event_id"], str) and isinstance(data["sealed"], str) else None
+        return data if isinstance(data["row"], dict) and isinstance(data["hmacs"], list) else None
     except (ValueError, KeyError, TypeError):
         return None
 
 
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [data for line in path.read_bytes().split(b"\n") if line and (data := _parse(line)) is not None]
+
+
 def read_entries(path: Path) -> list[PreparedEvent]:
-    """The intact entries of the journal file ``path``, in the order they were written."""
-    entries = []
-    for line in path.read_bytes().split(b"\n"):
-        if line and (entry := _parse(line)) is not None:
-            entries.append(entry)
-    return entries
+    """The intact entries of the journal file ``path``, in the order they were written.
+
+    A deferred line (``audit/deferred.py``) is opened with its data subject's key and redacted now.
+    """
+    return [
+        from_line(data) if is_deferred_line(data) else PreparedEvent(dict(data["row"]), tuple(data["hmacs"]))
+        for data in _lines(path)
+    ]
 
 
 @contextlib.contextmanager
@@ -148,7 +162,7 @@ def pending_orphan_entries(db_path: str) -> int:
     for path in candidates(db_path):
         with claimed(path) as free:
             if free:
-                total += len(read_entries(path))
+                total += len(_lines(path))
     return total
 
 
@@ -178,7 +192,7 @@ class Journal:
         self.path, self._fd, self._size = path, fd, 0
         return fd
 
-    def write(self, item: PreparedEvent) -> None:
+    def write(self, item: PreparedEvent | DeferredEvent) -> None:
         """Append ``item``'s line; raises UNAVAILABLE (and keeps the file whole) if it cannot."""
         data = _line(item)
         try:

@@ -5,17 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from audit.appender import close_appenders, flush_appenders, get_appender
+from audit.deferred import DeferredEvent, defer_event
 from audit.prepare import PreparedEvent, prepare_event, stored_customer_ref, validate_event
 from audit.record import AuditEvent, AuditRecord
 from audit.sealing import seal_row
-from audit.subjects import subject_key
+from audit.subjects import SubjectKey, subject_key
 
 
 def _prepare(event: AuditEvent) -> PreparedEvent:
     """Validate, redact, HMAC and seal ``event`` under its data subject's key (UNAVAILABLE without it)."""
-    validate_event(event)  # before the org id names a key file
-    key = subject_key(event.org_id, stored_customer_ref(event))
+    return _prepared(event, _key(event))
+
+
+def _key(event: AuditEvent, customer_ref: str | None = None) -> SubjectKey:
+    """Validate ``event`` (before its org id names a key file) and load its data subject's key
+    (``customer_ref``: the event's as stored, when the caller has it)."""
+    validate_event(event)
+    key = subject_key(event.org_id, customer_ref or stored_customer_ref(event))
     assert key is not None
+    return key
+
+
+def _prepared(event: AuditEvent, key: SubjectKey) -> PreparedEvent:
     prepared = prepare_event(event, key.value_hmac_key, validated=True)
     seal_row(prepared.row, key)
     return prepared
@@ -31,14 +42,24 @@ async def append(event: AuditEvent) -> AuditRecord:
     return await get_appender().append(_prepare(event))
 
 
+def _defer(event: AuditEvent) -> PreparedEvent | DeferredEvent:
+    """``event`` with its payloads sealed raw, redacted when chained (``audit/deferred.py``); an event
+    whose payloads are not plain JSON is prepared now."""
+    customer_ref = stored_customer_ref(event)
+    key = _key(event, customer_ref)
+    return defer_event(event, key, customer_ref) or _prepared(event, key)
+
+
 async def append_journaled(event: AuditEvent) -> None:
     """Append ``event`` through the write-ahead journal (``audit/journal.py``): the servers' tool calls.
 
-    Returns once the prepared record is durable in this process's journal (SQLite; on PostgreSQL
-    once it is committed); it is chained right after, off the caller's path. Raises like
-    :func:`append`; a journal that cannot be written raises UNAVAILABLE.
+    Returns once the record is durable in this process's journal, its payloads sealed but not yet
+    redacted (``audit/deferred.py``; on PostgreSQL once it is committed); it is redacted and
+    chained right after, off the caller's path. Raises like :func:`append`; a journal that cannot
+    be written raises UNAVAILABLE.
     """
-    await get_appender().append_journaled(_prepare(event))
+    appender = get_appender()
+    await appender.append_journaled(_prepare(event) if appender.journal is None else _defer(event))
 
 
 async def flush() -> None:

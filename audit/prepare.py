@@ -25,9 +25,9 @@ from core.errors import invalid
 from core.pii import detect, may_contain_pii, redact
 
 DEFAULT_MAX_PAYLOAD_BYTES = 16_384
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
-_SOURCE = re.compile(r"^(?:[a-z][a-z0-9_-]{0,31}|server:[A-Za-z0-9._-]{1,64})$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}\Z")
+_SOURCE = re.compile(r"^(?:[a-z][a-z0-9_-]{0,31}|server:[A-Za-z0-9._-]{1,64})\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 _TEXT_FIELDS = (
     "actor",
     "customer_ref",
@@ -59,7 +59,7 @@ class PreparedEvent:
         return self.row["org_id"]
 
 
-def _new_id() -> str:
+def new_event_id() -> str:
     """A time-ordered UUID (version 7 layout: 48-bit Unix milliseconds, then 74 random bits).
 
     Ordered ids keep the ``event_id`` index appending at its right edge (fewer pages written per
@@ -113,7 +113,7 @@ def prepare_event(
     hmacs: set[str] = set()
     row: dict[str, Any] = {
         "org_id": event.org_id,
-        "event_id": str(uuid.UUID(str(event.event_id))) if event.event_id else _new_id(),
+        "event_id": str(uuid.UUID(str(event.event_id))) if event.event_id else new_event_id(),
         "record_version": RECORD_VERSION,
         "occurred_at": utc_timestamp(event.occurred_at),
         "event_type": event.event_type,
