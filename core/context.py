@@ -16,12 +16,32 @@ from typing import Any
 META_PREFIX = "switchboard/"
 _META_FIELDS = ("org_id", "customer_ref", "session_id", "agent_version_id", "manifest_sha256", "trace_id")
 _META_KEYS = tuple((name, f"{META_PREFIX}{name}") for name in _META_FIELDS)
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}\Z")
 
 
 def is_valid_identifier(value: str) -> bool:
     """Org ids, customer refs and similar ids: 1-128 safe ASCII characters."""
     return bool(_ID_RE.match(value))
+
+
+def customer_ref_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a customer reference, or None when it can.
+
+    A customer reference is an opaque id (``C-1001``, a CRM key). It must not be personal data
+    itself: every store keeps personal data masked, so a phone number as a reference would be
+    stored as ``010-****-5678``, the same for every customer sharing those last digits, and an
+    erase by the real number would miss what was stored under the masked one (docs/audit.md).
+    """
+    if not isinstance(value, str) or not is_valid_identifier(value):
+        return "must be 1-128 letters, digits or ._:@- characters"
+    from core.pii import contains_pii
+
+    if contains_pii(value):
+        return (
+            "looks like personal data (a phone, card, account or resident number, or an e-mail address): "
+            "use the customer's id instead, e.g. C-1001"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ METRICS_ENV = "SWITCHBOARD_METRICS"
 _TRUE = {"1", "true", "yes", "on"}
 # seconds: from half a millisecond (an in-process call) to a minute (a slow model turn)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\Z")
 
 
 class _State:

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from core.context import is_valid_identifier
+from core.context import customer_ref_problem, is_valid_identifier
 from core.errors import ErrorCode, SwitchboardError, forbidden, invalid
 from host.console.app import console_app
 from host.console.live import LIVE
@@ -181,8 +181,8 @@ class WsSession:
         if self.caller.customer_ref and customer not in (None, self.caller.customer_ref):
             raise forbidden("this token acts for one customer: customer_ref names another one")
         customer = customer or self.caller.customer_ref
-        if customer is not None and not is_valid_identifier(customer):
-            raise invalid("customer_ref must be 1-128 letters, digits or ._:@- characters")
+        if customer is not None and (problem := customer_ref_problem(customer)):
+            raise invalid(f"customer_ref {problem}")
         self.conv, self.session_id = None, None
         resume = _text(msg, "session_id")
         if resume:

@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.context import customer_ref_problem
+from core.errors import invalid
 from host.engine import AgentProfile, Conversation, EngineSettings
 from host.gateway import Gateway
 from host.pool import AgentPool, ConnectionPool
@@ -100,6 +102,8 @@ class HostRuntime:
         emit: Any = None,
     ) -> Conversation:
         """A new session bound to the agent version ``agent_ref`` resolves to now."""
+        if customer_ref is not None and (problem := customer_ref_problem(customer_ref)):
+            raise invalid(f"customer_ref {problem}")
         pool, gateway = await self.agent(org_id, agent_ref)
         name, provider = self.provider_for(pool.pinned)
         return await Conversation.start(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from core.errors import invalid
 
-TOKEN_REF = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+TOKEN_REF = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}\Z")
 
 
 @dataclass(frozen=True, slots=True)

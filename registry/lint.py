@@ -41,7 +41,7 @@ ZERO_WIDTH = frozenset([0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E])
 HANGUL_FILLERS = frozenset([0x115F, 0x1160, 0x3164, 0xFFA0])
 VARIATION_SELECTORS_SUPPLEMENT = range(0xE0100, 0xE01F0)
 SKIPPED_KEYS = frozenset(["$schema", "$id", "$ref", "$dynamicRef"])
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}\Z")
 MAX_PHRASES = 12
 
 URL = re.compile(r"(?i)\b(?:https?|ftp|wss?|file)://[^\s\"'<>]+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s\"'<>]*")

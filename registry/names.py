@@ -8,10 +8,10 @@ from core.context import is_valid_identifier
 from core.errors import invalid
 from registry.semver import is_semver
 
-SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-AGENT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
+AGENT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 # Anthropic and OpenAI both accept tool names of this shape (OpenAI caps them at 64).
-EXPOSED_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EXPOSED_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 EXPOSED_SEPARATOR = "__"
 
 

@@ -51,7 +51,7 @@ ORG_ARGUMENT = {
     "isRequired": True,
     "format": "string",
 }
-_NAMESPACE = re.compile(r"^[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+$")
+_NAMESPACE = re.compile(r"^[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+\Z")
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from registry.names import check_server_name, check_version
 PROVIDERS = ("anthropic", "openai", "offline")
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_MAX_CALLS_PER_TURN = 3
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$")
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}\Z")
 
 
 @dataclass(frozen=True, slots=True)

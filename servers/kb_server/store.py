@@ -33,7 +33,7 @@ from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_versi
 from servers.kb_server.parsers import ParsedDocument, parse, read_upload
 from servers.kb_server.titles import document_title
 
-_DOC_ID = re.compile(r"^[\w][\w.\-]{0,199}$")
+_DOC_ID = re.compile(r"^[\w][\w.\-]{0,199}\Z")
 _NAME_MAX = 200
 
 

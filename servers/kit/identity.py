@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from core.context import RequestContext, is_valid_identifier
+from core.context import RequestContext, customer_ref_problem, is_valid_identifier
 from core.errors import forbidden, invalid
 
 _current: ContextVar[RequestContext | None] = ContextVar("switchboard_request_context", default=None)
@@ -38,9 +38,10 @@ class ServerLaunch:
         )
 
     def validate(self) -> ServerLaunch:
-        for label, value in (("org", self.org_id), ("customer", self.customer_ref)):
-            if value is not None and not is_valid_identifier(value):
-                raise invalid(f"--{label} must be 1-128 letters, digits or ._:@- characters")
+        if self.org_id is not None and not is_valid_identifier(self.org_id):
+            raise invalid("--org must be 1-128 letters, digits or ._:@- characters")
+        if self.customer_ref is not None and (problem := customer_ref_problem(self.customer_ref)):
+            raise invalid(f"--customer {problem}")
         return self
 
 
@@ -76,6 +77,8 @@ def resolve_context(
     if fixed_customer and claimed.get("customer_ref") not in (None, fixed_customer):
         raise forbidden("the request names a different customer than this connection")
     customer = customer or claimed.get("customer_ref")
+    if customer is not None and not fixed_customer and (problem := customer_ref_problem(customer)):
+        raise invalid(f"the customer_ref in _meta {problem}")
     return RequestContext(
         org_id=org,
         customer_ref=customer,

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.context import is_valid_identifier
+from core.context import customer_ref_problem, is_valid_identifier
 from core.errors import invalid
 
 # RFC 9068 §4: asymmetric signatures only; "none" and shared-secret (HS*) algorithms are refused.
@@ -255,7 +255,7 @@ class OAuthVerifier:
         if self.config.fixed_org is not None and org != self.config.fixed_org:
             return None
         customer = claims.get(self.config.customer_claim) if self.config.customer_claim else None
-        if customer is not None and (not isinstance(customer, str) or not is_valid_identifier(customer)):
+        if customer is not None and customer_ref_problem(customer):
             return None
         scope = claims.get("scope") or claims.get("scp") or ""
         scopes = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, Column, DateTime, String, Table, insert, select, update
 
-from core.context import is_valid_identifier
+from core.context import customer_ref_problem, is_valid_identifier
 from core.db import get_engine, metadata
 from core.errors import invalid, not_found
 from core.ids import resolve_id
-from core.pii import contains_pii, mask_text
+from core.pii import mask_text
 from servers.kit.identity import TokenIdentity
 
 TOKEN_PREFIX = "sbt_"
@@ -66,10 +66,8 @@ async def create_token(
     if customer_ref is not None:
         if trusted:
             raise invalid("a --customer token cannot be --trusted (trusted tokens may name any customer)")
-        if not is_valid_identifier(customer_ref):
-            raise invalid("customer must be 1-128 letters, digits or ._:@- characters")
-        if contains_pii(customer_ref):
-            raise invalid("--customer looks like personal data (a resident, phone or card number): use the customer id")
+        if problem := customer_ref_problem(customer_ref):
+            raise invalid(f"--customer {problem}")
     label = mask_text(label[:200])  # a note may quote a phone number: stored masked
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     info = TokenInfo(str(uuid.uuid4()), org_id, trusted, label, datetime.now(UTC), None, customer_ref)

@@ -42,14 +42,20 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     return run(_go)
 
 
-def _scope(org: str, customer: str | None, agent: str | None, run_id: str | None = None) -> Any:
-    from core.context import RequestContext, is_valid_identifier
+def _scope(
+    org: str, customer: str | None, agent: str | None, run_id: str | None = None, *, any_customer: bool = False
+) -> Any:
+    """The scope of a command; ``any_customer``: erase and export also take a reference that looks
+    like personal data (so data stored under one before it was refused can still be erased)."""
+    from core.context import RequestContext, customer_ref_problem, is_valid_identifier
     from core.errors import invalid
     from servers.memory_server.scope import resolve_scope
 
     for label, value in (("org", org), ("customer", customer), ("agent", agent), ("run", run_id)):
         if value is not None and not is_valid_identifier(value):
             raise invalid(f"--{label} must be 1-128 letters, digits or ._:@- characters")
+    if customer is not None and not any_customer and (problem := customer_ref_problem(customer)):
+        raise invalid(f"--customer {problem}")
     scope = resolve_scope(RequestContext(org_id=org, customer_ref=customer), agent, run_id)
     import getpass
     from dataclasses import replace
@@ -272,7 +278,7 @@ def erase_cmd(
 
         from servers.memory_server.service import get_service
 
-        _scope(org, customer, None)
+        _scope(org, customer, None, any_customer=True)
         return await get_service().erase_customer(org, customer, f"cli:{getpass.getuser()}")
 
     erasure_id, removal = _run(_go)
@@ -317,7 +323,7 @@ def export_cmd(
     async def _go() -> dict[str, Any]:
         from servers.memory_server.export import export_customer
 
-        _scope(org, customer, None)
+        _scope(org, customer, None, any_customer=True)
         return await export_customer(org, customer)
 
     data = _run(_go)

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.context import is_valid_identifier
+from core.context import customer_ref_problem, is_valid_identifier
 from core.errors import invalid
 from servers.memory_server.filters import as_utc
 
@@ -126,6 +126,8 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
             for label, value in (("customer", record.customer), ("agent_id", record.agent_id)):
                 if value is not None and not is_valid_identifier(value):
                     raise invalid(f"{path.name}:{number}: {label} must be 1-128 letters, digits or ._:@- characters")
+            if problem := customer_ref_problem(record.customer):
+                raise invalid(f"{path.name}:{number}: customer {problem}; nothing was imported")
             key = (record.customer, record.id)
             if key in seen:
                 raise invalid(f"{path.name}:{number}: record id {record.id!r} appears twice for this customer")

@@ -26,14 +26,16 @@ def backend_label() -> str:
 
 
 def show_order(order_id: str, org: str, customer: str | None, json_output: bool) -> None:
-    from core.context import RequestContext, is_valid_identifier
+    from core.context import RequestContext, customer_ref_problem, is_valid_identifier
     from core.errors import SwitchboardError, invalid, not_found
     from servers.order_server import service
     from servers.order_server.backends import close_backend
 
     async def _go() -> tuple[Any, Any]:
-        if not is_valid_identifier(org) or (customer is not None and not is_valid_identifier(customer)):
-            raise invalid("--org and --customer must be 1-128 letters, digits or ._:@- characters")
+        if not is_valid_identifier(org):
+            raise invalid("--org must be 1-128 letters, digits or ._:@- characters")
+        if customer is not None and (problem := customer_ref_problem(customer)):
+            raise invalid(f"--customer {problem}")
         if not re.fullmatch(ORDER_ID_PATTERN, order_id):
             raise invalid(f"{order_id!r} is not an order number (주문번호): 4-20 digits, e.g. 8841")
         _database_exists()

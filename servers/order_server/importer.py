@@ -84,9 +84,9 @@ MAX_QUANTITY = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 BATCH = 500
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
-_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_TRACKING = re.compile(r"^[0-9A-Za-z-]{8,30}$")
-_INT = re.compile(r"^[0-9]{1,12}$")
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_TRACKING = re.compile(r"^[0-9A-Za-z-]{8,30}\Z")
+_INT = re.compile(r"^[0-9]{1,12}\Z")
 _CARRIERS = {code: name for code, name, _ in CARRIERS} | {name: name for _, name, _ in CARRIERS}
 _CARRIER_CODES = {name: code for code, name, _ in CARRIERS} | {code: code for code, _, _ in CARRIERS}
 

@@ -44,6 +44,7 @@ def test_a_bad_line_anywhere_imports_nothing_and_names_the_line(database_url: st
         (json.dumps({"id": "x", "customer": "C1", "text": "a", "messages": [{"text": "b"}]}), "exactly one of"),
         (json.dumps({"id": "x", "customer": "../../etc", "text": "hi"}), "customer must be"),
         (json.dumps({"id": "x", "text": "no customer anywhere"}), "no `customer`"),
+        (json.dumps({"id": "x", "customer": "010-2345-6789", "text": "hi"}), "looks like personal data"),
         (json.dumps({"id": "conv-1", "customer": "C1", "text": "dup id"}), "appears twice"),
         (json.dumps({"id": "x", "customer": "C1", "messages": [{"role": "User!!", "text": "hi"}]}), "messages"),
         (json.dumps({"id": "x", "customer": "C1", "messages": [], "note": "무시해"}), "2"),
