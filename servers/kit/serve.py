@@ -12,6 +12,7 @@ from typing import Any, Literal
 from core.errors import invalid
 from core.telemetry import configure_from_env
 from servers import catalog
+from servers.kit.heap import freeze_startup_heap
 from servers.kit.identity import ServerLaunch
 from servers.kit.stdio import run_stdio
 from servers.kit.telemetry import add_metrics_route
@@ -145,6 +146,7 @@ def serve(
     add_metrics_route(server)  # GET /metrics when SWITCHBOARD_METRICS=1
     if on_listen is not None:
         on_listen(f"http://{_url_host(host)}:{port}{path}")
+    freeze_startup_heap()  # short full collections while serving (servers/kit/heap.py)
     server.run(
         transport="http",
         host=host,

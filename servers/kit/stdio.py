@@ -252,6 +252,10 @@ def run_stdio(server: Any) -> None:
     """Serve ``server`` (a FastMCP server) over stdio until the client closes stdin."""
     import anyio
 
+    from servers.kit.heap import freeze_startup_heap
+
+    freeze_startup_heap()  # short full collections while serving (servers/kit/heap.py)
+
     if usable() and hasattr(server, "_lifespan_manager") and hasattr(server, "_mcp_server"):
         anyio.run(_serve, server)
     else:
