@@ -23,7 +23,7 @@ from core.factors import hide_factors
 
 
 def _is_sha256(value: str | None) -> bool:
-    return value is None or (len(value) == 64 and all(c in "0123456789abcdef" for c in value))
+    return value is None or (len(value) == 64 and not value.strip("0123456789abcdef"))
 
 
 def _actor(client_name: str | None, oauth: dict[str, Any] | None) -> str:
