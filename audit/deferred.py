@@ -131,6 +131,13 @@ def is_deferred_line(data: dict[str, Any]) -> bool:
     return data.get("deferred") == 1
 
 
+def is_whole_deferred_line(data: dict[str, Any]) -> bool:
+    """Every field :func:`from_line` reads is there, with its type."""
+    return all(isinstance(data.get(name), str) for name in (*_CLEAR, "kid", "sealed")) and (
+        data.get("customer_ref") is None or isinstance(data["customer_ref"], str)
+    )
+
+
 def from_line(data: dict[str, Any]) -> PreparedEvent:
     """The prepared record of a deferred journal line (a stopped process's, or this one's after a
     failed chaining): opened with the subject's key, or without contents when that key is gone."""
@@ -138,14 +145,15 @@ def from_line(data: dict[str, Any]) -> PreparedEvent:
     key = subject_key(org_id, customer_ref, create=False)
     if key is None or key.kid != data["kid"]:
         return _contents_lost(data, customer_ref, ERASED_BEFORE_CHAINING)
-    blob = base64.b64decode(data["sealed"], validate=True)
     try:
-        text = key.aead.decrypt(blob[:12], blob[12:], _associated(data["event_id"]))
-    except InvalidTag:  # the checksum held, so the key differs: chained without contents too
+        blob = base64.b64decode(data["sealed"], validate=True)
+        values = json.loads(key.aead.decrypt(blob[:12], blob[12:], _associated(data["event_id"])))
+        moment = datetime.fromisoformat(values["occurred_at"].replace("Z", "+00:00"))
+        event = AuditEvent(**{**values, "occurred_at": moment})
+    except (InvalidTag, ValueError, KeyError, TypeError, AttributeError):
+        # the checksum held, so the line was written so (another key, another version): chained
+        # without contents rather than refusing every later call over one line
         return _contents_lost(data, customer_ref, UNREADABLE_BEFORE_CHAINING)
-    values = json.loads(text)
-    moment = datetime.fromisoformat(values["occurred_at"].replace("Z", "+00:00"))
-    event = AuditEvent(**{**values, "occurred_at": moment})
     return DeferredEvent(event, data["event_id"], moment, key, customer_ref, "").prepared()
 
 

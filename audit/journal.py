@@ -37,7 +37,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from audit.deferred import DeferredEvent, from_line, is_deferred_line
+from audit.deferred import DeferredEvent, from_line, is_deferred_line, is_whole_deferred_line
 from audit.prepare import PreparedEvent
 from core.errors import unavailable
 
@@ -104,7 +104,7 @@ def _parse(line: bytes) -> dict[str, Any] | None:
         if not isinstance(data, dict):
             return None
         if is_deferred_line(data):
-            return data if isinstance(data["event_id"], str) and isinstance(data["sealed"], str) else None
+            return data if is_whole_deferred_line(data) else None
         return data if isinstance(data["row"], dict) and isinstance(data["hmacs"], list) else None
     except (ValueError, KeyError, TypeError):
         return None

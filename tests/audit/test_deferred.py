@@ -200,3 +200,30 @@ def _orphan(db_path: str, lines: list[bytes]) -> None:
     folder = directory_for(db_path)
     folder.mkdir(mode=0o700, exist_ok=True)
     (folder / "4242-deadbeef0001.jnl").write_bytes(b"".join(lines))
+
+
+def _signed(body: dict) -> bytes:
+    import hashlib
+
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:16]} {text}\n".encode()
+
+
+async def test_a_well_formed_line_that_does_not_open_is_chained_without_contents(db_path):
+    await ready("acme")
+    good = _defer(personal_event(10, event_id="0190a3c4-0000-7000-8000-0000000000a1"))
+    body = json.loads(_line(good).decode().split(" ", 1)[1])
+    garbled = {**body, "event_id": "0190a3c4-0000-7000-8000-0000000000a2", "sealed": "bm90IGEgc2VhbA=="}
+    not_base64 = {**body, "event_id": "0190a3c4-0000-7000-8000-0000000000a3", "sealed": "***"}
+    missing = {k: v for k, v in body.items() if k != "kid"}  # not whole: dropped like a torn line
+    _orphan(db_path, [_line(good), _signed(garbled), _signed(not_base64), _signed(missing)])
+    await close()
+    await ready("acme")  # the appender opens: one bad line must not refuse every later call
+    records = {r.event_id[-2:]: r.to_dict() for r in await tail("acme")}
+    assert set(records) == {"a1", "a2", "a3"}
+    for name in ("a2", "a3"):
+        assert records[name]["args_redacted"] is None and "could not be opened" in records[name]["details_redacted"]
+    assert PHONE not in json.dumps(records, ensure_ascii=False)
+    await append_journaled(personal_event(11))
+    await flush()
+    assert len(await tail("acme")) == 4 and (await verify_chain("acme")).ok
