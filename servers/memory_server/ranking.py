@@ -10,6 +10,7 @@ lexical list of noise would drag good dense hits down.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 1.0
 MIN_KNOWN_FRACTION = 0.5
 RECENCY_HALF_LIFE_DAYS = 30.0
+PART_DEPTH = 50  # ranks of each ranking that count when a compound question's parts join it
 
 
 @dataclass(slots=True)
@@ -175,10 +177,17 @@ def rank(
     query_vector: np.ndarray | None,
     opts: RankOptions,
     fusion: Fusion = DEFAULT_FUSION,
+    parts: Sequence[tuple[list[str], np.ndarray | None]] = (),
 ) -> list[Hit]:
-    """The ``top_k`` memories for a query, best first."""
+    """The ``top_k`` memories for a query, best first.
+
+    ``parts``: the tokens and vector of each part of a compound question
+    (``servers/memory_server/subqueries.py``); their rankings join the whole question's.
+    """
     lexical, dense = candidate_lists(index, query_tokens, query_vector, opts)
     scored = fuse(lexical, dense, fusion)
+    if parts and scored:
+        scored = _with_parts(index, scored, parts, opts, fusion)
     if not scored:
         return []
     lex_rank = {p: r for r, (p, _) in enumerate(lexical, start=1)}
@@ -192,6 +201,29 @@ def rank(
         if doc is not None:
             hits.append(Hit(doc, round(float(score), 6), lex_rank.get(pos), dense_rank.get(pos)))
     return hits
+
+
+def _with_parts(
+    index: ScopeIndex,
+    whole: dict[int, float],
+    parts: Sequence[tuple[list[str], np.ndarray | None]],
+    opts: RankOptions,
+    fusion: Fusion,
+) -> dict[int, float]:
+    """The whole question's fused ranking and each part's, combined by reciprocal rank (the whole
+    at weight 1, each part at ``PART_WEIGHT``), scaled so a memory first everywhere scores 1."""
+    from servers.memory_server.subqueries import PART_WEIGHT
+
+    rankings = [(sorted(whole, key=lambda p: -whole[p]), 1.0)]
+    for tokens, vector in parts:
+        scored = fuse(*candidate_lists(index, tokens, vector, opts), fusion)
+        rankings.append((sorted(scored, key=lambda p: -scored[p]), PART_WEIGHT))
+    out: dict[int, float] = {}
+    for order, weight in rankings:
+        for r, pos in enumerate(order[:PART_DEPTH], start=1):
+            out[pos] = out.get(pos, 0.0) + weight / (fusion.k + r)
+    top = sum(weight for _, weight in rankings) / (fusion.k + 1)
+    return {pos: score / top for pos, score in out.items()}
 
 
 def _with_recency(index: ScopeIndex, scored: dict[int, float], opts: RankOptions) -> dict[int, float]:

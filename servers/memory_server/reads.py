@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from core.errors import invalid, not_found
+from servers.memory_server import subqueries
 from servers.memory_server.db import memory_engine
 from servers.memory_server.filters import MemoryFilters, matches
 from servers.memory_server.index import Doc
@@ -104,19 +105,20 @@ class Reads:
         from servers.retrieval.korean import tokenize
 
         opts.filters = _narrow(opts.filters, scope)
+        texts = [query, *subqueries.parts(query)]  # a compound question: each part too
         vector_task = None
         if self.vectors and opts.mode != "lexical":
-            vector_task = asyncio.create_task(self._query_vector(query))
+            vector_task = asyncio.gather(*(self._query_vector(text) for text in texts))
         index = await self.index(scope.key)
-        tokens = tokenize(query)
-        query_vector = None
+        tokens = [tokenize(text) for text in texts]
+        vectors: list[np.ndarray | None] = [None] * len(texts)
         if vector_task is not None:
             try:
-                query_vector = await vector_task
+                vectors = list(await vector_task)
             except Exception:
-                query_vector = None
+                vectors = [None] * len(texts)
         with index.lock:
-            return rank(index, tokens, query_vector, opts)
+            return rank(index, tokens[0], vectors[0], opts, parts=list(zip(tokens[1:], vectors[1:], strict=True)))
 
     async def _query_vector(self, query: str) -> np.ndarray:
         from servers.retrieval.query_vectors import query_vectors
