@@ -62,15 +62,6 @@ class DeferredEvent:
     text: str = field(repr=False)  # the event's fields as compact JSON (what the line seals)
     _prepared: PreparedEvent | None = field(default=None, repr=False)
 
-    @property
-    def org_id(self) -> str:
-        return self.event.org_id
-
-    @property
-    def row(self) -> dict[str, Any]:
-        """The fields that name the record (``event_id`` is what a journal's replay checks)."""
-        return {"org_id": self.event.org_id, "event_id": self.event_id}
-
     def prepared(self) -> PreparedEvent:
         """The redacted, sealed row (made once). An event the redaction cannot handle still gets
         its record, without contents and saying why: the call it records has been answered."""

@@ -14,16 +14,17 @@ from audit.subjects import SubjectKey, subject_key
 
 def _prepare(event: AuditEvent) -> PreparedEvent:
     """Validate, redact, HMAC and seal ``event`` under its data subject's key (UNAVAILABLE without it)."""
-    return _prepared(event, _key(event))
+    return _prepared(event, _subject(event)[0])
 
 
-def _key(event: AuditEvent, customer_ref: str | None = None) -> SubjectKey:
-    """Validate ``event`` (before its org id names a key file) and load its data subject's key
-    (``customer_ref``: the event's as stored, when the caller has it)."""
+def _subject(event: AuditEvent) -> tuple[SubjectKey, str | None]:
+    """Validate ``event`` (before its org id names a key file); its data subject's key and the
+    customer reference as stored (which names that key)."""
     validate_event(event)
-    key = subject_key(event.org_id, customer_ref or stored_customer_ref(event))
+    customer_ref = stored_customer_ref(event)
+    key = subject_key(event.org_id, customer_ref)
     assert key is not None
-    return key
+    return key, customer_ref
 
 
 def _prepared(event: AuditEvent, key: SubjectKey) -> PreparedEvent:
@@ -45,8 +46,7 @@ async def append(event: AuditEvent) -> AuditRecord:
 def _defer(event: AuditEvent) -> PreparedEvent | DeferredEvent:
     """``event`` with its payloads sealed raw, redacted when chained (``audit/deferred.py``); an event
     whose payloads are not plain JSON is prepared now."""
-    customer_ref = stored_customer_ref(event)
-    key = _key(event, customer_ref)
+    key, customer_ref = _subject(event)
     return defer_event(event, key, customer_ref) or _prepared(event, key)
 
 

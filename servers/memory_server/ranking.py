@@ -17,6 +17,7 @@ import numpy as np
 
 from servers.memory_server.filters import MemoryFilters, matches, ts
 from servers.memory_server.index import Doc, ScopeIndex
+from servers.memory_server.subqueries import PART_WEIGHT
 from servers.retrieval.fusion import score_fusion, weighted_rrf
 
 # Chosen by cross-validation across three data sets at once (bench/memory.py --parts quality:
@@ -212,18 +213,12 @@ def _with_parts(
 ) -> dict[int, float]:
     """The whole question's fused ranking and each part's, combined by reciprocal rank (the whole
     at weight 1, each part at ``PART_WEIGHT``), scaled so a memory first everywhere scores 1."""
-    from servers.memory_server.subqueries import PART_WEIGHT
-
-    rankings = [(sorted(whole, key=lambda p: -whole[p]), 1.0)]
-    for tokens, vector in parts:
-        scored = fuse(*candidate_lists(index, tokens, vector, opts), fusion)
-        rankings.append((sorted(scored, key=lambda p: -scored[p]), PART_WEIGHT))
-    out: dict[int, float] = {}
-    for order, weight in rankings:
-        for r, pos in enumerate(order[:PART_DEPTH], start=1):
-            out[pos] = out.get(pos, 0.0) + weight / (fusion.k + r)
-    top = sum(weight for _, weight in rankings) / (fusion.k + 1)
-    return {pos: score / top for pos, score in out.items()}
+    rankings = [whole] + [fuse(*candidate_lists(index, tokens, vector, opts), fusion) for tokens, vector in parts]
+    lists = [sorted(scored.items(), key=lambda item: -item[1])[:PART_DEPTH] for scored in rankings]
+    weights = [1.0] + [PART_WEIGHT] * len(parts)
+    fused = weighted_rrf(lists, weights, k=fusion.k)  # type: ignore[arg-type] - positions as ids
+    scale = (fusion.k + 1) / sum(weights)
+    return {int(pos): score * scale for pos, score in fused}
 
 
 def _with_recency(index: ScopeIndex, scored: dict[int, float], opts: RankOptions) -> dict[int, float]:
