@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from servers.memory_server.slots import SlotMatch, detect_slots, is_question
+from servers.retrieval.sentences import sentences as split_text
 
 CUSTOMER_ROLES = {"user", "customer", "human"}
 AGENT_ROLES = {"assistant", "agent", "system", "tool", "ai", "bot"}
@@ -186,7 +187,7 @@ def subject_slots(text: str) -> tuple[list[SlotMatch], bool]:
     slots = detect_slots(text)
     if not slots:
         return slots, True
-    sentences = _sentences(text)
+    sentences = split_text(text)
     if len(sentences) <= 1:
         return slots, True
     pure = all(detect_slots(s) or not informative(s, []) for s in sentences)
@@ -215,17 +216,6 @@ def verbatim(messages: list[Message]) -> list[Candidate]:
             )
         )
     return out
-
-
-def _sentences(text: str) -> list[str]:
-    from servers.retrieval.korean import split_sentences
-    from servers.retrieval.sentences import split_latin
-
-    parts = []
-    for line in text.splitlines():
-        for piece in split_sentences(line):
-            parts.extend(p for p in split_latin(piece.strip()) if p)
-    return parts
 
 
 def statement_part(sentence: str) -> str | None:
@@ -275,7 +265,7 @@ def extract_facts(messages: list[Message]) -> list[Candidate]:
         text = msg.content.strip()
         if not text:
             continue
-        sentences = _merge_fragments(_sentences(text))
+        sentences = _merge_fragments(split_text(text))
         if role in AGENT_ROLES:
             questions = [s for s in sentences if is_question(s)]
             last_question = questions[-1] if questions else None

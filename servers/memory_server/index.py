@@ -105,6 +105,13 @@ class ScopeIndex:
     valid_to: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     agent_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     run_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    # a memory of several sentences also has one vector per sentence (passage.passage_texts):
+    # rows of sentence_vectors, sentence_owner[row] = the memory's position (-1 once dropped)
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    sentence_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sentence_rows: int = 0
+    sentences_of: dict[int, tuple[int, int]] = field(default_factory=dict)  # position -> (first row, count)
+    dead_sentences: int = 0
     codes: dict[str, int] = field(default_factory=dict)  # agent/run id -> small int (0 = none)
     lock: threading.RLock = field(default_factory=threading.RLock)
     dead: int = 0
@@ -161,7 +168,8 @@ class ScopeIndex:
         self.run_code[pos] = self.code(doc.run_id, create=True)
 
     def upsert(self, doc: Doc, vector: np.ndarray | None) -> None:
-        """Add or replace a memory (and its vector when one is given)."""
+        """Add or replace a memory, and its vectors when given: one row (the whole passage) or rows
+        (the whole passage, then one per sentence)."""
         old_pos = self.pos_of.get(doc.id)
         old = self.docs[old_pos] if old_pos is not None else None
         if (
@@ -175,10 +183,10 @@ class ScopeIndex:
             self._link(doc)
             self._set_attrs(old_pos, doc)
             if vector is not None:
-                self.vectors[old_pos] = vector
-                self.has_vec[old_pos] = True
+                self._set_vectors(old_pos, vector)
             elif doc.vector_model is None:
                 self.has_vec[old_pos] = False
+                self._drop_sentences(old_pos)
             return
         if old is not None:
             self.remove(doc.id)
@@ -190,8 +198,7 @@ class ScopeIndex:
         self.alive[pos] = True
         self._set_attrs(pos, doc)
         if vector is not None:
-            self.vectors[pos] = vector
-            self.has_vec[pos] = True
+            self._set_vectors(pos, vector)
         self._link(doc)
 
     def remove(self, memory_id: str) -> bool:
@@ -208,8 +215,71 @@ class ScopeIndex:
         self.active[pos] = False
         self.has_vec[pos] = False
         self.vectors[pos] = 0.0
+        self._drop_sentences(pos)
         self.dead += 1
         return True
+
+    def _set_vectors(self, pos: int, vector: np.ndarray) -> None:
+        rows = np.atleast_2d(vector)
+        self.vectors[pos] = rows[0]
+        self.has_vec[pos] = True
+        self._drop_sentences(pos)
+        if rows.shape[0] > 1:
+            first, count = self.sentence_rows, rows.shape[0] - 1
+            cap = self.sentence_vectors.shape[0]
+            if first + count > cap:
+                new_cap = max(first + count, cap * 2, 256)
+                grown = np.zeros((new_cap, self.dim), dtype=np.float32)
+                owner = np.full(new_cap, -1, dtype=np.int64)
+                if first:
+                    grown[:first] = self.sentence_vectors[:first]
+                    owner[:first] = self.sentence_owner[:first]
+                self.sentence_vectors, self.sentence_owner = grown, owner
+            self.sentence_vectors[first : first + count] = rows[1:]
+            self.sentence_owner[first : first + count] = pos
+            self.sentence_rows += count
+            self.sentences_of[pos] = (first, count)
+
+    def _drop_sentences(self, pos: int) -> None:
+        span = self.sentences_of.pop(pos, None)
+        if span is not None:
+            first, count = span
+            self.sentence_vectors[first : first + count] = 0.0  # an erased text's vectors do not linger
+            self.sentence_owner[first : first + count] = -1
+            self.dead_sentences += count
+
+    def vector_rows(self, pos: int) -> np.ndarray | None:
+        """The memory's vectors as stored: the whole passage, then its sentences (None without)."""
+        if not self.has_vec[pos]:
+            return None
+        span = self.sentences_of.get(pos)
+        if span is None:
+            return self.vectors[pos : pos + 1].copy()
+        first, count = span
+        return np.vstack([self.vectors[pos : pos + 1], self.sentence_vectors[first : first + count]])
+
+    def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every position to the query (positions without a vector score 0).
+
+        A memory with sentence vectors scores the mean of its whole passage's similarity and its
+        best sentence's: the fact said in passing counts without the rest of the turn being lost.
+        """
+        return self.dense_scores_many(query_vector[None, :])[:, 0]
+
+    def dense_scores_many(self, query_vectors: np.ndarray) -> np.ndarray:
+        """:meth:`dense_scores` of several queries (rows) at once, one column each: the matrices are
+        read once for all of them (a compound question's parts), which is what the time goes on."""
+        n = self.size
+        sims = self.vectors[:n] @ query_vectors.T
+        used = self.sentence_rows
+        if used > self.dead_sentences:
+            owner = self.sentence_owner[:used]
+            live = owner >= 0
+            best = np.full(sims.shape, -np.inf, dtype=sims.dtype)
+            np.maximum.at(best, owner[live], (self.sentence_vectors[:used] @ query_vectors.T)[live])
+            has = np.isfinite(best)
+            sims[has] = (sims[has] + best[has]) / 2
+        return sims
 
     def _link(self, doc: Doc) -> None:
         self.by_hash.setdefault(doc.content_hash, set()).add(doc.id)
@@ -230,21 +300,16 @@ class ScopeIndex:
                     del self.by_slot[doc.slot]
 
     def needs_compaction(self) -> bool:
-        return self.dead > 256 and self.dead > len(self.pos_of)
+        dead_rows = self.dead_sentences > 4096 and self.dead_sentences > self.sentence_rows - self.dead_sentences
+        return (self.dead > 256 and self.dead > len(self.pos_of)) or dead_rows
 
     def compacted(self) -> ScopeIndex:
         """A fresh index with the same content and no dead positions."""
         fresh = ScopeIndex(self.org_id, self.customer_ref, self.dim, generation=self.generation)
         for pos, doc in enumerate(self.docs):
             if doc is not None:
-                fresh.upsert(doc, self.vectors[pos] if self.has_vec[pos] else None)
+                fresh.upsert(doc, self.vector_rows(pos))
         return fresh
-
-    def set_vector(self, memory_id: str, vector: np.ndarray) -> None:
-        pos = self.pos_of.get(memory_id)
-        if pos is not None:
-            self.vectors[pos] = vector
-            self.has_vec[pos] = True
 
 
 class IndexCache:

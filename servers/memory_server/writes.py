@@ -226,7 +226,7 @@ class Writes:
             updated_at=at,
         )
         if pos is not None:
-            index.upsert(replaced, index.vectors[pos] if index.has_vec[pos] else None)
+            index.upsert(replaced, None)  # same text: the index keeps its vectors
 
     @staticmethod
     def _history_row(

@@ -4,7 +4,8 @@ kiwi splits Korean well but returns "I moved last week. The commute is long. Any
 as one sentence. :func:`split_latin` cuts such a piece after ``.``, ``!`` or ``?`` (and closing
 quotes or brackets) when the next sentence starts with a capital letter, a digit or a quote —
 except after common abbreviations ("Dr.", "e.g.", "U.S.") and single initials ("J. Smith").
-Korean text passes through unchanged.
+Korean text passes through unchanged. :func:`sentences` is the whole splitter: line breaks, then
+kiwi's Korean sentences, then :func:`split_latin` inside each.
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ def split_latin(text: str) -> list[str]:
     if tail:
         pieces.append(tail)
     return pieces
+
+
+def sentences(text: str) -> list[str]:
+    """Every sentence of ``text``: line breaks first, then kiwi's Korean splitter, then :func:`split_latin`."""
+    from servers.retrieval.korean import split_sentences
+
+    out: list[str] = []
+    for line in text.splitlines():
+        for piece in split_sentences(line):
+            out.extend(p for p in split_latin(piece.strip()) if p)
+    return out
