@@ -264,19 +264,14 @@ class ScopeIndex:
         A memory with sentence vectors scores the mean of its whole passage's similarity and its
         best sentence's: the fact said in passing counts without the rest of the turn being lost.
         """
-        return self.dense_scores_many(query_vector[None, :])[:, 0]
-
-    def dense_scores_many(self, query_vectors: np.ndarray) -> np.ndarray:
-        """:meth:`dense_scores` of several queries (rows) at once, one column each: the matrices are
-        read once for all of them (a compound question's parts), which is what the time goes on."""
         n = self.size
-        sims = self.vectors[:n] @ query_vectors.T
+        sims = self.vectors[:n] @ query_vector
         used = self.sentence_rows
         if used > self.dead_sentences:
             owner = self.sentence_owner[:used]
             live = owner >= 0
-            best = np.full(sims.shape, -np.inf, dtype=sims.dtype)
-            np.maximum.at(best, owner[live], (self.sentence_vectors[:used] @ query_vectors.T)[live])
+            best = np.full(n, -np.inf, dtype=sims.dtype)
+            np.maximum.at(best, owner[live], (self.sentence_vectors[:used] @ query_vector)[live])
             has = np.isfinite(best)
             sims[has] = (sims[has] + best[has]) / 2
         return sims

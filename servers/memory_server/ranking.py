@@ -132,15 +132,10 @@ DEFAULT_FUSION = Fusion(FUSION_KIND, RRF_K, LEXICAL_WEIGHT, DENSE_WEIGHT)
 
 
 def candidate_lists(
-    index: ScopeIndex,
-    query_tokens: list[str],
-    query_vector: np.ndarray | None,
-    opts: RankOptions,
-    sims: np.ndarray | None = None,
+    index: ScopeIndex, query_tokens: list[str], query_vector: np.ndarray | None, opts: RankOptions
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """The lexical and dense candidate lists ``[(position, score)]``, best first, each cut to ``depth``.
 
-    ``sims``: the query's dense scores when already computed (:meth:`ScopeIndex.dense_scores_many`).
     A query whose terms are mostly unknown to the scope gets no lexical list in hybrid mode."""
     n = index.size
     if n == 0:
@@ -157,8 +152,7 @@ def candidate_lists(
         scores = index.lex.scores(query_tokens, n)
         lexical = [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
     if use_dense:
-        if sims is None:
-            sims = index.dense_scores(query_vector)
+        sims = index.dense_scores(query_vector)
         # shift to positive so _ranked keeps every document with a vector
         shifted = np.where(index.has_vec[:n], sims + 2.0, 0.0)
         dense = [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
@@ -191,14 +185,10 @@ def rank(
     ``parts``: the tokens and vector of each part of a compound question
     (``servers/memory_server/subqueries.py``); their rankings join the whole question's.
     """
-    sims = None
-    vectors = [query_vector, *(vector for _, vector in parts)]
-    if parts and opts.mode != "lexical" and index.size and all(v is not None for v in vectors):
-        sims = index.dense_scores_many(np.stack(vectors))  # type: ignore[arg-type] - checked above
-    lexical, dense = candidate_lists(index, query_tokens, query_vector, opts, None if sims is None else sims[:, 0])
+    lexical, dense = candidate_lists(index, query_tokens, query_vector, opts)
     scored = fuse(lexical, dense, fusion)
     if parts and scored:
-        scored = _with_parts(index, scored, parts, opts, fusion, sims)
+        scored = _with_parts(index, scored, parts, opts, fusion)
     if not scored:
         return []
     lex_rank = {p: r for r, (p, _) in enumerate(lexical, start=1)}
@@ -220,15 +210,10 @@ def _with_parts(
     parts: Sequence[tuple[list[str], np.ndarray | None]],
     opts: RankOptions,
     fusion: Fusion,
-    sims: np.ndarray | None,
 ) -> dict[int, float]:
     """The whole question's fused ranking and each part's, combined by reciprocal rank (the whole
-    at weight 1, each part at ``PART_WEIGHT``), scaled so a memory first everywhere scores 1.
-    ``sims``: every text's dense scores, the whole question's first (None: computed per part)."""
-    rankings = [whole] + [
-        fuse(*candidate_lists(index, tokens, vector, opts, None if sims is None else sims[:, i]), fusion)
-        for i, (tokens, vector) in enumerate(parts, start=1)
-    ]
+    at weight 1, each part at ``PART_WEIGHT``), scaled so a memory first everywhere scores 1."""
+    rankings = [whole] + [fuse(*candidate_lists(index, tokens, vector, opts), fusion) for tokens, vector in parts]
     lists = [sorted(scored.items(), key=lambda item: -item[1])[:PART_DEPTH] for scored in rankings]
     weights = [1.0] + [PART_WEIGHT] * len(parts)
     fused = weighted_rrf(lists, weights, k=fusion.k)  # type: ignore[arg-type] - positions as ids
