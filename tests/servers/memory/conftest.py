@@ -110,3 +110,12 @@ async def drain_vectors(timeout: float = 240) -> None:
         await asyncio.sleep(0.1)
     assert service.worker is not None and service.vectors
     assert await service.worker.drain(timeout=timeout)
+
+
+@pytest.fixture
+async def call(database_url: str):
+    """A :class:`Caller` on a fresh memory server (the connection's org and customer from ``server_for``)."""
+    from fastmcp import Client
+
+    async with Client(server_for()) as client:
+        yield Caller(client)

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastmcp import Client
 from sqlalchemy import select
 
 from core.db import get_engine
-from tests.servers.memory.conftest import Caller, server_for
-
-
-@pytest.fixture
-async def call(database_url: str):
-    async with Client(server_for()) as client:
-        yield Caller(client)
 
 
 async def _stored_text() -> str:

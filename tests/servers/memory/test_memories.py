@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from fastmcp import Client
 
 from tests.servers.memory.conftest import Caller, server_for
-
-
-@pytest.fixture
-async def call(database_url: str):
-    async with Client(server_for()) as client:
-        yield Caller(client)
 
 
 async def test_exact_and_near_duplicates_are_not_stored_twice(call) -> None:

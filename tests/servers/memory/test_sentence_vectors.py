@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from fastmcp import Client
 from sqlalchemy import select
 
 from servers.memory_server.index import Doc, ScopeIndex
 from servers.memory_server.passage import MAX_SENTENCE_VECTORS, passage_texts
-from tests.servers.memory.conftest import Caller, drain_vectors, server_for
+from tests.servers.memory.conftest import drain_vectors
 
 DIM = 4
 
@@ -31,7 +30,11 @@ def test_each_sentence_gets_its_own_passage_with_the_speaker() -> None:
         "user: Any tips?",
     ]
     korean = "배송지를 바꾸고 싶어요. 지난주에 이사했거든요\n새 주소는 부산시 해운대구예요"
-    assert passage_texts(korean, None)[1:] == ["배송지를 바꾸고 싶어요.", "지난주에 이사했거든요", "새 주소는 부산시 해운대구예요"]
+    assert passage_texts(korean, None)[1:] == [
+        "배송지를 바꾸고 싶어요.",
+        "지난주에 이사했거든요",
+        "새 주소는 부산시 해운대구예요",
+    ]
     # ASR text without punctuation: kiwi still finds the Korean sentence ends
     asr = "어 그러니까 환불은 아직 하지 마세요 배송은 언제 와요"
     assert passage_texts(asr, None)[1:] == ["어 그러니까 환불은 아직 하지 마세요", "배송은 언제 와요"]
@@ -101,12 +104,6 @@ def test_compaction_keeps_every_vector() -> None:
     pos = fresh.pos_of["kept"]
     assert fresh.size == 1 and fresh.sentence_rows == 1
     assert fresh.dense_scores(_unit(1, 0, 0, 0))[pos] == pytest.approx(0.5)
-
-
-@pytest.fixture
-async def call(database_url: str):
-    async with Client(server_for()) as client:
-        yield Caller(client)
 
 
 @pytest.mark.vectors
