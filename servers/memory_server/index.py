@@ -123,6 +123,11 @@ class ScopeIndex:
     def size(self) -> int:
         return len(self.docs)
 
+    @property
+    def rows_held(self) -> int:
+        """Positions and sentence rows in use, dropped ones included (they hold memory until compaction)."""
+        return self.size + self.sentence_rows
+
     def get(self, memory_id: str) -> Doc | None:
         pos = self.pos_of.get(memory_id)
         return self.docs[pos] if pos is not None else None
@@ -308,10 +313,11 @@ class ScopeIndex:
 
 
 class IndexCache:
-    """Per-process LRU of scope indexes, bounded by the number of memories held."""
+    """Per-process LRU of scope indexes, bounded by the vectors they hold (:attr:`ScopeIndex.rows_held`:
+    a memory of long turns holds a row per sentence as well as its own)."""
 
-    def __init__(self, max_docs: int = 300_000) -> None:
-        self.max_docs = max_docs
+    def __init__(self, max_rows: int = 300_000) -> None:
+        self.max_rows = max_rows
         self._items: OrderedDict[tuple[str, str], ScopeIndex] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -326,10 +332,10 @@ class IndexCache:
         with self._lock:
             self._items[key] = index
             self._items.move_to_end(key)
-            total = sum(len(i) for i in self._items.values())
-            while total > self.max_docs and len(self._items) > 1:
+            total = sum(i.rows_held for i in self._items.values())
+            while total > self.max_rows and len(self._items) > 1:
                 _, evicted = self._items.popitem(last=False)
-                total -= len(evicted)
+                total -= evicted.rows_held
 
     def drop(self, key: tuple[str, str]) -> None:
         with self._lock:

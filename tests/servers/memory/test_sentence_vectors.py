@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from servers.memory_server.index import Doc, ScopeIndex
+from servers.memory_server.index import Doc, IndexCache, ScopeIndex
 from servers.memory_server.passage import MAX_SENTENCE_VECTORS, passage_texts
 from tests.servers.memory.conftest import drain_vectors
 
@@ -104,6 +104,23 @@ def test_compaction_keeps_every_vector() -> None:
     pos = fresh.pos_of["kept"]
     assert fresh.size == 1 and fresh.sentence_rows == 1
     assert fresh.dense_scores(_unit(1, 0, 0, 0))[pos] == pytest.approx(0.5)
+
+
+def test_the_index_cache_counts_sentence_rows() -> None:
+    """A scope of long turns holds a row per sentence: the cache's bound counts them, not memories."""
+    cache = IndexCache(max_rows=100)
+    long_turns = ScopeIndex("o", "long", DIM)
+    for i in range(10):
+        long_turns.upsert(_doc(f"l{i}"), np.stack([_unit(1, 0, 0, 0)] * 9))  # whole + 8 sentences
+    short_turns = ScopeIndex("o", "short", DIM)
+    for i in range(10):
+        short_turns.upsert(_doc(f"s{i}"), _unit(1, 0, 0, 0))
+    assert (long_turns.rows_held, short_turns.rows_held) == (90, 10)
+    cache.put(("o", "long"), long_turns)
+    cache.put(("o", "short"), short_turns)
+    assert cache.get(("o", "long")) is long_turns  # 100 rows: both fit
+    cache.put(("o", "short2"), short_turns)  # 110 rows: the least recently used goes
+    assert cache.get(("o", "short")) is None and cache.get(("o", "long")) is long_turns
 
 
 @pytest.mark.vectors
