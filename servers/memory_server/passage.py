@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from servers.retrieval.sentences import sentences
+from servers.retrieval.sentences import grouped, sentences
 
 PASSAGE_FORMAT = "speaker1-sent1"
 MAX_SENTENCE_VECTORS = 48  # a longer memory's sentences are joined into this many groups
@@ -46,7 +46,4 @@ def passage_texts(text: str, meta: Mapping[str, Any] | None) -> list[str]:
     parts = sentences(text)
     if len(parts) <= 1:
         return [whole]
-    if len(parts) > MAX_SENTENCE_VECTORS:
-        size = -(-len(parts) // MAX_SENTENCE_VECTORS)
-        parts = [" ".join(parts[i : i + size]) for i in range(0, len(parts), size)]
-    return [whole, *(passage_text(part, meta) for part in parts)]
+    return [whole, *(passage_text(part, meta) for part in grouped(parts, MAX_SENTENCE_VECTORS))]

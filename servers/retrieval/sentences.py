@@ -55,3 +55,11 @@ def sentences(text: str) -> list[str]:
         for piece in split_sentences(line):
             out.extend(p for p in split_latin(piece.strip()) if p)
     return out
+
+
+def grouped(parts: list[str], limit: int) -> list[str]:
+    """``parts`` joined, in order, into at most ``limit`` groups of neighbouring sentences."""
+    if len(parts) <= limit:
+        return parts
+    size = -(-len(parts) // limit)
+    return [" ".join(parts[i : i + size]) for i in range(0, len(parts), size)]
