@@ -211,10 +211,13 @@ async def _embed(org: str, kb_id: str | None, json_output: bool, limit: int | No
 def embed_cmd(
     org: str = OrgOption,
     kb: str = typer.Option(None, help="Only this KB (name or id)."),
-    limit: int = typer.Option(None, min=1, help="Stop after this many passages."),
+    limit: int = typer.Option(None, min=1, help="Stop after this many steps (see below)."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Compute missing semantic vectors now (resumable: interrupted work continues next time)."""
+    """Compute missing semantic vectors now (resumable: interrupted work continues next time).
+
+    Two steps per passage: its whole text, then its sentences (one vector each); every passage's
+    first step comes before any second one, so a KB is searched by meaning as early as possible."""
     from servers.kb_server.store import get_kb
 
     async def go() -> tuple[int, str | None]:
@@ -225,7 +228,7 @@ def embed_cmd(
     if json_output:
         print_json({"embedded": done})
         return
-    console.print(f"[green]✓[/] embedded {done} passages")
+    console.print(f"[green]✓[/] {done} embedding steps done (a passage's whole text and its sentences are one each)")
 
 
 @app.command("list")
@@ -252,6 +255,7 @@ def show(
     kb: str = typer.Argument(..., help="KB name or id."), org: str = OrgOption, json_output: bool = JsonOption
 ) -> None:
     """Show a KB: its documents, current version and semantic-vector progress."""
+    from servers.kb_server import sentences
     from servers.kb_server.store import get_kb, list_documents
     from servers.kb_server.vectors import pending_total, progress_counts
     from servers.retrieval.embedding import get_embedder
@@ -260,11 +264,22 @@ def show(
         info = await get_kb(org, kb)
         docs = await list_documents(org, info["id"])
         model_id = get_embedder().model_id
-        done, total = await progress_counts(org, info["id"], info["current_version"], model_id)
+        version = info["current_version"]
+        done, total = await progress_counts(org, info["id"], version, model_id)
+        whole, _ = await progress_counts(org, info["id"], version, model_id, only=model_id)
+        by_sentence, _ = await progress_counts(org, info["id"], version, model_id, only=sentences.marker(model_id))
         backlog = await pending_total(org_id=org, kb_id=info["id"], model_id=model_id)
         return {
             **_kb_row(info),
-            "embedding": {"model_id": model_id, "embedded": done, "total": total, "pending_all_versions": backlog},
+            "embedding": {
+                "model_id": model_id,
+                "embedded": done,
+                "whole_embedded": whole,
+                "sentence_vectors": sentences.enabled(),
+                "sentences_embedded": by_sentence if sentences.enabled() else None,
+                "total": total,
+                "pending_all_versions": backlog,
+            },
             "documents": [
                 {
                     "doc_id": d["doc_id"],
@@ -294,6 +309,12 @@ def show(
     if data["description"]:
         console.print(f"  {data['description']}")
     console.print(f"  semantic vectors: {emb['embedded']}/{emb['total']} ({share:.0%}) with {emb['model_id']}")
+    if emb["sentence_vectors"] and emb["whole_embedded"] > emb["embedded"]:
+        console.print(
+            f"  whole passages {emb['whole_embedded']}/{emb['total']}, sentences {emb['sentences_embedded']}/"
+            f"{emb['total']}: searched by whole passages until every passage also has its sentence vectors"
+            " (`switchboard kb embed`)"
+        )
     rows = [
         (d["doc_id"], d["title"], d["mime_type"].split("/")[-1][:20], d["n_chunks"], d["n_pages"] or "")
         for d in data["documents"]

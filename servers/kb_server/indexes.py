@@ -16,7 +16,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -39,6 +39,11 @@ class VersionIndex:
     version: int
     bm25: StaticBM25
     sha_to_chunks: dict[str, list[str]]
+    chunk_to_sha: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.chunk_to_sha:
+            self.chunk_to_sha = {c: sha for sha, chunks in self.sha_to_chunks.items() for c in chunks}
 
     @property
     def n_chunks(self) -> int:

@@ -26,13 +26,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.errors import invalid
+from servers.kb_server import sentences
 from servers.kb_server.densefile import DenseMatrix, dense_files, serves
 from servers.kb_server.indexes import VersionIndex, version_index
 from servers.kb_server.lookups import fetch_chunks, resolve_targets
@@ -67,13 +68,13 @@ class FusionConfig:
 
     candidates: int = 50
     lexical_weight_hangul: float = 1.5
-    lexical_weight_other: float = 0.75
+    lexical_weight_other: float = 0.5
     dense_weight: float = 1.0
     rrf_k: int = 5
     min_vocab_share: float = 0.5
     skip_dense_gap: float = 0.3
     skip_dense_share: float = 0.8
-    skip_dense_coverage: float = 0.75
+    skip_dense_coverage: float = 1.0
     weak_lexical_coverage: float = 0.5
     weak_lexical_factor: float = 0.5
 
@@ -144,8 +145,9 @@ collections = _Collections()
 
 
 class _Completeness:
-    """Whether every text of a KB version has its vector, remembered once true (versions never
-    change), rechecked at most every ``ttl`` seconds while the embedder is still at work."""
+    """Whether every text of a KB version has its vector of ``model_id`` (an embedding model, or a
+    sentence marker), remembered once true (versions never change), rechecked at most every
+    ``ttl`` seconds while the embedder is still at work."""
 
     def __init__(self, ttl: float = 3.0) -> None:
         self.ttl = ttl
@@ -159,7 +161,7 @@ class _Completeness:
         last = self._checked.get(key)
         if last is not None and time.monotonic() - last < self.ttl:
             return False
-        done, total = await progress_counts(org_id, kb_id, version, model_id)
+        done, total = await progress_counts(org_id, kb_id, version, model_id, only=model_id)
         self._checked[key] = time.monotonic()
         if total and done >= total:
             self._done.add(key)
@@ -192,6 +194,43 @@ def _dense_hits(source: Any, count: int, qvec: np.ndarray, index: VersionIndex, 
         if len(hits) >= want or n >= count:
             return hits[:want]
         n = min(count, n * 4)
+
+
+VectorLookup = Callable[[Sequence[str]], tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]]
+
+
+def _store_lookup(collection: Any, sentence_collection: Any) -> VectorLookup:
+    """Whole and sentence vectors of given texts read from Chroma (before the vector file exists)."""
+
+    def lookup(shas: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        got = collection.get(ids=list(shas), include=["embeddings"])
+        whole = {sha: np.asarray(v, dtype=np.float32) for sha, v in zip(got["ids"], got["embeddings"], strict=True)}
+        return whole, sentences.read_store(sentence_collection, shas)
+
+    return lookup
+
+
+@dataclass(slots=True)
+class _DenseTarget:
+    """Where one searched version's vectors come from."""
+
+    source: Any  # DenseMatrix (its file) or a Chroma collection
+    count: int  # records in the collection (0 for a file)
+    index: VersionIndex
+    lookup: VectorLookup | None  # vectors for the sentence re-scoring; None: whole vectors only
+
+
+def _dense_list(
+    target: _DenseTarget, qvec: np.ndarray, want: int, lexical: Sequence[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """The version's dense list: nearest whole vectors, then — with sentence vectors — those
+    candidates and BM25's re-scored by whole and best sentence (:func:`sentences.rescore`)."""
+    hits = _dense_hits(target.source, target.count, qvec, target.index, want)
+    if target.lookup is None:
+        return hits
+    candidates = [c for c, _ in hits] + [c for c, _ in lexical if c in target.index.chunk_to_sha]
+    index = target.index
+    return sentences.rescore(qvec, index.chunk_to_sha, index.sha_to_chunks, candidates, target.lookup, want)
 
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3130-\u318f]")
@@ -314,23 +353,39 @@ async def hybrid_rank(
     top_coverage = term_coverage(indexes, tokens, lexical[0][0]) if lexical else 0.0
     if skips_dense(lexical, share, config, top_coverage=top_coverage):
         return fuse(lexical, [], share, config, hangul=hangul)[:limit], {}
-    dense_targets = []
+    dense_targets: list[_DenseTarget] = []
+    model_id = embedder.model_id
     for target, index in zip(targets, indexes, strict=True):
         # A half-embedded version would rank its embedded passages above the rest: until every
-        # text of the version has its vector, that version is searched by keywords only.
-        if not await completeness.complete(org_id, target["id"], int(target["version"]), embedder.model_id):
+        # text of the version has its vector, that version is searched by keywords only; until
+        # every text has its sentence vectors, by whole vectors only.
+        kb_id, version = target["id"], int(target["version"])
+        if not await completeness.complete(org_id, kb_id, version, model_id):
             continue
-        matrix = await asyncio.to_thread(dense_files.get, index, embedder.model_id)
+        with_sentences = sentences.enabled() and await completeness.complete(
+            org_id, kb_id, version, sentences.marker(model_id)
+        )
+        matrix = await asyncio.to_thread(dense_files.get, index, model_id)  # written once both are complete
+        lookup = matrix.vectors if matrix is not None and with_sentences else None
         if matrix is not None and serves(matrix, store_open=chroma_is_open()):
-            dense_targets.append((matrix, 0, index))  # the version's own vectors on disk
+            dense_targets.append(_DenseTarget(matrix, 0, index, lookup))  # the version's own vectors on disk
             continue
-        name = kb_collection_name(org_id, target["id"], embedder.model_id)
+        name = kb_collection_name(org_id, kb_id, model_id)
         found = collections.cached(name)
         collection, count = found if found is not None else await asyncio.to_thread(collections.get, name)
-        if collection is not None and count > 0:
-            dense_targets.append((collection, count, index))
-            if matrix is None:  # the next searches read the file
-                dense_files.export_later(collection, index, embedder.model_id)
+        if collection is None or count <= 0:
+            continue
+        sentence_collection = None
+        if with_sentences:
+            name = sentences.sentence_collection_name(org_id, kb_id, model_id)
+            found = collections.cached(name)
+            sentence_collection, _ = found if found is not None else await asyncio.to_thread(collections.get, name)
+            if lookup is None and sentence_collection is not None:
+                lookup = _store_lookup(collection, sentence_collection)
+        dense_targets.append(_DenseTarget(collection, count, index, lookup))
+        exportable = sentence_collection is not None if sentences.enabled() else True
+        if matrix is None and exportable:  # the next searches read the file
+            dense_files.export_later(collection, index, model_id, sentence_collection)
     dense: list[tuple[str, float]] = []
     qvec = None
     if dense_targets:
@@ -340,10 +395,7 @@ async def hybrid_rank(
             log.warning("query embedding failed (%s): keyword results only", type(exc).__name__)
     if qvec is not None:
         lists = await asyncio.gather(
-            *(
-                asyncio.to_thread(_dense_hits, source, count, qvec, ix, config.candidates)
-                for source, count, ix in dense_targets
-            )
+            *(asyncio.to_thread(_dense_list, t, qvec, config.candidates, lexical) for t in dense_targets)
         )
         dense = _merge(lists, config.candidates)
     return fuse(lexical, dense, share, config, hangul=hangul, top_coverage=top_coverage)[:limit], dict(dense)

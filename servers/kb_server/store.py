@@ -102,9 +102,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def embed_head(title: str, section: str | None) -> str:
+    """What goes in front of every text embedded for a chunk: its title, and its section if other."""
+    return f"{title} · {section}" if section and section != title else title
+
+
 def embed_text(title: str, section: str | None, text: str) -> str:
     """The text that is embedded and indexed for a chunk: its title and section, then the passage."""
-    head = f"{title} · {section}" if section and section != title else title
+    head = embed_head(title, section)
     return f"{head}\n{text}" if head else text
 
 

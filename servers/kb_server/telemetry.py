@@ -1,4 +1,5 @@
-"""The KB server's gauge: ``switchboard.kb.vectors.pending``, chunks still waiting for a vector."""
+"""The KB server's gauge: ``switchboard.kb.vectors.pending``, embedding steps still waiting (a
+chunk's whole vector and its sentence vectors are one step each, see ``vectors.pending_total``)."""
 
 from __future__ import annotations
 

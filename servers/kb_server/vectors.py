@@ -34,8 +34,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db import get_engine, is_sqlite, write_transaction
 from core.settings import get_settings
+from servers.kb_server import sentences
 from servers.kb_server.models import kb_chunk, kb_document, kb_vector, kb_version_document, knowledge_base
-from servers.kb_server.store import embed_text, now
+from servers.kb_server.store import embed_head, embed_text, now
 from servers.retrieval.chroma import collection_name, get_client, vector_collection
 from servers.retrieval.embedding import Embedder, get_embedder
 
@@ -64,13 +65,16 @@ class PendingText:
     org_id: str
     kb_id: str
     text_sha256: str
-    text: str
+    text: str  # what the whole chunk's vector is computed from
+    head: str = ""  # title · section, put in front of each sentence
+    body: str = ""  # the chunk's own text, split into sentences
 
 
 async def pending(
     *, org_id: str | None = None, kb_id: str | None = None, model_id: str, limit: int = DEFAULT_BATCH
 ) -> list[PendingText]:
-    """Chunk texts without a vector for ``model_id``: current versions of active KBs first."""
+    """Chunk texts without a vector for ``model_id`` (a model, or a sentence marker, see
+    :func:`servers.kb_server.sentences.marker`): current versions of active KBs first."""
     engine = await get_engine()
     joined = kb_chunk.join(kb_document, kb_document.c.id == kb_chunk.c.revision_id).outerjoin(
         kb_vector,
@@ -109,7 +113,14 @@ async def pending(
             for r in rows:
                 key = (r.kb_id, r.text_sha256)
                 if key not in out:
-                    out[key] = PendingText(r.org_id, r.kb_id, r.text_sha256, embed_text(r.title, r.section, r.text))
+                    out[key] = PendingText(
+                        r.org_id,
+                        r.kb_id,
+                        r.text_sha256,
+                        embed_text(r.title, r.section, r.text),
+                        embed_head(r.title, r.section),
+                        r.text,
+                    )
             if len(out) >= limit:
                 break
     return list(out.values())[:limit]
@@ -190,6 +201,61 @@ async def embed_batch(items: Sequence[PendingText], embedder: Embedder) -> int:
     return len(items)
 
 
+def _upsert_sentences(
+    org_id: str, kb_id: str, embedder: Embedder, shas: Sequence[str], rows: Sequence[np.ndarray]
+) -> None:
+    collection = sentences.collection_of(org_id, kb_id, embedder.model_id, embedder.dim)
+    ids: list[str] = []
+    metadatas: list[dict[str, str]] = []
+    for sha, block in zip(shas, rows, strict=True):
+        ids.extend(sentences.record_ids(sha, len(block)))
+        metadatas.extend({"sha": sha} for _ in range(len(block)))
+    if not ids:
+        return  # texts of one sentence: the (empty) collection still exists for search and export
+    vectors = np.concatenate(rows)
+    for start in range(0, len(ids), 5000):  # under Chroma's largest batch
+        end = start + 5000
+        collection.upsert(ids=ids[start:end], embeddings=vectors[start:end].tolist(), metadatas=metadatas[start:end])
+
+
+async def embed_sentence_batch(items: Sequence[PendingText], embedder: Embedder) -> int:
+    """Embed and store the sentence vectors of one batch of texts; returns how many texts."""
+    if not items:
+        return 0
+    texts = [sentences.sentence_texts(i.head, i.body) for i in items]
+    flat = [t for group in texts for t in group]
+    vectors = (
+        await asyncio.to_thread(recent_vectors.embed, embedder, flat)
+        if flat
+        else np.zeros((0, embedder.dim), dtype=np.float32)
+    )
+    blocks = np.split(vectors, np.cumsum([len(group) for group in texts])[:-1])
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, item in enumerate(items):
+        groups.setdefault((item.org_id, item.kb_id), []).append(n)
+    for (org_id, kb_id), idx in groups.items():
+        shas = [items[i].text_sha256 for i in idx]
+        await store_sentence_vectors(org_id, kb_id, embedder, shas, [blocks[i] for i in idx])
+    return len(items)
+
+
+async def store_sentence_vectors(
+    org_id: str, kb_id: str, embedder: Embedder, shas: Sequence[str], rows: Sequence[np.ndarray]
+) -> None:
+    """Put each text's sentence vectors (``rows[i]`` for ``shas[i]``, possibly none) in Chroma,
+    then record the texts as done (the order that makes a crash harmless)."""
+    for start in range(0, len(shas), 1000):
+        part = slice(start, start + 1000)
+        await asyncio.to_thread(_upsert_sentences, org_id, kb_id, embedder, shas[part], rows[part])
+    await record_embedded(kb_id, org_id, sentences.marker(embedder.model_id), shas)
+
+
+def markers(model_id: str) -> tuple[str, ...]:
+    """The ``kb_vector`` model ids a text needs to be fully embedded: its whole vector's, and its
+    sentence vectors' unless they are switched off."""
+    return (model_id, sentences.marker(model_id)) if sentences.enabled() else (model_id,)
+
+
 @contextlib.contextmanager
 def embed_lock(*, blocking: bool) -> Iterator[bool]:
     """The store-wide embedder lock; yields False when another process holds it (non-blocking)."""
@@ -217,23 +283,30 @@ async def embed_all(
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Embed every pending chunk text (or ``limit`` of them); returns the number embedded."""
+    """Embed every pending chunk text (or ``limit`` of them); returns the number of texts done.
+
+    Two passes: every text's whole vector first (a version is searched by meaning as soon as they
+    are all there), then every text's sentence vectors (:mod:`servers.kb_server.sentences`)."""
     embedder = embedder or get_embedder()
     batch_size = batch_size or int(os.environ.get("SWITCHBOARD_KB_EMBED_BATCH", DEFAULT_BATCH))
     done = 0
-    while limit is None or done < limit:
-        want = batch_size if limit is None else min(batch_size, limit - done)
-        items = await pending(org_id=org_id, kb_id=kb_id, model_id=embedder.model_id, limit=want)
-        if not items:
-            break
-        done += await embed_batch(items, embedder)
-        if progress:
-            progress(len(items))
+    for model_id, step in zip(markers(embedder.model_id), (embed_batch, embed_sentence_batch), strict=False):
+        while limit is None or done < limit:
+            want = batch_size if limit is None else min(batch_size, limit - done)
+            items = await pending(org_id=org_id, kb_id=kb_id, model_id=model_id, limit=want)
+            if not items:
+                break
+            done += await step(items, embedder)
+            if progress:
+                progress(len(items))
     return done
 
 
-async def progress_counts(org_id: str, kb_id: str, version: int, model_id: str) -> tuple[int, int]:
-    """(texts with a vector, distinct texts) in one KB version."""
+async def progress_counts(
+    org_id: str, kb_id: str, version: int, model_id: str, *, only: str | None = None
+) -> tuple[int, int]:
+    """(texts fully embedded, distinct texts) in one KB version: a text counts once it has every
+    vector of :func:`markers` (``only``: the one marker given, e.g. for search's checks)."""
     if version <= 0:
         return 0, 0
     engine = await get_engine()
@@ -249,18 +322,18 @@ async def progress_counts(org_id: str, kb_id: str, version: int, model_id: str) 
         .subquery()
     )
     total_q = select(func.count()).select_from(texts)
-    done_q = (
-        select(func.count())
-        .select_from(texts)
-        .join(
-            kb_vector,
+    joined = texts
+    for n, name in enumerate((only,) if only else markers(model_id)):
+        done_marker = kb_vector.alias(f"done_{n}")
+        joined = joined.join(
+            done_marker,
             and_(
-                kb_vector.c.text_sha256 == texts.c.text_sha256,
-                kb_vector.c.kb_id == kb_id,
-                kb_vector.c.model_id == model_id,
+                done_marker.c.text_sha256 == texts.c.text_sha256,
+                done_marker.c.kb_id == kb_id,
+                done_marker.c.model_id == name,
             ),
         )
-    )
+    done_q = select(func.count()).select_from(joined)
     async with engine.connect() as conn:
         total = (await conn.execute(total_q)).scalar_one()
         done = (await conn.execute(done_q)).scalar_one()
@@ -268,7 +341,15 @@ async def progress_counts(org_id: str, kb_id: str, version: int, model_id: str) 
 
 
 async def pending_total(*, org_id: str | None = None, kb_id: str | None = None, model_id: str) -> int:
-    """How many distinct (KB, text) pairs still need a vector."""
+    """How many (KB, text, kind of vector) still need embedding: whole vectors and, unless switched
+    off, sentence vectors (each text counts once per kind)."""
+    total = 0
+    for name in markers(model_id):
+        total += await _pending_of(org_id=org_id, kb_id=kb_id, model_id=name)
+    return total
+
+
+async def _pending_of(*, org_id: str | None, kb_id: str | None, model_id: str) -> int:
     engine = await get_engine()
     texts = select(kb_chunk.c.kb_id, kb_chunk.c.text_sha256).distinct()
     if org_id is not None:

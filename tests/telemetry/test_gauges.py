@@ -49,10 +49,10 @@ async def test_vectors_pending_follows_the_embedding_backlog(database_url, captu
     await store.upload("acme", "안내", [store.UploadItem("faq.md", doc.encode())])
     watch_vectors_pending("acme")
     await telemetry.refresh()
-    assert _gauge("switchboard_kb_vectors_pending") == {"acme": 4.0}
+    assert _gauge("switchboard_kb_vectors_pending") == {"acme": 8.0}  # whole + sentence step per chunk
     await embed_all(org_id="acme", limit=1)
     await telemetry.refresh()
-    assert _gauge("switchboard_kb_vectors_pending") == {"acme": 3.0}
+    assert _gauge("switchboard_kb_vectors_pending") == {"acme": 7.0}
 
 
 async def test_a_failing_refresher_keeps_the_last_value(captured):

@@ -12,16 +12,17 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.settings import reload_settings
-from servers.kb_server import store
-from servers.kb_server.search import search
+from servers.kb_server import sentences, store
+from servers.kb_server.search import FusionConfig, search
 from servers.kb_server.vectors import embed_all, kb_collection_name
 from servers.retrieval import chroma
 from servers.retrieval.embedding import get_embedder
 
-ACME = "# 환불 정책\n\n에이크미 환불은 카드 결제 기준 3영업일이 걸립니다.\n".encode()
+ACME = "# 환불 정책\n\n에이크미 환불은 카드 결제 기준 3영업일이 걸립니다. 주말은 영업일에 들어가지 않습니다.\n".encode()
 GLOBEX = "# 환불 정책\n\n글로벡스 환불은 계좌이체 기준 7영업일이 걸립니다.\n".encode()
 
 
@@ -85,14 +86,28 @@ async def test_hybrid_search_through_a_chroma_server(use_server: str) -> None:
     for org, body in (("acme", ACME), ("globex", GLOBEX)):
         kbs[org] = await store.create_kb(org, "정책")
         await store.upload(org, "정책", [store.UploadItem("refund.md", body)])
-    assert await embed_all() == 2
+    assert await embed_all() == 4  # each text: its whole vector, then its sentence vectors
     assert chroma.client_key() == use_server
     names = {c.name for c in chroma.get_client().list_collections()}
-    for org in ("acme", "globex"):
-        name = kb_collection_name(org, kbs[org]["id"], get_embedder().model_id)
+    model_id = get_embedder().model_id
+    for org, sentence_count in (("acme", 2), ("globex", 0)):
+        name = kb_collection_name(org, kbs[org]["id"], model_id)
         assert name in names
         assert chroma.get_client().get_collection(name).count() == 1
-    hits = await search("acme", "환불은 며칠 걸리나요")
+        sentence_name = sentences.sentence_collection_name(org, kbs[org]["id"], model_id)
+        assert chroma.get_client().get_collection(sentence_name).count() == sentence_count
+    hits = await search("acme", "주말도 영업일로 치나요", config=FusionConfig(skip_dense_gap=1.5))
     assert hits and hits[0]["similarity"] is not None
+    # scored by whole and best sentence, read back from the server (no vector file yet)
+    collection = chroma.get_client().get_collection(kb_collection_name("acme", kbs["acme"]["id"], model_id))
+    sha = collection.get()["ids"][0]
+    whole = collection.get(ids=[sha], include=["embeddings"])["embeddings"][0]
+    rows = sentences.read_store(
+        chroma.get_client().get_collection(sentences.sentence_collection_name("acme", kbs["acme"]["id"], model_id)),
+        [sha],
+    )[sha]
+    q = get_embedder().embed_query("주말도 영업일로 치나요")
+    expected = (float(np.dot(whole, q)) + float(np.max(rows @ q))) / 2
+    assert abs(hits[0]["similarity"] - expected) < 1e-3
     assert all("에이크미" in h["text"] for h in hits)
     assert not (Path(os.environ["SWITCHBOARD_HOME"]) / "chroma").exists()  # nothing went to the embedded store

@@ -20,7 +20,7 @@ NEVER_SKIP = FusionConfig(skip_dense_gap=1.5)  # always query the dense side
 _TOPICS = (
     "## 해외 로밍\n\n해외 로밍 요금제는 하루 11,000원에 데이터를 무제한으로 씁니다.",
     "## 배터리 교체\n\n갤럭시 배터리 교체 비용은 서비스센터에서 59,000원입니다.",
-    "## 멤버십 포인트\n\n멤버십 포인트는 결제 금액의 1%가 적립되고 1년 뒤 소멸합니다.",
+    "## 멤버십 포인트\n\n멤버십 포인트는 결제 금액의 1%가 적립됩니다. 적립된 포인트는 1년 뒤 소멸합니다.",
     "## 번호 이동\n\n번호 이동은 신분증을 지참하고 대리점을 방문하면 당일 개통됩니다.",
     "## 콜백 예약\n\n콜백 예약은 평일 오전 9시부터 오후 6시까지 받으며 주말에는 다음 영업일에 연락드립니다.",
 )
@@ -83,7 +83,7 @@ async def test_a_damaged_or_foreign_file_is_ignored(database_url: str) -> None:
     kb_id, version = await _complete_kb()
     expected = await search("acme", QUERIES[0], config=NEVER_SKIP)
     await _wait_for_file(kb_id, version)
-    npy, meta = paths(kb_id, version, get_embedder().model_id)
+    npy, meta, sentence_npy = paths(kb_id, version, get_embedder().model_id)
     index = await version_index("acme", kb_id, version)
     model = get_embedder().model_id
     assert load(index, model) is not None
@@ -93,7 +93,16 @@ async def test_a_damaged_or_foreign_file_is_ignored(database_url: str) -> None:
     assert load(index, model) is None
     meta.write_text(json.dumps({**body, "model_id": "openai:other"}))  # another model's vectors
     assert load(index, model) is None
+    meta.write_text(json.dumps({**body, "offsets": [0, *body["offsets"]]}))  # sentence rows misassigned
+    assert load(index, model) is None
+    meta.write_text(json.dumps({**body, "sentence_format": None}))  # written with sentence vectors off
+    assert load(index, model) is None
     meta.write_text(json.dumps(body))
+    rows = sentence_npy.read_bytes()
+    sentence_npy.write_bytes(b"not a matrix")
+    assert load(index, model) is None
+    sentence_npy.write_bytes(rows)
+    assert load(index, model) is not None
     npy.write_bytes(b"not a matrix")
     assert load(index, model) is None
 
@@ -124,8 +133,14 @@ async def test_save_refuses_a_matrix_that_is_not_the_versions(database_url: str)
     dim = get_embedder().dim
     assert not save(index, "m", shas[:-1], np.ones((len(shas) - 1, dim), dtype=np.float32))
     assert not save(index, "m", shas, np.ones((len(shas) + 1, dim), dtype=np.float32))
-    assert save(index, "m", shas, np.ones((len(shas), dim), dtype=np.float32))
-    assert load(index, "m") is not None and load(index, "m2") is None
+    ones = np.ones((len(shas), dim), dtype=np.float32)
+    assert save(index, "m", shas, ones, {shas[0]: np.ones((2, dim), dtype=np.float32)})
+    loaded = load(index, "m")
+    assert loaded is not None and load(index, "m2") is None
+    whole, parts = loaded.vectors([shas[0], shas[1], "not-in-version"])
+    assert set(whole) == {shas[0], shas[1]} and set(parts) == {shas[0]} and parts[shas[0]].shape == (2, dim)
+    assert save(index, "m", shas, ones)  # without sentence rows: it does not serve while they are on
+    assert load(index, "m") is None
 
 
 def test_top_is_the_exact_cosine_order_and_breaks_ties_by_row() -> None:

@@ -34,7 +34,7 @@ async def two_tenants(database_url: str) -> dict[str, dict[str, Any]]:
         kb = await store.create_kb(org, "정책")
         await store.upload(org, "정책", [store.UploadItem("refund.md", body)])
         out[org] = kb
-    assert await embed_all() == 2
+    assert await embed_all() == 4  # each text: its whole vector, then its sentence vectors
     return out
 
 

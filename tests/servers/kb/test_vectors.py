@@ -67,23 +67,25 @@ async def test_lexical_first_then_resumable_embedding(database_url: str) -> None
 
     with pytest.raises(RuntimeError):
         await embed_all(org_id="acme", embedder=FlakyEmbedder(ok=2), batch_size=2)
-    assert await progress_counts("acme", kb["id"], result.version, model) == (4, 6)  # two batches kept
+    assert await progress_counts("acme", kb["id"], result.version, model, only=model) == (4, 6)  # two batches kept
+    assert await progress_counts("acme", kb["id"], result.version, model) == (0, 6)  # no sentence pass yet
 
-    assert await embed_all(org_id="acme", batch_size=2) == 2  # resumes with the rest only
+    # resumes with the rest only: 2 whole passages, then the 6 passages' sentence pass
+    assert await embed_all(org_id="acme", batch_size=2) == 2 + 6
     assert await progress_counts("acme", kb["id"], result.version, model) == (6, 6)
     assert await embed_all(org_id="acme") == 0
     assert kb_collection("acme", kb["id"], get_embedder()).count() == 6
-    assert await _vector_rows() == 6
+    assert await _vector_rows() == 12  # whole and sentence progress of each text
 
 
 async def test_identical_passages_are_embedded_once_and_updates_reuse_vectors(database_url: str) -> None:
     await store.create_kb("acme", "안내")
     await store.upload("acme", "안내", [store.UploadItem("faq.md", _doc(3))])
-    assert await embed_all(org_id="acme") == 3
+    assert await embed_all(org_id="acme") == 3 * 2  # a whole step and a sentence step per passage
     changed = _doc(3).replace("0번 안내".encode(), "0번 변경 안내".encode())
     await store.upload("acme", "안내", [store.UploadItem("faq.md", changed)])
-    assert await pending_total(org_id="acme", model_id=get_embedder().model_id) == 1  # only the edited passage
-    assert await embed_all(org_id="acme") == 1
+    assert await pending_total(org_id="acme", model_id=get_embedder().model_id) == 2  # only the edited passage
+    assert await embed_all(org_id="acme") == 2
 
 
 async def test_kill_9_during_embed_resumes(sb_env: dict[str, str]) -> None:
@@ -105,11 +107,11 @@ async def test_kill_9_during_embed_resumes(sb_env: dict[str, str]) -> None:
     finally:
         proc.wait()
     done_at_kill = await _vector_rows()
-    assert 2 <= done_at_kill < 16, "the embedder was not interrupted mid-way"
+    assert 2 <= done_at_kill < 32, "the embedder was not interrupted mid-way"  # 16 whole + 16 sentence steps
     model = get_embedder().model_id
-    assert await pending_total(org_id="acme", model_id=model) == 16 - done_at_kill
-    assert await embed_all(org_id="acme") == 16 - done_at_kill
-    assert await _vector_rows() == 16
+    assert await pending_total(org_id="acme", model_id=model) == 32 - done_at_kill
+    assert await embed_all(org_id="acme") == 32 - done_at_kill
+    assert await _vector_rows() == 32
     kb = await store.get_kb("acme", "안내")
     assert kb_collection("acme", kb["id"], get_embedder()).count() == 16
 
@@ -225,8 +227,9 @@ async def test_the_same_text_in_another_org_is_not_embedded_twice(database_url: 
     for org in ("acme", "globex"):
         await store.create_kb(org, "안내")
         await store.upload(org, "안내", [store.UploadItem("faq.md", _doc(4))])
-    assert await embed_all(org_id="acme", embedder=counter) == 4 and counter.passages == 4
-    assert await embed_all(org_id="globex", embedder=counter) == 4 and counter.passages == 4
+    # one-sentence passages: the sentence step records them without embedding anything
+    assert await embed_all(org_id="acme", embedder=counter) == 8 and counter.passages == 4
+    assert await embed_all(org_id="globex", embedder=counter) == 8 and counter.passages == 4
     acme = kb_collection("acme", (await store.get_kb("acme", "안내"))["id"], counter)
     globex = kb_collection("globex", (await store.get_kb("globex", "안내"))["id"], counter)
     assert globex.count() == 4  # stored in globex's own collection
