@@ -61,12 +61,14 @@ class SyntheticMaterial:
     passage_tokens: list[list[str]]
     passage_vectors: np.ndarray  # real e5 vectors where cached, random unit vectors otherwise
     real_vectors: int
+    sentence_vectors: list[np.ndarray]  # each passage's sentence rows (real where cached)
     sentence_tokens: list[list[str]]
     questions: list[tuple[str, int]]
 
 
 def _material() -> SyntheticMaterial:
     """KorQuAD passages (+ their cached vectors), sentence token lists and questions."""
+    from servers.kb_server import sentences as kb_sentences
     from servers.retrieval.embedding import get_embedder
     from servers.retrieval.korean import tokenize_many
 
@@ -83,7 +85,18 @@ def _material() -> SyntheticMaterial:
             vectors[i], real = cached, real + 1
         else:
             vectors[i] /= np.linalg.norm(vectors[i])
-    return SyntheticMaterial(passages, tokenize_many(passages), vectors, real, tokenize_many(sents), questions)
+    parts = []
+    for text in passages:
+        rows = [cache.get(t) for t in kb_sentences.sentence_texts("", text)]
+        rows = [r if r is not None else _unit(rng, embedder.dim) for r in rows]
+        parts.append(np.asarray(rows, dtype=np.float32).reshape(-1, embedder.dim))
+    return SyntheticMaterial(passages, tokenize_many(passages), vectors, real, parts, tokenize_many(sents), questions)
+
+
+def _unit(rng: np.random.Generator, dim: int, n: int | None = None) -> np.ndarray:
+    v = rng.standard_normal((n or 1, dim)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v if n is not None else v[0]
 
 
 def _filler(material: SyntheticMaterial, rng: random.Random, pool: list[str]) -> list[str]:
@@ -99,14 +112,15 @@ def _filler(material: SyntheticMaterial, rng: random.Random, pool: list[str]) ->
 
 async def _load_synthetic_kb(org: str, n_chunks: int, material: SyntheticMaterial, rng: random.Random) -> str:
     """A KB of ``n_chunks`` chunks (direct inserts): every KorQuAD passage once (with its real
-    vector when cached), then unique filler chunks with random unit vectors."""
+    whole and sentence vectors when cached), then unique filler chunks of three sentences with
+    random unit vectors (one whole, three sentence rows)."""
     from sqlalchemy import insert, update
 
     from core.canonical import sha256_hex
     from core.db import get_engine
     from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
     from servers.kb_server.store import create_kb, now
-    from servers.kb_server.vectors import store_vectors
+    from servers.kb_server.vectors import store_sentence_vectors, store_vectors
     from servers.retrieval.embedding import get_embedder
 
     kb = await create_kb(org, f"bench-{n_chunks}")
@@ -161,6 +175,9 @@ async def _load_synthetic_kb(org: str, n_chunks: int, material: SyntheticMateria
         await conn.execute(insert(kb_version_document), members)
         await conn.execute(update(knowledge_base).where(knowledge_base.c.id == kb_id).values(current_version=1))
     await store_vectors(org, kb_id, get_embedder(), shas, vecs)
+    dim = vecs.shape[1]
+    rows = [material.sentence_vectors[n] if n < n_real else _unit(fill_rng, dim, 3) for n in range(n_chunks)]
+    await store_sentence_vectors(org, kb_id, get_embedder(), shas, rows)
     return kb_id
 
 
@@ -239,31 +256,20 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
             out[f"search_p50_ms_lexical_only_{lab}"] = _pct(skipped, 0.5) if skipped else 0.0
             out[f"search_p50_ms_with_dense_{lab}"] = _pct(dense, 0.5) if dense else 0.0
             out[f"recall_at_5_{lab}"] = found / len(sample)
-            repeat = []  # the same questions again: query vectors come from the LRU
-            for q in queries:
-                t = time.perf_counter()
-                await search("bench", q, top_k=5)
-                repeat.append((time.perf_counter() - t) * 1000)
+            repeat = await _timed(queries)  # the same questions again: query vectors come from the LRU
             out[f"search_repeat_p50_ms_{lab}"] = _pct(repeat, 0.5)
             out[f"search_repeat_p95_ms_{lab}"] = _pct(repeat, 0.95)
-            query_vectors.clear()
-            always, dense_config = [], replace(DEFAULT_FUSION, skip_dense_gap=1.5)  # never skip the embedding
-            for q in queries:
-                t = time.perf_counter()
-                await search("bench", q, top_k=5, config=dense_config)
-                always.append((time.perf_counter() - t) * 1000)
+            dense_config = replace(DEFAULT_FUSION, skip_dense_gap=1.5)  # never skip the embedding
+            always = await _timed(queries, dense_config, fresh=True)
             out[f"search_p50_ms_dense_always_{lab}"] = _pct(always, 0.5)
             out[f"search_p95_ms_dense_always_{lab}"] = _pct(always, 0.95)
+            # the same with sentence vectors switched off: what their re-scoring costs
+            whole_only = await _timed(queries, dense_config, fresh=True, env={"SWITCHBOARD_KB_SENTENCE_VECTORS": "0"})
+            out[f"search_p50_ms_dense_always_whole_only_{lab}"] = _pct(whole_only, 0.5)
+            out[f"sentence_rescoring_p50_ratio_{lab}"] = _pct(always, 0.5) / _pct(whole_only, 0.5)
             # the same with Chroma only (production reads a version of at most 20,000 texts from its
             # vector file, a larger one from Chroma once this process has opened it: here, at once)
-            os.environ["SWITCHBOARD_KB_DENSE_FILES"] = "0"
-            query_vectors.clear()
-            by_chroma = []
-            for q in queries:
-                t = time.perf_counter()
-                await search("bench", q, top_k=5, config=dense_config)
-                by_chroma.append((time.perf_counter() - t) * 1000)
-            os.environ.pop("SWITCHBOARD_KB_DENSE_FILES")
+            by_chroma = await _timed(queries, dense_config, fresh=True, env={"SWITCHBOARD_KB_DENSE_FILES": "0"})
             out[f"search_p50_ms_dense_always_chroma_{lab}"] = _pct(by_chroma, 0.5)
             out[f"dense_file_vs_chroma_p50_ratio_{lab}"] = _pct(always, 0.5) / _pct(by_chroma, 0.5)
             query_vectors.clear()
@@ -288,6 +294,33 @@ async def latency(sizes: list[int], n_queries: int, console) -> dict[str, float]
         await dispose_engines()
     search_module.skips_dense = production_skips_dense
     return out
+
+
+async def _timed(
+    queries: list[str], config: Any = None, *, fresh: bool = False, env: dict[str, str] | None = None
+) -> list[float]:
+    """Milliseconds of one in-process search per query (``fresh``: every query is embedded again;
+    ``env``: variables set for these searches only)."""
+    from servers.kb_server.search import DEFAULT_FUSION, search
+    from servers.retrieval.query_vectors import query_vectors
+
+    if fresh:
+        query_vectors.clear()
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    times = []
+    try:
+        for q in queries:
+            t = time.perf_counter()
+            await search("bench", q, top_k=5, config=config or DEFAULT_FUSION)
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return times
 
 
 async def _vector_file_written(kb_id: str, timeout: float = 120.0) -> None:
@@ -322,6 +355,7 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
                 f"{results[f'search_p50_ms_lexical_only_{lab}']:.1f} / "
                 f"{results[f'search_p50_ms_with_dense_{lab}']:.1f}",
                 f"{results[f'search_p50_ms_dense_always_{lab}']:.1f} / "
+                f"{results[f'search_p50_ms_dense_always_whole_only_{lab}']:.1f} / "
                 f"{results[f'search_p50_ms_dense_always_chroma_{lab}']:.1f}",
                 f"{results[f'recall_at_5_{lab}']:.3f}",
                 f"{results[f'search_repeat_p50_ms_{lab}']:.1f}",
@@ -339,7 +373,7 @@ def latency_table(results: dict[str, float], sizes: list[int], console) -> None:
                 "p95",
                 "dense skipped",
                 "p50 skipped / dense",
-                "p50 dense always: production / Chroma only",
+                "p50 dense always: production / whole vectors only / Chroma only",
                 "R@5",
                 "repeated query p50",
                 "MCP p50",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Any
 
@@ -100,13 +100,14 @@ class Candidates:
 
     name: str
     lexical: list[list[tuple[str, float]]]
-    dense: list[list[tuple[str, float]]]
+    dense: list[list[tuple[str, float]]]  # the product's: whole vectors' candidates re-scored with sentences
     shares: list[float]
     coverage: list[float]  # share of the question's terms in BM25's best passage
     overlap: list[float]  # share of the question's terms in its relevant passage (the split)
     hangul: list[bool]
     relevant: list[frozenset[int]]
     ranks: dict[str, np.ndarray]
+    dense_whole: list[list[tuple[str, float]]] = field(default_factory=list)  # whole-chunk vectors only (before)
 
 
 def candidates(ds: RetrievalSet, console) -> Candidates:
@@ -115,6 +116,7 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
 
     from bench.kbdata import VectorCache, whitespace_tokens
     from bench.vcache import DiskCachedEmbedder
+    from servers.kb_server import sentences as kb_sentences
     from servers.kb_server.search import DEFAULT_FUSION, is_hangul_query
     from servers.retrieval.embedding import get_embedder
     from servers.retrieval.korean import tokenize, tokenize_many
@@ -132,7 +134,21 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{ds.name}: passage vectors", total=len(ds.passages))
         mat, new = VectorCache(inner.model_id).embed(ds.passages, inner, progress=lambda n: progress.advance(task, n))
-    console.print(f"{ds.name}: {len(ds.passages)} passages ({new} newly embedded), {len(ds.questions)} questions")
+        parts = [kb_sentences.sentence_texts("", p) for p in ds.passages]  # no titles in these sets
+        flat = [t for group in parts for t in group]
+        task = progress.add_task(f"{ds.name}: sentence vectors", total=len(flat))
+        smat, snew = VectorCache(inner.model_id).embed(flat, inner, progress=lambda n: progress.advance(task, n))
+    blocks = np.split(smat, np.cumsum([len(group) for group in parts])[:-1])
+    by_id = {ids[i]: [ids[i]] for i in range(len(ids))}
+    same = {i: i for i in ids}
+
+    def lookup(shas):  # what the product reads from a version's vector file
+        return {s: mat[int(s)] for s in shas}, {s: blocks[int(s)] for s in shas if len(blocks[int(s)])}
+
+    console.print(
+        f"{ds.name}: {len(ds.passages)} passages, {len(flat)} sentences ({new + snew} newly embedded),"
+        f" {len(ds.questions)} questions"
+    )
     c = Candidates(ds.name, [], [], [], [], [], [], [], {"ws": np.zeros(0)})
     ws_ranks = []
     with Progress(console=console, transient=True) as progress:
@@ -147,10 +163,13 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
             c.overlap.append(max(_share(terms, passage_sets[r]) for r in relevant))
             c.hangul.append(is_hangul_query(question))
             c.relevant.append(relevant)
-            scores = mat @ embedder.embed_query(question)
+            qvec = embedder.embed_query(question)
+            scores = mat @ qvec
             top = np.argpartition(-scores, min(n_cand, len(scores) - 1))[:n_cand]
             top = top[np.argsort(-scores[top])]
-            c.dense.append([(ids[i], float(scores[i])) for i in top])
+            c.dense_whole.append([(ids[i], float(scores[i])) for i in top])
+            candidates = [ids[i] for i in top] + [cid for cid, _ in lexical]
+            c.dense.append(kb_sentences.rescore(qvec, same, by_id, candidates, lookup, n_cand))
             ws_ranks.append(_first_rank(ws_index.search(whitespace_tokens(question), n_cand), relevant))
             progress.advance(task)
     embedder.flush()
@@ -158,6 +177,7 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
         "ws": np.array(ws_ranks),
         "kiwi": np.array([_first_rank(lst, rel) for lst, rel in zip(c.lexical, c.relevant, strict=True)]),
         "dense": np.array([_first_rank(lst, rel) for lst, rel in zip(c.dense, c.relevant, strict=True)]),
+        "dense_whole": np.array([_first_rank(lst, rel) for lst, rel in zip(c.dense_whole, c.relevant, strict=True)]),
     }
     return c
 
@@ -288,22 +308,24 @@ def run(quick: bool, console, sample: int = SAMPLE) -> dict[str, Any]:
     old = FusionConfig(lexical_weight_hangul=2.0, lexical_weight_other=0.75, rrf_k=10, skip_dense_gap=0.3,
                        skip_dense_coverage=0.0, weak_lexical_coverage=0.0)  # fmt: skip
     plain = FusionConfig(lexical_weight_hangul=1.0, lexical_weight_other=1.0, rrf_k=60, skip_dense_gap=1.5)
+    before = FusionConfig(lexical_weight_other=0.75, skip_dense_coverage=0.75)  # the default of 2026-12-04
     out: dict[str, Any] = {}
     prod: dict[str, dict[str, tuple[np.ndarray, float]]] = {}
     for name, c in cands.items():
         prod[name] = {"old": production_ranks(c, old), "new": production_ranks(c, DEFAULT_FUSION)}
         prod[name]["plain"] = production_ranks(c, plain)
+        prod[name]["whole"] = production_ranks(replace(c, dense=c.dense_whole), before)
     for group, (set_name, rows) in groups.items():
         c = cands[set_name]
         out[f"{group}_n_questions"] = len(rows)
-        for method in ("ws", "kiwi", "dense"):
+        for method in ("ws", "kiwi", "dense_whole", "dense"):
             for metric, value in metrics(c.ranks[method][rows]).items():
                 out[f"{group}_{metric}_{method}"] = value
-        for method in ("plain", "old", "new"):
+        for method in ("plain", "old", "whole", "new"):
             ranks, _ = prod[set_name][method]
             for metric, value in metrics(ranks[rows]).items():
                 out[f"{group}_{metric}_{method}"] = value
-        for method in ("old", "new"):
+        for method in ("old", "whole", "new"):
             out[f"{group}_dense_skipped_{method}"] = float(np.mean(prod[set_name][method][1][rows]))
     # leave one group out
     for held in GROUPS:
@@ -328,13 +350,16 @@ def table(results: dict[str, Any], console) -> None:
     for group in SHOWN:
         if f"{group}_recall_at_5_dense" not in results:
             continue
+        skipped_before = results[f"{group}_dense_skipped_whole"]
         for method, label in (
             ("ws", "whitespace BM25 (baseline)"),
             ("kiwi", "kiwi BM25 only"),
-            ("dense", "e5 dense only"),
+            ("dense_whole", "e5 dense only, whole-chunk vectors (before)"),
+            ("dense", "e5 dense only, whole + sentence vectors"),
             ("plain", "plain RRF (k=60, equal weights)"),
             ("old", f"old hybrid (dense skipped {results[f'{group}_dense_skipped_old']:.0%})"),
-            ("new", f"new hybrid, default (dense skipped {results[f'{group}_dense_skipped_new']:.0%})"),
+            ("whole", f"hybrid before: whole vectors, 12-04 fusion (dense skipped {skipped_before:.0%})"),
+            ("new", f"hybrid, default (dense skipped {results[f'{group}_dense_skipped_new']:.0%})"),
         ):
             rows.append(
                 (
