@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -263,8 +264,33 @@ class ScopeIndex:
         first, count = span
         return np.vstack([self.vectors[pos : pos + 1], self.sentence_vectors[first : first + count]])
 
+    @property
+    def has_sentences(self) -> bool:
+        """Whether any live memory of the scope has sentence vectors."""
+        return self.sentence_rows > self.dead_sentences
+
+    def whole_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every position's whole passage to the query (0 without a vector)."""
+        return self.vectors[: self.size] @ query_vector
+
+    def rescore(self, positions: Sequence[int], whole: np.ndarray, query_vector: np.ndarray) -> np.ndarray:
+        """The dense score of ``positions``: the mean of the whole passage's similarity (``whole``,
+        from :meth:`whole_scores`) and the best sentence's, or the whole similarity for a memory
+        without sentence vectors. Reads only those memories' sentence rows."""
+        out = whole[np.asarray(positions, dtype=np.int64)].astype(np.float32, copy=True)
+        spans = [(i, *self.sentences_of[p]) for i, p in enumerate(positions) if p in self.sentences_of]
+        if spans:
+            rows = np.concatenate([np.arange(first, first + count) for _, first, count in spans])
+            sims = self.sentence_vectors[rows] @ query_vector
+            starts = np.cumsum([0] + [count for _, _, count in spans[:-1]])
+            best = np.maximum.reduceat(sims, starts)
+            which = np.asarray([i for i, _, _ in spans])
+            out[which] = (out[which] + best) / 2
+        return out
+
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every position to the query (positions without a vector score 0).
+        """:meth:`rescore` of every position at once (positions without a vector score 0): the
+        exact reference the search's candidate re-scoring is tested and measured against.
 
         A memory with sentence vectors scores the mean of its whole passage's similarity and its
         best sentence's: the fact said in passing counts without the rest of the turn being lost.
@@ -272,7 +298,7 @@ class ScopeIndex:
         n = self.size
         sims = self.vectors[:n] @ query_vector
         used = self.sentence_rows
-        if used > self.dead_sentences:
+        if self.has_sentences:
             owner = self.sentence_owner[:used]
             live = owner >= 0
             best = np.full(n, -np.inf, dtype=sims.dtype)

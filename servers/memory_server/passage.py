@@ -12,7 +12,7 @@ A memory of several sentences also gets one vector per sentence (:func:`passage_
 vector of a whole turn is about its main topic ("recipe ideas for a dinner party"); the fact said
 in passing ("I just baked a chocolate cake for my sister's birthday") is what a later question
 asks about. The search scores such a memory by the mean of its whole vector's similarity and its
-best sentence's (``ScopeIndex.dense_scores``). Measured on five data sets (docs/memory.md):
+best sentence's (``ScopeIndex.rescore``). Measured on five data sets (docs/memory.md):
 LongMemEval recall@10 .768 -> .786, ``memory_ko`` .978 -> .988, the other three unchanged.
 
 ``PASSAGE_FORMAT`` is part of the stored vectors' model id, so vectors computed from an older

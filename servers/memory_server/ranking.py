@@ -152,10 +152,23 @@ def candidate_lists(
         scores = index.lex.scores(query_tokens, n)
         lexical = [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
     if use_dense:
-        sims = index.dense_scores(query_vector)
+        # The whole passages' nearest (four times the depth) and the lexical list's memories are
+        # scored with their sentence vectors too (ScopeIndex.rescore): reading every sentence row
+        # of a store of long turns (9 per memory) cost 12 ms at 10k memories; these ~250
+        # candidates give the same recall on the five quality sets (twice the depth lost .004 on
+        # LongMemEval) at a fraction of the cost (docs/memory.md, bench/memory_sentences.py).
+        whole = index.whole_scores(query_vector)
         # shift to positive so _ranked keeps every document with a vector
-        shifted = np.where(index.has_vec[:n], sims + 2.0, 0.0)
-        dense = [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
+        shifted = np.where(index.has_vec[:n], whole + 2.0, 0.0)
+        if not index.has_sentences:  # nothing to re-score: the whole passages' order is the list
+            return lexical, [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
+        pool = _ranked(index, shifted, mask, opts, 4 * depth)
+        seen = set(pool)
+        pool += [p for p, _ in lexical if p not in seen and index.has_vec[p]]
+        if pool:
+            scores = index.rescore(pool, whole, query_vector)
+            order = np.argsort(-scores, kind="stable")[:depth]
+            dense = [(pool[int(i)], float(scores[int(i)])) for i in order]
     return lexical, dense
 
 

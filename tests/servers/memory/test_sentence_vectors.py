@@ -75,6 +75,41 @@ def test_dense_score_is_the_mean_of_the_whole_and_the_best_sentence() -> None:
     assert index.vector_rows(0).shape == (3, DIM) and index.vector_rows(1).shape == (1, DIM)
 
 
+def test_rescoring_candidates_gives_the_exact_scores_of_those_candidates() -> None:
+    rng = np.random.default_rng(3)
+    index = ScopeIndex("o", "c", DIM)
+    for i in range(200):
+        rows = rng.standard_normal((1 + int(rng.integers(0, 10)), DIM)).astype(np.float32)
+        index.upsert(_doc(f"m{i}"), rows / np.linalg.norm(rows, axis=1, keepdims=True))
+    index.remove("m7")  # dropped sentence rows must not count
+    for _ in range(20):
+        query = rng.standard_normal(DIM).astype(np.float32)
+        query /= np.linalg.norm(query)
+        exact = index.dense_scores(query)
+        positions = [int(p) for p in rng.choice(index.size, 40, replace=False) if int(p) != index.pos_of.get("m7", -1)]
+        got = index.rescore(positions, index.whole_scores(query), query)
+        assert np.allclose(got, exact[positions], atol=1e-6)
+
+
+def test_a_lexical_hit_joins_the_dense_list_with_its_sentence_score() -> None:
+    """A memory whose whole passage is far from the question, but whose one sentence is the
+    answer, is outside the whole vectors' candidates; found by keyword, it is scored by its
+    sentence in the dense list too."""
+    from servers.memory_server.ranking import RankOptions, candidate_lists
+
+    index = ScopeIndex("o", "c", DIM)
+    query = _unit(1, 0, 0, 0)
+    for i in range(150):  # near the question as a whole, not about it
+        index.upsert(_doc(f"near{i}", f"near{i}"), _unit(0.3, 1, 0, 0)[None, :])
+    index.upsert(_doc("far", "bracelet"), np.stack([_unit(0, 0, 1, 0), _unit(1, 0, 0, 0), _unit(0, 0, 0, 1)]))
+    lexical, dense = candidate_lists(index, ["bracelet"], query, RankOptions(top_k=5))
+    far = index.pos_of["far"]
+    assert lexical and lexical[0][0] == far
+    scores = dict(dense)
+    assert scores[far] == pytest.approx(0.5)  # (0 + 1) / 2, above every "near" memory's 0.29
+    assert dense[0][0] == far
+
+
 def test_replacing_and_removing_drop_the_old_sentence_vectors() -> None:
     index = ScopeIndex("o", "c", DIM)
     query = _unit(1, 0, 0, 0)
@@ -158,6 +193,6 @@ async def test_a_fact_said_in_passing_is_found_by_its_sentence(call, monkeypatch
         return hits.index(passing)
 
     with_sentences = await position()
-    monkeypatch.setattr(ScopeIndex, "dense_scores", lambda self, q: self.vectors[: self.size] @ q)
+    monkeypatch.setattr(ScopeIndex, "rescore", lambda self, positions, whole, q: whole[np.asarray(positions)])
     whole_only = await position()
     assert with_sentences < whole_only, (with_sentences, whole_only)
