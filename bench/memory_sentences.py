@@ -1,10 +1,12 @@
-"""What sentence vectors cost a memory search: the dense similarity pass at 10k memories.
+"""What sentence vectors cost a memory search: the dense side at 10k memories.
 
 ``.venv/bin/python bench/memory_sentences.py [--quick]``. One scope index (``ScopeIndex``) of
 10,000 memories with random unit vectors, holding 0, 1, 3 or 9 sentence vectors per memory (a
-Korean call-center store has ~0.5, LongMemEval's long chat turns ~9); the time of
-``dense_scores`` for one query, side by side with the plain whole-passage product in the same
-run, as a ratio.
+Korean call-center store has ~0.5, LongMemEval's long chat turns ~9). Side by side in one run,
+for one query: the plain whole-passage product; ``dense_scores``, every sentence row scored (the
+search's method until 2026-12-06); and the search's dense list now (``candidate_lists`` in dense
+mode: the whole product, its best 200, those re-scored with their sentence rows) against the
+dense list as it was built before (every sentence row scored, then ranked), as a ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from bench._common import median, parse_args, percentile, print_table, started_at, write_result  # noqa: E402
 from servers.memory_server.index import Doc, ScopeIndex  # noqa: E402
+from servers.memory_server.ranking import RankOptions, _ranked, base_mask, candidate_lists  # noqa: E402
 
 DIM = 384
 AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -50,6 +53,13 @@ def _index(memories: int, sentences: int, rng: np.random.Generator) -> ScopeInde
     return index
 
 
+def _old_dense_list(index: ScopeIndex, query: np.ndarray, opts: RankOptions) -> list[tuple[int, float]]:
+    """The search's dense list until 2026-12-06: every sentence row scored, then ranked."""
+    n, depth = index.size, max(50, opts.top_k * 5)
+    shifted = np.where(index.has_vec[:n], index.dense_scores(query) + 2.0, 0.0)
+    return [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, base_mask(index, opts), opts, depth)]
+
+
 def _times(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
     out = []
     for _ in range(repeats):
@@ -67,25 +77,34 @@ def main() -> None:
     query = _unit(rng, 1)[0]
     metrics: dict[str, float] = {"memories": memories}
     rows = []
+    dense_mode = RankOptions(top_k=10, mode="dense")
     for sentences in (0, 1, 3, 9):
         index = _index(memories, sentences, rng)
         whole = index.vectors[: index.size]
         base = _times(lambda w=whole: w @ query, repeats)
         one = _times(lambda i=index: i.dense_scores(query), repeats)
+        listed = _times(lambda i=index: candidate_lists(i, [], query, dense_mode), repeats)
+        old = _times(lambda i=index: _old_dense_list(i, query, dense_mode), repeats)
         key = f"s{sentences}"
         metrics |= {
             f"{key}_whole_product_p50_ms": median(base),
             f"{key}_dense_scores_p50_ms": median(one),
             f"{key}_dense_scores_p95_ms": percentile(one, 95),
             f"{key}_vs_whole_product_p50": median(one) / median(base),
+            f"{key}_search_dense_list_p50_ms": median(listed),
+            f"{key}_search_dense_list_p95_ms": percentile(listed, 95),
+            f"{key}_search_dense_list_vs_whole_product_p50": median(listed) / median(base),
+            f"{key}_old_dense_list_p50_ms": median(old),
+            f"{key}_search_dense_list_vs_old_p50": median(listed) / median(old),
         }
         rows.append(
-            [sentences, index.sentence_rows, median(base), median(one), percentile(one, 95),
-             median(one) / median(base)]
+            [sentences, index.sentence_rows, median(base), median(one), median(old), median(listed),
+             percentile(listed, 95), median(listed) / median(old)]
         )  # fmt: skip
     print_table(
         f"Dense similarity pass over {memories:,} memories (ms, one BLAS thread)",
-        ["sentences / memory", "sentence rows", "whole product p50", "dense_scores p50", "p95", "ratio"],
+        ["sentences / memory", "sentence rows", "whole product p50", "every sentence row p50",
+         "dense list before p50", "dense list now p50", "now p95", "now / before"],
         rows,
     )  # fmt: skip
     print(f"wrote {write_result('memory_sentences', metrics, quick=args.quick, started=started)}")
