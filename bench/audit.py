@@ -211,10 +211,12 @@ async def engine_figures(url: str, home: Path, *, n1: int, n50: int, verify_n: i
 async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]:
     """Per-call time through audited servers vs the bare one: same server code, calls interleaved.
 
-    Four stdio servers: bare (no hooks), audited with the defaults (the write-ahead journal,
+    Five stdio servers: bare (no hooks), audited with the defaults (the write-ahead journal,
     audit/journal.py; WAL, synchronous=NORMAL), audited with each call waiting for its commit
-    (SWITCHBOARD_AUDIT_JOURNAL=off, as before the journal) and audited with synchronous=FULL (an
-    fsync per journal line and per commit).
+    (SWITCHBOARD_AUDIT_JOURNAL=off, as before the journal), audited with synchronous=FULL (an
+    fsync per journal line and per commit), and the default audited server once more (``_twin``):
+    two identical servers' ratios differ by what the run cannot resolve (±0.02-0.03 in a --quick
+    run of 2026-12-06), so a difference smaller than that between variants means nothing.
     """
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport
@@ -226,6 +228,7 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
         "audited": ("audited", {}),
         "audited_commit": ("audited", {"SWITCHBOARD_AUDIT_JOURNAL": "off"}),
         "audited_sync_full": ("audited", {"SWITCHBOARD_AUDIT_SQLITE_SYNCHRONOUS": "FULL"}),
+        "audited_twin": ("audited", {}),  # the same server again: how far two identical servers differ
     }
 
     def transport(mode: str, extra: dict[str, str]) -> StdioTransport:
@@ -283,6 +286,9 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     out["middleware_cost_ratio_sync_full"] = statistics.median(
         block_ratios(times["audited_sync_full"], times["bare"], statistics.fmean)
     )
+    for suffix, stat in (("", statistics.fmean), ("_p50", statistics.median)):
+        ratios = block_ratios(times["audited_twin"], times["bare"], stat)
+        out[f"middleware_cost_ratio_twin{suffix}"] = statistics.median(ratios)
     cpu_ratios = [a / b for a, b in zip(cpu_blocks["audited"], cpu_blocks["bare"], strict=True) if b > 0]
     out["middleware_server_cpu_ms_bare"] = statistics.median(cpu_blocks["bare"])
     out["middleware_server_cpu_ms_audited"] = statistics.median(cpu_blocks["audited"])
@@ -294,6 +300,7 @@ async def middleware_ratio(home: Path, url: str, calls: int) -> dict[str, float]
     out["middleware_server_cpu_ratio_commit_per_call_total"] = sum(cpu_blocks["audited_commit"]) / max(
         1e-9, sum(cpu_blocks["bare"])
     )
+    out["middleware_server_cpu_ratio_twin_total"] = sum(cpu_blocks["audited_twin"]) / max(1e-9, sum(cpu_blocks["bare"]))
     return out
 
 
