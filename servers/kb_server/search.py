@@ -136,6 +136,11 @@ class _Collections:
             self._items[key] = (time.monotonic(), collection, count)
         return collection, count
 
+    async def lookup(self, name: str) -> tuple[Any, int]:
+        """:meth:`cached`, else :meth:`get` in a worker thread (the lookup is a round trip)."""
+        found = self.cached(name)
+        return found if found is not None else await asyncio.to_thread(self.get, name)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -370,16 +375,14 @@ async def hybrid_rank(
         if matrix is not None and serves(matrix, store_open=chroma_is_open()):
             dense_targets.append(_DenseTarget(matrix, 0, index, lookup))  # the version's own vectors on disk
             continue
-        name = kb_collection_name(org_id, kb_id, model_id)
-        found = collections.cached(name)
-        collection, count = found if found is not None else await asyncio.to_thread(collections.get, name)
+        collection, count = await collections.lookup(kb_collection_name(org_id, kb_id, model_id))
         if collection is None or count <= 0:
             continue
         sentence_collection = None
         if with_sentences:
-            name = sentences.sentence_collection_name(org_id, kb_id, model_id)
-            found = collections.cached(name)
-            sentence_collection, _ = found if found is not None else await asyncio.to_thread(collections.get, name)
+            sentence_collection, _ = await collections.lookup(
+                sentences.sentence_collection_name(org_id, kb_id, model_id)
+            )
             if lookup is None and sentence_collection is not None:
                 lookup = _store_lookup(collection, sentence_collection)
         dense_targets.append(_DenseTarget(collection, count, index, lookup))

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from servers.kb_server.store import with_head
 from servers.retrieval.chroma import collection_name, vector_collection
 from servers.retrieval.sentences import grouped, sentences
 
@@ -55,7 +56,7 @@ def sentence_texts(head: str, body: str) -> list[str]:
     parts = sentences(body)
     if len(parts) <= 1:
         return []
-    return [f"{head}\n{part}" if head else part for part in grouped(parts, MAX_SENTENCES)]
+    return [with_head(head, part) for part in grouped(parts, MAX_SENTENCES)]
 
 
 def record_ids(text_sha256: str, count: int) -> list[str]:

@@ -107,10 +107,14 @@ def embed_head(title: str, section: str | None) -> str:
     return f"{title} · {section}" if section and section != title else title
 
 
+def with_head(head: str, text: str) -> str:
+    """``text`` with ``head`` (see :func:`embed_head`) on the line before it, when there is one."""
+    return f"{head}\n{text}" if head else text
+
+
 def embed_text(title: str, section: str | None, text: str) -> str:
     """The text that is embedded and indexed for a chunk: its title and section, then the passage."""
-    head = embed_head(title, section)
-    return f"{head}\n{text}" if head else text
+    return with_head(embed_head(title, section), text)
 
 
 def default_doc_id(filename: str) -> str:

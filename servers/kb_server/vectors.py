@@ -36,7 +36,7 @@ from core.db import get_engine, is_sqlite, write_transaction
 from core.settings import get_settings
 from servers.kb_server import sentences
 from servers.kb_server.models import kb_chunk, kb_document, kb_vector, kb_version_document, knowledge_base
-from servers.kb_server.store import embed_head, embed_text, now
+from servers.kb_server.store import embed_head, now, with_head
 from servers.retrieval.chroma import collection_name, get_client, vector_collection
 from servers.retrieval.embedding import Embedder, get_embedder
 
@@ -65,9 +65,13 @@ class PendingText:
     org_id: str
     kb_id: str
     text_sha256: str
-    text: str  # what the whole chunk's vector is computed from
-    head: str = ""  # title · section, put in front of each sentence
-    body: str = ""  # the chunk's own text, split into sentences
+    head: str  # title · section, in front of the chunk and of each of its sentences
+    body: str  # the chunk's own text
+
+    @property
+    def text(self) -> str:
+        """What the whole chunk's vector is computed from."""
+        return with_head(self.head, self.body)
 
 
 async def pending(
@@ -113,14 +117,8 @@ async def pending(
             for r in rows:
                 key = (r.kb_id, r.text_sha256)
                 if key not in out:
-                    out[key] = PendingText(
-                        r.org_id,
-                        r.kb_id,
-                        r.text_sha256,
-                        embed_text(r.title, r.section, r.text),
-                        embed_head(r.title, r.section),
-                        r.text,
-                    )
+                    head = embed_head(r.title, r.section)
+                    out[key] = PendingText(r.org_id, r.kb_id, r.text_sha256, head, r.text)
             if len(out) >= limit:
                 break
     return list(out.values())[:limit]
@@ -188,15 +186,20 @@ class _RecentVectors:
 recent_vectors = _RecentVectors()
 
 
+def _by_kb(items: Sequence[PendingText]) -> dict[tuple[str, str], list[int]]:
+    """The positions of ``items`` per (org, KB): each KB's vectors go to its own collection."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, item in enumerate(items):
+        groups.setdefault((item.org_id, item.kb_id), []).append(n)
+    return groups
+
+
 async def embed_batch(items: Sequence[PendingText], embedder: Embedder) -> int:
     """Embed and store one batch; returns how many texts were embedded."""
     if not items:
         return 0
     vectors = await asyncio.to_thread(recent_vectors.embed, embedder, [i.text for i in items])
-    groups: dict[tuple[str, str], list[int]] = {}
-    for n, item in enumerate(items):
-        groups.setdefault((item.org_id, item.kb_id), []).append(n)
-    for (org_id, kb_id), idx in groups.items():
+    for (org_id, kb_id), idx in _by_kb(items).items():
         await store_vectors(org_id, kb_id, embedder, [items[i].text_sha256 for i in idx], vectors[idx])
     return len(items)
 
@@ -230,10 +233,7 @@ async def embed_sentence_batch(items: Sequence[PendingText], embedder: Embedder)
         else np.zeros((0, embedder.dim), dtype=np.float32)
     )
     blocks = np.split(vectors, np.cumsum([len(group) for group in texts])[:-1])
-    groups: dict[tuple[str, str], list[int]] = {}
-    for n, item in enumerate(items):
-        groups.setdefault((item.org_id, item.kb_id), []).append(n)
-    for (org_id, kb_id), idx in groups.items():
+    for (org_id, kb_id), idx in _by_kb(items).items():
         shas = [items[i].text_sha256 for i in idx]
         await store_sentence_vectors(org_id, kb_id, embedder, shas, [blocks[i] for i in idx])
     return len(items)
@@ -244,9 +244,7 @@ async def store_sentence_vectors(
 ) -> None:
     """Put each text's sentence vectors (``rows[i]`` for ``shas[i]``, possibly none) in Chroma,
     then record the texts as done (the order that makes a crash harmless)."""
-    for start in range(0, len(shas), 1000):
-        part = slice(start, start + 1000)
-        await asyncio.to_thread(_upsert_sentences, org_id, kb_id, embedder, shas[part], rows[part])
+    await asyncio.to_thread(_upsert_sentences, org_id, kb_id, embedder, shas, rows)
     await record_embedded(kb_id, org_id, sentences.marker(embedder.model_id), shas)
 
 
