@@ -239,3 +239,47 @@ def test_a_socket_pair_as_node_clients_launch_servers_is_served_without_blocking
     assert probe["frozen"] > 10_000  # start-up objects exempt from full collections (servers/kit/heap.py)
     assert _result(answers[3])["text"] == "소켓"
     assert b"stray print" in proc.stderr.read()
+
+
+def test_the_reader_stays_registered_between_waits_and_unread_data_never_spins_the_loop():
+    """One registration serves every wait; data arriving while nobody waits costs at most two
+    wake-ups, after which the descriptor is no longer watched (a level-triggered reader would
+    otherwise wake the loop on every turn until the data is read)."""
+    import asyncio
+
+    from servers.kit.stdio import _Wire
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        read_end, write_end = os.pipe()
+        wire = _Wire(read_end, writing=False)
+        wakes = []
+        original = wire._wake
+        wire._wake = lambda: (wakes.append(1), original())[-1]
+
+        async def next_read() -> bytes:
+            while (data := wire.read()) is None:  # a wake-up may be spurious: read, wait again
+                async with asyncio.timeout(5):
+                    await wire.ready(writing=False)
+            return data
+
+        try:
+            for _ in range(20):  # a message per wait: the same registration throughout
+                loop.call_later(0.002, os.write, write_end, b"line\n")
+                assert await next_read() == b"line\n"
+                assert wire._watching is loop
+            assert len(wakes) <= 40  # one per message, plus at most one stale wake-up each
+            os.write(write_end, b"unread\n")  # nobody waits now
+            wakes.clear()
+            for _ in range(50):
+                await asyncio.sleep(0)
+            assert len(wakes) == 2 and wire._watching is None
+            assert loop.remove_reader(wire.fd) is False  # really unregistered
+            assert await next_read() == b"unread\n" and wire.read() is None
+            wire.close()
+            assert wire._watching is None and loop.remove_reader(read_end) is False
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+
+    asyncio.run(scenario())
