@@ -126,9 +126,8 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
     ids = [str(i) for i in range(len(ds.passages))]
     passage_tokens = tokenize_many(ds.passages)
     passage_sets = [set(t) for t in passage_tokens]
-    ws_index = StaticBM25.build(ids, [whitespace_tokens(p) for p in ds.passages])
+    ws_index = StaticBM25.build(ids, [whitespace_tokens(p) for p in ds.passages], stem=False)  # plain
     kiwi_index = StaticBM25.build(ids, passage_tokens)
-    vocab = kiwi_index._retriever.vocab_dict  # type: ignore[union-attr]
     inner = get_embedder()
     embedder = DiskCachedEmbedder(inner)  # query vectors cached across runs
     with Progress(console=console, transient=True) as progress:
@@ -158,9 +157,9 @@ def candidates(ds: RetrievalSet, console) -> Candidates:
             terms = set(toks)
             lexical = kiwi_index.search(toks, n_cand)
             c.lexical.append(lexical)
-            c.shares.append(sum(1 for t in toks if t in vocab) / len(toks) if toks else 0.0)
-            c.coverage.append(_share(terms, passage_sets[int(lexical[0][0])]) if lexical else 0.0)
-            c.overlap.append(max(_share(terms, passage_sets[r]) for r in relevant))
+            c.shares.append(kiwi_index.vocabulary_share(toks))  # as the server computes both
+            c.coverage.append(kiwi_index.coverage(toks, int(lexical[0][0])) if lexical else 0.0)
+            c.overlap.append(max(_share(terms, passage_sets[r]) for r in relevant))  # groups: the tokens
             c.hangul.append(is_hangul_query(question))
             c.relevant.append(relevant)
             qvec = embedder.embed_query(question)

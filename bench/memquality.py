@@ -170,7 +170,7 @@ def bm25_recall(ds: dict[str, Any], tokenizer: str) -> list[tuple[float, float]]
         turns = [t for s in conv["sessions"] for t in s["turns"]]
         texts = [t["text"] for t in turns]
         corpus = tokenize_many(texts) if tokenizer == "kiwi" else [t.lower().split() for t in texts]
-        index = StaticBM25.build([t["id"] for t in turns], corpus)
+        index = StaticBM25.build([t["id"] for t in turns], corpus, stem=False)  # unstemmed, as the memory index
         for q in conv["questions"]:
             q_tokens = tokenize(q["question"]) if tokenizer == "kiwi" else q["question"].lower().split()
             ranked = [doc for doc, _ in index.search(q_tokens, 10)]

@@ -51,10 +51,7 @@ class VersionIndex:
 
     def vocabulary_share(self, tokens: list[str]) -> float:
         """The share of ``tokens`` that occur anywhere in this version (0.0 for no tokens)."""
-        if not tokens or self.bm25._retriever is None:
-            return 0.0
-        vocab = self.bm25._retriever.vocab_dict  # type: ignore[attr-defined]
-        return sum(1 for t in tokens if t in vocab) / len(tokens)
+        return self.bm25.vocabulary_share(tokens)
 
 
 def index_dir(kb_id: str, version: int) -> Path:

@@ -306,22 +306,13 @@ def skips_dense(
 
 def term_coverage(indexes: Sequence[VersionIndex], tokens: Sequence[str], chunk_id: str) -> float:
     """The share of the query's distinct terms that occur in chunk ``chunk_id`` (read off BM25's matrix)."""
-    terms = set(tokens)
     for index in indexes:
-        retriever, ids = index.bm25._retriever, index.bm25.ids
+        ids = index.bm25.ids
         at = bisect.bisect_left(ids, chunk_id)  # version indexes list their chunks by id
         if at >= len(ids) or ids[at] != chunk_id:
             at = ids.index(chunk_id) if chunk_id in ids else -1
-        if retriever is None or at < 0 or not terms:
-            continue
-        vocab, matrix = retriever.vocab_dict, retriever.scores  # type: ignore[attr-defined]
-        found = 0
-        for term in terms:
-            column = vocab.get(term)
-            if column is not None:
-                start, end = matrix["indptr"][column], matrix["indptr"][column + 1]
-                found += bool(np.any(matrix["indices"][start:end] == at))
-        return found / len(terms)
+        if at >= 0:
+            return index.bm25.coverage(tokens, at)
     return 0.0
 
 

@@ -4,7 +4,9 @@
 — particles, endings and punctuation are dropped. Latin words and numbers are taken as whole ASCII
 runs (``iPhone-15`` → ``iphone``, ``15``), English stopwords dropped and plurals folded
 (``refunds`` → ``refund``): on SQuAD this lifts BM25 R@1 from .733 (kiwi's own Latin tokens) to
-.772, above whitespace BM25 (.750), while KorQuAD is unchanged. A user dictionary
+.772, above whitespace BM25 (.750), while KorQuAD is unchanged. The KB's BM25 indexes go one
+step further and match English words by their Snowball stem (:func:`servers.retrieval.lexical.terms`);
+the tokens returned here, which are stored, stay unstemmed. A user dictionary
 (``userdict.txt`` beside this module, plus ``SWITCHBOARD_USERDICT`` if set) keeps product names
 whole and maps call-center slang to the word documents use ("비번" → "비밀번호").
 

@@ -86,3 +86,15 @@ async def test_search_embeds_the_question_unless_bm25_winner_holds_its_words(dat
     assert embedder.queries == 0  # BM25 alone is confident about it ...
     hits = await search("acme", question, embedder=embedder, config=strict)
     assert embedder.queries == 1 and hits[0]["similarity"] is not None  # ... but its winner holds one word of three
+
+
+def test_a_saved_version_index_from_before_stemming_is_rebuilt_not_misread() -> None:
+    from servers.kb_server import indexes
+
+    bm25 = StaticBM25.build(["chk_1"], [["refund", "policy"]])
+    indexes._save(VersionIndex("acme", "kb_stem", 1, bm25, {"sha": ["chk_1"]}))
+    loaded = indexes._load("acme", "kb_stem", 1)
+    assert loaded is not None and [c for c, _ in loaded.bm25.search(["policies"], 5)] == ["chk_1"]
+    saved = indexes.index_dir("kb_stem", 1)
+    (saved / "bm25" / "terms.json").unlink()  # as an index saved before index terms were stemmed
+    assert indexes._load("acme", "kb_stem", 1) is None and not saved.exists()

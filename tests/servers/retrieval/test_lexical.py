@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servers.retrieval.lexical import IncrementalBM25, StaticBM25
+from servers.retrieval.lexical import IncrementalBM25, StaticBM25, terms
 
 DOCS = {
     "refund": ["환불", "영업일", "카드", "환불"],
@@ -67,3 +67,35 @@ def test_static_save_and_load(tmp_path) -> None:
 def test_top_k_is_respected() -> None:
     static, inc = build()
     assert len(static.search(["영업일"], 1)) == 1 and len(inc.search(["영업일"], 1)) == 1
+
+
+def test_english_words_meet_at_their_stem_and_other_tokens_stay_whole() -> None:
+    assert terms(["policies", "policy", "delivered", "delivering"]) == ["polici", "polici", "deliv", "deliv"]
+    kept = ["환불", "영업일", "15", "iphone15", "a@b.com", "sku-12"]
+    assert terms(kept) == kept
+    static = StaticBM25.build(["p", "d"], [["refund", "policy"], ["delivered", "parcel"]])
+    assert [d for d, _ in static.search(["policies"], 5)] == ["p"]
+    assert [d for d, _ in static.search(["delivering"], 5)] == ["d"]
+    assert static.vocabulary_share(["policies", "없는말"]) == 0.5
+    assert static.coverage(["policies", "refunds", "parcel"], 0) == 2 / 3
+    inc = IncrementalBM25()
+    inc.add("p", ["refund", "policy"])
+    assert [d for d, _ in inc.search(["policies"], 5)] == ["p"]
+
+
+def test_plain_index_keeps_tokens_as_they_are(tmp_path) -> None:
+    plain = StaticBM25.build(["p"], [["policy"]], stem=False)
+    assert plain.search(["policies"], 5) == [] and plain.search(["policy"], 5)
+    plain.save(tmp_path / "plain")
+    assert StaticBM25.load(tmp_path / "plain").search(["policies"], 5) == []
+
+
+def test_an_index_saved_with_other_terms_is_refused_so_the_caller_rebuilds(tmp_path) -> None:
+    static, _ = build()
+    static.save(tmp_path / "ix")
+    (tmp_path / "ix" / "terms.json").write_text('"porter-0"')
+    with pytest.raises(ValueError, match="other terms"):
+        StaticBM25.load(tmp_path / "ix")
+    (tmp_path / "ix" / "terms.json").unlink()  # saved before terms existed
+    with pytest.raises(FileNotFoundError):
+        StaticBM25.load(tmp_path / "ix")
