@@ -566,7 +566,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
                 if isinstance(value, (int, float)):
                     metrics[f"quality_{name}_{key}"] = value
             metrics[f"quality_{name}_default_vs_bm25_r10_points"] = 100 * (
-                r["default_r10"] - max(r["bm25_words_r10"], r["bm25_kiwi_r10"])
+                r["default_r10"] - max(r["bm25_plain_r10"], r["bm25_kiwi_r10"])
             )
         print(f"fusion chosen over all sets: {got['chosen']} (mean R@10 {got['chosen_mean_r10']:.3f})")
         for name, r in got["sets"].items():

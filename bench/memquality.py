@@ -8,7 +8,9 @@ grid is scored exactly as the server would score it. Columns:
 
 - default: the server's search as shipped (``service.search``);
 - lexical / dense: the server with one half only;
-- BM25 words / BM25 kiwi: plain BM25 over the raw turns (no speaker), one index per conversation;
+- BM25 plain / BM25 kiwi: BM25 over the raw turns (no speaker), one index per conversation; plain
+  is lower-cased words with punctuation stripped (``bench.kbdata.whitespace_tokens``, the KB
+  bench's baseline too), kiwi is our tokenizer without the memory server's speaker words;
 - CV: leave-one-data-set-out — the fusion that is best on the *other* sets, scored on this one.
 
 ``infer=true`` is run too: recall of the extracted memories, and the turns that produced none.
@@ -161,7 +163,8 @@ def fused_recall(questions: list[dict[str, Any]], fusion: Any, k: int = 10) -> f
 
 
 def bm25_recall(ds: dict[str, Any], tokenizer: str) -> list[tuple[float, float]]:
-    """Plain BM25 over the raw turns, one index per conversation: [(R@5, R@10)] per question."""
+    """BM25 over the raw turns, one index per conversation: [(R@5, R@10)] per question."""
+    from bench.kbdata import whitespace_tokens
     from servers.retrieval.korean import tokenize, tokenize_many
     from servers.retrieval.lexical import StaticBM25
 
@@ -169,10 +172,10 @@ def bm25_recall(ds: dict[str, Any], tokenizer: str) -> list[tuple[float, float]]
     for conv in ds["conversations"]:
         turns = [t for s in conv["sessions"] for t in s["turns"]]
         texts = [t["text"] for t in turns]
-        corpus = tokenize_many(texts) if tokenizer == "kiwi" else [t.lower().split() for t in texts]
+        corpus = tokenize_many(texts) if tokenizer == "kiwi" else [whitespace_tokens(t) for t in texts]
         index = StaticBM25.build([t["id"] for t in turns], corpus, stem=False)  # unstemmed, as the memory index
         for q in conv["questions"]:
-            q_tokens = tokenize(q["question"]) if tokenizer == "kiwi" else q["question"].lower().split()
+            q_tokens = tokenize(q["question"]) if tokenizer == "kiwi" else whitespace_tokens(q["question"])
             ranked = [doc for doc, _ in index.search(q_tokens, 10)]
             wanted = set(q["evidence"])
             out.append((_recall(wanted, ranked, 5), _recall(wanted, ranked, 10)))
@@ -241,7 +244,7 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
         }
         for line in raw_counts["refused"] + infer_counts["refused"]:
             print(f"  {name}: refused by the memory guard: {line[:200]}", flush=True)
-        for tokenizer in ("words", "kiwi"):
+        for tokenizer in ("plain", "kiwi"):
             got = bm25_recall(ds, tokenizer)
             row[f"bm25_{tokenizer}_r10"] = _mean([r[1] for r in got])
         row["grid"] = {f.label(): fused_recall(questions, f) for f in fusions}
@@ -260,11 +263,11 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
 
 
 def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    header = ["set", "turns", "q", "default R@10", "lexical", "dense", "BM25 words", "BM25 kiwi", "LODO CV",
+    header = ["set", "turns", "q", "default R@10", "lexical", "dense", "BM25 plain", "BM25 kiwi", "LODO CV",
               "≥ max(parts)", "≥ BM25+10", "infer R@10", "turns no mem", "evid. lost"]  # fmt: skip
     rows = []
     for name, r in result["sets"].items():
-        bm25 = max(r["bm25_words_r10"], r["bm25_kiwi_r10"])
+        bm25 = max(r["bm25_plain_r10"], r["bm25_kiwi_r10"])
         rows.append(
             [
                 name,
@@ -273,7 +276,7 @@ def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                 r["default_r10"],
                 r["lexical_r10"],
                 r["dense_r10"],
-                r["bm25_words_r10"],
+                r["bm25_plain_r10"],
                 r["bm25_kiwi_r10"],
                 r["cv_r10"],
                 "yes" if r["default_r10"] >= max(r["lexical_r10"], r["dense_r10"]) - 1e-9 else "NO",
