@@ -57,6 +57,10 @@ def terms(tokens: Iterable[str]) -> list[str]:
     return [_stem(t) if t.isascii() and t.isalpha() else t for t in tokens]
 
 
+def _index_terms(tokens: Iterable[str], stem: bool) -> list[str]:
+    return terms(tokens) if stem else list(tokens)
+
+
 class StaticBM25:
     """An immutable BM25 index over ``(doc_id, tokens)`` pairs, backed by bm25s."""
 
@@ -66,7 +70,7 @@ class StaticBM25:
         self.stem = stem
 
     def _terms(self, tokens: Iterable[str]) -> list[str]:
-        return terms(tokens) if self.stem else list(tokens)
+        return _index_terms(tokens, self.stem)
 
     @classmethod
     def build(
@@ -87,7 +91,7 @@ class StaticBM25:
         import bm25s
 
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        retriever.index([terms(t) if stem else list(t) for t in corpus_tokens], show_progress=False)
+        retriever.index([_index_terms(t, stem) for t in corpus_tokens], show_progress=False)
         return cls(ids, retriever, stem)
 
     def __len__(self) -> int:
