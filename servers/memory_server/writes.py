@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import invalid
 from servers.memory_server import guard
+from servers.memory_server.context import forget_vectors, release_linked
 from servers.memory_server.db import checkpoint, memory_engine, writing
 from servers.memory_server.extract import Candidate
 from servers.memory_server.filters import as_utc
 from servers.memory_server.generations import FUTURE_SKEW, _bump_generation, now
 from servers.memory_server.index import Doc, ScopeIndex
 from servers.memory_server.memtokens import lexical_tokens, lexical_tokens_many
+from servers.memory_server.passage import opens_with_pronoun
 from servers.memory_server.records import AddOutcome, _Batch
 from servers.memory_server.scope import Scope
 from servers.memory_server.slots import slot_key
@@ -28,6 +30,14 @@ from servers.memory_server.tables import (
     memory_vector,
 )
 from servers.memory_server.textnorm import MAX_MEMORY_CHARS, clean_text, dedup_hash
+
+
+def _turn_before(index: ScopeIndex, scope: Scope, i: int, previous: str | None) -> str | None:
+    """The memory a turn that opens with a pronoun leans on: the message before it in the same call,
+    or, for a call's first message, the last message stored in the scope's run (when it has one)."""
+    if i == 0 and scope.run_id:
+        return index.latest_message(scope.run_id)
+    return previous
 
 
 class Writes:
@@ -69,12 +79,26 @@ class Writes:
                     if index is None or index.generation != generation - 1:
                         index = await self._index_locked(conn, key)
                     batch = _Batch()
-                    for (cand, text, observed), tokens in zip(prepared, token_lists, strict=True):
-                        outcomes.append(
-                            await self._add_one(
-                                conn, index, batch, scope, cand, text, observed, tokens, metadata, generation, at
-                            )
+                    previous: str | None = None
+                    for i, ((cand, text, observed), tokens) in enumerate(zip(prepared, token_lists, strict=True)):
+                        verbatim = cand.source == "message"
+                        leans = verbatim and opens_with_pronoun(text)
+                        outcome = await self._add_one(
+                            conn,
+                            index,
+                            batch,
+                            scope,
+                            cand,
+                            text,
+                            observed,
+                            tokens,
+                            metadata,
+                            generation,
+                            at,
+                            context_id=_turn_before(index, scope, i, previous) if leans else None,
                         )
+                        outcomes.append(outcome)
+                        previous = (outcome.id or None) if verbatim else None
                     if batch.rows:
                         await conn.execute(insert(memory_item), batch.rows)
                     if batch.history:
@@ -101,7 +125,10 @@ class Writes:
         metadata: dict[str, Any] | None,
         generation: int,
         at: datetime,
+        context_id: str | None = None,
     ) -> AddOutcome:
+        """Store one candidate; ``context_id`` is the memory of the turn before a turn that opens
+        with a pronoun (its vectors read both: ``passage.py``)."""
         content_hash = dedup_hash(text)
         slot = slot_key(cand.slots)
         slot_values = {m.slot: m.value for m in cand.slots}
@@ -162,6 +189,7 @@ class Writes:
             "superseded_by": decision.superseded_by,
             "change_seq": generation,
             "vector_model": None,
+            "context_id": context_id,
         }
         batch.rows.append(row)
         batch.pending[memory_id] = row
@@ -266,7 +294,8 @@ class Writes:
         )
 
     async def update(self, scope: Scope, memory_id: str, text: str) -> Doc:
-        """Replace a memory's text (history keeps old and new); its vector is recomputed."""
+        """Replace a memory's text (history keeps old and new); its vectors are recomputed, and so
+        are those of the turn after it when they read this one's text (``context.py``)."""
         from servers.memory_server.extract import categorize, kind_of, subject_slots
 
         text = clean_text(text)
@@ -300,8 +329,12 @@ class Writes:
                         "change_seq": generation,
                         "vector_model": None,
                     }
+                    if old.context_id is not None and not (old.kind == "message" and opens_with_pronoun(text)):
+                        values["context_id"] = None  # the new text no longer leans on the turn before
                     await conn.execute(update(memory_item).where(memory_item.c.id == memory_id).values(**values))
                     await conn.execute(delete(memory_vector).where(memory_vector.c.memory_id == memory_id))
+                    released = await release_linked(conn, key, [memory_id], generation, unlink=False)
+                    forget_vectors(index, released, unlink=False)
                     await self._history(conn, scope, memory_id, "UPDATE", old.text, text, at, {})
                     row = (
                         (await conn.execute(select(memory_item).where(memory_item.c.id == memory_id))).mappings().one()
@@ -314,5 +347,5 @@ class Writes:
                 raise
         await checkpoint(engine)
         if self.worker is not None:
-            self.worker.enqueue([(memory_id, key)])
+            self.worker.enqueue([(memory_id, key), *((linked, key) for linked in released)])
         return doc
