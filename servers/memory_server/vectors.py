@@ -29,6 +29,15 @@ log = logging.getLogger("switchboard.memory")
 
 BATCH = 8
 BACKLOG_LIMIT = 100_000
+# what the worker reads of a memory it embeds (and of the turn before it)
+_EMBEDDED = (
+    memory_item.c.id,
+    memory_item.c.org_id,
+    memory_item.c.customer_ref,
+    memory_item.c.text,
+    memory_item.c.meta,
+    memory_item.c.content_hash,
+)
 
 
 class VectorWorker:
@@ -129,15 +138,7 @@ class VectorWorker:
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(
-                        memory_item.c.id,
-                        memory_item.c.org_id,
-                        memory_item.c.customer_ref,
-                        memory_item.c.text,
-                        memory_item.c.meta,
-                        memory_item.c.content_hash,
-                        memory_item.c.context_id,
-                    ).where(
+                    select(*_EMBEDDED, memory_item.c.context_id).where(
                         memory_item.c.id.in_(ids),
                         (memory_item.c.vector_model.is_(None)) | (memory_item.c.vector_model != model),
                     )
@@ -201,18 +202,7 @@ async def _contexts(conn: Any, rows: list[Any]) -> dict[str, Any]:
     wanted = {r.context_id: (r.org_id, r.customer_ref) for r in rows if r.context_id}
     if not wanted:
         return {}
-    found = (
-        await conn.execute(
-            select(
-                memory_item.c.id,
-                memory_item.c.org_id,
-                memory_item.c.customer_ref,
-                memory_item.c.text,
-                memory_item.c.meta,
-                memory_item.c.content_hash,
-            ).where(memory_item.c.id.in_(list(wanted)))
-        )
-    ).all()
+    found = (await conn.execute(select(*_EMBEDDED).where(memory_item.c.id.in_(list(wanted))))).all()
     return {r.id: r for r in found if wanted[r.id] == (r.org_id, r.customer_ref)}  # never across scopes
 
 
