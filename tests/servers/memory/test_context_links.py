@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from servers.memory_server.passage import opens_with_pronoun, passage_texts
@@ -234,3 +237,96 @@ async def test_a_customer_erase_leaves_no_linked_vector_behind(call) -> None:
     erasure_id, removal = await get_service().erase_customer("acme", "C1", actor="dpo")
     assert erasure_id and removal.memories == 3 and removal.vectors == 3
     assert await _rows() == {}
+
+
+# --- any sequence of writes: no dangling link, and every vector is what is stored now ----------
+
+TURNS = [
+    ("Bo", "Tell me about the Rhine."),
+    ("Ana", "It is the second-longest river in Central and Western Europe."),
+    ("Ana", "It flows north into the sea"),
+    ("Bo", "그 강은 어디로 흘러요?"),
+    ("Ana", "그것은 북해로 흘러간다."),
+    ("Ana", "I moved to Busan last week."),
+    ("Bo", "This is the third time I'm asking. Where is my order?"),
+    ("Ana", "They said it ships tomorrow"),
+]
+OPS = st.one_of(
+    st.tuples(
+        st.just("add"),
+        st.lists(st.sampled_from(TURNS), min_size=1, max_size=3),
+        st.sampled_from([None, "r1", "r2"]),
+    ),
+    st.tuples(st.just("delete"), st.integers(0, 20)),
+    st.tuples(st.just("update"), st.integers(0, 20), st.sampled_from([t[1] for t in TURNS] + ["It is long."])),
+    st.tuples(st.just("delete_run"), st.sampled_from(["r1", "r2"])),
+)
+
+
+async def _apply(ops: list[tuple[Any, ...]], customer: str) -> None:
+    from core.errors import SwitchboardError
+    from servers.memory_server.extract import Message, verbatim
+    from servers.memory_server.scope import Scope
+    from servers.memory_server.service import get_service
+    from servers.memory_server.vectors import VectorWorker
+
+    service = get_service()
+    service.worker = VectorWorker(service)
+    await service.worker.start(backlog=False)
+    ids: list[str] = []
+    for op in ops:
+        try:
+            if op[0] == "add":
+                scope = Scope("acme", customer, run_id=op[2], actor="t")
+                msgs = [Message(role="user", content=text, name=name) for name, text in op[1]]
+                ids.extend(o.id for o in await service.add(scope, verbatim(msgs)) if o.id)
+            elif op[0] == "delete" and ids:
+                await service.delete(Scope("acme", customer, actor="t"), ids[op[1] % len(ids)])
+            elif op[0] == "update" and ids:
+                await service.update(Scope("acme", customer, actor="t"), ids[op[1] % len(ids)], op[2])
+            elif op[0] == "delete_run":
+                await service.delete_all(Scope("acme", customer, run_id=op[1], actor="t"))
+        except SwitchboardError as err:  # deleted already, or a duplicate text after an update
+            assert err.code.value in {"NOT_FOUND", "CONFLICT", "INVALID_ARGUMENT"}, err
+        if op[0] != "add":
+            await asyncio.sleep(0)  # let the worker embed between writes now and then
+    assert await service.worker.drain(timeout=120)
+
+
+async def _check(customer: str) -> None:
+    from servers.memory_server.db import memory_engine
+    from servers.memory_server.service import get_service
+    from servers.memory_server.tables import memory_item, memory_vector
+
+    engine = await memory_engine()
+    async with engine.connect() as conn:
+        items = {r["id"]: r for r in (await conn.execute(select(memory_item))).mappings()}
+        vectors = {r.memory_id: r for r in await conn.execute(select(memory_vector))}
+    embedder = get_service().embedder
+    for memory_id, row in items.items():
+        if row["customer_ref"] != customer:
+            continue
+        context = items.get(row["context_id"]) if row["context_id"] else None
+        assert row["context_id"] is None or (context is not None and context["customer_ref"] == customer), row
+        assert memory_id in vectors, "every memory has its vectors once the worker is idle"
+        want = passage_texts(row["text"], row["meta"], (context["text"], context["meta"]) if context else None)
+        blob = _blob(vectors[memory_id])
+        assert blob.shape[0] == len(want) and np.allclose(blob, embedder.embed_passages(want), atol=1e-4), want
+
+
+@pytest.mark.vectors
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(OPS, min_size=3, max_size=10))
+def test_any_sequence_of_writes_leaves_only_current_vectors(database_url, ops) -> None:
+    from servers.memory_server.service import reset_services
+
+    customer = f"P{uuid.uuid4().hex[:12]}"
+
+    async def run() -> None:
+        try:
+            await _apply(ops, customer)
+            await _check(customer)
+        finally:
+            await reset_services()
+
+    asyncio.run(run())
