@@ -147,6 +147,8 @@ def _near_duplicate(index: ScopeIndex, text: str, tokens: list[str], agent_id: s
         if doc is None or not _same_partition(doc, agent_id):
             continue
         checked += 1
-        if near_duplicate(text, doc.text):
+        # the same words, not just similar letters: "…with friend Dana tonight" is not a duplicate
+        # of "…with friend Ana tonight" (one bigram apart), nor "김민지" of "김민수"
+        if set(tokens) == set(doc.tokens) and near_duplicate(text, doc.text):
             return doc
     return None

@@ -247,3 +247,21 @@ async def test_a_memory_that_says_more_than_its_subject_is_never_hidden(call) ->
     assert memory["status"] == "active" and memory["subject"] == "contact_time"
     hits = await call("search_memories", {"query": "고객 직업 간호사"})
     assert hits["results"][0]["id"] == mixed["id"]
+
+
+async def test_a_near_duplicate_with_another_name_or_word_is_its_own_memory(call) -> None:
+    """Letters alike, words not: another person's name is another fact, and a turn stored verbatim
+    is never folded into a different one."""
+    pairs = [
+        ("I went to a concert with friend Ana tonight", "I went to a concert with friend Dana tonight"),
+        ("담당자는 김민수 대리입니다", "담당자는 김민지 대리입니다"),
+        ("배송은 경비실에 맡겨 주세요", "배송은 관리실에 맡겨 주세요"),
+    ]
+    for first, second in pairs:
+        a = (await call("add_memory", {"text": first, "infer": False}))["results"][0]
+        b = await call("add_memory", {"messages": [{"role": "user", "content": second}], "infer": False})
+        # its own memory (a newer delivery instruction also supersedes the older one)
+        assert b["results"][0]["event"] in ("ADD", "SUPERSEDE") and b["results"][0]["id"] != a["id"], (first, second)
+    everything = await call("list_memories", {"limit": 20, "include_superseded": True})
+    texts = {m["text"] for m in everything["items"]}
+    assert all(t in texts for pair in pairs for t in pair)
