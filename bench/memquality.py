@@ -122,7 +122,8 @@ async def question_lists(
         scope = Scope(org, conv["id"], actor="bench")
         for q in conv["questions"]:
             sup = bool(q.get("include_superseded"))
-            hits = await service.search(scope, q["question"], RankOptions(top_k=10, include_superseded=sup))
+            opts = RankOptions(top_k=10, include_superseded=sup, reference=asked_at(q))
+            hits = await service.search(scope, q["question"], opts)
             index = await service.index(scope.key)
             qv = await service._query_vector(q["question"])
             tokens = tokenize(q["question"])
@@ -182,6 +183,12 @@ def bm25_recall(ds: dict[str, Any], tokenizer: str) -> list[tuple[float, float]]
     return out
 
 
+def asked_at(question: dict[str, Any]) -> float | None:
+    """When the question is asked (epoch seconds), where the data set says."""
+    raw = question.get("asked_at")
+    return datetime.fromisoformat(raw).timestamp() if raw else None
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -216,7 +223,9 @@ async def run(names: list[str], quick: bool, home: Path | None = None) -> dict[s
         for conv in ds["conversations"]:
             scope = Scope(f"{ORG}-{name}-infer", conv["id"], actor="bench")
             for q in conv["questions"]:
-                opts = RankOptions(top_k=10, include_superseded=bool(q.get("include_superseded")))
+                opts = RankOptions(
+                    top_k=10, include_superseded=bool(q.get("include_superseded")), reference=asked_at(q)
+                )
                 hits = await service.search(scope, q["question"], opts)
                 infer_r10.append(
                     _memory_recall(set(q["evidence"]), infer_counts["memories_of"], [h.doc.id for h in hits], 10)

@@ -2,9 +2,10 @@
 
 Every loader returns ``{"name", "language", "conversations": [{"id", "sessions": [{"id",
 "started_at", "turns": [{"id", "speaker", "role", "text", "timestamp"}]}], "questions": [{"id",
-"type", "question", "evidence": [turn ids]}]}]}``; each conversation is loaded into one customer
-scope, every turn stored verbatim (``infer=false``, speaker in ``name``, time in ``observed_at``),
-and recall@k counts the evidence turns found.
+"type", "question", "evidence": [turn ids], "asked_at"?}]}]}`` (``asked_at``: when the question
+is asked, where the set says; relative times in it count from there, else from now); each
+conversation is loaded into one customer scope, every turn stored verbatim (``infer=false``,
+speaker in ``name``, time in ``observed_at``), and recall@k counts the evidence turns found.
 
 - ``memory_ko`` — ours (bench/data/memory_ko): Korean call-center calls, 32 customers.
 - ``longmemeval`` — LongMemEval oracle (English, MIT; ../shared/data/memory/longmemeval): all
@@ -106,7 +107,13 @@ def longmemeval(questions: int = 150, seed: int = 42) -> dict[str, Any]:
                 }
             evidence.extend(f"{sid}:{i}" for i, t in enumerate(turns) if t.get("has_answer") and t["content"].strip())
         out_questions.append(
-            {"id": q["question_id"], "type": q["question_type"], "question": q["question"], "evidence": evidence}
+            {
+                "id": q["question_id"],
+                "type": q["question_type"],
+                "question": q["question"],
+                "evidence": evidence,
+                "asked_at": _lme_time(q["question_date"]),  # "two weeks ago" counts from here
+            }
         )
     ordered = sorted(sessions.values(), key=lambda s: (s["started_at"], s["id"]))
     conv = {"id": "longmemeval", "sessions": ordered, "questions": out_questions}

@@ -1,15 +1,18 @@
 """Batch work for the CLI: many searches in one process, and computing pending vectors now.
 
 ``switchboard memory search --file queries.jsonl`` reads ``{"query", "customer"?, "agent_id"?,
-"top_k"?, "id"?}`` per line (the whole file is checked first), loads the models once and prints
-one compact JSON line per query: ``{"id", "query", "customer", "results": [...]}`` with the same
-fields as the MCP tool's results (``source_message_id`` maps a hit back to your turn ids).
+"top_k"?, "id"?, "asked_at"?}`` per line (``asked_at``: when the question is asked, ISO 8601 with
+a time zone; "two weeks ago" in it counts from there, default now). The whole file is checked
+first; then the models load once and one compact JSON line per query is printed: ``{"id",
+"query", "customer", "results": [...]}`` with the same fields as the MCP tool's results
+(``source_message_id`` maps a hit back to your turn ids).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,22 @@ def read_memory_queries(path: Path, customer: str | None, agent: str | None, top
         agent_id = item.get("agent_id", agent)
         if not who and not agent_id:
             raise invalid(f"{path.name}:{item['line']}: no `customer` on the line and no --customer given")
-        out.append({**item, "customer": who, "agent_id": agent_id})
+        out.append({**item, "customer": who, "agent_id": agent_id, "reference": _asked_at(path, item)})
     return out
+
+
+def _asked_at(path: Path, item: dict[str, Any]) -> float | None:
+    """``asked_at`` of a line (ISO 8601 with a time zone) as epoch seconds; None when absent."""
+    raw = item.get("asked_at")
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise invalid(f"{path.name}:{item['line']}: asked_at must be an ISO date-time with a time zone")
+    return moment.timestamp()
 
 
 async def search_file(
@@ -49,7 +66,7 @@ async def search_file(
     scopes = {(q["customer"], q["agent_id"]): make_scope(org, q["customer"], q["agent_id"]) for q in queries}
     service = get_service()
     for q in queries:
-        opts = RankOptions(top_k=q["top_k"], include_superseded=include_superseded, mode=mode)
+        opts = RankOptions(top_k=q["top_k"], include_superseded=include_superseded, mode=mode, reference=q["reference"])
         hits = await service.search(scopes[(q["customer"], q["agent_id"])], q["query"], opts)
         results = [{**MemoryOut.of(h.doc).model_dump(mode="json"), "score": h.score} for h in hits]
         write_line({"id": q["id"], "query": q["query"], "customer": q["customer"], "results": results})

@@ -142,7 +142,8 @@ def search_cmd(
     file: Path = typer.Option(
         None,
         "--file",
-        help='Batch: a JSONL file of {"query": ..., "customer"?: ..., "id"?: ...}; prints one JSON line per query.',
+        help='Batch: a JSONL file of {"query": ..., "customer"?: ..., "id"?: ..., "asked_at"?: ...}; '
+        "prints one JSON line per query.",
     ),
     org: str = OrgOpt,
     customer: str = CustomerOpt,
@@ -150,10 +151,18 @@ def search_cmd(
     top_k: int = typer.Option(5, "--top-k", min=1, max=50),
     include_superseded: bool = typer.Option(False, "--all", help="Include superseded memories."),
     as_of: datetime = typer.Option(None, "--as-of", help="What was known at this time (ISO date/time)."),
+    asked_at: datetime = typer.Option(
+        None,
+        "--asked-at",
+        help='When the question is asked (ISO date/time; default now): "two weeks ago" counts from it.',
+    ),
     mode: str = typer.Option("hybrid", help="hybrid, lexical or dense."),
     json_output: bool = JsonOpt,
 ) -> None:
-    """Search memories with the same ranking the MCP tool uses (one query, or a --file of them)."""
+    """Search memories with the same ranking the MCP tool uses (one query, or a --file of them).
+
+    A question that names a time ("지난주에", "two weeks ago", "on May 15") also ranks the memories
+    observed then; a --file line may say when it is asked with "asked_at"."""
     if file is not None:
         from servers.memory_server.batch import search_file
 
@@ -177,6 +186,7 @@ def search_cmd(
             include_superseded=include_superseded,
             as_of=as_utc(as_of).timestamp() if as_of else None,
             mode=mode,
+            reference=as_utc(asked_at).timestamp() if asked_at else None,
         )
         return await get_service().search(_scope(org, customer, agent), query, opts)
 

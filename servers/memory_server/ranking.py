@@ -18,6 +18,7 @@ import numpy as np
 from servers.memory_server.filters import MemoryFilters, matches, ts
 from servers.memory_server.index import Doc, ScopeIndex
 from servers.memory_server.subqueries import PART_WEIGHT
+from servers.memory_server.timeframe import Window
 from servers.retrieval.fusion import score_fusion, weighted_rrf
 
 # Chosen by cross-validation across three data sets at once (bench/memory.py --parts quality:
@@ -36,6 +37,9 @@ DENSE_WEIGHT = 1.0
 MIN_KNOWN_FRACTION = 0.5
 RECENCY_HALF_LIFE_DAYS = 30.0
 PART_DEPTH = 50  # ranks of each ranking that count when a compound question's parts join it
+# the list of memories observed when the question says ("two weeks ago"), relative to the
+# heaviest other list: as much say as the dense list; not fitted (docs/memory.md)
+WINDOW_WEIGHT = 1.0
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class RankOptions:
     as_of: float | None = None  # epoch seconds: memories valid at that time
     recency_weight: float = 0.0
     mode: str = "hybrid"  # hybrid | lexical | dense
+    reference: float | None = None  # epoch seconds the question is asked at ("two weeks ago" counts from it)
 
 
 def base_mask(index: ScopeIndex, opts: RankOptions) -> np.ndarray:
@@ -152,36 +157,88 @@ def candidate_lists(
         scores = index.lex.scores(query_tokens, n)
         lexical = [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
     if use_dense:
-        # The whole passages' nearest (four times the depth) and the lexical list's memories are
-        # scored with their sentence vectors too (ScopeIndex.rescore): reading every sentence row
-        # of a store of long turns (9 per memory) cost 12 ms at 10k memories; these ~250
-        # candidates give the same recall on the five quality sets (twice the depth lost .004 on
-        # LongMemEval) at a fraction of the cost (docs/memory.md, bench/memory_sentences.py).
-        whole = index.whole_scores(query_vector)
-        # shift to positive so _ranked keeps every document with a vector
-        shifted = np.where(index.has_vec[:n], whole + 2.0, 0.0)
-        if not index.has_sentences:  # nothing to re-score: the whole passages' order is the list
-            return lexical, [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
-        pool = _ranked(index, shifted, mask, opts, 4 * depth)
-        seen = set(pool)
-        pool += [p for p, _ in lexical if p not in seen and index.has_vec[p]]
-        if pool:
-            scores = index.rescore(pool, whole, query_vector)
-            order = np.argsort(-scores, kind="stable")[:depth]
-            dense = [(pool[int(i)], float(scores[int(i)])) for i in order]
+        assert query_vector is not None
+        dense = _dense_list(index, query_vector, mask, opts, depth, also=[p for p, _ in lexical])
     return lexical, dense
 
 
-def fuse(lexical: list[tuple[int, float]], dense: list[tuple[int, float]], fusion: Fusion) -> dict[int, float]:
-    """Fused scores by position, scaled so a document first in every list scores 1."""
-    weights = (fusion.w_lex if lexical else 0.0, fusion.w_dense if dense else 0.0)
+def _dense_list(
+    index: ScopeIndex,
+    query_vector: np.ndarray,
+    mask: np.ndarray,
+    opts: RankOptions,
+    depth: int,
+    also: Sequence[int] = (),
+) -> list[tuple[int, float]]:
+    """The ``depth`` memories of ``mask`` nearest the query, scored with their sentence vectors.
+
+    The whole passages' nearest (four times the depth) and the memories in ``also`` (the lexical
+    list's) are scored with their sentence vectors too (ScopeIndex.rescore): reading every sentence
+    row of a store of long turns (9 per memory) cost 12 ms at 10k memories; these ~250 candidates
+    give the same recall on the five quality sets (twice the depth lost .004 on LongMemEval) at a
+    fraction of the cost (docs/memory.md, bench/memory_sentences.py).
+    """
+    n = index.size
+    whole = index.whole_scores(query_vector)
+    # shift to positive so _ranked keeps every document with a vector
+    shifted = np.where(index.has_vec[:n], whole + 2.0, 0.0)
+    if not index.has_sentences:  # nothing to re-score: the whole passages' order is the list
+        return [(p, float(shifted[p]) - 2.0) for p in _ranked(index, shifted, mask, opts, depth)]
+    pool = _ranked(index, shifted, mask, opts, 4 * depth)
+    seen = set(pool)
+    pool += [p for p in also if p not in seen and index.has_vec[p] and mask[p]]
+    if not pool:
+        return []
+    scores = index.rescore(pool, whole, query_vector)
+    order = np.argsort(-scores, kind="stable")[:depth]
+    return [(pool[int(i)], float(scores[int(i)])) for i in order]
+
+
+def window_list(
+    index: ScopeIndex,
+    query_tokens: list[str],
+    query_vector: np.ndarray | None,
+    opts: RankOptions,
+    window: Window,
+) -> list[tuple[int, float]]:
+    """The memories observed in the ``window`` a question names (``timeframe.py``), best by
+    meaning (by keyword without vectors): one more list for the fusion, never a filter."""
+    n = index.size
+    if n == 0:
+        return []
+    depth = max(50, opts.top_k * 5)
+    observed = index.observed[:n]
+    mask = base_mask(index, opts) & (observed >= window.start) & (observed <= window.end)
+    if not mask.any():
+        return []
+    if opts.mode != "lexical" and query_vector is not None and bool(index.has_vec[:n].any()):
+        return _dense_list(index, query_vector, mask, opts, depth)
+    if opts.mode == "dense" or not query_tokens:
+        return []
+    scores = index.lex.scores(query_tokens, n)
+    return [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
+
+
+def fuse(
+    lexical: list[tuple[int, float]],
+    dense: list[tuple[int, float]],
+    fusion: Fusion,
+    timed: list[tuple[int, float]] | None = None,
+) -> dict[int, float]:
+    """Fused scores by position, scaled so a document first in every list scores 1. ``timed``: the
+    memories observed when the question says (:func:`window_list`), at ``WINDOW_WEIGHT``."""
+    lists = [lexical, dense]
+    weights = [fusion.w_lex if lexical else 0.0, fusion.w_dense if dense else 0.0]
+    if timed and (lexical or dense):
+        lists.append(timed)
+        weights.append(WINDOW_WEIGHT * max(weights))
     total = sum(weights)
     if total == 0:
         return {}
     if fusion.kind == "convex":
-        fused = score_fusion([lexical, dense], weights)  # type: ignore[arg-type] - positions as ids
+        fused = score_fusion(lists, weights)  # type: ignore[arg-type] - positions as ids
         return {int(p): s / total for p, s in fused}
-    fused = weighted_rrf([lexical, dense], weights, k=fusion.k)  # type: ignore[arg-type]
+    fused = weighted_rrf(lists, weights, k=fusion.k)  # type: ignore[arg-type]
     return {int(p): s * (fusion.k + 1) / total for p, s in fused}
 
 
@@ -192,14 +249,18 @@ def rank(
     opts: RankOptions,
     fusion: Fusion = DEFAULT_FUSION,
     parts: Sequence[tuple[list[str], np.ndarray | None]] = (),
+    window: Window | None = None,
 ) -> list[Hit]:
     """The ``top_k`` memories for a query, best first.
 
     ``parts``: the tokens and vector of each part of a compound question
     (``servers/memory_server/subqueries.py``); their rankings join the whole question's.
+    ``window``: the observation times the question names (``timeframe.py``); the memories
+    observed then join the fusion as one more list.
     """
     lexical, dense = candidate_lists(index, query_tokens, query_vector, opts)
-    scored = fuse(lexical, dense, fusion)
+    timed = window_list(index, query_tokens, query_vector, opts, window) if window is not None else None
+    scored = fuse(lexical, dense, fusion, timed)
     if parts and scored:
         scored = _with_parts(index, scored, parts, opts, fusion)
     if not scored:

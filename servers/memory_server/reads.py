@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from servers.memory_server.tables import (
     memory_item,
     memory_tombstone,
 )
+from servers.memory_server.timeframe import find_window
 
 
 class Reads:
@@ -117,8 +119,10 @@ class Reads:
                 vectors = list(await vector_task)
             except Exception:
                 vectors = [None] * len(texts)
+        window = find_window(query, _reference(opts))
+        parts = list(zip(tokens[1:], vectors[1:], strict=True))
         with index.lock:
-            return rank(index, tokens[0], vectors[0], opts, parts=list(zip(tokens[1:], vectors[1:], strict=True)))
+            return rank(index, tokens[0], vectors[0], opts, parts=parts, window=window)
 
     async def _query_vector(self, query: str) -> np.ndarray:
         from servers.retrieval.query_vectors import query_vectors
@@ -149,6 +153,12 @@ class Reads:
                     )
                 ).scalar_one()
             )
+
+
+def _reference(opts: RankOptions) -> datetime:
+    """When the question is asked: the caller's reference time, else ``as_of``, else now."""
+    moment = opts.reference if opts.reference is not None else opts.as_of
+    return datetime.fromtimestamp(moment, UTC) if moment is not None else datetime.now(UTC)
 
 
 def _narrow(filters: MemoryFilters | None, scope: Scope) -> MemoryFilters | None:

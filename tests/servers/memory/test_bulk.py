@@ -143,3 +143,31 @@ def test_batch_search_prints_one_line_per_query(database_url: str, tmp_path: Pat
     bad = _write(tmp_path / "bad.jsonl", [{"id": "q1", "query": "ok"}, {"query": ""}])
     code, out = _cli("search", "--file", str(bad), "--org", "acme", "--customer", "C1")
     assert code == 2 and "bad.jsonl:2" in " ".join(out.split())
+
+
+def test_batch_search_counts_a_lines_relative_times_from_its_asked_at(database_url: str, tmp_path: Path) -> None:
+    """Five concerts a week apart; "two weeks ago" finds the one two weeks before each line's
+    asked_at (a keyword search alone ties them all)."""
+    messages = [
+        {"id": f"c{i}", "role": "user", "speaker": "Mina", "text": f"I went to a concert with friend {name} tonight",
+         "timestamp": f"2024-03-{1 + 7 * i:02d}T21:00:00+09:00"}
+        for i, name in enumerate(["Ana", "Bo", "Chul", "Dana", "Eun"])
+    ]  # fmt: skip
+    _cli("import", str(_write(tmp_path / "d.jsonl", [{"id": "conv", "customer": "C1", "messages": messages}])),
+         "--org", "acme", "--no-embed", "--json")  # fmt: skip
+    question = "Who did I go to the concert with two weeks ago?"
+    queries = _write(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "after-bo", "query": question, "asked_at": "2024-03-22T10:00:00+09:00", "top_k": 1},
+            {"id": "after-dana", "query": question, "asked_at": "2024-04-05T10:00:00+09:00", "top_k": 5},
+        ],
+    )
+    code, out = _cli("search", "--file", str(queries), "--org", "acme", "--customer", "C1", "--mode", "lexical")
+    assert code == 0, out
+    top = {line["id"]: line["results"][0]["source_message_id"] for line in map(json.loads, out.splitlines())}
+    assert top == {"after-bo": "c1", "after-dana": "c3"}, out
+    for bad in ("next tuesday", "2024-03-22T10:00:00", 20240322):  # not a date; no time zone; a number
+        path = _write(tmp_path / "bad.jsonl", [{"query": "ok"}, {"query": question, "asked_at": bad}])
+        code, out = _cli("search", "--file", str(path), "--org", "acme", "--customer", "C1")
+        assert code == 2 and "bad.jsonl:2" in " ".join(out.split()) and "asked_at" in out, (bad, out)
