@@ -398,6 +398,7 @@ def import_cmd(
         "records": report.records,
         "imported": report.imported,
         "skipped_already_done": report.skipped,
+        "state_not_in_database": report.not_in_database,
         "memories_added": report.memories_added,
         "duplicates": report.duplicates,
         "vectors_computed": embedded,

@@ -14,8 +14,11 @@ The whole file is validated before anything is written: one bad line (with its l
 the error) writes nothing. Each record is then stored in one transaction — all of a conversation
 or none of it. Progress goes to a state file beside the input (``<file>.import-state.jsonl``), one
 line per finished record with its mapping from source ids to memory ids, so a rerun after a crash
-skips what is done. A record committed just before a crash but missing from the state is stored
-again on rerun and found as a duplicate (same ids come back), so nothing is doubled.
+skips what is done — done *in this database and org*: a record whose memories are not there (the
+file imported into another data home or org, or the database made again) is imported again
+(:func:`still_recorded`), and one whose memories were erased there is not. A record committed
+just before a crash but missing from the state is stored again on rerun and found as a duplicate
+(same ids come back), so nothing is doubled.
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ class ImportRecord(BaseModel):
 @dataclass(slots=True)
 class ImportReport:
     records: int = 0
-    skipped: int = 0  # already done (state file)
+    skipped: int = 0  # already done (state file, and its memories are in this database)
+    not_in_database: int = 0  # in the state file, but their memories are not here (another home or org): redone
     imported: int = 0
     memories_added: int = 0
     duplicates: int = 0
@@ -138,17 +142,47 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
     return records
 
 
-def load_state(path: Path) -> dict[tuple[str, str], dict[str, list[str]]]:
-    """Finished records of an earlier run: (customer, record id) -> mapping. A torn last line is ignored."""
-    done: dict[tuple[str, str], dict[str, list[str]]] = {}
+def load_state(path: Path, org: str) -> dict[tuple[str, str], list[dict[str, list[str]]]]:
+    """Finished records of earlier runs into ``org``: (customer, record id) -> their mappings (one
+    per run that stored them: another data home gives other ids). A torn last line is ignored."""
+    done: dict[tuple[str, str], list[dict[str, list[str]]]] = {}
     if not path.exists():
         return done
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
-            done[(entry["customer"], entry["id"])] = entry["memories"]
-        except (ValueError, KeyError, TypeError):
+            if entry.get("org", org) == org:  # lines written before the org was recorded: checked below
+                done.setdefault((entry["customer"], entry["id"]), []).append(entry["memories"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
+    return done
+
+
+async def still_recorded(
+    org: str, recorded: dict[tuple[str, str], list[dict[str, list[str]]]]
+) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """The state file's records whose memories are in this database and org — or were erased there
+    (a tombstone: an erased customer's data is not imported again by a rerun). A state file made
+    against another data home or org, or a database made again since, does not skip anything."""
+    from sqlalchemy import select
+
+    from servers.memory_server.db import memory_engine
+    from servers.memory_server.tables import memory_item, memory_tombstone
+
+    wanted = sorted({i for runs in recorded.values() for mapping in runs for ids in mapping.values() for i in ids})
+    known: set[str] = set()
+    engine = await memory_engine()
+    async with engine.connect() as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for table, column in ((memory_item, memory_item.c.id), (memory_tombstone, memory_tombstone.c.memory_id)):
+                rows = await conn.execute(select(column).where(table.c.org_id == org, column.in_(chunk)))
+                known.update(r[0] for r in rows)
+    done = {}
+    for key, runs in recorded.items():
+        here = [m for m in runs if all(i in known for ids in m.values() for i in ids)]
+        if here:
+            done[key] = here[-1]
     return done
 
 
@@ -180,8 +214,11 @@ async def import_records(
     """Store ``records`` not yet in ``state``, one transaction each; append each finished one to ``state``."""
     from servers.memory_server.scope import Scope
 
-    done = load_state(state)
-    report = ImportReport(records=len(records))
+    done, report = {}, ImportReport(records=len(records))
+    recorded = load_state(state, org)
+    if recorded:
+        done = await still_recorded(org, recorded)
+        report.not_in_database = len(recorded) - len(done)
     with state.open("a", encoding="utf-8") as out:
         for record in records:
             assert record.customer is not None
@@ -208,7 +245,8 @@ async def import_records(
                         report.duplicates += 1
                     else:
                         report.memories_added += 1
-            out.write(json.dumps({"customer": record.customer, "id": record.id, "memories": mapping}) + "\n")
+            line = {"org": org, "customer": record.customer, "id": record.id, "memories": mapping}
+            out.write(json.dumps(line) + "\n")
             out.flush()
             os.fsync(out.fileno())
             report.imported += 1

@@ -92,6 +92,38 @@ def test_import_is_resumable_and_maps_source_ids_to_memories(database_url: str, 
     assert shown["observed_at"].startswith("2023-05-08T04:56")
 
 
+def test_a_state_file_only_skips_what_is_in_this_database_and_org(database_url: str, tmp_path: Path) -> None:
+    """The state file sits beside the input, not in the data home: imported into another org, or
+    into a data home made again, the file must be imported again, not reported done. Memories
+    erased since stay erased."""
+    path = _write(tmp_path / "data.jsonl", [CONVERSATION, {"id": "n0", "customer": "C2", "text": "반려견 이름은 초코"}])
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0 and json.loads(out)["imported"] == 2, out
+    code, out = _cli("import", str(path), "--org", "beta", "--no-embed", "--json")  # same file, another org
+    other = json.loads(out)
+    assert other["imported"] == 2 and other["skipped_already_done"] == 0
+    code, out = _cli("status", "--org", "beta", "--json")
+    assert json.loads(out)["memories"] == 4
+    # a customer erased in acme: a rerun into acme does not bring the erased memories back
+    code, out = _cli("erase", "--org", "acme", "--customer", "C2", "--yes", "--json")
+    assert code == 0, out
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    rerun = json.loads(out)
+    assert rerun["imported"] == 0 and rerun["skipped_already_done"] == 2, rerun
+    code, out = _cli("status", "--org", "acme", "--json")
+    assert json.loads(out)["memories"] == 3
+    # the database made again (its rows gone without an erase, as in a new data home): imported again
+    import sqlite3
+
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.split("///", 1)[1]) as conn:
+            conn.execute("DELETE FROM memory_item WHERE org_id = 'acme'")
+            conn.execute("DELETE FROM memory_tombstone WHERE org_id = 'acme'")
+        code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+        fresh = json.loads(out)
+        assert fresh["imported"] == 2 and fresh["state_not_in_database"] == 2 and fresh["skipped_already_done"] == 0
+
+
 async def test_mcp_results_carry_the_message_link_and_vector_counts(database_url: str) -> None:
     from fastmcp import Client
 
