@@ -122,10 +122,9 @@ def find_window(text: str, reference: datetime) -> Window | None:
         return None
     first = min(m.start() for m, _ in matches)
     end = min(m.end() for m, _ in matches if m.start() == first)
-    # of the expressions that overlap the first one, the longest ("on October 25th", not "on October")
-    match, kind = max(
-        ((m, k) for m, k in matches if m.start() < end), key=lambda mk: (mk[0].end() - mk[0].start(), -mk[0].start())
-    )
+    # of the expressions that overlap the first one, the one reaching furthest ("on October 25th",
+    # not "on October")
+    match, kind = max(((m, k) for m, k in matches if m.start() < end), key=lambda mk: (mk[0].end(), -mk[0].start()))
     span = _span(kind, match, ref)
     if span is None:
         return None
@@ -191,13 +190,15 @@ def _span(kind: str, match: re.Match[str], ref: datetime) -> tuple[datetime, dat
         raw = groups["m"].lower()
         month = _MONTHS_EN.index(raw) + 1 if raw in _MONTHS_EN else int(raw)
         day = int(groups["d"])
-        year = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
-        year = int(groups["y"]) if groups.get("y") else year
-        try:
-            moment = datetime(year, month, day, tzinfo=UTC)
-        except ValueError:  # 2월 30일
-            return None
-        return moment - timedelta(days=1), moment + timedelta(days=7)
+        latest = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
+        years = [int(groups["y"])] if groups.get("y") else range(latest, latest - 8, -1)  # Feb 29: a leap year
+        for year in years:
+            try:
+                moment = datetime(year, month, day, tzinfo=UTC)
+            except ValueError:  # 2월 30일, or Feb 29 of a common year
+                continue
+            return moment - timedelta(days=1), moment + timedelta(days=7)
+        return None
     if kind == "holiday":
         month, day = _HOLIDAYS[match.group(0).lower()]
         year = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
