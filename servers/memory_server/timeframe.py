@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-DAY = 86400.0
-
 
 @dataclass(frozen=True, slots=True)
 class Window:
