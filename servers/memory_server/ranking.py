@@ -137,11 +137,16 @@ DEFAULT_FUSION = Fusion(FUSION_KIND, RRF_K, LEXICAL_WEIGHT, DENSE_WEIGHT)
 
 
 def candidate_lists(
-    index: ScopeIndex, query_tokens: list[str], query_vector: np.ndarray | None, opts: RankOptions
+    index: ScopeIndex,
+    query_tokens: list[str],
+    query_vector: np.ndarray | None,
+    opts: RankOptions,
+    whole: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """The lexical and dense candidate lists ``[(position, score)]``, best first, each cut to ``depth``.
 
-    A query whose terms are mostly unknown to the scope gets no lexical list in hybrid mode."""
+    A query whose terms are mostly unknown to the scope gets no lexical list in hybrid mode.
+    ``whole``: the query's similarity to every whole passage, when the caller has it already."""
     n = index.size
     if n == 0:
         return [], []
@@ -158,7 +163,7 @@ def candidate_lists(
         lexical = [(p, float(scores[p])) for p in _ranked(index, scores, mask, opts, depth)]
     if use_dense:
         assert query_vector is not None
-        dense = _dense_list(index, query_vector, mask, opts, depth, also=[p for p, _ in lexical])
+        dense = _dense_list(index, query_vector, mask, opts, depth, also=[p for p, _ in lexical], whole=whole)
     return lexical, dense
 
 
@@ -169,6 +174,7 @@ def _dense_list(
     opts: RankOptions,
     depth: int,
     also: Sequence[int] = (),
+    whole: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """The ``depth`` memories of ``mask`` nearest the query, scored with their sentence vectors.
 
@@ -179,7 +185,7 @@ def _dense_list(
     fraction of the cost (docs/memory.md, bench/memory_sentences.py).
     """
     n = index.size
-    whole = index.whole_scores(query_vector)
+    whole = index.whole_scores(query_vector) if whole is None else whole
     # shift to positive so _ranked keeps every document with a vector
     shifted = np.where(index.has_vec[:n], whole + 2.0, 0.0)
     if not index.has_sentences:  # nothing to re-score: the whole passages' order is the list
@@ -200,6 +206,7 @@ def window_list(
     query_vector: np.ndarray | None,
     opts: RankOptions,
     window: Window,
+    whole: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """The memories observed in the ``window`` a question names (``timeframe.py``), best by
     meaning (by keyword without vectors): one more list for the fusion, never a filter."""
@@ -212,7 +219,7 @@ def window_list(
     if not mask.any():
         return []
     if opts.mode != "lexical" and query_vector is not None and bool(index.has_vec[:n].any()):
-        return _dense_list(index, query_vector, mask, opts, depth)
+        return _dense_list(index, query_vector, mask, opts, depth, whole=whole)
     if opts.mode == "dense" or not query_tokens:
         return []
     scores = index.lex.scores(query_tokens, n)
@@ -258,8 +265,11 @@ def rank(
     ``window``: the observation times the question names (``timeframe.py``); the memories
     observed then join the fusion as one more list.
     """
-    lexical, dense = candidate_lists(index, query_tokens, query_vector, opts)
-    timed = window_list(index, query_tokens, query_vector, opts, window) if window is not None else None
+    whole = None
+    if window is not None and query_vector is not None and index.size and index.has_vec[: index.size].any():
+        whole = index.whole_scores(query_vector)  # one product for both dense lists
+    lexical, dense = candidate_lists(index, query_tokens, query_vector, opts, whole)
+    timed = window_list(index, query_tokens, query_vector, opts, window, whole) if window is not None else None
     scored = fuse(lexical, dense, fusion, timed)
     if parts and scored:
         scored = _with_parts(index, scored, parts, opts, fusion)
