@@ -153,3 +153,15 @@ def test_any_text_gives_no_window_or_one_that_ends_by_the_question() -> None:
             assert window.start < window.end <= asked.replace(tzinfo=UTC).timestamp()
 
     check()
+
+
+async def test_through_the_mcp_tool_relative_times_count_from_now(call) -> None:
+    """The production path: a customer's "사흘 전에/3일 전에" counts from the moment of the search."""
+    now = datetime.now(UTC)
+    for days, item in ((20, "운동화"), (10, "청바지"), (3, "패딩"), (1, "모자")):
+        text = f"{item} 배송 문의를 남겼어요"
+        at = (now - timedelta(days=days)).isoformat()
+        assert (await call("add_memory", {"text": text, "observed_at": at, "infer": False}))["ok"]
+    for question, expected in (("3일 전에 남긴 배송 문의", "패딩"), ("10일 전에 남긴 배송 문의", "청바지")):
+        found = await call("search_memories", {"query": question, "top_k": 1, "mode": "lexical"})
+        assert found["results"][0]["text"].startswith(expected), (question, found["results"])
