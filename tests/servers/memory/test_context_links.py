@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -330,3 +331,48 @@ def test_any_sequence_of_writes_leaves_only_current_vectors(database_url, ops) -
             await reset_services()
 
     asyncio.run(run())
+
+
+# --- the migration ------------------------------------------------------------------------------
+
+
+async def test_the_memory_migrations_match_the_tables_and_upgrade_a_store_in_place(call) -> None:
+    """memory_0002 adds the link to a store made before it: old rows are kept and found, and new
+    turns link to them."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from core.db import get_engine
+    from core.migrate import alembic_config
+    from tests.dbcheck import migration_differences
+
+    ours = {"memory_scope", "memory_item", "memory_vector", "memory_history", "memory_tombstone"}
+    differences, heads = await migration_differences(ours)
+    assert differences == [] and "memory_0002" in heads
+
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "memory_0001"))
+        columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("memory_item")})
+        assert "context_id" not in columns
+        at = datetime(2024, 1, 1, tzinfo=UTC)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO memory_item (id, org_id, customer_ref, run_id, text, content_hash, tokens, kind,"
+                " categories, meta, source, status, observed_at, created_at, updated_at, change_seq)"
+                " VALUES ('old-1', 'acme', 'C1', 'call-1', :text, 'h-old', 'tell rhine bo', 'message', '[]',"
+                " '{\"speaker\": \"Bo\", \"message_index\": 0}', 'message', 'active', :at, :at, :at, 1)"
+            ),
+            {"text": RHINE[1], "at": at},
+        )
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "heads"))
+    from servers.memory_server.service import reset_services
+
+    await reset_services()  # indexes cached before the upgrade are gone
+    rows = await _rows()
+    assert rows[RHINE[1]]["id"] == "old-1" and rows[RHINE[1]]["context_id"] is None
+    out = await call("add_memory", {"messages": _messages(LONG), "infer": False, "run_id": "call-1"})
+    assert out["ok"], out
+    assert (await _rows())[LONG[1]]["context_id"] == "old-1"
+    found = await call("search_memories", {"query": "Rhine", "mode": "lexical"})
+    assert "old-1" in [h["id"] for h in found["results"]]
