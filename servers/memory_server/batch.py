@@ -4,8 +4,9 @@
 "top_k"?, "id"?, "asked_at"?}`` per line (``asked_at``: when the question is asked, ISO 8601 with
 a time zone; "two weeks ago" in it counts from there, default now). The whole file is checked
 first; then the models load once and one compact JSON line per query is printed: ``{"id",
-"query", "customer", "results": [...]}`` with the same fields as the MCP tool's results
-(``source_message_id`` maps a hit back to your turn ids).
+"query", "customer", "time_window", "results": [...]}`` with the same fields as the MCP tool's
+results (``source_message_id`` maps a hit back to your turn ids; ``time_window``: the time the
+question names and the span it was read as, or null).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ async def search_file(
     """Run every query of ``path``; one JSON line each on stdout. Returns the number of queries."""
     from servers.memory_server.models import MemoryOut
     from servers.memory_server.ranking import RankOptions
+    from servers.memory_server.reads import question_window
     from servers.memory_server.service import get_service
 
     if mode not in ("hybrid", "lexical", "dense"):
@@ -69,7 +71,16 @@ async def search_file(
         opts = RankOptions(top_k=q["top_k"], include_superseded=include_superseded, mode=mode, reference=q["reference"])
         hits = await service.search(scopes[(q["customer"], q["agent_id"])], q["query"], opts)
         results = [{**MemoryOut.of(h.doc).model_dump(mode="json"), "score": h.score} for h in hits]
-        write_line({"id": q["id"], "query": q["query"], "customer": q["customer"], "results": results})
+        window = question_window(q["query"], opts)
+        write_line(
+            {
+                "id": q["id"],
+                "query": q["query"],
+                "customer": q["customer"],
+                "time_window": window.as_json() if window else None,
+                "results": results,
+            }
+        )
     return len(queries)
 
 

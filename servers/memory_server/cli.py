@@ -188,14 +188,21 @@ def search_cmd(
             mode=mode,
             reference=as_utc(asked_at).timestamp() if asked_at else None,
         )
-        return await get_service().search(_scope(org, customer, agent), query, opts)
+        from servers.memory_server.reads import question_window
 
-    hits = _run(_go)
+        hits = await get_service().search(_scope(org, customer, agent), query, opts)
+        return hits, question_window(query, opts)
+
+    hits, window = _run(_go)
+    shown = window.as_json() if window else None
     if json_output:
-        print_json({"query": query, "results": [{**_out(h.doc), "score": h.score} for h in hits]})
+        results = [{**_out(h.doc), "score": h.score} for h in hits]
+        print_json({"query": query, "time_window": shown, "results": results})
         return
     rows = [_row(h.doc, h.score) for h in hits]
     console.print(table(f"Search: {query}", ["id", "score", "observed", "status", "subject", "text"], rows))
+    if shown:
+        console.print(f"[dim]time named: {shown['phrase']!r}, read as {shown['from']} … {shown['to']}[/]")
 
 
 async def _memory_id(scope: Any, given: str) -> str:

@@ -24,7 +24,7 @@ from servers.memory_server.tables import (
     memory_item,
     memory_tombstone,
 )
-from servers.memory_server.timeframe import find_window
+from servers.memory_server.timeframe import Window, find_window
 
 
 class Reads:
@@ -119,7 +119,7 @@ class Reads:
                 vectors = list(await vector_task)
             except Exception:
                 vectors = [None] * len(texts)
-        window = find_window(query, _reference(opts))
+        window = question_window(query, opts)
         parts = list(zip(tokens[1:], vectors[1:], strict=True))
         with index.lock:
             return rank(index, tokens[0], vectors[0], opts, parts=parts, window=window)
@@ -153,6 +153,11 @@ class Reads:
                     )
                 ).scalar_one()
             )
+
+
+def question_window(query: str, opts: RankOptions) -> Window | None:
+    """The observation times ``query`` names ("two weeks ago"), counted from when it is asked."""
+    return find_window(query, _reference(opts))
 
 
 def _reference(opts: RankOptions) -> datetime:

@@ -33,6 +33,14 @@ class Window:
     def covers(self, ts: float) -> bool:
         return self.start <= ts <= self.end
 
+    def as_json(self) -> dict[str, str]:
+        """What a result shows: the words, and the span they were read as (UTC)."""
+
+        def iso(ts: float) -> str:
+            return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+        return {"phrase": self.phrase, "from": iso(self.start), "to": iso(self.end)}
+
 
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,

@@ -197,8 +197,18 @@ def test_batch_search_counts_a_lines_relative_times_from_its_asked_at(database_u
     )
     code, out = _cli("search", "--file", str(queries), "--org", "acme", "--customer", "C1", "--mode", "lexical")
     assert code == 0, out
-    top = {line["id"]: line["results"][0]["source_message_id"] for line in map(json.loads, out.splitlines())}
+    lines = [json.loads(line) for line in out.splitlines()]
+    top = {line["id"]: line["results"][0]["source_message_id"] for line in lines}
     assert top == {"after-bo": "c1", "after-dana": "c3"}, out
+    # each line says which time it read, and as what span
+    assert {line["time_window"]["phrase"] for line in lines} == {"two weeks ago"}
+    assert lines[1]["time_window"]["from"].startswith("2024-03-18") and lines[1]["time_window"]["to"].endswith("Z")
+    # one question, from the command line: the same window, and none for a question without a time
+    at = "2024-04-05T10:00:00+09:00"
+    code, out = _cli("search", question, "--org", "acme", "--customer", "C1", "--asked-at", at, "--json")
+    assert code == 0 and json.loads(out)["time_window"] == lines[1]["time_window"], out
+    code, out = _cli("search", "Who went to the concert?", "--org", "acme", "--customer", "C1", "--json")
+    assert code == 0 and json.loads(out)["time_window"] is None, out
     for bad in ("next tuesday", "2024-03-22T10:00:00", 20240322):  # not a date; no time zone; a number
         path = _write(tmp_path / "bad.jsonl", [{"query": "ok"}, {"query": question, "asked_at": bad}])
         code, out = _cli("search", "--file", str(path), "--org", "acme", "--customer", "C1")
