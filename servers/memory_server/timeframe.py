@@ -113,10 +113,15 @@ def _month_start(year: int, month: int) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-def _last_occurrence(ref: datetime, month: int, day: int = 1) -> tuple[int, int]:
-    """(year, month) of the latest ``month`` that began at or before ``ref``."""
-    year = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
-    return year, month
+def _latest_year(ref: datetime, month: int, day: int = 1) -> int:
+    """The year of the latest ``month``/``day`` at or before ``ref``."""
+    return ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
+
+
+def _month_number(raw: str) -> int:
+    """1-12 from an English month name or a Korean month's digits."""
+    raw = raw.lower()
+    return _MONTHS_EN.index(raw) + 1 if raw in _MONTHS_EN else int(raw)
 
 
 def find_window(text: str, reference: datetime) -> Window | None:
@@ -185,29 +190,22 @@ def _span(kind: str, match: re.Match[str], ref: datetime) -> tuple[datetime, dat
             return _month_start(ref.year, ref.month) - timedelta(days=1), ref
         return _month_start(ref.year, 1) - timedelta(days=1), ref
     if kind == "month":
-        raw = groups["m"].lower()
-        month = _MONTHS_EN.index(raw) + 1 if raw in _MONTHS_EN else int(raw)
-        year, month = _last_occurrence(ref, month)
-        year = int(groups["y"]) if groups.get("y") else year
+        month = _month_number(groups["m"])
+        year = int(groups["y"]) if groups.get("y") else _latest_year(ref, month)
         start = _month_start(year, month)
         following = _month_start(year + (month == 12), month % 12 + 1)
         return start - timedelta(days=2), following + timedelta(days=14)
-    if kind == "date":
-        raw = groups["m"].lower()
-        month = _MONTHS_EN.index(raw) + 1 if raw in _MONTHS_EN else int(raw)
-        day = int(groups["d"])
-        latest = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
-        years = [int(groups["y"])] if groups.get("y") else range(latest, latest - 8, -1)  # Feb 29: a leap year
+    if kind in ("date", "holiday"):
+        if kind == "holiday":
+            (month, day), given = _HOLIDAYS[match.group(0).lower()], None
+        else:
+            month, day, given = _month_number(groups["m"]), int(groups["d"]), groups.get("y")
+        latest = _latest_year(ref, month, day)
+        years = [int(given)] if given else range(latest, latest - 8, -1)  # Feb 29: the last leap year's
         for year in years:
             try:
                 moment = datetime(year, month, day, tzinfo=UTC)
             except ValueError:  # 2월 30일, or Feb 29 of a common year
                 continue
             return moment - timedelta(days=1), moment + timedelta(days=7)
-        return None
-    if kind == "holiday":
-        month, day = _HOLIDAYS[match.group(0).lower()]
-        year = ref.year if (month, day) <= (ref.month, ref.day) else ref.year - 1
-        moment = datetime(year, month, day, tzinfo=UTC)
-        return moment - timedelta(days=1), moment + timedelta(days=7)
     return None
