@@ -93,7 +93,7 @@ def is_read_only(argv: list[str]) -> bool:
 
 
 def refuse_without_store(argv: list[str]) -> None:
-    """Exit 1 when a read-only command would find (and create) an empty store."""
+    """Exit 2 (NOT_FOUND) when a read-only command would find (and create) an empty store."""
     if not is_read_only(argv):
         return
     from core.settings import get_settings
@@ -101,12 +101,14 @@ def refuse_without_store(argv: list[str]) -> None:
     settings = get_settings()
     if settings.store_exists():
         return
-    sys.stderr.write(
-        f"error [NOT_FOUND] no Switchboard data in {settings.location()}: nothing to read, nothing created.\n"
+    from core.cliutil import fail
+
+    fail(
+        "NOT_FOUND",
+        f"no Switchboard data in {settings.location()}: nothing to read, nothing created.\n"
         "  `make demo` prints the directory it used: run `export SWITCHBOARD_HOME=<that directory>` first,\n"
-        "  or create data here (`switchboard kb create`, `switchboard registry ...`).\n"
+        "  or create data here (`switchboard kb create`, `switchboard registry ...`).",
     )
-    raise SystemExit(1)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -67,10 +67,31 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
             from core.settings import get_settings
 
             message += f" (looked in {get_settings().location()})"
-        from rich.markup import escape  # messages quote user input and patterns: never read them as markup
+        fail(err.code.value, message)
 
-        err_console.print(f"[bold red]error[/] [{err.code.value}] {escape(message)}", soft_wrap=True)
-        raise SystemExit(EXIT_USAGE) from None
+
+def wants_json() -> bool:
+    """The running command was given ``--json`` (its errors are then JSON on stdout too)."""
+    try:  # Typer 0.29 runs commands on its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is not None:
+        return bool(ctx.params.get("json_output"))
+    return "--json" in sys.argv[1:]  # before a command runs (the data-home check of switchboard_cli)
+
+
+def fail(code: str, message: str, exit_code: int = EXIT_USAGE) -> NoReturn:
+    """End a command with an error: one red line on stderr, and with ``--json`` also
+    ``{"error": {"code", "message"}}`` on stdout, so a script reading stdout sees why."""
+    from rich.markup import escape  # messages quote user input and patterns: never read them as markup
+
+    if wants_json():
+        print_json({"error": {"code": code, "message": message}})
+    err_console.print(f"[bold red]error[/] [{code}] {escape(message)}", soft_wrap=True)
+    raise SystemExit(exit_code) from None
 
 
 def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:
@@ -78,8 +99,7 @@ def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:
     if yes:
         return
     if json_output:
-        err_console.print("[red]error[/] [INVALID_ARGUMENT] add --yes to erase without a prompt")
-        raise SystemExit(EXIT_USAGE)
+        fail("INVALID_ARGUMENT", "add --yes to erase without a prompt")
     import typer
 
     typer.confirm(question, abort=True)

@@ -32,15 +32,21 @@ def customer_ref_problem(value: Any) -> str | None:
     stored as ``010-****-5678``, the same for every customer sharing those last digits, and an
     erase by the real number would miss what was stored under the masked one (docs/audit.md).
     """
+    return opaque_id_problem(value, "use the customer's id instead, e.g. C-1001")
+
+
+def opaque_id_problem(value: Any, instead: str = "use an opaque id instead, e.g. run-2026-0001") -> str | None:
+    """Why ``value`` cannot be an id that is stored as given (customer, agent, run), or None.
+
+    Ids are kept verbatim to partition and find data, so an id that is personal data would be
+    stored unmasked.
+    """
     if not isinstance(value, str) or not is_valid_identifier(value):
         return "must be 1-128 letters, digits or ._:@- characters"
     from core.pii import contains_pii
 
     if contains_pii(value):
-        return (
-            "looks like personal data (a phone, card, account or resident number, or an e-mail address): "
-            "use the customer's id instead, e.g. C-1001"
-        )
+        return f"looks like personal data (a phone, card, account or resident number, or an e-mail address): {instead}"
     return None
 
 

@@ -380,11 +380,12 @@ def import_cmd(
         import getpass
 
         from servers.memory_server.batch import embed_pending
-        from servers.memory_server.importer import import_records, read_records, state_path
+        from servers.memory_server.importer import import_records, read_records, screen_records, state_path
         from servers.memory_server.service import get_service
 
         _scope(org, customer or "import", None)
         records = read_records(file, customer)
+        candidates_of = screen_records(file, records, org, infer)
         service = get_service()
         with _progress(json_output) as bar:
             task = bar.add_task("importing", total=len(records))
@@ -393,6 +394,7 @@ def import_cmd(
                 org,
                 records,
                 state_path(file),
+                candidates_of=candidates_of,
                 infer=infer,
                 actor=f"cli:{getpass.getuser()}",
                 progress=lambda n: bar.advance(task, n),

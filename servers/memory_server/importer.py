@@ -31,9 +31,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from core.context import customer_ref_problem, is_valid_identifier
+from core.context import customer_ref_problem, opaque_id_problem
 from core.errors import invalid
 from servers.memory_server.filters import as_utc
 
@@ -74,6 +74,7 @@ class ImportRecord(BaseModel):
     observed_at: datetime | None = None
     infer: bool | None = None
     metadata: dict[str, Any] | None = None
+    _line: int = PrivateAttr(default=0)  # where it stands in the file (for errors found after reading)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ImportRecord:
@@ -98,7 +99,7 @@ def state_path(source: Path) -> Path:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # a BOM (Excel, Windows exports) is not data
         for number, line in enumerate(handle, start=1):
             if len(line) > MAX_LINE_CHARS:
                 raise invalid(f"{path.name}:{number}: line longer than {MAX_LINE_CHARS} characters")
@@ -127,11 +128,12 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
             record.customer = record.customer or default_customer
             if not record.customer:
                 raise invalid(f"{path.name}:{number}: no `customer` on the line and no --customer given")
-            for label, value in (("customer", record.customer), ("agent_id", record.agent_id)):
-                if value is not None and not is_valid_identifier(value):
-                    raise invalid(f"{path.name}:{number}: {label} must be 1-128 letters, digits or ._:@- characters")
             if problem := customer_ref_problem(record.customer):
                 raise invalid(f"{path.name}:{number}: customer {problem}; nothing was imported")
+            for label, value in (("agent_id", record.agent_id), ("run_id", record.run_id)):
+                if value is not None and (problem := opaque_id_problem(value)):
+                    raise invalid(f"{path.name}:{number}: {label} {problem}; nothing was imported")
+            record._line = number
             key = (record.customer, record.id)
             if key in seen:
                 raise invalid(f"{path.name}:{number}: record id {record.id!r} appears twice for this customer")
@@ -139,6 +141,8 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
             records.append(record)
     except UnicodeDecodeError:
         raise invalid(f"{path.name} is not UTF-8 text") from None
+    if not records:
+        raise invalid(f"{path.name} holds no records (every line is empty): nothing to import")
     return records
 
 
@@ -201,12 +205,49 @@ def _candidates(record: ImportRecord, default_infer: bool) -> list[Any]:
     return extract_facts(msgs) if infer else verbatim(msgs)
 
 
+def screen_records(path: Path, records: list[ImportRecord], org: str, infer: bool) -> list[list[Any]]:
+    """The memories each record would store, checked as the write path checks them (an
+    instruction, a bare personal number, a memory too long, a time in the future) before anything
+    is written: the first refusal raises with its line number, and nothing was imported."""
+    from core.errors import SwitchboardError
+    from servers.memory_server import guard
+    from servers.memory_server.generations import FUTURE_SKEW, now
+    from servers.memory_server.textnorm import MAX_MEMORY_CHARS, clean_text
+
+    latest = now() + FUTURE_SKEW
+    out = []
+    for record in records:
+        where = f"{path.name}:{record._line}: record {record.id!r}"
+        said = [record.text] if record.text is not None else [m.content for m in record.messages or []]
+        candidates = [
+            c for c in _candidates(record, infer) if not guard.extracted_bare_value(clean_text(c.text), c.source)
+        ]
+        texts = [clean_text(cand.text) for cand in candidates]
+        if not any(clean_text(text) for text in said) or (candidates and not any(texts)):
+            raise invalid(f"{where}: nothing to remember (the text or messages are empty); nothing was imported")
+        for cand, text in zip(candidates, texts, strict=True):
+            if not text:
+                continue
+            try:
+                stored = guard.screen(text, org, verbatim=cand.source == "message")
+            except SwitchboardError as exc:
+                raise invalid(f"{where}: {exc.message}; nothing was imported") from None
+            if len(stored) > MAX_MEMORY_CHARS:
+                raise invalid(f"{where}: a memory is at most {MAX_MEMORY_CHARS} characters; nothing was imported")
+            observed = cand.observed_at or record.observed_at
+            if observed is not None and as_utc(observed) > latest:
+                raise invalid(f"{where}: observed_at is in the future; nothing was imported")
+        out.append(candidates)
+    return out
+
+
 async def import_records(
     service: Any,
     org: str,
     records: list[ImportRecord],
     state: Path,
     *,
+    candidates_of: list[list[Any]] | None = None,
     infer: bool = False,
     actor: str = "import",
     progress: Callable[[int], None] | None = None,
@@ -220,7 +261,7 @@ async def import_records(
         done = await still_recorded(org, recorded)
         report.not_in_database = len(recorded) - len(done)
     with state.open("a", encoding="utf-8") as out:
-        for record in records:
+        for number, record in enumerate(records):
             assert record.customer is not None
             key = (record.customer, record.id)
             if key in done:
@@ -230,7 +271,7 @@ async def import_records(
                     progress(1)
                 continue
             scope = Scope(org, record.customer, record.agent_id, record.run_id, actor=actor)
-            candidates = _candidates(record, infer)
+            candidates = candidates_of[number] if candidates_of is not None else _candidates(record, infer)
             mapping: dict[str, list[str]] = {}
             if candidates:
                 outcomes = await service.add(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.context import RequestContext
-from core.errors import forbidden
+from core.context import RequestContext, opaque_id_problem
+from core.errors import forbidden, invalid
 
 NO_CUSTOMER = ""
 
@@ -51,7 +51,11 @@ def actor_of(ctx: RequestContext) -> str:
 
 
 def resolve_scope(ctx: RequestContext, agent_id: str | None = None, run_id: str | None = None) -> Scope:
-    """The scope of a tool call; FORBIDDEN when there is neither a customer nor an agent."""
+    """The scope of a tool call; FORBIDDEN when there is neither a customer nor an agent, and
+    INVALID_ARGUMENT for an agent or run id that is personal data (ids are stored as given)."""
+    for label, value in (("agent_id", agent_id), ("run_id", run_id)):
+        if value is not None and (problem := opaque_id_problem(value)):
+            raise invalid(f"{label} {problem}")
     if ctx.customer_ref:
         return Scope(ctx.org_id, ctx.customer_ref, agent_id, run_id, actor_of(ctx))
     if not agent_id:

@@ -55,18 +55,30 @@ class Writes:
         at = now()
         default_observed = as_utc(observed_at) if observed_at else at
         prepared = []
+        bare = None
         for cand in candidates:
             text = clean_text(cand.text)
             if not text:
                 continue
-            text = guard.screen(text, scope.org_id)
+            if guard.extracted_bare_value(text, cand.source):
+                bare = text
+                continue
+            text = guard.screen(text, scope.org_id, verbatim=cand.source == "message")
             if len(text) > MAX_MEMORY_CHARS:
                 raise invalid(f"a memory is at most {MAX_MEMORY_CHARS} characters (got {len(text)})")
             observed = as_utc(cand.observed_at) if cand.observed_at else default_observed
             if observed > at + FUTURE_SKEW:
                 raise invalid("observed_at is in the future")
+            # the speaker's name, ids and the caller's metadata are stored too: masked like the text
+            cand = replace(
+                cand,
+                meta=guard.screen_json({**(metadata or {}), **cand.meta}, scope.org_id),
+                context=[guard.screen_value(word, scope.org_id) for word in cand.context],
+            )
             prepared.append((cand, text, observed))
         if not prepared:
+            if bare is not None:
+                guard.screen(bare, scope.org_id)  # says why nothing is stored
             raise invalid("nothing to remember: the text or messages are empty")
         token_lists = lexical_tokens_many([(text, cand.context) for cand, text, _ in prepared])
         key = scope.key
@@ -92,7 +104,6 @@ class Writes:
                             text,
                             observed,
                             tokens,
-                            metadata,
                             generation,
                             at,
                             context_id=_turn_before(index, scope, i, previous) if leans else None,
@@ -122,7 +133,6 @@ class Writes:
         text: str,
         observed: datetime,
         tokens: list[str],
-        metadata: dict[str, Any] | None,
         generation: int,
         at: datetime,
         context_id: str | None = None,
@@ -131,7 +141,7 @@ class Writes:
         with a pronoun (its vectors read both: ``passage.py``)."""
         content_hash = dedup_hash(text)
         slot = slot_key(cand.slots)
-        slot_values = {m.slot: m.value for m in cand.slots}
+        slot_values = guard.screen_slots(cand.slots, scope.org_id)
         stored_slot = slot if slot is None or cand.pure else f"~{slot}"[:200]
         decision = decide(
             index,
@@ -177,7 +187,7 @@ class Writes:
             "tokens": " ".join(tokens),
             "kind": cand.kind,
             "categories": cand.categories,
-            "meta": {**(metadata or {}), **cand.meta},
+            "meta": cand.meta,
             "slot": stored_slot,
             "slot_values": slot_values or None,
             "source": cand.source,
@@ -322,7 +332,7 @@ class Writes:
                         "content_hash": dedup_hash(text),
                         "tokens": " ".join(tokens),
                         "slot": slot if slot is None or pure else f"~{slot}"[:200],
-                        "slot_values": {m.slot: m.value for m in slots} or None,
+                        "slot_values": guard.screen_slots(slots, scope.org_id) or None,
                         "categories": categorize(text, slots),
                         "kind": old.kind if old.kind == "message" else kind_of(text, slots),
                         "updated_at": at,
