@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape  # paths and values quoted in messages are data, not Rich markup
 
 from core.cliutil import console, err_console, print_json, run
 
@@ -55,7 +56,7 @@ def _when(value: str | None, flag: str) -> str | None:
     try:
         return parse_time(value)
     except ValueError as err:
-        err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] {flag}: {err}")
+        err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] {flag}: {escape(str(err))}")
         raise typer.Exit(2) from None
 
 
@@ -68,8 +69,6 @@ def _views(records: list[Any]) -> list[dict[str, Any]]:
 
 
 def _rows(records: list[Any]) -> list[tuple[str, ...]]:
-    from rich.markup import escape
-
     views = _views(records)
     return [
         (
@@ -237,11 +236,11 @@ def verify(
     keys = [str(p) for p in public_key or []]
     for key_path in keys:
         if not Path(key_path).is_file():
-            err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --public-key {key_path}: no such file")
+            err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --public-key {escape(key_path)}: no such file")
             raise typer.Exit(2)
     if file is not None:
         if not file.is_file():
-            err_console.print(f"[bold red]error[/] [NOT_FOUND] {file}: no such export file")
+            err_console.print(f"[bold red]error[/] [NOT_FOUND] {escape(str(file))}: no such export file")
             raise typer.Exit(2)
         cdir = str(checkpoint_dir) if checkpoint_dir else None
 
@@ -252,7 +251,9 @@ def verify(
     else:
         for folder in witness or []:
             if not folder.is_dir():
-                err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --witness {folder}: no such directory")
+                err_console.print(
+                    f"[bold red]error[/] [INVALID_ARGUMENT] --witness {escape(str(folder))}: no such directory"
+                )
                 raise typer.Exit(2)
         with _progress("verifying", not json_output) as advance:
             reports = _run(
@@ -344,7 +345,7 @@ def export(
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     no_sign: bool = typer.Option(False, "--no-sign", help="Do not add a signed export checkpoint."),
     decrypt: bool = typer.Option(
-        False, "--decrypt", help="Add the readable payloads ([erased] for erased customers): plaintext on disk."
+        False, "--decrypt", help="Add the readable payloads (\\[erased] for erased customers): plaintext on disk."
     ),
     checkpoint_dir: Path = typer.Option(None, "--checkpoint-dir", help="Signed checkpoints (default: under home)."),
     json_output: bool = JSON_OPT,
@@ -384,7 +385,11 @@ def export(
 
         err_console.print(json.dumps(body, ensure_ascii=False))
     else:
-        err_console.print(f"[green]✓[/] exported {summary.records} records from {len(summary.orgs)} orgs")
+        records, orgs = summary.records, len(summary.orgs)
+        err_console.print(
+            f"[green]✓[/] exported {records} record{'' if records == 1 else 's'}"
+            f" from {orgs} org{'' if orgs == 1 else 's'}"
+        )
 
 
 @app.command()

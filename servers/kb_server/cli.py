@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape  # KB names and titles are data, not Rich markup ("[faq] 환불")
 
 from core.cliutil import console, print_json, run, table
 
@@ -52,46 +53,14 @@ def create(
         print_json(_kb_row(kb))
         return
     state = "inactive" if inactive else "active"
-    console.print(f"[green]✓[/] created {state} KB [bold]{kb['name']}[/] ({kb['id']})")
-    console.print(f"  next: [cyan]switchboard kb upload {kb['name']} FILE... --org {org}[/]")
+    console.print(f"[green]✓[/] created {state} KB [bold]{escape(kb['name'])}[/] ({kb['id']})")
+    console.print(f"  next: [cyan]switchboard kb upload {escape(kb['name'])} FILE... --org {org}[/]")
 
 
-def _expand(paths: list[Path], links: dict[str, list[str]] | None = None) -> list[Path]:
-    """Files to upload: named files as given, and each folder's supported regular files.
-
-    Folder uploads never follow symbolic links (a link to /etc/passwd must not become a KB
-    document): each one is skipped with a warning line. A file named on the command line may be
-    a link; it is uploaded and reported. ``links`` collects both lists for the report.
-    """
+def _warn(line: str) -> None:
     from core.cliutil import err_console
-    from servers.kb_server.parsers import SUPPORTED
 
-    links = {"skipped": [], "followed": []} if links is None else links
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for entry in sorted(path.iterdir()):
-                if entry.is_symlink():
-                    links["skipped"].append(str(entry))
-                    err_console.print(
-                        f"[yellow]![/] skipped symlink {entry} → {_link_target(entry)}:"
-                        " folder uploads never follow links; name the file itself to upload it"
-                    )
-                elif entry.is_file() and entry.suffix.lower() in SUPPORTED:
-                    files.append(entry)
-        else:
-            if path.is_symlink():
-                links["followed"].append(str(path))
-                err_console.print(f"[yellow]![/] {path} is a symlink to {_link_target(path)}: uploading its target")
-            files.append(path)
-    return files
-
-
-def _link_target(path: Path) -> str:
-    try:
-        return str(path.readlink())
-    except OSError:
-        return "(unreadable)"
+    err_console.print(f"[yellow]![/] {escape(line)}", soft_wrap=True)
 
 
 def _manifest(path: Path) -> dict[str, str]:
@@ -114,7 +83,11 @@ async def _store_version(org: str, kb: str, items: list[Any]) -> Any:
 @app.command("upload")
 def upload(
     kb: str = typer.Argument(..., help="KB name or id."),
-    files: list[Path] = typer.Argument(..., help="Files or folders: .md .txt .html .pdf .docx"),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Files (.md .txt .html .pdf .docx), or folders: a folder gives the files directly inside it;"
+        " subfolders, symlinks and other file types are skipped with a warning.",
+    ),
     org: str = OrgOption,
     doc_id: str = typer.Option(None, help="Document id (one file only; default: the file name)."),
     title: str = typer.Option(None, help="Title (one file only; default: the first heading or file name)."),
@@ -127,20 +100,25 @@ def upload(
 ) -> None:
     """Upload documents as one new KB version. Identical content is skipped; a bad file changes nothing.
 
-    The documents are keyword-searchable at once; semantic vectors are computed by the running
-    server in the background, or now with --embed, or later with `switchboard kb embed`.
+    A folder gives the .md .txt .html .pdf .docx files directly inside it, not
+    its subfolders' (upload each subfolder on its own). Every entry left out
+    (subfolder, other file type, symlink) is named with the reason; a folder
+    with nothing to upload is an error, and nothing is written.
+
+    The documents are keyword-searchable at once; semantic vectors are computed
+    by the running server in the background, or now with --embed, or later with
+    `switchboard kb embed`.
     """
     from dataclasses import asdict
 
     from rich.progress import Progress
 
     from core.errors import invalid
+    from servers.kb_server.folders import expand
     from servers.kb_server.store import UploadItem
 
-    links: dict[str, list[str]] = {"skipped": [], "followed": []}
-    paths = _expand(files, links)
-    if not paths:
-        run(lambda: _raise(invalid("no supported files found (.md .txt .html .pdf .docx)")))
+    found = run(lambda: _call(expand, files, _warn))
+    paths = found.files
     if len(paths) > 1 and (doc_id or title or source):
         run(lambda: _raise(invalid("--doc-id, --title and --source need exactly one file")))
 
@@ -169,8 +147,9 @@ def upload(
                 "version": result.version,
                 "new_version": result.new_version,
                 "documents": [asdict(d) for d in result.documents],
-                "symlinks_skipped": links["skipped"],
-                "symlinks_followed": links["followed"],
+                "skipped": [asdict(s) for s in found.skipped],
+                "symlinks_skipped": found.symlinks_skipped,
+                "symlinks_followed": found.symlinks_followed,
             }
         )
         return
@@ -178,15 +157,22 @@ def upload(
         note = f" (same content as {d.same_as})" if d.status == "unchanged" and d.same_as != d.doc_id else ""
         console.print(f"  {d.status:9} {d.doc_id}  {d.n_chunks} chunks{note}")
     if result.new_version:
-        console.print(f"[green]✓[/] {result.kb_name} is now at version {result.version}")
+        console.print(f"[green]✓[/] {escape(result.kb_name)} is now at version {result.version}")
         if not embed:
             console.print("  semantic vectors: computed by the running server, or run [cyan]switchboard kb embed[/]")
     else:
-        console.print(f"[yellow]=[/] nothing changed: {result.kb_name} stays at version {result.version}")
+        console.print(f"[yellow]=[/] nothing changed: {escape(result.kb_name)} stays at version {result.version}")
+    if found.skipped:
+        console.print(f"[yellow]![/] {len(found.skipped)} skipped (named above with the reason)")
 
 
 async def _raise(err: Exception) -> None:
     raise err
+
+
+async def _call(func: Any, *args: Any) -> Any:
+    """``func(*args)`` inside :func:`run`, so its SwitchboardError prints as one line and exits 2."""
+    return func(*args)
 
 
 async def _embed(org: str, kb_id: str | None, json_output: bool, limit: int | None = None) -> int:
@@ -244,7 +230,14 @@ def list_cmd(org: str = OrgOption, json_output: bool = JsonOption) -> None:
         console.print(f"no knowledge bases yet: [cyan]switchboard kb create NAME --org {org}[/]")
         return
     rows = [
-        (k["name"], k["kb_id"], "yes" if k["is_active"] else "no", k["version"], k["n_documents"], k["n_chunks"])
+        (
+            escape(k["name"]),
+            k["kb_id"],
+            "yes" if k["is_active"] else "no",
+            k["version"],
+            k["n_documents"],
+            k["n_chunks"],
+        )
         for k in kbs
     ]
     console.print(table(f"Knowledge bases of {org}", ["name", "id", "active", "version", "docs", "chunks"], rows))
@@ -303,11 +296,12 @@ def show(
     emb = data["embedding"]
     share = emb["embedded"] / emb["total"] if emb["total"] else 1.0
     console.print(
-        f"[bold]{data['name']}[/] ({data['kb_id']}) — {'active' if data['is_active'] else '[yellow]inactive[/]'},"
+        f"[bold]{escape(data['name'])}[/] ({data['kb_id']}) —"
+        f" {'active' if data['is_active'] else '[yellow]inactive[/]'},"
         f" version {data['version']}, {data['n_documents']} documents, {data['n_chunks']} chunks"
     )
     if data["description"]:
-        console.print(f"  {data['description']}")
+        console.print(f"  {escape(data['description'])}")
     console.print(f"  semantic vectors: {emb['embedded']}/{emb['total']} ({share:.0%}) with {emb['model_id']}")
     if emb["sentence_vectors"] and emb["whole_embedded"] > emb["embedded"]:
         console.print(
@@ -316,7 +310,7 @@ def show(
             " (`switchboard kb embed`)"
         )
     rows = [
-        (d["doc_id"], d["title"], d["mime_type"].split("/")[-1][:20], d["n_chunks"], d["n_pages"] or "")
+        (d["doc_id"], escape(d["title"]), d["mime_type"].split("/")[-1][:20], d["n_chunks"], d["n_pages"] or "")
         for d in data["documents"]
     ]
     console.print(table("Documents", ["doc_id", "title", "type", "chunks", "pages"], rows))
@@ -329,7 +323,9 @@ def _set_active(kb: str, org: str, active: bool, json_output: bool) -> None:
     if json_output:
         print_json(_kb_row(info))
         return
-    console.print(f"[green]✓[/] {info['name']} is now {'active (searched)' if active else 'inactive (not searched)'}")
+    console.print(
+        f"[green]✓[/] {escape(info['name'])} is now {'active (searched)' if active else 'inactive (not searched)'}"
+    )
 
 
 @app.command("activate")
@@ -368,7 +364,7 @@ def delete_doc(
     if json_output:
         print_json({"kb_id": result.kb_id, "kb_name": result.kb_name, "version": result.version, "deleted": doc_id})
         return
-    console.print(f"[green]✓[/] removed {doc_id}; {result.kb_name} is now at version {result.version}")
+    console.print(f"[green]✓[/] removed {doc_id}; {escape(result.kb_name)} is now at version {result.version}")
 
 
 @app.command("versions")
@@ -390,7 +386,7 @@ def versions(
                 (
                     r["version"],
                     r["change"],
-                    r["summary"][:60],
+                    escape(r["summary"][:60]),
                     r["n_documents"],
                     r["n_chunks"],
                     r["content_sha256"][:16],
@@ -450,10 +446,10 @@ def search_cmd(
         console.print("no hits")
         return
     for n, h in enumerate(hits, 1):
-        where = f"p.{h['page']}" if h["page"] else (h["section"] or "")
+        where = f"p.{h['page']}" if h["page"] else escape(h["section"] or "")
         console.print(
-            f"[bold]{n}.[/] [cyan]{h['title']}[/] {where}  [dim]{h['kb_name']} v{h['version']} · {h['doc_id']} ·"
-            f" {h['chunk_id']} · score {h['score']:.3f}[/]"
+            f"[bold]{n}.[/] [cyan]{escape(h['title'])}[/] {where}  [dim]{escape(h['kb_name'])} v{h['version']} ·"
+            f" {h['doc_id']} · {h['chunk_id']} · score {h['score']:.3f}[/]"
         )
         console.print(f"   {h['text'][:300]}", markup=False, highlight=False)
 
@@ -479,7 +475,9 @@ def load_demo_cmd(
         )
         return
     changed = sum(1 for d in result.documents if d.status != "unchanged")
-    console.print(f"[green]✓[/] demo KB {result.kb_name} at version {result.version} ({changed} documents changed)")
+    console.print(
+        f"[green]✓[/] demo KB {escape(result.kb_name)} at version {result.version} ({changed} documents changed)"
+    )
 
 
 @app.command("import")
@@ -522,4 +520,5 @@ def import_cmd(
     if json_output:
         print_json(summary)
         return
-    console.print(table(f"Imported {file.name}", ["what", "value"], summary.items()))
+    rows = [(key, escape(str(value))) for key, value in summary.items()]
+    console.print(table(f"Imported {escape(file.name)}", ["what", "value"], rows))

@@ -47,6 +47,21 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise invalid(f"{path.name}: use a .jsonl, .csv or .parquet file")
 
 
+def _kind(value: Any) -> str:
+    """What a row's value is, in JSON's words: a JSONL ``"text": 123`` is "a number"."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (bytes, bytearray)):
+        return "bytes"
+    return type(value).__name__
+
+
 def read_rows(path: Path) -> list[Any]:
     """UploadItems for every row of ``path``; the first bad row raises with its line number."""
     from servers.kb_server.store import UploadItem, validate_doc_id
@@ -68,14 +83,22 @@ def read_rows(path: Path) -> list[Any]:
                 raise invalid(f"{where}: metadata is not a JSON object") from None
         if not isinstance(meta, dict):
             raise invalid(f"{where}: metadata must be an object")
-        if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+        if doc_id is None:
             raise invalid(f"{where}: `id` is missing")
-        if not isinstance(text, str) or not text.strip():
-            raise invalid(f"{where}: `text` is missing or empty")
+        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+            raise invalid(f"{where}: `id` must be a string or a whole number, not {_kind(doc_id)}")
+        if not str(doc_id).strip():
+            raise invalid(f"{where}: `id` is empty")
+        if text is None:
+            raise invalid(f"{where}: `text` is missing")
+        if not isinstance(text, str):
+            raise invalid(f"{where}: `text` must be a string, not {_kind(text)}")
+        if not text.strip():
+            raise invalid(f"{where}: `text` is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise invalid(f"{where}: `text` is longer than {MAX_TEXT_CHARS} characters")
         if title is not None and not isinstance(title, str):
-            raise invalid(f"{where}: `title` must be text")
+            raise invalid(f"{where}: `title` must be a string, not {_kind(title)}")
         try:
             doc_id = validate_doc_id(str(doc_id).strip())
         except Exception as exc:

@@ -120,3 +120,62 @@ def test_verify_reports_records_waiting_in_a_stopped_servers_journal(audit_db):
     human = cli("verify")
     assert "3 tool-call record(s) wait in the journal of a stopped server" in human.stdout
     assert run_async(lambda: sql("SELECT COUNT(*) FROM audit_event"))[0][0] == 2  # verify writes nothing
+
+
+def _lost_to_markup(typer_app) -> list[str]:
+    """Help texts (commands and options) that Rich would change by reading them as markup."""
+    import click
+    from rich.errors import MarkupError
+    from rich.text import Text
+    from typer.main import get_command
+
+    lost: list[str] = []
+
+    def walk(command: click.Command) -> None:
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        for text in texts:
+            try:
+                shown = Text.from_markup(text).plain
+            except MarkupError:
+                shown = None
+            if shown != text.replace("\\[", "["):
+                lost.append(f"{command.name}: {text!r} shows as {shown!r}")
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(get_command(typer_app))
+    return lost
+
+
+def test_help_texts_survive_rich_markup():
+    assert _lost_to_markup(app) == []
+    shown = " ".join(cli("export", "--help").stdout.replace("│", " ").split())
+    assert "([erased] for erased customers)" in shown
+
+
+def test_export_summary_counts_in_the_singular_and_plural(tmp_path):
+    seed(1)
+    one = cli("export", "-o", str(tmp_path / "one.jsonl"))
+    assert one.exit_code == 0 and "exported 1 record from 1 org" in " ".join(one.stderr.split())
+
+    async def other_org() -> None:
+        from audit import append
+
+        await append(event(9, "globex"))
+
+    run_async(other_org)
+    seed(1)
+    two = cli("export", "-o", str(tmp_path / "two.jsonl"))
+    assert two.exit_code == 0 and "exported 3 records from 2 orgs" in " ".join(two.stderr.split())
+
+
+def test_error_lines_quote_user_input_that_looks_like_markup(tmp_path):
+    seed(1)
+    since = cli("export", "--since", "[/x]")  # Rich used to raise MarkupError here (a traceback)
+    assert since.exit_code == 2 and "[/x]" in since.stderr
+    missing = cli("verify", "--file", str(tmp_path / "[/x].jsonl"))
+    assert missing.exit_code == 2 and "[/x].jsonl: no such export file" in " ".join(missing.stderr.split())
+    key = cli("verify", "--public-key", str(tmp_path / "[red]key.pem"))
+    assert key.exit_code == 2 and "[red]key.pem: no such file" in " ".join(key.stderr.split())
+    witness = cli("verify", "--witness", str(tmp_path / "[bold]w"))
+    assert witness.exit_code == 2 and "[bold]w: no such directory" in " ".join(witness.stderr.split())

@@ -19,9 +19,9 @@ def kb(*args: str) -> tuple[int, str]:
 
 
 def kb_json(*args: str):
-    code, out = kb(*args, "--json")
-    assert code == 0, out
-    return json.loads(out)
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # warnings (a skipped file) go to stderr
 
 
 def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "refund.md").write_text("# 환불 정책\n\n에이크미 환불은 3영업일이 걸립니다.\n", encoding="utf-8")
     (docs / "ship.md").write_text("# 배송\n\n배송은 1~2일 걸립니다.\n", encoding="utf-8")
-    (docs / "notes.xyz").write_text("ignored: unsupported files in a folder are skipped", encoding="utf-8")
+    (docs / "notes.xyz").write_text("unsupported files in a folder are skipped, with a warning", encoding="utf-8")
     other = tmp_path / "globex.md"
     other.write_text("# 환불 정책\n\n글로벡스 환불은 7영업일이 걸립니다.\n", encoding="utf-8")
 
@@ -38,6 +38,7 @@ def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
     kb_json("create", "정책", "--org", "globex")
     up = kb_json("upload", "정책", str(docs), "--org", "acme")
     assert up["version"] == 1 and [d["status"] for d in up["documents"]] == ["created", "created"]
+    assert [s["path"] for s in up["skipped"]] == [str(docs / "notes.xyz")]
     again = kb_json("upload", "정책", str(docs / "refund.md"), "--org", "acme")
     assert not again["new_version"] and again["documents"][0]["status"] == "unchanged"
     kb_json("upload", "정책", str(other), "--org", "globex", "--doc-id", "refund")

@@ -89,7 +89,7 @@ def test_kb_import_rows_one_version_bad_row_changes_nothing_and_batch_search(dat
         {"id": 3, "title": "Exchange", "text": "Exchanges are accepted within 7 days of delivery."},
     ]
     bad_cases = [
-        ({"id": "r9", "text": ""}, "`text` is missing"),
+        ({"id": "r9", "text": ""}, "`text` is empty"),
         ({"text": "no id"}, "`id` is missing"),
         ({"id": "r1", "text": "dup"}, "appears twice"),
         ({"id": "../etc/passwd", "text": "x"}, "document id"),
