@@ -87,12 +87,12 @@ def test_a_read_only_command_in_the_wrong_home_says_where_it_looked_and_creates_
     # docs/host.md's chat command, typed before pointing SWITCHBOARD_HOME at the demo's data
     proc = walk.sb("chat", "--customer", "C-1001", stdin="안녕하세요\n", check=False)
     default_home = Path(walk.env["HOME"]) / ".local" / "share" / "switchboard"
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # NOT_FOUND, the exit status of every error
     assert "NOT_FOUND" in proc.stderr and str(default_home) in proc.stderr
     assert "export SWITCHBOARD_HOME" in proc.stderr
     assert not (default_home / "switchboard.db").exists(), "a read-only command created a database"
     for args in (["kb", "list", "--org", "demo"], ["memory", "list", "--org", "demo", "--customer", "C-1001"]):
-        assert walk.sb(*args, check=False).returncode == 1
+        assert walk.sb(*args, check=False).returncode == 2
     assert not (default_home / "switchboard.db").exists()
 
 

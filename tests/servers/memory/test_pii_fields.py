@@ -53,6 +53,16 @@ async def _leaks() -> list[tuple[str, str, str]]:
     return [(t, c, v) for t, c, v in await _stored_strings() if LEAKS.search(v)]
 
 
+async def _leaks_then_close() -> list[tuple[str, str, str]]:
+    """:func:`_leaks` from a sync test: its engine must not outlive this event loop."""
+    from core.db import dispose_engines
+
+    try:
+        return await _leaks()
+    finally:
+        await dispose_engines()
+
+
 def _cli(*args: str) -> tuple[int, str, str]:
     from switchboard_cli import build_app
 
@@ -193,7 +203,7 @@ def test_an_imported_conversation_keeps_no_personal_data_in_any_field(database_u
         assert code == 0, output
         # verbatim: both turns, masked; extraction: the contact fact (the bare "전화는 …, 메일 …" is left out)
         assert json.loads(stdout)["memories_added"] == (2 if infer == "--verbatim" else 1)
-    assert asyncio.run(_leaks()) == []
+    assert asyncio.run(_leaks_then_close()) == []
     code, stdout, output = _cli("export", "--org", "acmeverbatim", "--customer", "C1")
     assert code == 0, output
     assert not LEAKS.search(stdout) and "김철수" in stdout
@@ -227,3 +237,58 @@ def test_a_read_on_a_missing_home_is_a_json_error_with_the_usual_exit_code(tmp_p
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["error"]["code"] == "NOT_FOUND"
     assert "no Switchboard data in" in done.stderr and not (tmp_path / "nohome").exists()
+
+
+async def test_memory_0003_masks_what_a_store_kept_before_it(database_url: str) -> None:
+    """A row written the old way (raw metadata, speaker, slot values, tokens and a vector made from
+    the raw name) is masked in place by the migration; its vectors go back to the worker."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from core.db import get_engine
+    from core.migrate import alembic_config
+
+    engine = await get_engine()
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    meta = {"speaker": f"김철수 {RAW['rrn']}", "note": f"card {RAW['card']}", "message_index": 0, "role": "user"}
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "memory_0002"))
+        for memory_id, row_meta, slots in (
+            ("old-1", meta, {"phone": RAW["phone_digits"]}),
+            ("old-2", {"role": "user", "message_index": 1}, None),  # nothing to mask: left as it is
+        ):
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO memory_item (id, org_id, customer_ref, text, content_hash, tokens, kind,"
+                    " categories, meta, slot_values, source, status, observed_at, created_at, updated_at,"
+                    " change_seq, vector_model) VALUES (:id, 'acme', 'C1', '연락처 바꿨어요', :id,"
+                    " :tokens, 'message', '[]', :meta, :slots, 'message', 'active', :at, :at, :at, 1, 'm')"
+                ),
+                {
+                    "id": memory_id,
+                    "tokens": f"연락처 바꾸 김철수 {RAW['rrn']} 900101 1234567" if memory_id == "old-1" else "연락처",
+                    "meta": json.dumps(row_meta, ensure_ascii=False),
+                    "slots": json.dumps(slots) if slots else None,
+                    "at": at,
+                },
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO memory_vector (memory_id, org_id, customer_ref, model_id, dim, vector)"
+                    " VALUES (:id, 'acme', 'C1', 'm', 1, :v)"
+                ),
+                {"id": memory_id, "v": b"\0\0\0\0"},
+            )
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "heads"))
+    assert await _leaks() == []
+    async with engine.connect() as conn:
+        rows = {r.id: r for r in (await conn.execute(sa.text("SELECT * FROM memory_item"))).all()}
+        vectors = {r[0] for r in (await conn.execute(sa.text("SELECT memory_id FROM memory_vector"))).all()}
+    old = rows["old-1"]
+    stored_meta = json.loads(old.meta) if isinstance(old.meta, str) else old.meta
+    assert stored_meta["speaker"].startswith("김철수 ") and stored_meta["message_index"] == 0
+    assert "김철수" in old.tokens.split() and old.vector_model is None
+    assert vectors == {"old-2"}  # the masked row is embedded again; the other keeps its vector
+    assert rows["old-2"].vector_model == "m" and rows["old-2"].tokens == "연락처"
