@@ -20,6 +20,10 @@ _NATIONAL = re.compile(r"^01(?:0[0-9]{8}|[16789][0-9]{7,8})$")
 PHONE_PATTERN = r"^[+(]?[0-9][0-9 ().-]{7,30}$"
 """A loose shape check for schemas; :func:`parse_phone` does the real validation."""
 
+ERASED = "[erased]"
+"""What an erased customer's name and phone fields hold (``switchboard customer erase``): not a
+name, and no number :func:`parse_phone` accepts, so no lookup by a real number can match it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Phone:
@@ -56,8 +60,11 @@ def parse_phone(raw: str) -> Phone:
 
 
 def mask_name(name: str) -> str:
-    """Korean-style name masking: 김민수 → 김*수, 이준 → 이*, John Smith → J*** S****."""
+    """Korean-style name masking: 김민수 → 김*수, 이준 → 이*, John Smith → J*** S****; an erased
+    customer's placeholder is shown as it is."""
     name = name.strip()
+    if name == ERASED:
+        return name
     if not name:
         return ""
     if " " in name:
