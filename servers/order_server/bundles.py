@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from servers.order_server.phonekey import phone_key
 from servers.order_server.tables import customer, order, order_item, payment, refund, shipment, shipment_event
 
 
@@ -105,12 +106,12 @@ async def existing_orders(conn: AsyncConnection, org_id: str, order_ids: Sequenc
 
 
 async def existing_customers(conn: AsyncConnection, org_id: str, refs: Iterable[str]) -> dict[str, str]:
-    """customer_ref → phone_e164 for the refs that already exist."""
+    """customer_ref → stored phone key (:func:`phonekey.phone_key`) for the refs that already exist."""
     refs = list(refs)
     found: dict[str, str] = {}
     for start in range(0, len(refs), 500):
         chunk = refs[start : start + 500]
-        query = select(customer.c.customer_ref, customer.c.phone_e164).where(
+        query = select(customer.c.customer_ref, customer.c.phone_key).where(
             customer.c.org_id == org_id, customer.c.customer_ref.in_(chunk)
         )
         found.update(dict((await conn.execute(query)).tuples().all()))
@@ -209,7 +210,7 @@ async def insert_bundles(
                     "org_id": org_id,
                     "customer_ref": c.customer_ref,
                     "name": c.name,
-                    "phone_e164": c.phone_e164,
+                    "phone_key": phone_key(org_id, c.phone_e164),
                     "phone_masked": c.phone_masked,
                     "created_at": now,
                 }
@@ -237,7 +238,7 @@ async def update_customers(conn: AsyncConnection, org_id: str, customers: Sequen
     statement = (
         update(customer)
         .where(customer.c.org_id == bindparam("k_org"), customer.c.customer_ref == bindparam("k_ref"))
-        .values(name=bindparam("name"), phone_e164=bindparam("phone_e164"), phone_masked=bindparam("phone_masked"))
+        .values(name=bindparam("name"), phone_key=bindparam("phone_key"), phone_masked=bindparam("phone_masked"))
     )
     await conn.execute(
         statement,
@@ -246,7 +247,7 @@ async def update_customers(conn: AsyncConnection, org_id: str, customers: Sequen
                 "k_org": org_id,
                 "k_ref": c.customer_ref,
                 "name": c.name,
-                "phone_e164": c.phone_e164,
+                "phone_key": phone_key(org_id, c.phone_e164),
                 "phone_masked": c.phone_masked,
             }
             for c in customers

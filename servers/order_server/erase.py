@@ -31,7 +31,7 @@ from core.db import checkpoint_wal, get_engine, get_pooled_engine, write_transac
 from servers.order_server.phone import ERASED
 from servers.order_server.tables import customer, order, refund, refund_confirmation, shipment_event
 
-CUSTOMER_FIELDS = ("name", "phone_e164", "phone_masked")
+CUSTOMER_FIELDS = ("name", "phone_key", "phone_masked")
 # Per table, the fields of the customer's orders that are personal or free text.
 ORDER_FIELDS: tuple[tuple[Table, tuple[str, ...]], ...] = (
     (order, ("recipient_masked", "ship_region")),

@@ -11,6 +11,7 @@ The file is UTF-8 (with or without BOM) or CP949, as Korean Excel saves it.
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import re
 import unicodedata
@@ -37,6 +38,7 @@ from servers.order_server.bundles import (
 from servers.order_server.business_days import KST
 from servers.order_server.models import PAYMENT_METHOD_LABELS
 from servers.order_server.phone import mask_name, parse_phone
+from servers.order_server.phonekey import phone_key
 from servers.order_server.seed import CARRIERS
 from servers.order_server.tables import ORDER_ID_PATTERN
 
@@ -388,7 +390,7 @@ async def import_csv(
         present = await existing_orders(conn, org_id, [b.order_id for b in bundles])
         known = await existing_customers(conn, org_id, {b.customer.customer_ref for b in bundles})
         if not upsert:
-            rejected.extend(_conflicts(bundles, present, known, _first_lines(rows)))
+            rejected.extend(_conflicts(org_id, bundles, present, known, _first_lines(rows)))
         report.rejected = sorted(set(rejected), key=lambda r: (r.line, r.reason))
         report.orders = len(bundles)
         if report.rejected or dry_run or not bundles:
@@ -422,7 +424,7 @@ async def import_csv(
 
 
 def _conflicts(
-    bundles: list[OrderBundle], present: set[str], known: dict[str, str], first_line: dict[str, int]
+    org_id: str, bundles: list[OrderBundle], present: set[str], known: dict[str, str], first_line: dict[str, int]
 ) -> list[Rejection]:
     """Without --upsert: orders that exist, customers that exist with another phone number."""
     out = []
@@ -434,7 +436,7 @@ def _conflicts(
                 )
             )
         phone = known.get(b.customer.customer_ref)
-        if phone is not None and phone != b.customer.phone_e164:
+        if phone is not None and not hmac.compare_digest(phone, phone_key(org_id, b.customer.phone_e164)):
             reason = f"customer {b.customer.customer_ref} already exists with another phone number: use --upsert"
             out.append(Rejection(first_line[b.order_id], b.order_id, reason))
     return out

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.context import RequestContext
 from core.db import get_engine, is_sqlite
 from core.errors import SwitchboardError, not_found
+from servers.order_server.phonekey import phone_key
 from servers.order_server.tables import customer, order, order_item, payment, refund, shipment, shipment_event
 
 RECENT_ORDERS = 10
@@ -80,7 +81,7 @@ def _by_phone(by_customer: bool) -> Select:
             customer.c.name.label("customer_name"),
         )
         .join(customer, (customer.c.org_id == order.c.org_id) & (customer.c.customer_ref == order.c.customer_ref))
-        .where(customer.c.phone_e164 == bindparam("phone_e164"))
+        .where(customer.c.phone_key == bindparam("phone_key"))
         .order_by(order.c.ordered_at.desc(), order.c.order_id.desc())
         .limit(RECENT_ORDERS + 1),
         by_customer,
@@ -251,7 +252,7 @@ async def orders_by_phone(session: Session, ctx: RequestContext, phone_e164: str
     Each row carries ``item_names``: the product names of its lines, in line order.
     """
     by_customer, params = _scope(ctx)
-    params["phone_e164"] = phone_e164
+    params["phone_key"] = phone_key(ctx.org_id, phone_e164)
     rows = await session.rows(BY_PHONE[by_customer], params)
     if not rows:
         return rows

@@ -34,10 +34,10 @@ customer = Table(
     Column("org_id", String(ORG), primary_key=True),
     Column("customer_ref", String(ORG), primary_key=True),
     Column("name", String(100), nullable=False),
-    Column("phone_e164", String(16), nullable=False),
+    Column("phone_key", String(64), nullable=False),  # HMAC of the E.164 number (phonekey.py), never the number
     Column("phone_masked", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_ord_customer_phone", "org_id", "phone_e164"),
+    Index("ix_ord_customer_phone", "org_id", "phone_key"),
 )
 
 order = Table(

@@ -29,4 +29,4 @@ async def test_migrations_match_the_table_definitions(database_url: str) -> None
         differences = await conn.run_sync(diff)
         heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
     assert differences == []
-    assert "orders_0002" in heads
+    assert "orders_0003" in heads
