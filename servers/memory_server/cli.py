@@ -402,7 +402,18 @@ def import_cmd(
             embedded = await embed_pending(service, bar) if embed and service.vectors else 0
         return report, embedded
 
-    report, embedded = _run(_go)
+    try:
+        report, embedded = _run(_go)
+    except KeyboardInterrupt:
+        from core.cliutil import fail
+        from servers.memory_server.importer import state_path
+
+        fail(
+            "UNAVAILABLE",
+            f"interrupted: the records finished so far are kept ({state_path(file).name} lists them), "
+            "and no record is half-written; run the same command again to resume",
+            exit_code=130,
+        )
     summary = {
         "records": report.records,
         "imported": report.imported,

@@ -102,7 +102,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open(encoding="utf-8-sig") as handle:  # a BOM (Excel, Windows exports) is not data
         for number, line in enumerate(handle, start=1):
             if len(line) > MAX_LINE_CHARS:
-                raise invalid(f"{path.name}:{number}: line longer than {MAX_LINE_CHARS} characters")
+                raise invalid(
+                    f"{path.name}:{number}: line longer than {MAX_LINE_CHARS} characters; nothing was imported"
+                )
             if line.strip():
                 yield number, line
 
