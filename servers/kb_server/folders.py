@@ -36,6 +36,10 @@ SUBFOLDER = (
     " so files of different folders could collide); upload the subfolder on its own"
 )
 LINK = "folder uploads never follow links; name the file itself to upload it"
+HIDDEN = (
+    "a hidden entry (its name starts with '.': a copy's metadata such as macOS '._faq.md', an editor's"
+    " lock or swap file); name the file itself to upload it"
+)
 
 
 @dataclass(slots=True)
@@ -108,8 +112,10 @@ def _folder(folder: Path, out: Expansion, warn: Callable[[str], None]) -> int:
             out.skipped.append(Skipped(str(entry), f"a symlink to {target}: {LINK}"))
             warn(f"skipped symlink {entry} → {target}: {LINK}")
             continue
-        if entry.is_dir():
-            reason: str | None = SUBFOLDER
+        if entry.name.startswith("."):
+            reason: str | None = HIDDEN
+        elif entry.is_dir():
+            reason = SUBFOLDER
         elif not entry.is_file():
             reason = "not a regular file (a pipe, socket or device)"
         else:

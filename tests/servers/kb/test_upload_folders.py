@@ -107,3 +107,18 @@ def test_upload_help_says_what_a_folder_upload_takes() -> None:
     flat = _flat(out.replace("│", " "))
     assert code == 0
     assert "subfolders" in flat and "skipped with a warning" in flat
+
+
+def test_a_folder_copied_from_a_mac_skips_its_hidden_metadata_files(database_url: str, tmp_path: Path) -> None:
+    """macOS copies leave '._name.md' AppleDouble files (binary) beside each document; an editor
+    leaves '.name.md.swp'. They are hidden entries, skipped with a reason, not read as documents."""
+    folder = tmp_path / "mac"
+    folder.mkdir()
+    (folder / "refund.md").write_text("# 환불\n\n카드 취소는 3~5영업일이 걸립니다.\n", encoding="utf-8")
+    (folder / "._refund.md").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02\xff\xfe")
+    (folder / ".refund.md.swp").write_bytes(b"b0VIM 8.2\x00\x00\x10\x00")
+    assert kb("create", "MAC", "--org", "acme")[0] == 0
+    out = kb_json("upload", "MAC", str(folder), "--org", "acme")
+    assert [d["doc_id"] for d in out["documents"]] == ["refund"]
+    skipped = {Path(s["path"]).name: s["reason"] for s in out["skipped"]}
+    assert set(skipped) == {"._refund.md", ".refund.md.swp"} and all("hidden" in r for r in skipped.values())
