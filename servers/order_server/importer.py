@@ -37,7 +37,7 @@ from servers.order_server.bundles import (
 )
 from servers.order_server.business_days import KST
 from servers.order_server.models import PAYMENT_METHOD_LABELS
-from servers.order_server.phone import mask_name, parse_phone
+from servers.order_server.phone import ERASED, mask_name, parse_phone
 from servers.order_server.phonekey import phone_key
 from servers.order_server.seed import CARRIERS
 from servers.order_server.tables import ORDER_ID_PATTERN
@@ -391,6 +391,7 @@ async def import_csv(
         known = await existing_customers(conn, org_id, {b.customer.customer_ref for b in bundles})
         if not upsert:
             rejected.extend(_conflicts(org_id, bundles, present, known, _first_lines(rows)))
+        rejected.extend(_erased(bundles, known, _first_lines(rows)))
         report.rejected = sorted(set(rejected), key=lambda r: (r.line, r.reason))
         report.orders = len(bundles)
         if report.rejected or dry_run or not bundles:
@@ -423,6 +424,21 @@ async def import_csv(
     return report
 
 
+def _erased(bundles: list[OrderBundle], known: dict[str, str], first_line: dict[str, int]) -> list[Rejection]:
+    """Rows of customers that `switchboard customer erase` pseudonymised: an import (with --upsert
+    too) must not write their name and phone back."""
+    return [
+        Rejection(
+            first_line[b.order_id],
+            b.order_id,
+            f"customer {b.customer.customer_ref} was erased (switchboard customer erase): remove their rows,"
+            " or give a customer who comes back a new customer_ref",
+        )
+        for b in bundles
+        if known.get(b.customer.customer_ref) == ERASED
+    ]
+
+
 def _conflicts(
     org_id: str, bundles: list[OrderBundle], present: set[str], known: dict[str, str], first_line: dict[str, int]
 ) -> list[Rejection]:
@@ -436,7 +452,7 @@ def _conflicts(
                 )
             )
         phone = known.get(b.customer.customer_ref)
-        if phone is not None and not hmac.compare_digest(phone, phone_key(org_id, b.customer.phone_e164)):
+        if phone not in (None, ERASED) and not hmac.compare_digest(phone, phone_key(org_id, b.customer.phone_e164)):
             reason = f"customer {b.customer.customer_ref} already exists with another phone number: use --upsert"
             out.append(Rejection(first_line[b.order_id], b.order_id, reason))
     return out

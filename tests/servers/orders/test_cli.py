@@ -260,3 +260,35 @@ def test_import_in_batches_with_progress(database_url: str, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output[-500:]
     assert json.loads(result.stdout)["orders"] == 1200
     assert counts()["ord_order"] == 1200
+
+
+def test_an_erased_customer_is_not_written_back_by_an_import(database_url: str, tmp_path: Path) -> None:
+    """After `customer erase`, the shop's next export still holds the customer: an import (plain
+    or --upsert) rejects their rows instead of writing the name and phone back."""
+    from servers.order_server.erase import pseudonymise_customer
+
+    invoke("seed", "--org", DEMO)
+
+    async def _erase() -> None:
+        from core.db import dispose_engines
+
+        try:
+            await pseudonymise_customer(DEMO, "C-1001")
+        finally:
+            await dispose_engines()
+
+    asyncio.run(_erase())
+    comeback = row(order_id="900010", customer_ref="C-1001", customer_name="김민수", phone="010-1234-5678")
+    path = write_csv(tmp_path / "nightly.csv", [row(), comeback])
+    before = counts()
+    for extra in ([], ["--upsert"]):
+        result = invoke("import", str(path), "--org", DEMO, "--json", *extra)
+        assert result.exit_code == 1, result.output
+        rejected = json.loads(result.stdout)["rejected"]
+        assert [r["line"] for r in rejected] == [3] and "was erased" in rejected[0]["reason"], rejected
+        assert counts() == before  # all or nothing: the good line 2 is not loaded either
+    found = call_tool("find_orders", {"phone": "010-1234-5678"})
+    assert json.loads(found.content[0].text)["orders"] == []
+    # the same person coming back under a new reference is a new customer
+    path = write_csv(tmp_path / "new.csv", [row(), comeback | {"customer_ref": "C-1001-2"}])
+    assert invoke("import", str(path), "--org", DEMO).exit_code == 0
