@@ -31,15 +31,15 @@ demo: install
 # a throwaway PostgreSQL cluster on loopback. Both passes run: SQLite, then PostgreSQL.
 test: install
 	@source scripts/test-deps.sh && \
-	  $(PY) -m pytest -q tests && \
-	  SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests
+	  $(PY) -m pytest -q --durations=15 tests && \
+	  SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q --durations=15 -m uses_db tests
 
 # The SQLite pass alone: no PostgreSQL needed (nor started).
 test-sqlite: install
 	@export SWITCHBOARD_TEST_SKIP_POSTGRES=1 && source scripts/test-deps.sh && $(PY) -m pytest -q tests
 
 test-postgres: install
-	@source scripts/test-deps.sh && SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q -m uses_db tests
+	@source scripts/test-deps.sh && SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q --durations=15 -m uses_db tests
 
 bench: install
 	@source scripts/test-deps.sh && for b in bench/*.py; do \
