@@ -4,6 +4,11 @@ The policies run on every utterance before anything else: speech recognised with
 (asked again, then escalated), a customer asking for a person, an angry customer. The model can
 escalate too (the ``escalate_to_human`` tool); either way one review-queue row and one ESCALATED
 event are written, once per session.
+
+A handed-over session makes no more writes on its own: a confirmation waiting for the customer's
+answer is dropped when the session is handed over (a "네" to "잠시만 기다려 주세요" is not a yes to
+the refund asked before), and a write the model proposes afterwards is not put to the customer
+(:mod:`host.toolstep`): the person who takes over decides.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: 
     lang, state = conv.language, conv.state
     turn.escalated = True
     turn.status = "escalated"
+    if state.pending:
+        drop_pending(conv, turn)
     if state.escalated:
         turn.answer = prompts.text("already_escalated", lang)
     else:
@@ -67,6 +74,17 @@ async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: 
         escalated(source)  # the escalations metric (host/telemetry.py)
         await conv.emit("escalated", {"turn_id": turn.id, "reason": reason, "source": source, "review_id": review_id})
     state.messages.append(Message("assistant", turn.answer))
+
+
+def drop_pending(conv: ConversationPort, turn: _Turn) -> None:
+    """The confirmation waiting for an answer is dropped: the session goes to a person."""
+    pending = conv.state.pending or {}
+    conv.state.pending = None
+    turn.asked_turn_update = (pending.get("turn_id", ""), {"user_confirmed": False})
+    turn.event(
+        "CONFIRMATION_DROPPED",
+        {"exposed_name": (pending.get("call") or {}).get("name"), "label": "handed_over", "cues": ["escalated"]},
+    )
 
 
 async def after_failures(conv: ConversationPort, turn: _Turn) -> bool:

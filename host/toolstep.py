@@ -49,8 +49,13 @@ async def handle_tool_calls(conv: ConversationPort, turn: _Turn, text: str, call
     outcomes = await asyncio.gather(*(conv.invoke(turn, call) for call in to_run))
     for call, outcome in zip(to_run, outcomes, strict=True):
         results[call.id] = outcome_result(call, outcome)
-    if confirm is not None and escalate_reason is None:
-        problem = await dialogue.ask(conv, turn, *confirm) if not conv.state.escalated else None
+    if confirm is not None and (escalate_reason is not None or conv.state.escalated):
+        # a handed-over session asks for no write: the person who takes over decides
+        message = "the session is handed over to a person: this call waits for them; tell the customer so"
+        results[confirm[0].id] = error_result(confirm[0], "FORBIDDEN", message)
+        confirm = None
+    if confirm is not None:
+        problem = await dialogue.ask(conv, turn, *confirm)
         if problem is not None:  # not asked (someone else's order): the model is told instead
             results[confirm[0].id] = problem
             confirm = None

@@ -1,0 +1,46 @@
+"""A session handed to a person makes no write on its own (found by a hostile walk).
+
+A refund question was pending when the customer asked for a person; the host answered "상담원에게
+연결해 드리겠습니다. 잠시만 기다려 주세요", the customer said "네" to that, and the refund asked
+before the hand-over was made. Offline planner, engine level.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import SwitchboardError
+from host.records import event_logs, turns
+from tests.host.conftest import make_layer
+from tests.host.test_safety import _at_refund_prompt, _refunds, _rows
+
+
+@pytest.mark.parametrize("handover", ["상담원 연결해 주세요", "아 진짜 짜증나네 장난해요?", "사람이랑 얘기할래요"])
+@pytest.mark.parametrize("then", ["네", "네 진행해 주세요", "언제 연결돼요?"])
+async def test_a_pending_refund_is_dropped_when_the_session_is_handed_over(start, handover, then):
+    layer = make_layer(request_refund="confirm")
+    conv = await _at_refund_prompt(start, layer)
+    handed = await conv.user_message(handover)
+    assert handed.status == "escalated" and conv.state.pending is None
+    after = await conv.user_message(then)
+    assert after.status != "awaiting_confirmation" and after.confirm_prompt is None
+    assert _refunds(layer) == []
+    events = await _rows(event_logs, conv.session_id)
+    dropped = [e for e in events if e["event_type"] == "CONFIRMATION_DROPPED"]
+    assert len(dropped) == 1 and dropped[0]["payload"]["label"] == "handed_over"
+    rows = await _rows(turns, conv.session_id)
+    assert not any(r["user_confirmed"] for r in rows if r["confirm_prompt"] and "환불" in r["confirm_prompt"])
+    with pytest.raises(SwitchboardError) as err:  # nothing left to answer with the UI's button either
+        await conv.confirmation_response(True)
+    assert err.value.code.value == "CONFLICT"
+
+
+async def test_a_handed_over_session_asks_for_no_new_write(start):
+    layer = make_layer(request_refund="confirm")
+    conv = await _at_refund_prompt(start, layer)
+    await conv.user_message("상담원 연결해 주세요")
+    for line in ("주문번호 8841 환불 신청하고 싶어요", "네", "단순 변심이요", "네", "네 진행해 주세요"):
+        result = await conv.user_message(line)
+        assert result.confirm_prompt is None or "환불" not in result.confirm_prompt, (line, result.confirm_prompt)
+    assert _refunds(layer) == []
+    assert conv.state.escalated and conv.state.pending is None
