@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/confirm.py [--quick]
 
-Runs :func:`host.replies.read_reply` over the labelled set in ``host/data/`` (dev and held-out
-halves, Korean and English) and, side by side, the prefix match the host used before issue 11
+Runs :func:`host.replies.read_reply` over the labelled set in ``host/data/`` (dev, held-out and
+hostile splits, Korean and English) and, side by side, the prefix match the host used before issue 11
 (a reply counted as yes when it *started* with 네/어/예/응/...). Prints the confusion matrix (rows:
 label, columns: reading), false confirms (a write would have run), the recall of clear yes (goal
-≥ 97 %) per half and language, and the classification time per reply (kiwi loaded beforehand; its
+≥ 97 %) per split and language, and the classification time per reply (kiwi loaded beforehand; its
 one-off load time is reported apart). ``--quick`` times 3 passes instead of 20.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from _common import parse_args, percentile, print_table, ratio, started_at, write_result
 
-from host.replies import LABELLED_EXPECTED, LabelledReply, ReplyLabel, labelled_replies, read_reply
+from host.replies import LABELLED_EXPECTED, SPLITS, LabelledReply, ReplyLabel, labelled_replies, read_reply
 from host.replies import _load as load_kiwi
 
 LABELS = [label.value for label in ReplyLabel]
@@ -74,7 +74,7 @@ def main() -> None:
     rows = labelled_replies()
     halves = {
         f"{split} {lang}": [r for r in rows if r.split == split and r.language == lang]
-        for split in ("dev", "holdout")
+        for split in SPLITS
         for lang in ("ko", "en")
     }
     metrics: dict[str, Any] = {"kiwi_load_s": round(load_s, 2), "replies": len(rows)}

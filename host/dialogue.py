@@ -124,7 +124,8 @@ async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:
     call = pending.get("call") or {}
     arguments = call.get("arguments") or {}
     tool = conv.tool(call.get("name", ""))
-    reading = read_reply(text, expected=expected_value(arguments))
+    # a lookup's "네 조회해 주세요" names the action asked; for a write it asks for something else
+    reading = read_reply(text, expected=expected_value(arguments), read_only=tool is not None and tool.is_read)
     _classified(turn, reading, pending, "words")
     if tool is None:
         await _drop(conv, turn, text, reading)
