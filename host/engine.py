@@ -350,8 +350,11 @@ class Conversation:
         turn.event("TOOL_CALLED", {"seq": turn.seq, **outcome.summary()})
         if outcome.ok:
             self.state.failure_streak = 0
+            self.state.not_found_streak = 0
             turn.citations.extend(c for c in find_citations(outcome.data) if isinstance(c, dict))
             self._note_order(outcome.data)
+        elif outcome.error_code == "NOT_FOUND":
+            self.state.not_found_streak += 1
         elif outcome.error_code not in _NON_FAILURES:
             self.state.failure_streak += 1
         return outcome

@@ -89,9 +89,14 @@ def drop_pending(conv: ConversationPort, turn: _Turn) -> None:
 
 async def after_failures(conv: ConversationPort, turn: _Turn) -> bool:
     """Hand over when the calls failed too often in a row (``tool_failures_to_escalate``), whether
-    the model proposed them or the customer confirmed them; True when the session was handed over."""
-    streak = conv.state.failure_streak
-    if streak < conv.settings.tool_failures_to_escalate:
-        return False
-    await escalate(conv, turn, "tool_failures", detail=f"{streak} failed calls in a row")
-    return True
+    the model proposed them or the customer confirmed them, or when lookups found nothing too often
+    in a row (``not_found_to_escalate``: a customer who cannot find their order, or someone trying
+    order numbers); True when the session was handed over."""
+    state, settings = conv.state, conv.settings
+    if state.failure_streak >= settings.tool_failures_to_escalate:
+        await escalate(conv, turn, "tool_failures", detail=f"{state.failure_streak} failed calls in a row")
+        return True
+    if state.not_found_streak >= settings.not_found_to_escalate:  # an order the customer cannot find
+        await escalate(conv, turn, "not_found", detail=f"{state.not_found_streak} lookups in a row found nothing")
+        return True
+    return False

@@ -48,6 +48,7 @@ REASONS = {
     "customer": {"ko": "고객 요청: 상담원 연결", "en": "customer asked for a person"},
     "low_asr_confidence": {"ko": "음성 인식 신뢰도 낮음", "en": "low speech-recognition confidence"},
     "tool_failures": {"ko": "도구 호출 반복 실패", "en": "repeated tool failures"},
+    "not_found": {"ko": "조회 결과 없음 반복", "en": "repeated lookups that found nothing"},
     "angry_customer": {"ko": "고객 불만(감정 격앙)", "en": "upset customer"},
     "model": {"ko": "상담 모델 판단", "en": "the model asked for a person"},
     "caller_verification": {"ko": "본인 확인 실패(시도 횟수 초과)", "en": "caller verification failed too often"},

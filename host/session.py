@@ -48,6 +48,7 @@ class EngineSettings:
     min_asr_confidence: float = 0.6
     low_confidence_turns_to_escalate: int = 2
     tool_failures_to_escalate: int = 3
+    not_found_to_escalate: int = 3  # lookups in a row that found nothing: the customer is stuck
     max_model_steps: int = 6
     turn_timeout_s: float = 120.0
     stream: bool = True
@@ -118,6 +119,7 @@ class SessionState:
     memories: list[str] = field(default_factory=list)
     low_confidence_streak: int = 0
     failure_streak: int = 0
+    not_found_streak: int = 0
     escalated: bool = False
     escalation_reason: str | None = None
     topics: list[str] = field(default_factory=list)
@@ -140,6 +142,7 @@ class SessionState:
             "memories": self.memories,
             "low_confidence_streak": self.low_confidence_streak,
             "failure_streak": self.failure_streak,
+            "not_found_streak": self.not_found_streak,
             "escalated": self.escalated,
             "escalation_reason": self.escalation_reason,
             "topics": self.topics,

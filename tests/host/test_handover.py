@@ -44,3 +44,29 @@ async def test_a_handed_over_session_asks_for_no_new_write(start):
         assert result.confirm_prompt is None or "환불" not in result.confirm_prompt, (line, result.confirm_prompt)
     assert _refunds(layer) == []
     assert conv.state.escalated and conv.state.pending is None
+
+
+async def test_lookups_that_find_nothing_three_times_in_a_row_hand_the_session_over(start):
+    """A customer who cannot find their order (or someone trying order numbers) goes to a person
+    after the third lookup in a row that found nothing; a found order resets the count."""
+    from core.errors import not_found
+
+    layer = make_layer(request_refund="confirm")
+
+    def get_order(args):
+        if args["order_id"] != "8841":
+            raise not_found("no such order for this customer")
+        return {"order_id": "8841", "items": [{"name": "이어폰"}]}
+
+    layer.handlers["orders_get_order"] = get_order
+    conv = await start(layer)
+    for order_id in ("9999", "9998", "8841", "9997", "9996"):  # the found 8841 starts the count again
+        await conv.user_message(f"주문번호 {order_id} 조회해 주세요")
+        result = await conv.user_message("네")
+        assert result.status != "escalated" and not conv.state.escalated, order_id
+    await conv.user_message("주문번호 9995 조회해 주세요")
+    handed = await conv.user_message("네")
+    assert handed.status == "escalated" and conv.state.escalated
+    events = await _rows(event_logs, conv.session_id)
+    (escalation,) = [e for e in events if e["event_type"] == "ESCALATED"]
+    assert escalation["payload"]["source"] == "not_found"
