@@ -34,6 +34,9 @@ PROMPT_PATH = Path(__file__).parent / "prompts" / "cs_agent.md"
 CONFIRM_TOOLS = frozenset({"get_order", "request_refund", "confirm_refund"})
 IRREVERSIBLE_TOOLS = frozenset({"request_refund", "confirm_refund", "delete_memory", "delete_all_memories"})
 READ_PREFIXES = ("get_", "find_", "search", "list_", "lookup")
+# read-only tools whose names say otherwise: verify_caller compares a phone and a name and changes
+# nothing; classed as a write, an anonymous caller could never be verified (host/callercheck.py)
+READ_TOOLS = frozenset({"verify_caller"})
 # Search servers embed queries; their first call on a cold, busy machine can take well over 10 s.
 SLOW_SERVERS = frozenset({"kb", "memory"})
 SLOW_TIMEOUT_MS = 30_000
@@ -43,7 +46,7 @@ def demo_risk_class(tool: str) -> str:
     """The demo reviewer's risk class, decided from the tool's name (never its annotations)."""
     if tool in IRREVERSIBLE_TOOLS or tool.startswith(("delete_", "cancel_", "erase_")):
         return "irreversible"
-    if tool.startswith(READ_PREFIXES) or tool.endswith("_history"):
+    if tool in READ_TOOLS or tool.startswith(READ_PREFIXES) or tool.endswith("_history"):
         return "read"
     return "write"
 

@@ -14,6 +14,7 @@ def test_demo_review_choices():
     assert demo_risk_class("request_refund") == "irreversible"
     assert demo_risk_class("delete_all_memories") == "irreversible"
     assert demo_risk_class("add_memory") == "write"
+    assert demo_risk_class("verify_caller") == "read"  # else an anonymous caller can never be verified
     assert demo_policy("get_order") == demo_policy("request_refund") == "confirm"
     assert demo_policy("find_orders") == "never"
     assert importable_servers(["orders", "no-such-server"]) == ["orders"]
@@ -27,7 +28,8 @@ async def test_demo_publishes_approves_and_is_idempotent(db):
     assert policies["orders__request_refund"] == "confirm"
     orders = await show_version(f"orders@{first.tools[0].server_version}")
     assert orders.status == "approved" and orders.history[-1].changed_by == "demo"
-    assert {t.name: t.risk_class for t in orders.tools}["request_refund"] == "irreversible"
+    risk = {t.name: t.risk_class for t in orders.tools}
+    assert risk["request_refund"] == "irreversible" and risk["verify_caller"] == "read"
     launch = orders.launch
     assert launch["command"].endswith("/switchboard") and launch["args"] == ["serve", "orders", "--trust-meta"]
 
