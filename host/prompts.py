@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 ESCALATE_TOOL = "escalate_to_human"
+# the error code of a write the model proposes after the session was handed to a person
+HANDED_OVER = "HANDED_OVER"
 ESCALATE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"reason": {"type": "string", "maxLength": 300, "description": "Why a person should take over"}},

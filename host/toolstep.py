@@ -52,7 +52,7 @@ async def handle_tool_calls(conv: ConversationPort, turn: _Turn, text: str, call
     if confirm is not None and (escalate_reason is not None or conv.state.escalated):
         # a handed-over session asks for no write: the person who takes over decides
         message = "the session is handed over to a person: this call waits for them; tell the customer so"
-        results[confirm[0].id] = error_result(confirm[0], "FORBIDDEN", message)
+        results[confirm[0].id] = error_result(confirm[0], prompts.HANDED_OVER, message)
         confirm = None
     if confirm is not None:
         problem = await dialogue.ask(conv, turn, *confirm)

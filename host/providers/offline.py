@@ -18,6 +18,7 @@ from host import nlu
 from host.answer import best_sentence, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
+from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
 
@@ -122,6 +123,14 @@ TEXT = {
     "not_found": {
         "ko": "입력하신 정보로 조회된 내역이 없습니다. 주문번호를 다시 확인해 주시겠어요?",
         "en": "I couldn't find anything for that. Could you check the order number?",
+    },
+    "conflict": {
+        "ko": "이미 진행 중이거나 처리된 요청이라 다시 진행하지 않았습니다. 진행 상황을 확인해 드릴까요?",
+        "en": "That is already under way or done, so I didn't do it again. Shall I check where it stands?",
+    },
+    "handed_over": {
+        "ko": "상담원에게 연결 중입니다. 요청하신 내용은 상담원이 이어서 도와드리겠습니다.",
+        "en": "You're being connected to a person; they will take care of this request.",
     },
     "failed": {
         "ko": "죄송합니다. 조회 중 문제가 발생했습니다. 잠시 후 다시 시도해 주세요.",
@@ -423,7 +432,12 @@ class OfflinePlanner:
         if last.is_error:
             if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
                 return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
-            key = {"NOT_FOUND": "not_found", "FORBIDDEN": "unverified"}.get(_error_code(last) or "", "failed")
+            key = {
+                "NOT_FOUND": "not_found",
+                "FORBIDDEN": "unverified",
+                "CONFLICT": "conflict",
+                HANDED_OVER: "handed_over",
+            }.get(_error_code(last) or "", "failed")
             return ModelReply(text=_t(key, lang), state=state)
         follow_up = self._follow_up(request, by_capability, calls, lang, state)
         if follow_up is not None:

@@ -39,9 +39,12 @@ async def test_a_handed_over_session_asks_for_no_new_write(start):
     layer = make_layer(request_refund="confirm")
     conv = await _at_refund_prompt(start, layer)
     await conv.user_message("상담원 연결해 주세요")
-    for line in ("주문번호 8841 환불 신청하고 싶어요", "네", "단순 변심이요", "네", "네 진행해 주세요"):
+    answers = []
+    for line in ("주문번호 8841 환불 신청하고 싶어요", "단순 변심이요", "네", "네 진행해 주세요"):
         result = await conv.user_message(line)
         assert result.confirm_prompt is None or "환불" not in result.confirm_prompt, (line, result.confirm_prompt)
+        answers.append(result.answer or "")
+    assert any("상담원" in a for a in answers) and not any("본인 확인" in a for a in answers), answers
     assert _refunds(layer) == []
     assert conv.state.escalated and conv.state.pending is None
 
@@ -70,3 +73,17 @@ async def test_lookups_that_find_nothing_three_times_in_a_row_hand_the_session_o
     events = await _rows(event_logs, conv.session_id)
     (escalation,) = [e for e in events if e["event_type"] == "ESCALATED"]
     assert escalation["payload"]["source"] == "not_found"
+
+
+async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem(start):
+    from core.errors import conflict
+
+    layer = make_layer(request_refund="confirm")
+
+    def request_refund(args):
+        raise conflict("a refund for this order is already in progress")
+
+    layer.handlers["orders_request_refund"] = request_refund
+    conv = await _at_refund_prompt(start, layer)
+    answer = await conv.user_message("네")
+    assert "이미 진행 중" in answer.answer and "조회 중 문제" not in answer.answer, answer.answer
