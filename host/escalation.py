@@ -32,12 +32,16 @@ async def screen(conv: ConversationPort, turn: _Turn, text: str, asr_confidence:
             turn.answer = prompts.text("repeat", lang)
         return True
     state.low_confidence_streak = 0
-    for wanted, source in ((nlu.wants_human, "customer"), (nlu.is_angry, "angry_customer")):
-        if wanted(text):
-            state.messages.append(Message("user", text))
-            await escalate(conv, turn, source, detail=text[:200])
-            return True
-    return False
+    family = nlu.escalation_reason(text)
+    if family is None:
+        return False
+    state.messages.append(Message("user", text))
+    await escalate(conv, turn, _SOURCES.get(family, family.value), detail=text[:200])
+    return True
+
+
+# the review queue's reason for each family of utterance (host/nlu.py); the others name themselves
+_SOURCES = {nlu.Escalation.HUMAN_REQUEST: "customer", nlu.Escalation.ANGER: "angry_customer"}
 
 
 async def escalate(conv: ConversationPort, turn: _Turn, source: str, *, detail: str = "") -> None:

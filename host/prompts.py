@@ -52,6 +52,8 @@ REASONS = {
     "tool_failures": {"ko": "도구 호출 반복 실패", "en": "repeated tool failures"},
     "not_found": {"ko": "조회 결과 없음 반복", "en": "repeated lookups that found nothing"},
     "angry_customer": {"ko": "고객 불만(감정 격앙)", "en": "upset customer"},
+    "legal_threat": {"ko": "법적 조치·민원 언급", "en": "legal action or a complaint to an authority"},
+    "profanity": {"ko": "욕설", "en": "profanity"},
     "model": {"ko": "상담 모델 판단", "en": "the model asked for a person"},
     "caller_verification": {"ko": "본인 확인 실패(시도 횟수 초과)", "en": "caller verification failed too often"},
 }

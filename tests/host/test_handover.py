@@ -87,3 +87,25 @@ async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem
     conv = await _at_refund_prompt(start, layer)
     answer = await conv.user_message("네")
     assert "이미 진행 중" in answer.answer and "조회 중 문제" not in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("line", "source"),
+    [
+        ("변호사 선임해서 법적 조치 하겠습니다", "legal_threat"),
+        ("소비자원에 민원 넣을게요", "legal_threat"),
+        ("아 씨발 장난하냐", "profanity"),
+        ("매니저 불러주세요", "customer"),
+        ("상담원 연결은 필요 없어요", None),
+        ("법적으로 환불 기간이 어떻게 되나요?", None),
+    ],
+)
+async def test_the_review_queue_says_why_a_session_was_handed_over(start, line, source):
+    """The walk found legal threats answered with a knowledge-base quote ('환불이 완료되었습니다')."""
+    conv = await start(make_layer(request_refund="confirm"))
+    result = await conv.user_message(line)
+    events = [e for e in await _rows(event_logs, conv.session_id) if e["event_type"] == "ESCALATED"]
+    if source is None:
+        assert result.status != "escalated" and events == []
+    else:
+        assert result.status == "escalated" and [e["payload"]["source"] for e in events] == [source]
