@@ -5,8 +5,9 @@ four times: a compact JSON text to size it, a regular-expression pre-screen of t
 a second text and pre-screen inside :func:`core.pii.redact`, then the RFC 8785 text. A tool result
 such as an order (a 12-digit tracking number passes the pre-screen) spent most of the audit's time
 there. :func:`redact_canonical` walks the value once: short strings that cannot hold personal data
-(fewer than 9 characters and no ``@``, see :func:`core.pii.may_contain_pii`) are copied as they
-are, other strings and long integers go through the same detector and masks as
+(:func:`core.pii.too_short_for_pii`: fewer than 9 characters with no ``@``, no CVC label and
+nothing that folds, the very test :func:`core.pii.detect` starts with) are copied as they are,
+other strings and long integers go through the same detector and masks as
 :func:`core.pii.redact`, and the canonical text is written on the way.
 
 The output is byte-identical to ``canonical(redact(value).value)``: anything this encoder is not
@@ -21,7 +22,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from core.canonical import canonical_json
-from core.pii import Redactor, clean_text
+from core.pii import Redactor, clean_text, too_short_for_pii
 
 _MAX_SAFE = 2**53 - 1
 _NO_PATH: tuple[Any, ...] = ()
@@ -50,7 +51,7 @@ class _Pass:
         clean = clean_text(value)
         if clean is not value:
             self.changed = True
-        if len(clean) < 9 and "@" not in clean:  # too short for any kind of personal data
+        if len(clean) < 9 and too_short_for_pii(clean):  # too short for any kind of personal data
             return clean
         masked = self.redactor.text(clean, _NO_PATH, context)
         if masked is not clean:

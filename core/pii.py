@@ -2,33 +2,58 @@
 
 Kinds detected (:class:`PiiKind`): resident/foreigner registration numbers (주민·외국인등록번호),
 mobile and landline phone numbers (domestic and +82 forms), card numbers (13-19 digits, Luhn
-checked), bank account numbers (hyphenated 10-14 digits, or a digit run next to a word such as
-계좌/입금/account) and e-mail addresses.
+checked; a 4-4-4-4 number written in groups even without), a card's CVC and (in text about a
+card) its expiry date, bank account numbers (hyphenated 10-14 digits, or a digit run next to a
+word such as 계좌/입금/account) and e-mail addresses.
+
+What the detectors read. ASCII text is read as it is. Other text is first folded, character by
+character: whatever NFKC makes ASCII is read as that ASCII (full-width ``０１０－１２３４``, circled
+``①``, mathematical ``𝟏``, no-break and ideographic spaces, ``＠``), every other decimal digit as
+its value (``٠١٢``), every dash and the minus sign as ``-``, middle dots as ``.``, invisible
+characters (U+200B and the other format characters, variation selectors, Hangul fillers) as
+nothing, and decomposed Hangul (NFD jamo) is composed into syllables: the product
+NFKC-normalises text later (search), and a value must not come out of that in the clear. Then
+runs of digits read out in Korean ("공일공 구팔칠육 오사삼이", nine or more digits; six after a
+registration-number label) are read as digits. Values may be written with spaced separators
+("010 - 9876 - 5432"), cards with any separator ("4111.1111…", "4111/…", "4111_…", mixed),
+registration numbers split by words after their label ("주민번호 앞자리 900101 뒷자리 1234567")
+and e-mail addresses written out ("hong at example dot com", "hong 골뱅이 naver 닷컴"; a bare
+"at" needs a spoken "dot" and a known top-level domain).
+
+Spans (:class:`PiiMatch` ``start``/``end``/``text``) are always in the text as given, so masked
+output keeps everything around a value exactly as it was (a full-width sentence stays full-width);
+the masks themselves are ASCII, made from the value as read (``PiiMatch.folded``).
 
 The API is small:
 
 - :func:`mask_text` — ``"연락처 010-1234-5678"`` → ``"연락처 010-****-5678"`` (for logs and storage);
 - :func:`redact` — a masked deep copy of any JSON-like value (keys too) plus the findings, each
   with an optional keyed HMAC of the original so exact-match search stays possible;
-- :func:`value_hmac` — the same keyed HMAC for a value someone searches for;
+- :func:`value_hmac` — the same keyed HMAC for a value someone searches for (any spelling above
+  gives the typed value's HMAC);
 - :func:`detect` — the raw matches (spans, kind, normalised value) for callers that need them;
-- :func:`may_contain_pii` — a cheap pre-screen (False: certainly nothing to mask).
+- :func:`may_contain_pii` — a cheap pre-screen (False: certainly nothing to mask), and
+  :func:`too_short_for_pii` for single short strings.
 
 Masks never contain the original value: phone, card and account numbers keep at most their last
-four digits, registration numbers keep nothing, e-mail addresses keep the first character and the
-domain. ``style="tag"`` replaces each value by a tag such as ``[PHONE]`` instead.
+four digits, registration numbers, CVCs and expiry dates keep nothing, e-mail addresses keep the
+first character and the domain. ``style="tag"`` replaces each value by a tag such as ``[PHONE]``
+instead. CVCs and expiry dates are masked but get no HMAC (a search for three digits is no search).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
+
+from core.pii_folding import SPOKEN_MIN, UNIT_CHARS, folding, offsets, read_spoken_digits
 
 MaskStyle = Literal["partial", "tag"]
 
@@ -41,17 +66,24 @@ class PiiKind(StrEnum):
     CARD = "card"
     ACCOUNT = "account"
     EMAIL = "email"
+    CVC = "cvc"  # a card's security code: masked, never indexed
+    CARD_EXPIRY = "card_expiry"  # a card's expiry date, in text about a card: masked, never indexed
 
 
 @dataclass(frozen=True, slots=True)
 class PiiMatch:
-    """One detected value: where it is, what it is, and its normalised form (for HMACs)."""
+    """One detected value: where it is, what it is, and its normalised form (for HMACs).
+
+    ``start``/``end``/``text`` are in the text as given; ``folded`` is the value as the detectors
+    read it (``"010-5555-6666"`` for ``"０１０－５５５５－６６６６"``, digits for spoken ones).
+    """
 
     kind: PiiKind
     start: int
     end: int
     text: str
     normalized: str
+    folded: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,28 +109,110 @@ class Redaction:
         return sorted({f.hmac for f in self.findings if f.hmac})
 
 
-# --- patterns ---------------------------------------------------------------------------------
+# --- reading the text: one folded copy every detector reads (core/pii_folding.py) --------------
+
+
+def _read(text: str) -> tuple[str, list[tuple[int, int, list[str]]], bool]:
+    """(``text`` as the detectors read it, unsure spoken runs, whether it may hold a value: see
+    :func:`may_contain_pii`), for non-ASCII text.
+
+    Where characters fold to more or fewer than one (⑩, U+200B), positions differ from the
+    text's: :func:`offsets` maps them back.
+    """
+    fold = folding()
+    folded = fold.fold(text) if fold.any.search(text) else text
+    if folded.isascii():
+        return folded, [], _hint(folded)
+    units = _UNITS_HINT.search(folded) is not None
+    unsure: list[tuple[int, int, list[str]]] = []
+    if units or (("주민" in folded or "외국인" in folded) and _RRN_LABEL.search(folded)):
+        need = 6 if _RRN_LABEL.search(folded) else SPOKEN_MIN  # six digits after a label
+        folded, unsure = read_spoken_digits(folded, need)
+    hinted = bool(units and _HINT_DIGITS.search(folded)) or _HINT_WORDS.search(folded.lower()) is not None
+    return folded, unsure, hinted
+
+
+# --- patterns (they read folded text: ASCII digits, "-" for every dash) ------------------------
 
 _EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@"
+    r"(?<![A-Za-z0-9._%+\-@])[A-Za-z0-9._%+\-]{1,64}@"
     r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*"
-    r"\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+    r"\.[A-Za-z]{2,24}(?![A-Za-z\-])"  # a digit after the top-level domain is glue: "a@b.com010-…"
 )
+# An address written out: "hong.gildong at example dot com", "hong 골뱅이 naver 닷컴",
+# "hong [at] example [dot] co [dot] kr". The top-level domain must be a known one. A bare " at "
+# needs a spoken dot and no filler word ("look at the dot com bubble" is no address), so
+# "meet me at example.com" is left alone.
+_TLDS = r"(?:com|net|org|kr|co|io|ai|me|biz|info|edu|gov|dev|app|jp|cn|us|uk|de|fr|ca|au|xyz|email)(?![A-Za-z\-])|컴|넷"
+# Bounded everywhere (spaces, dots per part): each place an address may start costs the same, so
+# a long "a dot a dot …" is read in linear time.
+_AT_WORD = r"\s{0,3}(?:@|[\[({<]\s?at\s?[\])}>]|골뱅이|앳)\s{0,3}|\s{1,3}at\s{1,3}"
+_DOT_WORD = r"\s{0,3}(?:[\[({<]\s?dot\s?[\])}>]|닷|점)\s{0,3}|\s{1,3}(?-i:dot|DOT|Dot)\s{1,3}|\."
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]{0,62}[A-Za-z0-9])?"
+_SPOKEN_EMAIL = re.compile(
+    rf"(?i)(?<![A-Za-z0-9._%+\-@])(?P<local>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?P<at>{_AT_WORD})"
+    rf"(?P<domain>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?:{_DOT_WORD})(?P<tld>{_TLDS})"
+)
+_DOT_SPLIT = re.compile(rf"(?i)(?:{_DOT_WORD})")
+_SPOKEN_DOT = re.compile(r"(?i)[\[({<]\s?dot|(?<![a-z])(?-i:dot|DOT|Dot)(?![a-z])|닷|점")
+_FILLER_WORDS = frozenset({"the", "a", "an", "my", "your", "our", "his", "her", "their", "this", "that", "at", "dot"})
+_TLD_WORDS = {"컴": "com", "넷": "net"}
+
+# The first digit of a number: not right after another digit, nor after a mask's stars
+# ("*********6789", "010-****-5678"): the digits a mask keeps must not join the text next to them
+# into a new value when masked text is read again. A star or two is markdown ("**010-…**").
+# Patterns start with the digit and look behind it, a form the regular expression engine scans fast.
+_FIRST_DIGIT = r"[0-9](?<![0-9].)(?<!\*\*\*.)(?<!\*-.)"
 # YYMMDD-GNNNNNN; G (1-8) encodes century, sex and citizenship. The check digit is not required:
 # numbers issued since October 2020 have none.
-_RRN = re.compile(r"(?<![0-9])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[- ]?[1-8]\d{6}(?![0-9])")
-_CARD = re.compile(r"(?<![0-9])(?:\d{13,19}|\d{4}(?:[- ]\d{2,7}){2,4})(?![0-9])")
-# Mobile 01x, area codes 02/031-064, 070 (VoIP), 050x (safe numbers); +82 / 0082 / 82- forms.
-_PHONE = re.compile(
-    r"(?<![0-9+])(?P<cc>(?:\+82|0082)[-. ]?(?:\(0\))?|82[-. ]|\(?0)"
-    r"(?P<area>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])\)?[-. ]?"
-    r"(?P<mid>\d{3,4})[-. ]?(?P<last>\d{4})(?![0-9]|-[0-9])"  # "010-1234-5678-90" is an account
+_RRN = re.compile(
+    rf"{_FIRST_DIGIT}[0-9](?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?[-.] ?| {{1,2}})?[1-8][0-9]{{6}}(?![0-9])"
 )
-_ACCOUNT_HYPHENATED = re.compile(r"(?<![0-9A-Za-z\-])\d{2,6}(?:-\d{2,7}){1,3}(?![0-9A-Za-z]|-[0-9])")
+_RRN_SHAPE = re.compile(r"\d{6}(?: ?[-.] ?| {1,2})?\d{7}")
+# After a registration-number label the two halves may be apart: "주민번호 앞자리 900101 뒷자리
+# 1234567", "주민등록번호는 900101 이고 뒷번호는 1234567", "앞 6자리는 900101, 뒤 7자리는 ...".
+_RRN_LABEL = re.compile(r"주민\s*(?:등록)?\s*번호|주민\s*등록|외국인\s*등록\s*번호")
+_RRN_GAP = r"(?:[^0-9*]|\*{1,2}(?!\*)|\d\s*자리)"  # markdown's "**", but not across a mask ("******")
+_RRN_SPLIT = re.compile(
+    rf"(?:{_RRN_LABEL.pattern}){_RRN_GAP}{{0,20}}?(?<![0-9])(\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![0-9])"
+    rf"{_RRN_GAP}{{1,20}}?(?<![0-9])([1-8]\d{{6}})(?![0-9])"
+)
+# Cards: a run of 13-19 digits, or groups of 2-7 digits after a group of 4, split by any separator
+# ("4111-1111-…", "4111 1111 …", "4111.1111.…", "4111/…", "4111_…", "4111 - 1111 - …", mixed).
+# Luhn decides, except that a 4-4-4-4 number written in groups is a card's shape even with a
+# wrong check digit (a typo, a test card).
+_CSEP = r"(?: ?[-./_] ?| )"
+_CARD = re.compile(rf"{_FIRST_DIGIT}(?:[0-9]{{12,18}}|[0-9]{{3}}(?:{_CSEP}[0-9]{{2,7}}){{2,4}})(?![0-9])")
+_CARD_GROUPS_16 = re.compile(rf"\d{{4}}(?:{_CSEP}\d{{4}}){{3}}")
+_CARD_SEPARATOR = re.compile(_CSEP)
+# A card's CVC (always masked: card rules forbid keeping it, even alone) and its expiry (masked
+# when the text is about a card: "쿠폰 유효기간 12/31" is a coupon's date).
+_CVC = re.compile(
+    r"(?:(?<![A-Za-z])(?i:cvc2?|cvv2?)(?![A-Za-z])|보안\s*코드|씨브이[씨브이]{1,2})"
+    r"(?:[^0-9*_\n]|\*{1,2}(?!\*)){0,15}?(?<![0-9])(\d{3,4})(?![0-9]|\*\*\*|[-./][0-9*])"
+)
+_EXPIRY = re.compile(
+    r"(?:유효\s*기간|만료\s*(?:일자?|기간|날짜|월)?"
+    r"|(?<![A-Za-z])(?i:exp(?:iry|iration)?(?:\s*date)?|valid\s*(?:thru|through|until))(?![A-Za-z]))"
+    r"(?:[^0-9*_\-\n]|\*{1,2}(?!\*)){0,12}?(?<![0-9/])((?:0[1-9]|1[0-2]) ?/ ?(?:20)?\d{2}|(?:0[1-9]|1[0-2])\d{2})"
+    r"(?![0-9/]|\*\*\*)"
+)
+# Mobile 01x, area codes 02/031-064, 070 (VoIP), 050x (safe numbers); +82 / 0082 / 82- forms.
+# Parts may be split by "-", "." or spaces, with spaces around ("010 - 9876 - 5432").
+_PSEP = r"(?: {0,2}[-.] {0,2}| {1,2})?"
+_PHONE = re.compile(  # cc: "+82", "0082", "82-", "(0" or "0", each a first character and what follows it
+    r"(?P<cc>[+08(](?<![0-9+].)(?<!\*\*\*.)(?<!\*-.)"
+    r"(?:(?<=\+)82[-. ]?(?:\(0\))?|(?<=0)082[-. ]?(?:\(0\))?|(?<=8)2[-. ]|(?<=\()0|(?<=0)))"
+    rf"(?P<area>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])\)?{_PSEP}"
+    rf"(?P<mid>\d{{3,4}}){_PSEP}(?P<last>\d{{4}})(?![0-9]|-[0-9*])"  # "010-1234-5678-90" is an account
+)
+_ACCOUNT_HYPHENATED = re.compile(
+    r"[0-9](?<![0-9A-Za-z\-].)(?<!\*\*\*.)[0-9]{1,5}(?:-[0-9]{2,7}){1,3}(?![0-9A-Za-z]|-[0-9*])"
+)
 _ACCOUNT_WORDS = r"계좌|입금|송금|이체|환불계좌|예금주|은행|뱅크|account|acct|bank|iban"
 _ACCOUNT_AFTER_WORD = re.compile(rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{10,14}})(?![0-9])")
 _ACCOUNT_KEY = re.compile(rf"(?i:{_ACCOUNT_WORDS}|account_?(?:no|num|number)?)")
-_DIGIT_RUN = re.compile(r"(?<![0-9])\d{10,14}(?![0-9])")
+_DIGIT_RUN = re.compile(r"[0-9](?<![0-9].)[0-9]{9,13}(?![0-9])")
 # Identifiers that only look like numbers in places: UUIDs (``ef266e60-e043-4628-8014-…`` holds
 # "043-4628-8014", a phone number's shape) and hex digests or ids of 16+ characters with a letter.
 # Their spans are never personal data, so session, trace and record ids are never masked.
@@ -106,8 +220,57 @@ _HEX_ID = re.compile(
     r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
     r"|(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{16,})(?![0-9A-Za-z])"
 )
-# Every kind needs an "@" or at least nine digits (02-123-4567); most text fails this at once.
-_HINT = re.compile(r"@|\d(?:[-. ()]{0,2}\d){8}")
+# Words some rules need, found in one pass over the lower-cased text (literal-first alternatives
+# are scanned fast): a rule whose words are absent is not run. "card" is no gate but a condition:
+# the text is about a card (an expiry date is masked only then).
+_GATE_WORDS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(["dot", "골뱅이", "앳"], frozenset({"email"})),
+    **dict.fromkeys(["주민", "외국인"], frozenset({"rrn"})),
+    **dict.fromkeys(
+        ["계좌", "입금", "송금", "이체", "예금주", "은행", "뱅크", "account", "acct", "bank", "iban"],
+        frozenset({"account"}),
+    ),
+    **dict.fromkeys(["cvc", "cvv", "보안", "씨브이"], frozenset({"cvc", "card"})),
+    **dict.fromkeys(["카드", "card"], frozenset({"card"})),
+    **dict.fromkeys(["유효", "만료", "exp", "valid"], frozenset({"expiry"})),
+}
+_BRACKET_AT = frozenset({"email"})  # "[at", "(at", ...
+_NO_WORDS: frozenset[str] = frozenset()
+_GATE = re.compile("|".join(_GATE_WORDS) + r"|\[\s*at|\(\s*at|\{\s*at|<\s*at")
+
+# Every kind needs an "@", nine digits (02-123-4567) or a label: a written-out e-mail's [at], dot,
+# 골뱅이 or 앳, a CVC, expiry (masked only next to a card word or number) or registration-number
+# label. Most text fails this at once. ASCII text: one scan whose first character class ("@",
+# digits, v, x, brackets) is rare in words, then the few alternatives after it, and "dot" as a
+# substring (a spoken dot is "dot", "DOT" or "Dot"). Folded non-ASCII text: _HINT_DIGITS, and the
+# words as literal-first alternatives on lower-case text; everyday words (카드, 주민, 보안) are
+# left out. Both forms are ones the regular expression engine scans fast.
+_HINT_ASCII = re.compile(
+    r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-. ()/_]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
+    r"(?:(?<=[Cc][Vv])[CcVv]|(?<=[Ee][Xx])[Pp](?![A-Za-z])|(?<=[Ee][Xx])[Pp][Ii][Rr]"
+    r"|(?<=[Vv])[Aa][Ll][Ii][Dd]\s*(?:[Tt][Hh][Rr][Uu]|[Tt][Hh][Rr][Oo][Uu][Gg][Hh]|[Uu][Nn][Tt][Ii][Ll])"
+    r"|(?<=[\[({<])\s*(?:[Aa][Tt]|[Dd][Oo][Tt])))"
+)  # "u***@x.kr" is masked: an "@" after a star starts nothing
+_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-. ()/_]{0,5}[0-9]){8})")
+_HINT_WORDS = re.compile(
+    r"dot|cvc|cvv|exp(?![a-z])|expir|valid\s*(?:thru|through|until)|\[\s*at|\(\s*at|\{\s*at|<\s*at"
+    r"|골뱅이|앳|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
+)
+# Folded non-ASCII text: nine digits or spoken digits with the separators they may have before
+# spoken digits are read ("에", ","), or an "@": without one, neither _HINT_DIGITS nor a spoken
+# run of nine can match once runs are read.
+_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:[-. ()/_,에]{{0,5}}[{UNIT_CHARS}]){{8}}"
+_UNITS_HINT = re.compile(rf"[@{UNIT_CHARS}](?:{_UNITS_TAIL})")
+
+
+def _hint(text: str) -> bool:
+    """The pre-screen of ASCII text (inlined in :func:`detect`)."""
+    return _HINT_ASCII.search(text) is not None or "dot" in text or "DOT" in text or "Dot" in text
+
+
+# A text shorter than 9 characters holds a value only with an "@" or a CVC label ("cvc 987"), or
+# with characters that fold ("ａ＠ｂ．ｃｏ", "⓪㉑㉓㊺㊼").
+_SHORT_HINT = re.compile(r"(?i)@|cv[cv]|보안|씨브이")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -129,28 +292,61 @@ def _phone_normalized(m: re.Match[str]) -> str:
     return "0" + m["area"] + m["mid"] + m["last"]
 
 
+def too_short_for_pii(text: str) -> bool:
+    """True when ``text`` is too short to hold any personal value (then :func:`detect` finds nothing).
+
+    Fewer than 9 characters, and no "@", no CVC label and no character that folds (full-width,
+    circled numbers); an ASCII text of fewer than 6 characters always. ``audit.payload`` copies
+    such strings without looking further.
+    """
+    n = len(text)
+    if n >= 9:
+        return False
+    if text.isascii():
+        return n < 6 or not _SHORT_HINT.search(text)
+    return not (_SHORT_HINT.search(text) or folding().any.search(text))
+
+
 def may_contain_pii(text: str) -> bool:
     """A cheap pre-screen: False guarantees :func:`detect` finds nothing in ``text``.
 
-    Every kind needs an "@" or a run of nine digits; run it over a whole serialised payload to
-    skip walking payloads that hold no personal data at all.
+    Every kind needs an "@", a run of nine digits or one of a few words (see ``_hint``); run it
+    over a whole serialised payload to skip walking payloads that hold no personal data at all.
     """
-    return bool(_HINT.search(text))
+    if text.isascii():  # _hint, inlined
+        return _HINT_ASCII.search(text) is not None or "dot" in text or "DOT" in text or "Dot" in text
+    return _read(text)[2]
 
 
 def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
     """Every personal value in ``text``, in order, without overlaps.
 
-    ``context`` is the name of the field the text came from (a JSON key): a field named like an
-    account (계좌, account_no, ...) makes a bare 10-14 digit run count as an account number.
+    Spans are in ``text`` as given; ``PiiMatch.folded`` is the value as it was read (ASCII
+    digits for full-width or spoken ones). ``context`` is the name of the field the text came
+    from (a JSON key): a field named like an account (계좌, account_no, ...) makes a bare 10-14
+    digit run count as an account number.
     """
-    if not text or (len(text) < 9 and "@" not in text) or not _HINT.search(text):
-        return []  # every kind needs an "@" or nine digits
-    account_context = bool(context and _ACCOUNT_KEY.search(context))
-    if len(text) <= 64 and (text, account_context) in _CLEAN:
+    n = len(text)
+    if n < 9 and (not n or too_short_for_pii(text)):
         return []
-    found = _detect(text, account_context)
-    if not found and len(text) <= 64:  # remember values known to hold no personal data only
+    is_ascii = text.isascii()
+    if is_ascii and not (_HINT_ASCII.search(text) or "dot" in text or "DOT" in text or "Dot" in text):  # _hint
+        return []
+    account_context = bool(context and _ACCOUNT_KEY.search(context))
+    short = n <= 64
+    if is_ascii:
+        if short and (text, account_context) in _CLEAN:
+            return []
+        found = [
+            PiiMatch(k, s, e, text[s:e], normalized, read)
+            for k, s, e, normalized, read in _detect(text, account_context)
+        ]
+    else:
+        if short and (text, account_context) in _CLEAN:
+            return []
+        folded, unsure, hinted = _read(text)
+        found = _matches(text, folded, unsure, account_context) if hinted else []
+    if not found and short:  # remember values known to hold no personal data only
         if len(_CLEAN) >= 4096:
             _CLEAN.clear()
         _CLEAN[(text, account_context)] = None
@@ -158,46 +354,170 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
 
 
 _CLEAN: dict[tuple[str, bool], None] = {}
+_Found = tuple[PiiKind, int, int, str, str]  # kind, start, end (in the folded text), normalized, as read
 
 
-def _detect(text: str, account_context: bool) -> list[PiiMatch]:
-    found: list[PiiMatch] = []
-    taken: list[tuple[int, int]] = [m.span() for m in _HEX_ID.finditer(text)]  # ids are not PII
+def _matches(text: str, folded: str, unsure: list[tuple[int, int, list[str]]], account_context: bool) -> list[PiiMatch]:
+    found = _detect(folded, account_context)
+    for start, end, others in unsure:  # a spoken run whose ends are unsure: its other readings
+        for other in others:
+            trial = _detect(folded[:start] + other + folded[end:], account_context)
+            if any(f[1] < end and start < f[2] for f in trial):  # this reading finds something there
+                extra = [f for f in trial if all(f[2] <= s or f[1] >= e for _, s, e, _, _ in found)]
+                found = sorted([*found, *extra], key=lambda f: f[1])
+                break
+    spans = offsets(text) if found and folded is not text else None
+    if spans is None:
+        return [PiiMatch(kind, s, e, text[s:e], normalized, read) for kind, s, e, normalized, read in found]
+    out: list[PiiMatch] = []
+    for kind, start, end, normalized, read in found:
+        start, end = spans[0][start], spans[1][end - 1]
+        if out and start < out[-1].end:  # both read from one character ("¼" is "1/4"): it is the first's
+            start = out[-1].end
+        if start < end:
+            out.append(PiiMatch(kind, start, end, text[start:end], normalized, read))
+    return out
+
+
+def _detect(text: str, account_context: bool) -> list[_Found]:
+    found: list[_Found] = []
+    words = _gate_words(text)
+    # spans taken so far, apart and in order (ids are not PII): a new one is free when it ends
+    # before the next one starts and starts after the one before ends
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _HEX_ID.finditer(text):
+        starts.append(m.start())
+        ends.append(m.end())
 
     def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in taken)
+        i = bisect.bisect_right(starts, start)
+        return not ((i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end))
 
     def add(kind: PiiKind, start: int, end: int, normalized: str) -> None:
         if free(start, end):
-            taken.append((start, end))
-            found.append(PiiMatch(kind, start, end, text[start:end], normalized))
+            i = bisect.bisect_right(starts, start)
+            starts.insert(i, start)
+            ends.insert(i, end)
+            found.append((kind, start, end, normalized, text[start:end]))
 
     if "@" in text:
         for m in _EMAIL.finditer(text):
             add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
+    if "email" in words or ("@" in text and ("닷" in text or "점" in text)):
+        for m in _SPOKEN_EMAIL.finditer(text):
+            address = _spoken_email(m)
+            if address:
+                add(PiiKind.EMAIL, m.start(), m.end(), address)
     rrns = list(_RRN.finditer(text))
     for m in rrns:  # written with a separator: certainly a registration number
         if not m.group().isdigit():
             add(PiiKind.RRN, m.start(), m.end(), _digits(m.group()))
-    for m in _ACCOUNT_AFTER_WORD.finditer(text):  # "계좌 1002123456789": the word decides
-        add(PiiKind.ACCOUNT, m.start(1), m.end(1), m.group(1))
+    if "rrn" in words:
+        for m in _RRN_SPLIT.finditer(text):  # "주민번호 앞자리 900101 뒷자리 1234567": the label decides
+            if free(*m.span(1)) and free(*m.span(2)):  # two matches, the words between stay as written
+                add(PiiKind.RRN, m.start(1), m.end(1), m[1] + m[2])
+                add(PiiKind.RRN, m.start(2), m.end(2), m[1] + m[2])
+    if "account" in words:
+        for m in _ACCOUNT_AFTER_WORD.finditer(text):  # "계좌 1002123456789": the word decides
+            add(PiiKind.ACCOUNT, m.start(1), m.end(1), m.group(1))
     if account_context:
         for m in _DIGIT_RUN.finditer(text):
             add(PiiKind.ACCOUNT, m.start(), m.end(), m.group())
     for m in rrns:
         add(PiiKind.RRN, m.start(), m.end(), _digits(m.group()))
     for m in _CARD.finditer(text):
-        digits = _digits(m.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and digits[0] in "3456789":
-            add(PiiKind.CARD, m.start(), m.end(), digits)
+        size = _card_size(text, m.start(), m.end())
+        if size:
+            add(PiiKind.CARD, m.start(), m.start() + size, _digits(m.group()[:size]))
     for m in _PHONE.finditer(text):
         add(PiiKind.PHONE, m.start(), m.end(), _phone_normalized(m))
     for m in _ACCOUNT_HYPHENATED.finditer(text):
         digits = _digits(m.group())
         if 10 <= len(digits) <= 14:
             add(PiiKind.ACCOUNT, m.start(), m.end(), digits)
-    found.sort(key=lambda p: p.start)
+    if "cvc" in words:
+        for m in _CVC.finditer(text):
+            add(PiiKind.CVC, m.start(1), m.end(1), m[1])
+    if "expiry" in words and ("card" in words or any(f[0] is PiiKind.CARD for f in found)):
+        for m in _EXPIRY.finditer(text):
+            add(PiiKind.CARD_EXPIRY, m.start(1), m.end(1), _digits(m[1]))
+    found.sort(key=lambda f: f[1])
     return found
+
+
+def _gate_words(text: str) -> Set[str]:
+    """The rules :data:`_GATE` finds words for in ``text`` ("email", "cvc", ...)."""
+    low = text.lower()
+    if not _GATE.search(low):
+        return _NO_WORDS
+    return frozenset().union(*(_GATE_WORDS.get(m.group(), _BRACKET_AT) for m in _GATE.finditer(low)))
+
+
+def _is_card(digits: str, text: str, start: int, end: int) -> bool:
+    """Luhn decides; a 4-4-4-4 number written in groups with no other digit group joined to it is
+    a card's shape, whatever its check digit."""
+    n = len(digits)
+    if not 13 <= n <= 19:
+        return False
+    if luhn_ok(digits):  # Mastercard's 2-series (2221-2720) has 16 digits
+        return digits[0] in "3456789" or (n == 16 and "2221" <= digits[:4] <= "2720")
+    return (
+        n == 16
+        and digits[0] in "3456789"
+        and _CARD_GROUPS_16.fullmatch(text, start, end) is not None
+        and _alone(text, start, end)
+    )
+
+
+def _card_size(text: str, start: int, end: int) -> int:
+    """The length of the card number ``text[start:end]`` starts with (0: none). "4111 1111 1111
+    1111 100" is a card and an amount: groups after a card's digits are dropped until it is one."""
+    written = text[start:end]
+    digits = _digits(written)
+    if len(digits) < 13:
+        return 0
+    if _is_card(digits, text, start, end):
+        return len(written)
+    for sep in reversed(list(_CARD_SEPARATOR.finditer(written))):
+        head = written[: sep.start()]
+        digits = _digits(head)
+        if len(digits) < 13:
+            break
+        if _is_card(digits, text, start, start + len(head)):
+            return len(head)
+    return 0
+
+
+def _alone(text: str, start: int, end: int) -> bool:
+    """True when no digit group joins the card-shaped ``text[start:end]`` with one of its own
+    separators ("1234.4111.2222.3333.4444" is no 4-4-4-4 number; "4111.2222.3333.4444 110-…" is).
+    A mask's stars count as digits, so masked text reads the same."""
+    seps = {sep.group() for sep in _CARD_SEPARATOR.finditer(text, start, end)}
+    before, after = text[max(0, start - 4) : start], text[end : end + 4]
+    return not any(
+        (before.endswith(sep) and before[: -len(sep)][-1:] in _DIGIT_OR_STAR)
+        or (after.startswith(sep) and after[len(sep) : len(sep) + 1] in _DIGIT_OR_STAR)
+        for sep in seps
+    )
+
+
+_DIGIT_OR_STAR = frozenset("0123456789*")
+
+
+def _spoken_email(m: re.Match[str]) -> str | None:
+    """The address an :data:`_SPOKEN_EMAIL` match writes out, lower case, or None when it is none."""
+    local = _DOT_SPLIT.split(m["local"])
+    domain = _DOT_SPLIT.split(m["domain"])
+    tld = _TLD_WORDS.get(m["tld"], m["tld"])
+    if m["at"].strip().lower() == "at":  # a plain " at ": only with a spoken dot and no filler word
+        if not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld")):
+            return None
+        if any(word.lower() in _FILLER_WORDS for word in (*local, *domain)):
+            return None
+    elif m["at"].strip() == "@" and not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld")):
+        return None  # a typed address: _EMAIL's
+    return (".".join(local) + "@" + ".".join([*domain, tld])).lower()
 
 
 def contains_pii(text: str, *, context: str | None = None) -> bool:
@@ -222,22 +542,29 @@ def _keep_last(text: str, keep: int) -> str:
 
 
 def mask_match(match: PiiMatch, *, style: MaskStyle = "partial") -> str:
-    """The masked form of one match."""
+    """The masked form of one match (ASCII, made from the value as read)."""
     if style == "tag":
         return f"[{match.kind.value.upper()}]"
     n = match.normalized
+    read = match.folded or match.text
     if match.kind is PiiKind.EMAIL:
-        local, _, domain = match.text.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if match.kind is PiiKind.RRN:
-        return "******-*******"
+        if _EMAIL.fullmatch(read):
+            local, _, domain = read.partition("@")
+            return f"{local[:1]}***@{domain}"
+        return f"{read[:1]}***@{n.partition('@')[2]}"  # written out: "hong at example dot com"
+    if match.kind is PiiKind.RRN:  # or one half of one split by words ("****** 뒷자리 *******")
+        return "******-*******" if _RRN_SHAPE.fullmatch(read) else "*" * len(read)
     if match.kind is PiiKind.PHONE:
         area, last = _phone_parts(n)
-        prefix = "+82-" + area[1:] if match.text.lstrip("(").startswith(("+", "00", "82")) else area
+        prefix = "+82-" + area[1:] if read.lstrip("(").startswith(("+", "00", "82")) else area
         return f"{prefix}-{'*' * (len(n) - len(area) - 4)}-{last}"
     if match.kind is PiiKind.CARD:
         return f"****-****-****-{n[-4:]}"
-    return _keep_last(match.text, 4)
+    if match.kind is PiiKind.CVC:
+        return "*" * len(n)
+    if match.kind is PiiKind.CARD_EXPIRY:
+        return "**/**"
+    return _keep_last(read, 4)
 
 
 def _phone_parts(normalized: str) -> tuple[str, str]:
@@ -253,17 +580,36 @@ def _phone_parts(normalized: str) -> tuple[str, str]:
 def mask_text(
     text: str, *, style: MaskStyle = "partial", context: str | None = None, keep: frozenset[PiiKind] = frozenset()
 ) -> str:
-    """``text`` with every personal value masked (see :func:`mask_match`), except the kinds in ``keep``."""
-    matches = [m for m in detect(text, context=context) if m.kind not in keep]
-    if not matches:
-        return text
-    parts, pos = [], 0
-    for m in matches:
-        parts.append(text[pos : m.start])
-        parts.append(mask_match(m, style=style))
-        pos = m.end
-    parts.append(text[pos:])
-    return "".join(parts)
+    """``text`` with every personal value masked (see :func:`mask_match`), except the kinds in ``keep``.
+
+    The result holds nothing :func:`detect` finds (but the kept kinds), so masking it again
+    changes nothing: masked text is read again until it is so (see :data:`_MAX_PASSES`).
+    """
+    matches = detect(text, context=context)
+    passes = 1
+    while True:
+        if keep:
+            matches = [m for m in matches if m.kind not in keep]
+        if not matches:
+            return text
+        parts, pos = [], 0
+        for m in matches:
+            parts.append(text[pos : m.start])
+            parts.append(mask_match(m, style=style))
+            pos = m.end
+        parts.append(text[pos:])
+        text = "".join(parts)
+        if passes == _MAX_PASSES:
+            return text
+        matches = detect(text, context=context)
+        passes += 1
+
+
+#: Masked text is read again, for values it only shows once a neighbour is masked: an account
+#: number glued to an e-mail address ("a@b.com010-1234-5678010") is no account next to the letter
+#: "m", but is next to the "]" of "[EMAIL]". Every pass masks something, and masks only shorten
+#: values, so this ends; in ordinary text one pass finds everything and a second finds nothing.
+_MAX_PASSES = 4
 
 
 # --- what an org lets storage keep -------------------------------------------------------------
@@ -273,7 +619,8 @@ KEEPABLE = frozenset({PiiKind.PHONE, PiiKind.EMAIL})
 _WORDLESS = re.compile(r"[\W_]+")
 _LABELS = re.compile(
     r"(?i)주민(?:등록)?번호|외국인등록번호|카드(?:번호)?|계좌(?:번호)?|전화(?:번호)?|휴대폰(?:번호)?|핸드폰(?:번호)?|"
-    r"연락처|이메일|메일|번호|은행|card|account|phone|mobile|e-?mail|number|no|is|my|내|제|고객|입니다|이에요|예요|이요|요|은|는|이|가"
+    r"연락처|이메일|메일|번호|은행|card|account|phone|mobile|e-?mail|number|no|is|my|내|제|고객|입니다|이에요|예요|이요|이고|요|은|는|이|가|"
+    r"cvc2?|cvv2?|보안\s*코드|유효\s*기간|만료일?|exp(?:iry)?|[앞뒤뒷]\s*(?:자리|번호)"
 )
 
 
@@ -349,6 +696,10 @@ def value_hmac(key: bytes, value: str) -> str:
 # --- deep redaction ---------------------------------------------------------------------------
 
 
+#: kinds masked but never HMAC'd: three or four digits would find every record holding them
+_UNINDEXED = frozenset({PiiKind.CVC, PiiKind.CARD_EXPIRY})
+
+
 class Redactor:
     """Walks a value; paths are kept as tuples and only formatted for a finding.
 
@@ -361,20 +712,24 @@ class Redactor:
         self.findings: list[Finding] = []
 
     def text(self, text: str, path: tuple[Any, ...], context: str | None) -> str:
-        matches = detect(text, context=context)
-        if not matches:
-            return text
-        parts, pos = [], 0
-        where = _format_path(path)
-        for m in matches:
-            masked = mask_match(m, style=self.style)
-            digest = hmac_normalized(self.key, m.normalized) if self.key is not None else None
-            self.findings.append(Finding(m.kind, where, masked, digest))
-            parts.append(text[pos : m.start])
-            parts.append(masked)
-            pos = m.end
-        parts.append(text[pos:])
-        return "".join(parts)
+        """``text`` masked as :func:`mask_text` masks it (``text`` itself when nothing is found)."""
+        for _ in range(_MAX_PASSES):
+            matches = detect(text, context=context)
+            if not matches:
+                break
+            parts, pos = [], 0
+            where = _format_path(path)
+            for m in matches:
+                masked = mask_match(m, style=self.style)
+                indexed = self.key is not None and m.kind not in _UNINDEXED
+                digest = hmac_normalized(self.key, m.normalized) if indexed else None
+                self.findings.append(Finding(m.kind, where, masked, digest))
+                parts.append(text[pos : m.start])
+                parts.append(masked)
+                pos = m.end
+            parts.append(text[pos:])
+            text = "".join(parts)
+        return text
 
     def walk(self, value: Any, path: tuple[Any, ...], context: str | None) -> Any:
         if isinstance(value, str):

@@ -203,7 +203,31 @@ email = st.builds(
     st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=10),
     st.sampled_from(["com", "co.kr", "kr", "net"]),
 )
-pii_value = st.one_of(phone(), rrn(), card(), account(), email)
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
+_SPOKEN = str.maketrans("0123456789", "공일이삼사오육칠팔구")
+# words of three letters or more that a written-out address is not read across ("look at the dot com")
+_FILLERS = {"the", "your", "our", "his", "her", "their", "this", "that", "dot"}
+_WORD = st.from_regex(r"[a-z]{3,8}", fullmatch=True).filter(lambda w: w not in _FILLERS)
+
+
+@st.composite
+def hostile(draw) -> str:
+    """The spellings a hostile tester stored raw: full-width, spoken, any separator, written out."""
+    shape = draw(st.sampled_from(["full-width", "spoken phone", "dotted card", "spaced phone", "spoken e-mail"]))
+    if shape == "full-width":
+        return draw(st.one_of(phone(), rrn(), card())).translate(_FULL_WIDTH)
+    groups = [draw(st.text("0123456789", min_size=4, max_size=4)) for _ in range(2)]
+    if shape == "spoken phone":
+        return f"010 {groups[0]} {groups[1]}".translate(_SPOKEN)
+    if shape == "spaced phone":
+        return f"010 - {groups[0]} - {groups[1]}"
+    if shape == "dotted card":
+        number = draw(card()).replace("-", "").replace(" ", "")
+        return ".".join(number[i : i + 4] for i in range(0, 16, 4))
+    return f"{draw(_WORD)}.{draw(_WORD)} at {draw(_WORD)} dot com"
+
+
+pii_value = st.one_of(phone(), rrn(), card(), account(), email, hostile())
 korean = st.sampled_from(["연락처", "고객님 번호는", "환불 계좌", "카드번호", "메일 주소", "주민등록번호", "", "문의:"])
 
 
