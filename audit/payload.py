@@ -2,13 +2,13 @@
 
 The general path (:func:`audit.prepare._payload` without this module) serialises a payload up to
 four times: a compact JSON text to size it, a regular-expression pre-screen of that whole text,
-a second text and pre-screen inside :func:`core.pii.redact`, then the RFC 8785 text. A tool result
+a second text and pre-screen inside :func:`core.redaction.redact`, then the RFC 8785 text. A tool result
 such as an order (a 12-digit tracking number passes the pre-screen) spent most of the audit's time
 there. :func:`redact_canonical` walks the value once: short strings that cannot hold personal data
 (:func:`core.pii.too_short_for_pii`: fewer than 9 characters with no ``@``, no CVC label and
 nothing that folds, the very test :func:`core.pii.detect` starts with) are copied as they are,
 other strings and long integers go through the same detector and masks as
-:func:`core.pii.redact`, and the canonical text is written on the way.
+:func:`core.redaction.redact`, and the canonical text is written on the way.
 
 The output is byte-identical to ``canonical(redact(value).value)``: anything this encoder is not
 sure of (floats beyond the plain kind, integers beyond 2**53, tuples, sets, bytes, non-string
@@ -22,7 +22,8 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from core.canonical import canonical_json
-from core.pii import Redactor, clean_text, too_short_for_pii
+from core.pii import too_short_for_pii
+from core.redaction import Redactor, clean_text
 
 _MAX_SAFE = 2**53 - 1
 _NO_PATH: tuple[Any, ...] = ()
@@ -93,7 +94,7 @@ class _Pass:
             if type(name) is not str:
                 raise Unsure
             key = self.text(name, None)
-            while key in members:  # two keys masked alike stay apart, as in core.pii.redact
+            while key in members:  # two keys masked alike stay apart, as in core.redaction.redact
                 key += "#"
             members[key] = self.encode(item, name)
             if key is name and name.isascii() and len(name) <= 64 and len(_PLAIN_NAMES) < 4096:
@@ -109,7 +110,7 @@ def redact_canonical(value: Any, key: bytes) -> tuple[str, list[str], bool]:
     """(canonical text of the redacted value, sorted distinct HMACs, whether the text's length
     may differ from the original's compact JSON: something was masked or cleaned, or a float).
 
-    Raises :class:`Unsure` for values only :func:`core.pii.redact` and ``rfc8785`` handle exactly.
+    Raises :class:`Unsure` for values only :func:`core.redaction.redact` and ``rfc8785`` handle exactly.
     """
     walk = _Pass(key)
     text = walk.encode(value, None)

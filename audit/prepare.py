@@ -22,7 +22,8 @@ from audit.record import RECORD_VERSION, AuditEvent, utc_timestamp
 from core.canonical import canonical_json
 from core.context import is_valid_identifier
 from core.errors import invalid
-from core.pii import detect, may_contain_pii, redact
+from core.pii import detect, may_contain_pii
+from core.redaction import redact
 
 DEFAULT_MAX_PAYLOAD_BYTES = 16_384
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}\Z")
@@ -176,7 +177,7 @@ def _payload(value: Any, key: bytes, cap: int) -> tuple[str | None, list[str], i
 
 
 def _general_payload(value: Any, key: bytes) -> tuple[str, list[str], int | None]:
-    """Any value: redacted copy (tuples, sets, other types as :func:`core.pii.redact` makes them)."""
+    """Any value: redacted copy (tuples, sets, other types as :func:`core.redaction.redact` makes them)."""
     try:
         original: str | None = _STRICT_ENCODER.encode(value)
     except (TypeError, ValueError):  # other types: the full walk handles them

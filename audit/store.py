@@ -14,7 +14,8 @@ from audit.subjects import value_hmac_keys
 from core.db import get_engine, is_sqlite
 from core.errors import SwitchboardError, invalid
 from core.ids import resolve_id
-from core.pii import detect, hmac_normalized
+from core.pii import detect
+from core.redaction import hmac_normalized
 
 PAGE = 2000
 TEXT_SCAN_LIMIT = 100_000

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.db import get_engine
 from core.errors import conflict, invalid, not_found
 from core.ids import resolve_id
-from core.pii import mask_text, redact
+from core.pii import mask_text
+from core.redaction import redact
 from host.records import (
     REVIEW_APPROVED,
     REVIEW_EXECUTED,

@@ -9,7 +9,7 @@ keeps (metadata, the speaker's name, slot values) passes :func:`screen_json`:
   previous instructions', 'always approve refunds') gets INVALID_ARGUMENT. The registry's lint
   phrases for tool definitions (:mod:`registry.lint`) are reused, plus the operational orders a
   hijacked model would plant in a customer's memory.
-- **personal data is masked** with the org's :class:`core.pii.StoragePolicy`: resident
+- **personal data is masked** with the org's :class:`core.redaction.StoragePolicy`: resident
   registration, card and account numbers always; phone numbers and e-mail addresses unless the org
   keeps them (``SWITCHBOARD_PII_KEEP``).
 - **a bare personal value is refused**: '카드번호 4111-1111-1111-1111' says nothing once masked.
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from core.errors import invalid
-from core.pii import only_personal_data, storage_policy
+from core.redaction import only_personal_data, storage_policy
 
 Source = Literal["customer", "host", "model"]
 SOURCES: tuple[str, ...] = ("customer", "host", "model")

@@ -1,6 +1,6 @@
 """audit/payload.py: the one-pass redacting encoder stores exactly what the general path stores.
 
-The oracle is the general path itself: ``core.pii.redact`` (the full walk) then RFC 8785
+The oracle is the general path itself: ``core.redaction.redact`` (the full walk) then RFC 8785
 (``rfc8785``), the compact JSON size of the original, and the HMACs of what was masked.
 """
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from audit.payload import Unsure, redact_canonical
 from audit.prepare import _payload
 from core.canonical import canonical_json
-from core.pii import redact
+from core.redaction import redact
 from tests.core.test_pii import pii_in_text
 
 KEY = b"k" * 32

@@ -26,11 +26,9 @@ from core.pii import (
     luhn_ok,
     mask_text,
     may_contain_pii,
-    only_personal_data,
-    redact,
     too_short_for_pii,
-    value_hmac,
 )
+from core.redaction import only_personal_data, redact, value_hmac
 
 KEY = b"k" * 32
 UNCHANGED = None
@@ -285,7 +283,7 @@ def test_text_around_a_value_is_kept_as_written():
 
 def test_audit_payload_copies_no_short_value():
     """audit.payload copies short strings without the detector (core.pii.too_short_for_pii): its
-    output stays byte-identical with core.pii.redact for short values too."""
+    output stays byte-identical with core.redaction.redact for short values too."""
     from audit.payload import redact_canonical
     from core.canonical import canonical_json
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from core.pii import detect, redact
+from core.pii import detect
+from core.redaction import redact
 from host.store import masked_json, new_call_id, new_id
 
 
