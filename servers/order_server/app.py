@@ -32,6 +32,11 @@ def _lifespan() -> Any:
         async def preload() -> None:
             for module in DATA_PATH:
                 await asyncio.to_thread(importlib.import_module, module)
+            # the PII reader's fold table (~100 ms, built on first use): built here, the first
+            # call's audit record is not chained that much later
+            from core.pii_folding import folding
+
+            await asyncio.to_thread(folding)
 
         task = after_handshake("data-layer", preload)
         try:

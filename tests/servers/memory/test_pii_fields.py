@@ -294,39 +294,41 @@ async def test_memory_0003_masks_what_a_store_kept_before_it(database_url: str) 
     assert rows["old-2"].vector_model == "m" and rows["old-2"].tokens == "연락처"
 
 
-def test_an_interrupted_import_says_how_to_resume_and_a_rerun_completes_it(tmp_path: Path) -> None:
-    """Ctrl-C in the middle of `memory import`: exit 130 with a line saying what is kept; the rerun
-    adds exactly the rest (no record twice, none lost)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+def test_an_interrupted_import_says_how_to_resume_and_a_rerun_completes_it(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the middle of `memory import` (here: after the 20th record is done): exit 130 with
+    a line saying what is kept; the rerun adds exactly the rest (no record twice, none lost)."""
+    from servers.memory_server import importer
 
     records = [
-        {"id": f"r{i}", "customer": f"C{i % 7}", "text": f"{i}번째 메모: 부산 해운대 지점 이용"} for i in range(400)
+        {"id": f"r{i}", "customer": f"C{i % 7}", "text": f"{i}번째 메모: 부산 해운대 지점 이용"} for i in range(60)
     ]
     path = _write(tmp_path / "big.jsonl", records)
-    env = {**os.environ, "SWITCHBOARD_HOME": str(tmp_path / "home"), "SWITCHBOARD_MEMORY_VECTORS": "off"}
-    env.pop("SWITCHBOARD_DATABASE_URL", None)
+    real = importer.import_records
+
+    async def interrupted(*args, progress=None, **kwargs):
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if done == 20:
+                raise KeyboardInterrupt  # where a real Ctrl-C lands: between two records
+
+        return await real(*args, progress=tick, **kwargs)
+
+    monkeypatch.setattr(importer, "import_records", interrupted)
+    code, _, output = _cli("import", str(path), "--org", "acme", "--no-embed")
+    assert code == 130, output
+    flat = " ".join(output.split())
+    assert "interrupted" in flat and "run the same command again to resume" in flat, flat
     state = tmp_path / "big.jsonl.import-state.jsonl"
-    args = [sys.executable, "-m", "switchboard_cli", "memory", "import", str(path), "--org", "acme", "--no-embed"]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not state.exists() or state.stat().st_size < 2000):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "run the same command again to resume" in " ".join(err.split())
-    done_before = len(state.read_text(encoding="utf-8").splitlines())
-    assert 0 < done_before < len(records)
-    rerun = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
-    report = json.loads(rerun.stdout)
-    assert report["skipped_already_done"] == done_before and report["imported"] == len(records) - done_before
-    status = subprocess.run(
-        [sys.executable, "-m", "switchboard_cli", "memory", "status", "--org", "acme", "--json"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert json.loads(status.stdout)["memories"] == len(records)
+    assert len(state.read_text(encoding="utf-8").splitlines()) == 20
+    monkeypatch.setattr(importer, "import_records", real)
+    code, stdout, output = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, output
+    report = json.loads(stdout)
+    assert report["skipped_already_done"] == 20 and report["imported"] == 40
+    code, stdout, _ = _cli("status", "--org", "acme", "--json")
+    assert json.loads(stdout)["memories"] == 60
