@@ -56,6 +56,7 @@ class Writes:
         default_observed = as_utc(observed_at) if observed_at else at
         prepared = []
         bare = None
+        shared = guard.screen_json(metadata, scope.org_id) if metadata else {}  # once, not per candidate
         for cand in candidates:
             text = clean_text(cand.text)
             if not text:
@@ -72,7 +73,7 @@ class Writes:
             # the speaker's name, ids and the caller's metadata are stored too: masked like the text
             cand = replace(
                 cand,
-                meta=guard.screen_json({**(metadata or {}), **cand.meta}, scope.org_id),
+                meta={**shared, **guard.screen_json(cand.meta, scope.org_id)},
                 context=[guard.screen_value(word, scope.org_id) for word in cand.context],
             )
             prepared.append((cand, text, observed))

@@ -11,6 +11,7 @@ key (as for the audit log's value search); with another key a lookup by phone fi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -23,5 +24,10 @@ def phone_key(org_id: str, phone_e164: str) -> str:
 
     org_key = hmac_key(org_id)
     assert org_key is not None  # created on first use
-    derived = hmac.new(org_key, PURPOSE, hashlib.sha256).digest()
-    return hmac.new(derived, phone_e164.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(_derived(org_key), phone_e164.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _derived(org_key: bytes) -> bytes:
+    """The phone key's own key, derived once per org key (not per lookup)."""
+    return hmac.new(org_key, PURPOSE, hashlib.sha256).digest()
