@@ -61,8 +61,14 @@ async def memory_rows(org_id: str, customer: str) -> list[dict[str, Any]]:
 
 
 async def session_records(org_id: str, session_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every stored row of the session (records, review items) and the org's audit events."""
+    """Every stored row of the session (records, review items) and the org's audit events.
+
+    Sealed audit payloads are opened: what must hold no raw personal data is the text under the
+    seal. (Scanning the ciphertext instead checks nothing, and its base64 now and then reads as a
+    value: "/CvC…123" is a CVC label and three digits to the detector.)
+    """
     from audit.schema import audit_event
+    from audit.sealing import Opener
     from host.records import event_logs, review_queue, sessions, turns
 
     engine = await get_engine()
@@ -77,7 +83,8 @@ async def session_records(org_id: str, session_id: str) -> dict[str, list[dict[s
             rows = await conn.execute(select(table).where(col == session_id))
             out[name] = [dict(r._mapping) for r in rows]
         rows = await conn.execute(select(audit_event).where(audit_event.c.org_id == org_id))
-        out["audit_event"] = [dict(r._mapping) for r in rows]
+        opener = Opener()
+        out["audit_event"] = [opener.open_row(r._mapping) for r in rows]
     return out
 
 

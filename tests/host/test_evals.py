@@ -106,6 +106,30 @@ def test_raw_personal_data_in_any_stored_column_is_found():
     assert not any(f.startswith(("sessions", "turns.args_hmac")) for f in found)
 
 
+async def test_the_grader_reads_what_is_under_an_audit_seal_not_the_ciphertext(database_url):
+    """Scanning ciphertext checks nothing, and its base64 now and then reads as a value ("/CvC…123"
+    is a CVC label and digits): the grader opens sealed payloads and scans the plain text."""
+    from audit import append, close
+    from audit.sealing import seal
+    from audit.subjects import subject_key
+    from host.evals.grading import session_records
+    from tests.audit.helpers import drop_guards, event, sql
+
+    try:
+        rec = await append(event(1, org="grade", customer_ref="C-1", arguments={"note": "x"}))
+        rows = (await session_records("grade", "no-such-session"))["audit_event"]
+        assert [r["args_redacted"] for r in rows] == ['{"note":"x"}'] and raw_pii({"audit_event": rows}) == []
+        # a raw value that got under the seal (as a bug in redaction would put it) is found
+        await drop_guards()
+        key = subject_key("grade", "C-1", create=False)
+        raw = seal(key, rec.event_id, "result_redacted", '{"phone":"010-1234-5678"}')
+        await sql("UPDATE audit_event SET result_redacted = :v WHERE event_id = :e", {"v": raw, "e": rec.event_id})
+        rows = (await session_records("grade", "no-such-session"))["audit_event"]
+        assert raw_pii({"audit_event": rows}) == ["audit_event.result_redacted: phone"]
+    finally:
+        await close()
+
+
 def _report(run_id: str, outcomes: dict[str, bool], agent: str = "cs-agent@1") -> dict:
     results = [
         _r(sid, ok, cat="refund_request") | {"title": sid, "checks": [], "transcript": []}
