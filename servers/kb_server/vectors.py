@@ -42,6 +42,7 @@ from servers.retrieval.embedding import Embedder, get_embedder
 
 log = logging.getLogger("switchboard.kb")
 DEFAULT_BATCH = 8
+READ_AHEAD = 8  # pending texts read per query: batch size × this
 
 
 def kb_collection_name(org_id: str, kb_id: str, model_id: str) -> str:
@@ -178,6 +179,12 @@ class _RecentVectors:
                 self._items.popitem(last=False)
         return np.stack([found[k] for k in keys])
 
+    def holds(self, embedder: Embedder, texts: Sequence[str]) -> bool:
+        """True when every vector of ``texts`` is here (an embed of them costs no model work)."""
+        keys = [(embedder.model_id, hashlib.sha256(t.encode("utf-8")).hexdigest()) for t in texts]
+        with self._lock:
+            return all(k in self._items for k in keys)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -288,16 +295,41 @@ async def embed_all(
     embedder = embedder or get_embedder()
     batch_size = batch_size or int(os.environ.get("SWITCHBOARD_KB_EMBED_BATCH", DEFAULT_BATCH))
     done = 0
-    for model_id, step in zip(markers(embedder.model_id), (embed_batch, embed_sentence_batch), strict=False):
+    passes = ((embed_batch, _whole_texts), (embed_sentence_batch, _sentence_texts))
+    for model_id, (step, texts_of) in zip(markers(embedder.model_id), passes, strict=False):
         while limit is None or done < limit:
-            want = batch_size if limit is None else min(batch_size, limit - done)
+            want = batch_size * READ_AHEAD if limit is None else min(batch_size * READ_AHEAD, limit - done)
             items = await pending(org_id=org_id, kb_id=kb_id, model_id=model_id, limit=want)
             if not items:
                 break
-            done += await step(items, embedder)
-            if progress:
-                progress(len(items))
+            for batch in _batches(items, embedder, batch_size, texts_of):
+                done += await step(batch, embedder)
+                if progress:
+                    progress(len(batch))
     return done
+
+
+def _whole_texts(item: PendingText) -> list[str]:
+    return [item.text]
+
+
+def _sentence_texts(item: PendingText) -> list[str]:
+    return sentences.sentence_texts(item.head, item.body)
+
+
+def _batches(
+    items: list[PendingText], embedder: Embedder, size: int, texts_of: Callable[[PendingText], list[str]]
+) -> Iterator[list[PendingText]]:
+    """``items`` in the batches one embedder step takes: every text whose vectors this process
+    already holds (:data:`recent_vectors`) in one batch, as storing is all that is left to do for
+    them; the rest ``size`` at a time, so a crash loses at most ``size`` texts of model work."""
+    held = [recent_vectors.holds(embedder, texts_of(i)) for i in items]
+    cached = [i for i, h in zip(items, held, strict=True) if h]
+    if cached:
+        yield cached
+    rest = [i for i, h in zip(items, held, strict=True) if not h]
+    for start in range(0, len(rest), size):
+        yield rest[start : start + size]
 
 
 async def progress_counts(

@@ -5,12 +5,17 @@ as one sentence. :func:`split_latin` cuts such a piece after ``.``, ``!`` or ``?
 quotes or brackets) when the next sentence starts with a capital letter, a digit or a quote —
 except after common abbreviations ("Dr.", "e.g.", "U.S.") and single initials ("J. Smith").
 Korean text passes through unchanged. :func:`sentences` is the whole splitter: line breaks, then
-kiwi's Korean sentences, then :func:`split_latin` inside each.
+kiwi's Korean sentences, then :func:`split_latin` inside each. It remembers the last
+:data:`CACHED_TEXTS` texts it split: the same passage uploaded to several KBs or orgs (a template
+KB, an evaluation's fresh tenants) is split by kiwi once, as its vectors are embedded once.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+CACHED_TEXTS = 4096
 
 _BOUNDARY = re.compile(r"(?<=[.!?…])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
@@ -48,13 +53,18 @@ def split_latin(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Every sentence of ``text``: line breaks first, then kiwi's Korean splitter, then :func:`split_latin`."""
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _sentences(text: str) -> tuple[str, ...]:
     from servers.retrieval.korean import split_sentences
 
     out: list[str] = []
     for line in text.splitlines():
         for piece in split_sentences(line):
             out.extend(p for p in split_latin(piece.strip()) if p)
-    return out
+    return tuple(out)
 
 
 def grouped(parts: list[str], limit: int) -> list[str]:

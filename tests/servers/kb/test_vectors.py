@@ -236,3 +236,34 @@ async def test_the_same_text_in_another_org_is_not_embedded_twice(database_url: 
     one = acme.get(ids=acme.get()["ids"][:1], include=["embeddings"])
     other = globex.get(ids=one["ids"], include=["embeddings"])
     assert np.allclose(one["embeddings"][0], other["embeddings"][0])
+
+
+class BatchRecorder(FlakyEmbedder):
+    """The real embedder, recording the size of each model call."""
+
+    def __init__(self) -> None:
+        super().__init__(ok=1_000)
+        self.calls: list[int] = []
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return super().embed_passages(texts)
+
+
+async def test_new_texts_are_embedded_a_batch_at_a_time_and_held_ones_stored_at_once(database_url: str) -> None:
+    """Model work stays in batches of ``batch_size`` (what a crash can lose); texts whose vectors the
+    process already holds (the same KB uploaded to another org) cost no model call and are stored
+    in one step, not one step per batch."""
+    from servers.kb_server.vectors import recent_vectors
+
+    recent_vectors.clear()
+    for org in ("acme", "globex"):
+        await store.create_kb(org, "안내")
+        await store.upload(org, "안내", [store.UploadItem("faq.md", _doc(10))])
+    recorder, steps = BatchRecorder(), []
+    assert await embed_all(org_id="acme", embedder=recorder, batch_size=3, progress=steps.append) == 20
+    assert recorder.calls and max(recorder.calls) <= 3 and sum(recorder.calls) == 10
+    recorder.calls.clear()
+    steps.clear()
+    assert await embed_all(org_id="globex", embedder=recorder, batch_size=3, progress=steps.append) == 20
+    assert recorder.calls == [] and steps == [10, 10]  # whole vectors, then the (empty) sentence step
