@@ -147,9 +147,18 @@ async def run_scenario(
 
 
 async def run_eval(
-    pack: Pack, opts: RunOptions, *, on_result: Callable[[dict[str, Any]], None] | None = None
+    pack: Pack,
+    opts: RunOptions,
+    *,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    servers: SharedServers | None = None,
 ) -> dict[str, Any]:
-    """Run the pack ``opts.trials`` times; the report is JSON-ready."""
+    """Run the pack ``opts.trials`` times; the report is JSON-ready.
+
+    The bundled servers are started for the run and stopped after it, unless the caller passes a
+    started :class:`SharedServers` (several runs in a row, e.g. a pack under two providers, then
+    share one stack: each server's start-up and first embedding of the demo KB are paid once).
+    """
     from host.evals.tenant import load_source
 
     scenarios = pack.select(opts.only)
@@ -157,7 +166,9 @@ async def run_eval(
     if opts.simulator == "model":
         check_simulator_key(opts.simulator_provider or "anthropic")
     started_at = datetime.now(UTC)
-    servers = await SharedServers().start()
+    owned = servers is None
+    if servers is None:
+        servers = await SharedServers().start()
     runtime = EvalRuntime(provider_override=opts.provider, connector=servers.connector)
     if opts.provider_factory is not None:
         runtime.provider_factory = opts.provider_factory
@@ -180,7 +191,8 @@ async def run_eval(
         provider_name = runtime.resolved_provider or opts.provider or source.model.split(":")[0]
     finally:
         await runtime.close()
-        servers.stop()
+        if owned:
+            servers.stop()
     return {
         "run_id": f"ev_{uuid.uuid4().hex[:16]}",
         "pack": pack.name,

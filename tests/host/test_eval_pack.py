@@ -61,12 +61,23 @@ def demo_agent(module_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def offline_report(demo_agent: str) -> dict:
+def servers(demo_agent: str):
+    """One stack of bundled servers for every run of this module (as a caller running a pack
+    several times would share it): start-up and the demo KB's first embedding are paid once."""
+    from host.evals.stack import SharedServers
+
+    stack = asyncio.run(_closing(SharedServers().start()))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def offline_report(demo_agent: str, servers) -> dict:
     from host.evals.runner import RunOptions, run_eval
 
     pack = load_pack("ko-callcenter")
     opts = RunOptions(org_id="demo", agent_ref=demo_agent, only=postgres_subset(pack))
-    report = asyncio.run(_closing(run_eval(pack, opts)))
+    report = asyncio.run(_closing(run_eval(pack, opts, servers=servers)))
     print()
     for row in category_rows(report):
         print("  ".join(f"{c:<18}" for c in row))
@@ -172,7 +183,7 @@ def _factory(llm):
     return make
 
 
-async def _run_with(provider: str, simulator: str, llm, tmp_path) -> dict:
+async def _run_with(provider: str, simulator: str, llm, tmp_path, servers) -> dict:
     from host.evals.runner import RunOptions, run_eval
 
     folder = tmp_path / provider
@@ -190,17 +201,17 @@ async def _run_with(provider: str, simulator: str, llm, tmp_path) -> dict:
         trials=2,
         provider_factory=_factory(llm),
     )
-    return await _closing(run_eval(load_pack(folder), opts))
+    return await _closing(run_eval(load_pack(folder), opts, servers=servers))
 
 
 @pytest.mark.parametrize(("provider", "simulator"), [("anthropic", "model"), ("openai", "scripted")])
-def test_model_providers_run_through_the_same_runner(demo_agent, provider, simulator, tmp_path, monkeypatch):
+def test_model_providers_run_through_the_same_runner(demo_agent, servers, provider, simulator, tmp_path, monkeypatch):
     from tests.host.fake_llm import FakeLLM
 
     monkeypatch.setenv("ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY", "sk-fake")
 
     with FakeLLM(_brain) as llm:
-        report = asyncio.run(_run_with(provider, simulator, llm, tmp_path))
+        report = asyncio.run(_run_with(provider, simulator, llm, tmp_path, servers))
         paths = {r["path"] for r in llm.requests}
         systems = [json.dumps(b.get("system") or b.get("instructions") or "", ensure_ascii=False) for b in llm.bodies()]
     assert report["provider"] == provider
