@@ -42,6 +42,9 @@ _NO_CONTENT_TEXT = (
     "when where how what which why who is are can do does the a an to of"
 )
 _NO_CONTENT = frozenset(_NO_CONTENT_TEXT.split())
+# "알려주세요", "가르쳐 줄래요", "말해줘": how a request is asked, not what about
+_REQUEST = re.compile(r"(?:알려|가르쳐|말해|설명해)(?:주|줘|줄|드)")
+_HANGUL = re.compile(r"[가-힣]")
 _INTRO = re.compile(r"(다음과\s*같습니다|아래와\s*같습니다|as follows)[.:]?$|:$", re.IGNORECASE)
 
 
@@ -70,7 +73,7 @@ def _query_terms(text: str) -> list[tuple[set[str], float]]:
     terms = []
     for i, word in enumerate(words):
         stem = _stem(word)
-        if word in _NO_CONTENT or stem in _NO_CONTENT:
+        if word in _NO_CONTENT or stem in _NO_CONTENT or _REQUEST.match(word):
             continue
         weight = TOPIC_WEIGHT if topic_end is not None and i <= topic_end else 1.0
         terms.append((_grams(stem), weight))
@@ -140,11 +143,50 @@ def best_sentence(text: str, query: str) -> str:
         content = sum(w * sum(idf[g] for g in term & grams[i]) / len(term) for term, w in terms if term)
         return (round(content, 6), len(raw & grams[i]), -i)  # then particles shared ("에도"), then order
 
-    index = max(range(total), key=score)
+    ranked = sorted(range(total), key=score, reverse=True)
+    index = ranked[0]
+    if _is_question(units[index]):  # a FAQ's question: its answer follows it
+        if index + 1 < total and not _is_question(units[index + 1]):
+            return units[index + 1]
+        index = next((i for i in ranked if not _is_question(units[i])), -1)
+        if index < 0:
+            return ""
     best = units[index]
     if _INTRO.search(best) and index + 1 < total:
         best = f"{best} {units[index + 1]}"
     return best
+
+
+def _is_question(unit: str) -> bool:
+    return unit.rstrip(" \t*_\"'”’)").endswith(("?", "？"))
+
+
+def shares_content(query: str, hit: Mapping[str, Any]) -> bool:
+    """Whether a passage (its title, section and text) has any content word of a Korean question.
+
+    The dense half of a search always returns something, also for "비트코인 시세 알려주세요" or
+    "심심해요"; a passage that shares no word of what was asked (particles, endings and question
+    words aside) is not read out as an answer. A question in another script than Hangul is not
+    checked: an English question about a Korean KB shares no words with the answering passage.
+    This catches only the plainly unrelated: a question in the KB's domain that the KB does not
+    answer ("환불 받을 때 이자도 붙나요") shares words with it (bench/kb_answers.py measures both).
+    """
+    if not _HANGUL.search(query):
+        return True
+    terms = [t for t, _w in _query_terms(query) if t and not any(g.startswith("^") for g in t)]
+    if not terms:
+        return True  # nothing but question words: nothing to compare
+    grams = _unit_grams(" ".join(str(hit.get(k) or "") for k in ("title", "section", "text")))
+    return any(t & grams for t in terms)
+
+
+def answer_from(hits: list[dict[str, Any]], query: str) -> tuple[dict[str, Any], str] | None:
+    """The first hit (best first) that shares content with ``query`` (:func:`shares_content`) and
+    has a unit to read out, and that unit; None when no hit has one."""
+    for hit in hits:
+        if hit.get("text") and shares_content(query, hit) and (sentence := best_sentence(str(hit["text"]), query)):
+            return hit, sentence
+    return None
 
 
 # --- rendering for the channel ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.clock import korea_date
 from host import nlu
-from host.answer import best_sentence, for_channel, note_answered
+from host.answer import answer_from, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
 from host.prompts import HANDED_OVER
@@ -455,9 +455,7 @@ class OfflinePlanner:
         if "kb_search" in by_capability:
             kb_result = by_capability["kb_search"]
             query = _query_of(calls.get(kb_result.call_id)) or user_text
-            hits = [h for h in find_citations(kb_result.data) if h.get("text")]
-            # the best passage that still has something to read out once orders to the assistant are left out
-            chosen = next(((h, s) for h in hits if (s := best_sentence(str(h["text"]), query))), None)
+            chosen = answer_from(find_citations(kb_result.data), query)
             if chosen:
                 top, sentence = chosen
                 prefix = "안내: " if record and lang == "ko" else ("Note: " if record else "")
