@@ -21,6 +21,7 @@ from host.nlu import Intent
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
+from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
 _CAPABILITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -318,8 +319,12 @@ class OfflinePlanner:
         if order:
             state["order"] = order
         if state.get("awaiting") == "refund_reason" and intent in (Intent.UNKNOWN, Intent.REFUND_REQUEST):
-            state.pop("awaiting")
             reason = nlu.extract_reason(text)
+            if reason is None and read_reply(text).label is ReplyLabel.CONFIRM:
+                # a bare "네" to "환불 사유를 말씀해 주시겠어요?" is not a reason: asked again, never
+                # recorded (and put to the customer) as the refund's reason
+                return ModelReply(text=_t("ask_reason", lang), state=state)
+            state.pop("awaiting")
             if reason is None and nlu.is_question(text):
                 # a question is not a reason ("그러니까 언제 들어온다고요?"): the refund is dropped, never
                 # put to the customer with the question as its reason; the question is answered instead

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from core.db import get_engine
@@ -115,6 +116,20 @@ async def test_write_tool_is_confirmed_even_when_pinned_never(start):
     assert "4111-1111-1111-1111" not in args["reason"] and "****-****-****-1111" in args["reason"]  # stored masked
     rows = sorted(await _rows(turns, conv.session_id), key=lambda t: t["seq"])
     assert rows[2]["user_confirmed"] is True
+
+
+@pytest.mark.parametrize("bare_yes", ["네", "넵!", "ㅇㅇ", "yes"])
+async def test_a_bare_yes_to_the_reason_question_is_not_the_reason(start, layer, bare_yes):
+    """A walk: "네" to "환불 사유를 말씀해 주시겠어요?" became the refund's reason ("(사유: 네)")."""
+    conv = await start(layer)
+    await conv.user_message("주문 8841 환불 신청하고 싶어요")
+    await conv.user_message("네")  # the lookup
+    again = await conv.user_message(bare_yes)
+    assert "사유" in again.answer and again.confirm_prompt is None
+    assert [c[0] for c in layer.calls] == ["orders_get_order"]
+    asked = await conv.user_message("상품이 불량이에요")
+    prompt = asked.confirm_prompt or ""
+    assert prompt.startswith("주문번호 8841") and "사유: 네" not in prompt
 
 
 async def test_refund_reason_in_the_same_utterance(start, layer):
