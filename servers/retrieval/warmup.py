@@ -39,9 +39,9 @@ def load_analyser_in_thread() -> threading.Thread:
 
 def warm_up(*, embed: bool = True, preload: Sequence[str] = (), prepare: Sequence[Callable[[], object]] = ()) -> None:
     """Load kiwi (in a thread of its own) while embedding a short text (loading the e5 model),
-    importing the ``preload`` modules (a server's search path: SQLAlchemy, chromadb, bm25s...)
-    and calling ``prepare`` (e.g. open the vector store), so the first search pays for none of
-    them."""
+    importing the ``preload`` modules (a server's search path: SQLAlchemy, chromadb, bm25s...),
+    calling ``prepare`` (e.g. open the vector store) and building the PII reader's fold table, so
+    the first search pays for none of them."""
     analyser = load_analyser_in_thread()
     if embed:
         from servers.retrieval.embedding import embedder_config, get_embedder
@@ -52,6 +52,11 @@ def warm_up(*, embed: bool = True, preload: Sequence[str] = (), prepare: Sequenc
         importlib.import_module(module)
     for step in prepare:
         step()
+    # the PII reader's fold table (~100 ms, built on first use): every call's audit record and
+    # every stored text is redacted, so the first customer's call would pay for it
+    from core.pii_folding import folding
+
+    folding()
     analyser.join()
 
 

@@ -113,9 +113,12 @@ def test_query_vectors_are_cached_per_model_and_evicted_oldest_first() -> None:
     assert other.calls == 1  # another model never reuses these vectors
 
 
-def test_warm_up_loads_the_analyser_and_the_model() -> None:
+def test_warm_up_loads_the_analyser_the_model_and_the_pii_fold_table() -> None:
+    from core.pii_folding import folding
     from servers.retrieval.embedding import get_embedder
     from servers.retrieval.warmup import warm_up
 
+    folding.cache_clear()
     warm_up()
     assert get_embedder()._model is not None  # type: ignore[attr-defined]
+    assert folding.cache_info().currsize == 1  # built by the warm-up, not by the first redaction
