@@ -28,11 +28,10 @@ demo: install
 
 # Test tools outside pip (PostgreSQL, Node 22 + MCP conformance/Inspector) are set up by
 # scripts/test-deps.sh: it installs what is missing (Debian packages need root) and starts
-# a throwaway PostgreSQL cluster on loopback. Both passes run: SQLite, then PostgreSQL.
+# a throwaway PostgreSQL cluster on loopback. Both passes run, side by side
+# (scripts/test-passes.sh; SWITCHBOARD_TEST_SERIAL=1 runs them one after the other).
 test: install
-	@source scripts/test-deps.sh && \
-	  $(PY) -m pytest -q --durations=15 tests && \
-	  SWITCHBOARD_TEST_BACKEND=postgres $(PY) -m pytest -q --durations=15 -m uses_db tests
+	@source scripts/test-deps.sh && PY=$(PY) bash scripts/test-passes.sh
 
 # The SQLite pass alone: no PostgreSQL needed (nor started).
 test-sqlite: install
