@@ -20,7 +20,8 @@ from typing import Any
 
 from _common import parse_args, percentile, print_table, ratio, started_at, write_result
 
-from host.replies import LABELLED_EXPECTED, SPLITS, LabelledReply, ReplyLabel, labelled_replies, read_reply
+from host.labelled import LABELLED_EXPECTED, SPLITS, LabelledReply, labelled_replies
+from host.replies import ReplyLabel, read_reply
 from host.replies import _load as load_kiwi
 
 LABELS = [label.value for label in ReplyLabel]

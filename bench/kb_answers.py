@@ -23,7 +23,7 @@ from typing import Any
 from _common import parse_args, print_table, started_at, write_result
 
 from host.answer import answer_from, best_sentence
-from host.kb_questions import KbQuestion, labelled_questions
+from host.labelled import KbQuestion, labelled_questions
 
 
 def first_with_a_sentence(hits: list[dict[str, Any]], query: str) -> tuple[dict[str, Any], str] | None:

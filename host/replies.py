@@ -55,7 +55,6 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("switchboard.host.replies")
@@ -565,42 +564,6 @@ def _digits(value: str) -> str:
 
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
-
-
-DATA_DIR = Path(__file__).parent / "data"
-#: dev (the rules were written against it), holdout (not looked at while writing them), hostile (a
-#: tester's attack on the reading and more in its spirit, with clear yeses in varied forms)
-SPLITS = ("dev", "holdout", "hostile")
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledReply:
-    """One reply of the labelled set in ``host/data/confirm_replies_<split>.tsv``."""
-
-    label: ReplyLabel
-    value: str | None
-    text: str
-    split: str
-
-    @property
-    def language(self) -> str:
-        return "ko" if _HANGUL.search(self.text) else "en"
-
-
-def labelled_replies(*splits: str) -> list[LabelledReply]:
-    """The labelled replies (every split unless ``splits`` names some); the prompt asked about 8841."""
-    rows = []
-    for split in splits or SPLITS:
-        for line in (DATA_DIR / f"confirm_replies_{split}.tsv").read_text(encoding="utf-8").splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            label, value, text = line.split("\t")
-            rows.append(LabelledReply(ReplyLabel(label), None if value == "-" else value, text, split))
-    return rows
-
-
-#: the order number the labelled replies answer about
-LABELLED_EXPECTED = "8841"
 
 
 def read_reply(text: str, *, expected: str | None = None, read_only: bool = False) -> Reading:

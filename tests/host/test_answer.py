@@ -98,7 +98,7 @@ def test_a_korean_question_sharing_no_word_with_any_passage_gets_no_answer():
 def test_every_answerable_korean_question_shares_content_with_its_document():
     """On the labelled set (written from the documents by someone who had not seen this code), the
     check never refuses the document that holds the answer."""
-    from host.kb_questions import labelled_questions
+    from host.labelled import labelled_questions
     from servers.kb_server.demo import DEMO_DIR
 
     docs = {p.stem: p.read_text(encoding="utf-8") for p in DEMO_DIR.glob("*.md")}

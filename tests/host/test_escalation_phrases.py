@@ -26,8 +26,8 @@ from typing import NamedTuple
 import pytest
 
 from host import nlu
+from host.labelled import labelled_replies
 from host.nlu import Escalation, Intent
-from host.replies import labelled_replies
 
 DATA = Path(nlu.__file__).parent / "data" / "escalation_phrases.tsv"
 PACK = Path(nlu.__file__).parent / "evals" / "packs" / "ko-callcenter" / "scenarios"

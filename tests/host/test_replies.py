@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from host import replies
-from host.replies import LABELLED_EXPECTED, SPLITS, ReplyLabel, labelled_replies, read_reply
+from host.labelled import LABELLED_EXPECTED, SPLITS, labelled_replies
+from host.replies import ReplyLabel, read_reply
 
 # the replies issue 11 found counted as yes
 ISSUE_REPLIES = [
