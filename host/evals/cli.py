@@ -26,6 +26,9 @@ def eval_run(
         "anthropic", "--simulator-provider", help="Model simulator: anthropic|openai."
     ),
     only: list[str] = typer.Option(None, "--only", help="Scenario ids or categories; repeat."),
+    parallel: int = typer.Option(
+        1, "--parallel", min=1, max=16, help="Scenarios run at once, each in its own tenant (try the core count)."
+    ),
     out: Path = typer.Option(None, "--out", help="Also write the JSON report here."),
     require_covered: bool = typer.Option(
         False, "--require-covered", help="Exit 1 when a scenario the offline planner covers fails (CI)."
@@ -53,6 +56,7 @@ def eval_run(
         simulator=simulator,
         simulator_provider=simulator_provider,
         only=list(only or []),
+        parallel=parallel,
     )
     report, path = run(lambda: _run(loaded, opts, quiet=json_output))
     if out is not None:

@@ -4,6 +4,10 @@ The run shares one set of servers (see :mod:`host.evals.stack`) and one host run
 scenario × trial gets its own org with the agent version under test cloned into it, so the
 gateway, pins, policies, audit and records are the ones customers hit. A scenario that hangs
 or crashes fails with its error recorded; it never stops the run.
+
+``parallel`` scenarios run at once (``--parallel``): their tenants are separate, and the host and
+servers serve many sessions anyway; a scenario that kills a shared server runs alone. Results keep
+the pack's order whatever order they finish in.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +42,7 @@ class RunOptions:
     simulator_model: str = ""
     only: list[str] = field(default_factory=list)
     provider_factory: Any = None  # tests point the SDKs at the fake model servers
+    parallel: int = 1  # scenarios run at once (each in its own tenant); see run_eval
 
 
 def _agent_item(result: Any) -> dict[str, Any]:
@@ -172,22 +177,27 @@ async def run_eval(
     runtime = EvalRuntime(provider_override=opts.provider, connector=servers.connector)
     if opts.provider_factory is not None:
         runtime.provider_factory = opts.provider_factory
-    results: list[dict[str, Any]] = []
+    jobs = [(trial, scenario) for trial in range(1, opts.trials + 1) for scenario in scenarios]
+    slots: list[dict[str, Any] | None] = [None] * len(jobs)
+
+    async def run_one(index: int) -> None:
+        trial, scenario = jobs[index]
+        try:
+            result = await asyncio.wait_for(
+                run_scenario(scenario, trial, source=source, runtime=runtime, servers=servers, opts=opts),
+                SCENARIO_TIMEOUT_S,
+            )
+        except TimeoutError:
+            result = blank_result(scenario, trial, None)
+            result["error"] = f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s"
+            result["passed"] = False
+        slots[index] = result
+        if on_result is not None:
+            on_result(result)
+
     try:
-        for trial in range(1, opts.trials + 1):
-            for scenario in scenarios:
-                try:
-                    result = await asyncio.wait_for(
-                        run_scenario(scenario, trial, source=source, runtime=runtime, servers=servers, opts=opts),
-                        SCENARIO_TIMEOUT_S,
-                    )
-                except TimeoutError:
-                    result = blank_result(scenario, trial, None)
-                    result["error"] = f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s"
-                    result["passed"] = False
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
+        await run_jobs(len(jobs), run_one, parallel=opts.parallel, alone=[kills_a_server(s) for _, s in jobs])
+        results = [r for r in slots if r is not None]
         provider_name = runtime.resolved_provider or opts.provider or source.model.split(":")[0]
     finally:
         await runtime.close()
@@ -210,6 +220,41 @@ async def run_eval(
         "summary": summarise(results, opts.trials),
         "results": results,
     }
+
+
+def kills_a_server(scenario: Scenario) -> bool:
+    """Whether a turn of the scenario stops a shared server (it then runs with no other scenario)."""
+    return any(isinstance(t, dict) and t.get("kill_server") for t in scenario.customer.get("turns") or [])
+
+
+async def run_jobs(
+    count: int, run_one: Callable[[int], Awaitable[None]], *, parallel: int, alone: Sequence[bool]
+) -> None:
+    """``run_one(0)``, ``run_one(1)``, ... with at most ``parallel`` running at a time, started in
+    order; a job marked ``alone`` waits for the running ones and runs by itself (a scenario that
+    kills a shared server would fail the calls of any scenario beside it). A job's exception
+    cancels the others and is raised."""
+    running: set[asyncio.Task[None]] = set()
+
+    async def settle(until: int) -> None:
+        nonlocal running
+        while len(running) > until:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+
+    try:
+        for index in range(count):
+            if alone[index]:
+                await settle(0)
+                await run_one(index)
+                continue
+            await settle(max(parallel, 1) - 1)
+            running.add(asyncio.create_task(run_one(index)))
+        await settle(0)
+    finally:
+        for task in running:
+            task.cancel()
 
 
 def check_simulator_key(name: str) -> None:

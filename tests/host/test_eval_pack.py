@@ -76,7 +76,8 @@ def offline_report(demo_agent: str, servers) -> dict:
     from host.evals.runner import RunOptions, run_eval
 
     pack = load_pack("ko-callcenter")
-    opts = RunOptions(org_id="demo", agent_ref=demo_agent, only=postgres_subset(pack))
+    # two at a time, as `--parallel 2` runs them (the scenario that kills a server runs alone)
+    opts = RunOptions(org_id="demo", agent_ref=demo_agent, only=postgres_subset(pack), parallel=2)
     report = asyncio.run(_closing(run_eval(pack, opts, servers=servers)))
     print()
     for row in category_rows(report):

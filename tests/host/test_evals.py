@@ -271,3 +271,34 @@ async def test_the_gate_migration_matches_its_tables(database_url):
     differences, heads = await migration_differences({agent_eval_gate.name, agent_eval_result.name})
     assert differences == []
     assert "registry_0002" in heads
+
+
+async def test_jobs_run_at_most_n_at_a_time_in_order_and_a_server_killer_runs_alone():
+    import asyncio
+
+    from host.evals.runner import run_jobs
+
+    running: set[int] = set()
+    seen: list[tuple[str, int, frozenset[int]]] = []
+    alone = [False, False, False, True, False, False]
+
+    async def job(index: int) -> None:
+        running.add(index)
+        seen.append(("start", index, frozenset(running)))
+        await asyncio.sleep(0.01 * (3 - index % 3))  # later jobs finish first
+        running.discard(index)
+
+    await run_jobs(len(alone), job, parallel=2, alone=alone)
+    starts = [(i, others) for kind, i, others in seen if kind == "start"]
+    assert [i for i, _ in starts] == list(range(len(alone)))  # started in the pack's order
+    assert max(len(others) for _, others in starts) == 2  # two at a time ...
+    assert dict(starts)[3] == {3}  # ... but the server killer with nothing beside it
+    assert not any(3 in others for i, others in starts if i != 3)
+
+    async def failing(index: int) -> None:
+        if index == 1:
+            raise RuntimeError("boom")
+        await asyncio.sleep(0.05)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await run_jobs(4, failing, parallel=2, alone=[False] * 4)
