@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from core.pii_cards import CARD, FIRST_DIGIT, card_size
 from core.pii_folding import SPOKEN_MIN, UNIT_CHARS, folding, offsets, read_spoken_digits
 
 MaskStyle = Literal["partial", "tag"]
@@ -137,11 +138,10 @@ _TLD_WORDS = {"컴": "com", "넷": "net"}
 # ("*********6789", "010-****-5678"): the digits a mask keeps must not join the text next to them
 # into a new value when masked text is read again. A star or two is markdown ("**010-…**").
 # Patterns start with the digit and look behind it, a form the regular expression engine scans fast.
-_FIRST_DIGIT = r"[0-9](?<![0-9].)(?<!\*\*\*.)(?<!\*-.)"
 # YYMMDD-GNNNNNN; G (1-8) encodes century, sex and citizenship. The check digit is not required:
 # numbers issued since October 2020 have none.
 _RRN = re.compile(
-    rf"{_FIRST_DIGIT}[0-9](?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?[-.] ?| {{1,2}})?[1-8][0-9]{{6}}(?![0-9])"
+    rf"{FIRST_DIGIT}[0-9](?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?[-.] ?| {{1,2}})?[1-8][0-9]{{6}}(?![0-9])"
 )
 _RRN_SHAPE = re.compile(r"\d{6}(?: ?[-.] ?| {1,2})?\d{7}")
 # After a registration-number label the two halves may be apart: "주민번호 앞자리 900101 뒷자리
@@ -152,14 +152,6 @@ _RRN_SPLIT = re.compile(
     rf"(?:{_RRN_LABEL.pattern}){_RRN_GAP}{{0,20}}?(?<![0-9])(\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?![0-9])"
     rf"{_RRN_GAP}{{1,20}}?(?<![0-9])([1-8]\d{{6}})(?![0-9])"
 )
-# Cards: a run of 13-19 digits, or groups of 2-7 digits after a group of 4, split by any separator
-# ("4111-1111-…", "4111 1111 …", "4111.1111.…", "4111/…", "4111_…", "4111 - 1111 - …", mixed).
-# Luhn decides, except that a 4-4-4-4 number written in groups is a card's shape even with a
-# wrong check digit (a typo, a test card).
-_CSEP = r"(?: ?[-./_] ?| )"
-_CARD = re.compile(rf"{_FIRST_DIGIT}(?:[0-9]{{12,18}}|[0-9]{{3}}(?:{_CSEP}[0-9]{{2,7}}){{2,4}})(?![0-9])")
-_CARD_GROUPS_16 = re.compile(rf"\d{{4}}(?:{_CSEP}\d{{4}}){{3}}")
-_CARD_SEPARATOR = re.compile(_CSEP)
 # A card's CVC (always masked: card rules forbid keeping it, even alone) and its expiry (masked
 # when the text is about a card: "쿠폰 유효기간 12/31" is a coupon's date).
 _CVC = re.compile(
@@ -187,6 +179,8 @@ _ACCOUNT_HYPHENATED = re.compile(
 _ACCOUNT_WORDS = r"계좌|입금|송금|이체|환불계좌|예금주|은행|뱅크|account|acct|bank|iban"
 _ACCOUNT_AFTER_WORD = re.compile(rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{10,14}})(?![0-9])")
 _ACCOUNT_KEY = re.compile(rf"(?i:{_ACCOUNT_WORDS}|account_?(?:no|num|number)?)")
+# a number spoken digit by digit: single digits, one space apart, nine or more
+_SPACED_DIGITS = re.compile(r"(?<![0-9] )(?<![0-9])[0-9](?: [0-9]){8,}(?![0-9]| [0-9])")
 _DIGIT_RUN = re.compile(r"[0-9](?<![0-9].)[0-9]{9,13}(?![0-9])")
 # Identifiers that only look like numbers in places: UUIDs (``ef266e60-e043-4628-8014-…`` holds
 # "043-4628-8014", a phone number's shape) and hex digests or ids of 16+ characters with a letter.
@@ -246,17 +240,6 @@ def _hint(text: str) -> bool:
 # A text shorter than 9 characters holds a value only with an "@" or a CVC label ("cvc 987"), or
 # with characters that fold ("ａ＠ｂ．ｃｏ", "⓪㉑㉓㊺㊼").
 _SHORT_HINT = re.compile(r"(?i)@|cv[cv]|보안|씨브이")
-
-
-def luhn_ok(digits: str) -> bool:
-    """True when ``digits`` passes the Luhn check (card numbers)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _digits(text: str) -> str:
@@ -401,16 +384,22 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             add(PiiKind.ACCOUNT, m.start(), m.end(), m.group())
     for m in rrns:
         add(PiiKind.RRN, m.start(), m.end(), _digits(m.group()))
-    for m in _CARD.finditer(text):
-        size = _card_size(text, m.start(), m.end())
+    for m in CARD.finditer(text):
+        size = card_size(text, m.start(), m.end())
         if size:
             add(PiiKind.CARD, m.start(), m.start() + size, _digits(m.group()[:size]))
+        elif "card" in words and m.group().isdigit() and 13 <= len(m.group()) <= 19:
+            add(PiiKind.CARD, m.start(), m.end(), m.group())  # "카드 4518421234567890": the word decides
     for m in _PHONE.finditer(text):
         add(PiiKind.PHONE, m.start(), m.end(), _phone_normalized(m))
     for m in _ACCOUNT_HYPHENATED.finditer(text):
         digits = _digits(m.group())
         if 10 <= len(digits) <= 14:
             add(PiiKind.ACCOUNT, m.start(), m.end(), digits)
+    for m in _SPACED_DIGITS.finditer(text):  # "0 1 0 9 8 7 6 5 4 3 2", as speech recognition writes it
+        value = _spaced_value(m.group().replace(" ", ""), words, account_context)
+        if value is not None:
+            add(value[0], m.start(), m.end(), value[1])
     if "cvc" in words:
         for m in _CVC.finditer(text):
             add(PiiKind.CVC, m.start(1), m.end(1), m[1])
@@ -421,63 +410,24 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
     return found
 
 
+def _spaced_value(digits: str, words: Set[str], account_context: bool) -> tuple[PiiKind, str] | None:
+    """What a number spoken digit by digit is, read as one number (None: nothing personal)."""
+    whole = [f for f in _detect(digits, account_context) if f[1] == 0 and f[2] == len(digits)]
+    if whole:
+        return whole[0][0], whole[0][3]
+    if "card" in words and 13 <= len(digits) <= 19:
+        return PiiKind.CARD, digits
+    if ("account" in words or account_context) and 10 <= len(digits) <= 14:
+        return PiiKind.ACCOUNT, digits
+    return None
+
+
 def _gate_words(text: str) -> Set[str]:
     """The rules :data:`_GATE` finds words for in ``text`` ("email", "cvc", ...)."""
     low = text.lower()
     if not _GATE.search(low):
         return _NO_WORDS
     return frozenset().union(*(_GATE_WORDS.get(m.group(), _BRACKET_AT) for m in _GATE.finditer(low)))
-
-
-def _is_card(digits: str, text: str, start: int, end: int) -> bool:
-    """Luhn decides; a 4-4-4-4 number written in groups with no other digit group joined to it is
-    a card's shape, whatever its check digit."""
-    n = len(digits)
-    if not 13 <= n <= 19:
-        return False
-    if luhn_ok(digits):  # Mastercard's 2-series (2221-2720) has 16 digits
-        return digits[0] in "3456789" or (n == 16 and "2221" <= digits[:4] <= "2720")
-    return (
-        n == 16
-        and digits[0] in "3456789"
-        and _CARD_GROUPS_16.fullmatch(text, start, end) is not None
-        and _alone(text, start, end)
-    )
-
-
-def _card_size(text: str, start: int, end: int) -> int:
-    """The length of the card number ``text[start:end]`` starts with (0: none). "4111 1111 1111
-    1111 100" is a card and an amount: groups after a card's digits are dropped until it is one."""
-    written = text[start:end]
-    digits = _digits(written)
-    if len(digits) < 13:
-        return 0
-    if _is_card(digits, text, start, end):
-        return len(written)
-    for sep in reversed(list(_CARD_SEPARATOR.finditer(written))):
-        head = written[: sep.start()]
-        digits = _digits(head)
-        if len(digits) < 13:
-            break
-        if _is_card(digits, text, start, start + len(head)):
-            return len(head)
-    return 0
-
-
-def _alone(text: str, start: int, end: int) -> bool:
-    """True when no digit group joins the card-shaped ``text[start:end]`` with one of its own
-    separators ("1234.4111.2222.3333.4444" is no 4-4-4-4 number; "4111.2222.3333.4444 110-…" is).
-    A mask's stars count as digits, so masked text reads the same."""
-    seps = {sep.group() for sep in _CARD_SEPARATOR.finditer(text, start, end)}
-    before, after = text[max(0, start - 4) : start], text[end : end + 4]
-    return not any(
-        (before.endswith(sep) and before[: -len(sep)][-1:] in _DIGIT_OR_STAR)
-        or (after.startswith(sep) and after[len(sep) : len(sep) + 1] in _DIGIT_OR_STAR)
-        for sep in seps
-    )
-
-
-_DIGIT_OR_STAR = frozenset("0123456789*")
 
 
 def _spoken_email(m: re.Match[str]) -> str | None:

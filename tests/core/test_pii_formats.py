@@ -23,11 +23,11 @@ from core import pii
 from core.pii import (
     PiiKind,
     detect,
-    luhn_ok,
     mask_text,
     may_contain_pii,
     too_short_for_pii,
 )
+from core.pii_cards import luhn_ok
 from core.redaction import only_personal_data, redact, value_hmac
 
 KEY = b"k" * 32
@@ -102,6 +102,16 @@ TABLE: list[tuple[str, str, str | None]] = [
         "**카드** 4111 1111 1111 1111, 유효기간 **12/27**, CVC: **987**",
         "**카드** ****-****-****-1111, 유효기간 ****/****, CVC: *******",
     ),
+    # --- digit by digit, as speech recognition writes a number (a walk stored these raw) ---------
+    ("phone digit by digit", "폰 0 1 0 9 8 7 6 5 4 3 2", "폰 010-****-5432"),
+    ("card digit by digit", "카드 4 5 1 8 4 2 1 2 3 4 5 6 7 8 9 0 입니다", "카드 ****-****-****-7890 입니다"),
+    ("RRN digit by digit", "주민번호 9 0 0 1 0 1 1 2 3 4 5 6 7", "주민번호 *************************"),
+    ("near miss: a numbered count", "목록 1 2 3 4 5 6 7 8 9 끝", UNCHANGED),
+    ("near miss: eight spaced digits", "0 1 0 9 8 7 6 5", UNCHANGED),
+    # --- next to a card word, a card-length run is a card whatever its check digit -----------
+    ("card word, failing Luhn", "카드 4518421234567890 이요", "카드 ****-****-****-7890 이요"),
+    ("card word in English", "my card is 4518421234567890", "my card is ****-****-****-7890"),
+    ("near miss: no card word, failing Luhn", "운송장 4518421234567890 조회", UNCHANGED),
     # --- phones with spaced separators ---------------------------------------------------------
     ("spaced hyphens", "010 - 9876 - 5432", "010-****-5432"),
     ("spaced dots", "010 . 9876 . 5432", "010-****-5432"),
