@@ -313,7 +313,7 @@ class Gateway:
         texts = [getattr(c, "text", "") for c in (result.content or []) if getattr(c, "type", "") == "text"]
         if result.is_error:
             body = _parse_error(" ".join(texts), result.structured_content)
-            _fail(out, body["code"], body["message"])
+            _fail(out, body["code"], body["message"], body.get("details"))
             return
         data: Any = result.structured_content
         if tool.output_schema and not checked:
@@ -445,14 +445,18 @@ def kb_pins_meta(pinned: Any) -> dict[str, Any]:
     return {f"{META_PREFIX}kb_versions": pins} if pins else {}
 
 
-def _fail(out: CallOutcome, code: str, message: str) -> None:
+def _fail(out: CallOutcome, code: str, message: str, details: dict[str, Any] | None = None) -> None:
     out.ok, out.data = False, None
-    out.error_code, out.error_message = code, message
-    out.content = json.dumps({"code": code, "message": message}, ensure_ascii=False)
+    out.error_code, out.error_message, out.error_details = code, message, details or None
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    out.content = json.dumps(body, ensure_ascii=False)
 
 
-def _parse_error(text: str, structured: Any) -> dict[str, str]:
-    """The ``{code, message}`` of a tool error (the kit's shape), or a generic one."""
+def _parse_error(text: str, structured: Any) -> dict[str, Any]:
+    """The ``{code, message, details?}`` of a tool error (the kit's shape: ``{code, message,
+    reason?}``, ``reason`` a stable sub-code such as ``window_passed``), or a generic one."""
     for candidate in (structured, text):
         body = candidate
         if isinstance(candidate, str):
@@ -461,5 +465,8 @@ def _parse_error(text: str, structured: Any) -> dict[str, str]:
             except ValueError:
                 body = None
         if isinstance(body, dict) and isinstance(body.get("code"), str):
-            return {"code": body["code"][:40], "message": str(body.get("message", ""))[:500]}
+            parsed: dict[str, Any] = {"code": body["code"][:40], "message": str(body.get("message", ""))[:500]}
+            if isinstance(body.get("reason"), str) and body["reason"]:
+                parsed["details"] = {"reason": body["reason"][:40]}  # the kit's stable sub-code
+            return parsed
     return {"code": "TOOL_ERROR", "message": strip_invisible(text)[:500] or "the tool reported an error"}

@@ -19,12 +19,16 @@ def host_result(call: ToolCallRequest, data: dict[str, Any]) -> ToolResult:
     return ToolResult(call.id, call.name, json.dumps(data, ensure_ascii=False), is_error=False, data=data)
 
 
-def error_result(call: ToolCallRequest, code: str, message: str) -> ToolResult:
-    data = {"code": code, "message": message}
+def error_result(call: ToolCallRequest, code: str, message: str, details: dict[str, Any] | None = None) -> ToolResult:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        data["details"] = details
     return ToolResult(call.id, call.name, json.dumps(data, ensure_ascii=False), is_error=True, data=data)
 
 
 def outcome_result(call: ToolCallRequest, outcome: CallOutcome) -> ToolResult:
     if outcome.ok:
         return ToolResult(call.id, call.name, outcome.content, is_error=False, data=outcome.data)
-    return error_result(call, outcome.error_code or "INTERNAL", outcome.error_message or "tool error")
+    return error_result(
+        call, outcome.error_code or "INTERNAL", outcome.error_message or "tool error", outcome.error_details
+    )

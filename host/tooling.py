@@ -146,6 +146,7 @@ class CallOutcome:
     data: Any = None
     error_code: str | None = None
     error_message: str | None = None
+    error_details: dict[str, Any] | None = None  # the server's sub-code: {"reason": "window_passed"}
     latency_ms: float = 0.0
     server_name: str = ""
     server_version: str = ""

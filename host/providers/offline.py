@@ -21,6 +21,7 @@ from host.nlu import Intent
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
+from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, say
 from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -40,124 +41,6 @@ _FOLLOW_UP_KB = {
     "refund_request": {"ko": "환불 신청 절차", "en": "refund request process"},
     "shipping": {"ko": "배송 기간", "en": "delivery time"},
 }
-_STATUS_KO = {
-    "requested": "접수됨",
-    "pending": "접수됨",
-    "received": "접수됨",
-    "processing": "처리 중",
-    "in_progress": "처리 중",
-    "approved": "승인됨",
-    "completed": "완료",
-    "refunded": "환불 완료",
-    "done": "완료",
-    "rejected": "반려됨",
-    "denied": "반려됨",
-    "cancelled": "취소됨",
-    "canceled": "취소됨",
-    "paid": "결제 완료",
-    "preparing": "상품 준비 중",
-    "ready": "출고 준비 완료",
-    "shipped": "배송 중",
-    "in_transit": "배송 중",
-    "out_for_delivery": "배송 출발",
-    "delivered": "배송 완료",
-    "returned": "반품됨",
-    "none": "환불 요청 없음",
-}
-_FIELD_LABELS = {
-    "state": ("상태", "status"),
-    "status": ("상태", "status"),
-    "refund_status": ("환불 상태", "refund status"),
-    "order_status": ("주문 상태", "order status"),
-    "amount": ("금액", "amount"),
-    "amount_krw": ("금액", "amount"),
-    "total_krw": ("결제 금액", "total"),
-    "expected_completion_date": ("완료 예정일", "expected by"),
-    "refund_amount": ("환불 금액", "refund amount"),
-    "total": ("결제 금액", "total"),
-    "total_amount": ("결제 금액", "total"),
-    "requested_at": ("요청일", "requested"),
-    "expected_at": ("예정일", "expected"),
-    "expected_date": ("예정일", "expected"),
-    "eta": ("도착 예정", "ETA"),
-    "estimated_delivery": ("도착 예정", "estimated delivery"),
-    "carrier": ("택배사", "carrier"),
-    "tracking_number": ("운송장", "tracking"),
-    "delivered_at": ("배송 완료일", "delivered"),
-    "shipped_at": ("발송일", "shipped"),
-    "completed_at": ("완료일", "completed"),
-    "item_name": ("상품", "item"),
-    "product_name": ("상품", "item"),
-}
-
-TEXT = {
-    "greeting": {"ko": "안녕하세요, 고객님. 무엇을 도와드릴까요?", "en": "Hello! How can I help you today?"},
-    "greeting_back": {
-        "ko": "안녕하세요, 다시 연락 주셔서 감사합니다. 무엇을 도와드릴까요?",
-        "en": "Hello again, thanks for getting back to us. How can I help?",
-    },
-    "ask_order": {
-        "ko": "확인을 위해 주문번호를 알려 주시겠어요?",
-        "en": "Could you tell me your order number so I can check?",
-    },
-    "ask_reason": {
-        "ko": "환불 사유를 말씀해 주시겠어요? (예: 단순 변심, 상품 불량)",
-        "en": "Could you tell me why you'd like the refund? (e.g. changed my mind, damaged item)",
-    },
-    "ack": {"ko": "네, 더 궁금하신 점이 있으신가요?", "en": "Sure. Is there anything else I can help with?"},
-    "thanks": {
-        "ko": "이용해 주셔서 감사합니다. 더 필요하신 점이 있으면 말씀해 주세요.",
-        "en": "You're welcome! Anything else?",
-    },
-    "unknown": {
-        "ko": "죄송합니다. 말씀하신 내용을 정확히 이해하지 못했습니다. 다시 한 번 말씀해 주시겠어요?",
-        "en": "Sorry, I didn't quite understand. Could you say that again?",
-    },
-    "no_tool": {
-        "ko": "죄송합니다. 지금은 해당 내용을 조회할 수 없습니다. 상담원 연결을 원하시면 말씀해 주세요.",
-        "en": "Sorry, I can't look that up right now. Say so if you'd like to talk to a person.",
-    },
-    "unverified": {
-        "ko": "주문 정보는 본인 확인이 된 고객님께만 안내해 드릴 수 있습니다. 상담원 연결을 원하시면 말씀해 주세요.",
-        "en": "I can only share order details once you are verified. Say so if you'd like to talk to a person.",
-    },
-    "not_found": {
-        "ko": "입력하신 정보로 조회된 내역이 없습니다. 주문번호를 다시 확인해 주시겠어요?",
-        "en": "I couldn't find anything for that. Could you check the order number?",
-    },
-    "conflict": {
-        "ko": "이미 진행 중이거나 처리된 요청이라 다시 진행하지 않았습니다. 진행 상황을 확인해 드릴까요?",
-        "en": "That is already under way or done, so I didn't do it again. Shall I check where it stands?",
-    },
-    "handed_over": {
-        "ko": "상담원에게 연결 중입니다. 요청하신 내용은 상담원이 이어서 도와드리겠습니다.",
-        "en": "You're being connected to a person; they will take care of this request.",
-    },
-    "failed": {
-        "ko": "죄송합니다. 조회 중 문제가 발생했습니다. 잠시 후 다시 시도해 주세요.",
-        "en": "Sorry, something went wrong while checking. Please try again shortly.",
-    },
-    "declined": {
-        "ko": "알겠습니다. 진행하지 않았습니다. 다른 도움이 필요하시면 말씀해 주세요.",
-        "en": "Understood, I didn't go ahead. Anything else I can do?",
-    },
-    "pending_approval": {
-        "ko": "요청을 접수했습니다. 담당자 승인 후 처리해 드리겠습니다.",
-        "en": "Your request is in. It will be processed once a staff member approves it.",
-    },
-    "no_memory": {"ko": "이전 상담 기록이 없습니다.", "en": "I don't have any notes from earlier conversations."},
-    "memory": {"ko": "이전 상담 기록입니다: ", "en": "From earlier conversations: "},
-    "kb_none": {
-        "ko": "관련 안내 문서를 찾지 못했습니다. 상담원 연결을 원하시면 말씀해 주세요.",
-        "en": "I couldn't find a document about that. Say so if you'd like to talk to a person.",
-    },
-    "source": {"ko": "출처", "en": "Source"},
-    "escalate": {"ko": "상담원에게 연결해 드리겠습니다.", "en": "I'll connect you with a person."},
-}
-
-
-def _t(key: str, lang: str) -> str:
-    return TEXT[key]["ko" if lang == "ko" else "en"]
 
 
 def find_tool(tools: list[ToolSpec], capability: str) -> ToolSpec | None:
@@ -222,7 +105,7 @@ def query_arguments(spec: ToolSpec, query: str) -> dict[str, Any]:
 def _status_text(value: Any, lang: str) -> str:
     text = str(value)
     if lang == "ko":
-        return _STATUS_KO.get(text.lower(), text)
+        return STATUS_KO.get(text.lower(), text)
     return text.replace("_", " ")
 
 
@@ -245,7 +128,7 @@ def describe_record(data: Any, lang: str) -> str:
             break
     currency = record.get("currency") or ("KRW" if any(str(k).endswith("_krw") for k in record) else None)
     parts: list[str] = []
-    for key, (ko, en) in _FIELD_LABELS.items():
+    for key, (ko, en) in FIELD_LABELS.items():
         if key not in record or record[key] in (None, ""):
             continue
         value = record[key]
@@ -279,7 +162,7 @@ def cite(citation: dict[str, Any], lang: str) -> str:
     title = citation.get("title") or citation.get("doc_id") or "KB"
     version = citation.get("version") or citation.get("kb_version")
     label = f"{title} v{version}" if version is not None else str(title)
-    return f"[{_t('source', lang)}: {label}]"
+    return f"[{say('source', lang)}: {label}]"
 
 
 # --- the planner ----------------------------------------------------------------------------
@@ -323,7 +206,7 @@ class OfflinePlanner:
             if reason is None and read_reply(text).label is ReplyLabel.CONFIRM:
                 # a bare "네" to "환불 사유를 말씀해 주시겠어요?" is not a reason: asked again, never
                 # recorded (and put to the customer) as the refund's reason
-                return ModelReply(text=_t("ask_reason", lang), state=state)
+                return ModelReply(text=say("ask_reason", lang), state=state)
             state.pop("awaiting")
             if reason is None and nlu.is_question(text):
                 # a question is not a reason ("그러니까 언제 들어온다고요?"): the refund is dropped, never
@@ -337,23 +220,23 @@ class OfflinePlanner:
             spec = next((t for t in request.tools if t.host_builtin), None)
             if spec is not None:
                 return self._call(request, spec, {"reason": text[:200]}, state)
-            return ModelReply(text=_t("escalate", lang), state=state)
+            return ModelReply(text=say("escalate", lang), state=state)
         if intent in nlu.ORDER_INTENTS:
             return self._order_intent(request, intent, order, text, lang, state)
         if intent == Intent.MEMORY:
             return self._memory(request, text, lang, state)
         if intent == Intent.GREETING:
             key = "greeting_back" if request.context.get("memories") else "greeting"
-            return ModelReply(text=_t(key, lang), state=state)
+            return ModelReply(text=say(key, lang), state=state)
         if intent == Intent.THANKS:
-            return ModelReply(text=_t("thanks", lang), state=state)
+            return ModelReply(text=say("thanks", lang), state=state)
         answer = nlu.confirmation_answer(text)
         if intent == Intent.UNKNOWN and (answer is not None or len(text.strip()) < 6):
-            return ModelReply(text=_t("ack" if answer is not False else "declined", lang), state=state)
+            return ModelReply(text=say("ack" if answer is not False else "declined", lang), state=state)
         # a policy question, or anything else: look it up in the knowledge base
         spec = find_tool(request.tools, "kb_search")
         if spec is None:
-            return ModelReply(text=_t("unknown" if intent == Intent.UNKNOWN else "no_tool", lang), state=state)
+            return ModelReply(text=say("unknown" if intent == Intent.UNKNOWN else "no_tool", lang), state=state)
         state["intent"] = Intent.POLICY.value if intent == Intent.POLICY else "question"
         return self._call(request, spec, query_arguments(spec, text), state)
 
@@ -364,7 +247,7 @@ class OfflinePlanner:
         order = order or state.get("order")
         if not order:
             state["awaiting"] = intent.value
-            return ModelReply(text=_t("ask_order", lang), state=state)
+            return ModelReply(text=say("ask_order", lang), state=state)
         if intent == Intent.REFUND_REQUEST:
             return self._refund_request(request, order, nlu.extract_reason(text), lang, state)
         state["intent"] = intent.value
@@ -374,7 +257,7 @@ class OfflinePlanner:
         verified = order in (state.get("verified") or [])
         spec = lookup if lookup is not None and (not verified or specific is None) else specific
         if spec is None:
-            return ModelReply(text=_t("no_tool", lang), state=state)
+            return ModelReply(text=say("no_tool", lang), state=state)
         return self._call(request, spec, order_arguments(spec, order), state)
 
     def _refund_request(
@@ -388,7 +271,7 @@ class OfflinePlanner:
             return self._call(request, lookup, order_arguments(lookup, order), state)
         if not reason:
             state["awaiting"] = "refund_reason"
-            return ModelReply(text=_t("ask_reason", lang), state=state)
+            return ModelReply(text=say("ask_reason", lang), state=state)
         return self._refund_call(request, order, reason, lang, state)
 
     def _refund_call(
@@ -396,7 +279,7 @@ class OfflinePlanner:
     ) -> ModelReply:
         spec = find_tool(request.tools, "refund_request")
         if spec is None or not order:
-            return ModelReply(text=_t("no_tool", lang), state=state)
+            return ModelReply(text=say("no_tool", lang), state=state)
         state["intent"] = Intent.REFUND_REQUEST.value
         args = order_arguments(spec, order)
         if "reason" in (spec.input_schema.get("properties") or {}):
@@ -406,12 +289,12 @@ class OfflinePlanner:
     def _memory(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
         memories = [str(m) for m in request.context.get("memories") or []]
         if memories:
-            return ModelReply(text=_t("memory", lang) + " / ".join(memories[:5]), state=state)
+            return ModelReply(text=say("memory", lang) + " / ".join(memories[:5]), state=state)
         spec = find_tool(request.tools, "memory_recall")
         if spec is not None:
             state["intent"] = Intent.MEMORY.value
             return self._call(request, spec, query_arguments(spec, text), state)
-        return ModelReply(text=_t("no_memory", lang), state=state)
+        return ModelReply(text=say("no_memory", lang), state=state)
 
     def _after_tools(
         self, request: ModelRequest, since_user: list[Message], user_text: str, lang: str, state: dict[str, Any]
@@ -429,29 +312,32 @@ class OfflinePlanner:
         last_cap = capability_of(specs.get(last.name))
         status = _status_of(last)
         if status == "declined":
-            return ModelReply(text=_t("declined", lang), state=state)
+            return ModelReply(text=say("declined", lang), state=state)
         if status == "pending_approval":
-            return ModelReply(text=_t("pending_approval", lang), state=state)
+            return ModelReply(text=say("pending_approval", lang), state=state)
         if specs.get(last.name) is not None and specs[last.name].host_builtin:
-            return ModelReply(text=_t("escalate", lang), state=state)
+            return ModelReply(text=say("escalate", lang), state=state)
         if last.is_error:
             if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
                 return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
+            code = _error_code(last) or ""
             key = {
                 "NOT_FOUND": "not_found",
                 "FORBIDDEN": "unverified",
                 "CONFLICT": "conflict",
                 HANDED_OVER: "handed_over",
-            }.get(_error_code(last) or "", "failed")
-            return ModelReply(text=_t(key, lang), state=state)
+            }.get(code, "failed")
+            if code == "CONFLICT" and f"blocked_{_blocked(last)}" in TEXT:
+                key = f"blocked_{_blocked(last)}"  # not "already under way" for an order out of its window
+            return ModelReply(text=say(key, lang), state=state)
         follow_up = self._follow_up(request, by_capability, calls, lang, state)
         if follow_up is not None:
             return follow_up
         if last_cap == "memory_recall":
             facts = memory_texts(last.data)
             if not facts:
-                return ModelReply(text=_t("no_memory", lang), state=state)
-            return ModelReply(text=_t("memory", lang) + " / ".join(facts[:5]), state=state)
+                return ModelReply(text=say("no_memory", lang), state=state)
+            return ModelReply(text=say("memory", lang) + " / ".join(facts[:5]), state=state)
         answer_parts: list[str] = []
         used: list[dict[str, Any]] = []
         record = _record_answer(by_capability, calls, lang)
@@ -467,9 +353,9 @@ class OfflinePlanner:
                 answer_parts.append(f"{prefix}{sentence} {cite(top, lang)}")
                 used.append(top)
             elif not record:
-                answer_parts.append(_t("kb_none", lang))
+                answer_parts.append(say("kb_none", lang))
         if not answer_parts:
-            answer_parts.append(_t("failed", lang))
+            answer_parts.append(say("failed", lang))
         return ModelReply(text=" ".join(answer_parts), citations=used or None, state=state)
 
     def _follow_up(
@@ -520,6 +406,18 @@ def _status_of(result: ToolResult) -> str | None:
     if isinstance(data, dict) and isinstance(data.get("host_status"), str):
         return data["host_status"]
     return None
+
+
+def _blocked(result: ToolResult) -> str:
+    """Why the order server refused a refund (the ``reason`` sub-code of its CONFLICT), or ""."""
+    data = result.data
+    if not isinstance(data, dict):
+        try:
+            data = json.loads(result.content)
+        except (TypeError, ValueError):
+            return ""
+    details = data.get("details") if isinstance(data, dict) else None
+    return str(details.get("reason") or "") if isinstance(details, dict) else ""
 
 
 def _error_code(result: ToolResult) -> str | None:

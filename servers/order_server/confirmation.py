@@ -33,7 +33,7 @@ from core.pii import mask_text
 from servers.order_server import confirm_store as store
 from servers.order_server.backends import get_backend
 from servers.order_server.models import RefundConfirmation, RefundOutcome, RefundRequest, kst_iso
-from servers.order_server.refunds import REASON_MAX, active_refund, block_reason, fingerprint_of
+from servers.order_server.refunds import REASON_MAX, active_refund, fingerprint_of, not_refundable
 
 HOST_META_KEY = CONFIRMATION_META_KEY
 WAIT_ENV = "SWITCHBOARD_ORDERS_CONFIRM_WAIT_S"
@@ -123,9 +123,7 @@ async def check_refundable(ctx: RequestContext, order_id: str, now: datetime) ->
     from servers.order_server.service import item_summary
 
     data = await get_backend().load(ctx, order_id, items=True, refunds=True)
-    blocked = block_reason(data.head, active_refund(data.refunds), now)
-    if blocked:
-        raise conflict(f"order {order_id} cannot be refunded: {blocked}")
+    not_refundable(order_id, data.head, active_refund(data.refunds), now)
     product = item_summary([str(i["product_name"]) for i in data.items]) or "상품 정보 없음"
     return store.Checked(str(data.head["order_id"]), product, int(data.head["total_krw"]))
 

@@ -47,22 +47,41 @@ def active_refund(refunds: list[Mapping[str, Any]] | Any) -> Mapping[str, Any] |
     return next((r for r in refunds if r["status"] in ACTIVE_REFUND_STATES), None)
 
 
-def block_reason(header: Mapping[str, Any], live: Mapping[str, Any] | None, now: datetime) -> str | None:
-    """Why the order cannot be refunded now, or None when it can."""
+def blocked(header: Mapping[str, Any], live: Mapping[str, Any] | None, now: datetime) -> tuple[str, str] | None:
+    """Why the order cannot be refunded now, as (a stable code, a sentence), or None when it can.
+
+    Codes (a CONFLICT's ``reason``, so a host can say why in the customer's language):
+    ``refund_exists``, ``not_paid``, ``closed``, ``in_transit``, ``window_passed``."""
     status = header["status"]
     if live is not None:
-        return f"refund {live['refund_id']} already exists for this order ({live['status']})"
-    if status == "pending_payment" or header["pay_status"] != "paid":
-        return "the order has not been paid, so there is nothing to refund"
+        return "refund_exists", f"refund {live['refund_id']} already exists for this order ({live['status']})"
     if status in ("cancelled", "refunded"):
-        return f"the order is already {status}"
+        return "closed", f"the order is already {status}"
+    if status == "pending_payment" or header["pay_status"] != "paid":
+        return "not_paid", "the order has not been paid, so there is nothing to refund"
     if status == "shipped":
-        return "the order is on its way: a refund can be requested once it is delivered (반품)"
+        return "in_transit", "the order is on its way: a refund can be requested once it is delivered (반품)"
     if status == "delivered":
         delivered = header["delivered_at"]
         if delivered is None or as_utc(delivered) < now - timedelta(days=REFUND_WINDOW_DAYS):
-            return f"the {REFUND_WINDOW_DAYS}-day refund window after delivery has passed: connect a human agent"
+            return (
+                "window_passed",
+                f"the {REFUND_WINDOW_DAYS}-day refund window after delivery has passed: connect a human agent",
+            )
     return None
+
+
+def block_reason(header: Mapping[str, Any], live: Mapping[str, Any] | None, now: datetime) -> str | None:
+    """Why the order cannot be refunded now (the sentence of :func:`blocked`), or None when it can."""
+    found = blocked(header, live, now)
+    return found[1] if found else None
+
+
+def not_refundable(order_id: str, header: Mapping[str, Any], live: Mapping[str, Any] | None, now: datetime) -> None:
+    """Raise CONFLICT (its ``reason`` the code of :func:`blocked`) when the order cannot be refunded now."""
+    found = blocked(header, live, now)
+    if found:
+        raise conflict(f"order {order_id} cannot be refunded: {found[1]}", reason=found[0])
 
 
 def days_phrase(remaining: int) -> str:
@@ -174,9 +193,7 @@ async def request_refund(
             session = store.ConnectionSession(conn)
             header = await store.order_header(session, ctx, order_id)
             refunds = await store.order_refunds(session, ctx.org_id, order_id)
-            reason_blocked = block_reason(header, active_refund(refunds), now)
-            if reason_blocked:
-                raise conflict(f"order {order_id} cannot be refunded: {reason_blocked}")
+            not_refundable(order_id, header, active_refund(refunds), now)
             values = new_refund(ctx, header, order_id, reason, idempotency_key, now)
             await conn.execute(insert(refund).values(**values))
     except IntegrityError:
@@ -185,5 +202,7 @@ async def request_refund(
             existing = await _by_key(conn, ctx.org_id, idempotency_key)
         if existing is not None:
             return replay(existing, order_id, fingerprint, today)
-        raise conflict(f"order {order_id} cannot be refunded: a refund for it was just created") from None
+        raise conflict(
+            f"order {order_id} cannot be refunded: a refund for it was just created", reason="refund_exists"
+        ) from None
     return request_view(values, created=True, today=today)

@@ -133,6 +133,7 @@ class FakeToolLayer:
                 content="",
                 error_code=err.code.value,
                 error_message=err.message,
+                error_details=err.details or None,
                 reached_server=True,
                 **base,
             )

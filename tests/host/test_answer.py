@@ -15,7 +15,7 @@ from host.answer import (
     shares_content,
 )
 from host.providers.base import ModelReply, ToolCallRequest
-from host.providers.offline import TEXT
+from host.providers.offline_texts import TEXT
 from tests.host.conftest import Recorder, make_layer
 from tests.host.fake_tools import FakeToolLayer
 

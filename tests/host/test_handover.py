@@ -90,6 +90,32 @@ async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem
 
 
 @pytest.mark.parametrize(
+    ("blocked", "said"),
+    [
+        ("window_passed", "7일의 환불 신청 기간이 지나"),
+        ("in_transit", "배송 중이라"),
+        ("closed", "이미 취소되었거나 환불된"),
+        ("not_paid", "결제가 완료되지 않은"),
+        ("refund_exists", "이미 진행 중"),
+    ],
+)
+async def test_a_refused_refund_says_why_not_that_it_is_under_way(start, blocked, said):
+    """A walk: an order past its 7-day window was answered "이미 진행 중이거나 처리된 요청", with no
+    refund anywhere; the order server's CONFLICT says why in its ``reason`` sub-code."""
+    from core.errors import conflict
+
+    layer = make_layer(request_refund="confirm")
+
+    def request_refund(args):
+        raise conflict("order 8807 cannot be refunded: …", reason=blocked)
+
+    layer.handlers["orders_request_refund"] = request_refund
+    conv = await _at_refund_prompt(start, layer)
+    answer = await conv.user_message("네")
+    assert said in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
     ("line", "source"),
     [
         ("변호사 선임해서 법적 조치 하겠습니다", "legal_threat"),

@@ -252,7 +252,7 @@ async def test_a_second_refund_for_the_same_order_is_a_conflict(shop, make_serve
         story = await confirmed_refund(
             client, {"order_id": "8841", "reason": "빨리 해주세요", "idempotency_key": key()}
         )
-    assert error_of(second)["code"] == "CONFLICT"
+    assert error_of(second)["code"] == "CONFLICT" and error_of(second)["reason"] == "refund_exists"
     assert error_of(story)["code"] == "CONFLICT" and "RF8841A" in error_of(story)["message"]
     assert await row_counts() == before
 
@@ -299,12 +299,15 @@ async def test_refund_rules_by_order_state(shop, make_server) -> None:
         outcomes = {}
         for label, order_id in [*by_status.items(), ("delivered long ago", stale)]:
             result = await confirmed_refund(client, {"order_id": order_id, "reason": "변심", "idempotency_key": key()})
-            outcomes[label] = "ok" if not result.is_error else error_of(result)["code"]
-    assert outcomes["shipped"] == "CONFLICT"
-    assert outcomes["cancelled"] == "CONFLICT"
-    assert outcomes["pending_payment"] == "CONFLICT"
-    assert outcomes["refunded"] == "CONFLICT"
-    assert outcomes["delivered long ago"] == "CONFLICT"
+            outcomes[label] = (
+                "ok" if not result.is_error else f"{error_of(result)['code']}/{error_of(result)['reason']}"
+            )
+    # the stable sub-code says why, so a host can tell the customer (not "already under way")
+    assert outcomes["shipped"] == "CONFLICT/in_transit"
+    assert outcomes["cancelled"] == "CONFLICT/closed"
+    assert outcomes["pending_payment"] == "CONFLICT/not_paid"
+    assert outcomes["refunded"] == "CONFLICT/refund_exists"  # its refund is there, completed
+    assert outcomes["delivered long ago"] == "CONFLICT/window_passed"
     assert outcomes["paid"] == "ok" and outcomes["preparing"] == "ok"
     after = await row_counts()
     assert after["ord_refund"] == before["ord_refund"] + 2
@@ -398,7 +401,7 @@ async def test_losing_the_insert_race_returns_the_winner(shop, make_server, monk
             return None if calls["n"] == 1 else await real(conn, org_id, k)
 
         monkeypatch.setattr(refunds, "_by_key", blind_first)
-        monkeypatch.setattr(refunds, "block_reason", lambda *a: None)  # and the live-refund check too
+        monkeypatch.setattr(refunds, "blocked", lambda *a: None)  # and the live-refund check too
         before = await row_counts()
         loser = ok(await confirmed_refund(client, args))
     assert loser["refund_id"] == winner["refund_id"] and loser["created"] is False
