@@ -62,7 +62,8 @@ def _rx(*parts: str) -> re.Pattern[str]:
 #     does a question ('상담원 연결 안 돼요?', '상담원 연결 괜찮을까요?', 'why can't I talk to a person');
 #   * not the recipient or a phone number ('받는 사람 바꿔 주세요', '전화번호 바꿔 주세요'), an agent
 #     quoted ('지난번 상담원이 환불된다고 했는데'), a call that happened ('직원이랑 통화했는데'), or a
-#     possessive ('the agent's number'); a statement that mentions 상담원 ('상담원은 비밀번호를 묻지
+#     possessive ('the agent's number'), or the agents' hours asked about ('상담원 몇시까지 해요',
+#     '상담원은 주말에도 하나요'); a statement that mentions 상담원 ('상담원은 비밀번호를 묻지
 #     않죠?') still counts, as it did before: '상담원' alone has to.
 # legal_threat — lawyers, lawsuits, police, regulators, formal complaints:
 #   * '변호사 선임/통해/한테 맡길게요', '법적 조치/대응/소송', '법적으로 대응할게요', '법대로 하세요',
@@ -133,6 +134,11 @@ _KO_HUMAN = re.compile(
 _KO_NOT_THE_AGENT = re.compile(r"(받는|받을|받으실|보내는|보낼|보내실|주문한|주문하신|수령)\s*$")
 # an agent quoted ('상담원이 환불된다고 했는데'), a call that happened ('직원이랑 통화했는데')
 _KO_QUOTED = re.compile(r"^(?:님|분)?\s*(?:이(?![요랑])|가|께서)[^.?!,]*?(?:다고|라고|냐고|자고|댔|랬|대서|래서)")
+# the agents' hours asked about ('상담원 몇시까지 해요', '상담원은 토요일에도 하나요', '상담사 운영 시간이')
+_KO_HOURS = re.compile(
+    r"^(?:님|분|들)?\s*(?:은|는|이|가|도)?\s*(?:[가-힣]{1,4}\s*)?"
+    r"(?:몇\s*시|언제\s*(?:까지|부터)|운영\s*시간|근무\s*시간|상담\s*시간|영업\s*시간|주말|토요일|일요일|공휴일)"
+)
 _KO_PAST = re.compile(r"^\s*(?:해\s*)?(?:했(?!으면)|하였|됐|줬|주셨(?!으면)|하던|하더)")
 # declining the request itself: right after the agent phrase ('상담원 연결은 필요 없어요', '상담원 안
 # 불러도 돼요', '사람 바꿀 필요 없어요', '상담원 말고'), so that a refusal of something else in the
@@ -334,6 +340,8 @@ def _ko_human_request(text: str) -> bool:
             continue  # '받는 사람 바꿔 주세요': the recipient
         if match["agent"] and _KO_QUOTED.match(after):
             continue  # '상담원이 환불된다고 했는데': an agent quoted
+        if match["agent"] and _KO_HOURS.match(after):
+            continue  # '상담원 몇시까지 해요': the agents' hours asked about, not an agent
         if (match["verb"] or match["pverb"]) and _KO_PAST.match(after):
             continue  # '직원이랑 통화했는데': a call that happened
         if not _KO_DECLINE.match(after):
