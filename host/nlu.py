@@ -281,6 +281,10 @@ _ALREADY_REQUESTED = _rx(
 _STATUS_WORDS = _rx(
     r"상태", r"진행\s*(상황|중)", r"상황", r"됐", r"되었", r"조회", r"\bstatus\b", r"\bprogress\b", r"\byet\b"
 )
+# a question about what is possible in general ('주말에도 환불이 되나요?', '환불하면 쿠폰도 돌려받나요',
+# '이자도 붙나요'), not about the customer's own case ('제 환불 되나요', '환불 언제 되나요', '됐나요')
+_GENERAL_QUESTION = re.compile(r"(?<!언제\s)(?:되|받|붙|돌려받|드리|주|하)나요|수\s*있(?:나요|어요|을까요|습니까)")
+_MINE = re.compile(r"(?:^|\s)(?:제|내|저희|우리)\s|언제|어떻게\s*됐|아직|진행|어디쯤|왔|와요|오나요")
 _POLICY = _rx(
     r"정책",
     r"규정",
@@ -431,9 +435,12 @@ def classify(text: str) -> Intent:
             return Intent.REFUND_REQUEST
         if _POLICY.search(text) and not has_order and not _STATUS_WORDS.search(text):
             return Intent.POLICY
+        if _GENERAL_QUESTION.search(text) and not has_order and not _MINE.search(text):
+            return Intent.POLICY  # '주말에도 환불이 되나요?': how refunds work, not where mine is
         return Intent.REFUND_STATUS
     if _SHIPPING.search(text):
-        return Intent.POLICY if _POLICY.search(text) and not has_order and "언제" not in text else Intent.SHIPPING
+        general = _POLICY.search(text) or (_GENERAL_QUESTION.search(text) and not _MINE.search(text))
+        return Intent.POLICY if general and not has_order and "언제" not in text else Intent.SHIPPING
     if _MEMORY.search(text):
         return Intent.MEMORY
     if _POLICY.search(text):

@@ -61,6 +61,19 @@ INTENTS = [
     ("배송비는 누가 내요", Intent.POLICY),
     ("주문 8841 배송 언제 와요", Intent.SHIPPING),
     ("택배 언제 와요", Intent.SHIPPING),
+    # a walk: how refunds work in general was answered "주문번호를 알려 주시겠어요?"
+    ("주말에도 환불이 되나요?", Intent.POLICY),
+    ("환불하면 쿠폰도 돌려받나요", Intent.POLICY),
+    ("환불 받을 때 이자도 붙나요", Intent.POLICY),
+    ("택배사 바꿀수 있나요", Intent.POLICY),
+    # ... while the customer's own case stays a lookup
+    ("환불 언제 되나요?", Intent.REFUND_STATUS),
+    ("제 환불 되나요?", Intent.REFUND_STATUS),
+    ("환불 됐나요?", Intent.REFUND_STATUS),
+    ("환불 진행되나요", Intent.REFUND_STATUS),
+    ("8841 환불 되나요", Intent.REFUND_STATUS),
+    ("배송 어디쯤 왔나요", Intent.SHIPPING),
+    ("8841 배송 되나요", Intent.SHIPPING),
 ]
 
 
