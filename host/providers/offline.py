@@ -201,13 +201,20 @@ class OfflinePlanner:
         order = nlu.extract_order_number(text)
         if order:
             state["order"] = order
-        if state.get("awaiting") == "refund_reason" and intent in (Intent.UNKNOWN, Intent.REFUND_REQUEST):
+        # a reason that names the refund ("불량이라 환불하려고요") reads as a status question to
+        # the classifier: while the reason is awaited it is the reason (a question is not, below)
+        reason_intents = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS)
+        if state.get("awaiting") == "refund_reason" and intent in reason_intents:
             reason = nlu.extract_reason(text)
-            if reason is None and read_reply(text).label is ReplyLabel.CONFIRM:
+            reading = read_reply(text)
+            if reason is None and reading.label is ReplyLabel.CONFIRM:
                 # a bare "네" to "환불 사유를 말씀해 주시겠어요?" is not a reason: asked again, never
                 # recorded (and put to the customer) as the refund's reason
                 return ModelReply(text=say("ask_reason", lang), state=state)
             state.pop("awaiting")
+            if reason is None and "hesitation" in reading.cues:  # "잠깐만요 생각 좀 해볼게요"
+                state.pop("order", None)
+                return ModelReply(text=say("declined", lang), state=state)
             if reason is None and nlu.is_question(text):
                 # a question is not a reason ("그러니까 언제 들어온다고요?"): the refund is dropped, never
                 # put to the customer with the question as its reason; the question is answered instead

@@ -132,6 +132,24 @@ async def test_a_bare_yes_to_the_reason_question_is_not_the_reason(start, layer,
     assert prompt.startswith("주문번호 8841") and "사유: 네" not in prompt
 
 
+async def test_a_reason_that_names_the_refund_is_the_reason_and_hesitation_is_none(start, layer):
+    """A walk: "상품 불량이에요 … 환불 계좌 …" as the reason became a status lookup ("환불 요청 내역이
+    없습니다") and the refund was never put to the customer, who thought it was going ahead;
+    "잠깐만요 생각 좀 해볼게요" became the reason "기타"."""
+    conv = await start(layer)
+    await conv.user_message("주문 8841 환불 신청하고 싶어요")
+    await conv.user_message("네")
+    asked = await conv.user_message("상품 불량이라서 환불하려고요")
+    assert (asked.confirm_prompt or "").startswith("주문번호 8841") and [c[0] for c in layer.calls] == [
+        "orders_get_order"
+    ]
+    other = await start(layer)
+    await other.user_message("주문 8841 환불 신청하고 싶어요")
+    await other.user_message("네")
+    paused = await other.user_message("잠깐만요 생각 좀 해볼게요")
+    assert paused.confirm_prompt is None and "진행하지 않았습니다" in paused.answer
+
+
 async def test_refund_reason_in_the_same_utterance(start, layer):
     conv = await start(layer)
     await conv.user_message("단순 변심이라서 주문 8841 환불 신청하고 싶어요")
