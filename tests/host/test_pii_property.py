@@ -201,9 +201,9 @@ async def _conversation(values: dict[str, str]) -> None:
                 )
                 await conv.user_message("네")
                 await conv.user_message(f"단순 변심이요 카드 {card} 로 환불 주민번호 {rrn} 계좌 {account}")
-                await conv.user_message(f"환불 규정이 어떻게 되는 거예요 주민번호 {rrn} 불러 드려요")
                 if conv.state.pending:
                     await conv.confirmation_response(False, correction_text=f"아니요 계좌 {account} 로 주세요 {email}")
+                await conv.user_message(f"환불 규정이 어떻게 되는 거예요 주민번호 {rrn} 불러 드려요")
                 await conv.user_message(f"상담원 연결해 주세요 연락처 {phone} 카드 {card}")
             finally:
                 await conv.end()
