@@ -415,27 +415,27 @@ def _status_of(result: ToolResult) -> str | None:
     return None
 
 
+def _error_body(result: ToolResult) -> dict[str, Any]:
+    """A tool error's ``{code, message, details?}`` (from its data, else its JSON text); {} if none."""
+    data = result.data
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data
+    try:
+        parsed = json.loads(result.content)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def _blocked(result: ToolResult) -> str:
     """Why the order server refused a refund (the ``reason`` sub-code of its CONFLICT), or ""."""
-    data = result.data
-    if not isinstance(data, dict):
-        try:
-            data = json.loads(result.content)
-        except (TypeError, ValueError):
-            return ""
-    details = data.get("details") if isinstance(data, dict) else None
+    details = _error_body(result).get("details")
     return str(details.get("reason") or "") if isinstance(details, dict) else ""
 
 
 def _error_code(result: ToolResult) -> str | None:
-    data = result.data
-    if isinstance(data, dict) and isinstance(data.get("code"), str):
-        return data["code"]
-    try:
-        parsed = json.loads(result.content)
-    except (TypeError, ValueError):
-        return None
-    return parsed.get("code") if isinstance(parsed, dict) else None
+    code = _error_body(result).get("code")
+    return code if isinstance(code, str) else None
 
 
 def _query_of(call: ToolCallRequest | None) -> str:
