@@ -179,8 +179,13 @@ _ACCOUNT_HYPHENATED = re.compile(
 _ACCOUNT_WORDS = r"계좌|입금|송금|이체|환불계좌|예금주|은행|뱅크|account|acct|bank|iban"
 _ACCOUNT_AFTER_WORD = re.compile(rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{10,14}})(?![0-9])")
 _ACCOUNT_KEY = re.compile(rf"(?i:{_ACCOUNT_WORDS}|account_?(?:no|num|number)?)")
-# a number spoken digit by digit: single digits, one space apart, nine or more
-_SPACED_DIGITS = re.compile(r"(?<![0-9] )(?<![0-9])[0-9](?: [0-9]){8,}(?![0-9]| [0-9])")
+# a number spoken or typed digit by digit: nine or more single digits, each pair apart by a space
+# or by one dash, dot or comma with spaces or none ("0 1 0 …", "0-1-0-…", "0, 1, 0, …")
+_DIGIT_GAP = r"(?: ?[-.,] ?| )"
+_SPACED_DIGITS = re.compile(
+    rf"(?<![0-9][-., ])(?<![0-9] [-.,])(?<![0-9][-.,] )(?<![0-9])[0-9](?:{_DIGIT_GAP}[0-9]){{8,}}"
+    rf"(?![0-9]|{_DIGIT_GAP}[0-9])"
+)
 _DIGIT_RUN = re.compile(r"[0-9](?<![0-9].)[0-9]{9,13}(?![0-9])")
 # Identifiers that only look like numbers in places: UUIDs (``ef266e60-e043-4628-8014-…`` holds
 # "043-4628-8014", a phone number's shape) and hex digests or ids of 16+ characters with a letter.
@@ -215,12 +220,12 @@ _GATE = re.compile("|".join(_GATE_WORDS) + r"|\[\s*at|\(\s*at|\{\s*at|<\s*at")
 # words as literal-first alternatives on lower-case text; everyday words (카드, 주민, 보안) are
 # left out. Both forms are ones the regular expression engine scans fast.
 _HINT_ASCII = re.compile(
-    r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-. ()/_]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
+    r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-., ()/_]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
     r"(?:(?<=[Cc][Vv])[CcVv]|(?<=[Ee][Xx])[Pp](?![A-Za-z])|(?<=[Ee][Xx])[Pp][Ii][Rr]"
     r"|(?<=[Vv])[Aa][Ll][Ii][Dd]\s*(?:[Tt][Hh][Rr][Uu]|[Tt][Hh][Rr][Oo][Uu][Gg][Hh]|[Uu][Nn][Tt][Ii][Ll])"
     r"|(?<=[\[({<])\s*(?:[Aa][Tt]|[Dd][Oo][Tt])))"
 )  # "u***@x.kr" is masked: an "@" after a star starts nothing
-_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-. ()/_]{0,5}[0-9]){8})")
+_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-., ()/_]{0,5}[0-9]){8})")
 _HINT_WORDS = re.compile(
     r"dot|cvc|cvv|exp(?![a-z])|expir|valid\s*(?:thru|through|until)|\[\s*at|\(\s*at|\{\s*at|<\s*at"
     r"|골뱅이|앳|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
@@ -397,7 +402,7 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
         if 10 <= len(digits) <= 14:
             add(PiiKind.ACCOUNT, m.start(), m.end(), digits)
     for m in _SPACED_DIGITS.finditer(text):  # "0 1 0 9 8 7 6 5 4 3 2", as speech recognition writes it
-        value = _spaced_value(m.group().replace(" ", ""), words, account_context)
+        value = _spaced_value(_digits(m.group()), words, account_context)
         if value is not None:
             add(value[0], m.start(), m.end(), value[1])
     if "cvc" in words:
