@@ -9,9 +9,10 @@ from typing import Any
 
 import typer
 
-from core.cliutil import console, err_console, print_json, run, table
+from core.cliutil import console, err_console, fail, print_json, run, table
 
 AGENT_HELP = "The agent and optional version: cs-agent (newest approved) or cs-agent@2."
+CHAT_CHANNELS = ("chat", "voice", "web")
 PROVIDER_HELP = "Override the agent version's model provider: anthropic, openai or offline."
 
 
@@ -38,6 +39,10 @@ def chat(
     Type a message and press Enter. `/yes` and `/no` answer a confirmation, `/end` ends the
     session (summary and outcome), Ctrl-D quits. Lines can also be piped in.
     """
+    if channel not in CHAT_CHANNELS:
+        fail("INVALID_ARGUMENT", f"unknown channel {channel!r}: use one of {', '.join(CHAT_CHANNELS)}")
+    if language not in (None, "ko", "en"):
+        fail("INVALID_ARGUMENT", f"unknown language {language!r}: use ko or en")
     run(lambda: _chat(agent, org, customer, provider, language, json_output, channel))
 
 

@@ -104,6 +104,8 @@ class HostRuntime:
         """A new session bound to the agent version ``agent_ref`` resolves to now."""
         if customer_ref is not None and (problem := customer_ref_problem(customer_ref)):
             raise invalid(f"customer_ref {problem}")
+        if language not in (None, "ko", "en"):
+            raise invalid(f"language must be ko or en, not {language!r}")
         pool, gateway = await self.agent(org_id, agent_ref)
         name, provider = self.provider_for(pool.pinned)
         return await Conversation.start(

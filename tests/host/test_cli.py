@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -56,6 +57,15 @@ def test_import_legacy_and_review_queue(sb_env):
 def test_import_legacy_reports_a_missing_folder(sb_env, tmp_path):
     result = runner.invoke(_app(cli.import_legacy), ["import-legacy", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"), [("--channel", "fax", "unknown channel 'fax'"), ("--language", "fr", "ko or en")]
+)
+def test_chat_refuses_an_unknown_channel_or_language_before_starting(sb_env, option, value, said):
+    result = runner.invoke(_app(cli.chat), ["chat", "--org", "demo", option, value], input="/end\n")
+    assert result.exit_code == 2, result.output
+    assert "INVALID_ARGUMENT" in result.output and said in result.output
 
 
 def test_chat_session_from_piped_input(sb_env):
