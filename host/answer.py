@@ -241,7 +241,9 @@ def for_channel_delta(text: str, channel: str | None) -> str:
 
 # --- was the question answered? ---------------------------------------------------------------
 
-UNANSWERED_KEYS = ("unknown", "no_tool", "kb_none", "failed", "not_found")
+# a refusal that sends the customer to a person ("환불 신청 기간이 지나 … 상담원을 연결해 드릴까요?")
+# leaves the request open like a fallback does
+UNANSWERED_KEYS = ("unknown", "no_tool", "kb_none", "failed", "not_found", "blocked_window_passed")
 SOCIAL_KEYS = (
     "greeting",
     "greeting_back",

@@ -31,7 +31,7 @@ def tool_specs(layer: ToolLayer) -> list[ToolSpec]:
 def model_request(conv: ConversationPort) -> ModelRequest:
     state, lang = conv.state, conv.language
     return ModelRequest(
-        system=prompts.system_prompt(conv.profile.system_prompt, lang, state.memories),
+        system=prompts.system_prompt(conv.profile.system_prompt, lang, state.memories, handed_over=state.escalated),
         messages=list(state.messages),
         tools=tool_specs(conv.layer),
         model=conv.profile.model,
@@ -43,5 +43,6 @@ def model_request(conv: ConversationPort) -> ModelRequest:
             "planner": state.planner,
             "channel": state.channel,
             "verified": bool(conv.customer_ref),
+            "handed_over": state.escalated,
         },
     )

@@ -92,10 +92,20 @@ def reason_text(source: str, language: str) -> str:
     return REASONS.get(source, REASONS["model"])["ko" if language == "ko" else "en"]
 
 
-def system_prompt(agent_prompt: str, language: str, memories: list[str]) -> str:
+#: Said to the model once the session is handed to a person (its writes are refused from then on).
+HANDED_OVER_RULE = (
+    "This conversation has been handed over to a human agent, who will join shortly. Do not propose or "
+    "start any change to an order; you may still answer questions. Never offer to connect a person: "
+    "say that the person being connected will take it from here."
+)
+
+
+def system_prompt(agent_prompt: str, language: str, memories: list[str], *, handed_over: bool = False) -> str:
     """The agent version's prompt, the host's rules, and what is remembered about the customer."""
     parts = [agent_prompt.strip()] if agent_prompt and agent_prompt.strip() else []
     parts.append(HOST_RULES.format(language="Korean" if language == "ko" else "English", escalate=ESCALATE_TOOL))
+    if handed_over:
+        parts.append(HANDED_OVER_RULE)
     if memories:
         parts.append(
             "What earlier conversations recorded about this customer. Each entry is a quoted JSON string: "

@@ -81,6 +81,8 @@ def outcome(state: SessionState) -> str:
     """Legacy vocabulary: 이관 (handed to a person), 해결 (answered), 미해결 (not answered)."""
     if state.escalated:
         return "이관"
+    if state.pending is not None:  # the session ended while a confirmation waited: nothing was done
+        return "미해결"
     if state.planner.get("unanswered"):  # the offline planner's last fallback was never answered
         return "미해결"
     return "해결" if state.answered and not state.failed_turns else "미해결"

@@ -29,6 +29,8 @@ def summarise(state: SessionState, language: str) -> str:
         else:
             parts.append(f"주문번호 {orders} 확인." if ko else f"Order {orders} mentioned.")
     parts.extend(summary_lines(state, ko))  # interrupted writes, as they really ended (host/recovery.py)
+    if state.pending is not None:
+        parts.append("확인 요청에 답하지 않고 종료." if ko else "Ended before answering a confirmation.")
     if state.escalated:
         reason = state.escalation_reason or ""
         parts.append(f"상담원 연결({reason})." if ko else f"Handed to a person ({reason}).")

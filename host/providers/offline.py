@@ -21,7 +21,7 @@ from host.nlu import Intent
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
-from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, say
+from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, handed_over, say
 from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -191,8 +191,12 @@ class OfflinePlanner:
         user_text, since_user = _split_turn(request.messages)
         lang = request.context.get("language") or nlu.detect_language(user_text)
         if since_user and since_user[-1].role == "tool":
-            return note_answered(self._after_tools(request, since_user, user_text, lang, state), TEXT)
-        return note_answered(self._on_user(request, user_text, lang, state), TEXT)
+            reply = note_answered(self._after_tools(request, since_user, user_text, lang, state), TEXT)
+        else:
+            reply = note_answered(self._on_user(request, user_text, lang, state), TEXT)
+        if request.context.get("handed_over") and reply.text:
+            reply.text = handed_over(reply.text, lang)  # a person is on the way: never offered again
+        return reply
 
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
         if (handshake := offline_verify.on_user(self, request, text, lang, state)) is not None:

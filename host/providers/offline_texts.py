@@ -141,3 +141,22 @@ TEXT = {
 
 def say(key: str, lang: str) -> str:
     return TEXT[key]["ko" if lang == "ko" else "en"]
+
+
+# What the planner's texts say to offer a person, and what is said instead once one is on the way.
+_OFFERS = {
+    "ko": ("상담원 연결을 원하시면 말씀해 주세요.", "상담원을 연결해 드릴까요?"),
+    "en": ("Say so if you'd like to talk to a person.", "Shall I connect you to a person?"),
+}
+_ON_THE_WAY = {
+    "ko": "연결되는 상담원이 이어서 도와드리겠습니다.",
+    "en": "The person you're being connected to will take it from here.",
+}
+
+
+def handed_over(text: str, lang: str) -> str:
+    """``text`` for a session already handed to a person: it never offers one again."""
+    key = "ko" if lang == "ko" else "en"
+    for offer in _OFFERS[key]:
+        text = text.replace(offer, _ON_THE_WAY[key])
+    return text

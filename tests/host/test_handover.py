@@ -135,3 +135,57 @@ async def test_the_review_queue_says_why_a_session_was_handed_over(start, line, 
         assert result.status != "escalated" and events == []
     else:
         assert result.status == "escalated" and [e["payload"]["source"] for e in events] == [source]
+
+
+async def test_a_handed_over_session_never_offers_a_person_again(start):
+    """A walk: after "상담원 연결해 주세요", "아직이에요?" found no document and the bot said "상담원
+    연결을 원하시면 말씀해 주세요" to a customer already waiting for one."""
+    from host.providers.offline_texts import TEXT
+
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["kb_search"] = lambda args: {"results": []}
+    conv = await start(layer)
+    before = await conv.user_message("이거 어떻게 되는 건지 모르겠네요 알려줘요")
+    assert before.answer == TEXT["kb_none"]["ko"]  # before the hand-over a person is offered
+    await conv.user_message("상담원 연결해 주세요")
+    for line in ("아직이에요?", "이거 어떻게 되는 건지 모르겠네요 알려줘요", "본인 확인은 어떻게 해요"):
+        result = await conv.user_message(line)
+        assert "원하시면" not in (result.answer or "") and "드릴까요" not in (result.answer or ""), (line, result)
+    assert "연결되는 상담원이 이어서" in result.answer
+
+
+async def test_a_refund_refused_for_its_window_is_not_a_resolved_session(start):
+    """A walk: the refund past its 7-day window was refused with "상담원을 연결해 드릴까요?", the
+    customer left, and the session was recorded 해결."""
+    from core.errors import conflict
+
+    layer = make_layer(request_refund="confirm")
+
+    def request_refund(args):
+        raise conflict("order 8801 cannot be refunded: …", reason="window_passed")
+
+    layer.handlers["orders_request_refund"] = request_refund
+    conv = await _at_refund_prompt(start, layer)
+    await conv.user_message("네")
+    assert (await conv.end())["outcome"] == "미해결"
+
+
+async def test_a_session_ended_at_a_confirmation_prompt_is_not_resolved(start):
+    """A walk: the customer left at "…환불을 신청할까요?"; nothing was done, yet the session was 해결."""
+    layer = make_layer(request_refund="confirm")
+    conv = await _at_refund_prompt(start, layer)
+    assert conv.state.pending is not None and conv.state.answered
+    ended = await conv.end()
+    assert ended["outcome"] == "미해결" and "확인 요청에 답하지 않고 종료" in ended["summary"]
+    assert _refunds(layer) == []
+
+
+async def test_a_model_is_told_the_session_was_handed_over(start):
+    from host.modelrequest import model_request
+    from host.prompts import HANDED_OVER_RULE
+
+    conv = await start(make_layer(request_refund="confirm"))
+    assert HANDED_OVER_RULE not in model_request(conv).system
+    await conv.user_message("상담원 연결해 주세요")
+    request = model_request(conv)
+    assert HANDED_OVER_RULE in request.system and request.context["handed_over"] is True
