@@ -95,11 +95,16 @@ async def order_facts(
 ) -> tuple[OrderFacts | None, ToolResult | None]:
     """The order's facts from this session's lookups or a host lookup; a NOT_FOUND result when it is not theirs."""
     lang = conv.language
+    bare: OrderFacts | None = None  # an answer about the order that names no product or amount
     for message in reversed(conv.state.messages):
         for result in message.results:
             facts = OrderFacts.from_order(result.data, lang) if not result.is_error else None
             if facts is not None and facts.order_id == str(order):
-                return facts, None
+                if facts.product or facts.amount_krw is not None:
+                    return facts, None
+                bare = bare or facts
+    if bare is not None:
+        return bare, None
     lookup = next(
         (t for t in conv.layer.exposed_tools() if t.enabled and t.is_read and t.tool_name in LOOKUP_TOOLS), None
     )

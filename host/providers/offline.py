@@ -21,7 +21,7 @@ from host.nlu import Intent
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
-from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, handed_over, say
+from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, handed_over, offer_in, say
 from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -196,6 +196,8 @@ class OfflinePlanner:
             reply = note_answered(self._on_user(request, user_text, lang, state), TEXT)
         if request.context.get("handed_over") and reply.text:
             reply.text = handed_over(reply.text, lang)  # a person is on the way: never offered again
+        if reply.text and not reply.tool_calls and reply.state is not None:
+            reply.state["offer"] = offer_in(reply.text.strip())  # "…상담원을 연결해 드릴까요?": a yes takes it
         return reply
 
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
@@ -205,6 +207,15 @@ class OfflinePlanner:
         order = nlu.extract_order_number(text)
         if order:
             state["order"] = order
+        offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
+        if offer and intent == Intent.UNKNOWN and _takes_offer(text, offer):
+            if offer == "person":  # "네" to "상담원을 연결해 드릴까요?" is a request for a person
+                spec = next((t for t in request.tools if t.host_builtin), None)
+                if spec is not None:
+                    return self._call(request, spec, {"reason": say("offer_taken", lang)}, state)
+                return ModelReply(text=say("escalate", lang), state=state)
+            if offer == "status" and state.get("order"):  # "네" to "진행 상황을 확인해 드릴까요?"
+                intent = Intent.REFUND_STATUS
         # a reason that names the refund ("불량이라 환불하려고요") reads as a status question to
         # the classifier: while the reason is awaited it is the reason (a question is not, below)
         reason_intents = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS)
@@ -280,6 +291,13 @@ class OfflinePlanner:
             state["intent"] = Intent.REFUND_REQUEST.value
             state["reason"] = reason
             return self._call(request, lookup, order_arguments(lookup, order), state)
+        status = find_tool(request.tools, "refund_status")
+        if status is not None and order not in (state.get("refund_checked") or {}):
+            # can it be refunded at all? A customer is never asked for a reason and a yes to a
+            # refund the order server will refuse (past its window, on its way, already refunded)
+            state["intent"] = Intent.REFUND_REQUEST.value
+            state["reason"] = reason
+            return self._call(request, status, order_arguments(status, order), state)
         if not reason:
             state["awaiting"] = "refund_reason"
             return ModelReply(text=say("ask_reason", lang), state=state)
@@ -378,6 +396,21 @@ class OfflinePlanner:
         state: dict[str, Any],
     ) -> ModelReply | None:
         """After an order lookup, the intent's own tool; after an order answer, the policy from the KB."""
+        checked = by_capability.get("refund_status")
+        wanted_refund = state.get("intent") == Intent.REFUND_REQUEST.value and "refund_request" not in by_capability
+        if wanted_refund and checked is not None and not checked.is_error:
+            order = _order_of(calls.get(checked.call_id))
+            blocked = _not_refundable(checked)
+            state.setdefault("refund_checked", {})[order] = blocked
+            if blocked:
+                state.pop("reason", None)
+                if blocked == "refund_exists":  # already under way: where it stands is the answer
+                    return ModelReply(
+                        text=_record_answer(by_capability, calls, lang) or say("conflict", lang), state=state
+                    )
+                key = f"blocked_{blocked}" if f"blocked_{blocked}" in TEXT else "conflict"
+                return ModelReply(text=say(key, lang), state=state)
+            return self._refund_request(request, order, state.pop("reason", None), lang, state)
         lookup = by_capability.get("order_lookup")
         if lookup is not None and not lookup.is_error:
             order = _order_of(calls.get(lookup.call_id))
@@ -435,6 +468,27 @@ def _blocked(result: ToolResult) -> str:
     """Why the order server refused a refund (the ``reason`` sub-code of its CONFLICT), or ""."""
     details = _error_body(result).get("details")
     return str(details.get("reason") or "") if isinstance(details, dict) else ""
+
+
+# a yes to the offer of a person may name the offered act ("네 연결해 주세요", "yes, transfer me")
+_CONNECT = re.compile(r"연결|바꿔|넘겨|(?:connect|transfer)(?: me)?", re.IGNORECASE)
+
+
+def _takes_offer(text: str, offer: str) -> bool:
+    """Whether ``text`` says yes to what the last reply offered (nothing else in it)."""
+    reading = read_reply(text)
+    if reading.label is ReplyLabel.CONFIRM:
+        return True
+    named = offer == "person" and _CONNECT.search(text) is not None and read_reply(_CONNECT.sub("", text))
+    return bool(named) and "affirm" in reading.cues and named.label is ReplyLabel.CONFIRM
+
+
+def _not_refundable(result: ToolResult) -> str:
+    """Why a refund-status answer says the order cannot be refunded now ("" when it can, or says nothing)."""
+    data = result.data if isinstance(result.data, dict) else {}
+    if data.get("refundable") is not False:
+        return ""
+    return str(data.get("not_refundable_code") or "unknown")  # a server before 1.3.0 gives only a sentence
 
 
 def _error_code(result: ToolResult) -> str | None:

@@ -136,6 +136,8 @@ TEXT = {
     },
     "source": {"ko": "출처", "en": "Source"},
     "escalate": {"ko": "상담원에게 연결해 드리겠습니다.", "en": "I'll connect you with a person."},
+    # the review queue's reason when the customer said yes to the planner's offer of a person
+    "offer_taken": {"ko": "고객 요청: 상담원 연결 제안에 동의", "en": "customer accepted the offer of a person"},
 }
 
 
@@ -152,6 +154,17 @@ _ON_THE_WAY = {
     "ko": "연결되는 상담원이 이어서 도와드리겠습니다.",
     "en": "The person you're being connected to will take it from here.",
 }
+
+
+# Offers a reply can end with, and what a yes to each asks for (the planner's next turn reads it).
+_STATUS_OFFERS = ("진행 상황을 확인해 드릴까요?", "Shall I check where it stands?")
+
+
+def offer_in(text: str) -> str | None:
+    """What ``text`` offers the customer: "person", "status" (the refund's progress) or None."""
+    if any(text.endswith(o) for offers in _OFFERS.values() for o in offers):
+        return "person"
+    return "status" if text.endswith(_STATUS_OFFERS) else None
 
 
 def handed_over(text: str, lang: str) -> str:

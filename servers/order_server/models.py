@@ -17,6 +17,7 @@ from servers.order_server.business_days import KST
 OrderStatus = Literal["pending_payment", "paid", "preparing", "shipped", "delivered", "cancelled", "refunded"]
 ShipmentStatus = Literal["not_shipped", "ready", "in_transit", "out_for_delivery", "delivered", "returned"]
 RefundState = Literal["none", "requested", "processing", "completed", "rejected"]
+NotRefundable = Literal["refund_exists", "not_paid", "closed", "in_transit", "window_passed"]
 PaymentMethod = Literal["card", "bank_transfer", "virtual_account", "kakaopay", "naverpay", "tosspay"]
 PaymentStatus = Literal["pending", "paid", "cancelled"]
 
@@ -160,6 +161,9 @@ class RefundStatus(BaseModel):
     overdue: bool = Field(description="True when the expected date has passed and the refund is not complete")
     refundable: bool = Field(description="Whether request_refund would accept this order now")
     not_refundable_reason: str | None
+    not_refundable_code: NotRefundable | None = Field(
+        description="Why not, as a stable code (the reason of request_refund's CONFLICT); added in 1.3.0"
+    )
     summary_ko: str = Field(description="One Korean sentence an agent can read to the customer")
 
 

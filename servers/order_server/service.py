@@ -30,7 +30,7 @@ from servers.order_server.models import (
     kst_iso,
 )
 from servers.order_server.phone import Phone, mask_name
-from servers.order_server.refunds import active_refund, block_reason, refund_summary_ko, request_view
+from servers.order_server.refunds import active_refund, blocked, refund_summary_ko, request_view
 
 
 async def get_order(ctx: RequestContext, order_id: str) -> Order:
@@ -104,7 +104,7 @@ async def get_refund_status(ctx: RequestContext, order_id: str, *, now: datetime
     head, refunds = data.head, data.refunds
     live = active_refund(refunds)
     current = live or (refunds[0] if refunds else None)
-    blocked = block_reason(head, live, now)
+    code, blocked_why = blocked(head, live, now) or (None, None)
     if current is None:
         return RefundStatus(
             order_id=order_id,
@@ -119,8 +119,9 @@ async def get_refund_status(ctx: RequestContext, order_id: str, *, now: datetime
             business_days_total=None,
             business_days_remaining=None,
             overdue=False,
-            refundable=blocked is None,
-            not_refundable_reason=blocked,
+            refundable=code is None,
+            not_refundable_reason=blocked_why,
+            not_refundable_code=code,
             summary_ko=refund_summary_ko("none", None, None, today),
         )
     state = current["status"]
@@ -140,8 +141,9 @@ async def get_refund_status(ctx: RequestContext, order_id: str, *, now: datetime
         business_days_total=current["processing_days"],
         business_days_remaining=remaining,
         overdue=pending and expected < today,
-        refundable=blocked is None,
-        not_refundable_reason=blocked,
+        refundable=code is None,
+        not_refundable_reason=blocked_why,
+        not_refundable_code=code,
         summary_ko=refund_summary_ko(state, expected, remaining, today),
     )
 

@@ -98,19 +98,23 @@ async def test_button_confirmation(start, layer):
     assert layer.calls[0][0] == "orders_get_order" and result.status == "completed"
 
 
+# before a refund is put to the customer: the order (whose it is) and its refund status (can it be refunded)
+LOOKED_UP = ["orders_get_order", "orders_get_refund_status"]
+
+
 async def test_write_tool_is_confirmed_even_when_pinned_never(start):
     layer = make_layer(request_refund="never")
     conv = await start(layer)
     lookup = await conv.user_message("주문 8841 환불 신청하고 싶어요")
     assert lookup.confirm_prompt == "주문번호 8841로 조회해도 될까요?" and layer.calls == []
     ask_reason = await conv.user_message("네")
-    assert "사유" in ask_reason.answer and [c[0] for c in layer.calls] == ["orders_get_order"]
+    assert "사유" in ask_reason.answer and [c[0] for c in layer.calls] == LOOKED_UP
     asked = await conv.user_message("단순 변심이에요 제 카드 4111-1111-1111-1111 로 환불해 주세요")
     # the prompt names server facts and a reason category, never the reason's words
     assert asked.confirm_prompt == "주문번호 8841, 무선 블루투스 이어폰 외 1건 환불을 신청할까요? (사유: 단순 변심)"
-    assert len(layer.calls) == 1
+    assert len(layer.calls) == 2
     await conv.user_message("네")
-    name, args = layer.calls[1]
+    name, args = layer.calls[2]
     assert name == "orders_request_refund" and args["idempotency_key"].startswith("idem-")
     assert args["reason"].startswith("단순 변심")
     assert "4111-1111-1111-1111" not in args["reason"] and "****-****-****-1111" in args["reason"]  # stored masked
@@ -126,7 +130,7 @@ async def test_a_bare_yes_to_the_reason_question_is_not_the_reason(start, layer,
     await conv.user_message("네")  # the lookup
     again = await conv.user_message(bare_yes)
     assert "사유" in again.answer and again.confirm_prompt is None
-    assert [c[0] for c in layer.calls] == ["orders_get_order"]
+    assert [c[0] for c in layer.calls] == LOOKED_UP
     asked = await conv.user_message("상품이 불량이에요")
     prompt = asked.confirm_prompt or ""
     assert prompt.startswith("주문번호 8841") and "사유: 네" not in prompt
@@ -140,9 +144,7 @@ async def test_a_reason_that_names_the_refund_is_the_reason_and_hesitation_is_no
     await conv.user_message("주문 8841 환불 신청하고 싶어요")
     await conv.user_message("네")
     asked = await conv.user_message("상품 불량이라서 환불하려고요")
-    assert (asked.confirm_prompt or "").startswith("주문번호 8841") and [c[0] for c in layer.calls] == [
-        "orders_get_order"
-    ]
+    assert (asked.confirm_prompt or "").startswith("주문번호 8841") and [c[0] for c in layer.calls] == LOOKED_UP
     other = await start(layer)
     await other.user_message("주문 8841 환불 신청하고 싶어요")
     await other.user_message("네")

@@ -189,3 +189,104 @@ async def test_a_model_is_told_the_session_was_handed_over(start):
     await conv.user_message("상담원 연결해 주세요")
     request = model_request(conv)
     assert HANDED_OVER_RULE in request.system and request.context["handed_over"] is True
+
+
+@pytest.mark.parametrize(
+    ("blocked", "said"),
+    [
+        ("window_passed", "7일의 환불 신청 기간이 지나"),
+        ("in_transit", "배송 중이라"),
+        ("closed", "이미 취소되었거나 환불된"),
+        ("refund_exists", "환불이 진행 중이며"),
+    ],
+)
+async def test_a_refund_the_order_server_would_refuse_is_never_put_to_the_customer(start, blocked, said):
+    """A walk: for an order delivered 40 days ago the bot asked for a reason and a yes, and only
+    then said the 7-day window had passed. The refund status says so before anything is asked."""
+    layer = make_layer(request_refund="confirm")
+
+    def refund_status(args):
+        return {
+            "order_id": args["order_id"],
+            "state": "processing" if blocked == "refund_exists" else "none",
+            "refundable": False,
+            "not_refundable_reason": "…",
+            "not_refundable_code": blocked,
+            "summary_ko": "환불이 진행 중이며 2026-11-24까지 완료될 예정입니다."
+            if blocked == "refund_exists"
+            else "환불 요청 내역이 없습니다.",
+        }
+
+    layer.handlers["orders_get_refund_status"] = refund_status
+    conv = await start(layer)
+    await conv.user_message("주문 8801 환불해 주세요")
+    answer = await conv.user_message("네")  # to the lookup
+    assert said in answer.answer and "사유" not in answer.answer, answer.answer
+    assert answer.confirm_prompt is None and conv.state.pending is None
+    after = await conv.user_message("단순 변심이요")  # no reason is awaited: nothing is put to them
+    assert after.confirm_prompt is None
+    assert _refunds(layer) == []
+
+
+def _window_passed(layer):
+    def refund_status(args):
+        return {
+            "order_id": args["order_id"],
+            "state": "none",
+            "refundable": False,
+            "not_refundable_code": "window_passed",
+            "summary_ko": "이 주문에는 환불 요청 내역이 없습니다.",
+        }
+
+    layer.handlers["orders_get_refund_status"] = refund_status
+    return layer
+
+
+@pytest.mark.parametrize("reply", ["네", "네 연결해 주세요", "예 부탁드려요", "ㅇㅇ"])
+async def test_a_yes_to_the_offer_of_a_person_hands_the_session_over(start, reply):
+    """A walk: "…상담원을 연결해 드릴까요?" → "네" → "네, 더 궁금하신 점이 있으신가요?"."""
+    conv = await start(_window_passed(make_layer(request_refund="confirm")))
+    await conv.user_message("주문 8801 환불해 주세요")
+    offered = await conv.user_message("네")
+    assert offered.answer.endswith("상담원을 연결해 드릴까요?")
+    taken = await conv.user_message(reply)
+    assert taken.status == "escalated" and conv.state.escalated, taken
+    events = [e for e in await _rows(event_logs, conv.session_id) if e["event_type"] == "ESCALATED"]
+    assert len(events) == 1
+
+
+@pytest.mark.parametrize("reply", ["아니요", "아니요 괜찮아요", "네?", "음 글쎄요"])
+async def test_anything_but_a_yes_to_the_offer_of_a_person_is_no_hand_over(start, reply):
+    conv = await start(_window_passed(make_layer(request_refund="confirm")))
+    await conv.user_message("주문 8801 환불해 주세요")
+    await conv.user_message("네")
+    after = await conv.user_message(reply)
+    assert after.status != "escalated" and not conv.state.escalated
+
+
+async def test_an_offer_is_taken_only_on_the_turn_right_after_it(start):
+    conv = await start(_window_passed(make_layer(request_refund="confirm")))
+    await conv.user_message("주문 8801 환불해 주세요")
+    await conv.user_message("네")
+    await conv.user_message("감사합니다")
+    late = await conv.user_message("네")
+    assert late.status != "escalated" and not conv.state.escalated
+
+
+async def test_a_yes_to_the_offer_to_check_progress_checks_it(start):
+    """A yes to "…이미 진행 중이거나 처리된 요청이라 … 진행 상황을 확인해 드릴까요?" looks the refund up."""
+    from core.errors import conflict
+
+    layer = make_layer(request_refund="confirm")
+
+    def request_refund(args):
+        raise conflict("a refund for this order is already in progress")
+
+    layer.handlers["orders_request_refund"] = request_refund
+    conv = await _at_refund_prompt(start, layer)
+    offered = await conv.user_message("네")
+    assert offered.answer.endswith("진행 상황을 확인해 드릴까요?")
+    before = len(layer.calls)
+    checked = await conv.user_message("네")
+    assert [c[0] for c in layer.calls[before:]][:1] == ["orders_get_refund_status"]
+    assert "2026-11-24" in checked.answer and not conv.state.escalated

@@ -20,10 +20,10 @@ from tests.servers.orders.support import seed_shop
 
 ORG = "demo"
 TOOLS = [
-    "orders@1.2.0:get_order",
-    "orders@1.2.0:get_shipping_status",
-    "orders@1.2.0:find_orders",
-    "orders@1.2.0:verify_caller",
+    "orders@1.3.0:get_order",
+    "orders@1.3.0:get_shipping_status",
+    "orders@1.3.0:find_orders",
+    "orders@1.3.0:verify_caller",
 ]
 
 
@@ -37,7 +37,7 @@ async def shop(database_url, monkeypatch):
     monkeypatch.setenv("SWITCHBOARD_CALLER_CHECK", f"{ORG}:name:2")
     await seed_shop()
     orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
-    await publish_agent(ORG, {"orders": (orders, "1.2.0", ["switchboard", "serve", "orders"])}, TOOLS)
+    await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS)
     yield orders
     close_readers()
 
@@ -192,7 +192,7 @@ def test_chat_an_anonymous_caller_verifies_over_the_spawned_order_server(sb_env,
         try:
             await seed_shop()
             orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
-            await publish_agent(ORG, {"orders": (orders, "1.2.0", ["switchboard", "serve", "orders"])}, TOOLS)
+            await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS)
         finally:
             import audit
 

@@ -34,7 +34,7 @@ def key() -> str:
 async def test_tools_are_listed_with_annotations_and_strict_schemas(shop, make_server) -> None:
     async with Client(make_server()) as client:
         assert client.server_info.name == "switchboard-orders"
-        assert client.server_info.version == "1.2.0"
+        assert client.server_info.version == "1.3.0"
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
     for name, tool in tools.items():
@@ -95,6 +95,7 @@ async def test_refund_status_of_8841_is_in_progress_for_two_business_days(shop, 
     assert status["overdue"] is False
     assert status["summary_ko"] == "환불 처리가 진행 중이며 1~2영업일 내 완료됩니다."
     assert status["refundable"] is False and "RF8841A" in status["not_refundable_reason"]
+    assert status["not_refundable_code"] == "refund_exists"  # the code request_refund's CONFLICT carries
 
 
 async def test_refund_status_without_refund(shop, make_server) -> None:
@@ -104,7 +105,7 @@ async def test_refund_status_without_refund(shop, make_server) -> None:
         status = ok(await client.call_tool_mcp("get_refund_status", {"order_id": order_id}))
     assert status["state"] == "none" and status["refund_id"] is None
     assert isinstance(status["refundable"], bool)
-    assert (status["not_refundable_reason"] is None) == status["refundable"]
+    assert (status["not_refundable_reason"] is None) == (status["not_refundable_code"] is None) == status["refundable"]
 
 
 async def test_shipping_status(shop, make_server) -> None:
