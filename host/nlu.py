@@ -463,6 +463,18 @@ _ORDER_PATTERNS = (
     re.compile(r"order\s*(?:number|no\.?|num|#)?\s*(?:is\s*)?#?\s*(\d{3,12})(?!\d|-)", re.IGNORECASE),
     re.compile(r"#(\d{3,12})(?!\d|-)"),
 )
+# an order number read out in Korean digits after its label or before 번, as ASR writes it
+# ("주문번호 팔팔사일이요", "주문번호는 팔팔 사일", "팔팔사일번"): four or more digit syllables; the
+# shortest reading that ends at a word's end wins, so "…사일이요" is 8841 and a particle
+_SPOKEN_UNIT = "[공영일이삼사오육륙칠팔구]"
+_SPOKEN_ORDER = (
+    re.compile(
+        rf"주문\s*(?:번호)?\s*(?:는|은|이|가|:)?\s*({_SPOKEN_UNIT}(?:\s?{_SPOKEN_UNIT}){{3,19}}?)"
+        r"(?=\s*(?:번(?!\s*째)|이요|이에요|입니다|이고|요|[\s.,?!]|$))"
+    ),
+    re.compile(rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}})\s*번(?!\s*째)"),
+)
+_READ_SPOKEN = str.maketrans("공영일이삼사오육륙칠팔구", "001234566789", " ")
 _BARE_NUMBER = re.compile(r"(?<![\d-])(\d{3,12})(?![\d-])")
 _MOBILE = re.compile(r"01[016789]\d{7,8}")  # a mobile number said without hyphens is not an order
 _ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdeliver|\bship", re.IGNORECASE)
@@ -478,6 +490,10 @@ def extract_order_number(text: str) -> str | None:
         match = pattern.search(text)
         if match:
             return match.group(1).upper()
+    for pattern in _SPOKEN_ORDER:
+        match = pattern.search(text)
+        if match and not (number := match.group(1).translate(_READ_SPOKEN)).startswith("0"):
+            return number
     # one number, maybe repeated ("8841이요 8841", "eight eight four one i mean 8841"): in a short
     # reply, or in a longer one that talks about an order, a refund or a delivery
     bare = {n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)}

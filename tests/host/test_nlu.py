@@ -23,6 +23,17 @@ ORDER_NUMBERS = [
     ("8841 조회해 주세요", "8841"),
     ("팔팔사일 아니 8841", "8841"),
     ("ORD-1234 환불이요", "ORD-1234"),
+    # read out in Korean digits, as ASR writes it (a walk: "주문번호 팔팔삼이" was never read)
+    ("주문번호 팔팔사일이요", "8841"),  # "이요" is the particle, not a 2
+    ("주문번호는 팔팔 사일", "8841"),
+    ("주문번호가 팔 팔 사 일 이에요", "8841"),
+    ("팔팔이이번 환불해 주세요", "8822"),
+    ("주문번호 팔팔사일 환불해 주세요", "8841"),
+    ("주문 이 사이즈로 했는데 교환 돼요?", None),  # words made of digit syllables
+    ("주문 일일이 확인했는데 없어요", None),
+    ("주문하고 삼사일이면 와요?", None),
+    ("주문번호 공일공", None),  # no order number starts with 0
+    ("이거 일이삼사번째 문의예요", None),
     # not order numbers
     ("제 번호 01012345678이에요", None),  # a mobile number without hyphens
     ("환불 문의인데 01012345678로 연락 주세요", None),
