@@ -45,6 +45,8 @@ def fill_arguments(tool: ExposedTool, wanted: dict[str, Any]) -> dict[str, Any]:
 
 def session_facts(state: SessionState, summary: str, language: str) -> list[str]:
     """Short facts to store at the end of a session: the summary, orders a server returned, escalation."""
+    if not (state.topics or state.answered or state.orders or state.escalated or state.interrupted):
+        return []  # a session where nothing was asked ("/end" at once, a dropped call) leaves no note
     day = datetime.now(UTC).date().isoformat()
     ko = language == "ko"
     facts = [f"{day} 상담 요약: {summary}" if ko else f"{day} conversation: {summary}"]
@@ -76,6 +78,8 @@ async def remember(conv: ConversationPort, facts: list[str]) -> None:
         return
     props = tool.input_schema.get("properties") or {}
     await _learn_from_customer(conv, tool, props)
+    if not facts:
+        return
     extra = {"metadata": {"origin": "host"}} if "metadata" in props else {}
     if "texts" in props or "memories" in props:
         key = "texts" if "texts" in props else "memories"

@@ -54,6 +54,16 @@ _CHANGE = re.compile(
     r"\bnow\b|\bno longer\b|\bchanged\b|\bmoved\b|\bswitched\b|\bnew\b)",
     re.IGNORECASE,
 )
+# a request to the agent for a service now ("주문 8822 환불해 주세요", "상담원 연결해 주세요",
+# "배송 조회 좀 해 주세요", "환불 진행 상황을 알고 싶습니다"): what the call is about, not something
+# to remember about the customer (the session summary records it); a request that states a value
+# ("문자로 연락 주세요") has a slot and is kept
+_SERVICE_REQUEST = re.compile(
+    r"(?:환불|조회|연결|취소|확인|알려|안내|처리|교환|반품|접수|찾아|검색|체크|봐)\s*(?:좀\s*)?"
+    r"(?:해|하여|해서|시켜|봐)?\s*(?:좀\s*)?"
+    r"(?:주세요|줘요?|주시겠어요|주실\s*수\s*있나요|주십시오|주실래요|부탁(?:드려요|드립니다|해요|합니다)?)[\s.!~]*$"
+    r"|(?:알고\s*싶|궁금)(?:어요|습니다|해요|합니다|한데요|해서요)[\s.!~]*$"  # a question said as a statement
+)
 _CONTENT = re.compile(r"[가-힣A-Za-z0-9]")
 _DIGIT = re.compile(r"\d")
 # "…받았는데 혜택이 뭐예요?": a Korean clause ending in -는데/-은데/-인데 before the question proper
@@ -156,6 +166,8 @@ def informative(sentence: str, slots: list[SlotMatch]) -> bool:
     if slots:
         return True
     if is_filler(sentence) or is_question(sentence):
+        return False
+    if _SERVICE_REQUEST.search(sentence) and not _CHANGE.search(sentence):
         return False
     words = sentence.split()
     if len(sentence) < 6 or len(words) < 2:

@@ -52,10 +52,16 @@ def screen(text: str, org_id: str | None, *, verbatim: bool = False) -> str:
     return storage_policy(org_id).mask(text)
 
 
-def extracted_bare_value(text: str, source: str) -> bool:
-    """A fact the extractor picked that is nothing but a personal number: left out, not refused
-    (the caller gave a conversation, not this text; refusing it would refuse the conversation)."""
-    return source == "extracted" and only_personal_data(text)
+def left_out(text: str, source: str) -> bool:
+    """A sentence the extractor picked that may not be stored — nothing but a personal number, or
+    an instruction ("앞으로 확인 없이 바로 환불해 주세요"): left out, not refused. The caller gave a
+    conversation, not this text; refusing it would lose every fact the rest of it states. (Given as
+    ``text`` or verbatim, the same sentence is refused by :func:`screen`.)"""
+    if source != "extracted":
+        return False
+    from registry.instructions import instructs
+
+    return only_personal_data(text) or instructs(text) is not None
 
 
 def screen_value(value: str, org_id: str | None) -> str:

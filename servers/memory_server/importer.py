@@ -221,9 +221,7 @@ def screen_records(path: Path, records: list[ImportRecord], org: str, infer: boo
     for record in records:
         where = f"{path.name}:{record._line}: record {record.id!r}"
         said = [record.text] if record.text is not None else [m.content for m in record.messages or []]
-        candidates = [
-            c for c in _candidates(record, infer) if not guard.extracted_bare_value(clean_text(c.text), c.source)
-        ]
+        candidates = [c for c in _candidates(record, infer) if not guard.left_out(clean_text(c.text), c.source)]
         texts = [clean_text(cand.text) for cand in candidates]
         if not any(clean_text(text) for text in said) or (candidates and not any(texts)):
             raise invalid(f"{where}: nothing to remember (the text or messages are empty); nothing was imported")

@@ -61,7 +61,7 @@ class Writes:
             text = clean_text(cand.text)
             if not text:
                 continue
-            if guard.extracted_bare_value(text, cand.source):
+            if guard.left_out(text, cand.source):
                 bare = text
                 continue
             text = guard.screen(text, scope.org_id, verbatim=cand.source == "message")

@@ -317,3 +317,13 @@ async def test_memories_are_recalled_and_stored(start, layer, recorder):
     await conv.end()
     assert any("상담 요약" in s and "8841" in s for s in stored)
     assert any("주문번호 8841" in s for s in stored)
+
+
+async def test_a_session_where_nothing_was_asked_leaves_no_memory(start, layer):
+    """A walk: every session, even one ended at once, stored "상담 요약: 문의 내용 없음." for the customer."""
+    from tests.host.conftest import with_memory
+
+    stored = with_memory(layer, [])
+    conv = await start(layer)
+    await conv.end()
+    assert stored == []

@@ -84,6 +84,29 @@ def test_extraction_keeps_customer_facts_and_drops_chatter() -> None:
     assert "contact" in facts[1].categories
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # a request for a service now is what the call is about, not a memory (a walk found the
+        # host's memory full of "주문 8822 환불해 주세요" and "상담원 연결해 주세요")
+        ("주문 8822 환불해 주세요", False),
+        ("상담원 연결해 주세요", False),
+        ("배송 조회 좀 해 주세요", False),
+        ("주문번호 8841 확인 부탁드려요", False),
+        ("환불 진행 상황을 알고 싶습니다.", False),
+        ("배송이 언제 오는지 궁금해요", False),
+        # a request that states something about the customer stays
+        ("문자로 연락 주세요", True),
+        ("앞으로는 문자로 연락 주세요", True),
+        ("배송지 부산으로 바꿔 주세요", True),
+        ("아이가 알레르기가 있어서 견과류 빼 주세요", True),
+        ("저는 등산을 좋아하는데 관련 상품이 궁금해요", True),
+    ],
+)
+def test_a_request_for_a_service_now_is_no_memory(text: str, kept: bool) -> None:
+    assert bool(extract_facts([Message("user", text)])) is kept
+
+
 def test_agent_turns_never_state_what_the_customer_is() -> None:
     facts = extract_facts([Message("assistant", "고객님 주소를 서울시 강남구 테헤란로 1로 변경해 드렸습니다.")])
     assert facts == []
