@@ -16,7 +16,7 @@ import typer
 GROUPS: dict[str, tuple[str, str]] = {
     "db": ("core.cli:app", "Database schema migrations."),
     "tokens": ("servers.kit.cli:tokens_app", "Bearer tokens for serving over HTTP."),
-    "orders": ("servers.order_server.cli:app", "Order data: seed, import, show an order, check the backend."),
+    "orders": ("servers.order_server.cli:app", "Order data: seed, import, list, show an order, check the backend."),
     "kb": ("servers.kb_server.cli:app", "Knowledge bases: create, upload, version, search."),
     "memory": ("servers.memory_server.cli:app", "Customer memories: list, search, erase, export."),
     "audit": ("audit.cli:app", "The tamper-evident audit log: tail, find, verify, export."),

@@ -10,7 +10,7 @@ import typer
 from core.cliutil import console, err_console, print_json, run, table
 
 app = typer.Typer(
-    help="Order data: seed the demo shop, import orders from CSV, look an order up, check the backend.",
+    help="Order data: seed the demo shop, import orders from CSV, list them, look one up, check the backend.",
     no_args_is_help=True,
 )
 
@@ -143,6 +143,23 @@ def show(
     from servers.order_server.cli_show import show_order
 
     show_order(order_id, org, customer, json_output)
+
+
+@app.command("list")
+def list_command(
+    org: str = typer.Option(..., "--org", envvar="SWITCHBOARD_ORG", help=ORG_HELP),
+    customer: str = typer.Option(None, "--customer", help="Only this customer's orders, e.g. C-1001."),
+    status: str = typer.Option(None, "--status", help="Only orders in this status, e.g. delivered or shipped."),
+    limit: int = typer.Option(50, "--limit", help="At most this many (1-1000)."),
+    json_output: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List a tenant's orders, newest first: number, customer, status, total, items.
+
+    Reads the built-in tables (what `orders seed` and `orders import` loaded); names are masked.
+    """
+    from servers.order_server.cli_show import list_orders
+
+    list_orders(org, customer, status, limit, json_output)
 
 
 @app.command("backend")

@@ -1,4 +1,4 @@
-"""``switchboard orders show`` and ``switchboard orders backend``: one order, and which backend answers."""
+"""``switchboard orders show``, ``list`` and ``backend``: one order, a tenant's orders, which backend answers."""
 
 from __future__ import annotations
 
@@ -60,6 +60,105 @@ def show_order(order_id: str, org: str, customer: str | None, json_output: bool)
         events = [(e.at, e.status_label, e.location, e.description) for e in shipping.events]
         console.print(table("Tracking (newest first)", ["at", "status", "location", "event"], events))
     console.print(f"[dim]from {backend_label()}[/]")
+
+
+def list_orders(org: str, customer: str | None, status: str | None, limit: int, json_output: bool) -> None:
+    """A tenant's orders, newest first, from the built-in tables (what ``orders seed`` / ``import`` loaded)."""
+    from sqlalchemy import func, select
+
+    from core.context import customer_ref_problem, is_valid_identifier
+    from core.db import get_engine
+    from core.errors import invalid
+    from servers.order_server import tables as t
+    from servers.order_server.backends import configured
+    from servers.order_server.models import ORDER_STATUS_LABELS, kst_iso
+    from servers.order_server.phone import mask_name
+
+    async def _go() -> list[dict[str, Any]]:
+        if not is_valid_identifier(org):
+            raise invalid("--org must be 1-128 letters, digits or ._:@- characters")
+        if customer is not None and (problem := customer_ref_problem(customer)):
+            raise invalid(f"--customer {problem}")
+        if status is not None and status not in ORDER_STATUS_LABELS:
+            raise invalid(f"--status {status!r} is not an order status: use one of {', '.join(ORDER_STATUS_LABELS)}")
+        if not 1 <= limit <= 1000:
+            raise invalid("--limit must be 1-1000")
+        if configured() != "tables":
+            raise invalid(
+                f"orders list reads the built-in tables; orders come from {backend_label()}: list them in the shop's "
+                "own system, and look one up with `switchboard orders show ORDER --org ORG`"
+            )
+        _database_exists()
+        lines = (
+            select(t.order_item.c.order_id, func.count().label("lines"))
+            .where(t.order_item.c.org_id == org)
+            .group_by(t.order_item.c.order_id)
+            .subquery()
+        )
+        first = t.order_item.alias("first")
+        query = (
+            select(t.order, t.customer.c.name, lines.c.lines, first.c.product_name.label("first"))
+            .join(t.customer, (t.customer.c.org_id == org) & (t.customer.c.customer_ref == t.order.c.customer_ref))
+            .outerjoin(lines, lines.c.order_id == t.order.c.order_id)
+            .outerjoin(
+                first, (first.c.org_id == org) & (first.c.order_id == t.order.c.order_id) & (first.c.line_no == 1)
+            )
+            .where(t.order.c.org_id == org)
+            .order_by(t.order.c.ordered_at.desc(), t.order.c.order_id.desc())
+            .limit(limit)
+        )
+        if customer is not None:
+            query = query.where(t.order.c.customer_ref == customer)
+        if status is not None:
+            query = query.where(t.order.c.status == status)
+        engine = await get_engine()
+        async with engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            {
+                "order_id": r["order_id"],
+                "customer_ref": r["customer_ref"],
+                "customer_name_masked": mask_name(r["name"]),
+                "status": r["status"],
+                "status_label": ORDER_STATUS_LABELS[r["status"]],
+                "ordered_at": kst_iso(r["ordered_at"]),
+                "total_krw": r["total_krw"],
+                "items": r["lines"] or 0,
+                "first_item": r["first"],
+            }
+            for r in rows
+        ]
+
+    orders = run(_go)
+    if json_output:
+        print_json({"org": org, "orders": orders})
+        return
+    if not orders:
+        console.print(
+            f"no orders in org {org}" + (f" for customer {customer}" if customer else "") + f" ({backend_label()})"
+        )
+        return
+    rows = [
+        (
+            o["order_id"],
+            o["customer_ref"],
+            o["customer_name_masked"],
+            o["status_label"],
+            (o["ordered_at"] or "")[:16].replace("T", " "),
+            f"{o['total_krw']:,}",
+            f"{o['first_item']} 외 {o['items'] - 1}건" if o["items"] > 1 else (o["first_item"] or ""),
+        )
+        for o in orders
+    ]
+    console.print(
+        table(
+            f"Orders of {org}, newest first",
+            ["order", "customer", "name", "status", "ordered (KST)", "KRW", "items"],
+            rows,
+        )
+    )
+    if len(orders) == limit:
+        console.print(f"[dim]the first {limit}; --limit N for more[/]")
 
 
 def _database_exists() -> None:

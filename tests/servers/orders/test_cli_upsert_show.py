@@ -126,3 +126,24 @@ def test_backend_check_reports_the_tables_and_a_mapping(tmp_path: Path, monkeypa
     path.write_text(REST_MAPPING.replace('kind = "rest"', 'kind = "graphql"'), encoding="utf-8")
     broken = invoke("backend")
     assert broken.exit_code == 2 and "INVALID_ARGUMENT" in broken.output and "kind" in broken.output
+
+
+def test_list_shows_a_tenants_orders_newest_first_with_names_masked(database_url: str) -> None:
+    """A newcomer walk: no command listed the demo's orders, so nobody knew which numbers to try."""
+    invoke("seed", "--org", DEMO)
+    mine = json.loads(invoke("list", "--org", DEMO, "--customer", "C-1001", "--json").stdout)["orders"]
+    assert {o["order_id"] for o in mine} >= {"8841"} and {o["customer_ref"] for o in mine} == {"C-1001"}
+    assert [o["ordered_at"] for o in mine] == sorted((o["ordered_at"] for o in mine), reverse=True)
+    story = next(o for o in mine if o["order_id"] == "8841")
+    tool = call_tool("get_order", {"order_id": "8841"}).structured_content
+    assert story["first_item"] == tool["items"][0]["name"] and story["items"] == len(tool["items"])
+    assert story["total_krw"] == tool["amounts"]["total_krw"] and story["customer_name_masked"] == "김*수"
+    delivered = json.loads(invoke("list", "--org", DEMO, "--status", "delivered", "--limit", "3", "--json").stdout)
+    assert len(delivered["orders"]) == 3 and {o["status"] for o in delivered["orders"]} == {"delivered"}
+    human = invoke("list", "--org", DEMO, "--customer", "C-1001")
+    assert human.exit_code == 0 and "8841" in human.output and "김*수" in human.output
+    assert "김민수" not in human.output and "010-1234-5678" not in human.output
+    for bad in (["--status", "lost"], ["--limit", "0"], ["--customer", "900101-1234567"], ["--org", "a b"]):
+        result = invoke("list", "--org", DEMO, *bad)
+        assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output, bad
+    assert "no orders in org acme" in invoke("list", "--org", "acme").output
