@@ -75,16 +75,23 @@ async def test_lookups_that_find_nothing_three_times_in_a_row_hand_the_session_o
     assert escalation["payload"]["source"] == "not_found"
 
 
-async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem(start):
+def _refused_refund(reason: str | None = None):
+    """A layer whose order server refuses the refund with CONFLICT (``reason``: its sub-code)."""
     from core.errors import conflict
 
     layer = make_layer(request_refund="confirm")
 
     def request_refund(args):
-        raise conflict("a refund for this order is already in progress")
+        if reason is None:
+            raise conflict("a refund for this order is already in progress")
+        raise conflict("order 8807 cannot be refunded: …", reason=reason)
 
     layer.handlers["orders_request_refund"] = request_refund
-    conv = await _at_refund_prompt(start, layer)
+    return layer
+
+
+async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem(start):
+    conv = await _at_refund_prompt(start, _refused_refund())
     answer = await conv.user_message("네")
     assert "이미 진행 중" in answer.answer and "조회 중 문제" not in answer.answer, answer.answer
 
@@ -102,15 +109,7 @@ async def test_a_refund_already_under_way_is_said_so_not_called_a_lookup_problem
 async def test_a_refused_refund_says_why_not_that_it_is_under_way(start, blocked, said):
     """A walk: an order past its 7-day window was answered "이미 진행 중이거나 처리된 요청", with no
     refund anywhere; the order server's CONFLICT says why in its ``reason`` sub-code."""
-    from core.errors import conflict
-
-    layer = make_layer(request_refund="confirm")
-
-    def request_refund(args):
-        raise conflict("order 8807 cannot be refunded: …", reason=blocked)
-
-    layer.handlers["orders_request_refund"] = request_refund
-    conv = await _at_refund_prompt(start, layer)
+    conv = await _at_refund_prompt(start, _refused_refund(blocked))
     answer = await conv.user_message("네")
     assert said in answer.answer, answer.answer
 
@@ -157,15 +156,7 @@ async def test_a_handed_over_session_never_offers_a_person_again(start):
 async def test_a_refund_refused_for_its_window_is_not_a_resolved_session(start):
     """A walk: the refund past its 7-day window was refused with "상담원을 연결해 드릴까요?", the
     customer left, and the session was recorded 해결."""
-    from core.errors import conflict
-
-    layer = make_layer(request_refund="confirm")
-
-    def request_refund(args):
-        raise conflict("order 8801 cannot be refunded: …", reason="window_passed")
-
-    layer.handlers["orders_request_refund"] = request_refund
-    conv = await _at_refund_prompt(start, layer)
+    conv = await _at_refund_prompt(start, _refused_refund("window_passed"))
     await conv.user_message("네")
     assert (await conv.end())["outcome"] == "미해결"
 
@@ -275,14 +266,7 @@ async def test_an_offer_is_taken_only_on_the_turn_right_after_it(start):
 
 async def test_a_yes_to_the_offer_to_check_progress_checks_it(start):
     """A yes to "…이미 진행 중이거나 처리된 요청이라 … 진행 상황을 확인해 드릴까요?" looks the refund up."""
-    from core.errors import conflict
-
-    layer = make_layer(request_refund="confirm")
-
-    def request_refund(args):
-        raise conflict("a refund for this order is already in progress")
-
-    layer.handlers["orders_request_refund"] = request_refund
+    layer = _refused_refund()
     conv = await _at_refund_prompt(start, layer)
     offered = await conv.user_message("네")
     assert offered.answer.endswith("진행 상황을 확인해 드릴까요?")
