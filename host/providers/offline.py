@@ -209,7 +209,7 @@ class OfflinePlanner:
             state["order"] = order
         offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
         if offer and intent == Intent.UNKNOWN and _takes_offer(text, offer):
-            if offer == "person":  # "네" to "상담원을 연결해 드릴까요?" is a request for a person
+            if offer.startswith("person"):  # "네" to "상담원을 연결해 드릴까요?" is a request for a person
                 spec = next((t for t in request.tools if t.host_builtin), None)
                 if spec is not None:
                     return self._call(request, spec, {"reason": say("offer_taken", lang)}, state)
@@ -477,9 +477,9 @@ _CONNECT = re.compile(r"연결|바꿔|넘겨|(?:connect|transfer)(?: me)?", re.I
 def _takes_offer(text: str, offer: str) -> bool:
     """Whether ``text`` says yes to what the last reply offered (nothing else in it)."""
     reading = read_reply(text)
-    if reading.label is ReplyLabel.CONFIRM:
+    if reading.label is ReplyLabel.CONFIRM and offer != "person_if_asked":
         return True
-    named = offer == "person" and _CONNECT.search(text) is not None and read_reply(_CONNECT.sub("", text))
+    named = offer.startswith("person") and _CONNECT.search(text) is not None and read_reply(_CONNECT.sub("", text))
     return bool(named) and "affirm" in reading.cues and named.label is ReplyLabel.CONFIRM
 
 

@@ -161,9 +161,13 @@ _STATUS_OFFERS = ("진행 상황을 확인해 드릴까요?", "Shall I check whe
 
 
 def offer_in(text: str) -> str | None:
-    """What ``text`` offers the customer: "person", "status" (the refund's progress) or None."""
-    if any(text.endswith(o) for offers in _OFFERS.values() for o in offers):
+    """What ``text`` offers the customer: "person" (asked: "상담원을 연결해 드릴까요?"), "person_if_asked"
+    (only said: "상담원 연결을 원하시면 말씀해 주세요", where "네 알겠습니다" is no request), "status"
+    (the refund's progress) or None."""
+    if text.endswith((_OFFERS["ko"][1], _OFFERS["en"][1])):
         return "person"
+    if text.endswith((_OFFERS["ko"][0], _OFFERS["en"][0])):
+        return "person_if_asked"
     return "status" if text.endswith(_STATUS_OFFERS) else None
 
 

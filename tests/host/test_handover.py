@@ -274,3 +274,15 @@ async def test_a_yes_to_the_offer_to_check_progress_checks_it(start):
     checked = await conv.user_message("네")
     assert [c[0] for c in layer.calls[before:]][:1] == ["orders_get_refund_status"]
     assert "2026-11-24" in checked.answer and not conv.state.escalated
+
+
+@pytest.mark.parametrize(("reply", "handed"), [("네 알겠습니다", False), ("네", False), ("네 연결해 주세요", True)])
+async def test_an_offer_only_said_is_taken_only_when_the_reply_asks_for_it(start, reply, handed):
+    """After "…상담원 연결을 원하시면 말씀해 주세요" a "네 알겠습니다" acknowledges; it asks for nobody."""
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["kb_search"] = lambda args: {"results": []}
+    conv = await start(layer)
+    said = await conv.user_message("이거 어떻게 되는 건지 모르겠네요 알려줘요")
+    assert said.answer.endswith("상담원 연결을 원하시면 말씀해 주세요.")
+    after = await conv.user_message(reply)
+    assert (after.status == "escalated") is handed and conv.state.escalated is handed
