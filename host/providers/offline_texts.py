@@ -136,6 +136,10 @@ TEXT = {
     },
     "source": {"ko": "출처", "en": "Source"},
     "escalate": {"ko": "상담원에게 연결해 드리겠습니다.", "en": "I'll connect you with a person."},
+    "waiting": {
+        "ko": "네, 상담원이 곧 연결됩니다. 잠시만 기다려 주세요.",
+        "en": "Sure, a person will be with you shortly. Please hold on.",
+    },
     # the review queue's reason when the customer said yes to the planner's offer of a person
     "offer_taken": {"ko": "고객 요청: 상담원 연결 제안에 동의", "en": "customer accepted the offer of a person"},
 }
@@ -172,8 +176,11 @@ def offer_in(text: str) -> str | None:
 
 
 def handed_over(text: str, lang: str) -> str:
-    """``text`` for a session already handed to a person: it never offers one again."""
+    """``text`` for a session already handed to a person: it never offers one again, and small talk
+    ("네" → "더 궁금하신 점이 있으신가요?") says the person is coming instead of asking for more."""
     key = "ko" if lang == "ko" else "en"
+    if text in (TEXT["ack"][key], TEXT["thanks"][key]):
+        return TEXT["waiting"][key]
     for offer in _OFFERS[key]:
         text = text.replace(offer, _ON_THE_WAY[key])
     return text

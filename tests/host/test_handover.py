@@ -151,6 +151,9 @@ async def test_a_handed_over_session_never_offers_a_person_again(start):
         result = await conv.user_message(line)
         assert "원하시면" not in (result.answer or "") and "드릴까요" not in (result.answer or ""), (line, result)
     assert "연결되는 상담원이 이어서" in result.answer
+    for line in ("네", "감사합니다"):  # small talk while waiting: the person is coming, nothing more is asked
+        waiting = await conv.user_message(line)
+        assert waiting.answer == "네, 상담원이 곧 연결됩니다. 잠시만 기다려 주세요.", (line, waiting.answer)
 
 
 async def test_a_refund_refused_for_its_window_is_not_a_resolved_session(start):
