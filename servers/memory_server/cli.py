@@ -42,6 +42,24 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     return run(_go)
 
 
+async def _known(org: str, customer: str, allow_missing: bool, done: str) -> None:
+    """NOT_FOUND for an org the memory store does not know, and for an unknown customer unless
+    ``allow_missing`` (an earlier erase counts as known)."""
+    from core.errors import not_found
+    from servers.memory_server.erase import known_orgs, presence
+
+    org_known, customer_known = await presence(org, customer)
+    if not org_known:
+        orgs = await known_orgs()
+        hint = f"orgs with memories here: {', '.join(orgs)}" if orgs else "no org has memories here"
+        raise not_found(f"no memories of org {org!r} ({hint}): check --org; nothing was {done}")
+    if not customer_known and not allow_missing:
+        raise not_found(
+            f"nothing remembered about customer {customer!r} in org {org!r}: check --customer, "
+            f"or pass --allow-missing; nothing was {done}"
+        )
+
+
 def _scope(
     org: str, customer: str | None, agent: str | None, run_id: str | None = None, *, any_customer: bool = False
 ) -> Any:
@@ -276,9 +294,15 @@ def erase_cmd(
     org: str = OrgOpt,
     customer: str = typer.Option(..., "--customer", help="The customer whose data to erase."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    allow_missing: bool = typer.Option(
+        False, "--allow-missing", help="Record the erase even when nothing of the customer is found."
+    ),
     json_output: bool = JsonOpt,
 ) -> None:
     """Erase everything remembered about a customer (data-subject request) and report what was removed.
+
+    An org or customer the memory store does not know is NOT_FOUND and nothing is written (a typo
+    is not recorded as an erase), unless --allow-missing.
 
     Removes memories, vectors, search-index entries, history text and the customer's statement values;
     keeps only tombstones (memory id, content hash, time, who). On SQLite the freed pages are zeroed
@@ -296,6 +320,7 @@ def erase_cmd(
         from servers.memory_server.service import get_service
 
         _scope(org, customer, None, any_customer=True)
+        await _known(org, customer, allow_missing, "erased")
         return await get_service().erase_customer(org, customer, f"cli:{getpass.getuser()}")
 
     erasure_id, removal = _run(_go)
@@ -333,14 +358,22 @@ def export_cmd(
     org: str = OrgOpt,
     customer: str = typer.Option(..., "--customer", help="The customer whose data to export."),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    allow_missing: bool = typer.Option(
+        False, "--allow-missing", help="Write the (empty) report even when nothing of the customer is found."
+    ),
     json_output: bool = JsonOpt,
 ) -> None:
-    """Export everything remembered about a customer (memories with history, statement values) as JSON."""
+    """Export everything remembered about a customer (memories with history, statement values) as JSON.
+
+    An org or customer the memory store does not know is NOT_FOUND (an empty report for a typo
+    would read as "we hold nothing"), unless --allow-missing.
+    """
 
     async def _go() -> dict[str, Any]:
         from servers.memory_server.export import export_customer
 
         _scope(org, customer, None, any_customer=True)
+        await _known(org, customer, allow_missing, "exported")
         return await export_customer(org, customer)
 
     data = _run(_go)

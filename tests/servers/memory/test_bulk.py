@@ -213,3 +213,28 @@ def test_batch_search_counts_a_lines_relative_times_from_its_asked_at(database_u
         path = _write(tmp_path / "bad.jsonl", [{"query": "ok"}, {"query": question, "asked_at": bad}])
         code, out = _cli("search", "--file", str(path), "--org", "acme", "--customer", "C1")
         assert code == 2 and "bad.jsonl:2" in " ".join(out.split()) and "asked_at" in out, (bad, out)
+
+
+def test_erase_and_export_refuse_an_org_or_customer_the_store_does_not_know(database_url: str, tmp_path: Path) -> None:
+    """A newcomer walk: `memory erase --org dmeo` printed "✓ erased" and recorded an erase of
+    nobody, which `customer erase` then read as "already erased"; `memory export` of a typo'd
+    org wrote an empty access report."""
+    path = _write(tmp_path / "m.jsonl", [{"id": "m1", "customer": "C1", "text": "오후 2시 이후 통화를 선호함"}])
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, out
+    for command in ("erase", "export"):
+        extra = ["--yes"] if command == "erase" else []
+        code, out = _cli(command, "--org", "acme-typo", "--customer", "C1", *extra, "--json")
+        assert code == 2 and "NOT_FOUND" in out and "orgs with memories here: acme" in out, out
+        code, out = _cli(command, "--org", "acme", "--customer", "C9", *extra, "--json")
+        assert code == 2 and "NOT_FOUND" in out and "--allow-missing" in out, out
+    from switchboard_cli import build_app
+
+    typo = CliRunner().invoke(build_app(), ["customer", "erase", "--org", "acme-typo", "--customer", "C1", "--yes"])
+    assert typo.exit_code == 2 and "NOT_FOUND" in typo.output  # no erase of nobody was recorded
+    code, out = _cli("export", "--org", "acme", "--customer", "C9", "--allow-missing", "--json")
+    assert code == 0 and json.loads(out)["memories"] == []
+    code, out = _cli("erase", "--org", "acme", "--customer", "C1", "--yes", "--json")
+    assert code == 0 and json.loads(out)["memories"] == 1
+    code, out = _cli("erase", "--org", "acme", "--customer", "C1", "--yes", "--json")  # a rerun: erased before
+    assert code == 0, out
