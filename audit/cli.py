@@ -337,6 +337,17 @@ def _print_reports(reports: list[Any]) -> None:
             console.print(f"  [yellow]![/] {warning}")
 
 
+async def _require_chain(org: str) -> None:
+    """NOT_FOUND for an org with no audit records (a typo), naming the orgs that have some."""
+    from audit import store
+    from core.errors import not_found
+
+    orgs = await store.list_orgs()
+    if org not in orgs:
+        hint = f"orgs with audit records: {', '.join(sorted(orgs)[:10])}" if orgs else "no org has audit records"
+        raise not_found(f"no audit records for org {org!r} ({hint}): check --org; nothing was exported")
+
+
 @app.command()
 def export(
     since: str = typer.Option(None, help="From the first record at or after: 2026-01-31, an ISO time, or 7d."),
@@ -354,6 +365,8 @@ def export(
     from audit.export import export_records
 
     since_ts, until_ts = _when(since, "--since"), _when(until, "--until")
+    if org is not None:
+        _run(lambda: _require_chain(org))  # before the file is made: a typo'd org writes nothing
     handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
         with _progress("exporting", output is not None) as advance:

@@ -169,6 +169,16 @@ def test_export_summary_counts_in_the_singular_and_plural(tmp_path):
     assert two.exit_code == 0 and "exported 3 records from 2 orgs" in " ".join(two.stderr.split())
 
 
+def test_export_of_an_org_with_no_records_is_not_found_and_writes_no_file(tmp_path):
+    """A newcomer walk: `audit export --org dmeo -o x.jsonl` said "✓ exported 0 records from 0 orgs"."""
+    seed(1)
+    target = tmp_path / "typo.jsonl"
+    typo = cli("export", "--org", "acme-typo", "-o", str(target))
+    assert typo.exit_code == 2 and not target.exists()
+    said = _flat(typo.stderr)
+    assert "[NOT_FOUND]" in said and "noauditrecordsfororg'acme-typo'" in said
+
+
 def _flat(text: str) -> str:
     """``text`` without whitespace: Rich wraps an error line wherever the terminal width (and the
     length of the temporary path in it) puts the break."""
