@@ -16,6 +16,16 @@ CHAT_CHANNELS = ("chat", "voice", "web")
 PROVIDER_HELP = "Override the agent version's model provider: anthropic, openai or offline."
 
 
+def _check_provider(provider: str | None) -> None:
+    """An explicit --provider that cannot answer is an error (exit 2), never a silent offline run."""
+    if provider is None:
+        return
+    from host.providers import explicit_provider_problem
+
+    if problem := explicit_provider_problem(provider):
+        fail("INVALID_ARGUMENT", problem)
+
+
 def _short(sha: str | None, n: int = 12) -> str:
     return (sha or "")[:n]
 
@@ -43,6 +53,7 @@ def chat(
         fail("INVALID_ARGUMENT", f"unknown channel {channel!r}: use one of {', '.join(CHAT_CHANNELS)}")
     if language not in (None, "ko", "en"):
         fail("INVALID_ARGUMENT", f"unknown language {language!r}: use ko or en")
+    _check_provider(provider)
     run(lambda: _chat(agent, org, customer, provider, language, json_output, channel))
 
 
@@ -191,6 +202,7 @@ def host(
     Run several on one database behind a load balancer (docs/scale-out.md): any worker carries
     on any session, and the limits hold across all of them (also from SWITCHBOARD_HOST_* env).
     """
+    _check_provider(provider)
     import uvicorn
 
     from host.app import create_app

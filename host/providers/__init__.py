@@ -28,6 +28,7 @@ __all__ = [
     "ToolCallRequest",
     "ToolResult",
     "ToolSpec",
+    "explicit_provider_problem",
     "make_provider",
     "resolve_provider_name",
 ]
@@ -40,11 +41,27 @@ def resolve_provider_name(configured: str | None, override: str | None = None) -
     """
     name = (override or configured or "offline").lower()
     if name not in PROVIDERS:
-        raise ValueError(f"unknown model provider {name!r}: choose one of {', '.join(PROVIDERS)}")
+        from core.errors import invalid
+
+        raise invalid(f"unknown model provider {name!r}: choose one of {', '.join(PROVIDERS)}")
     key_var = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}.get(name)
     if key_var and not os.environ.get(key_var):
         return "offline", f"{key_var} is not set: using the offline planner instead of {name}"
     return name, None
+
+
+def explicit_provider_problem(name: str) -> str | None:
+    """Why ``--provider name`` cannot be used as asked (None when it can): an unknown name, or an
+    LLM whose API key is not set. An explicit choice is never swapped for the offline planner."""
+    name = name.lower()
+    if name not in PROVIDERS:
+        return f"unknown model provider {name!r}: choose one of {', '.join(PROVIDERS)}"
+    key_var = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}.get(name)
+    if key_var and not os.environ.get(key_var):
+        return (
+            f"--provider {name} needs {key_var}: set it, or leave --provider out (the agent version's provider answers)"
+        )
+    return None
 
 
 def make_provider(name: str, *, model: str | None = None, params: dict[str, Any] | None = None) -> Provider:

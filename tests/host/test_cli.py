@@ -68,6 +68,26 @@ def test_chat_refuses_an_unknown_channel_or_language_before_starting(sb_env, opt
     assert "INVALID_ARGUMENT" in result.output and said in result.output
 
 
+@pytest.mark.parametrize(
+    ("provider", "said"),
+    [
+        ("gpt", "unknown model provider 'gpt'"),
+        ("anthropic", "needs ANTHROPIC_API_KEY"),
+        ("openai", "needs OPENAI_API_KEY"),
+    ],
+)
+def test_an_explicit_provider_that_cannot_answer_is_an_error_not_a_traceback_or_a_silent_fallback(
+    sb_env, monkeypatch, provider, said
+):
+    """A newcomer walk: `--provider gpt` printed a traceback; `--provider anthropic` without a key
+    said so in a note and ran the offline planner, exit 0."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = runner.invoke(_app(cli.chat), ["chat", "--org", "demo", "--provider", provider], input="/end\n")
+    assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output and said in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_chat_session_from_piped_input(sb_env):
     from core.db import dispose_engines
     from tests.host.servers import publish_agent
