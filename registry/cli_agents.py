@@ -243,4 +243,5 @@ def _print_agent_version(info: Any, *, manifest: bool = False) -> None:
         from core.cliutil import to_json
 
         console.print("[bold]Manifest[/]")
-        console.print(safe(to_json(info.manifest)), highlight=False)
+        # line by line: the JSON's own line breaks stay breaks (any inside a value are escaped by JSON)
+        console.print("\n".join(safe(line) for line in to_json(info.manifest).splitlines()), highlight=False)

@@ -130,6 +130,7 @@ def test_publish_review_diff_show_and_freeze_an_agent(db, tmp_path):
     assert [t["exposed_name"] for t in shown["manifest"]["tools"]] == ["orders__cancel_order", "orders__get_order"]
     human = sb("agent", "show", "cs-agent", *org).stdout
     assert "Manifest" in human and approved["manifest_sha256"] in human
+    assert "\\u000A" not in human and '\n  "format": "switchboard.agent-manifest/1",' in human  # printed as JSON reads
     frozen = sb("agent", "approve", "cs-agent@1", *org, ok=False)
     assert frozen.exit_code == 2 and "frozen" in frozen.output
     listed = sb_json("agent", "list", *org)
