@@ -118,6 +118,33 @@ def passage_units(text: str) -> list[str]:
     return units
 
 
+# What kind of value a question asks for, and how a unit that gives one looks: "선물 포장 비용이
+# 얼마예요?" is answered by "포장비는 … 2,500원입니다", not by the sentence on how to choose the
+# option, though that one shares more words.
+_ANSWER_KINDS = (
+    (
+        re.compile(r"얼마(?!나|짜)|비용|요금(?!제)|금액|수수료|how much|\bcost|\bfee|\bprice", re.IGNORECASE),
+        re.compile(r"\d[\d,.]*\s*(?:만\s*)?원|₩\s*\d|\bKRW\b", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"몇\s*시|(?:운영|영업|상담|이용)\s*시간|what time|opening hours|\bhours\b", re.IGNORECASE),
+        re.compile(r"\d{1,2}\s*시(?!간)|\d{1,2}:\d{2}|\b\d{1,2}\s*(?:am|pm)\b", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"얼마나\s*걸|며칠|몇\s*일|기간|how long|how many days", re.IGNORECASE),
+        re.compile(
+            r"\d+\s*(?:~\s*\d+\s*)?(?:영업일|일|시간|주|개월|년|분)|당일|익일|\b\d+\s*(?:business )?days?\b",
+            re.IGNORECASE,
+        ),
+    ),
+)
+
+
+def _answer_kinds(query: str) -> list[re.Pattern[str]]:
+    """How the units that answer ``query``'s kind of question look (none for most questions)."""
+    return [unit for asked, unit in _ANSWER_KINDS if asked.search(query)]
+
+
 def best_sentence(text: str, query: str) -> str:
     """The unit of ``text`` that answers ``query`` best (see the module docstring).
 
@@ -138,10 +165,14 @@ def best_sentence(text: str, query: str) -> str:
             df = sum(1 for u in grams if g in u)
             idf[g] = math.log(1 + total / df) if df else 0.0
     raw = _unit_grams(query)
+    kinds = _answer_kinds(query)
 
-    def score(i: int) -> tuple[float, int, int]:
+    def score(i: int) -> tuple[bool, float, int, int]:
         content = sum(w * sum(idf[g] for g in term & grams[i]) / len(term) for term, w in terms if term)
-        return (round(content, 6), len(raw & grams[i]), -i)  # then particles shared ("에도"), then order
+        # a unit that gives the kind of value asked for (an amount, a time) and shares a word of the
+        # question comes first: a sentence without an amount cannot answer "얼마예요?"
+        kind = bool(kinds) and content > 0 and any(k.search(units[i]) for k in kinds)
+        return (kind, round(content, 6), len(raw & grams[i]), -i)  # then particles shared ("에도"), then order
 
     ranked = sorted(range(total), key=score, reverse=True)
     index = ranked[0]

@@ -110,6 +110,38 @@ def test_every_answerable_korean_question_shares_content_with_its_document():
     assert len(refused) <= len(rows) // 50, refused
 
 
+GIFT_WRAP = (
+    "# 선물 포장 서비스 안내\n\n## 신청 방법\n주문서 작성 단계에서 **선물 포장** 옵션을 선택하면 됩니다. "
+    "포장비는 상품 1개당 2,500원입니다.\n\n## 메시지 카드\n선물 포장을 신청하면 손글씨 메시지 카드(최대 100자)를 "
+    "무료로 넣어 드립니다."
+)
+HOURS = (
+    "# 고객센터 운영 시간\n\n고객센터 전화 상담은 평일 오전 9시부터 오후 6시까지 운영합니다. 점심시간(오후 12시~1시)"
+    "에는 상담이 어렵습니다.\n\n토요일, 일요일과 공휴일은 휴무이며, "
+    "채팅 상담은 24시간 접수하되 답변은 운영 시간에 드립니다."
+)
+POINTS = (
+    "## 사용 조건\n적립금은 1,000원 이상부터 10원 단위로 사용할 수 있습니다. 유효기간은 적립일로부터 1년입니다.\n\n"
+    "## 환불 시 적립금\n주문을 환불하면 사용한 적립금은 7일 안에 다시 돌려드립니다."
+)
+
+
+@pytest.mark.parametrize(
+    ("passage", "question", "expected"),
+    [
+        # a newcomer's own KB: the sentence with the words of the question, not with its answer, was read out
+        (GIFT_WRAP, "선물 포장 비용이 얼마예요?", "포장비는 상품 1개당 2,500원입니다."),
+        (HOURS, "고객센터 운영 시간이 어떻게 되나요?", "고객센터 전화 상담은 평일 오전 9시부터 오후 6시까지"),
+        (POINTS, "적립금 유효기간이 얼마나 돼요", "유효기간은 적립일로부터 1년입니다."),
+        # no value asked for: the words decide, as before
+        (GIFT_WRAP, "메시지 카드도 넣어 주나요", "선물 포장을 신청하면 손글씨 메시지 카드"),
+        (GIFT_WRAP, "얼마짜린지 안 보이게 포장돼요?", "주문서 작성 단계에서"),  # "how pricey", not "how much"
+    ],
+)
+def test_a_question_for_an_amount_or_a_time_is_answered_by_the_unit_that_gives_one(passage, question, expected):
+    assert best_sentence(passage, question).startswith(expected)
+
+
 def test_sloppy_inputs_do_not_break_sentence_choice():
     assert best_sentence("", "아무거나") == ""
     assert best_sentence(REFUND, "") == "환불은 승인 후 1~2영업일 내 완료됩니다."  # nothing asked: the first
