@@ -217,12 +217,22 @@ def embed_cmd(
     console.print(f"[green]✓[/] {done} embedding steps done (a passage's whole text and its sentences are one each)")
 
 
+def _hint_org(org: str) -> None:
+    """No KB of ``org``: name the orgs that have some (a typo'd --org otherwise reads as "no hits")."""
+    from core.cliutil import hint_unknown_org
+    from servers.kb_server.store import known_orgs
+
+    hint_unknown_org(org, run(known_orgs), "knowledge bases")
+
+
 @app.command("list")
 def list_cmd(org: str = OrgOption, json_output: bool = JsonOption) -> None:
     """List the organisation's knowledge bases."""
     from servers.kb_server.store import list_kbs
 
     kbs = [_kb_row(k) for k in run(lambda: list_kbs(org))]
+    if not kbs:
+        _hint_org(org)
     if json_output:
         print_json(kbs)
         return
@@ -438,6 +448,8 @@ def search_cmd(
         return await search(org, query, top_k=top_k, targets=targets), targets
 
     hits, targets = run(go)
+    if not targets:
+        _hint_org(org)
     if json_output:  # the MCP `search` tool's result shape
         searched = [{"kb_id": t["id"], "kb_name": t["name"], "version": t["version"]} for t in targets]
         print_json({"query": query, "hits": hits, "searched": searched})

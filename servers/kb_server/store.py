@@ -257,6 +257,14 @@ async def read_query(query: Any, conn: AsyncConnection | None) -> list[Mapping[s
     return await read_rows(query)
 
 
+async def known_orgs(limit: int = 10) -> list[str]:
+    """Orgs that have a knowledge base (for a hint when a command names another)."""
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        query = select(knowledge_base.c.org_id).distinct().order_by(knowledge_base.c.org_id).limit(limit)
+        return [r[0] for r in (await conn.execute(query)).all()]
+
+
 async def list_kbs(
     org_id: str, *, active_only: bool = False, conn: AsyncConnection | None = None
 ) -> list[dict[str, Any]]:

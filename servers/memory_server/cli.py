@@ -42,11 +42,19 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     return run(_go)
 
 
+async def _hint_org(org: str) -> None:
+    """No memories found: when ``org`` has none at all, name the orgs that have some (a typo'd --org)."""
+    from core.cliutil import hint_unknown_org
+    from servers.memory_server.presence import known_orgs
+
+    hint_unknown_org(org, await known_orgs(), "memories")
+
+
 async def _known(org: str, customer: str, allow_missing: bool, done: str) -> None:
     """NOT_FOUND for an org the memory store does not know, and for an unknown customer unless
     ``allow_missing`` (an earlier erase counts as known)."""
     from core.errors import not_found
-    from servers.memory_server.erase import known_orgs, presence
+    from servers.memory_server.presence import known_orgs, presence
 
     org_known, customer_known = await presence(org, customer)
     if not org_known:
@@ -135,7 +143,7 @@ def list_cmd(
 
         _require_customer_or_agent(customer, agent)
         scope = _scope(org, customer, agent)
-        return await get_service().list(
+        page = await get_service().list(
             scope,
             _filters(category, agent, run_id),
             limit=limit,
@@ -143,6 +151,9 @@ def list_cmd(
             include_superseded=include_superseded,
             order="oldest" if oldest else "newest",
         )
+        if not page.items:
+            await _hint_org(org)
+        return page
 
     page = _run(_go)
     if json_output:
@@ -209,6 +220,8 @@ def search_cmd(
         from servers.memory_server.reads import question_window
 
         hits = await get_service().search(_scope(org, customer, agent), query, opts)
+        if not hits:
+            await _hint_org(org)
         return hits, question_window(query, opts)
 
     hits, window = _run(_go)

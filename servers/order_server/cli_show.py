@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from core.cliutil import console, print_json, run, table
+from core.cliutil import console, hint_unknown_org, print_json, run, table
 from servers.order_server.tables import ORDER_ID_PATTERN
 
 
@@ -114,6 +114,9 @@ def list_orders(org: str, customer: str | None, status: str | None, limit: int, 
         engine = await get_engine()
         async with engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
+            if not rows:  # a typo'd --org reads as "no orders": name the orgs that have some
+                known = select(t.order.c.org_id).distinct().limit(10)
+                hint_unknown_org(org, [r[0] for r in (await conn.execute(known)).all()], "orders")
         return [
             {
                 "order_id": r["order_id"],

@@ -45,6 +45,9 @@ def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
 
     listed = kb_json("list", "--org", "acme")
     assert [(k["kb_id"], k["version"], k["n_documents"]) for k in listed] == [(created["kb_id"], 1, 2)]
+    for command in (("list",), ("search", "환불")):  # a typo'd org: empty, and the orgs with KBs are named
+        code, out = kb(*command, "--org", "acme-typo")
+        assert code == 0 and "orgs that have some: acme, globex" in " ".join(out.split()), out
     theirs = kb_json("list", "--org", "globex")
     assert len(theirs) == 1 and theirs[0]["kb_id"] != created["kb_id"] and theirs[0]["n_documents"] == 1
     assert [v["version"] for v in kb_json("versions", "정책", "--org", "globex")] == [1]

@@ -228,6 +228,9 @@ def test_erase_and_export_refuse_an_org_or_customer_the_store_does_not_know(data
         assert code == 2 and "NOT_FOUND" in out and "orgs with memories here: acme" in out, out
         code, out = _cli(command, "--org", "acme", "--customer", "C9", *extra, "--json")
         assert code == 2 and "NOT_FOUND" in out and "--allow-missing" in out, out
+    for command in (("list",), ("search", "통화")):  # read commands: empty, and the orgs with memories named
+        code, out = _cli(*command, "--org", "acme-typo", "--customer", "C1")
+        assert code == 0 and "orgs that have some: acme" in " ".join(out.split()), out
     from switchboard_cli import build_app
 
     typo = CliRunner().invoke(build_app(), ["customer", "erase", "--org", "acme-typo", "--customer", "C1", "--yes"])
