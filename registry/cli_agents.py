@@ -192,9 +192,12 @@ def agent_show(
 @agent_app.command("list")
 def agent_list(org: str = ORG_OPTION, json_output: bool = JSON_OPTION) -> None:
     """Agents of an org with their versions."""
-    from registry.queries import agents_with_versions
+    from core.cliutil import hint_unknown_org
+    from registry.queries import agents_with_versions, orgs_with_agents
 
     result = run(lambda: agents_with_versions(org))
+    if not result:  # a typo'd --org reads as "no agents": name the orgs that have some
+        hint_unknown_org(org, run(orgs_with_agents), "agents")
     if json_output:
         print_json(result)
         return

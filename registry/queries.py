@@ -30,6 +30,18 @@ async def show_version(ref: str) -> ServerVersionInfo:
         return await version_info(conn, name, version)
 
 
+async def orgs_with_agents(limit: int = 10) -> list[str]:
+    """Orgs that have an agent (for a hint when a command names another)."""
+    from sqlalchemy import select
+
+    from registry.tables import agent
+
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        query = select(agent.c.org_id).distinct().order_by(agent.c.org_id).limit(limit)
+        return [r[0] for r in (await conn.execute(query)).all()]
+
+
 async def agents_with_versions(org_id: str) -> list[AgentVersionInfo]:
     """Every version of every agent of an org, newest first per agent."""
     out: list[AgentVersionInfo] = []

@@ -135,6 +135,8 @@ def test_publish_review_diff_show_and_freeze_an_agent(db, tmp_path):
     assert frozen.exit_code == 2 and "frozen" in frozen.output
     listed = sb_json("agent", "list", *org)
     assert [(v["slug"], v["version"], v["state"]) for v in listed] == [("cs-agent", 1, "approved")]
+    typo = sb("agent", "list", "--org", f"{org[1]}-typo")  # empty, and the orgs with agents are named
+    assert f"orgs that have some: {org[1]}" in " ".join(typo.output.split())
 
     revoked = sb_json("revoke", "orders@1.0.0", "--reason", "CVE-4", "--by", "sec")
     assert revoked["status"] == "revoked" and revoked["history"][-1]["changed_by"] == "sec"
