@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.markup import escape  # KB names and titles are data, not Rich markup ("[faq] 환불")
 
-from core.cliutil import console, print_json, run, table
+from core.cliutil import console, err_console, print_json, run, table
 
 app = typer.Typer(
     help="Knowledge bases: create, upload documents (each change is a new version), search.", no_args_is_help=True
@@ -441,15 +441,30 @@ def search_cmd(
                 run(lambda: _raise(invalid("--pin takes KB_ID=VERSION, e.g. --pin kb_123=4")))
             pins[kb_id] = int(version)
 
-    async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
         from servers.kb_server.lookups import resolve_targets
+        from servers.kb_server.vectors import progress_counts
+        from servers.retrieval.embedding import get_embedder
 
         targets = await resolve_targets(org, kb or None, pins)
-        return await search(org, query, top_k=top_k, targets=targets), targets
+        hits = await search(org, query, top_k=top_k, targets=targets)
+        behind = []  # KBs searched by keyword only, in part: their vectors are not computed yet
+        model_id = get_embedder().model_id
+        for t in targets:
+            done, total = await progress_counts(org, t["id"], t["version"], model_id, only=model_id)
+            if done < total:
+                behind.append(f"{t['name']} ({done} of {total} passages)")
+        return hits, targets, behind
 
-    hits, targets = run(go)
+    hits, targets, behind = run(go)
     if not targets:
         _hint_org(org)
+    if behind:
+        err_console.print(
+            f"[yellow]searched by keyword only where vectors are missing: {escape(', '.join(behind))}; "
+            f"run `switchboard kb embed --org {escape(org)}` (or serve the KB) for search by meaning[/]",
+            soft_wrap=True,
+        )
     if json_output:  # the MCP `search` tool's result shape
         searched = [{"kb_id": t["id"], "kb_name": t["name"], "version": t["version"]} for t in targets]
         print_json({"query": query, "hits": hits, "searched": searched})

@@ -60,6 +60,9 @@ def test_cli_lifecycle_and_isolation(database_url: str, tmp_path: Path) -> None:
 
     hits = kb_json("search", "환불 며칠", "--org", "acme")["hits"]  # the MCP tool's shape
     assert hits and all("에이크미" in h["text"] for h in hits)
+    # a newcomer walk: right after an upload, search found only keyword matches and nothing said so
+    code, out = kb("search", "환불 며칠", "--org", "acme")
+    assert code == 0 and "keyword only where vectors are missing: 정책 (0 of 2 passages)" in " ".join(out.split())
     hits = kb_json("search", "환불 며칠", "--org", "globex")["hits"]
     assert hits and all("글로벡스" in h["text"] for h in hits)
 
