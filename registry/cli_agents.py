@@ -122,6 +122,12 @@ def agent_draft(
         f"[green]✓[/] draft {safe(info.ref)} saved{origin} ({len(info.tools)} tools, {len(info.kbs)} KB pins)"
     )
     _print_agent_version(info)
+    if copied_from is not None and info.kbs and not copied_from.kbs:
+        names = ", ".join(safe(k.kb_name or k.kb_id) for k in info.kbs)
+        console.print(
+            f"[yellow]![/] {safe(copied_from.ref)} as copied pinned no KB (it searched every active KB); "
+            f"this draft, {safe(info.ref)}, searches only {names}. Pin the others too (--kb NAME@VERSION) to keep them."
+        )
     if not info.tools:
         console.print("[yellow]![/] this draft binds no tools: approval will refuse it until it has some (--tool …)")
         return

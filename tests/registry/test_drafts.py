@@ -99,6 +99,11 @@ def test_draft_from_refuses_what_it_cannot_copy_and_writes_nothing(db, tmp_path)
         assert result.exit_code == 2 and code in said and words in said, (args, said)
     assert sb_json("agent", "show", "cs-agent@1", *ORG) == before  # nothing was written
 
+    # a newcomer walk: the first --kb pin made the copy search only that KB, and nothing said so
+    narrowed = sb("agent", "draft", "cs-agent", *ORG, "--from", "cs-agent@1", "--kb", "faq@1").stdout
+    said = " ".join(narrowed.split())
+    assert "pinned no KB (it searched every active KB); this draft, cs-agent@1, searches only faq" in said, said
+
     # a KB pin to a missing version is refused when drafting, not only at approval
     no_kb = sb("agent", "draft", "cs-agent", *ORG, "--model", "offline:planner", "--prompt-file", str(prompt),
                "--tool", "orders@1.0.0:get_order", "--kb", "faq@3", ok=False)  # fmt: skip
