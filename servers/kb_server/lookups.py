@@ -15,6 +15,9 @@ from core.ids import pick
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document
 from servers.kb_server.store import list_kbs, read_query
 
+# said to a model (the MCP tool) and to a person at the CLI alike
+_LIST_HINT = "list them with the list_knowledge_bases tool, or `switchboard kb list`"
+
 
 async def resolve_targets(
     org_id: str,
@@ -46,9 +49,9 @@ async def resolve_targets(
         for ref in kb_refs:
             kb_id = ref if ref in kbs else names.get(ref)
             if kb_id is None and ref.startswith("kb_"):  # an id prefix, as printed
-                kb_id = pick(ref, kbs, what="knowledge base", hint="call list_knowledge_bases")
+                kb_id = pick(ref, kbs, what="knowledge base", hint=_LIST_HINT)
             if kb_id is None:
-                raise not_found(f"no knowledge base {ref!r}: call list_knowledge_bases")
+                raise not_found(f"no knowledge base {ref!r}: {_LIST_HINT}")
             if not kbs[kb_id]["is_active"]:
                 raise invalid(f"knowledge base {ref!r} is inactive and cannot be searched")
             if kb_id not in chosen:

@@ -136,6 +136,10 @@ def _int(value: str, column: str, low: int, high: int, *, default: int | None = 
     if not value and default is not None:
         return default
     if not _INT.match(value):
+        if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+", value):  # "12,000" as a spreadsheet shows it
+            raise RowError(
+                f"{column} must be digits only, without thousands separators: {value[:20]!r} → {value.replace(',', '')}"
+            )
         raise RowError(f"{column} must be a whole number (KRW has no decimals), got {value[:20]!r}")
     number = int(value)
     if not low <= number <= high:
@@ -192,7 +196,7 @@ def parse_row(line: int, row: dict[str, str]) -> _Line:
         raise RowError("phone is not a Korean mobile number (e.g. 010-1234-5678)") from None
     status = get["status"].strip()
     if status not in IMPORT_STATUSES:
-        raise RowError(f"status must be one of {', '.join(IMPORT_STATUSES)}")
+        raise RowError(f"status {status[:30]!r} is not one of {', '.join(IMPORT_STATUSES)}")
     sku = get["sku"].strip()
     if not _SKU.match(sku):
         raise RowError("sku must be 1-64 letters, digits or ._- characters")
@@ -297,6 +301,13 @@ def read_csv(path: Path, encoding: str = "auto") -> tuple[list[str], list[dict[s
         raise invalid(f"{path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: split it")
     data = path.read_bytes()
     encodings = ("utf-8-sig", "cp949") if encoding == "auto" else (encoding,)
+    if encoding != "auto":
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise invalid(f"--encoding {encoding!r} is not a text encoding: use auto, utf-8 or cp949") from None
     for enc in encodings:
         try:
             text = data.decode(enc)

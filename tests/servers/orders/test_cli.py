@@ -201,6 +201,7 @@ def test_import_is_all_or_nothing_and_lists_every_rejected_row(database_url: str
         row(order_id="900009", payment_method="cash"),  # 12
         row(order_id="900010", discount_krw="999999"),  # 13
         row(order_id="900011", customer_name="\x07"),  # 14
+        row(order_id="900012", unit_price_krw="12,000"),  # 15: as a spreadsheet shows it
     ]
     path = write_csv(tmp_path / "bad.csv", rows)
     result = invoke("import", str(path), "--org", DEMO, "--json")
@@ -212,7 +213,7 @@ def test_import_is_all_or_nothing_and_lists_every_rejected_row(database_url: str
     assert "leading zero" in reasons[3]
     assert "Korean mobile" in reasons[4]
     assert "whole number" in reasons[5]
-    assert "status must be one of" in reasons[6]
+    assert "status 'lost' is not one of" in reasons[6]
     assert "delivered_at" in reasons[7]
     assert "order-level columns differ" in reasons[8] or "order-level columns differ" in reasons[9]
     assert "already exists" in reasons[10]
@@ -220,6 +221,7 @@ def test_import_is_all_or_nothing_and_lists_every_rejected_row(database_url: str
     assert "payment_method" in reasons[12]
     assert "discount" in reasons[13]
     assert "control characters" in reasons[14]
+    assert "without thousands separators: '12,000' → 12000" in reasons[15]
     assert counts() == before
 
     human = invoke("import", str(path), "--org", DEMO)
@@ -231,6 +233,8 @@ def test_import_reads_cp949_and_dry_run_loads_nothing(database_url: str, tmp_pat
     dry = invoke("import", str(path), "--org", DEMO, "--dry-run", "--json")
     assert dry.exit_code == 0 and json.loads(dry.stdout)["loaded"] is False
     assert counts()["ord_order"] == 0
+    typo = invoke("import", str(path), "--org", DEMO, "--encoding", "utf9")  # no such encoding: said so
+    assert typo.exit_code == 2 and "--encoding 'utf9' is not a text encoding" in " ".join(typo.output.split())
     real = invoke("import", str(path), "--org", DEMO, "--json")
     assert json.loads(real.stdout)["loaded"] is True
     assert call_tool("get_order", {"order_id": "900001"}).structured_content["items"][0]["name"] == "유기농 현미 10kg"
