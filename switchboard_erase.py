@@ -233,6 +233,17 @@ def erase_cmd(
     _print_report(report)
 
 
+def _audit_line(aud: dict[str, Any]) -> str:
+    """What the audit step did, in words (a False "key destroyed" read as a failure to a newcomer)."""
+    if aud["key_destroyed"]:
+        done = f"{aud['records_shredded']} records shredded: the customer's key is destroyed"
+    elif aud["records_shredded"]:
+        done = f"{aud['records_shredded']} records already unreadable: their key was destroyed by an earlier erase"
+    else:
+        done = "no audit record held this customer's data (no key to destroy)"
+    return f"{done}; tombstone seq {aud['tombstone_seq']}"
+
+
 def _orders_line(orders: dict[str, Any]) -> str:
     if orders["customers_pseudonymised"]:
         who = f"{orders['customers_pseudonymised']} customer pseudonymised"
@@ -275,8 +286,7 @@ def _print_report(report: dict[str, Any]) -> None:
         ("chroma", report["chroma"]["note"]),
         (
             "audit",
-            f"{aud['records_shredded']} records shredded (key destroyed: {aud['key_destroyed']}); "
-            f"tombstone seq {aud['tombstone_seq']}",
+            _audit_line(aud),
         ),
     ]
     console.print(table("Erased", ["store", "what"], rows))

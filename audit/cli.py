@@ -328,7 +328,8 @@ def _print_reports(reports: list[Any]) -> None:
                     "protected by the hash chain only until the next checkpoint"
                 )
         else:
-            console.print(f"[bold red]✗[/] {r.org_id}: broken at seq {r.broken_seq}: {r.reason}")
+            where = f"broken at seq {r.broken_seq}" if r.broken_seq is not None else "not readable"
+            console.print(f"[bold red]✗[/] {r.org_id or 'export file'}: {where}: {r.reason}")
             for p in sorted(r.problems, key=lambda p: p.seq or 0)[1:6]:
                 console.print(f"    also seq {p.seq}: {p.reason}")
             if len(r.problems) > 6:
