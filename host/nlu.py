@@ -418,6 +418,24 @@ def confirmation_answer(text: str) -> bool | None:
     return False if label is ReplyLabel.DENY else None
 
 
+# The customer takes back what they asked for ("아니요 환불 안 할래요", "됐어요", "취소요", "하지
+# 마세요"), as opposed to a reason that happens to hold a negation ("사이즈가 안 맞아요", "작동이 안
+# 돼요", "필요 없어졌어요"): a bare no, or a no to doing it at all.
+_BARE_NO = re.compile(r"^(?:아니[요오]?|아뇨|아니에요|노|no|nope|nah)[\s.!~]*$", re.IGNORECASE)
+_NOT_DOING_IT = re.compile(
+    r"안\s*(?:할|하)(?:래|게|겠)|안\s*해도\s*(?:돼|되|됩)|하지\s*마|그만\s*(?:할|둘|하)|관둘|"
+    r"^(?:그냥\s*)?(?:됐어요|됐습니다|됐어|괜찮아요|괜찮습니다|취소(?:요|할게요|할래요|해\s*주세요)?)[\s.!~]*$|"
+    r"나중에\s*(?:할게|하겠|다시)|\b(?:never mind|forget it|don'?t do it|cancel it)\b",
+    re.IGNORECASE,
+)
+
+
+def takes_back(text: str) -> bool:
+    """Whether ``text`` withdraws the request in progress (a refund awaiting its reason)."""
+    text = (text or "").strip()
+    return bool(_BARE_NO.match(text) or _NOT_DOING_IT.search(text))
+
+
 def is_question(text: str) -> bool:
     """The utterance asks something ('그러니까 언제 들어온다고요?'): a '?', a question word, an
     interrogative ending (the same cues the confirmation reading uses)."""

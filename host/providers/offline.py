@@ -227,7 +227,9 @@ class OfflinePlanner:
                 # recorded (and put to the customer) as the refund's reason
                 return ModelReply(text=say("ask_reason", lang), state=state)
             state.pop("awaiting")
-            if reason is None and "hesitation" in reading.cues:  # "잠깐만요 생각 좀 해볼게요"
+            if reason is None and ("hesitation" in reading.cues or nlu.takes_back(text)):
+                # "잠깐만요 생각 좀 해볼게요", "아니요 환불 안 할래요", "됐어요": the refund is dropped,
+                # never put to the customer with their refusal as its reason (a walk: money moved)
                 state.pop("order", None)
                 return ModelReply(text=say("declined", lang), state=state)
             if reason is None and nlu.is_question(text):

@@ -289,3 +289,30 @@ async def test_an_offer_only_said_is_taken_only_when_the_reply_asks_for_it(start
     assert said.answer.endswith("상담원 연결을 원하시면 말씀해 주세요.")
     after = await conv.user_message(reply)
     assert (after.status == "escalated") is handed and conv.state.escalated is handed
+
+
+@pytest.mark.parametrize(
+    "refusal", ["아니요 환불 안 할래요", "아니요", "됐어요 안 할래요", "취소요", "하지 마세요", "환불 안 해도 돼요"]
+)
+async def test_a_refusal_when_asked_for_the_reason_drops_the_refund(start, refusal):
+    """A hostile walk: "아니요 환불 안 할래요" to "환불 사유를 말씀해 주시겠어요?" became the reason
+    ("사유: 기타"), the next "네" confirmed the prompt, and 35,500원 was refunded."""
+    layer = make_layer(request_refund="confirm")
+    conv = await start(layer)
+    await conv.user_message("주문 8841 환불해 주세요")
+    asked = await conv.user_message("네")  # the lookup
+    assert "사유" in asked.answer
+    dropped = await conv.user_message(refusal)
+    assert dropped.confirm_prompt is None and "진행하지 않았습니다" in dropped.answer, dropped
+    after = await conv.user_message("네")
+    assert after.confirm_prompt is None and _refunds(layer) == []
+
+
+@pytest.mark.parametrize("reason", ["사이즈가 안 맞아요", "작동이 안 돼요", "필요 없어졌어요", "아니요 불량이에요"])
+async def test_a_reason_with_a_negation_is_still_the_reason(start, reason):
+    layer = make_layer(request_refund="confirm")
+    conv = await start(layer)
+    await conv.user_message("주문 8841 환불해 주세요")
+    await conv.user_message("네")
+    asked = await conv.user_message(reason)
+    assert (asked.confirm_prompt or "").startswith("주문번호 8841"), asked
