@@ -123,13 +123,15 @@ _TLDS = r"(?:com|net|org|kr|co|io|ai|me|biz|info|edu|gov|dev|app|jp|cn|us|uk|de|
 # Bounded everywhere (spaces, dots per part): each place an address may start costs the same, so
 # a long "a dot a dot …" is read in linear time.
 _AT_WORD = r"\s{0,3}(?:@|[\[({<]\s?at\s?[\])}>]|골뱅이|앳)\s{0,3}|\s{1,3}at\s{1,3}"
-_DOT_WORD = r"\s{0,3}(?:[\[({<]\s?dot\s?[\])}>]|닷|점)\s{0,3}|\s{1,3}(?-i:dot|DOT|Dot)\s{1,3}|\."
+_DOT_WORD = r"\s{0,3}(?:[\[({<]\s?dot\s?[\])}>]|닷|점)\s{0,3}|\s{1,3}(?-i:dot|DOT|Dot)\s{1,3}|\s{0,3}\.\s{0,3}"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]{0,62}[A-Za-z0-9])?"
 _SPOKEN_EMAIL = re.compile(
     rf"(?i)(?<![A-Za-z0-9._%+\-@])(?P<local>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?P<at>{_AT_WORD})"
     rf"(?P<domain>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?:{_DOT_WORD})(?P<tld>{_TLDS})"
 )
 _DOT_SPLIT = re.compile(rf"(?i)(?:{_DOT_WORD})")
+_SPACED_AT = re.compile(r"\s@|@\s")
+_SPACED_DOT = re.compile(r"\s\.|\.\s")
 _SPOKEN_DOT = re.compile(r"(?i)[\[({<]\s?dot|(?<![a-z])(?-i:dot|DOT|Dot)(?![a-z])|닷|점")
 _FILLER_WORDS = frozenset({"the", "a", "an", "my", "your", "our", "his", "her", "their", "this", "that", "at", "dot"})
 _TLD_WORDS = {"컴": "com", "넷": "net"}
@@ -166,7 +168,7 @@ _EXPIRY = re.compile(
 )
 # Mobile 01x, area codes 02/031-064, 070 (VoIP), 050x (safe numbers); +82 / 0082 / 82- forms.
 # Parts may be split by "-", "." or spaces, with spaces around ("010 - 9876 - 5432").
-_PSEP = r"(?: {0,2}[-.] {0,2}| {1,2})?"
+_PSEP = r"(?: {0,2}(?:[-.]|다시) {0,2}| {1,2})?"  # 다시: a dash read out ("010 다시 9876 다시 5432")
 _PHONE = re.compile(  # cc: "+82", "0082", "82-", "(0" or "0", each a first character and what follows it
     r"(?P<cc>[+08(](?<![0-9+].)(?<!\*\*\*.)(?<!\*-.)"
     r"(?:(?<=\+)82[-. ]?(?:\(0\))?|(?<=0)082[-. ]?(?:\(0\))?|(?<=8)2[-. ]|(?<=\()0|(?<=0)))"
@@ -178,6 +180,10 @@ _ACCOUNT_HYPHENATED = re.compile(
 )
 _ACCOUNT_WORDS = r"계좌|입금|송금|이체|환불계좌|예금주|은행|뱅크|account|acct|bank|iban"
 _ACCOUNT_AFTER_WORD = re.compile(rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{10,14}})(?![0-9])")
+# "환불계좌 신한 110 123 456789": groups apart by spaces after the word, 10-14 digits in all
+_ACCOUNT_SPACED_AFTER_WORD = re.compile(
+    rf"(?i:{_ACCOUNT_WORDS})[^0-9]{{0,20}}?(?<![0-9+])(\d{{2,8}}(?: {{1,2}}\d{{2,8}}){{1,4}})(?![0-9]|[-.][0-9])"
+)
 _ACCOUNT_KEY = re.compile(rf"(?i:{_ACCOUNT_WORDS}|account_?(?:no|num|number)?)")
 # a number spoken or typed digit by digit: nine or more single digits, each pair apart by a space
 # or by one dash, dot or comma with spaces or none ("0 1 0 …", "0-1-0-…", "0, 1, 0, …")
@@ -233,7 +239,7 @@ _HINT_WORDS = re.compile(
 # Folded non-ASCII text: nine digits or spoken digits with the separators they may have before
 # spoken digits are read ("에", ","), or an "@": without one, neither _HINT_DIGITS nor a spoken
 # run of nine can match once runs are read.
-_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:[-. ()/_,에]{{0,5}}[{UNIT_CHARS}]){{8}}"
+_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:(?:[-. ()/_,에]|다시){{0,5}}[{UNIT_CHARS}]){{8}}"
 _UNITS_HINT = re.compile(rf"[@{UNIT_CHARS}](?:{_UNITS_TAIL})")
 
 
@@ -367,7 +373,7 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
     if "@" in text:
         for m in _EMAIL.finditer(text):
             add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
-    if "email" in words or ("@" in text and ("닷" in text or "점" in text)):
+    if "email" in words or ("@" in text and ("닷" in text or "점" in text or _SPACED_AT.search(text))):
         for m in _SPOKEN_EMAIL.finditer(text):
             address = _spoken_email(m)
             if address:
@@ -384,6 +390,9 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
     if "account" in words:
         for m in _ACCOUNT_AFTER_WORD.finditer(text):  # "계좌 1002123456789": the word decides
             add(PiiKind.ACCOUNT, m.start(1), m.end(1), m.group(1))
+        for m in _ACCOUNT_SPACED_AFTER_WORD.finditer(text):
+            if span := _account_groups(m):
+                add(PiiKind.ACCOUNT, m.start(1), span[0], span[1])
     if account_context:
         for m in _DIGIT_RUN.finditer(text):
             add(PiiKind.ACCOUNT, m.start(), m.end(), m.group())
@@ -413,6 +422,19 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             add(PiiKind.CARD_EXPIRY, m.start(1), m.end(1), _digits(m[1]))
     found.sort(key=lambda f: f[1])
     return found
+
+
+def _account_groups(m: re.Match[str]) -> tuple[int, str] | None:
+    """(end, digits) of the longest run of the match's first groups that holds 10-14 digits: an
+    account number said in groups, maybe followed by another number ("… 456789 010 1234 5678")."""
+    best, digits = None, ""
+    for group in re.finditer(r"\d+", m.group(1)):
+        digits += group.group()
+        if len(digits) > 14:
+            break
+        if len(digits) >= 10:
+            best = (m.start(1) + group.end(), digits)
+    return best
 
 
 def _spaced_value(digits: str, words: Set[str], account_context: bool) -> tuple[PiiKind, str] | None:
@@ -445,8 +467,13 @@ def _spoken_email(m: re.Match[str]) -> str | None:
             return None
         if any(word.lower() in _FILLER_WORDS for word in (*local, *domain)):
             return None
-    elif m["at"].strip() == "@" and not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld")):
-        return None  # a typed address: _EMAIL's
+    elif (
+        m["at"].strip() == "@"
+        and m["at"] == "@"
+        and not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld"))
+        and not _SPACED_DOT.search(m.group())
+    ):
+        return None  # a typed address: _EMAIL's ("minsu . kim @ example . com", spaced as ASR writes it, is this one's)
     return (".".join(local) + "@" + ".".join([*domain, tld])).lower()
 
 

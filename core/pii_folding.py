@@ -124,9 +124,11 @@ def _char_class(codepoints: Iterable[int]) -> str:
 SPOKEN_MIN = 9
 UNIT_CHARS = "0123456789공영일이삼사오육륙칠팔구"
 _UNITS = frozenset(UNIT_CHARS)
-_SPOKEN_RUN = re.compile(rf"[{UNIT_CHARS}](?:(?:에? {{0,2}}| {{0,2}}[-.,] {{0,2}})[{UNIT_CHARS}]){{5,}}")
+# between digits: 에 ("공일공에 일이삼사"), a dash, dot or comma, or 다시 — a dash read out ("공일공 다시
+# 구팔칠육"), as callers say phone and card numbers
+_SPOKEN_RUN = re.compile(rf"[{UNIT_CHARS}](?:(?:에? {{0,2}}| {{0,2}}(?:[-.,]|다시) {{0,2}})[{UNIT_CHARS}]){{5,}}")
 _SPOKEN_TOKEN = re.compile(r"[0-9]+|[공영일이삼사오육륙칠팔구]+")
-_READ_SPOKEN = str.maketrans(dict(zip("공영일이삼사오육륙칠팔구에,", "001234566789  ", strict=True)))
+_READ_SPOKEN = str.maketrans(dict(zip("공영일이삼사오육륙칠팔구에,다시", "001234566789  - ", strict=True)))
 
 
 def _is_hangul(ch: str) -> bool:

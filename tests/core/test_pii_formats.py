@@ -114,6 +114,22 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("phone digit by digit, dots", "0. 1. 0. 9. 8. 7. 6. 5. 4. 3. 2", "010-****-5432"),
     ("card digit by digit, hyphens", "카드 4-5-1-8-4-2-1-2-3-4-5-6-7-8-9-0", "카드 ****-****-****-7890"),
     ("near miss: a dotted version", "버전 1.2.3.4.5.6.7.8.9 배포", UNCHANGED),
+    # a dash read out as 다시, as callers say numbers (a hostile walk stored these raw)
+    ("spoken phone, 다시 for the dashes", "제 번호 공일공 다시 구팔칠육 다시 오사삼이 요", "제 번호 010-****-5432 요"),
+    ("typed phone, 다시 for the dashes", "010 다시 9876 다시 5432", "010-****-5432"),
+    (
+        "spoken card, 다시 for the dashes",
+        "카드 사일일일 다시 일일일일 다시 일일일일 다시 일일일일",
+        "카드 ****-****-****-1111",
+    ),
+    ("near miss: 다시 as 'again'", "내일 다시 전화할게요 이삼일 뒤에", UNCHANGED),
+    # an account number said in groups after its word, and an address spaced as ASR writes it
+    ("spaced account after its word", "환불계좌 신한 110 123 456789 이요", "환불계좌 신한 *** *** **6789 이요"),
+    ("spaced account, then a phone", "계좌 110 123 456789 010 1234 5678", "계좌 *** *** **6789 010-****-5678"),
+    ("near miss: small numbers after an account word", "계좌 2개 있어요 3 4번째", UNCHANGED),
+    ("near miss: a date after an account word", "입금은 3일 뒤 2026 12 10 예정", UNCHANGED),
+    ("spaced e-mail", "메일 minsu . kim @ example . com 이요", "메일 m***@example.com 이요"),
+    ("near miss: a spaced at sign", "가격 3.5 @ 10개", UNCHANGED),
     ("near miss: a count with commas", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", UNCHANGED),
     ("near miss: a price with commas", "가격 1,000,000,000원", UNCHANGED),
     # --- next to a card word, a card-length run is a card whatever its check digit -----------
