@@ -273,15 +273,23 @@ def for_channel_delta(text: str, channel: str | None) -> str:
 # --- was the question answered? ---------------------------------------------------------------
 
 # a refusal that sends the customer to a person ("환불 신청 기간이 지나 … 상담원을 연결해 드릴까요?")
-# leaves the request open like a fallback does
-UNANSWERED_KEYS = ("unknown", "no_tool", "kb_none", "failed", "not_found", "blocked_window_passed")
+# leaves the request open like a fallback does, and so does a question back ("주문번호를 알려 주시겠어요?")
+# until it is answered: a session that ends there is not resolved
+UNANSWERED_KEYS = (
+    "unknown",
+    "no_tool",
+    "kb_none",
+    "failed",
+    "not_found",
+    "blocked_window_passed",
+    "ask_order",
+    "ask_reason",
+)
 SOCIAL_KEYS = (
     "greeting",
     "greeting_back",
     "ack",
     "thanks",
-    "ask_order",
-    "ask_reason",
     "declined",
     "pending_approval",
     "escalate",
@@ -291,8 +299,8 @@ SOCIAL_KEYS = (
 def note_answered(reply: Any, texts: Mapping[str, Mapping[str, str]]) -> Any:
     """Record in ``reply.state["unanswered"]`` whether the customer's question is still open.
 
-    A fallback reply (``texts[UNANSWERED_KEYS]``) opens it, a substantive answer closes it, and
-    small talk or a question back ("주문번호를 알려 주시겠어요?") leaves it as it was.
+    A fallback reply or a question back ("주문번호를 알려 주시겠어요?", ``texts[UNANSWERED_KEYS]``)
+    opens it, a substantive answer closes it, and small talk leaves it as it was.
     """
     if reply.tool_calls or reply.state is None:
         return reply

@@ -203,6 +203,8 @@ class OfflinePlanner:
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
         if (handshake := offline_verify.on_user(self, request, text, lang, state)) is not None:
             return handshake  # an anonymous caller asking about orders is verified first
+        if request.context.get("handed_over"):
+            state.pop("awaiting", None)  # a person takes it from here: no refund reason is awaited any more
         intent = nlu.classify(text)
         order = nlu.extract_order_number(text)
         if order:
@@ -254,7 +256,7 @@ class OfflinePlanner:
             return ModelReply(text=say(key, lang), state=state)
         if intent == Intent.THANKS:
             return ModelReply(text=say("thanks", lang), state=state)
-        answer = nlu.confirmation_answer(text)
+        answer = nlu.confirmation_answer(text) if not order else None  # "주문 8822 취소해 주세요" asks, not answers
         if intent == Intent.UNKNOWN and (answer is not None or len(text.strip()) < 6):
             return ModelReply(text=say("ack" if answer is not False else "declined", lang), state=state)
         # a policy question, or anything else: look it up in the knowledge base

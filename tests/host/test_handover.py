@@ -316,3 +316,38 @@ async def test_a_reason_with_a_negation_is_still_the_reason(start, reason):
     await conv.user_message("네")
     asked = await conv.user_message(reason)
     assert (asked.confirm_prompt or "").startswith("주문번호 8841"), asked
+
+
+async def test_a_refund_awaiting_its_reason_is_not_asked_again_after_a_hand_over(start):
+    """A hostile walk: "주문 8822 환불해 주세요" / "네" / "상담원 연결이요" / "네" → escalated, then
+    "환불 사유를 말씀해 주시겠어요?" again."""
+    layer = make_layer(request_refund="confirm")
+    conv = await start(layer)
+    await conv.user_message("주문 8841 환불해 주세요")
+    assert "사유" in (await conv.user_message("네")).answer
+    await conv.user_message("상담원 연결이요")
+    after = await conv.user_message("네")
+    assert "사유" not in after.answer and after.confirm_prompt is None, after.answer
+    assert _refunds(layer) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "outcome"),
+    [
+        (["음 그 주문 환불 좀"], "미해결"),  # asked for the order number, then gone
+        (["주문 8841 환불해 주세요", "네"], "미해결"),  # asked for the reason, then gone
+        (["주문 8841 환불 상태 알려주세요", "네"], "해결"),  # answered
+    ],
+)
+async def test_a_session_that_ends_on_a_question_back_is_not_resolved(start, lines, outcome):
+    conv = await start(make_layer(request_refund="confirm"))
+    for line in lines:
+        await conv.user_message(line)
+    assert (await conv.end())["outcome"] == outcome
+
+
+async def test_a_request_naming_an_order_is_not_read_as_a_no(start):
+    """A walk: "주문 8822 취소해 주세요" got "알겠습니다. 진행하지 않았습니다." (취소 read as "no")."""
+    conv = await start(make_layer(request_refund="confirm"))
+    result = await conv.user_message("주문 8841 취소해 주세요")
+    assert "진행하지 않았습니다" not in (result.answer or "") or result.confirm_prompt, result
