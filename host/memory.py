@@ -97,6 +97,16 @@ async def remember(conv: ConversationPort, facts: list[str]) -> None:
             return
 
 
+def _only_a_reply(text: str) -> bool:
+    """A yes, a no or a hesitation to the bot's question ("네네 해주세요", "예 아니 잠깐 취소", "네 아
+    아니다 잠깐만"): nothing about the customer, so not sent to be remembered (a walk found them
+    stored as memories). A reply that says more ("네 오후 2시 이후가 편해요") reads as unclear and is sent."""
+    from host.replies import ReplyLabel, read_reply
+
+    reading = read_reply(text)
+    return reading.label in (ReplyLabel.CONFIRM, ReplyLabel.DENY) or "hesitation" in reading.cues
+
+
 async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props: dict[str, Any]) -> None:
     """What the customer said about themselves ("연락 가능한 시간은 오후 5시 이후예요"), for the
     memory server to extract: a stated contact time, address or plan then supersedes the old one.
@@ -105,7 +115,11 @@ async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props:
     """
     if "messages" not in props:
         return
-    said = [masked(m.text) for m in conv.state.messages if m.role == "user" and m.text and m.text.strip()]
+    said = [
+        masked(m.text)
+        for m in conv.state.messages
+        if m.role == "user" and m.text and m.text.strip() and not _only_a_reply(m.text)
+    ]
     if not said:
         return
     wanted = {

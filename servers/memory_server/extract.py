@@ -59,7 +59,7 @@ _CHANGE = re.compile(
 # to remember about the customer (the session summary records it); a request that states a value
 # ("문자로 연락 주세요") has a slot and is kept
 _SERVICE_REQUEST = re.compile(
-    r"(?:환불|조회|연결|취소|확인|알려|안내|처리|교환|반품|접수|찾아|검색|체크|봐)\s*(?:좀\s*)?"
+    r"(?:환불|조회|연결|취소|확인|알려|안내|처리|진행|교환|반품|접수|찾아|검색|체크|봐)\s*(?:좀\s*)?"
     r"(?:해|하여|해서|시켜|봐)?\s*(?:좀\s*)?"
     r"(?:주세요|줘요?|주시겠어요|주실\s*수\s*있나요|주십시오|주실래요|부탁(?:드려요|드립니다|해요|합니다)?)[\s.!~]*$"
     r"|(?:알고\s*싶|궁금)(?:어요|습니다|해요|합니다|한데요|해서요)[\s.!~]*$"  # a question said as a statement
