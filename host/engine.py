@@ -39,7 +39,7 @@ from host.providers.base import Message, Provider, ProviderError, ToolCallReques
 from host.recovery import deliver_notices, recover_session, turn_recorded
 from host.session import AgentProfile, EngineSettings, SessionState, TurnResult, _trim_history, _Turn
 from host.store import EventRow, RecordStore, new_call_id, new_id, now
-from host.summary import summarise
+from host.summary import summarise, write_record
 from host.telemetry import traced_model_call, turn_span
 from host.tooling import CallOutcome, ConfirmationGrant, ExposedTool, Invocation, ToolLayer, TurnBudget
 
@@ -353,6 +353,9 @@ class Conversation:
             self.state.not_found_streak = 0
             turn.citations.extend(c for c in find_citations(outcome.data) if isinstance(c, dict))
             self._note_order(outcome.data)
+            done = write_record(call.name, outcome.data) if tool is not None and not tool.is_read else None
+            if done and done["reference"]:  # a write with a receipt (a refund's id): the summary says it was done
+                self.state.writes.append(done)
         elif outcome.error_code == "NOT_FOUND":
             self.state.not_found_streak += 1
         elif outcome.error_code not in _NON_FAILURES:

@@ -129,6 +129,7 @@ class SessionState:
     approvals: list[str] = field(default_factory=list)  # review ids of approval requests not yet handled
     notices: list[str] = field(default_factory=list)  # crash recovery: told at the next turn (host/recovery.py)
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # crash recovery: writes and their outcome
+    writes: list[dict[str, Any]] = field(default_factory=list)  # writes the servers made: {exposed_name, reference}
     verification: dict[str, Any] = field(default_factory=dict)  # caller check: attempts, locked (host/verification.py)
     _masked: dict[int, tuple[Message, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
@@ -152,6 +153,7 @@ class SessionState:
             "approvals": self.approvals,
             "notices": self.notices,
             "interrupted": self.interrupted,
+            "writes": self.writes,
             "verification": self.verification,
         }
 

@@ -351,3 +351,20 @@ async def test_a_request_naming_an_order_is_not_read_as_a_no(start):
     conv = await start(make_layer(request_refund="confirm"))
     result = await conv.user_message("주문 8841 취소해 주세요")
     assert "진행하지 않았습니다" not in (result.answer or "") or result.confirm_prompt, result
+
+
+async def test_the_summary_says_a_refund_was_made(start):
+    """A walk: after a refund was filed, the summary (and the customer's memory) said only "환불 요청
+    문의. 주문번호 8822 확인 후 안내." — nothing recorded that money moved."""
+    layer = make_layer(request_refund="confirm")
+    conv = await _at_refund_prompt(start, layer)
+    await conv.user_message("네")
+    assert len(_refunds(layer)) == 1
+    assert "환불 요청 처리됨(r1)" in (await conv.end())["summary"]
+
+
+async def test_the_summary_says_nothing_was_made_when_the_refund_was_declined(start):
+    layer = make_layer(request_refund="confirm")
+    conv = await _at_refund_prompt(start, layer)
+    await conv.user_message("아니요")
+    assert "처리됨" not in (await conv.end())["summary"] and _refunds(layer) == []
