@@ -154,6 +154,12 @@ _KO_DECLINE = re.compile(
     r"|(?:하|해|시키|부르|바꾸|넘기|돌리)?지\s*(?:마|말)|원하지\s*않|원치\s*않|싫|됐|안\s*할\s*(?:래|게|께|거|겁))"
 )
 
+# the request taken back at once, after the whole phrase ('… 연결해 주세요 아 아니다 그냥 …')
+_KO_TAKEN_BACK = re.compile(
+    r"^[\s가-힣]{0,16}?(?:주세요|줘요?|주실래요|할래요|해요|요)[\s.,!~]*(?:아\s+|음\s+)?"
+    r"(?:아니다|아니야|아냐|아니에요|됐어요|됐다|취소할게요|취소요|말고\s+그냥)"
+)
+
 # English: a request verb and a person, or a person word said on its own
 _EN_PERSON = (
     r"(?:human|person|agent|representative|rep|operator|manager|supervisor)s?(?!\s+(?:resources|error|rights)|['’]s)"
@@ -348,6 +354,8 @@ def _ko_human_request(text: str) -> bool:
             continue  # '상담원 몇시까지 해요': the agents' hours asked about, not an agent
         if (match["verb"] or match["pverb"]) and _KO_PAST.match(after):
             continue  # '직원이랑 통화했는데': a call that happened
+        if _KO_TAKEN_BACK.match(after):
+            continue  # '상담원 연결해 주세요 아 아니다 그냥 환불해 주세요': asked, then taken back
         if not _KO_DECLINE.match(after):
             return True
     return False
