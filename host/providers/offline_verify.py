@@ -56,6 +56,12 @@ _NAME_LEADS = re.compile(
 _NAME_ENDS = re.compile(r"(?:이라고\s*합니다|라고\s*합니다|이라고요|라고요|입니다|이에요|예요|이고요|이요|요|님|씨)$")
 _FILLERS = frozenset({"어", "음", "아", "저", "네", "예", "그", "저기", "um", "uh", "er", "well", "yes", "ok"})
 _HANGUL_NAME = re.compile(r"^[가-힣]{2,5}$")
+# words of the call itself, never a person's name: "단순 변심" said to "성함을 말씀해 주세요" is the
+# refund's reason said one question late, and would use up a verification attempt
+_NOT_NAME_WORDS = frozenset(
+    {"단순", "변심", "불량", "환불", "교환", "반품", "배송", "주문", "취소", "문의", "상품", "고객", "상담원",
+     "사이즈", "색상", "파손", "주문번호", "전화번호", "번호", "모르겠어요", "몰라요", "왜요"}
+)  # fmt: skip
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z' -]{1,40}$")
 
 
@@ -84,10 +90,16 @@ def without_phone(text: str) -> str:
 
 def extract_name(text: str) -> str | None:
     """The name in a reply to "성함을 말씀해 주세요", or None when there is none."""
-    words = _NAME_LEADS.sub(" ", without_phone(text).strip(" .,!?~")).split()
+    rest = without_phone(text).strip(" .,!?~")
+    leads = list(_NAME_LEADS.finditer(rest))
+    if leads:  # "01012345678 이고 이름은 김민수요": what follows the last lead is the name
+        rest = rest[leads[-1].end() :]
+    words = rest.split()
     words = [w.strip(".,!?~\"'") for w in words]
     words = [w for w in words if w and w.lower() not in _FILLERS]
     if not words:
+        return None
+    if any(_NAME_ENDS.sub("", w) in _NOT_NAME_WORDS for w in words):
         return None
     if all(re.fullmatch(r"[가-힣]+", w) for w in words):
         joined = _NAME_ENDS.sub("", "".join(words))
@@ -121,7 +133,9 @@ def on_user(planner: Any, request: ModelRequest, text: str, lang: str, state: di
     if not pending.get("phone"):
         pending["asked"] = "phone"
         return _ask("ask_phone", lang, state)
-    name = extract_name(text) if pending.get("asked") == "factor" else None
+    # the name is read when asked for, or beside the number with its lead ("01012345678 이고 이름은 김민수요")
+    named = pending.get("asked") == "factor" or (phone is not None and _NAME_LEADS.search(text) is not None)
+    name = extract_name(text) if named else None
     if not name:
         pending["asked"] = "factor"
         return _ask("ask_factor", lang, state)

@@ -97,6 +97,27 @@ async def test_offline_wrong_name_then_right_verifies_and_scopes_the_session(sho
     assert '"factor": "***"' in audited
 
 
+async def test_the_name_said_beside_the_number_is_used_and_a_reason_is_not_a_name(shop):
+    """A hostile walk: "01012345678 이고 이름은 김민수요" was asked for the name again, and the next
+    line, "단순 변심", was tried as the name (an attempt used up)."""
+    runtime = HostRuntime(connector=lambda pin, env: shop)
+    async with serve(create_app(runtime, default_org=ORG)) as address, connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", language="ko")
+        session_id = (await client.until("session.started"))[-1]["session_id"]
+        await _say(client, "주문번호 8841 배송 어디쯤인지 알려주세요")
+        slip = await _say(client, "01012345678")
+        assert "성함" in _answer(slip)
+        not_a_name = await _say(client, "단순 변심")  # asked again, no attempt used
+        assert "성함" in _answer(not_a_name) and not any(m["type"] == "caller.verification" for m in not_a_name)
+        passed = await _say(client, "01012345678 이고 이름은 김민수요")
+        verified = [m for m in passed if m["type"] == "caller.verification"]
+        assert verified and verified[0]["verified"] is True
+        await client.send(type="session.end")
+        await client.until("session.ended")
+    kinds = [e["event_type"] for e in await _rows(event_logs, session_id)]
+    assert kinds.count("CALLER_VERIFICATION_FAILED") == 0 and kinds.count("CALLER_VERIFICATION_PASSED") == 1
+
+
 async def test_offline_too_many_attempts_escalates_and_locks(shop):
     runtime = HostRuntime(connector=lambda pin, env: shop)
     async with serve(create_app(runtime, default_org=ORG)) as address, connect(address) as client:
