@@ -11,6 +11,7 @@ never from the customer's or the model's words; recalled memories reach the mode
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,6 +108,16 @@ def _only_a_reply(text: str) -> bool:
     return reading.label in (ReplyLabel.CONFIRM, ReplyLabel.DENY) or "hesitation" in reading.cues
 
 
+_NOT_WORDS = re.compile(r"[\W\d_]+")
+_PARTICLE_ONLY = re.compile(r"(?:이에요|예요|입니다|이고요|이요|요)?")
+
+
+def _only_data(text: str) -> bool:
+    """A reply that is nothing but a number or a name once masked ("010-****-5678", "***요", the
+    caller check's answers): nothing to remember (a walk found them sent as memories)."""
+    return _PARTICLE_ONLY.fullmatch(_NOT_WORDS.sub("", text)) is not None
+
+
 async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props: dict[str, Any]) -> None:
     """What the customer said about themselves ("연락 가능한 시간은 오후 5시 이후예요"), for the
     memory server to extract: a stated contact time, address or plan then supersedes the old one.
@@ -120,6 +131,7 @@ async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props:
         for m in conv.state.messages
         if m.role == "user" and m.text and m.text.strip() and not _only_a_reply(m.text)
     ]
+    said = [t for t in said if not _only_data(t)]
     if not said:
         return
     wanted = {

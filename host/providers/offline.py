@@ -271,6 +271,8 @@ class OfflinePlanner:
     ) -> ModelReply:
         state.pop("awaiting", None)
         order = order or state.get("order")
+        if order:  # the order being talked about, also when it came through the caller check
+            state["order"] = order
         if not order:
             state["awaiting"] = intent.value
             return ModelReply(text=say("ask_order", lang), state=state)

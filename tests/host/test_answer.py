@@ -285,13 +285,17 @@ async def test_the_customers_own_words_go_to_the_memory_server_masked(start):
     await conv.user_message("제 번호는 010-1234-5678이고 주민번호는 900101-1234567이에요")
     for reply in ("네네 해주세요", "예 아니 잠깐 취소", "네 아 아니다 잠깐만"):  # replies: nothing about them
         await conv.user_message(reply)
+    for reply in ("010-9876-5432", "8822", "김민수요"):  # a caller check's bare answers: a number, a name
+        await conv.user_message(reply)
     await conv.end()
     [learned] = [a for a in stored if "messages" in a]
     assert learned["infer"] is True
     said = [m["content"] for m in learned["messages"]]
     assert said[0] == "연락 가능한 시간은 오후 5시 이후예요" and {m["role"] for m in learned["messages"]} == {"user"}
     assert "010-1234-5678" not in said[1] and "900101-1234567" not in said[1]  # masked before it leaves
-    assert len(said) == 2, said  # a walk found "네네 해주세요" and "예 아니 잠깐 취소" stored as memories
+    # a walk found "네네 해주세요", "예 아니 잠깐 취소" and "010-****-5678" sent as memories; a bare name
+    # ("김민수요") is not data core.pii can find, so it goes (verification hides it before: host/verification.py)
+    assert said[2:] == ["김민수요"], said
     assert any("상담 요약" in a.get("text", "") for a in stored)  # the summary is still stored as before
 
 

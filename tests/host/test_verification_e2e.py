@@ -13,6 +13,7 @@ from host.records import event_logs, review_queue, sessions, turns
 from host.runtime import HostRuntime
 from tests.host.fake_llm import FakeConversation, FakeLLM, FakeStep
 from tests.host.servers import publish_agent
+from tests.host.test_failover import _until_prompt
 from tests.host.test_gateway import _audit, _close_audit  # noqa: F401  (an autouse fixture)
 from tests.host.test_providers import make_provider
 from tests.host.test_ws import connect, serve
@@ -24,6 +25,8 @@ TOOLS = [
     "orders@1.3.0:get_shipping_status",
     "orders@1.3.0:find_orders",
     "orders@1.3.0:verify_caller",
+    "orders@1.3.0:get_refund_status",
+    "orders@1.3.0:request_refund:confirm",
 ]
 
 
@@ -37,7 +40,8 @@ async def shop(database_url, monkeypatch):
     monkeypatch.setenv("SWITCHBOARD_CALLER_CHECK", f"{ORG}:name:2")
     await seed_shop()
     orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
-    await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS)
+    risks = {"orders": {"*": "read", "request_refund": "write"}}
+    await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS, risks=risks)
     yield orders
     close_readers()
 
@@ -116,6 +120,37 @@ async def test_the_name_said_beside_the_number_is_used_and_a_reason_is_not_a_nam
         await client.until("session.ended")
     kinds = [e["event_type"] for e in await _rows(event_logs, session_id)]
     assert kinds.count("CALLER_VERIFICATION_FAILED") == 0 and kinds.count("CALLER_VERIFICATION_PASSED") == 1
+
+
+async def test_a_caller_verified_on_the_line_can_finish_a_refund(shop):
+    """A walk: an anonymous caller who passed the check, confirmed the lookup and gave a reason was
+    told "지금은 해당 내용을 조회할 수 없습니다" — the order asked about came through the check and
+    was never the order being talked about. The refund is asked for, and made on the customer's yes."""
+    from servers.order_server.tables import refund
+
+    runtime = HostRuntime(connector=lambda pin, env: shop)
+    async with serve(create_app(runtime, default_org=ORG)) as address, connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", language="ko")
+        await client.until("session.started")
+        await _say(client, "주문 8822 환불하고 싶어요")
+        await _say(client, "010-1234-5678")
+        batch = await _say(client, "김민수요")  # verified: carries on with the refund of 8822
+        while any(m["type"] == "confirmation.requested" for m in batch):  # a lookup the agent confirms
+            await client.send(type="confirmation.response", confirmed=True)
+            batch = await client.until("turn.completed")
+        assert "환불 사유" in _answer(batch), _answer(batch)
+        await client.send(type="user.message", text="단순 변심이요")
+        prompt = await _until_prompt(client, "orders__request_refund")
+        assert "8822" in prompt["prompt"] and "단순 변심" in prompt["prompt"], prompt
+        await client.send(type="confirmation.response", confirmed=True)
+        done = _answer(await client.until("turn.completed"))
+        await client.send(type="session.end")
+        await client.until("session.ended")
+    assert "접수" in done and "조회할 수 없습니다" not in done, done
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        made = (await conn.execute(select(refund.c.order_id).where(refund.c.order_id == "8822"))).scalars().all()
+    assert made == ["8822"]
 
 
 async def test_offline_too_many_attempts_escalates_and_locks(shop):
