@@ -326,6 +326,11 @@ _SHIPPING = _rx(
 )
 _ORDER = _rx(r"주문", r"\border\b")
 _LOOKUP_WORDS = _rx(r"조회", r"확인", r"내역", r"상태", r"look ?up", r"status", r"check")
+# with an order number only ("주문 8823도 같이 봐주세요", "8841 어떻게 됐어요"): without one these
+# words ask about anything ("주문 취소 알려주세요" is a policy question)
+_SEE_WORDS = _rx(
+    r"봐\s*(?:주|줘|줄|달)", r"알려\s*(?:주|줘)", r"어떻게\s*(?:됐|되었|돼|되어)", r"찾아\s*(?:주|줘)", r"where is"
+)
 _MEMORY = _rx(
     r"지난\s*번",
     r"저번",
@@ -473,6 +478,8 @@ def classify(text: str) -> Intent:
         return Intent.POLICY
     if (_ORDER.search(text) or has_order) and _LOOKUP_WORDS.search(text):
         return Intent.ORDER_LOOKUP
+    if has_order and _SEE_WORDS.search(text):
+        return Intent.ORDER_LOOKUP
     if _GREETING.search(text):
         return Intent.GREETING
     if _THANKS.search(text):
@@ -501,6 +508,38 @@ _SPOKEN_ORDER = (
     re.compile(rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}})\s*번(?!\s*째)"),
 )
 _READ_SPOKEN = str.maketrans("공영일이삼사오육륙칠팔구", "001234566789", " ")
+# an order number read as a quantity ("팔천팔백이십이번", "주문번호 팔천팔백사십일이요"): with its
+# label or 번 only, a thousand or more, the shortest reading that ends at a word's end
+_SINO_RUN = "[일이삼사오육륙칠팔구십백천만]"
+_SINO_ORDER = (
+    re.compile(
+        rf"주문\s*(?:번호)?\s*(?:는|은|이|가|:)?\s*({_SINO_RUN}{{3,16}}?)"
+        r"(?=\s*(?:번(?!\s*째)|이요|이에요|입니다|이고|요|[\s.,?!]|$))"
+    ),
+    re.compile(rf"(?<![가-힣])({_SINO_RUN}{{3,16}})\s*번(?!\s*째)"),
+)
+_SINO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "륙": 6, "칠": 7, "팔": 8, "구": 9}
+_SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
+
+
+def _read_sino(word: str) -> int | None:
+    """'팔천팔백이십이' → 8822; None when it is not a well-formed number (two digits in a row)."""
+    total = section = 0
+    digit: int | None = None
+    for ch in word:
+        if ch in _SINO_DIGITS:
+            if digit is not None:
+                return None
+            digit = _SINO_DIGITS[ch]
+        elif ch in _SINO_UNITS:
+            section += (digit or 1) * _SINO_UNITS[ch]
+            digit = None
+        else:  # 만
+            total += (section + (digit or 0) or 1) * 10_000
+            section, digit = 0, None
+    return total + section + (digit or 0)
+
+
 _BARE_NUMBER = re.compile(r"(?<![\d-])(\d{3,12})(?![\d-])")
 _MOBILE = re.compile(r"01[016789]\d{7,8}")  # a mobile number said without hyphens is not an order
 _ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdeliver|\bship", re.IGNORECASE)
@@ -520,6 +559,11 @@ def extract_order_number(text: str) -> str | None:
         match = pattern.search(text)
         if match and not (number := match.group(1).translate(_READ_SPOKEN)).startswith("0"):
             return number
+    for pattern in _SINO_ORDER:
+        for match in pattern.finditer(text):
+            word = match.group(1)
+            if any(u in word for u in "십백천만") and (value := _read_sino(word)) is not None and value >= 1000:
+                return str(value)
     # one number, maybe repeated ("8841이요 8841", "eight eight four one i mean 8841"): in a short
     # reply, or in a longer one that talks about an order, a refund or a delivery
     bare = {n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)}

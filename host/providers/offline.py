@@ -218,6 +218,8 @@ class OfflinePlanner:
                 return ModelReply(text=say("escalate", lang), state=state)
             if offer == "status" and state.get("order"):  # "네" to "진행 상황을 확인해 드릴까요?"
                 intent = Intent.REFUND_STATUS
+            if offer == "refund" and state.get("order"):  # "네" to "환불을 신청하시겠어요?": the reason comes next
+                intent = Intent.REFUND_REQUEST
         # a reason that names the refund ("불량이라 환불하려고요") reads as a status question to
         # the classifier: while the reason is awaited it is the reason (a question is not, below)
         reason_intents = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS)
@@ -365,6 +367,9 @@ class OfflinePlanner:
             if code == "CONFLICT" and f"blocked_{_blocked(last)}" in TEXT:
                 key = f"blocked_{_blocked(last)}"  # not "already under way" for an order out of its window
             return ModelReply(text=say(key, lang), state=state)
+        offered = self._refund_offer(request, by_capability, calls, lang, state)
+        if offered is not None:
+            return offered
         follow_up = self._follow_up(request, by_capability, calls, lang, state)
         if follow_up is not None:
             return follow_up
@@ -392,6 +397,30 @@ class OfflinePlanner:
         if not answer_parts:
             answer_parts.append(say("failed", lang))
         return ModelReply(text=" ".join(answer_parts), citations=used or None, state=state)
+
+    @staticmethod
+    def _refund_offer(
+        request: ModelRequest,
+        by_capability: dict[str, ToolResult],
+        calls: dict[str, ToolCallRequest],
+        lang: str,
+        state: dict[str, Any],
+    ) -> ModelReply | None:
+        """A status question ("8822 환불이요", "환불 언제 돼요?") about an order with no refund that could
+        have one: the answer offers to request it. Offered only: a yes asks for the reason, and the
+        refund is made on the customer's yes to its own confirmation."""
+        checked = by_capability.get("refund_status")
+        if state.get("intent") != Intent.REFUND_STATUS.value or checked is None or checked.is_error:
+            return None
+        data = checked.data if isinstance(checked.data, dict) else {}
+        if data.get("refund_id") or data.get("refundable") is not True or request.context.get("handed_over"):
+            return None
+        if find_tool(request.tools, "refund_request") is None:
+            return None
+        order = _order_of(calls.get(checked.call_id))
+        state.setdefault("refund_checked", {})[order] = ""  # refundable: not checked again when it is asked for
+        record = _record_answer(by_capability, calls, lang)
+        return ModelReply(text=f"{record} {say('offer_refund', lang)}".strip(), state=state)
 
     def _follow_up(
         self,
@@ -485,6 +514,9 @@ def _takes_offer(text: str, offer: str) -> bool:
     reading = read_reply(text)
     if reading.label is ReplyLabel.CONFIRM and offer != "person_if_asked":
         return True
+    if offer == "refund":  # "네 불량이라서요": a yes with its reason (the refund still asks to confirm)
+        doubt = {"question", "hesitation", "negation"} & set(reading.cues)
+        return reading.label is ReplyLabel.UNCLEAR and "affirm" in reading.cues and not doubt
     named = offer.startswith("person") and _CONNECT.search(text) is not None and read_reply(_CONNECT.sub("", text))
     return bool(named) and "affirm" in reading.cues and named.label is ReplyLabel.CONFIRM
 

@@ -68,6 +68,7 @@ TEXT = {
         "ko": "환불 사유를 말씀해 주시겠어요? (예: 단순 변심, 상품 불량)",
         "en": "Could you tell me why you'd like the refund? (e.g. changed my mind, damaged item)",
     },
+    "offer_refund": {"ko": "환불을 신청하시겠어요?", "en": "Would you like to request a refund?"},
     "ack": {"ko": "네, 더 궁금하신 점이 있으신가요?", "en": "Sure. Is there anything else I can help with?"},
     "thanks": {
         "ko": "이용해 주셔서 감사합니다. 더 필요하신 점이 있으면 말씀해 주세요.",
@@ -162,12 +163,15 @@ _ON_THE_WAY = {
 
 # Offers a reply can end with, and what a yes to each asks for (the planner's next turn reads it).
 _STATUS_OFFERS = ("진행 상황을 확인해 드릴까요?", "Shall I check where it stands?")
+_REFUND_OFFERS = tuple(TEXT["offer_refund"].values())
 
 
 def offer_in(text: str) -> str | None:
     """What ``text`` offers the customer: "person" (asked: "상담원을 연결해 드릴까요?"), "person_if_asked"
     (only said: "상담원 연결을 원하시면 말씀해 주세요", where "네 알겠습니다" is no request), "status"
-    (the refund's progress) or None."""
+    (the refund's progress), "refund" (to request one: a yes asks for the reason, then to confirm) or None."""
+    if text.endswith(_REFUND_OFFERS):
+        return "refund"
     if text.endswith((_OFFERS["ko"][1], _OFFERS["en"][1])):
         return "person"
     if text.endswith((_OFFERS["ko"][0], _OFFERS["en"][0])):

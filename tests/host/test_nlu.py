@@ -29,6 +29,16 @@ ORDER_NUMBERS = [
     ("주문번호가 팔 팔 사 일 이에요", "8841"),
     ("팔팔이이번 환불해 주세요", "8822"),
     ("주문번호 팔팔사일 환불해 주세요", "8841"),
+    # read as a quantity (a walk: "팔천팔백이십이번" was never read)
+    ("팔천팔백이십이번 환불해 주세요", "8822"),
+    ("주문번호 팔천팔백사십일이요", "8841"),
+    ("주문번호는 팔천팔백사십일 번이요", "8841"),
+    ("주문번호 만이천삼백사십오번", "12345"),
+    ("이번 주문 환불이요", None),  # 이번: this time
+    ("백번 말했잖아요", None),  # a count, not an order
+    ("삼백번 전화했어요", None),
+    ("이천이십육년에 주문했어요", None),  # a year
+    ("주문번호 팔천팔팔", None),  # not a well-formed number
     ("주문 이 사이즈로 했는데 교환 돼요?", None),  # words made of digit syllables
     ("주문 일일이 확인했는데 없어요", None),
     ("주문하고 삼사일이면 와요?", None),
@@ -64,6 +74,13 @@ INTENTS = [
     # lookups without the word 주문
     ("8841 조회해 주세요", Intent.ORDER_LOOKUP),
     ("8841 확인 부탁드려요", Intent.ORDER_LOOKUP),
+    # a walk: these went to the knowledge base and read out an unrelated sentence
+    ("제 친구 주문 8823도 같이 봐주세요", Intent.ORDER_LOOKUP),
+    ("주문번호 8841 어떻게 됐어요", Intent.ORDER_LOOKUP),
+    ("8841 좀 알려주세요", Intent.ORDER_LOOKUP),
+    # ... while without an order number they ask about anything
+    ("주문 취소 알려주세요", Intent.UNKNOWN),
+    ("교환 어떻게 되나요", Intent.POLICY),
     ("Where is order 8818?", Intent.SHIPPING),
     ("where's my package", Intent.SHIPPING),
     ("상담원 연결해 주세요 8841 환불이요", Intent.ESCALATE),
