@@ -57,6 +57,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from core.pii import mask_text
+
 log = logging.getLogger("switchboard.host.replies")
 
 
@@ -264,6 +266,7 @@ _KO_QUESTION_EF = _set(
 _KO_QUESTION_EC = _set("는지 ㄴ지 은지 을지 ㄹ지 던지 는가 ㄴ가 나 니 냐")
 _KO_CONDITION_EC = _set("면 으면 다면 라면 이면 거든 거든요 어야 아야 어도 아도")
 _KO_BACKGROUND_EC = _set("는데 ㄴ데 은데 던데 는데요 ㄴ데요 은데요 지만 더니 다가")
+_KO_THING = frozenset({("거", "NNB"), ("것", "NNB"), ("건", "NNB"), ("게", "NNB")})
 _KO_CONTRAST = _set("근데 그런데 그러나 하지만 그래도 그래서 그리고 그러니까 그럼 대신 차라리 아직")
 _KO_HESITATION = _set("잠깐 잠시 글쎄 혹시 아마 일단 생각 나중 고민 상의 모르 기다리 다음 나중에 글쎄요")
 _KO_NEGATION = _set("안 못 않 말 아니 없 싫 취소 그만 그만두 멈추 필요없 괜히")
@@ -330,6 +333,11 @@ def _read_korean(text: str, expected: str | None, signs: set[str], read_only: bo
             continue
         if tag == "ETM" and form in ("ㄹ", "을"):
             cues.add("guess")  # '맞을 거예요' (probably), '좋을 대로 하세요' (as you like)
+            continue
+        if tag == "ETM" and index + 1 < len(forms) and forms[index + 1] in _KO_THING:
+            # '환불 해 주는 거예요', '진행하는 거 맞아요': what is being done, said back to check it
+            # (a question once ASR drops the '?'), never a request to do it (a walk: refunded)
+            cues.add("tag")
             continue
         if tag == "EP" and form in _KO_PAST_EP:
             # '됐어요': 'no thanks' or 'it is done'; '신청했어요': what was done, not what to do
@@ -475,6 +483,7 @@ _EN_ALLOWED = _set(
 _EN_FILLER = _set("uh um er erm oh well mm hmm")
 _EN_QUESTION_WORDS = _set("what what's whats how why where when which who whom whose huh pardon sorry")
 _EN_AUX = _set("can could would will is are does did should shall may am do")
+_EN_OBJECT_LEADS = _set("the my your order number address name")
 _EN_SUBJECTS = _set("i you we they he she it there this that")
 _EN_NEGATION = _set("no not don't dont never nope nah cancel stop won't wont didn't didnt doesn't n't")
 _EN_HESITATION = _set("wait hold hang maybe later think thinking guess perhaps decide check first yet moment")
@@ -496,10 +505,16 @@ def _read_english(text: str, expected: str | None, signs: set[str], read_only: b
     if "?" in words:
         cues.add("question")
     words = [w for w in words if w != "?"]
-    if words and words[0] in _EN_AUX and len(words) > 1:
-        subjects = {"i", "you", "we", "they"} if words[0] == "do" else _EN_SUBJECTS
-        if words[1] in subjects:
-            cues.add("question")
+    for index, word in enumerate(words[:-1]):
+        # 'is that right', and after a yes-word too: 'ok is it the right order', 'yes is that my
+        # order' (a walk: refunded). Mid-sentence ('yes that is it') it is no question.
+        if word in _EN_AUX and all(w in _EN_AFFIRM or w in _EN_FILLER for w in words[:index]):
+            subjects = {"i", "you", "we", "they"} if word == "do" else _EN_SUBJECTS
+            if words[index + 1] in subjects:
+                cues.add("question")
+    for word, following in itertools.pairwise(words):
+        if word in ("correct", "confirm") and following in _EN_OBJECT_LEADS:
+            cues.add("check")  # the verb: 'correct the order number', 'confirm my address' (not a yes)
     if "not" in words and "sure" in words:
         cues.add("hesitation")
     if ("never", "mind") in itertools.pairwise(words):
@@ -563,6 +578,7 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+_ELLIPSIS = re.compile(r"\.\.|…|‥|⋯")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 
@@ -573,10 +589,14 @@ def read_reply(text: str, *, expected: str | None = None, read_only: bool = Fals
     looking up or checking name the action asked ('네 조회해 주세요' is a yes). By default the action is
     taken to be a write, or unknown, and those words are a different action: never a yes.
     """
-    text = _normalise(text or "")
+    # personal data is no answer: its digits are never an order number to correct to ('900101-1234567'
+    # said at a lookup prompt was read as "correct 1234567" and looked up; a walk)
+    text = mask_text(_normalise(text or ""), style="tag")
     if not text:
         return Reading(ReplyLabel.UNCLEAR, cues=("empty",))
     rest, signs = _signs(text)
+    if _ELLIPSIS.search(text):
+        signs.add("trail")  # '네...': trailing off, reluctant; never a clear yes
     if _HANGUL.search(rest):
         return _read_korean(rest, expected, signs, read_only)
     return _read_english(rest, expected, signs, read_only)
