@@ -284,6 +284,7 @@ UNANSWERED_KEYS = (
     "blocked_window_passed",
     "ask_order",
     "ask_reason",
+    "withdraw",
 )
 SOCIAL_KEYS = (
     "greeting",

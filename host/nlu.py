@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from core.pii import mask_text
 from host.replies import ReplyLabel, read_reply
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
@@ -29,6 +30,7 @@ class Intent(StrEnum):
     GREETING = "greeting"
     THANKS = "thanks"
     ESCALATE = "escalate"
+    REFUND_WITHDRAW = "refund_withdraw"  # take back a refund already asked for: no tool does it
     UNKNOWN = "unknown"
 
 
@@ -280,6 +282,17 @@ _REFUND_STATUS = _rx(
 )
 # a refund asked for already ("환불을 신청했는데 언제 들어와요?", "I requested a refund last week"):
 # a question about its status, not a new request
+# "주문 취소해 주세요": the order server has no cancel tool; an order not yet shipped is cancelled by
+# refunding it, so this asks for a refund (put to the customer as one: "…환불을 신청할까요?")
+_CANCEL_ORDER = _rx(
+    r"주문\s*(?:을|를|좀|건|한\s*거|한\s*것)?\s*(?:좀\s*)?취소\s*(?:좀\s*)?(?:해|하고|할|하려|요|부탁|원해|시켜)",
+    r"\bcancel\s+(?:my|the|this|that)?\s*order\b",
+)
+# "환불 취소해 주세요", "환불 철회", "cancel my refund": taking back a refund already asked for
+_WITHDRAW = _rx(
+    r"환불\s*(?:요청|신청|접수)?\s*(?:을|를|은|는|건|한\s*거)?\s*(?:좀\s*)?(?:취소|철회|무르|없던\s*(?:걸|것)으로)",
+    r"\b(?:cancel|withdraw|undo|take\s+back)\s+(?:my|the|this|that)?\s*refund",
+)
 _ALREADY_REQUESTED = _rx(
     r"(신청|요청|접수)\s*(했|하였|한\s*(거|것|건|지)|해\s*(놨|놓|뒀|두었))",
     r"\b(already\s+)?(requested|asked for|applied for|filed)\s+(a\s+|my\s+|the\s+)?refund",
@@ -461,6 +474,10 @@ def classify(text: str) -> Intent:
     if wants_human(text):
         return Intent.ESCALATE
     has_order = extract_order_number(text) is not None
+    if _WITHDRAW.search(text):
+        return Intent.REFUND_WITHDRAW
+    if _CANCEL_ORDER.search(text):
+        return Intent.REFUND_REQUEST
     if _REFUND.search(text):
         if _REFUND_REQUEST.search(text) and not _ALREADY_REQUESTED.search(text):
             return Intent.REFUND_REQUEST
@@ -548,9 +565,10 @@ _ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdelive
 def extract_order_number(text: str) -> str | None:
     """The order number in an utterance ('주문번호는 8841입니다' → '8841'), or None.
 
-    Numbers that look like phone, card or account numbers (hyphenated groups) are not taken.
+    Numbers that look like phone, card or account numbers (hyphenated groups) are not taken, nor
+    any digits of personal data (a bank account said as "신한 110123456789" was read back as an order).
     """
-    text = text or ""
+    text = mask_text(text or "", style="tag")
     for pattern in _ORDER_PATTERNS:
         match = pattern.search(text)
         if match:

@@ -244,6 +244,10 @@ class OfflinePlanner:
                 return self._refund_call(request, state.get("order") or "", reason or text.strip()[:200], lang, state)
         if intent in (Intent.UNKNOWN, Intent.GREETING) and order and state.get("awaiting"):
             intent = Intent(state["awaiting"])
+        if intent == Intent.REFUND_WITHDRAW or (state.get("refunded") and nlu.takes_back(text)):
+            # "환불 취소해 주세요", or "방금 거 취소해 주세요 환불 안 할래요" after a refund was made: no
+            # tool takes a refund back, so a person is offered (a walk: the refund's status was read out)
+            return ModelReply(text=say("withdraw", lang), state=state)
         if intent == Intent.ESCALATE:
             spec = next((t for t in request.tools if t.host_builtin), None)
             if spec is not None:
@@ -344,6 +348,9 @@ class OfflinePlanner:
             cap = capability_of(specs.get(result.name)) or ("builtin" if result.name in specs else "unknown")
             by_capability[cap] = result
         last = results[-1]
+        made = by_capability.get("refund_request")
+        if made is not None and not made.is_error and _status_of(made) not in ("declined", "pending_approval"):
+            state["refunded"] = [*state.get("refunded", []), _order_of(calls.get(made.call_id))]
         if specs.get(last.name) is offline_verify.find_check(request.tools) is not None:
             return offline_verify.after_check(self, request, last, lang, state)
         last_cap = capability_of(specs.get(last.name))

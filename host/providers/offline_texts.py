@@ -68,6 +68,10 @@ TEXT = {
         "ko": "환불 사유를 말씀해 주시겠어요? (예: 단순 변심, 상품 불량)",
         "en": "Could you tell me why you'd like the refund? (e.g. changed my mind, damaged item)",
     },
+    "withdraw": {
+        "ko": "접수된 환불 요청은 제가 여기서 취소해 드릴 수 없습니다. 상담원을 연결해 드릴까요?",
+        "en": "I can't withdraw a refund request from here. Shall I connect you to a person?",
+    },
     "offer_refund": {"ko": "환불을 신청하시겠어요?", "en": "Would you like to request a refund?"},
     "ack": {"ko": "네, 더 궁금하신 점이 있으신가요?", "en": "Sure. Is there anything else I can help with?"},
     "thanks": {

@@ -39,6 +39,10 @@ ORDER_NUMBERS = [
     ("삼백번 전화했어요", None),
     ("이천이십육년에 주문했어요", None),  # a year
     ("주문번호 팔천팔팔", None),  # not a well-formed number
+    # personal data is never an order number (a walk: an account number was looked up as an order)
+    ("환불 계좌 바꾸고 싶어요 신한 110123456789 예요", None),
+    ("900101-1234567", None),
+    ("제 번호는 010-9876-5432예요", None),
     ("주문 이 사이즈로 했는데 교환 돼요?", None),  # words made of digit syllables
     ("주문 일일이 확인했는데 없어요", None),
     ("주문하고 삼사일이면 와요?", None),
@@ -74,6 +78,14 @@ INTENTS = [
     # lookups without the word 주문
     ("8841 조회해 주세요", Intent.ORDER_LOOKUP),
     ("8841 확인 부탁드려요", Intent.ORDER_LOOKUP),
+    # cancelling an order is refunding it (no cancel tool); taking a refund back is its own intent
+    ("주문 취소해 주세요", Intent.REFUND_REQUEST),
+    ("8822 주문 취소하고 싶어요", Intent.REFUND_REQUEST),
+    ("please cancel my order", Intent.REFUND_REQUEST),
+    ("주문 취소 방법 알려주세요", Intent.POLICY),
+    ("환불 취소해 주세요", Intent.REFUND_WITHDRAW),
+    ("환불 철회해 주세요", Intent.REFUND_WITHDRAW),
+    ("cancel my refund", Intent.REFUND_WITHDRAW),
     # a walk: these went to the knowledge base and read out an unrelated sentence
     ("제 친구 주문 8823도 같이 봐주세요", Intent.ORDER_LOOKUP),
     ("주문번호 8841 어떻게 됐어요", Intent.ORDER_LOOKUP),
