@@ -38,10 +38,14 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in {"verify_chain", "verify_all", "verify_export", "VerifyReport"}:
+    if name in {"verify_chain", "verify_all", "VerifyReport"}:
         from audit import verify
 
         return getattr(verify, name)
+    if name == "verify_export":
+        from audit.verify_file import verify_export
+
+        return verify_export
     if name in {"create_checkpoints", "prune"}:
         from audit import maintenance
 

@@ -219,7 +219,11 @@ def verify(
         help="A witness's checkpoints (a directory, e.g. a clone of the witness git repo); repeatable. "
         "Default: SWITCHBOARD_AUDIT_WITNESS when it is a directory.",
     ),
-    strict: bool = typer.Option(False, "--strict", help="Also fail when a tool call has no recorded result."),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Also fail when a tool call has no recorded result, or an export file holds nothing to verify.",
+    ),
     json_output: bool = JSON_OPT,
 ) -> None:
     """Check every hash, link and seq, and the signed checkpoints (local and the witness's).
@@ -231,7 +235,8 @@ def verify(
     listed as a warning.
     """
     from audit.orphans import describe, print_unresolved, unresolved_calls
-    from audit.verify import verify_all, verify_export
+    from audit.verify import verify_all
+    from audit.verify_file import verify_export
 
     keys = [str(p) for p in public_key or []]
     for key_path in keys:
@@ -270,6 +275,8 @@ def verify(
     orphans = [] if file is not None else _run(lambda: unresolved_calls(org))
     journaled = 0 if file is not None else _journaled_waiting()
     ok = all(r.ok for r in reports) and not (strict and orphans)
+    empty_strict = strict and file is not None and _nothing_verified(reports)
+    ok = ok and not empty_strict  # --strict: a file that proves nothing does not pass
     if json_output:
         print_json(
             {
@@ -281,6 +288,8 @@ def verify(
         )
     else:
         _print_reports(reports)
+        if empty_strict:
+            console.print("[bold red]✗[/] --strict: a file with nothing to verify does not pass")
         print_unresolved(orphans, strict=strict)
         if journaled:
             console.print(
@@ -312,12 +321,23 @@ def _exit_code(reports: list[Any]) -> int:
     return 1
 
 
+def _nothing_verified(reports: list[Any]) -> bool:
+    """An export file with no records and no checkpoints (a header only): nothing was checked."""
+    from audit.verify_file import NO_ORG
+
+    return len(reports) == 1 and reports[0].org_id == NO_ORG and reports[0].ok
+
+
 def _print_reports(reports: list[Any]) -> None:
+    from audit.verify_file import NO_ORG
+
     if not reports:
         console.print("no audit records yet")
     for r in reports:
         span = f"seq {r.first_seq}..{r.last_seq}" if r.first_seq is not None else "no records"
-        if r.ok:
+        if r.ok and r.org_id == NO_ORG:
+            console.print("[yellow]![/] export file: no records, no checkpoints: nothing to verify")
+        elif r.ok:
             console.print(
                 f"[green]✓[/] {r.org_id}: {r.records} records ({span}), {r.checkpoints_checked} checkpoints: intact"
             )
@@ -328,8 +348,12 @@ def _print_reports(reports: list[Any]) -> None:
                     "protected by the hash chain only until the next checkpoint"
                 )
         else:
-            where = f"broken at seq {r.broken_seq}" if r.broken_seq is not None else "not readable"
-            console.print(f"[bold red]✗[/] {r.org_id or 'export file'}: {where}: {r.reason}")
+            name = "export file" if r.org_id == NO_ORG else r.org_id
+            if r.broken_seq is not None:
+                name += f": broken at seq {r.broken_seq}"
+            elif r.first_problem.kind != "empty":
+                name += ": not readable"
+            console.print(f"[bold red]✗[/] {escape(name)}: {escape(r.reason or '')}")
             for p in sorted(r.problems, key=lambda p: p.seq or 0)[1:6]:
                 console.print(f"    also seq {p.seq}: {p.reason}")
             if len(r.problems) > 6:

@@ -1,4 +1,4 @@
-"""Verify a chain: in the database (:func:`verify_chain`) or in an export file (:func:`verify_export`).
+"""Verify a chain in the database (:func:`verify_chain`); export files: :mod:`audit.verify_file`.
 
 Each record is checked for: its own hash (an edited field), its link to the record before it
 (a replaced, removed or reordered record), gapless numbering (a deleted record), and the signed
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.checkpoints import Checkpoint, SignedCheckpoint, read_checkpoints
 from audit.keys import load_public_key, local_public_key
-from audit.record import GENESIS_HASH, RECORD_FIELDS, compute_record_hash
+from audit.record import GENESIS_HASH, compute_record_hash
 
 MAX_PROBLEMS = 100
 EXIT_BROKEN, EXIT_UNCOVERED, EXIT_WITNESS = 1, 3, 4
@@ -226,7 +226,7 @@ def trusted_keys(paths: Sequence[Path | str] = ()) -> list[Ed25519PublicKey]:
     return [local] if local is not None else []
 
 
-def _valid_checkpoints(
+def valid_checkpoints(
     entries: Sequence[tuple[str, SignedCheckpoint | None]],
     keys: list[Ed25519PublicKey],
     verifier_problems: list[Problem],
@@ -303,7 +303,7 @@ async def verify_chain(
         start, anchor = from_seq, (before.record_hash if before else None)
     files = read_checkpoints(org_id, checkpoint_dir)  # before the head: checkpoints never pass it
     entries = [(str(path), signed) for path, signed in files]
-    checkpoints = [cp for cp in _valid_checkpoints(entries, keys, problems, warnings) if cp.seq >= base_seq]
+    checkpoints = [cp for cp in valid_checkpoints(entries, keys, problems, warnings) if cp.seq >= base_seq]
     if witness_dirs is None:
         from audit.witness import witness_dir
 
@@ -311,7 +311,7 @@ async def verify_chain(
     witnessed: list[Checkpoint] = []
     for folder in witness_dirs:
         held = [(f"witness {path}", signed) for path, signed in read_checkpoints(org_id, folder)]
-        witnessed.extend(cp for cp in _valid_checkpoints(held, keys, problems, warnings) if cp.seq >= base_seq)
+        witnessed.extend(cp for cp in valid_checkpoints(held, keys, problems, warnings) if cp.seq >= base_seq)
     covered = max((cp.seq for cp in [*checkpoints, *witnessed]), default=base_seq)
     head = await store.chain_head(org_id)  # records appended from now on are not checked
     verifier = ChainVerifier(
@@ -376,92 +376,3 @@ async def verify_all(org_id: str | None = None, **kwargs: Any) -> list[VerifyRep
             raise not_found(f"no audit records for org {org_id!r}: see `switchboard audit tail` for the orgs")
         orgs = [org_id]
     return [await verify_chain(org, **kwargs) for org in orgs]
-
-
-def verify_export(
-    path: Path | str, *, public_keys: Sequence[Path | str] = (), checkpoint_dir: Path | str | None = None
-) -> list[VerifyReport]:
-    """Verify an export file offline (no database): hashes, links, numbering, signed checkpoints.
-
-    Checkpoints come from the file itself (and ``checkpoint_dir`` when given); their signatures
-    are checked against ``public_keys``, else the local key, else the key embedded in the file
-    (with a warning to compare its id with the published one).
-    """
-    parsed = _read_export(Path(path))
-    keys = trusted_keys(public_keys)
-    warnings: list[str] = []
-    if not keys:
-        embedded = sorted({s.public_key for _, s in parsed.checkpoints if s is not None and s.public_key})
-        keys = [load_public_key(k) for k in embedded]
-        if keys:
-            ids = ", ".join(sorted({s.checkpoint.key_id for _, s in parsed.checkpoints if s is not None}))
-            warnings.append(f"checkpoints checked with the key in the file itself ({ids}): compare it with yours")
-    orgs = sorted({row["org_id"] for _, row in parsed.records})
-    entries = list(parsed.checkpoints)
-    if checkpoint_dir is not None:
-        for org in orgs:
-            entries.extend((str(p), s) for p, s in read_checkpoints(org, checkpoint_dir))
-    shared: list[Problem] = list(parsed.problems)
-    valid = _valid_checkpoints(entries, keys, shared, warnings)
-    verifiers: dict[str, ChainVerifier] = {}
-    for number, row in parsed.records:
-        org = row["org_id"]
-        if org not in verifiers:
-            verifiers[org] = _start_file_chain(org, row["seq"], valid, warnings)
-        verifiers[org].feed(row, line=number)
-    reports = []
-    for org, verifier in sorted(verifiers.items()):
-        first = verifier.report.first_seq or 0
-        late = [cp for cp in valid if cp.org == org and cp.kind != "prune" and cp.seq >= first]
-        report = verifier.finish(late=late)
-        report.problems.extend(shared)
-        report.warnings.extend(warnings)
-        if not any(cp.kind == "export" for cp in late):
-            report.warnings.append(f"no signed export checkpoint for {org}: a cut-off end cannot be detected")
-        reports.append(report)
-    return reports or [VerifyReport("(none)", problems=shared, warnings=warnings)]
-
-
-@dataclass(slots=True)
-class _Export:
-    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    checkpoints: list[tuple[str, SignedCheckpoint | None]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
-def _read_export(path: Path) -> _Export:
-    out = _Export()
-    with open(path, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except ValueError:
-                out.problems.append(Problem(None, "bad_line", f"line {number} is not JSON", number))
-                continue
-            if not isinstance(data, dict):
-                out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))
-            elif "checkpoint" in data:
-                try:
-                    out.checkpoints.append((f"line {number}", SignedCheckpoint.from_json(data)))
-                except Exception:
-                    out.checkpoints.append((f"line {number}", None))
-            elif "record_hash" in data:
-                if all(name in data for name in RECORD_FIELDS) and isinstance(data.get("seq"), int):
-                    out.records.append((number, data))
-                else:
-                    out.problems.append(Problem(None, "bad_line", f"line {number} lacks record fields", number))
-            elif data.get("format") != "switchboard-audit-export":
-                out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))
-    return out
-
-
-def _start_file_chain(org: str, first_seq: int, valid: list[Checkpoint], warnings: list[str]) -> ChainVerifier:
-    anchor: str | None = GENESIS_HASH if first_seq == 1 else None
-    for cp in valid:
-        if anchor is None and cp.org == org and cp.seq == first_seq - 1:
-            anchor = cp.head_hash
-    if anchor is None:
-        warnings.append(f"{org}: the export starts at seq {first_seq}; its link to seq {first_seq - 1} is not checked")
-    return ChainVerifier(org, start_seq=first_seq, anchor_hash=anchor, track_hashes=True)
