@@ -69,6 +69,7 @@ async def _chat(
     import asyncio
     import json
 
+    from host.engine import MAX_UTTERANCE
     from host.runtime import HostRuntime
 
     runtime = HostRuntime(provider_override=provider)
@@ -98,6 +99,13 @@ async def _chat(
                     console.print("[yellow]there is no confirmation to answer[/]")
                     continue
                 await conv.confirmation_response(text == "/yes")
+            elif len(text) > MAX_UTTERANCE:  # one message too long: said, and the chat goes on
+                err_console.print(
+                    f"[red]error[/] [INVALID_ARGUMENT] the message is {len(text):,} characters; the limit is "
+                    f"{MAX_UTTERANCE:,}: say it in shorter messages"
+                )
+                if json_output:
+                    sys.stdout.write(json.dumps({"type": "message.refused", "code": "INVALID_ARGUMENT"}) + "\n")
             else:
                 await conv.user_message(text)
         ended = await conv.end()

@@ -96,6 +96,9 @@ def query_arguments(spec: ToolSpec, query: str) -> dict[str, Any]:
     if name is None:
         required = spec.input_schema.get("required") or list(props)
         name = required[0] if required else "query"
+    limit = (props.get(name) or {}).get("maxLength")
+    if isinstance(limit, int) and len(query) > limit:  # a long utterance is searched by its start, not refused
+        query = query[:limit].rsplit(" ", 1)[0] or query[:limit]
     return {name: query}
 
 

@@ -323,3 +323,20 @@ def test_orders_to_the_assistant_in_a_passage_are_never_read_out(passage, questi
     chosen = best_sentence(passage, question)
     assert (kept in chosen) if kept else chosen == ""
     assert "card number" not in chosen and "카드번호" not in chosen
+
+
+def test_a_long_utterance_is_searched_by_its_start_not_refused_by_the_schema():
+    """A walk: '네' * 1500 reached kb search over its maxLength and the customer was told "조회 중
+    문제가 발생했습니다" (a retry can never work)."""
+    from host.providers.base import ToolSpec
+    from host.providers.offline import query_arguments
+
+    spec = ToolSpec(
+        name="kb__search",
+        description="",
+        input_schema={"type": "object", "properties": {"query": {"type": "string", "maxLength": 500}}},
+    )
+    long = "환불 기간이 " + "어떻게 되는지 " * 200
+    query = query_arguments(spec, long)["query"]
+    assert len(query) <= 500 and long.startswith(query) and not query.endswith(" ")
+    assert query_arguments(spec, "환불 기간")["query"] == "환불 기간"

@@ -107,7 +107,10 @@ def test_chat_session_from_piped_input(sb_env):
             await dispose_engines()
 
     asyncio.run(publish())
-    lines = "환불 진행 상황을 알고 싶습니다.\n주문번호는 8841입니다.\n/yes\n상담원 연결해 주세요\n/end\n"
+    # a message over the limit is refused alone: the chat goes on (a walk: it ended the chat, exit 2)
+    lines = (
+        "가" * 4100 + "\n환불 진행 상황을 알고 싶습니다.\n주문번호는 8841입니다.\n/yes\n상담원 연결해 주세요\n/end\n"
+    )
     result = runner.invoke(
         _app(cli.chat), ["chat", "--agent", "cs-agent", "--org", "demo", "--customer", "c-1", "--json"], input=lines
     )
@@ -115,6 +118,7 @@ def test_chat_session_from_piped_input(sb_env):
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "session.started" and kinds[-1] == "chat.ended"
+    assert kinds.count("message.refused") == 1 and "4,100 characters" in result.stderr
     prompt = next(e for e in events if e["type"] == "confirmation.requested")
     assert prompt["prompt"] == "주문번호 8841로 조회해도 될까요?"
     started = [e["exposed_name"] for e in events if e["type"] == "tool.started"]
