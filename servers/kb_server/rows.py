@@ -1,5 +1,7 @@
 """Rows of passages as KB documents (``switchboard kb import``): JSONL or CSV; parquet with pyarrow.
 
+JSONL and CSV are read like an uploaded document: UTF-8, UTF-16 with BOM, or CP949 (Korean Excel).
+
 Each row is ``id`` (the document id), ``text``, and optionally ``title``, ``source`` (or
 ``url``) and ``metadata`` (an object; its ``source``/``url`` is used as the source, the rest is
 not stored — KB chunks have no free metadata yet). Every row becomes one plain-text document, so
@@ -10,6 +12,7 @@ bad row names its line and writes nothing), then uploaded as ONE new KB version.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,21 +24,37 @@ MAX_TEXT_CHARS = 2_000_000
 FORMATS = (".jsonl", ".csv", ".parquet")
 
 
+def _text(path: Path) -> str:
+    """The file's text, read as `kb upload` reads a document: UTF-8 (with or without BOM), UTF-16
+    with BOM, or CP949/EUC-KR (as Korean Excel saves a CSV); binary data is refused."""
+    from core.errors import SwitchboardError
+    from servers.kb_server.parsers import decode_with_encoding, refuse_implausible
+
+    try:
+        text, encoding = decode_with_encoding(path.read_bytes(), path.name)
+        if encoding == "cp949":
+            refuse_implausible(text, path.name, legacy=True)
+    except SwitchboardError:
+        raise invalid(
+            f"{path.name}: not UTF-8, UTF-16 or CP949 text (binary data?): save the rows as UTF-8 {path.suffix}"
+        ) from None
+    return text
+
+
 def _rows(path: Path) -> Iterator[tuple[int, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except ValueError:
-                        raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
+        for number, line in enumerate(_text(path).split("\n"), start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except ValueError:
+                    raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
     elif suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            csv.field_size_limit(MAX_TEXT_CHARS)
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield number, row
+        csv.field_size_limit(MAX_TEXT_CHARS)
+        rows = csv.DictReader(io.StringIO(_text(path), newline=""))
+        for number, row in enumerate(rows, start=2):
+            yield number, row
     elif suffix == ".parquet":
         try:
             import pyarrow.parquet as pq  # optional: not a dependency of switchboard
@@ -66,6 +85,11 @@ def read_rows(path: Path) -> list[Any]:
     """UploadItems for every row of ``path``; the first bad row raises with its line number."""
     from servers.kb_server.store import UploadItem, validate_doc_id
 
+    if path.is_dir():
+        raise invalid(
+            f"{path}: is a directory; kb import reads one file of rows (.jsonl, .csv or .parquet). "
+            f"To upload the documents in a folder: switchboard kb upload KB {path}"
+        )
     if not path.is_file():
         raise invalid(f"{path}: no such file")
     items: list[Any] = []
