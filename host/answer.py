@@ -285,6 +285,7 @@ UNANSWERED_KEYS = (
     "ask_order",
     "ask_reason",
     "withdraw",
+    "one_order",
 )
 SOCIAL_KEYS = (
     "greeting",
@@ -295,6 +296,14 @@ SOCIAL_KEYS = (
     "pending_approval",
     "escalate",
 )
+
+
+def _says(said: str, variant: str) -> bool:
+    """``said`` is ``variant``, its ``{placeholders}`` filled with anything ("주문번호 {orders} 중 …")."""
+    if "{" not in variant:
+        return said == variant
+    parts = re.split(r"\{[a-z_]+\}", variant)
+    return re.fullmatch(".+?".join(map(re.escape, parts)), said) is not None
 
 
 def note_answered(reply: Any, texts: Mapping[str, Mapping[str, str]]) -> Any:
@@ -308,7 +317,7 @@ def note_answered(reply: Any, texts: Mapping[str, Mapping[str, str]]) -> Any:
     said = (reply.text or "").strip()
 
     def one_of(keys: tuple[str, ...]) -> bool:
-        return any(said == variant for key in keys for variant in texts.get(key, {}).values())
+        return any(_says(said, variant) for key in keys for variant in texts.get(key, {}).values())
 
     if one_of(UNANSWERED_KEYS):
         reply.state["unanswered"] = True

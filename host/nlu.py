@@ -598,6 +598,14 @@ def extract_order_number(text: str) -> str | None:
     return None
 
 
+def order_numbers(text: str) -> list[str]:
+    """Every distinct order number said plainly ("8841하고 8822 둘 다요" → ["8841", "8822"]), in order;
+    personal data and phone-like numbers are never among them."""
+    text = mask_text(text or "", style="tag")
+    found = [n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)]
+    return list(dict.fromkeys(found))
+
+
 _REASON_KO = re.compile(r"([가-힣A-Za-z0-9 ]{2,40}?)\s*(?:이라서|라서|해서|여서|이어서|때문에|로 인해)")
 _REASON_EN = re.compile(r"\b(?:because|since|as)\s+(.{2,120}?)(?:[.!?]|$)", re.IGNORECASE)
 _REASON_LABELED = re.compile(r"(?:사유|이유)\s*(?:는|은|:)\s*(.{2,80}?)(?:입니다|이에요|예요|[.!?]|$)")

@@ -284,6 +284,10 @@ class OfflinePlanner:
             state["order"] = order
         if not order:
             state["awaiting"] = intent.value
+            several = nlu.order_numbers(text)
+            if len(several) > 1:  # "8841하고 8822 둘 다 환불해 주세요": one at a time, the customer picks
+                orders = ", ".join(several[:5])
+                return ModelReply(text=say("one_order", lang).format(orders=orders), state=state)
             return ModelReply(text=say("ask_order", lang), state=state)
         if intent == Intent.REFUND_REQUEST:
             return self._refund_request(request, order, nlu.extract_reason(text), lang, state)

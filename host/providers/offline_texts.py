@@ -60,6 +60,10 @@ TEXT = {
         "ko": "안녕하세요, 다시 연락 주셔서 감사합니다. 무엇을 도와드릴까요?",
         "en": "Hello again, thanks for getting back to us. How can I help?",
     },
+    "one_order": {
+        "ko": "한 번에 한 주문씩 도와드리고 있습니다. 주문번호 {orders} 중 어느 주문부터 확인할까요?",
+        "en": "I can help with one order at a time. Which of orders {orders} shall we start with?",
+    },
     "ask_order": {
         "ko": "확인을 위해 주문번호를 알려 주시겠어요?",
         "en": "Could you tell me your order number so I can check?",

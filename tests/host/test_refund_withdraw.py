@@ -56,3 +56,16 @@ async def test_asking_to_withdraw_with_no_refund_made_is_not_resolved(start):
     await conv.user_message("아니요")
     summary = await conv.end()
     assert summary["outcome"] == "미해결" and _refunds(layer) == []
+
+
+async def test_two_orders_at_once_are_taken_one_at_a_time(start):
+    """A walk: "8841하고 8822 둘 다 환불해 주세요" was asked for an order number as if none was said."""
+    layer = make_layer(request_refund="confirm")
+    conv = await start(layer)
+    asked = await conv.user_message("8841하고 8842 둘 다 환불해 주세요")
+    assert "8841, 8842" in asked.answer and "한 주문씩" in asked.answer and asked.confirm_prompt is None
+    assert layer.calls == []
+    picked = await conv.user_message("8842요")
+    assert picked.confirm_prompt == "주문번호 8842로 조회해도 될까요?"
+    summary = await conv.end()  # ended before it was answered: not resolved
+    assert summary["outcome"] != "해결" and _refunds(layer) == []
