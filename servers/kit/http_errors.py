@@ -4,7 +4,9 @@ fastmcp's bearer check answers a request *without* a token with an empty 401 bod
 (curl, a CRM's HTTP client) then see nothing to act on. This ASGI middleware rewrites such a
 response into ``{"error": "invalid_token", "code": "FORBIDDEN", "error_description": "..."}``
 (RFC 6750 field names plus our stable code) and keeps any ``WWW-Authenticate`` header the
-auth layer set. Responses that already carry a body pass unchanged.
+auth layer set. A revoked, expired or unknown token gets the same shape (fastmcp's own body has no
+stable code and tells the client to "re-register", which does not fit ``sbt_`` tokens); other
+responses pass unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from typing import Any
 MISSING_TOKEN = (
     "this server needs a bearer token: send `Authorization: Bearer <token>`; "
     "create one with `switchboard tokens create --org ORG [--customer REF]`"
+)
+
+
+BAD_TOKEN = (
+    "the bearer token was not accepted (revoked, expired or unknown): create a new one with "
+    "`switchboard tokens create --org ORG [--customer REF]`; `switchboard tokens list` shows which are revoked"
 )
 
 
@@ -29,6 +37,7 @@ class JsonAuthErrors:
             await self.app(scope, receive, send)
             return
         held: dict[str, Any] | None = None
+        chunks: list[bytes] = []
 
         async def guarded_send(message: dict[str, Any]) -> None:
             nonlocal held
@@ -36,13 +45,20 @@ class JsonAuthErrors:
                 held = message  # decide when the body arrives
                 return
             if held is not None and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return  # a 401's body is small: read it whole, then decide
                 start, held = held, None
-                body = message.get("body", b"")
-                if body or message.get("more_body"):
-                    await send(start)
-                    await send(message)
+                body = b"".join(chunks)
+                chunks.clear()
+                if not body:
+                    await _send_json_401(start, send, MISSING_TOKEN)
                     return
-                await _send_json_401(start, send)
+                if _lacks_our_code(body):  # the auth layer's own answer to a bad token
+                    await _send_json_401(start, send, BAD_TOKEN)
+                    return
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
                 return
             await send(message)
 
@@ -52,10 +68,20 @@ class JsonAuthErrors:
 OAUTH_HINT = " — or an OAuth access token from the authorization server named at resource_metadata (docs/oauth.md)"
 
 
-async def _send_json_401(start: dict[str, Any], send: Any) -> None:
+def _lacks_our_code(body: bytes) -> bool:
+    """An RFC 6750 ``invalid_token`` body without our stable code (fastmcp's answer to a revoked,
+    expired or unknown token, whose advice to "re-register" does not fit ``sbt_`` tokens)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("error") == "invalid_token" and "code" not in data
+
+
+async def _send_json_401(start: dict[str, Any], send: Any, said: str) -> None:
     headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
     oauth = any(k.lower() == b"www-authenticate" and b"resource_metadata=" in v for k, v in headers)
-    description = MISSING_TOKEN + (OAUTH_HINT if oauth else "")
+    description = said + (OAUTH_HINT if oauth else "")
     body = json.dumps(
         {"error": "invalid_token", "code": "FORBIDDEN", "error_description": description}, ensure_ascii=False
     ).encode("utf-8")

@@ -223,7 +223,11 @@ async def test_http_with_tokens_and_the_inspector(env: dict[str, str], tmp_path:
             headers = {"Accept": "application/json, text/event-stream"}
             assert (await raw.post(url, json=body, headers=headers)).status_code == 401
             bogus = headers | {"Authorization": "Bearer sbt_not-a-real-token"}
-            assert (await raw.post(url, json=body, headers=bogus)).status_code == 401
+            refused = await raw.post(url, json=body, headers=bogus)
+            assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+            said = refused.json()  # a walk: no stable code, and "re-register" advice for an sbt_ token
+            assert said["error"] == "invalid_token" and said["code"] == "FORBIDDEN", said
+            assert "tokens create" in said["error_description"] and "re-register" not in said["error_description"]
 
         async with Client(url, auth=other_token, timeout=60) as other:
             assert error_of(await other.call_tool_mcp("get_order", {"order_id": "8841"}))["code"] == "NOT_FOUND"
