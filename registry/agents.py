@@ -49,11 +49,26 @@ def _agent_info(row: Any) -> AgentInfo:
 async def agent_row(conn: AsyncConnection, org_id: str, slug: str) -> Any:
     row = (await conn.execute(select(agent).where(agent.c.org_id == org_id, agent.c.slug == slug))).mappings().first()
     if row is None:
-        raise not_found(
-            f"no agent {slug!r} in org {org_id}: "
-            f"create it with `switchboard registry agent create {slug} --org {org_id}`"
-        )
+        raise not_found(await _missing_agent(conn, org_id, slug))
     return row
+
+
+async def _missing_agent(conn: AsyncConnection, org_id: str, slug: str) -> str:
+    """Why ``slug`` is not found, with what exists: a typo'd agent or org names the near ones."""
+    import difflib
+
+    here = list((await conn.execute(select(agent.c.slug).where(agent.c.org_id == org_id))).scalars())
+    said = f"no agent {slug!r} in org {org_id}"
+    close = difflib.get_close_matches(slug, here, n=3, cutoff=0.6)
+    if close:
+        return f"{said}: did you mean {', '.join(close)}? (agents of {org_id}: {', '.join(sorted(here)[:10])})"
+    if here:
+        create = f"switchboard registry agent create {slug} --org {org_id}"
+        return f"{said}; its agents: {', '.join(sorted(here)[:10])} (or create it with `{create}`)"
+    orgs = sorted(set((await conn.execute(select(agent.c.org_id).where(agent.c.slug == slug))).scalars()))
+    if orgs:
+        return f"{said}; orgs with an agent {slug!r}: {', '.join(orgs[:10])} (check --org)"
+    return f"{said}: create it with `switchboard registry agent create {slug} --org {org_id}`"
 
 
 async def create_agent(org_id: str, slug: str, *, created_by: str) -> AgentInfo:

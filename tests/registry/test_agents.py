@@ -298,3 +298,20 @@ async def test_agent_approval_is_audited_in_the_agents_org(db):
     [record] = await find(org_id="acme", event_type="agent_version_approved")
     assert record.actor == "omar" and record.agent_version_id == info.id
     assert record.manifest_sha256 == info.manifest_sha256
+
+
+async def test_a_missing_agent_names_what_exists(db):
+    """A walk: a typo'd agent or org was told to create it, with no word of what exists."""
+
+    await create_agent("acme", "cs-agent", created_by="a")
+    await create_agent("acme", "sales-bot", created_by="a")
+    cases = {
+        ("acme", "cs-agnet"): "did you mean cs-agent?",
+        ("acme", "billing"): "its agents: cs-agent, sales-bot",
+        ("acme-typo", "cs-agent"): "orgs with an agent 'cs-agent': acme (check --org)",
+        ("fresh", "new-bot"): "create it with `switchboard registry agent create new-bot --org fresh`",
+    }
+    for (org, slug), said in cases.items():
+        with pytest.raises(SwitchboardError) as err:
+            await load_agent_version(org, slug)
+        assert err.value.code.value == "NOT_FOUND" and said in err.value.message, (org, slug, err.value.message)
