@@ -26,12 +26,21 @@ def short_id(value: str | None) -> str:
     return (value or "")[:MIN_PREFIX]
 
 
+_AROUND = " \t\n,.;:()[]{}<>'\"`#"
+
+
+def as_given(value: str) -> str:
+    """An id as copied from a table or a sentence: the punctuation around it is not part of it
+    ('c184ee84,', '(44ea015c)', '`ev_3f…`')."""
+    return value.strip(_AROUND)
+
+
 def pick(given: str, candidates: Iterable[str], *, what: str = "id", hint: str = "") -> str:
     """The one candidate equal to ``given`` or starting with it; a clear error otherwise.
 
     ``candidates`` are the ids that start with ``given`` (or any superset); exact matches win.
     """
-    given = given.strip()
+    given = as_given(given)
     if not given:
         raise invalid(f"give the {what} (the full id or its first {MIN_PREFIX} characters)")
     matches = sorted({c for c in candidates if c.startswith(given)})
@@ -59,7 +68,7 @@ async def resolve_id(conn: AsyncConnection, given: str, *queries: Select[Any], w
     Each query carries its own filters (org, customer, ...), so a prefix never resolves to another
     tenant's row. Several queries are searched together (e.g. live memories and erased ones).
     """
-    given = given.strip()
+    given = as_given(given)
     found: list[str] = []
     if given:
         for query in queries:

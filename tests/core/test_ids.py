@@ -158,3 +158,9 @@ async def test_audit_find_takes_a_printed_session_prefix(database_url):
         assert len(await find(trace_id="trace-2")) == 1  # full ids work as before
     finally:
         await close()
+
+
+@pytest.mark.parametrize("copied", ["c184ee84,", "(c184ee84)", " `c184ee84` ", "c184ee84.", "'c184ee84'"])
+def test_an_id_copied_with_the_punctuation_around_it_is_found(copied):
+    """A newcomer walk: ids copied from a sentence or a table with a comma were refused."""
+    assert pick(copied, ["c184ee84-aaaa", "d0000000-bbbb"]) == "c184ee84-aaaa"
