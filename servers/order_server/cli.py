@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from core.cliutil import console, err_console, print_json, run, table
+from core.cliutil import console, err_console, fail, print_json, run, table
 
 app = typer.Typer(
     help="Order data: seed the demo shop, import orders from CSV, list them, look one up, check the backend.",
@@ -100,6 +100,8 @@ def import_orders(
                 org, csv_file, encoding=encoding, dry_run=dry_run, upsert=upsert, on_progress=on_progress
             )
         )
+    if not report.rows and not report.rejected:  # a header and nothing else: no import happened
+        fail("INVALID_ARGUMENT", f"{csv_file} has no rows under its header: nothing to load")
     if json_output:
         print_json(report)
     else:
@@ -118,8 +120,6 @@ def _print_report(report, dry_run: bool) -> None:
         console.print(f"[bold red]✗[/] nothing loaded: fix the {len(report.rejected)} rejected rows and run again")
     elif dry_run:
         console.print(f"[green]✓[/] {report.rows} rows, {report.orders} orders: all valid (dry run, nothing loaded)")
-    elif not report.orders:
-        console.print("[yellow]![/] the file has no rows: nothing loaded")
     else:
         created = report.orders - report.orders_updated
         console.print(

@@ -246,6 +246,12 @@ def test_import_reads_cp949_and_dry_run_loads_nothing(database_url: str, tmp_pat
         (b"order_id,phone\n8841,010\n", "lacks"),
         (b"\xff\xfe\x00\x00garbage", "not"),
         (b'order_id,"unterminated\n', "CSV"),
+        # a walk: a header and no rows said "nothing loaded" and exited 0
+        (
+            b"order_id,ordered_at,customer_ref,customer_name,phone,status,sku,product_name,quantity,"
+            b"unit_price_krw,payment_method\n",
+            "no rows",
+        ),
     ],
 )
 def test_unreadable_files_exit_2_with_a_hint(database_url: str, tmp_path: Path, content: bytes, message: str) -> None:
