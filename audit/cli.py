@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import typer
 from rich.markup import escape  # paths and values quoted in messages are data, not Rich markup
 
-from core.cliutil import console, err_console, print_json, run
+from core.cliutil import check_output_file, console, err_console, fail, print_json, run
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -113,6 +113,8 @@ def tail(
     from audit import store
 
     records = _run(lambda: store.tail(org, limit=lines))
+    if not records and org is not None:
+        _hint_org(org)
     if json_output:
         if not follow:
             print_json(_views(records))
@@ -130,6 +132,14 @@ def tail(
         _follow(org, seen, interval, json_output)
     except KeyboardInterrupt:
         return
+
+
+def _hint_org(org: str) -> None:
+    """Nothing found for ``org``: when it has no audit chain, name the orgs that have one (a typo)."""
+    from audit import store
+    from core.cliutil import hint_unknown_org
+
+    hint_unknown_org(org, _run(store.list_orgs), "audit records")
 
 
 def _follow(org: str | None, seen: dict[str, int], interval: float, json_output: bool) -> None:
@@ -195,6 +205,8 @@ def find(
             limit=limit,
         )
     )
+    if not records and org is not None:
+        _hint_org(org)
     if json_output:
         print_json(_views(records))
         return
@@ -390,9 +402,13 @@ def export(
     from audit.export import export_records
 
     since_ts, until_ts = _when(since, "--since"), _when(until, "--until")
+    check_output_file(output)  # before any work: a missing directory is named, nothing is written
     if org is not None:
         _run(lambda: _require_chain(org))  # before the file is made: a typo'd org writes nothing
-    handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    except OSError as err:
+        fail("INVALID_ARGUMENT", f"--output {output}: cannot write: {err.strerror or err}")
     try:
         with _progress("exporting", output is not None) as advance:
             summary = _run(

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
@@ -107,6 +108,44 @@ def fail(code: str, message: str, exit_code: int = EXIT_USAGE) -> NoReturn:
         print_json({"error": {"code": code, "message": message}})
     err_console.print(f"[bold red]error[/] [{code}] {escape(message)}", soft_wrap=True)
     raise SystemExit(exit_code) from None
+
+
+def require_store() -> None:
+    """For a command that only reads: with no database here, NOT_FOUND (exit 2) naming the data
+    home, and nothing is created (the same refusal the ``switchboard`` entry point gives read verbs)."""
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if settings.store_exists():
+        return
+    fail(
+        "NOT_FOUND",
+        f"no Switchboard data in {settings.location()}: nothing to read, nothing created.\n"
+        "  `make demo` prints the directory it used: run `export SWITCHBOARD_HOME=<that directory>` first,\n"
+        "  or create data here (`switchboard kb create`, `switchboard registry ...`).",
+    )
+
+
+def check_output_file(path: Path | None, option: str = "--output") -> None:
+    """Before a command does any work: ``path`` can be written as a file (its directory exists and
+    it is no directory itself); otherwise one INVALID_ARGUMENT line, exit 2, nothing written."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail("INVALID_ARGUMENT", f"{option} {path} is a directory: name a file in it; nothing was written")
+    folder = path.parent
+    if not folder.is_dir():
+        why = "is not a directory" if folder.exists() else "does not exist"
+        message = f"{option} {path}: the directory {folder} {why} (create it first); nothing was written"
+        fail("INVALID_ARGUMENT", message)
+
+
+def write_output(path: Path, text: str, option: str = "--output") -> None:
+    """Write ``text`` to ``path`` (UTF-8); an OS error (permissions, a full disk) is one INVALID_ARGUMENT line."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        fail("INVALID_ARGUMENT", f"{option} {path}: cannot write: {err.strerror or err}")
 
 
 def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:

@@ -212,8 +212,10 @@ def diff(
 @app.command()
 def servers(json_output: bool = JSON_OPTION) -> None:
     """Every registered server and its newest version."""
+    from core.cliutil import require_store
     from registry.queries import all_servers
 
+    require_store()  # only reads: an empty home gets no database
     result = run(all_servers)
     if json_output:
         print_json(result)

@@ -33,18 +33,16 @@ def export(
       switchboard registry export orders@1.1.0 --out server.json
       switchboard registry export crm@2.1.0 --namespace com.example --remote-url https://crm.example/mcp
     """
+    from core.cliutil import check_output_file, write_output
     from registry.serverjson import export_server_json
 
+    check_output_file(out, "--out")  # before any work: a missing directory is named, nothing is written
     document = run(lambda: export_server_json(ref, ns=ns, remote_url=remote_url))
     text = to_json(document) + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        console.print(f"[red]error[/] cannot write {safe(out)}: {safe(exc.strerror or exc)}")
-        raise typer.Exit(1) from None
+    write_output(out, text, "--out")
     pins = document["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]
     console.print(
         f"[green]✓[/] wrote {safe(out)}: {safe(document['name'])} {safe(document['version'])}, "

@@ -50,6 +50,31 @@ async def _hint_org(org: str) -> None:
     hint_unknown_org(org, await known_orgs(), "memories")
 
 
+async def _unknown_customer(org: str, customer: str | None) -> str | None:
+    """After an empty list or search: a note when the org is known but nothing at all is stored
+    about ``customer`` there (no memories, statements or erasures: often a typo'd --customer)."""
+    from servers.memory_server.presence import presence
+
+    if customer is None:
+        return None
+    org_known, customer_known = await presence(org, customer)
+    if not org_known or customer_known:
+        return None  # an unknown org is named by _hint_org
+    return (
+        f"nothing stored about customer {customer!r} in org {org!r} (no memories, statements or "
+        "erasures): check --customer"
+    )
+
+
+def _note(line: str | None) -> None:
+    if line:
+        from rich.markup import escape
+
+        from core.cliutil import err_console
+
+        err_console.print(f"[yellow]{escape(line)}[/]", soft_wrap=True)
+
+
 async def _known(org: str, customer: str, allow_missing: bool, done: str) -> None:
     """NOT_FOUND for an org the memory store does not know, and for an unknown customer unless
     ``allow_missing`` (an earlier erase counts as known)."""
@@ -151,13 +176,18 @@ def list_cmd(
             include_superseded=include_superseded,
             order="oldest" if oldest else "newest",
         )
+        unknown = None
         if not page.items:
             await _hint_org(org)
-        return page
+            unknown = None if cursor else await _unknown_customer(org, customer)
+        return page, unknown
 
-    page = _run(_go)
+    page, unknown = _run(_go)
+    _note(unknown)
     if json_output:
         print_json({"items": [_out(d) for d in page.items], "next_cursor": page.next_cursor})
+        return
+    if unknown:
         return
     title = f"Memories of {customer or 'agent ' + str(agent)} ({org})"
     console.print(table(title, ["id", "observed", "status", "subject", "text"], [_row(d) for d in page.items]))
@@ -220,11 +250,14 @@ def search_cmd(
         from servers.memory_server.reads import question_window
 
         hits = await get_service().search(_scope(org, customer, agent), query, opts)
+        unknown = None
         if not hits:
             await _hint_org(org)
-        return hits, question_window(query, opts)
+            unknown = await _unknown_customer(org, customer)
+        return hits, question_window(query, opts), unknown
 
-    hits, window = _run(_go)
+    hits, window, unknown = _run(_go)
+    _note(unknown)
     shown = window.as_json() if window else None
     if json_output:
         results = [{**_out(h.doc), "score": h.score} for h in hits]
@@ -381,6 +414,9 @@ def export_cmd(
     An org or customer the memory store does not know is NOT_FOUND (an empty report for a typo
     would read as "we hold nothing"), unless --allow-missing.
     """
+    from core.cliutil import check_output_file, write_output
+
+    check_output_file(output)
 
     async def _go() -> dict[str, Any]:
         from servers.memory_server.export import export_customer
@@ -392,7 +428,7 @@ def export_cmd(
     data = _run(_go)
     text = to_json(data)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, text + "\n")
         if json_output:
             print_json(
                 {"output": str(output), "memories": len(data["memories"]), "statements": len(data["statements"])}
@@ -421,6 +457,9 @@ def import_cmd(
 
     A rerun skips records already done (state in FILE.import-state.jsonl) and returns the same mapping.
     """
+    from core.cliutil import check_output_file, write_output
+
+    check_output_file(mapping, "--mapping")
 
     async def _go() -> Any:
         import getpass
@@ -470,7 +509,7 @@ def import_cmd(
         "vectors_computed": embedded,
     }
     if mapping is not None:
-        mapping.write_text(to_json(report.mapping) + "\n", encoding="utf-8")
+        write_output(mapping, to_json(report.mapping) + "\n", "--mapping")
     if json_output:
         print_json({**summary, "mapping": report.mapping})
         return
@@ -485,12 +524,18 @@ def status_cmd(
     json_output: bool = JsonOpt,
 ) -> None:
     """Memories, customers and vectors done/pending (pending is 0 when vectors are switched off)."""
+    from core.cliutil import require_store
+
+    require_store()  # only reads: an empty home gets no database
 
     async def _go() -> Any:
         from servers.memory_server.service import get_service
         from servers.memory_server.status import database_status
 
-        return await database_status(get_service(), org)
+        status = await database_status(get_service(), org)
+        if org is not None and not status["memories"]:
+            await _hint_org(org)
+        return status
 
     status = _run(_go)
     if json_output:

@@ -195,3 +195,23 @@ def test_error_lines_quote_user_input_that_looks_like_markup(tmp_path):
     assert key.exit_code == 2 and _flat("[red]key.pem: no such file") in _flat(key.stderr)
     witness = cli("verify", "--witness", str(tmp_path / "[bold]w"))
     assert witness.exit_code == 2 and _flat("[bold]w: no such directory") in _flat(witness.stderr)
+
+
+def test_export_into_a_missing_directory_is_a_clean_error_and_writes_nothing(tmp_path):
+    """A newcomer walk: `audit export -o /missing/dir/x.jsonl` ended in a FileNotFoundError traceback."""
+    seed(1)
+    target = tmp_path / "missing" / "x.jsonl"
+    result = cli("export", "--org", "acme", "-o", str(target))
+    assert result.exit_code == 2 and "[INVALID_ARGUMENT]" in result.stderr
+    assert _flat(str(tmp_path / "missing")) in _flat(result.stderr) and not target.parent.exists()
+    folder = cli("export", "-o", str(tmp_path), "--json")
+    assert folder.exit_code == 2 and json.loads(folder.stdout)["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_tail_and_find_of_a_typod_org_name_the_orgs_that_exist():
+    seed(2)
+    for command in (("tail",), ("find", "--text", "ORD")):
+        typo = cli(*command, "--org", "acme-typo")
+        assert typo.exit_code == 0 and "orgs that have some: acme" in " ".join(typo.stderr.split()), typo.output
+        right = cli(*command, "--org", "acme")
+        assert "orgs that have some" not in right.stderr

@@ -38,7 +38,7 @@ def _cli(*args: str) -> tuple[int, str]:
     from switchboard_cli import build_app
 
     result = CliRunner().invoke(build_app(), ["memory", *args])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout  # notes (an unknown customer) go to stderr
 
 
 def test_cli_list_search_show_export(database_url: str, tmp_path: Path) -> None:
