@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from core.cliutil import console, hint_unknown_org, print_json, run, table
@@ -141,15 +142,17 @@ def list_orders(org: str, customer: str | None, status: str | None, limit: int, 
             f"no orders in org {org}" + (f" for customer {customer}" if customer else "") + f" ({backend_label()})"
         )
         return
+    # data, not markup: "[erased]" and "[NEW] 이어폰" are shown as they are
+
     rows = [
         (
-            o["order_id"],
-            o["customer_ref"],
-            o["customer_name_masked"],
+            escape(o["order_id"]),
+            escape(o["customer_ref"]),
+            escape(o["customer_name_masked"]),
             o["status_label"],
             (o["ordered_at"] or "")[:16].replace("T", " "),
             f"{o['total_krw']:,}",
-            f"{o['first_item']} 외 {o['items'] - 1}건" if o["items"] > 1 else (o["first_item"] or ""),
+            escape(f"{o['first_item']} 외 {o['items'] - 1}건" if o["items"] > 1 else (o["first_item"] or "")),
         )
         for o in orders
     ]
@@ -185,7 +188,7 @@ def _summary(order: Any) -> Table:
         ("order", order.order_id),
         ("status", f"{order.status_label} ({order.status})"),
         ("ordered at", order.ordered_at),
-        ("customer", order.customer_name_masked),
+        ("customer", escape(order.customer_name_masked)),
         ("total", f"{order.amounts.total_krw:,} KRW"),
     ]
     if order.payment:

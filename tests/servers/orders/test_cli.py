@@ -288,6 +288,8 @@ def test_an_erased_customer_is_not_written_back_by_an_import(database_url: str, 
             await dispose_engines()
 
     asyncio.run(_erase())
+    listed = invoke("list", "--org", DEMO, "--customer", "C-1001")  # a walk: Rich read "[erased]" as markup
+    assert listed.exit_code == 0 and "[erased]" in listed.output, listed.output
     comeback = row(order_id="900010", customer_ref="C-1001", customer_name="김민수", phone="010-1234-5678")
     path = write_csv(tmp_path / "nightly.csv", [row(), comeback])
     before = counts()
