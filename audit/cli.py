@@ -121,6 +121,8 @@ def tail(
             return
         for view in _views(records):
             _json_line(view)
+    elif not records:
+        console.print(f"no audit records{f' for org {escape(repr(org))}' if org else ' yet'}")
     else:
         console.print(_table("audit log", records))
     if not follow:

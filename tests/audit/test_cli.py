@@ -213,5 +213,6 @@ def test_tail_and_find_of_a_typod_org_name_the_orgs_that_exist():
     for command in (("tail",), ("find", "--text", "ORD")):
         typo = cli(*command, "--org", "acme-typo")
         assert typo.exit_code == 0 and "orgs that have some: acme" in " ".join(typo.stderr.split()), typo.output
+        assert "tool / event" not in typo.stdout and "no " in typo.stdout  # no empty table
         right = cli(*command, "--org", "acme")
         assert "orgs that have some" not in right.stderr
