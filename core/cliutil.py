@@ -160,10 +160,27 @@ def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A Rich table with the house style."""
+    """A Rich table with the house style.
+
+    Cells are data: "[erased]", "[VIP] 고객", "[RRN]" are shown as they are, never read as Rich
+    markup (which drops an unknown "[tag]" silently). A cell that closes a tag ("[green]✓[/]") is
+    the command's own markup and is kept, and so is one the caller escaped already.
+    """
     out = Table(title=title, title_justify="left", header_style="bold cyan")
     for column in columns:
         out.add_column(column)
     for row in rows:
-        out.add_row(*["" if v is None else str(v) for v in row])
+        out.add_row(*[_cell(v) for v in row])
     return out
+
+
+def _cell(value: Any) -> Any:
+    from rich.markup import escape
+    from rich.text import Text
+
+    if value is None:
+        return ""
+    if isinstance(value, Text):
+        return value
+    text = str(value)
+    return text if "[/" in text or "\\[" in text else escape(text)  # markup, or escaped by the caller
