@@ -10,6 +10,7 @@ and the result of verifying the audit chain.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -35,8 +36,32 @@ DEMO_MEMORIES = [
     "고객은 오후 2시 이후 통화를 선호함",
     "지난 상담에서 무선 블루투스 이어폰 색상 교환을 문의함",
 ]
-# What a Switchboard data directory may hold; --reset refuses to delete anything else.
-_HOME_ENTRIES = ("switchboard.db", "chroma", "audit", "keys", "kb", "memory", "logs", "tmp", "models")
+# Everything Switchboard itself writes in a data directory (its home), by name; --reset deletes a
+# home holding these only and refuses anything else. tests/host/test_demo_reset.py finds every name
+# the code joins to the home and fails on one missing here.
+HOME_ENTRIES = frozenset(
+    {
+        "switchboard.db",  # the SQLite database (core/settings.py), with the sidecars below
+        "chroma",  # embedded vector store (servers/retrieval/chroma.py)
+        "kb-index",  # KB version indexes and dense matrices (servers/kb_server/indexes.py, densefile.py)
+        "kb-embed.lock",  # one embedder at a time (servers/kb_server/vectors.py)
+        "kb-embed-remote.lock",  # the same with a Chroma server
+        "keys",  # audit HMAC, signing and data-subject keys (audit/keys.py, audit/subjects.py)
+        "audit-checkpoints",  # signed audit checkpoints (audit/checkpoints.py)
+        "logs",  # spawned servers' stderr (host/connections.py, host/evals/stack.py)
+        "console.key",  # the console's session-signing key: `switchboard host` (host/console/security.py)
+        "evals",  # `switchboard eval run` reports (host/evals/report.py)
+        "cluster",  # `switchboard host --cluster`: HAProxy config and socket (host/cluster.py)
+    }
+)
+# SQLite's and Switchboard's files beside the database: WAL, shared memory, rollback journal, the
+# migration lock (core/migrate.py) and the audit journal (audit/journal.py)
+_DATABASE_SIDECAR = re.compile(r"switchboard\.db(?:-wal|-shm|-journal|\.migrate\.lock|\.audit-journal)")
+
+
+def switchboard_made(name: str) -> bool:
+    """True when ``name``, an entry of a home, is one Switchboard itself creates there."""
+    return name in HOME_ENTRIES or _DATABASE_SIDECAR.fullmatch(name) is not None
 
 
 @dataclass
@@ -74,7 +99,7 @@ def reset_home() -> Path:
         raise invalid("--reset works with the default SQLite store only: unset SWITCHBOARD_DATABASE_URL")
     home = settings.home
     if home.exists():
-        strangers = [p.name for p in home.iterdir() if not p.name.startswith(_HOME_ENTRIES)]
+        strangers = [p.name for p in home.iterdir() if not switchboard_made(p.name)]
         if strangers:
             raise invalid(
                 f"{home} holds files Switchboard did not create ({', '.join(sorted(strangers)[:5])}); "
