@@ -13,6 +13,7 @@ the pack's order whatever order they finish in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -160,9 +161,10 @@ async def run_eval(
 ) -> dict[str, Any]:
     """Run the pack ``opts.trials`` times; the report is JSON-ready.
 
-    The bundled servers are started for the run and stopped after it, unless the caller passes a
-    started :class:`SharedServers` (several runs in a row, e.g. a pack under two providers, then
-    share one stack: each server's start-up and first embedding of the demo KB are paid once).
+    The bundled servers are started for the run and stopped after it, their service token revoked
+    (also when the run fails or is interrupted), unless the caller passes a started
+    :class:`SharedServers` (several runs in a row, e.g. a pack under two providers, then share one
+    stack, and close it: each server's start-up and first embedding of the demo KB are paid once).
     """
     from host.evals.tenant import load_source
 
@@ -171,38 +173,36 @@ async def run_eval(
     if opts.simulator == "model":
         check_simulator_key(opts.simulator_provider or "anthropic")
     started_at = datetime.now(UTC)
-    owned = servers is None
-    if servers is None:
-        servers = await SharedServers().start()
-    runtime = EvalRuntime(provider_override=opts.provider, connector=servers.connector)
-    if opts.provider_factory is not None:
-        runtime.provider_factory = opts.provider_factory
-    jobs = [(trial, scenario) for trial in range(1, opts.trials + 1) for scenario in scenarios]
-    slots: list[dict[str, Any] | None] = [None] * len(jobs)
+    async with contextlib.AsyncExitStack() as cleanup:
+        if servers is None:  # started here: stopped here, and its token revoked, however the run ends
+            servers = await SharedServers().start()
+            cleanup.push_async_callback(servers.close)
+        runtime = EvalRuntime(provider_override=opts.provider, connector=servers.connector)
+        cleanup.push_async_callback(runtime.close)
+        if opts.provider_factory is not None:
+            runtime.provider_factory = opts.provider_factory
+        jobs = [(trial, scenario) for trial in range(1, opts.trials + 1) for scenario in scenarios]
+        slots: list[dict[str, Any] | None] = [None] * len(jobs)
+        shared = servers
 
-    async def run_one(index: int) -> None:
-        trial, scenario = jobs[index]
-        try:
-            result = await asyncio.wait_for(
-                run_scenario(scenario, trial, source=source, runtime=runtime, servers=servers, opts=opts),
-                SCENARIO_TIMEOUT_S,
-            )
-        except TimeoutError:
-            result = blank_result(scenario, trial, None)
-            result["error"] = f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s"
-            result["passed"] = False
-        slots[index] = result
-        if on_result is not None:
-            on_result(result)
+        async def run_one(index: int) -> None:
+            trial, scenario = jobs[index]
+            try:
+                result = await asyncio.wait_for(
+                    run_scenario(scenario, trial, source=source, runtime=runtime, servers=shared, opts=opts),
+                    SCENARIO_TIMEOUT_S,
+                )
+            except TimeoutError:
+                result = blank_result(scenario, trial, None)
+                result["error"] = f"the scenario did not finish within {SCENARIO_TIMEOUT_S:.0f} s"
+                result["passed"] = False
+            slots[index] = result
+            if on_result is not None:
+                on_result(result)
 
-    try:
         await run_jobs(len(jobs), run_one, parallel=opts.parallel, alone=[kills_a_server(s) for _, s in jobs])
         results = [r for r in slots if r is not None]
         provider_name = runtime.resolved_provider or opts.provider or source.model.split(":")[0]
-    finally:
-        await runtime.close()
-        if owned:
-            servers.stop()
     return {
         "run_id": f"ev_{uuid.uuid4().hex[:16]}",
         "pack": pack.name,

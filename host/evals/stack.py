@@ -5,6 +5,10 @@ Spawning three servers per scenario would cost seconds each; instead the run sta
 the host a trusted service token, so every scenario's fresh tenant (org) travels in the request
 ``_meta`` exactly as it does for the host's stdio children. The host still verifies each
 server's handshake and live tool hashes against the pins of the agent version under test.
+
+The token lives as long as the stack: :meth:`SharedServers.close` stops the servers and revokes
+it, and ``run_eval`` closes the stack it started however the run ends (finished, failed, Ctrl-C).
+A trusted token may name any org and customer, so none is left active behind a run.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class SharedServers:
     names: tuple[str, ...] = ("orders", "kb", "memory")
     urls: dict[str, str] = field(default_factory=dict)
     token: str = ""
+    token_id: str = ""
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _env: dict[str, str] = field(default_factory=dict)
     _exe: str = ""
@@ -65,7 +70,8 @@ class SharedServers:
     async def start(self) -> SharedServers:
         from servers.kit.tokens import create_token
 
-        self.token, _ = await create_token(None, label="switchboard eval run", trusted=True)
+        self.token, info = await create_token(None, label="switchboard eval run", trusted=True)
+        self.token_id = info.id
         settings = get_settings()
         logs = settings.ensure_home() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -86,7 +92,7 @@ class SharedServers:
         try:
             await asyncio.gather(*(self._spawn(name) for name in self.names))
         except BaseException:
-            self.stop()
+            await self.close()
             raise
         return self
 
@@ -132,6 +138,18 @@ class SharedServers:
         return proc is not None and proc.poll() is None
 
     def stop(self) -> None:
+        """Stop every server (the token stays valid: :meth:`close` also revokes it)."""
         for name in list(self._procs):
             self.kill(name)
         self._procs.clear()
+
+    async def close(self) -> None:
+        """Stop every server and revoke the run's token; calling it again does nothing."""
+        self.stop()
+        token_id, self.token_id, self.token = self.token_id, "", ""
+        if token_id:
+            from core.errors import SwitchboardError
+            from servers.kit.tokens import revoke_token
+
+            with contextlib.suppress(SwitchboardError):  # revoked already, by hand
+                await revoke_token(token_id)

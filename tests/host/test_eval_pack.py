@@ -68,7 +68,7 @@ def servers(demo_agent: str):
 
     stack = asyncio.run(_closing(SharedServers().start()))
     yield stack
-    stack.stop()
+    asyncio.run(_closing(stack.close()))  # servers stopped, the stack's token revoked
 
 
 @pytest.fixture(scope="module")
