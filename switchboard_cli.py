@@ -77,7 +77,9 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 # Commands that only read: with no data store they say where they looked and create nothing.
 NESTED_GROUPS = frozenset({"agent"})  # `registry agent <verb>`
-READ_VERBS = frozenset({"list", "show", "search", "versions", "tail", "find", "verify", "export", "diff", "current"})
+READ_VERBS = frozenset(
+    {"list", "show", "search", "versions", "tail", "find", "verify", "export", "diff", "current", "status", "servers"}
+)
 
 
 def is_read_only(argv: list[str]) -> bool:
@@ -96,19 +98,9 @@ def refuse_without_store(argv: list[str]) -> None:
     """Exit 2 (NOT_FOUND) when a read-only command would find (and create) an empty store."""
     if not is_read_only(argv):
         return
-    from core.settings import get_settings
+    from core.cliutil import require_store
 
-    settings = get_settings()
-    if settings.store_exists():
-        return
-    from core.cliutil import fail
-
-    fail(
-        "NOT_FOUND",
-        f"no Switchboard data in {settings.location()}: nothing to read, nothing created.\n"
-        "  `make demo` prints the directory it used: run `export SWITCHBOARD_HOME=<that directory>` first,\n"
-        "  or create data here (`switchboard kb create`, `switchboard registry ...`).",
-    )
+    require_store()
 
 
 def main() -> None:

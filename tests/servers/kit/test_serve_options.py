@@ -111,6 +111,7 @@ def test_read_only_commands_are_recognised():
     assert is_read_only(["kb", "search", "create"])
     assert is_read_only(["registry", "agent", "show", "cs-agent@1"])
     assert is_read_only(["memory", "list", "--org", "demo"])
+    assert is_read_only(["memory", "status"]) and is_read_only(["registry", "servers"])  # a walk: made a db
     assert not is_read_only(["kb", "create", "list"])
     assert not is_read_only(["kb", "list", "--help"])
     assert not is_read_only(["demo", "--reset"])
