@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from host.port import ConversationPort
-from host.providers.offline import memory_texts
+from host.providers.offline_answers import memory_texts
 from host.session import SessionState
 from host.store import masked
 from host.tooling import ExposedTool

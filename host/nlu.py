@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from core.pii import mask_text
+from host.ordernumbers import extract_order_number
 from host.replies import ReplyLabel, read_reply
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
@@ -512,99 +512,7 @@ def classify(text: str) -> Intent:
     return Intent.UNKNOWN
 
 
-# --- order numbers ---------------------------------------------------------------------------
-
-_ORDER_PATTERNS = (
-    re.compile(r"\b(ORD-?\d{3,12})\b", re.IGNORECASE),
-    re.compile(r"주문\s*(?:번호)?\s*(?:는|은|이|가|:|=)?\s*#?\s*(\d{3,12})(?!\d|-)"),
-    re.compile(r"(?<![\d-])(\d{3,12})\s*번(?!\s*째)"),
-    re.compile(r"order\s*(?:number|no\.?|num|#)?\s*(?:is\s*)?#?\s*(\d{3,12})(?!\d|-)", re.IGNORECASE),
-    re.compile(r"#(\d{3,12})(?!\d|-)"),
-)
-# an order number read out in Korean digits after its label or before 번, as ASR writes it
-# ("주문번호 팔팔사일이요", "주문번호는 팔팔 사일", "팔팔사일번"): four or more digit syllables; the
-# shortest reading that ends at a word's end wins, so "…사일이요" is 8841 and a particle
-_SPOKEN_UNIT = "[공영일이삼사오육륙칠팔구]"
-_SPOKEN_ORDER = (
-    re.compile(
-        rf"주문\s*(?:번호)?\s*(?:는|은|이|가|:)?\s*({_SPOKEN_UNIT}(?:\s?{_SPOKEN_UNIT}){{3,19}}?)"
-        r"(?=\s*(?:번(?!\s*째)|이요|이에요|입니다|이고|요|[\s.,?!]|$))"
-    ),
-    re.compile(rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}})\s*번(?!\s*째)"),
-)
-_READ_SPOKEN = str.maketrans("공영일이삼사오육륙칠팔구", "001234566789", " ")
-# an order number read as a quantity ("팔천팔백이십이번", "주문번호 팔천팔백사십일이요"): with its
-# label or 번 only, a thousand or more, the shortest reading that ends at a word's end
-_SINO_RUN = "[일이삼사오육륙칠팔구십백천만]"
-_SINO_ORDER = (
-    re.compile(
-        rf"주문\s*(?:번호)?\s*(?:는|은|이|가|:)?\s*({_SINO_RUN}{{3,16}}?)"
-        r"(?=\s*(?:번(?!\s*째)|이요|이에요|입니다|이고|요|[\s.,?!]|$))"
-    ),
-    re.compile(rf"(?<![가-힣])({_SINO_RUN}{{3,16}})\s*번(?!\s*째)"),
-)
-_SINO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "륙": 6, "칠": 7, "팔": 8, "구": 9}
-_SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
-
-
-def _read_sino(word: str) -> int | None:
-    """'팔천팔백이십이' → 8822; None when it is not a well-formed number (two digits in a row)."""
-    total = section = 0
-    digit: int | None = None
-    for ch in word:
-        if ch in _SINO_DIGITS:
-            if digit is not None:
-                return None
-            digit = _SINO_DIGITS[ch]
-        elif ch in _SINO_UNITS:
-            section += (digit or 1) * _SINO_UNITS[ch]
-            digit = None
-        else:  # 만
-            total += (section + (digit or 0) or 1) * 10_000
-            section, digit = 0, None
-    return total + section + (digit or 0)
-
-
-_BARE_NUMBER = re.compile(r"(?<![\d-])(\d{3,12})(?![\d-])")
-_MOBILE = re.compile(r"01[016789]\d{7,8}")  # a mobile number said without hyphens is not an order
-_ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdeliver|\bship", re.IGNORECASE)
-
-
-def extract_order_number(text: str) -> str | None:
-    """The order number in an utterance ('주문번호는 8841입니다' → '8841'), or None.
-
-    Numbers that look like phone, card or account numbers (hyphenated groups) are not taken, nor
-    any digits of personal data (a bank account said as "신한 110123456789" was read back as an order).
-    """
-    text = mask_text(text or "", style="tag")
-    for pattern in _ORDER_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return match.group(1).upper()
-    for pattern in _SPOKEN_ORDER:
-        match = pattern.search(text)
-        if match and not (number := match.group(1).translate(_READ_SPOKEN)).startswith("0"):
-            return number
-    for pattern in _SINO_ORDER:
-        for match in pattern.finditer(text):
-            word = match.group(1)
-            if any(u in word for u in "십백천만") and (value := _read_sino(word)) is not None and value >= 1000:
-                return str(value)
-    # one number, maybe repeated ("8841이요 8841", "eight eight four one i mean 8841"): in a short
-    # reply, or in a longer one that talks about an order, a refund or a delivery
-    bare = {n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)}
-    if len(bare) == 1 and (len(text) <= 40 or _ORDER_CONTEXT.search(text)):
-        return bare.pop()
-    return None
-
-
-def order_numbers(text: str) -> list[str]:
-    """Every distinct order number said plainly ("8841하고 8822 둘 다요" → ["8841", "8822"]), in order;
-    personal data and phone-like numbers are never among them."""
-    text = mask_text(text or "", style="tag")
-    found = [n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)]
-    return list(dict.fromkeys(found))
-
+# --- order numbers: host/ordernumbers.py -------------------------------------------------------
 
 _REASON_KO = re.compile(r"([가-힣A-Za-z0-9 ]{2,40}?)\s*(?:이라서|라서|해서|여서|이어서|때문에|로 인해)")
 _REASON_EN = re.compile(r"\b(?:because|since|as)\s+(.{2,120}?)(?:[.!?]|$)", re.IGNORECASE)

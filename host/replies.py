@@ -52,12 +52,12 @@ import itertools
 import logging
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from core.pii import mask_text
+from host.replysigns import normalise, plain, signs
 
 log = logging.getLogger("switchboard.host.replies")
 
@@ -136,90 +136,7 @@ def _numbers(text: str) -> tuple[list[str], bool]:
     return orders, others
 
 
-# --- shared: what is not a word (signs) --------------------------------------------------------------
-
-# question marks of any script (and emoji ones) read as '?'; full-width forms as ASCII; invisible
-# characters dropped; typographic quotes and the ellipsis as their ASCII spelling
-_QUESTION_MARKS = "？‽⁇⁈⁉؟⸮¿❓❔︖﹖\u037e՞፧꘏᥅⳺⳻"
-_NORMALISE = str.maketrans(
-    {
-        **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
-        **dict.fromkeys(_QUESTION_MARKS, "?"),
-        **dict.fromkeys("\u200b\u2060\ufeff\u00ad", ""),
-        "\u3000": " ",
-        "…": "...",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-    }
-)
-_PLAIN_PUNCT = frozenset(".,!?~'\"-")
-# what may follow an emoji and belongs to it: variation selectors, skin tones, keycap, tag characters
-_EMOJI_MODIFIER = re.compile(r"[\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\u20e3\U000e0020-\U000e007f]")
-_JAMO_RUN = re.compile(r"[\u3131-\u318e\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]+")
-_NEG_JAMO = re.compile(r"ㄴ+|ㅅㄹ|ㅇㄴ")  # no no, 싫어, 아니
-_YES_JAMO = re.compile(r"ㅇㅇ+|(?:ㅇㅋ)+")  # 응응, 오케이
-_NEG_EMOJI = frozenset("🙅👎❌✖❎✗✘⛔🚫🛑✋")
-_YES_EMOJI = frozenset("👍👌🙆")
-_ZWJ_GENDER = frozenset("\u2640\u2642")  # ♀ ♂
-
-
-def _plain(char: str) -> bool:
-    return (char.isascii() and char.isalnum()) or "\uac00" <= char <= "\ud7a3" or char.isspace() or char in _PLAIN_PUNCT
-
-
-def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFC", text.translate(_NORMALISE)).strip()
-
-
-def _signs(text: str) -> tuple[str, set[str]]:
-    """``text`` without its signs (each replaced by a space), and the cues the signs carry.
-
-    A sign is anything but a Hangul syllable, a Latin letter, a digit, a space or . , ! ? ~ ' " -: a run
-    of jamo ('ㄴㄴ', 'ㅠㅠ'), one emoji with its modifiers and ZWJ parts ('🙅‍♂️', '👍🏻'), or one other
-    character. Negation signs are a ``negation``, plain agreement signs an ``affirm``, all others a
-    ``sign`` (which keeps the reply from being a yes); a ZWJ sequence is read by each emoji it joins
-    (a gender sign aside), so it is an agreement sign only when every part is one.
-    """
-    rest: list[str] = []
-    cues: set[str] = set()
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if _plain(char):
-            rest.append(char)
-            index += 1
-            continue
-        if jamo := _JAMO_RUN.match(text, index):
-            unit = jamo.group()
-            index = jamo.end()
-            if _NEG_JAMO.fullmatch(unit):
-                cues.add("negation")
-            elif _YES_JAMO.fullmatch(unit):
-                cues.add("affirm")
-            else:
-                cues.add("sign")
-        else:
-            parts = [char]
-            index += 1
-            while index < len(text):
-                if _EMOJI_MODIFIER.match(text[index]):
-                    index += 1
-                elif text[index] == "\u200d" and index + 1 < len(text):
-                    if text[index + 1] not in _ZWJ_GENDER:  # '🙅' + ZWJ + '♂' is 🙅; '👍' + ZWJ + '👎' is both
-                        parts.append(text[index + 1])
-                    index += 2
-                else:
-                    break
-            if any(part in _NEG_EMOJI for part in parts):
-                cues.add("negation")
-            elif all(part in _YES_EMOJI for part in parts):
-                cues.add("affirm")
-            else:
-                cues.add("sign")
-        rest.append(" ")
-    return re.sub(r"\s+", " ", "".join(rest)).strip(), cues
+# --- shared: what is not a word (signs): host/replysigns.py -------------------------------------
 
 
 # --- Korean -----------------------------------------------------------------------------------------
@@ -299,8 +216,8 @@ def _read_korean(text: str, expected: str | None, signs: set[str], read_only: bo
         if tag == "SN":
             continue  # numbers are judged below
         if tag.startswith(("S", "W_")) and tag not in ("SL", "SH"):
-            if not all(_plain(char) for char in form):
-                cues.add("sign")  # punctuation; :func:`_signs` took every sign out already
+            if not all(plain(char) for char in form):
+                cues.add("sign")  # punctuation; :func:`host.replysigns.signs` took every sign out already
             continue
         if tag == "EF":
             if form in _KO_QUESTION_EF:
@@ -591,12 +508,12 @@ def read_reply(text: str, *, expected: str | None = None, read_only: bool = Fals
     """
     # personal data is no answer: its digits are never an order number to correct to ('900101-1234567'
     # said at a lookup prompt was read as "correct 1234567" and looked up; a walk)
-    text = mask_text(_normalise(text or ""), style="tag")
+    text = mask_text(normalise(text or ""), style="tag")
     if not text:
         return Reading(ReplyLabel.UNCLEAR, cues=("empty",))
-    rest, signs = _signs(text)
+    rest, seen = signs(text)
     if _ELLIPSIS.search(text):
-        signs.add("trail")  # '네...': trailing off, reluctant; never a clear yes
+        seen.add("trail")  # '네...': trailing off, reluctant; never a clear yes
     if _HANGUL.search(rest):
-        return _read_korean(rest, expected, signs, read_only)
-    return _read_english(rest, expected, signs, read_only)
+        return _read_korean(rest, expected, seen, read_only)
+    return _read_english(rest, expected, seen, read_only)

@@ -13,15 +13,23 @@ import json
 import re
 from typing import Any
 
-from core.clock import korea_date
 from host import nlu
 from host.answer import answer_from, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
+from host.ordernumbers import order_numbers
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
-from host.providers.offline_texts import FIELD_LABELS, STATUS_KO, TEXT, handed_over, offer_in, say
+from host.providers.offline_answers import (
+    ORDER_ARG_NAMES,
+    RECORD_CAPABILITIES,
+    cite,
+    memory_texts,
+    order_of,
+    record_answer,
+)
+from host.providers.offline_texts import TEXT, handed_over, offer_in, say
 from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -33,8 +41,6 @@ _CAPABILITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "kb_search": (("kb",), ("search_kb", "search", "kb_search", "search_knowledge_base")),
     "memory_recall": (("memory",), ("search_memories", "recall", "get_memories", "list_memories", "search")),
 }
-_RECORD_CAPABILITIES = ("refund_status", "refund_request", "shipping", "order_lookup")
-_ORDER_ARG_NAMES = ("order_id", "order_number", "order_no", "orderId", "order")
 _QUERY_ARG_NAMES = ("query", "q", "question", "text")
 _FOLLOW_UP_KB = {
     "refund_status": {"ko": "환불 처리 기간", "en": "refund processing time"},
@@ -76,7 +82,7 @@ def _pattern_ok(schema: dict[str, Any], value: str) -> bool:
 def order_arguments(spec: ToolSpec, order_number: str) -> dict[str, Any]:
     """Arguments naming the order, shaped to the pinned schema (prefix, integer, pattern)."""
     props = spec.input_schema.get("properties", {}) or {}
-    name = next((n for n in _ORDER_ARG_NAMES if n in props), None)
+    name = next((n for n in ORDER_ARG_NAMES if n in props), None)
     if name is None:
         required = spec.input_schema.get("required") or list(props)
         name = required[0] if required else "order_id"
@@ -100,72 +106,6 @@ def query_arguments(spec: ToolSpec, query: str) -> dict[str, Any]:
     if isinstance(limit, int) and len(query) > limit:  # a long utterance is searched by its start, not refused
         query = query[:limit].rsplit(" ", 1)[0] or query[:limit]
     return {name: query}
-
-
-# --- answer composition ---------------------------------------------------------------------
-
-
-def _status_text(value: Any, lang: str) -> str:
-    text = str(value)
-    if lang == "ko":
-        return STATUS_KO.get(text.lower(), text)
-    return text.replace("_", " ")
-
-
-def _money(value: Any, currency: str | None, lang: str) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if lang == "ko" and (currency in (None, "KRW", "krw")):
-            return f"{int(value):,}원"
-        return f"{value:,} {currency or ''}".strip()
-    return str(value)
-
-
-def describe_record(data: Any, lang: str) -> str:
-    """One line describing an order / refund / shipment result."""
-    if not isinstance(data, dict):
-        return str(data)
-    record = data
-    for key in ("refund", "order", "shipment", "shipping", "result"):
-        if isinstance(data.get(key), dict):
-            record = {**{k: v for k, v in data.items() if not isinstance(v, (dict, list))}, **data[key]}
-            break
-    currency = record.get("currency") or ("KRW" if any(str(k).endswith("_krw") for k in record) else None)
-    parts: list[str] = []
-    for key, (ko, en) in FIELD_LABELS.items():
-        if key not in record or record[key] in (None, ""):
-            continue
-        value = record[key]
-        if lang == "ko" and isinstance(record.get(f"{key}_label"), str):
-            shown = record[f"{key}_label"]
-        elif key.endswith(("status", "state")):
-            shown = _status_text(value, lang)
-        elif "amount" in key or key.startswith("total"):
-            shown = _money(value, currency, lang)
-        else:
-            shown = korea_date(value) if key.endswith(("_at", "_date")) else str(value)  # a day in Korea time
-        parts.append(f"{ko} {shown}" if lang == "ko" else f"{en}: {shown}")
-    return ", ".join(parts)
-
-
-def _items_summary(data: Any, lang: str) -> str:
-    """'무선 블루투스 이어폰 외 1건' from an order's items."""
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
-        return ""
-    first = str(items[0].get("name") or items[0].get("sku") or "")
-    if not first:
-        return ""
-    more = len(items) - 1
-    if lang == "ko":
-        return f"{first} 외 {more}건" if more else first
-    return f"{first} and {more} more" if more else first
-
-
-def cite(citation: dict[str, Any], lang: str) -> str:
-    title = citation.get("title") or citation.get("doc_id") or "KB"
-    version = citation.get("version") or citation.get("kb_version")
-    label = f"{title} v{version}" if version is not None else str(title)
-    return f"[{say('source', lang)}: {label}]"
 
 
 # --- the planner ----------------------------------------------------------------------------
@@ -284,7 +224,7 @@ class OfflinePlanner:
             state["order"] = order
         if not order:
             state["awaiting"] = intent.value
-            several = nlu.order_numbers(text)
+            several = order_numbers(text)
             if len(several) > 1:  # "8841하고 8822 둘 다 환불해 주세요": one at a time, the customer picks
                 orders = ", ".join(several[:5])
                 return ModelReply(text=say("one_order", lang).format(orders=orders), state=state)
@@ -357,7 +297,7 @@ class OfflinePlanner:
         last = results[-1]
         made = by_capability.get("refund_request")
         if made is not None and not made.is_error and _status_of(made) not in ("declined", "pending_approval"):
-            state["refunded"] = [*state.get("refunded", []), _order_of(calls.get(made.call_id))]
+            state["refunded"] = [*state.get("refunded", []), order_of(calls.get(made.call_id))]
         if specs.get(last.name) is offline_verify.find_check(request.tools) is not None:
             return offline_verify.after_check(self, request, last, lang, state)
         last_cap = capability_of(specs.get(last.name))
@@ -369,7 +309,7 @@ class OfflinePlanner:
         if specs.get(last.name) is not None and specs[last.name].host_builtin:
             return ModelReply(text=say("escalate", lang), state=state)
         if last.is_error:
-            if last_cap == "kb_search" and (record := _record_answer(by_capability, calls, lang)):
+            if last_cap == "kb_search" and (record := record_answer(by_capability, calls, lang)):
                 return ModelReply(text=record, state=state)  # the order answer stands without a policy quote
             code = _error_code(last) or ""
             key = {
@@ -394,7 +334,7 @@ class OfflinePlanner:
             return ModelReply(text=say("memory", lang) + " / ".join(facts[:5]), state=state)
         answer_parts: list[str] = []
         used: list[dict[str, Any]] = []
-        record = _record_answer(by_capability, calls, lang)
+        record = record_answer(by_capability, calls, lang)
         if record:
             answer_parts.append(record)
         if "kb_search" in by_capability:
@@ -431,9 +371,9 @@ class OfflinePlanner:
             return None
         if find_tool(request.tools, "refund_request") is None:
             return None
-        order = _order_of(calls.get(checked.call_id))
+        order = order_of(calls.get(checked.call_id))
         state.setdefault("refund_checked", {})[order] = ""  # refundable: not checked again when it is asked for
-        record = _record_answer(by_capability, calls, lang)
+        record = record_answer(by_capability, calls, lang)
         return ModelReply(text=f"{record} {say('offer_refund', lang)}".strip(), state=state)
 
     def _follow_up(
@@ -448,21 +388,21 @@ class OfflinePlanner:
         checked = by_capability.get("refund_status")
         wanted_refund = state.get("intent") == Intent.REFUND_REQUEST.value and "refund_request" not in by_capability
         if wanted_refund and checked is not None and not checked.is_error:
-            order = _order_of(calls.get(checked.call_id))
+            order = order_of(calls.get(checked.call_id))
             blocked = _not_refundable(checked)
             state.setdefault("refund_checked", {})[order] = blocked
             if blocked:
                 state.pop("reason", None)
                 if blocked == "refund_exists":  # already under way: where it stands is the answer
                     return ModelReply(
-                        text=_record_answer(by_capability, calls, lang) or say("conflict", lang), state=state
+                        text=record_answer(by_capability, calls, lang) or say("conflict", lang), state=state
                     )
                 key = f"blocked_{blocked}" if f"blocked_{blocked}" in TEXT else "conflict"
                 return ModelReply(text=say(key, lang), state=state)
             return self._refund_request(request, order, state.pop("reason", None), lang, state)
         lookup = by_capability.get("order_lookup")
         if lookup is not None and not lookup.is_error:
-            order = _order_of(calls.get(lookup.call_id))
+            order = order_of(calls.get(lookup.call_id))
             verified = state.setdefault("verified", [])
             if order and order not in verified:
                 verified.append(order)
@@ -472,7 +412,7 @@ class OfflinePlanner:
             specific = find_tool(request.tools, wanted) if wanted in ("refund_status", "shipping") else None
             if specific is not None and wanted not in by_capability and order:
                 return self._call(request, specific, order_arguments(specific, order), state)
-        record_cap = next((c for c in _RECORD_CAPABILITIES if c in by_capability), None)
+        record_cap = next((c for c in RECORD_CAPABILITIES if c in by_capability), None)
         kb = find_tool(request.tools, "kb_search")
         intent = state.get("intent") if state.get("intent") in _FOLLOW_UP_KB else record_cap
         if record_cap and "kb_search" not in by_capability and kb is not None and intent in _FOLLOW_UP_KB:
@@ -552,62 +492,3 @@ def _query_of(call: ToolCallRequest | None) -> str:
     if call is None or not call.arguments:
         return ""
     return next((str(call.arguments[n]) for n in _QUERY_ARG_NAMES if n in call.arguments), "")
-
-
-def _order_of(call: ToolCallRequest | None) -> str:
-    if call is None or not call.arguments:
-        return ""
-    return next((str(call.arguments[n]) for n in _ORDER_ARG_NAMES if n in call.arguments), "")
-
-
-def _record_answer(by_capability: dict[str, ToolResult], calls: dict[str, ToolCallRequest], lang: str) -> str:
-    """The sentence about the order, refund or shipment the tools returned ('' when none)."""
-    lookup = by_capability.get("order_lookup")
-    items = _items_summary(lookup.data, lang) if lookup is not None and not lookup.is_error else ""
-    for cap in _RECORD_CAPABILITIES:
-        result = by_capability.get(cap)
-        if result is None or result.is_error:
-            continue
-        order = _order_of(calls.get(result.call_id))
-        label = f"{order}({items})" if items else order
-        data = result.data if isinstance(result.data, dict) else {}
-        if lang == "ko" and isinstance(data.get("summary_ko"), str) and data["summary_ko"].strip():
-            summary = data["summary_ko"].strip()
-            return f"주문번호 {label}: {summary}" if items else summary
-        detail = describe_record(result.data, lang)
-        if lang == "ko":
-            subject = {
-                "refund_status": f"주문번호 {label}의 환불 현황입니다",
-                "refund_request": f"주문번호 {label}의 환불 요청이 접수되었습니다",
-                "shipping": f"주문번호 {label}의 배송 현황입니다",
-                "order_lookup": f"주문번호 {label}의 주문 내역입니다",
-            }[cap]
-        else:
-            subject = {
-                "refund_status": f"Refund status for order {label}",
-                "refund_request": f"Your refund request for order {label} has been filed",
-                "shipping": f"Shipping status for order {label}",
-                "order_lookup": f"Order {label}",
-            }[cap]
-        return f"{subject}: {detail}." if detail else f"{subject}."
-    return ""
-
-
-def memory_texts(data: Any) -> list[str]:
-    items: list[Any] = []
-    if isinstance(data, dict):
-        for key in ("memories", "results", "items", "facts", "statements"):
-            if isinstance(data.get(key), list):
-                items = data[key]
-                break
-    elif isinstance(data, list):
-        items = data
-    texts = []
-    for item in items:
-        if isinstance(item, str):
-            texts.append(item)
-        elif isinstance(item, dict):
-            text = item.get("text") or item.get("memory") or item.get("content") or item.get("statement")
-            if text:
-                texts.append(str(text))
-    return texts

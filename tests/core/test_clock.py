@@ -28,7 +28,7 @@ def test_registry_tables_show_korea_time(database_url):
 
 
 def test_an_order_moment_is_told_as_its_day_in_korea():
-    from host.providers.offline import describe_record
+    from host.providers.offline_answers import describe_record
 
     assert korea_date("2026-01-21T16:00:00Z") == "2026-01-22"  # 01:00 the next day in Seoul
     assert korea_date("2026-01-22T00:30:00+09:00") == "2026-01-22"
