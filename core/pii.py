@@ -2,9 +2,11 @@
 
 Kinds detected (:class:`PiiKind`): resident/foreigner registration numbers (주민·외국인등록번호),
 mobile and landline phone numbers (domestic and +82 forms), card numbers (13-19 digits, Luhn
-checked; a 4-4-4-4 number written in groups even without), a card's CVC and (in text about a
-card) its expiry date, bank account numbers (hyphenated 10-14 digits, or a digit run next to a
-word such as 계좌/입금/account) and e-mail addresses.
+checked; a 4-4-4-4 number written in groups even without, and any number in a network's groups
+right after 카드/card/아멕스; :mod:`core.pii_cards`), a card's CVC and (in text about a card) its
+expiry date, bank account numbers (hyphenated 10-14 digits, a digit run next to a word such as
+계좌/입금/account, or after a bank's name or near 환불: :mod:`core.pii_accounts`) and e-mail
+addresses (:mod:`core.pii_email`).
 
 What the detectors read. ASCII text is read as it is. Other text is first folded, character by
 character: whatever NFKC makes ASCII is read as that ASCII (full-width ``０１０－１２３４``, circled
@@ -15,10 +17,11 @@ nothing, and decomposed Hangul (NFD jamo) is composed into syllables: the produc
 NFKC-normalises text later (search), and a value must not come out of that in the clear. Then
 runs of digits read out in Korean ("공일공 구팔칠육 오사삼이", nine or more digits; six after a
 registration-number label) are read as digits. Values may be written with spaced separators
-("010 - 9876 - 5432"), cards with any separator ("4111.1111…", "4111/…", "4111_…", mixed),
-registration numbers split by words after their label ("주민번호 앞자리 900101 뒷자리 1234567")
-and e-mail addresses written out ("hong at example dot com", "hong 골뱅이 naver 닷컴"; a bare
-"at" needs a spoken "dot" and a known top-level domain).
+("010 - 9876 - 5432"), cards with any separator ("4111.1111…", "4111/…", "4111_…", double spaces,
+mixed), registration numbers split by "ㅡ" (the dash key in Hangul mode), "~" or "_", or by words
+after their label ("주민번호 앞자리 900101 뒷자리 1234567") and e-mail addresses written out ("hong at
+example dot com", "hong 골뱅이 naver 닷컴", "kim.minsu at gmail.com"; a bare "at" needs a spoken
+"dot", or a mailbox-like name or a Korean sentence, and a known top-level domain).
 
 Spans (:class:`PiiMatch` ``start``/``end``/``text``) are always in the text as given, so masked
 output keeps everything around a value exactly as it was (a full-width sentence stays full-width);
@@ -51,7 +54,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from core.pii_cards import CARD, FIRST_DIGIT, card_size
+from core.pii_accounts import BANK_GATE_WORDS, REFUND_GATE_WORDS, bank_accounts, refund_accounts
+from core.pii_cards import CARD, FIRST_DIGIT, card_shaped_value, card_size, labelled_card
+from core.pii_email import EMAIL, PLAIN_AT, SPACED_AT, SPOKEN_EMAIL, spoken_email
 from core.pii_folding import SPOKEN_MIN, UNIT_CHARS, folding, offsets, read_spoken_digits
 
 MaskStyle = Literal["partial", "tag"]
@@ -105,47 +110,23 @@ def _read(text: str) -> tuple[str, list[tuple[int, int, list[str]]], bool]:
         need = 6 if _RRN_LABEL.search(folded) else SPOKEN_MIN  # six digits after a label
         folded, unsure = read_spoken_digits(folded, need)
     hinted = bool(units and _HINT_DIGITS.search(folded)) or _HINT_WORDS.search(folded.lower()) is not None
-    return folded, unsure, hinted
+    return folded, unsure, hinted or _plain_at(folded)
 
 
 # --- patterns (they read folded text: ASCII digits, "-" for every dash) ------------------------
-
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-@])[A-Za-z0-9._%+\-]{1,64}@"
-    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*"
-    r"\.[A-Za-z]{2,24}(?![A-Za-z\-])"  # a digit after the top-level domain is glue: "a@b.com010-…"
-)
-# An address written out: "hong.gildong at example dot com", "hong 골뱅이 naver 닷컴",
-# "hong [at] example [dot] co [dot] kr". The top-level domain must be a known one. A bare " at "
-# needs a spoken dot and no filler word ("look at the dot com bubble" is no address), so
-# "meet me at example.com" is left alone.
-_TLDS = r"(?:com|net|org|kr|co|io|ai|me|biz|info|edu|gov|dev|app|jp|cn|us|uk|de|fr|ca|au|xyz|email)(?![A-Za-z\-])|컴|넷"
-# Bounded everywhere (spaces, dots per part): each place an address may start costs the same, so
-# a long "a dot a dot …" is read in linear time.
-_AT_WORD = r"\s{0,3}(?:@|[\[({<]\s?at\s?[\])}>]|골뱅이|앳)\s{0,3}|\s{1,3}at\s{1,3}"
-_DOT_WORD = r"\s{0,3}(?:[\[({<]\s?dot\s?[\])}>]|닷|점)\s{0,3}|\s{1,3}(?-i:dot|DOT|Dot)\s{1,3}|\s{0,3}\.\s{0,3}"
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_%+\-]{0,62}[A-Za-z0-9])?"
-_SPOKEN_EMAIL = re.compile(
-    rf"(?i)(?<![A-Za-z0-9._%+\-@])(?P<local>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?P<at>{_AT_WORD})"
-    rf"(?P<domain>{_NAME}(?:(?:{_DOT_WORD}){_NAME}){{0,3}})(?:{_DOT_WORD})(?P<tld>{_TLDS})"
-)
-_DOT_SPLIT = re.compile(rf"(?i)(?:{_DOT_WORD})")
-_SPACED_AT = re.compile(r"\s@|@\s")
-_SPACED_DOT = re.compile(r"\s\.|\.\s")
-_SPOKEN_DOT = re.compile(r"(?i)[\[({<]\s?dot|(?<![a-z])(?-i:dot|DOT|Dot)(?![a-z])|닷|점")
-_FILLER_WORDS = frozenset({"the", "a", "an", "my", "your", "our", "his", "her", "their", "this", "that", "at", "dot"})
-_TLD_WORDS = {"컴": "com", "넷": "net"}
 
 # The first digit of a number: not right after another digit, nor after a mask's stars
 # ("*********6789", "010-****-5678"): the digits a mask keeps must not join the text next to them
 # into a new value when masked text is read again. A star or two is markdown ("**010-…**").
 # Patterns start with the digit and look behind it, a form the regular expression engine scans fast.
 # YYMMDD-GNNNNNN; G (1-8) encodes century, sex and citizenship. The check digit is not required:
-# numbers issued since October 2020 have none.
-_RRN = re.compile(
-    rf"{FIRST_DIGIT}[0-9](?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?[-.] ?| {{1,2}})?[1-8][0-9]{{6}}(?![0-9])"
-)
-_RRN_SHAPE = re.compile(r"\d{6}(?: ?[-.] ?| {1,2})?\d{7}")
+# numbers issued since October 2020 have none. The halves may be split by a dash ("-", or "ㅡ" as
+# the dash key types in Hangul mode: U+1173 once folded), a dot, "~", "_" or spaces; "_" not
+# inside an identifier ("log_240101_1234567.txt" is a file name).
+_RRN_SEP = r"(?: ?[-.~_\u1173] ?| {1,2})"
+_RRN = re.compile(rf"{FIRST_DIGIT}[0-9](?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]){_RRN_SEP}?[1-8][0-9]{{6}}(?![0-9])")
+_RRN_SHAPE = re.compile(rf"\d{{6}}{_RRN_SEP}?\d{{7}}")
+_IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]")
 # After a registration-number label the two halves may be apart: "주민번호 앞자리 900101 뒷자리
 # 1234567", "주민등록번호는 900101 이고 뒷번호는 1234567", "앞 6자리는 900101, 뒤 7자리는 ...".
 _RRN_LABEL = re.compile(r"주민\s*(?:등록)?\s*번호|주민\s*등록|외국인\s*등록\s*번호")
@@ -211,8 +192,10 @@ _GATE_WORDS: dict[str, frozenset[str]] = {
         frozenset({"account"}),
     ),
     **dict.fromkeys(["cvc", "cvv", "보안", "씨브이"], frozenset({"cvc", "card"})),
-    **dict.fromkeys(["카드", "card"], frozenset({"card"})),
+    **dict.fromkeys(["카드", "card", "아멕스", "amex"], frozenset({"card"})),
     **dict.fromkeys(["유효", "만료", "exp", "valid"], frozenset({"expiry"})),
+    **dict.fromkeys(BANK_GATE_WORDS, frozenset({"bank"})),
+    **dict.fromkeys(REFUND_GATE_WORDS, frozenset({"refund"})),
 }
 _BRACKET_AT = frozenset({"email"})  # "[at", "(at", ...
 _NO_WORDS: frozenset[str] = frozenset()
@@ -226,12 +209,12 @@ _GATE = re.compile("|".join(_GATE_WORDS) + r"|\[\s*at|\(\s*at|\{\s*at|<\s*at")
 # words as literal-first alternatives on lower-case text; everyday words (카드, 주민, 보안) are
 # left out. Both forms are ones the regular expression engine scans fast.
 _HINT_ASCII = re.compile(
-    r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-., ()/_]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
+    r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-., ()/_~]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
     r"(?:(?<=[Cc][Vv])[CcVv]|(?<=[Ee][Xx])[Pp](?![A-Za-z])|(?<=[Ee][Xx])[Pp][Ii][Rr]"
     r"|(?<=[Vv])[Aa][Ll][Ii][Dd]\s*(?:[Tt][Hh][Rr][Uu]|[Tt][Hh][Rr][Oo][Uu][Gg][Hh]|[Uu][Nn][Tt][Ii][Ll])"
     r"|(?<=[\[({<])\s*(?:[Aa][Tt]|[Dd][Oo][Tt])))"
 )  # "u***@x.kr" is masked: an "@" after a star starts nothing
-_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-., ()/_]{0,5}[0-9]){8})")
+_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-., ()/_~\u1173]{0,5}[0-9]){8})")
 _HINT_WORDS = re.compile(
     r"dot|cvc|cvv|exp(?![a-z])|expir|valid\s*(?:thru|through|until)|\[\s*at|\(\s*at|\{\s*at|<\s*at"
     r"|골뱅이|앳|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
@@ -239,13 +222,18 @@ _HINT_WORDS = re.compile(
 # Folded non-ASCII text: nine digits or spoken digits with the separators they may have before
 # spoken digits are read ("에", ","), or an "@": without one, neither _HINT_DIGITS nor a spoken
 # run of nine can match once runs are read.
-_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:(?:[-. ()/_,에]|다시){{0,5}}[{UNIT_CHARS}]){{8}}"
+_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:(?:[-. ()/_~\u1173,에]|다시){{0,5}}[{UNIT_CHARS}]){{8}}"
 _UNITS_HINT = re.compile(rf"[@{UNIT_CHARS}](?:{_UNITS_TAIL})")
 
 
 def _hint(text: str) -> bool:
     """The pre-screen of ASCII text (inlined in :func:`detect`)."""
-    return _HINT_ASCII.search(text) is not None or "dot" in text or "DOT" in text or "Dot" in text
+    return _HINT_ASCII.search(text) is not None or "dot" in text or "DOT" in text or "Dot" in text or _plain_at(text)
+
+
+def _plain_at(text: str) -> bool:
+    """An address written with a plain " at " and a typed domain may be here ("kim at gmail.com")."""
+    return (" at " in text or " AT " in text or " At " in text) and PLAIN_AT.search(text) is not None
 
 
 # A text shorter than 9 characters holds a value only with an "@" or a CVC label ("cvc 987"), or
@@ -282,8 +270,8 @@ def may_contain_pii(text: str) -> bool:
     Every kind needs an "@", a run of nine digits or one of a few words (see ``_hint``); run it
     over a whole serialised payload to skip walking payloads that hold no personal data at all.
     """
-    if text.isascii():  # _hint, inlined
-        return _HINT_ASCII.search(text) is not None or "dot" in text or "DOT" in text or "Dot" in text
+    if text.isascii():
+        return _hint(text)
     return _read(text)[2]
 
 
@@ -299,7 +287,9 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
     if n < 9 and (not n or too_short_for_pii(text)):
         return []
     is_ascii = text.isascii()
-    if is_ascii and not (_HINT_ASCII.search(text) or "dot" in text or "DOT" in text or "Dot" in text):  # _hint
+    if is_ascii and not (  # _hint, inlined
+        _HINT_ASCII.search(text) or "dot" in text or "DOT" in text or "Dot" in text or _plain_at(text)
+    ):
         return []
     account_context = bool(context and _ACCOUNT_KEY.search(context))
     short = n <= 64
@@ -371,14 +361,18 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             found.append((kind, start, end, normalized, text[start:end]))
 
     if "@" in text:
-        for m in _EMAIL.finditer(text):
+        for m in EMAIL.finditer(text):
             add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
-    if "email" in words or ("@" in text and ("닷" in text or "점" in text or _SPACED_AT.search(text))):
-        for m in _SPOKEN_EMAIL.finditer(text):
-            address = _spoken_email(m)
+    if (
+        "email" in words
+        or ("@" in text and ("닷" in text or "점" in text or SPACED_AT.search(text)))
+        or _plain_at(text)
+    ):
+        for m in SPOKEN_EMAIL.finditer(text):
+            address = spoken_email(m)
             if address:
                 add(PiiKind.EMAIL, m.start(), m.end(), address)
-    rrns = list(_RRN.finditer(text))
+    rrns = [m for m in _RRN.finditer(text) if "_" not in m.group() or not _in_identifier(text, m.start(), m.end())]
     for m in rrns:  # written with a separator: certainly a registration number
         if not m.group().isdigit():
             add(PiiKind.RRN, m.start(), m.end(), _digits(m.group()))
@@ -391,6 +385,8 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
         for m in _ACCOUNT_AFTER_WORD.finditer(text):  # "계좌 1002123456789": the word decides
             add(PiiKind.ACCOUNT, m.start(1), m.end(1), m.group(1))
         for m in _ACCOUNT_SPACED_AFTER_WORD.finditer(text):
+            if len(_digits(m[1])) > 14 and card_size(text, m.start(1), m.end(1)) == len(m[1]):
+                continue  # "환불 계좌 4000 0000 0000 006": a card's groups, no account and the rest
             if span := _account_groups(m):
                 add(PiiKind.ACCOUNT, m.start(1), span[0], span[1])
     if account_context:
@@ -404,12 +400,22 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             add(PiiKind.CARD, m.start(), m.start() + size, _digits(m.group()[:size]))
         elif "card" in words and m.group().isdigit() and 13 <= len(m.group()) <= 19:
             add(PiiKind.CARD, m.start(), m.end(), m.group())  # "카드 4518421234567890": the word decides
+        elif ("card" in words and labelled_card(text, m.start(), m.end())) or card_shaped_value(
+            text, m.start(), m.end()
+        ):
+            add(PiiKind.CARD, m.start(), m.end(), _digits(m.group()))
     for m in _PHONE.finditer(text):
         add(PiiKind.PHONE, m.start(), m.end(), _phone_normalized(m))
     for m in _ACCOUNT_HYPHENATED.finditer(text):
         digits = _digits(m.group())
         if 10 <= len(digits) <= 14:
             add(PiiKind.ACCOUNT, m.start(), m.end(), digits)
+    if "bank" in words:  # "신한 110123456789", "카뱅 3333 01 1234567": after phone numbers, which stay so
+        for start, end, digits in bank_accounts(text):
+            add(PiiKind.ACCOUNT, start, end, digits)
+    if "refund" in words:  # "환불은 110 123 456789 로 해주세요"
+        for start, end, digits in refund_accounts(text):
+            add(PiiKind.ACCOUNT, start, end, digits)
     for m in _SPACED_DIGITS.finditer(text):  # "0 1 0 9 8 7 6 5 4 3 2", as speech recognition writes it
         value = _spaced_value(_digits(m.group()), words, account_context)
         if value is not None:
@@ -422,6 +428,13 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             add(PiiKind.CARD_EXPIRY, m.start(1), m.end(1), _digits(m[1]))
     found.sort(key=lambda f: f[1])
     return found
+
+
+def _in_identifier(text: str, start: int, end: int) -> bool:
+    """True when ``text[start:end]`` is glued to letters, digits or "_" on either side."""
+    return bool(
+        (start and _IDENTIFIER_CHAR.match(text, start - 1)) or (end < len(text) and _IDENTIFIER_CHAR.match(text, end))
+    )
 
 
 def _account_groups(m: re.Match[str]) -> tuple[int, str] | None:
@@ -457,26 +470,6 @@ def _gate_words(text: str) -> Set[str]:
     return frozenset().union(*(_GATE_WORDS.get(m.group(), _BRACKET_AT) for m in _GATE.finditer(low)))
 
 
-def _spoken_email(m: re.Match[str]) -> str | None:
-    """The address an :data:`_SPOKEN_EMAIL` match writes out, lower case, or None when it is none."""
-    local = _DOT_SPLIT.split(m["local"])
-    domain = _DOT_SPLIT.split(m["domain"])
-    tld = _TLD_WORDS.get(m["tld"], m["tld"])
-    if m["at"].strip().lower() == "at":  # a plain " at ": only with a spoken dot and no filler word
-        if not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld")):
-            return None
-        if any(word.lower() in _FILLER_WORDS for word in (*local, *domain)):
-            return None
-    elif (
-        m["at"].strip() == "@"
-        and m["at"] == "@"
-        and not _SPOKEN_DOT.search(m.string, m.start("domain"), m.start("tld"))
-        and not _SPACED_DOT.search(m.group())
-    ):
-        return None  # a typed address: _EMAIL's ("minsu . kim @ example . com", spaced as ASR writes it, is this one's)
-    return (".".join(local) + "@" + ".".join([*domain, tld])).lower()
-
-
 def contains_pii(text: str, *, context: str | None = None) -> bool:
     """True when :func:`detect` finds anything."""
     return bool(detect(text, context=context))
@@ -505,7 +498,7 @@ def mask_match(match: PiiMatch, *, style: MaskStyle = "partial") -> str:
     n = match.normalized
     read = match.folded or match.text
     if match.kind is PiiKind.EMAIL:
-        if _EMAIL.fullmatch(read):
+        if EMAIL.fullmatch(read):
             local, _, domain = read.partition("@")
             return f"{local[:1]}***@{domain}"
         return f"{read[:1]}***@{n.partition('@')[2]}"  # written out: "hong at example dot com"

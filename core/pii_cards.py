@@ -4,7 +4,11 @@ A run of 13-19 digits, or groups of 2-7 digits after a group of 4, split by any 
 ("4111-1111-…", "4111 1111 …", "4111.1111.…", "4111/…", "4111_…", "4111 - 1111 - …", mixed).
 Luhn decides, except that a 4-4-4-4 number written in groups is a card's shape even with a wrong
 check digit (a typo, a test card), and that next to a card word ("카드", "card") any such run is
-taken for one (:mod:`core.pii` decides that part).
+taken for one (:mod:`core.pii` decides that part), as is a number in a card network's groups right
+after one (:func:`labelled_card`: speech recognition and typos make non-Luhn near-copies of real
+numbers). A text that is nothing but a number in card groups is a card number too
+(:func:`card_shaped_value`): a value typed alone (``switchboard audit find --value``) must be read
+as what the masker took it for next to its label.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ from __future__ import annotations
 import re
 
 FIRST_DIGIT = r"[0-9](?<![0-9].)(?<!\*\*\*.)(?<!\*-.)"  # not inside a longer number or a mask
-_CSEP = r"(?: {0,2}[-./_] {0,2}| )"  # up to two spaces each side: "4111 -  1111" (a dash read out as 다시)
+_CSEP = r"(?: {0,2}[-./_] {0,2}| {1,2})"  # up to two spaces each side: "4111 -  1111" (a dash read out as 다시)
 CARD = re.compile(rf"{FIRST_DIGIT}(?:[0-9]{{12,18}}|[0-9]{{3}}(?:{_CSEP}[0-9]{{2,7}}){{2,4}})(?![0-9])")
 _CARD_GROUPS_16 = re.compile(rf"\d{{4}}(?:{_CSEP}\d{{4}}){{3}}")
 _CARD_SEPARATOR = re.compile(_CSEP)
+_GROUP = re.compile(r"[0-9]+")
+# the networks' groups: 4-4-4-4 (Visa, Mastercard, ...), 4-6-5 (American Express), 4-6-4 (Diners)
+_LABELLED_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4)})
+_VALUE_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5)})  # 4-6-4 alone is a hyphenated account's shape
+_CARD_LABEL_BEFORE = re.compile(r"(?i:카드|card|아멕스|amex)[^0-9]{0,15}\Z")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -82,3 +91,22 @@ def _alone(text: str, start: int, end: int) -> bool:
 
 
 _DIGIT_OR_STAR = frozenset("0123456789*")
+
+
+def _layout(written: str) -> tuple[int, ...]:
+    return tuple(len(group) for group in _GROUP.findall(written))
+
+
+def labelled_card(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` is written in a card network's groups (4-4-4-4, 4-6-5, 4-6-4) right
+    after a card word ("카드번호는 1234-5678-9012-3456", "아멕스 3756-123456-78901"): the word decides,
+    whatever the check digit."""
+    return (
+        _layout(text[start:end]) in _LABELLED_LAYOUTS
+        and _CARD_LABEL_BEFORE.search(text, max(0, start - 24), start) is not None
+    )
+
+
+def card_shaped_value(text: str, start: int, end: int) -> bool:
+    """``text`` is nothing but ``text[start:end]``, a number in 4-4-4-4 or 4-6-5 groups."""
+    return not text[:start].strip() and not text[end:].strip() and _layout(text[start:end]) in _VALUE_LAYOUTS

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.context import is_valid_identifier
+from core.context import customer_ref_problem, is_valid_identifier
 from core.db import get_engine, write_transaction
 from core.errors import SwitchboardError, invalid
 from servers.order_server.bundles import (
@@ -187,8 +187,8 @@ def parse_row(line: int, row: dict[str, str]) -> _Line:
         raise RowError("order_id must be 4-20 digits without a leading zero")
     ordered_at = _timestamp(get["ordered_at"], "ordered_at")
     ref = get["customer_ref"].strip()
-    if not is_valid_identifier(ref):
-        raise RowError("customer_ref must be 1-128 letters, digits or ._:@- characters")
+    if problem := customer_ref_problem(ref):  # an e-mail or phone number as the reference would be stored raw
+        raise RowError(f"customer_ref {problem}")
     name = _text(get["customer_name"], "customer_name", 100)
     try:
         phone = parse_phone(get["phone"])
