@@ -185,7 +185,7 @@ _HEX_ID = re.compile(
 # are scanned fast): a rule whose words are absent is not run. "card" is no gate but a condition:
 # the text is about a card (an expiry date is masked only then).
 _GATE_WORDS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(["dot", "골뱅이", "앳"], frozenset({"email"})),
+    **dict.fromkeys(["dot", "골뱅이", "앳", "닷"], frozenset({"email"})),
     **dict.fromkeys(["주민", "외국인"], frozenset({"rrn"})),
     **dict.fromkeys(
         ["계좌", "입금", "송금", "이체", "예금주", "은행", "뱅크", "account", "acct", "bank", "iban"],
@@ -217,7 +217,7 @@ _HINT_ASCII = re.compile(
 _HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-., ()/_~\u1173]{0,5}[0-9]){8})")
 _HINT_WORDS = re.compile(
     r"dot|cvc|cvv|exp(?![a-z])|expir|valid\s*(?:thru|through|until)|\[\s*at|\(\s*at|\{\s*at|<\s*at"
-    r"|골뱅이|앳|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
+    r"|골뱅이|앳|닷|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
 )
 # Folded non-ASCII text: nine digits or spoken digits with the separators they may have before
 # spoken digits are read ("에", ","), or an "@": without one, neither _HINT_DIGITS nor a spoken

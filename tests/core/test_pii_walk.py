@@ -31,6 +31,8 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("at, typed dot", "메일은 kim.minsu at gmail.com 으로 보내주세요", "메일은 k***@gmail.com 으로 보내주세요"),
     ("골뱅이, typed dot", "메일은 kim.minsu 골뱅이 gmail.com 으로 보내주세요", "메일은 k***@gmail.com 으로 보내주세요"),
     ("at, spoken dot", "메일은 kim.minsu at gmail dot com 으로 보내주세요", "메일은 k***@gmail.com 으로 보내주세요"),
+    ("at, 닷컴", "hong at naver 닷컴", "h***@naver.com"),
+    ("at, 닷 com", "메일 hong at naver 닷 com 이요", "메일 h***@naver.com 이요"),
     ("at, typed dot, digits in the name", "minsu88 at naver.com 이요", "m***@naver.com 이요"),
     ("at, typed dot, Korean sentence", "이메일 minsu at naver.com 입니다", "이메일 m***@naver.com 입니다"),
     ("at, co.kr", "hong_gd at daum.co.kr", "h***@daum.co.kr"),
