@@ -39,8 +39,9 @@ def eval_run(
     """Run every scenario of the pack in a fresh tenant through the real host, servers and gateway.
 
     Prints the pass rate per category, pass^k, and for each failure the expected vs actual
-    state with the transcript; writes a JSON report under $SWITCHBOARD_HOME/evals and records
-    the result against the agent version (shown on approval, checked by the org's gate).
+    state with the transcript; writes a JSON report under $SWITCHBOARD_HOME/evals and, when the
+    run covered the whole pack, records the result against the agent version (shown on approval,
+    checked by the org's gate). A run with --only is partial: reported, not counted by the gate.
     """
     from host.evals.pack import load_pack
     from host.evals.runner import RunOptions
@@ -97,7 +98,8 @@ async def _run(pack: Any, opts: Any, *, quiet: bool) -> tuple[dict[str, Any], Pa
 
         report = await run_eval(pack, opts, on_result=None if quiet else done)
     path = write_report(report)
-    await record_result(report)
+    if report["scope"]["counted_by_gate"]:  # a partial run (--only) is reported, never recorded
+        await record_result(report)
     return report, path
 
 
@@ -111,6 +113,8 @@ def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool
     console.print(table(title, ["category", "runs", "passed", "pass rate"], category_rows(report)))
     for note in report.get("notes") or []:
         console.print(f"[yellow]note[/] {note}")
+    if line := partial_line(report):
+        console.print(f"[yellow]{line}[/]")
     langs = ", ".join(f"{k} {pct(v['pass_rate'])} ({v['passed']}/{v['runs']})" for k, v in s["by_language"].items())
     ks = ", ".join(f"pass^{k} {pct(v)}" for k, v in s["pass_hat_k"].items())
     console.print(f"languages: {langs}\n{ks}")
@@ -127,6 +131,19 @@ def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool
                 console.print(line, markup=False, highlight=False)
     if path is not None:
         console.print(f"\nreport {report['run_id']} written to {path}")
+
+
+def partial_line(report: dict[str, Any]) -> str:
+    """'partial run: 13 of 91 scenarios …' for a run that left scenarios out; '' for a whole-pack run
+    (reports written before runs said so have no scope: they are taken as they were recorded)."""
+    scope = report.get("scope")
+    if not scope or scope["complete"]:
+        return ""
+    only = " ".join(f"--only {o}" for o in scope["only"])
+    return (
+        f"partial run: {scope['scenarios']} of {scope['pack_scenarios']} scenarios of {report['pack']} ({only}); "
+        f"not recorded against {report['agent']}: the eval gate and approval count only runs of the whole pack"
+    )
 
 
 @app.command("compare")
@@ -146,6 +163,9 @@ def eval_compare(
     pa, pb = (f"{r.get('pack')}@{r.get('pack_version')}" for r in (ra, rb))
     if pa != pb:
         err_console.print(f"[yellow]note[/] the runs used different packs ({pa} vs {pb}): rates are not comparable")
+    for name, r in (("A", ra), ("B", rb)):
+        if line := partial_line(r):
+            err_console.print(f"[yellow]note[/] {name} is a {line}")
     head_a = f"A {ra['agent']} · {ra['provider']}"
     head_b = f"B {rb['agent']} · {rb['provider']}"
     console.print(table(f"{ra['run_id']} vs {rb['run_id']}", ["", head_a, head_b, "B − A"], rows))
@@ -191,7 +211,11 @@ def eval_gate(
     by: str = typer.Option(None, "--by", envvar="SWITCHBOARD_ACTOR", help="Who sets it (default: $USER)."),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Require a minimum eval pass rate before `registry agent approve` succeeds in an org."""
+    """Require a minimum eval pass rate before `registry agent approve` succeeds in an org.
+
+    The gate reads the version's latest run of the whole pack: a run with --only is partial and
+    is not recorded for it.
+    """
     import getpass
 
     from registry.gate import get_gate, set_gate
@@ -209,5 +233,6 @@ def eval_gate(
     else:
         where = f" on pack {gate.pack}" if gate.pack else ""
         console.print(
-            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by})"
+            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by}), "
+            "from a run of the whole pack (a run with --only is partial and does not count)"
         )

@@ -217,8 +217,25 @@ async def run_eval(
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "notes": list(runtime.notes),
+        "scope": run_scope(pack, scenarios, opts.only),
         "summary": summarise(results, opts.trials),
         "results": results,
+    }
+
+
+def run_scope(pack: Pack, scenarios: list[Scenario], only: list[str]) -> dict[str, Any]:
+    """What part of the pack a run covered. Only a run of every scenario of the pack is counted by
+    the eval gate (``eval run`` records it against the agent version): a run of one category (13
+    of 91 scenarios at 100 %) says nothing about the other 78."""
+    ran = {s.id for s in scenarios}
+    complete = ran == {s.id for s in pack.scenarios}
+    return {
+        "complete": complete,
+        "scenarios": len(ran),
+        "pack_scenarios": len(pack.scenarios),
+        "only": list(only),
+        "left_out": len(pack.scenarios) - len(ran),
+        "counted_by_gate": complete,
     }
 
 
