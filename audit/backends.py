@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -36,6 +37,9 @@ def lock_timeout_ms() -> int:
     """
     raw = os.environ.get("SWITCHBOARD_AUDIT_LOCK_TIMEOUT_MS", "")
     return int(raw) if raw.isdigit() else get_settings().sqlite_busy_timeout_ms
+
+
+_record_values = operator.itemgetter(*RECORD_FIELDS)  # a row's values in column order (one C call)
 
 
 def chain_batch(
@@ -183,7 +187,7 @@ class SqliteBackend:
             }
             known = set(heads)
             rows, index, new_heads = chain_batch(batch, heads)
-            conn.executemany(self._INSERT, [tuple(row[f] for f in RECORD_FIELDS) for row in rows])
+            conn.executemany(self._INSERT, [_record_values(row) for row in rows])
             if index:
                 conn.executemany(
                     "INSERT OR IGNORE INTO audit_value_hmac (org_id, hmac, seq) VALUES (?, ?, ?)",

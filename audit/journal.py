@@ -87,10 +87,11 @@ def directory_for(db_path: str) -> Path:
 
 def _line(item: PreparedEvent | DeferredEvent) -> bytes:
     if isinstance(item, DeferredEvent):
-        body = _ENCODER.encode(item.line_body())
+        body = item.line_text()  # = _ENCODER.encode(item.line_body()), without the encoder
     else:
         body = _ENCODER.encode({"row": item.row, "hmacs": list(item.hmacs)})
-    return f"{hashlib.sha256(body.encode()).hexdigest()[:_SUM]} {body}\n".encode()
+    raw = body.encode()
+    return b"%s %s\n" % (hashlib.sha256(raw).hexdigest()[:_SUM].encode("ascii"), raw)
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:

@@ -49,9 +49,12 @@ class _Pass:
         self.changed = False
 
     def text(self, value: str, context: str | None) -> str:
-        clean = clean_text(value)
-        if clean is not value:
-            self.changed = True
+        if value.isascii():  # clean_text's own first test, without the call
+            clean = value
+        else:
+            clean = clean_text(value)
+            if clean is not value:
+                self.changed = True
         if len(clean) < 9 and too_short_for_pii(clean):  # too short for any kind of personal data
             return clean
         masked = self.redactor.text(clean, _NO_PATH, context)

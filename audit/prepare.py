@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from audit.jcs import canonical
@@ -29,6 +30,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 16_384
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}\Z")
 _SOURCE = re.compile(r"^(?:[a-z][a-z0-9_-]{0,31}|server:[A-Za-z0-9._-]{1,64})\Z")
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _TEXT_FIELDS = (
     "actor",
     "customer_ref",
@@ -104,19 +106,37 @@ def validate_event(event: AuditEvent) -> None:
         raise invalid("audit latency_ms must be a non-negative number")
 
 
+def _canonical_id(value: Any) -> str:
+    """A valid event id as the log stores it (lower-case, hyphenated): parsed only when not already so."""
+    if type(value) is str and len(value) == 36 and _CANONICAL_UUID.match(value):
+        return value
+    return str(uuid.UUID(str(value)))
+
+
 def prepare_event(
-    event: AuditEvent, key: bytes, *, max_payload: int | None = None, validated: bool = False
+    event: AuditEvent,
+    key: bytes,
+    *,
+    max_payload: int | None = None,
+    validated: bool = False,
+    event_id: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> PreparedEvent:
-    """Validate ``event`` (unless ``validated``) and build its redacted row; ``key`` is the org's HMAC key."""
+    """Validate ``event`` (unless ``validated``) and build its redacted row; ``key`` is the org's HMAC key.
+
+    ``event_id`` and ``occurred_at``, when given, stand for the event's own (a deferred record's id
+    and time, fixed at call time: ``audit/deferred.py``), without copying the event.
+    """
     if not validated:
         validate_event(event)
     cap = max_payload or max_payload_bytes()
     hmacs: set[str] = set()
+    event_id = event_id or event.event_id
     row: dict[str, Any] = {
         "org_id": event.org_id,
-        "event_id": str(uuid.UUID(str(event.event_id))) if event.event_id else new_event_id(),
+        "event_id": _canonical_id(event_id) if event_id else new_event_id(),
         "record_version": RECORD_VERSION,
-        "occurred_at": utc_timestamp(event.occurred_at),
+        "occurred_at": utc_timestamp(occurred_at or event.occurred_at),
         "event_type": event.event_type,
         "source": event.source,
         "is_error": None if event.is_error is None else bool(event.is_error),

@@ -227,3 +227,29 @@ async def test_a_well_formed_line_that_does_not_open_is_chained_without_contents
     await append_journaled(personal_event(11))
     await flush()
     assert len(await tail("acme")) == 4 and (await verify_chain("acme")).ok
+
+
+@pytest.mark.parametrize("customer_ref", [None, "C-1", f"고객 {PHONE}", 'quote " back\\slash \x01 \u2028 끝'])
+async def test_the_line_is_written_as_the_journal_encoder_writes_its_body(db_path, monkeypatch, customer_ref):
+    from audit.journal import _ENCODER
+
+    await ready("acme")
+    deferred = _defer(event(11, customer_ref=customer_ref))
+    assert isinstance(deferred, DeferredEvent)
+    monkeypatch.setattr("audit.deferred.os.urandom", lambda n: b"\x07" * n)  # the same nonce for both
+    assert deferred.line_text() == _ENCODER.encode(deferred.line_body())
+
+
+@pytest.mark.parametrize(
+    "event_id", ["0190A3C4-0000-7000-8000-0000000000E1", "{0190a3c4-0000-7000-8000-0000000000e2}", None]
+)
+async def test_a_deferred_record_keeps_the_event_id_the_prepared_one_would_have(db_path, event_id):
+    await ready("acme")
+    ev = personal_event(12, event_id=event_id)
+    deferred = _defer(ev)
+    assert isinstance(deferred, DeferredEvent)
+    stored = deferred.prepared().row["event_id"]
+    if event_id is None:
+        assert stored == deferred.event_id
+    else:
+        assert stored == _prepare(ev).row["event_id"] == event_id.strip("{}").lower()
