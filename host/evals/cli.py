@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from core.cliutil import console, err_console, print_json, run, table
+from core.cliutil import console, err_console, fail, print_json, run, table
 
 app = typer.Typer(help="Evaluate an agent version on a scenario pack before it serves customers.", no_args_is_help=True)
 
@@ -48,6 +48,11 @@ def eval_run(
 
     if simulator not in ("scripted", "model"):
         raise typer.BadParameter("--simulator is scripted or model")
+    if provider is not None:  # an explicit provider that cannot answer is an error, never a silent offline run
+        from host.providers import explicit_provider_problem
+
+        if problem := explicit_provider_problem(provider):
+            fail("INVALID_ARGUMENT", problem)
     loaded = run(lambda: _load(pack, load_pack))
     opts = RunOptions(
         org_id=org,

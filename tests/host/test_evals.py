@@ -302,3 +302,14 @@ async def test_jobs_run_at_most_n_at_a_time_in_order_and_a_server_killer_runs_al
 
     with pytest.raises(RuntimeError, match="boom"):
         await run_jobs(4, failing, parallel=2, alone=[False] * 4)
+
+
+def test_eval_run_with_an_llm_provider_and_no_key_is_an_error_not_an_offline_run(sb_env, monkeypatch):
+    """A walk: `eval run --provider anthropic` without a key ran the offline planner and, over the
+    whole pack, was recorded against the version and counted by the gate."""
+
+    from host.evals.cli import app
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    result = CliRunner().invoke(app, ["run", "cs-agent@1", "--org", "demo", "--provider", "anthropic"])
+    assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.output, result.output
