@@ -283,23 +283,6 @@ def answers(query: str, hit: Mapping[str, Any], hits: list[dict[str, Any]]) -> b
     return lead is not None and lead >= MIN_SIMILARITY_LEAD
 
 
-_warming = False
-
-
-def warm() -> None:
-    """Load the KB tokenizer (kiwi) in a background thread, so the first KB answer does not wait
-    for it (the answerability check below reads the question's content words with it)."""
-    global _warming
-    if _warming:
-        return
-    _warming = True
-    import threading
-
-    from servers.retrieval.korean import tokenize
-
-    threading.Thread(target=tokenize, args=("환불 안내",), name="kb-tokenizer-warm", daemon=True).start()
-
-
 def answer_from(hits: list[dict[str, Any]], query: str) -> tuple[dict[str, Any], str] | None:
     """The first hit (best first) that shares content with ``query`` (:func:`shares_content`) and
     has a unit to read out, and that unit; None when no hit has one, or when that hit does not

@@ -33,7 +33,6 @@ from host import (
     verification,
 )
 from host.answer import for_channel, for_channel_delta
-from host.answer import warm as answer_warm
 from host.citations import find_citations
 from host.modelrequest import model_request, tool_specs
 from host.providers.base import Message, Provider, ProviderError, ToolCallRequest, ToolSpec
@@ -119,7 +118,6 @@ class Conversation:
             store, conv.session_id, profile, provider.name, customer_ref, channel, caller, language, metadata, disabled
         )
         replies.warm()  # kiwi loads in the background before the first confirmation
-        answer_warm()  # and the KB tokenizer before the first KB answer
         conv._held = []  # the memory calls' tool events follow session.started
         if customer_ref:
             conv.state.memories = await memory.recall(conv)
@@ -160,7 +158,6 @@ class Conversation:
             emit=emit,
         )
         replies.warm()
-        answer_warm()
         started = row["started_at"] or row["created_at"]
         conv._started = started if started.tzinfo else started.replace(tzinfo=UTC)
         await recover_session(conv)  # turns a crash left open: closed INTERRUPTED (host/recovery.py)
