@@ -28,6 +28,9 @@ async def test_no_phone_number_is_stored_and_every_spelling_still_finds_the_orde
         for name, rows in tables.items():
             for row in rows:
                 for column, value in row.items():
+                    if column == "phone_key":  # an HMAC's hex may hold "010…" by chance (a CI run did)
+                        assert re.fullmatch(r"[0-9a-f]{64}", str(value)), f"{name}.{column}={value!r}"
+                        continue
                     assert not DIGITS.search(str(value)), f"{name}.{column}={value!r}"
     (stored,) = [r for r in (await dump(DEMO))["ord_customer"] if r["customer_ref"] == "C-1001"]
     assert stored["phone_key"] == phone_key(DEMO, "+821012345678") and stored["phone_masked"].endswith("5678")
