@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.registry.helpers import publish_bundled
 from tests.registry.test_cli import _run, runner
 from tests.registry.test_cli import app as cli_app
@@ -15,12 +17,14 @@ from tests.registry.test_cli import app as cli_app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_servers_on_an_empty_home_creates_nothing(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("command", [["registry", "servers"], ["memory", "status"]])
+def test_a_read_on_an_empty_home_creates_nothing(tmp_path: Path, monkeypatch, command) -> None:
+    """A walk: `registry servers` and `memory status` created a database in an empty home."""
     home = tmp_path / "empty"
     monkeypatch.setenv("SWITCHBOARD_HOME", str(home))
     monkeypatch.delenv("SWITCHBOARD_DATABASE_URL", raising=False)
     done = subprocess.run(
-        [sys.executable, "-m", "switchboard_cli", "registry", "servers", "--json"],
+        [sys.executable, "-m", "switchboard_cli", *command, "--json"],
         capture_output=True,
         text=True,
         timeout=120,

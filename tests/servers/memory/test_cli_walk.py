@@ -4,8 +4,6 @@ missing, read-only commands on an empty home, and empty results that hide a typo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -81,19 +79,3 @@ def test_status_of_a_typod_org_names_the_orgs_that_exist(database_url: str, tmp_
     assert typo.exit_code == 0 and "orgs that have some: acme" in _flat(typo.output), typo.output
     right = _invoke("status", "--org", "acme")
     assert "orgs that have some" not in right.output
-
-
-def test_status_on_an_empty_home_creates_nothing(tmp_path: Path, monkeypatch) -> None:
-    home = tmp_path / "empty"
-    monkeypatch.setenv("SWITCHBOARD_HOME", str(home))
-    monkeypatch.delenv("SWITCHBOARD_DATABASE_URL", raising=False)
-    done = subprocess.run(
-        [sys.executable, "-m", "switchboard_cli", "memory", "status", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert done.returncode == 2, done.stderr
-    assert json.loads(done.stdout)["error"]["code"] == "NOT_FOUND"
-    assert "no Switchboard data in" in done.stderr and not home.exists()
