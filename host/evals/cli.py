@@ -211,33 +211,41 @@ def eval_list(
 def eval_gate(
     org: str = typer.Option(..., "--org", envvar="SWITCHBOARD_ORG", help="The org whose approvals are gated."),
     min_pass_rate: float = typer.Option(None, "--min-pass-rate", help="0..1, e.g. 0.9; omit to show the gate."),
-    pack: str = typer.Option(None, "--pack", help="Count only runs of this pack (name)."),
+    pack: str = typer.Option("ko-callcenter", "--pack", help=PACK_HELP + " Its runs are the ones that count."),
     clear: bool = typer.Option(False, "--clear", help="Remove the requirement."),
     by: str = typer.Option(None, "--by", envvar="SWITCHBOARD_ACTOR", help="Who sets it (default: $USER)."),
     json_output: bool = typer.Option(False, "--json"),
 ) -> None:
     """Require a minimum eval pass rate before `registry agent approve` succeeds in an org.
 
-    The gate reads the version's latest run of the whole pack: a run with --only is partial and
-    is not recorded for it.
+    The gate pins the pack by name and content digest: only a run of the whole pack, exactly as it
+    was when the gate was set, counts (a run with --only is partial and is not recorded; a run of
+    another pack, or of an edited copy under the same name, does not count). After the pack
+    changes, set the gate again.
     """
     import getpass
 
+    from host.evals.pack import load_pack
     from registry.gate import get_gate, set_gate
 
     async def _go() -> Any:
-        if clear or min_pass_rate is not None:
-            return await set_gate(org, None if clear else min_pass_rate, pack=pack, set_by=by or getpass.getuser())
+        if clear:
+            return await set_gate(org, None, pack=None, set_by=by or getpass.getuser())
+        if min_pass_rate is not None:
+            loaded = load_pack(pack)
+            return await set_gate(
+                org, min_pass_rate, pack=loaded.name, set_by=by or getpass.getuser(),
+                pack_version=loaded.version, pack_digest=loaded.digest,
+            )  # fmt: skip
         return await get_gate(org)
 
     gate = run(_go)
     if json_output:
-        print_json(gate)
+        print_json(gate.to_dict() if gate else None)
     elif gate is None:
         console.print(f"{org}: no eval gate; approvals need no eval run")
     else:
-        where = f" on pack {gate.pack}" if gate.pack else ""
         console.print(
-            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}%{where} (set by {gate.set_by}), "
-            "from a run of the whole pack (a run with --only is partial and does not count)"
+            f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}% on {gate.pack_line()} "
+            f"(set by {gate.set_by}), from a run of that whole pack (a run with --only is partial and does not count)"
         )

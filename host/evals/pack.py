@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from core.canonical import canonical_sha256
 from core.errors import invalid
 
 PACK_FORMAT = 1
@@ -173,6 +174,11 @@ class Pack:
     description: str
     path: Path
     scenarios: list[Scenario] = field(default_factory=list)
+    digest: str = ""  # sha-256 of the pack's content (RFC 8785): what the eval gate pins
+
+    @property
+    def short_digest(self) -> str:
+        return self.digest[:12]
 
     @property
     def ref(self) -> str:
@@ -223,6 +229,7 @@ def load_pack(text: str | Path) -> Pack:
     meta = _read_json(path / "pack.json")
     problems = _errors(_PACK, meta, "pack.json")
     scenarios: list[Scenario] = []
+    raw: list[Any] = []
     seen: dict[str, str] = {}
     files = sorted((path / "scenarios").glob("*.json"))
     if not files:
@@ -240,9 +247,11 @@ def load_pack(text: str | Path) -> Pack:
                 problems.append(f"{where}: id {item['id']} is also used in {seen[item['id']]}")
                 continue
             seen[item["id"]] = where
+            raw.append(item)
             scenarios.append(Scenario.from_dict(item, file.name))
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise invalid(f"the pack {path} has {len(problems)} problem(s); fix them and run again:\n  {shown}{more}")
-    return Pack(meta["name"], meta["version"], meta.get("description", ""), path, scenarios)
+    digest = canonical_sha256({"pack": meta, "scenarios": sorted(raw, key=lambda item: item["id"])})
+    return Pack(meta["name"], meta["version"], meta.get("description", ""), path, scenarios, digest)

@@ -207,6 +207,7 @@ async def run_eval(
         "run_id": f"ev_{uuid.uuid4().hex[:16]}",
         "pack": pack.name,
         "pack_version": pack.version,
+        "pack_digest": pack.digest,
         "agent": source.ref,
         "org_id": source.org_id,
         "agent_version_id": source.agent_version_id,

@@ -209,7 +209,7 @@ async def test_the_gate_refuses_approval_below_the_minimum_and_audits_overrides(
     await set_gate(org, 0.9, pack="ko-callcenter", set_by="lead")
     with pytest.raises(SwitchboardError) as err:
         await gate_before_approve(org, "gated", 1, actor="t", override_reason=None)
-    assert err.value.code is ErrorCode.FORBIDDEN and "no eval run" in err.value.message
+    assert err.value.code is ErrorCode.FORBIDDEN and "no whole run of ko-callcenter" in err.value.message
     await record_result(_eval_report(org, info.id, 0.8))
     with pytest.raises(SwitchboardError) as err:
         await gate_before_approve(org, "gated", 1, actor="t", override_reason=None)
@@ -270,7 +270,7 @@ async def test_the_gate_migration_matches_its_tables(database_url):
 
     differences, heads = await migration_differences({agent_eval_gate.name, agent_eval_result.name})
     assert differences == []
-    assert "registry_0002" in heads
+    assert "registry_0003" in heads
 
 
 async def test_jobs_run_at_most_n_at_a_time_in_order_and_a_server_killer_runs_alone():
