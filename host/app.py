@@ -354,17 +354,24 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal warming
+        from servers.retrieval import kiwi_process
+
+        # the KB tokenizer (host/answer.py) in a helper process: kiwi loading in this one would
+        # hold the interpreter, and so every connection's event loop, for a second or more
+        helper = None if kiwi_process.current() else kiwi_process.start(serving=True)
         if worker is not None:
             await worker.start()
-        if default_org:  # connect and warm the pinned servers now, not at the first session
-            from host.warmup import warm_org
+        from host.warmup import warm_analysers, warm_org
 
-            warming = asyncio.create_task(warm_org(runtime, default_org))
+        # connect and warm the pinned servers now, not at the first session; the analysers always
+        warming = asyncio.create_task(warm_org(runtime, default_org) if default_org else warm_analysers())
         try:
             yield
         finally:
             if warming is not None:
                 warming.cancel()
+            if helper is not None:
+                kiwi_process.stop()
             if worker is not None:
                 await worker.stop()
             await runtime.close()

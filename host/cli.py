@@ -71,12 +71,14 @@ async def _chat(
 
     from host.engine import MAX_UTTERANCE
     from host.runtime import HostRuntime
+    from host.warmup import warm_analysers
 
     runtime = HostRuntime(provider_override=provider)
     view = _ChatView(json_output)
     try:
         with console.status(f"connecting to the servers of {agent} and loading their models…", spinner="dots"):
             await runtime.warm(org, agent)  # so the first question does not wait for a model load
+            await warm_analysers()
             conv = await runtime.start_session(
                 org, agent, customer_ref=customer, channel=channel, language=language, emit=view.event
             )

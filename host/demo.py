@@ -141,6 +141,7 @@ async def _add_memories() -> int:
 async def run_call(report: DemoReport, *, on_event: Callable[[str, dict[str, Any]], Awaitable[None]] | None) -> None:
     """The scripted call through a real host runtime (stdio servers, gateway, audit)."""
     from host.runtime import HostRuntime
+    from host.warmup import warm_analysers
 
     runtime = HostRuntime(provider_override="offline")
 
@@ -152,6 +153,7 @@ async def run_call(report: DemoReport, *, on_event: Callable[[str, dict[str, Any
     try:
         # connect and warm the pinned servers before the customer speaks (as `switchboard host` does)
         await runtime.warm(DEMO_ORG, DEMO_AGENT)
+        await warm_analysers()  # the host's own: the reply reader and the KB tokenizer
         conv = await runtime.start_session(
             DEMO_ORG, DEMO_AGENT, customer_ref=DEMO_CUSTOMER, channel="유선", language="ko", emit=collect
         )

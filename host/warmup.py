@@ -51,9 +51,24 @@ async def warm_org(runtime: HostRuntime, org_id: str) -> dict[str, Any]:
         except Exception as exc:  # no approved version yet, a server down: the session reports it
             out[agent.slug] = {"error": getattr(exc, "message", None) or type(exc).__name__}
             log.warning("warm-up of %s/%s: %s", org_id, agent.slug, out[agent.slug]["error"])
-    # the host's own Korean analyser (confirmation replies) too: loading it holds the interpreter
-    # for seconds, which in the first session would stall that session's memory recall
-    from host import replies
-
-    await asyncio.to_thread(replies.load)
+    await warm_analysers()
     return out
+
+
+async def warm_analysers() -> None:
+    """Load the host's own Korean analysers before the first customer speaks.
+
+    Loading one holds the interpreter for a second or two, which mid-traffic stalls every session
+    of a worker (a background load at session start lost the failover tests' WebSockets: 66ac3fc,
+    reverted), so `switchboard host` does it before /healthz says ready, and `chat` and `demo`
+    before the first turn. One reads confirmation replies (in process). The other is the KB's
+    tokenizer, with which the answerability check (host/answer.py) reads a question's content
+    words as the KB's BM25 does: `switchboard host` runs it in kiwi's helper process
+    (servers/retrieval/kiwi_process.py, started by the app), so its load never holds the worker's
+    interpreter; `chat` and `demo`, with one customer and no health checks, load it in process.
+    """
+    from host import replies
+    from servers.retrieval import korean
+
+    await asyncio.to_thread(korean.backend)  # with the helper: waits in a thread, the GIL free
+    await asyncio.to_thread(replies.load)

@@ -21,6 +21,7 @@ file on its stdin; on Linux also the parent-death signal), so nothing is left be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -137,10 +138,20 @@ class KiwiProcess:
                 pass
 
     def close(self) -> None:
-        """Stop the helper (tests; a server just exits and the helper follows)."""
-        with self._lock:
-            if self.alive:
-                self._stop()
+        """Stop the helper (a server just exits and the helper follows; the host stops it on shutdown).
+
+        Never waits for a call in progress (it may be waiting for kiwi to load, in a thread, while
+        this runs on an event loop): the helper is killed and that call ends with ``HelperGone``."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if self.alive:
+                    self._stop()
+            finally:
+                self._lock.release()
+            return
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self._proc.kill()
 
 
 class HelperGone(Exception):
@@ -156,10 +167,15 @@ def current() -> KiwiProcess | None:
     return helper if helper is not None and helper.alive else None
 
 
-def start() -> KiwiProcess | None:
-    """Start this process's helper (once); None when it is switched off or cannot start."""
+def start(*, serving: bool = False) -> KiwiProcess | None:
+    """Start this process's helper (once); None when it is switched off or cannot start.
+
+    ``serving``: for a process that already serves traffic (the host), where kiwi loading in
+    process would freeze every connection's event loop, so the helper is started whatever the
+    load (``SWITCHBOARD_KIWI_PROCESS=0`` still keeps kiwi in process)."""
     global _current
-    if _current is not None or not enabled():
+    wanted = enabled() or (serving and os.environ.get("SWITCHBOARD_KIWI_PROCESS", "auto").strip().lower() == "auto")
+    if _current is not None or not wanted:
         return current()
     try:
         _current = KiwiProcess()
