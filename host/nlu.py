@@ -514,22 +514,7 @@ def classify(text: str) -> Intent:
 
 # --- order numbers: host/ordernumbers.py -------------------------------------------------------
 
-_REASON_KO = re.compile(r"([가-힣A-Za-z0-9 ]{2,40}?)\s*(?:이라서|라서|해서|여서|이어서|때문에|로 인해)")
-_REASON_EN = re.compile(r"\b(?:because|since|as)\s+(.{2,120}?)(?:[.!?]|$)", re.IGNORECASE)
-_REASON_LABELED = re.compile(r"(?:사유|이유)\s*(?:는|은|:)\s*(.{2,80}?)(?:입니다|이에요|예요|[.!?]|$)")
-
-
-def extract_reason(text: str) -> str | None:
-    """Why the customer wants a refund, when the utterance says it ('단순 변심이라서 …' → '단순 변심')."""
-    text = text or ""
-    for pattern in (_REASON_LABELED, _REASON_KO, _REASON_EN):
-        match = pattern.search(text)
-        if match:
-            reason = match.group(1).strip(" ,.")
-            reason = re.sub(r"^(주문\s*(번호)?\s*\d+\s*(번)?\s*(은|는|이|가)?\s*)", "", reason).strip()
-            if len(reason) >= 2:
-                return reason
-    return None
+# --- refund reasons: host/reasons.py -----------------------------------------------------------
 
 
 # --- Korean particles --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from host.providers.offline_answers import (
     record_answer,
 )
 from host.providers.offline_texts import TEXT, handed_over, offer_in, say
+from host.reasons import gives_reason, refund_reason
 from host.replies import ReplyLabel, read_reply
 
 # capability -> (server names, upstream tool names that provide it; first match wins)
@@ -153,7 +154,11 @@ class OfflinePlanner:
         if order:
             state["order"] = order
         offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
-        if offer and intent == Intent.UNKNOWN and _takes_offer(text, offer):
+        if offer == "refund" and state.get("order") and intent in _REASON_INTENTS and gives_reason(text):
+            # "네 사이즈가 안 맞아서요", "네 배송이 너무 늦어서요" (read as a shipping question on its
+            # own) to "환불을 신청하시겠어요?": a yes with its reason; the refund still asks to confirm
+            intent = Intent.REFUND_REQUEST
+        elif offer and intent == Intent.UNKNOWN and _takes_offer(text, offer):
             if offer.startswith("person"):  # "네" to "상담원을 연결해 드릴까요?" is a request for a person
                 spec = next((t for t in request.tools if t.host_builtin), None)
                 if spec is not None:
@@ -165,9 +170,9 @@ class OfflinePlanner:
                 intent = Intent.REFUND_REQUEST
         # a reason that names the refund ("불량이라 환불하려고요") reads as a status question to
         # the classifier: while the reason is awaited it is the reason (a question is not, below)
-        reason_intents = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS)
-        if state.get("awaiting") == "refund_reason" and intent in reason_intents:
-            reason = nlu.extract_reason(text)
+        shipping_reason = intent != Intent.SHIPPING or refund_reason(text) is not None  # not "배송 언제 와요?"
+        if state.get("awaiting") == "refund_reason" and intent in _REASON_INTENTS and shipping_reason:
+            reason = refund_reason(text)
             reading = read_reply(text)
             if reason is None and reading.label is ReplyLabel.CONFIRM:
                 # a bare "네" to "환불 사유를 말씀해 주시겠어요?" is not a reason: asked again, never
@@ -230,7 +235,7 @@ class OfflinePlanner:
                 return ModelReply(text=say("one_order", lang).format(orders=orders), state=state)
             return ModelReply(text=say("ask_order", lang), state=state)
         if intent == Intent.REFUND_REQUEST:
-            return self._refund_request(request, order, nlu.extract_reason(text), lang, state)
+            return self._refund_request(request, order, refund_reason(text), lang, state)
         state["intent"] = intent.value
         # look the order up first ("주문번호 8841로 조회해도 될까요?"), unless done this session
         lookup = find_tool(request.tools, "order_lookup")
@@ -458,6 +463,9 @@ def _blocked(result: ToolResult) -> str:
     details = _error_body(result).get("details")
     return str(details.get("reason") or "") if isinstance(details, dict) else ""
 
+
+# what a refund reason may read as on its own ("배송이 늦어서요" is a shipping question)
+_REASON_INTENTS = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS, Intent.SHIPPING)
 
 # a yes to the offer of a person may name the offered act ("네 연결해 주세요", "yes, transfer me")
 _CONNECT = re.compile(r"연결|바꿔|넘겨|(?:connect|transfer)(?: me)?", re.IGNORECASE)

@@ -101,3 +101,53 @@ async def test_no_offer_without_the_refund_tool(start):
     layer.handlers["orders_get_refund_status"] = _no_refund()
     _conv, result = await _offered(start, layer)
     assert OFFER not in (result.answer or "")
+
+
+@pytest.mark.parametrize(
+    ("reply", "category", "reason"),
+    [
+        # a walk: "예 사이즈가 안 맞아서요" was read as a no ("진행하지 않았습니다"), "네 배송이 너무
+        # 늦어서요" as a shipping question, "예 단순 변심이요" (the prompt's own example) and
+        # "네 파손돼서 왔어요" had their reason asked again; "네 불량이라서요" stored "네 불량"
+        ("예 사이즈가 안 맞아서요", "사이즈·색상", "사이즈가 안 맞아서"),
+        ("네 사이즈가 작아서요", "사이즈·색상", "사이즈가 작아서"),
+        ("네 마음이 바뀌어서요", "단순 변심", "마음이 바뀌어서"),
+        ("네 배송이 너무 늦어서요", "배송 지연", "배송이 너무 늦어서"),
+        ("예 단순 변심이요", "단순 변심", "단순 변심"),
+        ("네 파손돼서 왔어요", "파손", "파손돼서"),
+        ("네 불량이라서요", "상품 불량", "불량이라서"),
+        ("사이즈가 안 맞아서요", "사이즈·색상", "사이즈가 안 맞아서"),
+        ("yes because it arrived broken", "상품 불량", "it arrived broken"),
+    ],
+)
+async def test_a_yes_with_its_reason_goes_to_the_refunds_confirmation(start, reply, category, reason):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _no_refund()
+    conv, _ = await _offered(start, layer)
+    result = await conv.user_message(reply)
+    assert result.confirm_prompt is not None and f"(사유: {category})" in result.confirm_prompt, (reply, result.answer)
+    assert _refunds(layer) == []  # asked, not made
+    await conv.user_message("네")
+    made = _refunds(layer)
+    assert [c[1]["order_id"] for c in made] == ["8822"] and made[0][1]["reason"] == reason, made
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "아니요 사이즈가 안 맞아서 교환하려고요",  # an exchange, not a refund
+        "사이즈가 안 맞아서 교환하고 싶어요",
+        "네 근데 사이즈가 안 맞아서 그런데 교환 되나요?",
+        "음 잠깐만요 사이즈가 안 맞아서요",  # a hesitation first
+        "배송이 늦어서 그런데 언제 와요?",  # a question with a cause in it
+        "아니요 배송이 늦어서 물어본 거예요",
+    ],
+)
+async def test_a_cause_without_a_yes_to_the_refund_moves_nothing(start, reply):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _no_refund()
+    conv, _ = await _offered(start, layer)
+    result = await conv.user_message(reply)
+    assert result.confirm_prompt is None or "환불" not in result.confirm_prompt, (reply, result.confirm_prompt)
+    await conv.user_message("네")
+    assert _refunds(layer) == []
