@@ -163,11 +163,19 @@ async def admit_turn(org_id: str, settings: LimitSettings, *, clock: Any = time.
 
 
 async def sweep(settings: LimitSettings) -> None:
-    """Delete what no longer counts: connections of dead workers, rate windows older than two minutes."""
+    """Delete what no longer counts: connections of dead workers, turn windows older than two
+    minutes, caller-check windows (host/callerlimit.py) older than two days."""
+    from host.callerlimit import PREFIX
+    from host.callerlimit import WINDOW_S as DAY_S
+
     engine = await get_engine()
-    oldest = int(time.time() // WINDOW_S) * WINDOW_S - WINDOW_S
+    now = time.time()
+    oldest = int(now // WINDOW_S) * WINDOW_S - WINDOW_S
+    oldest_day = int(now // DAY_S) * DAY_S - DAY_S
+    caller_checks = host_rate_window.c.key.startswith(PREFIX, autoescape=True)
     async with engine.begin() as conn:
-        await conn.execute(delete(host_rate_window).where(host_rate_window.c.window_start < oldest))
+        await conn.execute(delete(host_rate_window).where(host_rate_window.c.window_start < oldest, ~caller_checks))
+        await conn.execute(delete(host_rate_window).where(host_rate_window.c.window_start < oldest_day, caller_checks))
         await conn.execute(
             delete(host_connection).where(host_connection.c.worker_id.not_in(_live_workers(settings.stale_s)))
         )

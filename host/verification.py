@@ -29,7 +29,7 @@ from typing import Any
 
 from core.factors import HIDDEN, hide_factors
 from core.pii import mask_text
-from host import callerpolicy, escalation, memory
+from host import callerlimit, callerpolicy, escalation, memory
 from host.port import ConversationPort
 from host.providers.base import ToolCallRequest
 from host.session import _Turn
@@ -78,6 +78,17 @@ async def before(conv: ConversationPort, turn: _Turn, tool: ExposedTool, call: T
     if kind != policy.factor:
         message = f"this service verifies callers by factor_kind={policy.factor!r}: ask the caller for it"
         return _refused(call, tool, "INVALID_ARGUMENT", message)
+    key = callerlimit.phone_key(conv.profile.org_id, str((call.arguments or {}).get("phone") or ""))
+    if key is not None and await callerlimit.failures(key) >= policy.max_attempts:
+        # this number used its tries in an earlier session (host/callerlimit.py): no fresh ones here
+        progress.update(locked=True)
+        phone = _phone(call)
+        payload = {"seq": turn.seq, "attempt": 0, "attempts_left": 0, "phone_masked": phone, "phone_locked": True}
+        turn.event("CALLER_VERIFICATION_FAILED", payload)
+        detail = f"the phone number {phone} has used its {policy.max_attempts} caller-check tries in the last day"
+        await escalation.escalate(conv, turn, "caller_verification", detail=detail)
+        message = "too many failed verification attempts for this number: the call is being handed to a person"
+        return _refused(call, tool, "FORBIDDEN", message)
     payload = {"seq": turn.seq, "attempt": attempts + 1, "factor_kind": kind, "phone_masked": _phone(call)}
     turn.event("CALLER_VERIFICATION_REQUESTED", payload)
     return None
@@ -99,6 +110,7 @@ def _hide_spoken(conv: ConversationPort, turn: _Turn, factor: Any) -> None:
 
 async def after(conv: ConversationPort, turn: _Turn, call: ToolCallRequest, outcome: CallOutcome) -> None:
     """Read a ``verify_caller`` answer: set the verified customer or count the miss; the model sees less."""
+    spoken_phone = str((call.arguments or {}).get("phone") or "")
     _hide_spoken(conv, turn, (call.arguments or {}).get("factor"))
     call.arguments = hide_factors(call.arguments)  # the history keeps the kind, never the value
     if not outcome.ok:
@@ -108,10 +120,13 @@ async def after(conv: ConversationPort, turn: _Turn, call: ToolCallRequest, outc
     data = outcome.data if isinstance(outcome.data, dict) else {}
     ref = data.get("customer_ref") if data.get("verified") is True else None
     phone = data.get("phone_masked") or _phone(call)
+    key = callerlimit.phone_key(conv.profile.org_id, spoken_phone)
     if isinstance(ref, str) and ref and conv.customer_ref in (None, ref):
         fresh = conv.customer_ref is None
         conv.customer_ref = ref
         progress.update(verified=True, factor_kind=policy.factor)
+        if key is not None:
+            await callerlimit.clear(key)
         turn.event("CALLER_VERIFICATION_PASSED", {"seq": turn.seq, "phone_masked": phone, "factor_kind": policy.factor})
         if fresh:
             await conv.store.update_session(conv.session_id, conv.profile.versions, {"customer_ref": ref})
@@ -120,6 +135,8 @@ async def after(conv: ConversationPort, turn: _Turn, call: ToolCallRequest, outc
     else:
         attempts = int(progress.get("attempts", 0)) + 1
         left = max(policy.max_attempts - attempts, 0)
+        if key is not None:  # the number's tries across sessions bound this session's too
+            left = min(left, max(policy.max_attempts - await callerlimit.count_failure(key), 0))
         progress.update(attempts=attempts, locked=left == 0)
         payload = {"seq": turn.seq, "attempt": attempts, "attempts_left": left, "phone_masked": phone}
         turn.event("CALLER_VERIFICATION_FAILED", payload)

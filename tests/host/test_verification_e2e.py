@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.db import get_engine
 from host.app import create_app
+from host.clustertables import host_rate_window
 from host.records import event_logs, review_queue, sessions, turns
 from host.runtime import HostRuntime
 from tests.host.fake_llm import FakeConversation, FakeLLM, FakeStep
@@ -266,3 +267,56 @@ def test_chat_an_anonymous_caller_verifies_over_the_spawned_order_server(sb_env,
     assert started[:2] == ["orders__verify_caller", "orders__get_order"], started  # nothing read before the check
     assert [e["verified"] for e in events if e["type"] == "caller.verification"] == [True]
     assert "김민수" not in json.dumps([e for e in events if e["type"] == "tool.started"], ensure_ascii=False)
+
+
+async def _anonymous_session(address) -> tuple[str, list[list[dict]]]:
+    """One anonymous session: ask about an order, then two wrong names for 010-1234-5678."""
+    async with connect(address) as client:
+        await client.send(type="session.start", agent="cs-agent", language="ko")
+        session_id = (await client.until("session.started"))[-1]["session_id"]
+        batches = [await _say(client, "주문 조회해 주세요 010-1234-5678"), await _say(client, "박지훈")]
+        batches += [await _say(client, "010-1234-5678"), await _say(client, "김민수")]  # the right name, last
+        await client.send(type="session.end")
+        await client.until("session.ended")
+    return session_id, batches
+
+
+async def test_a_number_that_used_its_tries_gets_none_in_the_next_session(shop):
+    """A walk: after three misses and the hand-over, a new session on the same line offered fresh
+    tries, so anyone knowing a customer's number could keep guessing names. The misses count per
+    number across sessions (host/callerlimit.py); the next session's check of that number is refused
+    before the order server is asked, and the call goes to a person. Here the limit is 2."""
+    runtime = HostRuntime(connector=lambda pin, env: shop)
+    async with serve(create_app(runtime, default_org=ORG)) as address:
+        async with connect(address) as client:  # session 1: one miss, then it hangs up
+            await client.send(type="session.start", agent="cs-agent", language="ko")
+            await client.until("session.started")
+            await _say(client, "주문 조회해 주세요 010-1234-5678")
+            missed = await _say(client, "박지훈")
+            assert "남은 시도 1회" in _answer(missed)
+            await client.send(type="session.end")
+            await client.until("session.ended")
+        second, batches = await _anonymous_session(address)  # one more miss: the number is used up
+        assert any(m["type"] == "turn.completed" and m["escalated"] for m in batches[1]), batches[1]
+        third, batches = await _anonymous_session(address)  # fresh session, right name: still refused
+    verified = [m for b in batches for m in b if m["type"] == "caller.verification" and m.get("verified")]
+    assert verified == []
+    assert any(m["type"] == "turn.completed" and m["escalated"] for m in batches[0] + batches[1])
+    for session_id in (second, third):
+        assert (await _session(session_id))["customer_ref"] is None
+        kinds = [e["event_type"] for e in await _rows(event_logs, session_id)]
+        assert "CALLER_VERIFICATION_PASSED" not in kinds
+    assert [r["kind"] for r in await _rows(review_queue, third)] == ["escalation"]
+    engine = await get_engine()  # the stored counter holds no number
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(host_rate_window.c.key))).scalars().all()
+    assert keys and all("1234" not in k and "5678" not in k for k in keys), keys
+
+
+async def test_a_passed_check_clears_the_numbers_misses(shop):
+    runtime = HostRuntime(connector=lambda pin, env: shop)
+    async with serve(create_app(runtime, default_org=ORG)) as address:
+        _first, batches = await _anonymous_session(address)  # a miss, then the right name: passed
+        assert any(m.get("verified") for b in batches for m in b if m["type"] == "caller.verification")
+        _second, batches = await _anonymous_session(address)  # a miss again: 1 left, not locked
+        assert any(m.get("verified") for b in batches for m in b if m["type"] == "caller.verification")
