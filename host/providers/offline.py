@@ -119,6 +119,8 @@ class OfflinePlanner:
 
     async def complete(self, request: ModelRequest, on_delta: DeltaSink | None = None) -> ModelReply:
         reply = self.plan(request)
+        if reply.state is not None and reply.state.pop("still_open", False):
+            reply.state["unanswered"] = True  # a frustrated customer was not answered (offline_texts "frustrated")
         reply.text = for_channel(reply.text, request.context.get("channel"))  # no Markdown on voice
         if on_delta is not None and reply.text and not reply.tool_calls:
             for piece in re.findall(r"\S+\s*", reply.text):
@@ -154,6 +156,13 @@ class OfflinePlanner:
         if order:
             state["order"] = order
         offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
+        if nlu.frustrated(text) and not request.context.get("handed_over"):
+            # "답답해 죽겠네", "말이 안 통하네": asked again; a second frustrated turn is offered a person
+            state["frustrated"] = int(state.get("frustrated") or 0) + 1
+            if state["frustrated"] >= 2 or intent == Intent.UNKNOWN:
+                state["still_open"] = True
+                key = "frustrated_offer" if state["frustrated"] >= 2 else "frustrated"
+                return ModelReply(text=say(key, lang), state=state)
         if offer == "refund" and state.get("order") and intent in _REASON_INTENTS and gives_reason(text):
             # "네 사이즈가 안 맞아서요", "네 배송이 너무 늦어서요" (read as a shipping question on its
             # own) to "환불을 신청하시겠어요?": a yes with its reason; the refund still asks to confirm

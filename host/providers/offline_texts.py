@@ -77,6 +77,18 @@ TEXT = {
         "en": "I can't withdraw a refund request from here. Shall I connect you to a person?",
     },
     "offer_refund": {"ko": "환불을 신청하시겠어요?", "en": "Would you like to request a refund?"},
+    # a frustrated customer ("답답해 죽겠네", host/escalation_rules.py): the first time asked again, the
+    # second time in a session offered a person (a yes hands over)
+    "frustrated": {
+        "ko": "불편을 드려 죄송합니다. 원하시는 내용을 다시 한 번 말씀해 주시면 도와드리겠습니다. "
+        "상담원 연결을 원하시면 말씀해 주세요.",
+        "en": "I'm sorry this has been frustrating. Tell me again what you need and I'll help. "
+        "Say so if you'd like to talk to a person.",
+    },
+    "frustrated_offer": {
+        "ko": "불편을 드려 죄송합니다. 상담원을 연결해 드릴까요?",
+        "en": "I'm sorry this has been frustrating. Shall I connect you to a person?",
+    },
     "ack": {"ko": "네, 더 궁금하신 점이 있으신가요?", "en": "Sure. Is there anything else I can help with?"},
     "thanks": {
         "ko": "이용해 주셔서 감사합니다. 더 필요하신 점이 있으면 말씀해 주세요.",

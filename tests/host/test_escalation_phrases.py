@@ -12,6 +12,14 @@ Measured on host/data/escalation_phrases.tsv (split, label, family, reason, utte
   '취소' as a refusal), so the probe is no longer unseen; what is still wrong is asserted below
   exactly, so it shows if it changes.
 
+- a hostile-customer walk (2026-12) added 106 rows (dev 81, holdout 25): a person asked for in other
+  words ('사람이요', '너 말고 다른 사람', 'AI 말고요', '봇이랑 말하기 싫어요'), threats to post publicly,
+  an agent mentioned in the past ('상담원한테 물어봤는데 …', not a request) and a new label,
+  ``frustrated`` ('답답해 죽겠네': not escalated at once; the offline planner offers a person on the
+  second such turn). Before the fix: dev 32 of 38 new escalations missed, 5 of 25 look-alikes escalated,
+  0 of 18 frustrations read; holdout 9 of 10 missed, 0 false. After: 0 / 0 / 18 of 18; the holdout,
+  written before the rules and measured once, 0 missed, 0 false, 6 of 6 frustrations.
+
 Before this rule set (the earlier _ESCALATE/_ANGRY_STRONG) the same 326 utterances had 107 of 165
 escalations missed and 44 of 161 false escalations.
 """
@@ -39,6 +47,7 @@ class Row(NamedTuple):
     family: str | None
     reason: str
     text: str
+    frustrated: bool = False
 
 
 def rows(*splits: str) -> list[Row]:
@@ -47,8 +56,10 @@ def rows(*splits: str) -> list[Row]:
         if not line.strip() or line.startswith("#"):
             continue
         split, label, family, reason, text = line.split("\t")
-        assert label in ("escalate", "none"), line
-        out.append(Row(split, label == "escalate", None if family == "-" else family, reason, text))
+        assert label in ("escalate", "none", "frustrated"), line
+        family_or_none = None if family == "-" or label == "frustrated" else family
+        assert label != "frustrated" or family == "frustration", line
+        out.append(Row(split, label == "escalate", family_or_none, reason, text, label == "frustrated"))
     return [r for r in out if not splits or r.split in splits]
 
 
@@ -122,6 +133,36 @@ def test_no_escalation_is_missed(split):
 @pytest.mark.parametrize("split", ["dev", "holdout"])
 def test_no_false_escalation(split):
     assert [r.text for r in rows(split) if not r.escalate and escalates(r.text)] == []
+
+
+# a hostile-customer walk (2026-12): what each of its utterances must do now
+WALK = {
+    "봇이랑 말하기 싫어요": Escalation.HUMAN_REQUEST,
+    "너 말고 다른 사람": Escalation.HUMAN_REQUEST,
+    "AI 말고요": Escalation.HUMAN_REQUEST,
+    "인터넷에 다 올릴게요": Escalation.LEGAL_THREAT,
+    "상담원한테 물어봤는데 환불 된다던데요": None,
+}
+WALK_FRUSTRATED = ["답답해 죽겠네", "말이 안 통하네 진짜", "you're useless", "쓸모없는 봇"]
+
+
+def test_the_walk_utterances_do_what_they_should():
+    labelled = {r.text for r in rows()}
+    assert set(WALK) | set(WALK_FRUSTRATED) <= labelled
+    assert {text: nlu.escalation_reason(text) for text in WALK} == WALK
+    assert [text for text in WALK_FRUSTRATED if not nlu.frustrated(text) or escalates(text)] == []
+
+
+@pytest.mark.parametrize("split", ["dev", "holdout"])
+def test_frustration_is_read_and_not_escalated_at_once(split):
+    """Frustrated turns are counted by the offline planner (a person is offered on the second one)."""
+    labelled = [r for r in rows(split) if r.frustrated]
+    assert labelled
+    assert [r.text for r in labelled if not nlu.frustrated(r.text) or escalates(r.text)] == []
+
+
+def test_no_calm_utterance_reads_as_frustrated():
+    assert [r.text for r in rows() if not r.escalate and not r.frustrated and nlu.frustrated(r.text)] == []
 
 
 def test_the_probe_is_wrong_exactly_where_measured():
