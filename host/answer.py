@@ -359,6 +359,11 @@ UNANSWERED_KEYS = (
     "ask_reason",
     "withdraw",
     "one_order",
+    "verify_ask_phone",
+    "verify_ask_factor",
+    "verify_retry",
+    "verify_passed",
+    "verify_failed",
 )
 SOCIAL_KEYS = (
     "greeting",

@@ -81,7 +81,7 @@ def error_response(err: SwitchboardError) -> Response:
 class Caller:
     org_id: str | None  # None: a trusted service token naming the org per session
     trusted: bool
-    customer_ref: str | None = None  # an OAuth token bound to one customer (host/oauth_api.py)
+    customer_ref: str | None = None  # a token bound to one customer (`tokens create --customer`, OAuth)
 
 
 async def authenticate(conn: HTTPConnection, *, default_org: str | None, require_token: bool) -> Caller:
@@ -98,7 +98,7 @@ async def authenticate(conn: HTTPConnection, *, default_org: str | None, require
         identity = await verify_token(token)
         if identity is None:
             raise forbidden("the bearer token is unknown or revoked")
-        return Caller(identity.org_id, identity.trusted)
+        return Caller(identity.org_id, identity.trusted, identity.customer_ref)  # a --customer token stays bound
     if require_token or not default_org:
         raise forbidden("send `Authorization: Bearer <token>` (create one with `switchboard tokens create --org X`)")
     return Caller(default_org, False)
@@ -237,7 +237,12 @@ class WsSession:
 
     async def _end(self, msg: dict[str, Any]) -> None:
         conv = self._require()
-        await conv.end(outcome=_text(msg, "outcome"))
+        given = _text(msg, "outcome")
+        if given is not None and self.caller.customer_ref:
+            # a customer closing their chat does not mark it resolved (a walk ended an unanswered
+            # session "해결" this way); a service token (a softphone, a person's console) may
+            raise forbidden("a customer's token cannot set the session's outcome: send session.end without it")
+        await conv.end(outcome=given)
 
     def _require(self) -> Conversation:
         if self.conv is None:

@@ -165,18 +165,20 @@ class Conversation:
 
     async def end(self, *, outcome: str | None = None) -> dict[str, Any]:
         """End the session: summary, outcome, memories, ``session.ended``."""
+        given = sessionrecords.given_outcome(outcome)  # checked before anything is written
         async with self._lock:
             if self.ended:
                 raise conflict(f"session {self.session_id} has already ended")
             self.ended = True
             language = self.state.language or "ko"
             summary = summarise(self.state, language)
-            final_outcome = outcome or sessionrecords.outcome(self.state)
+            host_outcome = sessionrecords.outcome(self.state)
+            final_outcome = given or host_outcome
             if self.customer_ref:
                 await memory.remember(self, memory.session_facts(self.state, summary, language))
             duration = int((now() - self._started).total_seconds())
             await sessionrecords.close(
-                self.store, self.session_id, self.profile, self.state, summary, final_outcome, duration
+                self.store, self.session_id, self.profile, self.state, summary, final_outcome, duration, host_outcome
             )
             result = {"summary": summary, "outcome": final_outcome, "duration_sec": duration}
             await self.emit("session.ended", result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import invalid
 from host.session import AgentProfile, SessionState
 from host.store import EventRow, RecordStore, masked, masked_json, now
 from host.tooling import ToolLayer
@@ -77,6 +78,21 @@ def started_payload(
     }
 
 
+# the outcomes a client (a softphone, a person's console) may set at session.end; English is stored as Korean
+OUTCOMES = {"해결": "해결", "이관": "이관", "미해결": "미해결", "resolved": "해결", "escalated": "이관"}
+OUTCOMES |= {"unresolved": "미해결"}
+
+
+def given_outcome(value: str | None) -> str | None:
+    """The outcome a client set, in the legacy vocabulary; INVALID_ARGUMENT for anything else."""
+    if value is None:
+        return None
+    found = OUTCOMES.get(value.strip().lower())
+    if found is None:
+        raise invalid(f"outcome must be one of {', '.join(OUTCOMES)} (or left out: the host decides)")
+    return found
+
+
 def outcome(state: SessionState) -> str:
     """Legacy vocabulary: 이관 (handed to a person), 해결 (answered), 미해결 (not answered)."""
     if state.escalated:
@@ -96,6 +112,7 @@ async def close(
     summary: str,
     final_outcome: str,
     duration: int,
+    host_outcome: str | None = None,
 ) -> None:
     """Mark the session ended with its masked summary and state; SUMMARY_GENERATED and SESSION_ENDED."""
     await store.update_session(
@@ -112,6 +129,11 @@ async def close(
         },
         [
             EventRow("SUMMARY_GENERATED", {"summary": summary}),
-            EventRow("SESSION_ENDED", {"outcome": final_outcome, "duration_sec": duration}),
+            EventRow(
+                "SESSION_ENDED",
+                # what the host read of the session, beside an outcome the client set instead
+                {"outcome": final_outcome, "duration_sec": duration}
+                | ({"host_outcome": host_outcome} if host_outcome and host_outcome != final_outcome else {}),
+            ),
         ],
     )

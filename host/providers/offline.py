@@ -17,7 +17,7 @@ from host import nlu
 from host.answer import answer_from, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
-from host.ordernumbers import order_numbers
+from host.ordernumbers import adds_order, order_numbers
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
@@ -134,16 +134,21 @@ class OfflinePlanner:
 
     def plan(self, request: ModelRequest) -> ModelReply:
         state = dict(request.context.get("planner") or {})
+        offered = state.get("offer")
         user_text, since_user = _split_turn(request.messages)
         lang = request.context.get("language") or nlu.detect_language(user_text)
         if since_user and since_user[-1].role == "tool":
-            reply = note_answered(self._after_tools(request, since_user, user_text, lang, state), TEXT)
+            reply = note_answered(self._after_tools(request, since_user, user_text, lang, state), _ANSWER_TEXTS)
         else:
-            reply = note_answered(self._on_user(request, user_text, lang, state), TEXT)
+            reply = note_answered(self._on_user(request, user_text, lang, state), _ANSWER_TEXTS)
         if request.context.get("handed_over") and reply.text:
             reply.text = handed_over(reply.text, lang)  # a person is on the way: never offered again
         if reply.text and not reply.tool_calls and reply.state is not None:
             reply.state["offer"] = offer_in(reply.text.strip())  # "…상담원을 연결해 드릴까요?": a yes takes it
+            if reply.state["offer"] == "refund":  # "…환불을 신청하시겠어요?" left unanswered: not 해결
+                reply.state["unanswered"] = True
+            elif offered == "refund" and reply.text in TEXT["declined"].values():
+                reply.state["unanswered"] = False  # "아니요 괜찮아요" to the offer settles it
         return reply
 
     def _on_user(self, request: ModelRequest, text: str, lang: str, state: dict[str, Any]) -> ModelReply:
@@ -156,6 +161,20 @@ class OfflinePlanner:
         if order:
             state["order"] = order
         offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
+        several = order_numbers(text)
+        known = (request.context.get("planner") or {}).get("order")
+        if known and order and order != known and adds_order(text):  # "네 8834도 같이요" about 8823
+            several = list(dict.fromkeys([str(known), *several, order]))
+        replying = intent == Intent.UNKNOWN and (offer or state.get("awaiting"))  # "8822 8841" to "주문번호를…"
+        if len(several) > 1 and (intent in nlu.ORDER_INTENTS or replying):
+            # "주문번호 8822 8841 8807 환불 상태": one order at a time, the customer picks (nothing looked up)
+            state.pop("order", None)
+            wanted = {"refund": Intent.REFUND_REQUEST, "status": Intent.REFUND_STATUS}.get(offer or "", intent)
+            if wanted not in nlu.ORDER_INTENTS:
+                wanted = Intent.REFUND_REQUEST if state.get("awaiting") == "refund_reason" else Intent.ORDER_LOOKUP
+                wanted = Intent(state["awaiting"]) if state.get("awaiting") in nlu.ORDER_INTENTS else wanted
+            state["awaiting"] = wanted.value
+            return ModelReply(text=say("one_order", lang).format(orders=", ".join(several[:5])), state=state)
         if nlu.frustrated(text) and not request.context.get("handed_over"):
             # "답답해 죽겠네", "말이 안 통하네": asked again; a second frustrated turn is offered a person
             state["frustrated"] = int(state.get("frustrated") or 0) + 1
@@ -472,6 +491,10 @@ def _blocked(result: ToolResult) -> str:
     details = _error_body(result).get("details")
     return str(details.get("reason") or "") if isinstance(details, dict) else ""
 
+
+# what the planner says, its caller check's texts included (a session that ends on "본인 확인이 되지
+# 않았습니다… 휴대폰 번호를 다시 말씀해 주세요" or "…확인할 주문번호를 말씀해 주세요" is not 해결)
+_ANSWER_TEXTS = TEXT | {f"verify_{key}": texts for key, texts in offline_verify.TEXT.items()}
 
 # what a refund reason may read as on its own ("배송이 늦어서요" is a shipping question)
 _REASON_INTENTS = (Intent.UNKNOWN, Intent.REFUND_REQUEST, Intent.REFUND_STATUS, Intent.SHIPPING)

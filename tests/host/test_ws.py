@@ -49,7 +49,7 @@ async def host(database_url):
 
 
 @asynccontextmanager
-async def running_host():
+async def running_host(*, require_token: bool = False):
     """A host on loopback over in-process servers pinned through the real registry: (address, calls)."""
     calls: list = []
     live = {"orders": make_orders_server(calls=calls), "kb": make_kb_server()}
@@ -60,7 +60,7 @@ async def running_host():
         risks=RISKS,
     )
     runtime = HostRuntime(connector=lambda pin, env: live[pin.name])
-    async with serve(create_app(runtime, default_org=ORG)) as address:
+    async with serve(create_app(runtime, default_org=ORG, require_token=require_token)) as address:
         yield address, calls
 
 
