@@ -105,9 +105,56 @@ def reset_home() -> Path:
                 f"{home} holds files Switchboard did not create ({', '.join(sorted(strangers)[:5])}); "
                 "point SWITCHBOARD_HOME at a dedicated demo directory, e.g. SWITCHBOARD_HOME=.sbhome/demo"
             )
+        if others := not_demo_data(home / "switchboard.db"):
+            raise invalid(
+                f"{home} holds data that is not the demo's ({', '.join(others[:5])}); --reset would delete it. "
+                "Run the demo in its own directory: SWITCHBOARD_HOME=.sbhome/demo switchboard demo --reset "
+                "(or `make demo`)"
+            )
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+# what the demo itself writes beside its own org: the audit log's system org, the registry's three
+# servers, and the tenants `eval run` makes (eval-…)
+_DEMO_SERVERS = frozenset({"orders", "kb", "memory"})
+_DEMO_ORGS = frozenset({DEMO_ORG, "switchboard:system"})
+
+
+def not_demo_data(database: Path) -> list[str]:
+    """What the SQLite database at ``database`` holds that the demo did not make: other orgs (a
+    token, orders, a KB of one), servers published besides the demo's three. A walk: `switchboard
+    tokens create --org mine`, then `switchboard demo --reset` in the same (default) home, and the
+    token was gone. Read with sqlite3 directly, before anything else opens the database."""
+    import sqlite3
+
+    if not database.is_file():
+        return []
+    found: set[str] = set()
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+            if "org_id" in columns:
+                for (org,) in conn.execute(f'SELECT DISTINCT org_id FROM "{table}" LIMIT 50'):
+                    if org is None and table == "api_token":
+                        found.add("a service token")
+                    elif org is not None and org not in _DEMO_ORGS and not str(org).startswith("eval-"):
+                        found.add(f"org {org}")
+        if "mcp_server" in tables:
+            for (name,) in conn.execute("SELECT name FROM mcp_server"):
+                if name not in _DEMO_SERVERS:
+                    found.add(f"server {name}")
+    except sqlite3.Error:
+        return ["a database the demo cannot read"]
+    finally:
+        conn.close()
+    return sorted(found)
 
 
 async def setup_tenant(step: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> Any:

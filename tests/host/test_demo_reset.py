@@ -86,3 +86,46 @@ def test_every_entry_switchboard_writes_under_its_home_is_known() -> None:
     assert {"console.key", "evals", "switchboard.db", "kb-index", "keys"} <= set(found)
     unknown = {name: where for name, where in found.items() if not demo.switchboard_made(name)}
     assert unknown == {}
+
+
+def _database(home: Path, rows: dict[str, list[tuple]]) -> None:
+    """A SQLite database in ``home`` with ``rows`` per table: (org_id,) or, for mcp_server, (name,)."""
+    import sqlite3
+
+    home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(home / "switchboard.db")
+    conn.execute("CREATE TABLE api_token (id TEXT, org_id TEXT)")
+    conn.execute("CREATE TABLE ord_order (id TEXT, org_id TEXT)")
+    conn.execute("CREATE TABLE audit_event (id TEXT, org_id TEXT)")
+    conn.execute("CREATE TABLE mcp_server (id TEXT, name TEXT)")
+    for table, values in rows.items():
+        column = "name" if table == "mcp_server" else "org_id"
+        conn.executemany(f"INSERT INTO {table} (id, {column}) VALUES ('x', ?)", values)
+    conn.commit()
+    conn.close()
+
+
+def test_the_demos_own_data_and_eval_tenants_are_reset(home: Path) -> None:
+    rows = {"ord_order": [("demo",)], "audit_event": [("switchboard:system",), ("eval-cc-ko-1",)]}
+    _database(home, rows | {"mcp_server": [("orders",), ("kb",), ("memory",)]})
+    assert demo.reset_home() == home and list(home.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("rows", "named"),
+    [
+        # a walk: `tokens create --org mine`, then `demo --reset` in the same default home: token gone
+        ({"api_token": [("mine",)]}, "org mine"),
+        ({"ord_order": [("demo",), ("acme",)]}, "org acme"),
+        ({"api_token": [(None,)]}, "a service token"),
+        ({"mcp_server": [("orders",), ("crm",)]}, "server crm"),
+    ],
+)
+def test_a_home_with_data_that_is_not_the_demos_is_refused_and_kept(home: Path, rows: dict, named: str) -> None:
+    _database(home, rows)
+    before = (home / "switchboard.db").read_bytes()
+    with pytest.raises(SwitchboardError) as err:
+        demo.reset_home()
+    assert err.value.code.value == "INVALID_ARGUMENT"
+    assert named in str(err.value) and "SWITCHBOARD_HOME=.sbhome/demo" in str(err.value)
+    assert (home / "switchboard.db").read_bytes() == before
