@@ -94,9 +94,53 @@ def extract_order_number(text: str) -> str | None:
     return None
 
 
+# a number with a unit is an amount, a date or a count ('50,000원', '2026년', '3개'), never an order
+_PLAIN_NUMBER = re.compile(
+    r"(?<![\d-])(?<!\d,)(\d{3,12})(?![\d-])(?!,\d{3}(?!\d))"
+    r"(?!\s*(?:원|개|일|시|분|초|%|월|년|주|명|건|won|krw|days?)(?![가-힣]))",
+    re.IGNORECASE,
+)
+
+
 def order_numbers(text: str) -> list[str]:
     """Every distinct order number said plainly ("8841하고 8822 둘 다요" → ["8841", "8822"]), in order;
-    personal data and phone-like numbers are never among them."""
-    text = mask_text(text or "", style="tag")
-    found = [n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)]
+    personal data, phone-like numbers and amounts ('50,000원') are never among them."""
+    text = spoken_as_digits(mask_text(text or "", style="tag"))
+    found = [n for n in _PLAIN_NUMBER.findall(text) if not _MOBILE.fullmatch(n)]
     return list(dict.fromkeys(found))
+
+
+# a reply that adds an order to the one talked about ('네 8834도 같이요', '8822랑 8841 둘 다요', 'yes and
+# 8834 too'): never a correction that replaces it
+_ADDS_ORDER = re.compile(
+    r"\d\s*번?\s*(?:도|까지|이랑|랑|하고|와|과|및)|(?:이랑|랑|하고|및|그리고)\s*\d|\d{3}\s*[,&]\s+\d{3}"
+    r"|둘\s*다|셋\s*다|같이|모두|전부|함께|추가|\b(?:and|also|too|both|plus|as\s+well|another)\b",
+    re.IGNORECASE,
+)
+
+
+def adds_order(text: str) -> bool:
+    """Whether ``text`` asks for an order *besides* another ('도 같이', '랑 … 둘 다', 'and also')."""
+    return _ADDS_ORDER.search(spoken_as_digits(text or "")) is not None
+
+
+def spoken_as_digits(text: str) -> str:
+    """``text`` with the order numbers said in Korean digits or as a quantity written as digits
+    ('네 팔천팔백이십이번 맞아요' → '네 8822번 맞아요', '주문번호 팔팔사일이요' → '주문번호 8841이요'), so a reply
+    to a confirmation prompt reads the number it names. Only the forms :func:`extract_order_number`
+    takes (after the label or before 번, four or more digits / a thousand or more)."""
+
+    def sino(match: re.Match[str]) -> str:
+        word = match.group(1)
+        value = _read_sino(word) if any(u in word for u in "십백천만") else None
+        return match.group(0) if value is None or value < 1000 else match.group(0).replace(word, str(value), 1)
+
+    def spoken(match: re.Match[str]) -> str:
+        number = match.group(1).translate(_READ_SPOKEN)
+        return match.group(0) if number.startswith("0") else match.group(0).replace(match.group(1), number, 1)
+
+    for pattern in _SINO_ORDER:
+        text = pattern.sub(sino, text)
+    for pattern in _SPOKEN_ORDER:
+        text = pattern.sub(spoken, text)
+    return text

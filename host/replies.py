@@ -57,6 +57,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.pii import mask_text
+from host.ordernumbers import adds_order, spoken_as_digits
 from host.replysigns import normalise, plain, signs
 
 log = logging.getLogger("switchboard.host.replies")
@@ -136,12 +137,25 @@ def _numbers(text: str) -> tuple[list[str], bool]:
     return orders, others
 
 
+# an amount in won ('35,500원', '35500 원'); the prompt's own amount said back is no other number
+_WON = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})+|\d+)\s*원(?![가-힣])")
+
+
+def _without_the_amount(text: str, amount: int | None) -> str:
+    """``text`` without the prompt's amount when every amount in it is that one ('네 35,500원 맞아요' →
+    '네 맞아요'); a different amount ('35,000원 맞아요') stays, and keeps the reply from being a yes."""
+    found = _WON.findall(text)
+    if amount is None or not found or any(int(value.replace(",", "")) != amount for value in found):
+        return text
+    return re.sub(r"\s+", " ", _WON.sub(" ", text)).strip()
+
+
 # --- shared: what is not a word (signs): host/replysigns.py -------------------------------------
 
 
 # --- Korean -----------------------------------------------------------------------------------------
 
-_KO_AFFIRM_IC = _set("네 넵 넹 녜 예 옙 응 엉 웅 네네 예예 응응 네에 예에 넵넵 그래 그럼 오케이 콜 그럼요")
+_KO_AFFIRM_IC = _set("네 넵 넹 녜 예 옙 응 엉 웅 네네 예예 응응 네에 예에 넵넵 그래 그럼 오케이 콜 그럼요 예스")
 _KO_FILLER_IC = _set("어 음 아 저 그 에 흠 엄 으 어어 음음 아아 저기 저기요")
 _KO_NEG_IC = _set("아니 아니요 아니오 아뇨 아녜요 노")
 # content morphemes that agree, ask for the action, or name it (anything else makes a reply unclear)
@@ -198,6 +212,13 @@ _KO_PLAIN_YES = re.compile(
     r"(?:맞아요|맞습니다|진행해\s*주세요|부탁(?:드립니다|드려요|합니다)|해\s*주세요)?\s*[.!]*$"
 )
 _KO_SET_YES = re.compile(r"^(?:네\s*)?(?:그럼요|물론이죠|물론입니다|당연하죠|당연합니다)[.!]*$")
+# 'no reason not to' ('안 할 이유가 없죠', '하지 않을 이유가 없네요'): a yes by double negation, said
+# without a '?' ('안 할 이유가 없죠?' asks; '할 이유가 없죠' is a no)
+_KO_NO_REASON_NOT = re.compile(
+    r"^(?:(?:네|예|뭐|그럼)\s*)*(?:(?:환불|진행|신청)\s*(?:을|를)?\s*)?"
+    r"(?:안\s*(?:할|하실|받을)|하지\s*않을|마다할)\s*이유(?:가|는)?\s*(?:전혀\s*|하나도\s*)?"
+    r"없(?:죠|지요|네요|습니다|어요|지|다|네)[.!~]*$"
+)
 
 
 def _read_korean(text: str, expected: str | None, signs: set[str], read_only: bool) -> Reading:
@@ -205,7 +226,7 @@ def _read_korean(text: str, expected: str | None, signs: set[str], read_only: bo
     compact = _KO_YES_WORD.sub(lambda m: m.group().translate(_KO_YES_SPELLING), text.strip())
     if kiwi is None:
         return _fallback_korean(compact, signs)
-    if not signs and _KO_SET_YES.match(compact):
+    if not signs and (_KO_SET_YES.match(compact) or _KO_NO_REASON_NOT.match(compact)):
         return Reading(ReplyLabel.CONFIRM, cues=("affirm",))
     cues = set(signs)
     if "?" in compact:
@@ -467,7 +488,7 @@ def _read_english(text: str, expected: str | None, signs: set[str], read_only: b
 
 # --- the decision -----------------------------------------------------------------------------------
 
-_BLOCKING = ("question", "hesitation", "condition", "instead")
+_BLOCKING = ("question", "hesitation", "condition", "instead", "more_orders")
 
 
 def _decide(text: str, cues: set[str], expected: str | None) -> Reading:
@@ -479,6 +500,8 @@ def _decide(text: str, cues: set[str], expected: str | None) -> Reading:
         cues.add("other")
     elif changed:
         cues.add("value")
+        if adds_order(text):
+            cues.add("more_orders")  # '네 8834도 같이요': the asked order and another, not a correction
     ordered = tuple(sorted(cues))
     if any(c in cues for c in _BLOCKING):
         return Reading(ReplyLabel.UNCLEAR, cues=ordered)
@@ -499,16 +522,22 @@ _ELLIPSIS = re.compile(r"\.\.|…|‥|⋯")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 
-def read_reply(text: str, *, expected: str | None = None, read_only: bool = False) -> Reading:
+def read_reply(
+    text: str, *, expected: str | None = None, read_only: bool = False, amount: int | None = None
+) -> Reading:
     """How ``text`` answers a confirmation prompt about ``expected`` (the order number asked about, if any).
 
     ``read_only``: the call asked about only reads (a lookup, ``ExposedTool.is_read``), so words for
     looking up or checking name the action asked ('네 조회해 주세요' is a yes). By default the action is
     taken to be a write, or unknown, and those words are a different action: never a yes.
+    ``amount``: the amount in won the prompt stated; said back, it is no other number ('네 35,500원
+    맞아요'); any other amount keeps the reply from being a yes. An order number said in Korean digits
+    ('네 팔천팔백이십이번 맞아요') is read as its digits. A reply that adds another order to the one asked
+    ('네 8834도 같이요') is ``unclear`` with the cue ``more_orders``, never a correction.
     """
     # personal data is no answer: its digits are never an order number to correct to ('900101-1234567'
     # said at a lookup prompt was read as "correct 1234567" and looked up; a walk)
-    text = mask_text(normalise(text or ""), style="tag")
+    text = _without_the_amount(spoken_as_digits(mask_text(normalise(text or ""), style="tag")), amount)
     if not text:
         return Reading(ReplyLabel.UNCLEAR, cues=("empty",))
     rest, seen = signs(text)
