@@ -103,8 +103,38 @@ def refuse_without_store(argv: list[str]) -> None:
     require_store()
 
 
+def _stop_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM (systemd, docker, ``kill PID``) stops a command the way Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once: no exit handlers, so a server stopped
+    that way never signed its last audit checkpoint and ``audit verify`` later reported its records
+    as broken (a walk: ``kill -TERM`` of ``serve memory --transport http``; ``kill -INT`` was fine).
+    uvicorn installs its own handler while it serves and raises the signal again once it has shut
+    down; this one then ends the process through the same path as Ctrl-C."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _stop_on_sigterm_as_on_ctrl_c() -> None:
+    """SIGTERM (systemd, docker, ``kill PID``) stops a command the way Ctrl-C does.
+
+    Python's default for SIGTERM ends the process at once: no exit handlers, so a server stopped
+    that way never signed its last audit checkpoint and ``audit verify`` later reported its records
+    as broken (a walk: ``kill -TERM`` of ``serve memory --transport http``; ``kill -INT`` was fine).
+    uvicorn installs its own handler while it serves and raises the signal again once it has shut
+    down; this one then ends the process through the same path as Ctrl-C."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    _stop_on_sigterm_as_on_ctrl_c()
+    _stop_on_sigterm_as_on_ctrl_c()
     from servers.retrieval.threads import limit_blas_threads_at_start
 
     limit_blas_threads_at_start()  # before numpy loads: no threadpoolctl scan at the first search
@@ -113,7 +143,13 @@ def main() -> None:
     start_for(sys.argv[1:])  # serve kb|memory: kiwi loads in a helper process, on another core
     refuse_without_store(sys.argv[1:])
     first = sys.argv[1] if len(sys.argv) > 1 else None
-    build_app(first if first in COMMANDS or first in GROUPS else None)()
+    try:
+        build_app(first if first in COMMANDS or first in GROUPS else None)()
+    except Exception as err:  # an unreachable database is one line, whatever the command
+        from core.cliutil import fail_if_database_unreachable
+
+        fail_if_database_unreachable(err)
+        raise
 
 
 if __name__ == "__main__":
