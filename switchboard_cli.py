@@ -117,23 +117,8 @@ def _stop_on_sigterm_as_on_ctrl_c() -> None:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def _stop_on_sigterm_as_on_ctrl_c() -> None:
-    """SIGTERM (systemd, docker, ``kill PID``) stops a command the way Ctrl-C does.
-
-    Python's default for SIGTERM ends the process at once: no exit handlers, so a server stopped
-    that way never signed its last audit checkpoint and ``audit verify`` later reported its records
-    as broken (a walk: ``kill -TERM`` of ``serve memory --transport http``; ``kill -INT`` was fine).
-    uvicorn installs its own handler while it serves and raises the signal again once it has shut
-    down; this one then ends the process through the same path as Ctrl-C."""
-    import signal
-
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-
 def main() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    _stop_on_sigterm_as_on_ctrl_c()
     _stop_on_sigterm_as_on_ctrl_c()
     from servers.retrieval.threads import limit_blas_threads_at_start
 

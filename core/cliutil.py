@@ -69,6 +69,99 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
             message += f" (looked in {get_settings().location()})"
         fail(err.code.value, message)
+    except Exception as err:
+        fail_if_database_unreachable(err)
+        raise
+
+
+def fail_if_database_unreachable(err: BaseException) -> None:
+    """When ``err`` is a failure to connect to the configured database (refused, unknown host,
+    no such database or role, a wrong password), end with one UNAVAILABLE line naming the URL
+    without its password; otherwise return (the caller re-raises). Used by :func:`run` and the
+    ``switchboard`` entry point, so no command needs its own handling."""
+    message = database_unreachable_message(err)
+    if message is not None:
+        fail("UNAVAILABLE", message)
+
+
+def _chain(err: BaseException) -> Iterable[BaseException]:
+    """``err`` and every exception behind it: causes, contexts, a DBAPI error's original, groups."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(e for e in (current.__cause__, current.__context__, getattr(current, "orig", None)) if e)
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+
+
+def _raised_by_database_driver(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if "/asyncpg/" in filename or "/sqlalchemy/" in filename or "/aiosqlite/" in filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _connect_failure(err: BaseException) -> tuple[str, str] | None:
+    """(what went wrong, what to do) when ``err`` or one behind it is a failed database connection."""
+    import socket
+
+    for current in _chain(err):
+        name = type(current).__name__
+        module = type(current).__module__ or ""
+        if module.startswith("asyncpg"):
+            text = str(current).splitlines()[0] if str(current) else name
+            if name == "InvalidCatalogNameError":
+                return text, "create it (createdb), or fix the name in the URL"
+            if name in ("InvalidAuthorizationSpecificationError", "InvalidPasswordError"):
+                return text, "check the user and password in the URL"
+            if name in ("CannotConnectNowError", "TooManyConnectionsError", "ConnectionDoesNotExistError"):
+                return text, "start it, or wait and try again"
+        if isinstance(current, OSError) and _raised_by_database_driver(current):
+            if isinstance(current, ConnectionRefusedError):
+                return "connection refused", "start it"
+            if isinstance(current, socket.gaierror):
+                return "host not found", "check the host in the URL"
+            if isinstance(current, TimeoutError):
+                return "timed out", "start it, or check the host and port"
+            return current.strerror or str(current) or name, "start it"
+    return None
+
+
+def database_unreachable_message(err: BaseException) -> str | None:
+    """The one line to show for a failed connection to SWITCHBOARD_DATABASE_URL, else None."""
+    from core.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database_url:
+        return None
+    failure = _connect_failure(err)
+    if failure is None:
+        return None
+    why, todo = failure
+    return (
+        f"cannot reach the database in SWITCHBOARD_DATABASE_URL ({safe_database_url(settings.database_url)}, "
+        f"password hidden): {why} — {todo}, or unset SWITCHBOARD_DATABASE_URL to use SQLite in $SWITCHBOARD_HOME"
+    )
+
+
+def safe_database_url(url: str) -> str:
+    """``url`` with no password at all (not even ``***``): safe to print and to log."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url).difference_update_query(["password"])
+        return parsed._replace(password=None).render_as_string(hide_password=False)
+    except Exception:  # not a URL SQLAlchemy reads: show the scheme and host part only
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}" if rest else "(unreadable URL)"
 
 
 def wants_json() -> bool:
