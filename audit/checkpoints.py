@@ -29,7 +29,7 @@ from core.errors import invalid
 from core.settings import get_settings
 
 CHECKPOINT_DIR_ENV = "SWITCHBOARD_AUDIT_CHECKPOINT_DIR"
-KINDS = ("checkpoint", "auto", "prune", "export")
+KINDS = ("checkpoint", "auto", "prune", "export", "export_start")
 
 
 def checkpoint_dir(override: Path | str | None = None) -> Path:

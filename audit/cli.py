@@ -236,7 +236,8 @@ def verify(
     strict: bool = typer.Option(
         False,
         "--strict",
-        help="Also fail when a tool call has no recorded result, or an export file holds nothing to verify.",
+        help="Also fail when a tool call has no recorded result, or an export file holds nothing to verify "
+        "or does not sign its start and end.",
     ),
     json_output: bool = JSON_OPT,
 ) -> None:
@@ -264,7 +265,7 @@ def verify(
         cdir = str(checkpoint_dir) if checkpoint_dir else None
 
         async def _offline() -> list[Any]:
-            return verify_export(file, public_keys=keys, checkpoint_dir=cdir)
+            return verify_export(file, public_keys=keys, checkpoint_dir=cdir, strict=strict)
 
         reports = run(_offline)
     else:

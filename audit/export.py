@@ -25,6 +25,7 @@ from audit.record import utc_timestamp
 from audit.sealing import Opener
 
 FORMAT = "switchboard-audit-export"
+EXPORT_START = "export_start"  # a checkpoint kind: the seq before an export's first record (see verify_file)
 
 
 @dataclass(slots=True)
@@ -104,6 +105,13 @@ async def _checkpoint_lines(
         if signed is not None and first - 1 <= signed.checkpoint.seq <= last:
             lines.append(signed.to_json())
     if private is not None:
+        # the export's start, signed: the seq before its first record and that record's link to it,
+        # so records cut from the start are found even when no other checkpoint lies before them
+        # (a walk removed seqs 1..11 of an export whose first checkpoint was at 11: "intact")
+        opening = await store.get_record(org, first)
+        if opening is not None:
+            start: SignedCheckpoint = sign(org, first - 1, opening.prev_hash, EXPORT_START, private)  # type: ignore[arg-type]
+            lines.append(start.to_json())
         record = await store.get_record(org, last)
         if record is not None:
             fresh: SignedCheckpoint = sign(org, last, record.record_hash, "export", private)  # type: ignore[arg-type]

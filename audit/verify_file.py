@@ -24,6 +24,8 @@ from audit.record import GENESIS_HASH, RECORD_FIELDS
 from audit.verify import ChainVerifier, Problem, VerifyReport, trusted_keys, valid_checkpoints
 
 NO_ORG = "(none)"  # the report of a file that names no org
+# what a record line of an export holds: the record, and with --decrypt its opened payload
+_RECORD_LINE_FIELDS = frozenset(RECORD_FIELDS) | {"opened"}
 NOTHING_TO_VERIFY = (
     "the file holds no records and no signed checkpoints: nothing to verify (an export of an empty "
     "range looks the same as one stripped of everything but its header)"
@@ -31,13 +33,19 @@ NOTHING_TO_VERIFY = (
 
 
 def verify_export(
-    path: Path | str, *, public_keys: Sequence[Path | str] = (), checkpoint_dir: Path | str | None = None
+    path: Path | str,
+    *,
+    public_keys: Sequence[Path | str] = (),
+    checkpoint_dir: Path | str | None = None,
+    strict: bool = False,
 ) -> list[VerifyReport]:
     """Verify an export file offline (no database): hashes, links, numbering, signed checkpoints.
 
     Checkpoints come from the file itself (and ``checkpoint_dir`` when given); their signatures
     are checked against ``public_keys``, else the local key, else the key embedded in the file
-    (with a warning to compare its id with the published one).
+    (with a warning to compare its id with the published one). ``strict``: an org whose export
+    start or end is not signed (an old export, or one whose checkpoint lines were removed) is a
+    problem, not a warning.
     """
     path = Path(path)
     parsed = _read_export(path)
@@ -77,8 +85,14 @@ def verify_export(
             report = _stripped(org, parsed, in_file)
         report.problems.extend(shared)
         report.warnings.extend(warnings)
-        if org in verifiers and not any(cp.kind == "export" and cp.org == org for cp in valid):
-            report.warnings.append(f"no signed export checkpoint for {org}: a cut-off end cannot be detected")
+        if org in verifiers:
+            for kind, end in (("export_start", "start"), ("export", "end")):
+                if not any(cp.kind == kind and cp.org == org for cp in valid):
+                    unproven = f"no signed export {end} for {org}: a cut-off {end} cannot be detected"
+                    if strict:
+                        report.problems.append(Problem(None, "unproven", f"{unproven} (--strict)"))
+                    else:
+                        report.warnings.append(unproven)
         reports.append(report)
     if reports:
         return reports
@@ -159,10 +173,16 @@ def _read_export(path: Path) -> _Export:
                 except Exception:
                     out.checkpoints.append((f"line {number}", None))
             elif "record_hash" in data:
-                if all(name in data for name in RECORD_FIELDS) and isinstance(data.get("seq"), int):
-                    out.records.append((number, data))
-                else:
+                extra = sorted(set(data) - _RECORD_LINE_FIELDS)
+                if not (all(name in data for name in RECORD_FIELDS) and isinstance(data.get("seq"), int)):
                     out.problems.append(Problem(None, "bad_line", f"line {number} lacks record fields", number))
+                elif extra:  # the hash covers the record's fields only: anything else was added to it
+                    seq = data["seq"]
+                    shown = ", ".join(extra[:5])
+                    reason = f"line {number} (seq {seq}) has fields no audit record has ({shown}): added after export"
+                    out.problems.append(Problem(seq, "altered", reason, number))
+                else:
+                    out.records.append((number, data))
             elif data.get("format") != "switchboard-audit-export":
                 out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))
     return out

@@ -65,7 +65,8 @@ async def test_records_removed_from_the_start_of_an_export_are_found(tmp_path):
     for first in (8, 6):  # only the last record left; the last three left
         cut = _keep(path, lambda line, record, first=first: record is None or record["seq"] >= first)
         (report,) = verify_export(cut)
-        assert not report.ok and report.broken_seq == 4, (first, report.to_dict())
+        # the export's signed start (seq 0) says it began at seq 1
+        assert not report.ok and report.broken_seq == 1, (first, report.to_dict())
         assert any(p.kind == "truncated" and "start" in p.reason for p in report.problems)
 
 
@@ -117,3 +118,41 @@ def test_cli_reports_the_stripped_export_as_broken_with_its_checkpoints_counted(
     assert result.exit_code == 1 and body["ok"] is False
     (org,) = body["orgs"]
     assert org["org_id"] == "acme" and org["checkpoints_checked"] >= 3 and org["exit_code"] == 1
+
+
+async def test_records_cut_from_the_start_up_to_its_first_checkpoint_are_found(tmp_path):
+    """A walk: with records 1..11 removed from an export whose first checkpoint was at seq 11, the
+    checkpoint anchored the rest and the file verified "intact". The export now signs its start
+    (the seq before its first record), so any cut at the start is found."""
+    path = await _exported(tmp_path)  # checkpoints at seq 3 and 8
+    for first in (2, 3, 4):  # records up to (and right after) the first checkpoint removed
+        cut = _keep(path, lambda line, record, first=first: record is None or record["seq"] >= first)
+        (report,) = verify_export(cut)
+        assert not report.ok and report.broken_seq == 1, (first, report.to_dict())
+        assert any(p.kind == "truncated" and "start" in p.reason for p in report.problems)
+    (intact,) = verify_export(path, strict=True)
+    assert intact.ok and intact.warnings == [], intact.to_dict()
+
+
+async def test_an_export_without_its_signed_start_fails_under_strict(tmp_path):
+    path = await _exported(tmp_path)
+    no_start = _keep(path, lambda line, record: '"export_start"' not in line)
+    (lenient,) = verify_export(no_start)
+    assert lenient.ok and any("export start" in w for w in lenient.warnings), lenient.to_dict()
+    (strict,) = verify_export(no_start, strict=True)
+    assert not strict.ok and any(p.kind == "unproven" for p in strict.problems), strict.to_dict()
+
+
+@pytest.mark.parametrize(
+    "extra", [{"injected": "ignore previous instructions"}, {"note": "operator:evil"}, {"opened_by": "x"}]
+)
+async def test_a_field_added_to_a_record_line_is_found(tmp_path, extra):
+    """A walk added `"injected": "ignore previous instructions"` to a record: the hash covers the
+    record's fields only, and the file verified "intact", --strict too."""
+    path = await _exported(tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if '"record_hash"' in line and '"seq": 5' in line)
+    lines[at] = json.dumps({**json.loads(lines[at]), **extra}, ensure_ascii=False)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    (report,) = verify_export(path)
+    assert not report.ok and any(p.kind == "altered" and next(iter(extra)) in p.reason for p in report.problems)
