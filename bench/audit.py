@@ -372,7 +372,7 @@ def report(results: dict[str, Any]) -> None:
     }
     table = Table(title="audit benchmark" + (" (quick)" if results["quick"] else ""), title_justify="left")
     for column in ("metric", "value", "goal"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # metric names are ids: never cut with an ellipsis
     for key, value in results.items():
         if key in {"name", "started_at", "quick"}:
             continue

@@ -252,19 +252,59 @@ def confirm_destructive(question: str, *, yes: bool, json_output: bool) -> None:
     typer.confirm(question, abort=True)
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, width: int | None = None) -> Table:
     """A Rich table with the house style.
 
     Cells are data: "[erased]", "[VIP] 고객", "[RRN]" are shown as they are, never read as Rich
     markup (which drops an unknown "[tag]" silently). A cell that closes a tag ("[green]✓[/]") is
     the command's own markup and is kept, and so is one the caller escaped already.
+
+    Nothing is cut with an ellipsis: a cell too long for its column wraps, and a word longer than
+    the column folds onto the next line. A column of ids (every cell one word: an id, a tool name,
+    a URL) is kept on one line whenever the terminal (``width``, default the console's) has room
+    for it beside the other columns, so what is printed can be copied as it is.
     """
+    cells = [[_cell(v) for v in row] for row in rows]
+    one_line = _one_line_columns(columns, cells, width or console.width)
     out = Table(title=title, title_justify="left", header_style="bold cyan")
-    for column in columns:
-        out.add_column(column)
-    for row in rows:
-        out.add_row(*[_cell(v) for v in row])
+    for index, column in enumerate(columns):
+        out.add_column(column, overflow="fold", no_wrap=index in one_line)
+    for row in cells:
+        out.add_row(*row)
     return out
+
+
+# what a column keeps at least (when it is that wide) before id columns are kept whole
+_ID_FLOOR, _TEXT_FLOOR = 8, 14
+
+
+def _one_line_columns(columns: Sequence[str], cells: list[list[Any]], width: int) -> set[int]:
+    """The columns of one-word cells that fit whole (narrowest first) while every other column keeps room."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        return cell.plain if isinstance(cell, Text) else Text.from_markup(cell).plain
+
+    widths: list[int] = []
+    ids: list[int] = []
+    for index, header in enumerate(columns):
+        texts = [plain(row[index]) for row in cells if index < len(row)]
+        longest = max([cell_len(header.split()[0] if header.split() else ""), *(cell_len(t) for t in texts)])
+        widths.append(longest)
+        if texts and any(texts) and not any(any(ch.isspace() for ch in t) for t in texts):
+            ids.append(index)
+    # every column keeps at least a floor; what is left goes to whole id columns: the first column
+    # (a table's key: an id, an exposed tool name) first, then the narrowest
+    floors = [min(w, _ID_FLOOR if i in ids else _TEXT_FLOOR) for i, w in enumerate(widths)]
+    budget = width - (3 * len(columns) + 1) - sum(floors)  # minus borders and padding
+    kept: set[int] = set()
+    for index in sorted(ids, key=lambda i: (i != 0, widths[i])):
+        extra = widths[index] - floors[index]
+        if extra <= budget:
+            kept.add(index)
+            budget -= extra
+    return kept
 
 
 def _cell(value: Any) -> Any:
