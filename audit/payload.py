@@ -7,8 +7,11 @@ such as an order (a 12-digit tracking number passes the pre-screen) spent most o
 there. :func:`redact_canonical` walks the value once: short strings that cannot hold personal data
 (:func:`core.pii.too_short_for_pii`: fewer than 9 characters with no ``@``, no CVC label and
 nothing that folds, the very test :func:`core.pii.detect` starts with) are copied as they are,
-other strings and long integers go through the same detector and masks as
-:func:`core.redaction.redact`, and the canonical text is written on the way.
+ASCII strings the detector's own pre-screen turns away (:func:`core.pii.may_contain_pii`) are
+copied too, other strings and long integers go through the same detector and masks as
+:func:`core.redaction.redact`, and the canonical text is written on the way. An object whose
+field names are all plain and were seen in that order before reuses their sorted order and JSON
+texts (an answer's objects have the same shape on every call).
 
 The output is byte-identical to ``canonical(redact(value).value)``: anything this encoder is not
 sure of (floats beyond the plain kind, integers beyond 2**53, tuples, sets, bytes, non-string
@@ -22,7 +25,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from core.canonical import canonical_json
-from core.pii import too_short_for_pii
+from core.pii import may_contain_pii, too_short_for_pii
 from core.redaction import Redactor, clean_text
 
 _MAX_SAFE = 2**53 - 1
@@ -33,6 +36,9 @@ _LITERALS = {None: "null", True: "true", False: "false"}
 # Field names known to need nothing (ASCII, unchanged by the detectors) and their JSON text: the
 # names of a tool's answer repeat on every call, so they are read once.
 _PLAIN_NAMES: dict[str, str] = {}
+# The objects whose names are all plain, by their names in order: for each member in RFC 8785
+# order, its position and its ``"name":`` text (an answer's objects repeat their shape on every call).
+_SHAPES: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
 
 
 class Unsure(Exception):
@@ -63,11 +69,14 @@ class _Pass:
         return masked
 
     def encode(self, value: Any, context: str | None) -> str:
-        if type(value) is str:
-            return encode_basestring(self.text(value, context))
-        if value is None or value is True or value is False:
-            return _LITERALS[value]
         kind = type(value)
+        if kind is str:
+            # ASCII text the detector's own pre-screen turns away (core.pii.may_contain_pii: False
+            # guarantees detect finds nothing, whatever the field) is written as it is: the walk
+            # below would return it unchanged, without findings
+            if value.isascii() and ((len(value) < 9 and too_short_for_pii(value)) or not may_contain_pii(value)):
+                return encode_basestring(value)
+            return encode_basestring(self.text(value, context))
         if kind is int:
             if not -_MAX_SAFE <= value <= _MAX_SAFE:
                 raise Unsure
@@ -76,20 +85,29 @@ class _Pass:
                 return as_text
             masked = self.text(as_text, context)
             return as_text if masked == as_text else encode_basestring(masked)
+        if kind is dict:
+            return self._object(value)
+        if kind is list:
+            return "[" + ",".join([self.encode(item, context) for item in value]) + "]"
+        if value is None or value is True or value is False:
+            return _LITERALS[value]
         if kind is float:
             if not math.isfinite(value):
                 raise Unsure
             self.changed = True
             return canonical_json(value).decode("ascii")
-        if kind is dict:
-            return self._object(value)
-        if kind is list:
-            return "[" + ",".join([self.encode(item, context) for item in value]) + "]"
         raise Unsure
 
     def _object(self, value: dict[Any, Any]) -> str:
+        names = tuple(value)
+        shape = _SHAPES.get(names)
+        if shape is not None:  # every name plain and seen before: their order and texts are known
+            items = tuple(value.values())
+            encode = self.encode
+            return "{" + ",".join([prefix + encode(items[i], names[i]) for i, prefix in shape]) + "}"
         members: dict[str, str] = {}
         ascii_names = True
+        plain = True
         for name, item in value.items():
             if name in _PLAIN_NAMES:  # a field name seen before: ASCII, nothing to mask
                 members[name] = self.encode(item, name)
@@ -102,10 +120,17 @@ class _Pass:
             members[key] = self.encode(item, name)
             if key is name and name.isascii() and len(name) <= 64 and len(_PLAIN_NAMES) < 4096:
                 _PLAIN_NAMES[name] = encode_basestring(name)
-            elif not key.isascii():
-                ascii_names = False
+            else:
+                plain = False
+                if not key.isascii():
+                    ascii_names = False
         # RFC 8785 orders keys by UTF-16 code units: for ASCII names that is the plain order
         keys = sorted(members) if ascii_names else sorted(members, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        if plain:
+            if len(_SHAPES) >= 1024:  # many shapes (keys that are data): start again with the current ones
+                _SHAPES.clear()
+            position = {name: i for i, name in enumerate(names)}
+            _SHAPES[names] = tuple((position[k], _PLAIN_NAMES[k] + ":") for k in keys)
         return "{" + ",".join([(_PLAIN_NAMES.get(k) or encode_basestring(k)) + ":" + members[k] for k in keys]) + "}"
 
 
