@@ -50,8 +50,10 @@ async def ask(
     *,
     asks: int = 1,
     facts: OrderFacts | None = None,
+    lead: str = "",
 ) -> ToolResult | None:
-    """Put ``call`` to the customer; a tool result instead when the order does not exist for them."""
+    """Put ``call`` to the customer (after ``lead``, a sentence saying why it is asked again); a tool
+    result instead when the order does not exist for them."""
     arguments = masked_arguments(call.arguments or {})
     call = ToolCallRequest(call.id, call.name, arguments)
     lang = conv.language
@@ -63,6 +65,8 @@ async def ask(
     prompt = confirm_prompt(tool, arguments, lang, facts)
     if asks > 1:
         prompt = closed_question(prompt, lang)
+    if lead:
+        prompt = f"{lead} {prompt}"
     conv.state.pending = {
         "call": {"id": call.id, "name": call.name, "arguments": call.arguments},
         "prompt": prompt,
@@ -129,8 +133,15 @@ async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:
     call = pending.get("call") or {}
     arguments = call.get("arguments") or {}
     tool = conv.tool(call.get("name", ""))
-    # a lookup's "네 조회해 주세요" names the action asked; for a write it asks for something else
-    reading = read_reply(text, expected=expected_value(arguments), read_only=tool is not None and tool.is_read)
+    # a lookup's "네 조회해 주세요" names the action asked; for a write it asks for something else;
+    # the prompt's own amount said back ("네 35,500원 맞아요") agrees, another amount never does
+    facts = OrderFacts.from_dict(pending.get("facts"))
+    reading = read_reply(
+        text,
+        expected=expected_value(arguments),
+        read_only=tool is not None and tool.is_read,
+        amount=facts.amount_krw if facts is not None else None,
+    )
     _classified(turn, reading, pending, "words")
     if tool is None:
         await _drop(conv, turn, text, reading)
@@ -146,7 +157,7 @@ async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:
         await resolve(conv, turn, text, confirmed=False, correction=text, corrected=corrected)
         return
     if int(pending.get("asks") or 1) < MAX_ASKS:
-        await _reask(conv, turn, text, tool)
+        await _reask(conv, turn, text, tool, reading)
         return
     await _drop(conv, turn, text, reading)
 
@@ -175,7 +186,7 @@ def _classified(turn: _Turn, reading: Reading, pending: dict[str, Any], source: 
     )  # fmt: skip
 
 
-async def _reask(conv: ConversationPort, turn: _Turn, text: str, tool: ExposedTool) -> None:
+async def _reask(conv: ConversationPort, turn: _Turn, text: str, tool: ExposedTool, reading: Reading) -> None:
     pending = conv.state.pending or {}
     call = pending["call"]
     turn.asked_turn_update = (
@@ -185,7 +196,9 @@ async def _reask(conv: ConversationPort, turn: _Turn, text: str, tool: ExposedTo
     conv.state.messages.append(Message("user", text))
     request = ToolCallRequest(call["id"], call["name"], call["arguments"])
     facts = OrderFacts.from_dict(pending.get("facts"))
-    await ask(conv, turn, request, tool, asks=int(pending.get("asks") or 1) + 1, facts=facts)
+    # "네 8834도 같이요": say why only this order is asked again
+    lead = prompts.text("one_order_at_a_time", conv.language) if "more_orders" in reading.cues else ""
+    await ask(conv, turn, request, tool, asks=int(pending.get("asks") or 1) + 1, facts=facts, lead=lead)
 
 
 async def _drop(conv: ConversationPort, turn: _Turn, text: str, reading: Reading) -> None:

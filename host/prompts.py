@@ -36,6 +36,10 @@ _TEXT = {
         "ko": "죄송합니다. 일시적인 문제로 답변을 드리지 못했습니다. 잠시 후 다시 말씀해 주세요.",
         "en": "Sorry, something went wrong on our side. Please try again in a moment.",
     },
+    "one_order_at_a_time": {
+        "ko": "한 번에 한 주문씩 진행할게요. 다른 주문은 이 주문 다음에 말씀해 주세요.",
+        "en": "I'll take one order at a time; tell me about the other one after this.",
+    },
     "confirmation_dropped": {
         "ko": "확인이 되지 않아 요청하신 작업은 진행하지 않았습니다. 필요하시면 다시 말씀해 주세요.",
         "en": "I couldn't get a clear yes, so I have not done it. Just ask again if you want it.",

@@ -48,7 +48,8 @@ async def test_yes_and_another_order_keeps_the_asked_order_and_moves_nothing(sta
     conv = await _at_refund_prompt(start, layer)
     again = await conv.user_message(reply)
     assert _refunds(layer) == []
-    assert again.confirm_prompt is not None and again.confirm_prompt.startswith(REFUND_PROMPT), again.confirm_prompt
+    lead = "한 번에 한 주문씩 진행할게요. 다른 주문은 이 주문 다음에 말씀해 주세요. "
+    assert again.confirm_prompt is not None and again.confirm_prompt.startswith(lead + REFUND_PROMPT), again
     assert "8834" not in again.confirm_prompt and "8822" not in again.confirm_prompt
     await conv.user_message("네")
     assert [c[1]["order_id"] for c in _refunds(layer)] == ["8841"]
