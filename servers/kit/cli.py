@@ -48,8 +48,6 @@ def serve(
         # an exported SWITCHBOARD_ORG must not make every HTTP start fail: only the flag is refused
         org = org if "--org" in _argv() else None
         customer = customer if "--customer" in _argv() else None
-        if port == 0:
-            port = _free_port(host)
     launch = ServerLaunch(org_id=org, customer_ref=customer, trust_meta=trust_meta)
     subset = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
 
@@ -82,14 +80,6 @@ def _argv() -> list[str]:
     import sys
 
     return [a.split("=", 1)[0] for a in sys.argv[1:]]
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 tokens_app = typer.Typer(help="Bearer tokens for Streamable HTTP. Only a hash is stored.", no_args_is_help=True)

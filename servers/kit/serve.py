@@ -120,7 +120,8 @@ def serve(
 ) -> None:
     """Serve ``name`` until interrupted. HTTP requires bearer tokens and checks Host/Origin.
 
-    ``on_listen(url)`` is called with the HTTP endpoint's URL once it is known.
+    ``on_listen(url)`` is called with the HTTP endpoint's URL once its socket is bound and
+    listening (a busy port is a CONFLICT before anything is printed; ``port=0`` takes a free one).
     """
     quiet_fastmcp()
     configure_from_env(f"switchboard-{name}")  # OTEL_* / SWITCHBOARD_METRICS (docs/observability.md)
@@ -136,6 +137,8 @@ def serve(
             "--org and --customer apply to stdio only: over HTTP each bearer token names its tenant "
             "(and customer). Create one with `switchboard tokens create --org ORG [--customer REF]`"
         )
+    sock = listen_socket(host, port)  # first: a busy port fails before any work, and nothing says "on"
+    port = int(sock.getsockname()[1])
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
     expose_subset(server, name, tools, read_only)
     from servers.kit.oauth_http import http_oauth
@@ -157,7 +160,32 @@ def serve(
         host_origin_protection="auto" if not allowed_hosts else True,
         allowed_hosts=allowed_hosts,
         middleware=_http_middleware() + (oauth[1] if oauth else []),
+        sockets=[sock],
     )
+
+
+def listen_socket(host: str, port: int) -> Any:
+    """A TCP socket bound to ``host:port`` and listening (connections wait in its backlog until
+    uvicorn serves them), as uvicorn would bind it; a port in use is one CONFLICT naming the fix."""
+    import errno
+    import socket
+
+    from core.errors import conflict
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise conflict(f"port {port} is in use: pick another with --port, or --port 0 for a free one") from None
+        if err.errno == errno.EACCES:
+            raise invalid(f"port {port} needs privileges to bind: pick one above 1023 with --port") from None
+        raise invalid(f"cannot listen on {host}:{port}: {err.strerror or err} (check --host)") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _url_host(host: str) -> str:

@@ -171,3 +171,51 @@ async def test_background_jobs_wait_for_the_handshake_and_never_raise(monkeypatc
         return late
 
     assert await asyncio.to_thread(asyncio.run, run_in_fresh_loop()) == ["late"]
+
+
+def test_http_on_a_busy_port_is_one_error_and_never_claims_to_be_on(sb_env):
+    """A walk: with 8791 taken, `serve memory --transport http --port 8791` printed "✓ switchboard
+    memory on http://127.0.0.1:8791/mcp …; Ctrl-C stops", then uvicorn's "[Errno 98]", exit 3."""
+    import socket
+    import subprocess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, **sb_env, "COLUMNS": "200"}
+        done = subprocess.run(
+            [SB, "serve", "memory", "--transport", "http", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "✓" not in done.stderr + done.stdout and "Errno" not in done.stderr, done.stderr
+    assert f"port {port} is in use: pick another with --port, or --port 0 for a free one" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_http_says_it_is_on_once_its_port_accepts_connections(sb_env):
+    import socket
+    import subprocess
+
+    env = {**os.environ, **sb_env, "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [SB, "serve", "memory", "--transport", "http", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("✓ switchboard memory on http://127.0.0.1:"), line
+        port = int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        assert port != 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # bound and listening already
+            pass
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
