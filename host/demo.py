@@ -257,12 +257,22 @@ def check_call(report: DemoReport) -> list[str]:
     return failures
 
 
-def next_commands(home: Path) -> list[str]:
-    """The commands to carry on with the demo's data (printed after the demo)."""
+def next_commands(home: Path, database_url: str | None = None) -> list[str]:
+    """The commands to carry on with the demo's data (printed after the demo). With the data in
+    ``database_url`` (SWITCHBOARD_DATABASE_URL), that is exported too: a new shell without it reads
+    the empty SQLite store of the home. Its password is never printed: ``***`` to fill in."""
     from shlex import quote
 
+    exports = [f"export SWITCHBOARD_HOME={quote(str(home))}"]
+    if database_url:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(database_url)
+        shown = parsed.render_as_string(hide_password=True)
+        note = "  # put the password in place of ***" if parsed.password else ""
+        exports.append(f"export SWITCHBOARD_DATABASE_URL={quote(shown)}{note}")
     return [
-        f"export SWITCHBOARD_HOME={quote(str(home))}",
+        *exports,
         f"switchboard chat --customer {DEMO_CUSTOMER}",
         f"switchboard kb search '환불은 언제 되나요?' --org {DEMO_ORG}",
         f"switchboard memory list --org {DEMO_ORG} --customer {DEMO_CUSTOMER}",
@@ -293,6 +303,6 @@ async def run_demo(
     report.audit = await step("audit chain verified", verify_audit)
     broken = [a for a in report.audit if not a["ok"]]
     report.failures += [f"audit chain of org {a['org_id']} is broken: {a['reason']}" for a in broken]
-    report.next_commands = next_commands(get_settings().home)
+    report.next_commands = next_commands(get_settings().home, get_settings().database_url)
     report.seconds = round(time.perf_counter() - started, 1)
     return report

@@ -58,3 +58,19 @@ def test_next_commands_quote_a_home_with_spaces() -> None:
     assert commands[0] == "export SWITCHBOARD_HOME='/tmp/my data/.sbhome/demo'"
     assert all(c.startswith("switchboard ") for c in commands[1:])
     assert all("--org demo" in c for c in commands[2:])
+
+
+def test_next_commands_export_the_database_url_without_its_password() -> None:
+    """A walk: `switchboard demo` on PostgreSQL printed only `export SWITCHBOARD_HOME=…`, so the
+    next commands in a new shell read an empty SQLite store."""
+    commands = next_commands(Path("/tmp/demo"), "postgresql://sb:s3cret@db.internal:5432/switchboard")
+    assert commands[0] == "export SWITCHBOARD_HOME=/tmp/demo"
+    assert commands[1] == (
+        "export SWITCHBOARD_DATABASE_URL='postgresql://sb:***@db.internal:5432/switchboard'"
+        "  # put the password in place of ***"
+    )
+    assert not any("s3cret" in c for c in commands)
+    assert all(c.startswith("switchboard ") for c in commands[2:])
+    without = next_commands(Path("/tmp/demo"), "postgresql://sb@127.0.0.1:55432/switchboard")
+    assert without[1] == "export SWITCHBOARD_DATABASE_URL=postgresql://sb@127.0.0.1:55432/switchboard"
+    assert next_commands(Path("/tmp/demo"), None)[1].startswith("switchboard ")
