@@ -177,19 +177,20 @@ def wants_json() -> bool:
     return "--json" in sys.argv[1:]  # before a command runs (the data-home check of switchboard_cli)
 
 
-def hint_unknown_org(org: str, known: Iterable[str], what: str) -> None:
+def hint_unknown_org(org: str, known: Iterable[str], what: str) -> bool:
     """After an empty result: when no ``what`` of ``org`` exists here but other orgs have some, say
-    so on stderr (a typo'd ``--org`` otherwise reads as "nothing there")."""
+    so on stderr (a typo'd ``--org`` otherwise reads as "nothing there"). True when it said so."""
     from rich.markup import escape
 
     orgs = sorted(set(known))
     if org in orgs or not orgs:
-        return
+        return False
     err_console.print(
         f"[yellow]org {escape(repr(org))} has no {what} here; orgs that have some: "
         f"{escape(', '.join(orgs[:10]))} (check --org)[/]",
         soft_wrap=True,
     )
+    return True
 
 
 def fail(code: str, message: str, exit_code: int = EXIT_USAGE) -> NoReturn:

@@ -217,12 +217,13 @@ def embed_cmd(
     console.print(f"[green]✓[/] {done} embedding steps done (a passage's whole text and its sentences are one each)")
 
 
-def _hint_org(org: str) -> None:
-    """No KB of ``org``: name the orgs that have some (a typo'd --org otherwise reads as "no hits")."""
+def _hint_org(org: str) -> bool:
+    """No KB of ``org``: name the orgs that have some (a typo'd --org otherwise reads as "no hits").
+    True when other orgs have KBs (``org`` is then likely a typo)."""
     from core.cliutil import hint_unknown_org
     from servers.kb_server.store import known_orgs
 
-    hint_unknown_org(org, run(known_orgs), "knowledge bases")
+    return hint_unknown_org(org, run(known_orgs), "knowledge bases")
 
 
 @app.command("list")
@@ -231,13 +232,13 @@ def list_cmd(org: str = OrgOption, json_output: bool = JsonOption) -> None:
     from servers.kb_server.store import list_kbs
 
     kbs = [_kb_row(k) for k in run(lambda: list_kbs(org))]
-    if not kbs:
-        _hint_org(org)
+    typo = not kbs and _hint_org(org)
     if json_output:
         print_json(kbs)
         return
     if not kbs:
-        console.print(f"no knowledge bases yet: [cyan]switchboard kb create NAME --org {org}[/]")
+        if not typo:  # other orgs have KBs: the hint on stderr names them; never suggest one under a typo
+            console.print(f"no knowledge bases yet: [cyan]switchboard kb create NAME --org {escape(org)}[/]")
         return
     rows = [
         (

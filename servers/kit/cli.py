@@ -82,6 +82,28 @@ def _argv() -> list[str]:
     return [a.split("=", 1)[0] for a in sys.argv[1:]]
 
 
+# tables whose rows belong to an org: what "data" means when a token names an org
+_ORG_TABLES = ("ord_order", "knowledge_base", "memory_scope", "agent")
+
+
+async def _orgs_with_data() -> list[str]:
+    """Orgs with orders, knowledge bases, memories or agents here (a table not created yet is none)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from core.db import get_engine
+
+    orgs: set[str] = set()
+    engine = await get_engine()
+    for name in _ORG_TABLES:
+        try:
+            async with engine.connect() as conn:
+                orgs.update(r[0] for r in (await conn.execute(text(f"SELECT DISTINCT org_id FROM {name}"))).all())
+        except DBAPIError:  # a store whose tables are not created holds no org
+            continue
+    return sorted(orgs)
+
+
 tokens_app = typer.Typer(help="Bearer tokens for Streamable HTTP. Only a hash is stored.", no_args_is_help=True)
 
 
@@ -99,6 +121,10 @@ def tokens_create(
     from servers.kit.tokens import create_token
 
     plaintext, info = run(lambda: create_token(org, label=label, trusted=trusted, customer_ref=customer))
+    if org:  # a token may come before the data; a typo'd --org must not go unnoticed
+        from core.cliutil import hint_unknown_org
+
+        hint_unknown_org(org, run(_orgs_with_data), "data")
     if json_output:
         print_json(
             {
