@@ -19,9 +19,11 @@ runs of digits read out in Korean ("공일공 구팔칠육 오사삼이", nine o
 registration-number label) are read as digits. Values may be written with spaced separators
 ("010 - 9876 - 5432"), cards with any separator ("4111.1111…", "4111/…", "4111_…", double spaces,
 mixed), registration numbers split by "ㅡ" (the dash key in Hangul mode), "~" or "_", or by words
-after their label ("주민번호 앞자리 900101 뒷자리 1234567") and e-mail addresses written out ("hong at
-example dot com", "hong 골뱅이 naver 닷컴", "kim.minsu at gmail.com"; a bare "at" needs a spoken
-"dot", or a mailbox-like name or a Korean sentence, and a known top-level domain).
+after their label ("주민번호 앞자리 900101 뒷자리 1234567"), any of them in groups with fillers between
+("카드 1234 5678 그리고 9012 3456", "010 천이백삼십사 오천육백칠십팔", "뒷자리는 1234567이요": a cue or a
+shape decides, :mod:`core.pii_fillers`), e-mail addresses typed with Hangul ("김민수@네이버.com") and
+written out ("hong at example dot com", "hong 골뱅이 naver 닷컴", "kim.minsu at gmail.com"; a bare
+"at" needs a spoken "dot", or a mailbox-like name or a Korean sentence, and a known top-level domain).
 
 Spans (:class:`PiiMatch` ``start``/``end``/``text``) are always in the text as given, so masked
 output keeps everything around a value exactly as it was (a full-width sentence stays full-width);
@@ -56,7 +58,9 @@ from typing import Literal
 
 from core.pii_accounts import BANK_GATE_WORDS, REFUND_GATE_WORDS, bank_accounts, refund_accounts
 from core.pii_cards import CARD, FIRST_DIGIT, card_shaped_value, card_size, labelled_card
-from core.pii_email import EMAIL, PLAIN_AT, SPACED_AT, SPOKEN_EMAIL, spoken_email
+from core.pii_email import EMAIL, HANGUL_EMAIL, PLAIN_AT, SPACED_AT, SPOKEN_EMAIL, hangul_email_mask, spoken_email
+from core.pii_fillers import HINT as FILLER_HINT
+from core.pii_fillers import filler_values, mask_part
 from core.pii_folding import SPOKEN_MIN, UNIT_CHARS, folding, offsets, read_spoken_digits
 
 MaskStyle = Literal["partial", "tag"]
@@ -110,7 +114,7 @@ def _read(text: str) -> tuple[str, list[tuple[int, int, list[str]]], bool]:
         need = 6 if _RRN_LABEL.search(folded) else SPOKEN_MIN  # six digits after a label
         folded, unsure = read_spoken_digits(folded, need)
     hinted = bool(units and _HINT_DIGITS.search(folded)) or _HINT_WORDS.search(folded.lower()) is not None
-    return folded, unsure, hinted or _plain_at(folded)
+    return folded, unsure, hinted or _plain_at(folded) or FILLER_HINT.search(folded) is not None
 
 
 # --- patterns (they read folded text: ASCII digits, "-" for every dash) ------------------------
@@ -386,6 +390,10 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
     if "@" in text:
         for m in EMAIL.finditer(text):
             add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
+        if not text.isascii():
+            for m in HANGUL_EMAIL.finditer(text):  # "김민수@네이버.com"
+                if not m.group().isascii():
+                    add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
     if (
         "email" in words
         or ("@" in text and ("닷" in text or "점" in text or SPACED_AT.search(text)))
@@ -449,6 +457,11 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
     if "expiry" in words and ("card" in words or any(f[0] is PiiKind.CARD for f in found)):
         for m in _EXPIRY.finditer(text):
             add(PiiKind.CARD_EXPIRY, m.start(1), m.end(1), _digits(m[1]))
+    if not text.isascii():  # "카드 1234 5678 그리고 9012 3456": groups said apart (core/pii_fillers.py)
+        for kind, parts, value in filler_values(text):
+            if all(free(start, end) for start, end in parts):
+                for start, end in parts:
+                    add(PiiKind(kind), start, end, value)
     found.sort(key=lambda f: f[1])
     return found
 
@@ -524,9 +537,14 @@ def mask_match(match: PiiMatch, *, style: MaskStyle = "partial") -> str:
         if EMAIL.fullmatch(read):
             local, _, domain = read.partition("@")
             return f"{local[:1]}***@{domain}"
+        if "@" in read and not read.isascii():  # typed with Hangul: "김민수@네이버.com"
+            return hangul_email_mask(n)
         return f"{read[:1]}***@{n.partition('@')[2]}"  # written out: "hong at example dot com"
     if match.kind is PiiKind.RRN:  # or one half of one split by words ("****** 뒷자리 *******")
         return "******-*******" if _RRN_SHAPE.fullmatch(read) else "*" * len(read)
+    if match.kind in _PARTED and (len(_digits(read)) < len(n) or (match.kind is PiiKind.CARD and len(n) < 13)):
+        # a part of a value said in groups ("1234 5678 그리고 9012 3456"), or a labelled part of a card
+        return mask_part(read, n, _phone_parts(n)[0] if match.kind is PiiKind.PHONE else "")
     if match.kind is PiiKind.PHONE:
         area, last = _phone_parts(n)
         prefix = "+82-" + area[1:] if read.lstrip("(").startswith(("+", "00", "82")) else area
@@ -538,6 +556,9 @@ def mask_match(match: PiiMatch, *, style: MaskStyle = "partial") -> str:
     if match.kind is PiiKind.CARD_EXPIRY:
         return "**/**"
     return _keep_last(read, 4)
+
+
+_PARTED = frozenset({PiiKind.CARD, PiiKind.PHONE, PiiKind.ACCOUNT})
 
 
 def _phone_parts(normalized: str) -> tuple[str, str]:

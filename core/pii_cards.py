@@ -21,8 +21,9 @@ CARD = re.compile(rf"{FIRST_DIGIT}(?:[0-9]{{12,18}}|[0-9]{{3}}(?:{_CSEP}[0-9]{{2
 _CARD_GROUPS_16 = re.compile(rf"\d{{4}}(?:{_CSEP}\d{{4}}){{3}}")
 _CARD_SEPARATOR = re.compile(_CSEP)
 _GROUP = re.compile(r"[0-9]+")
-# the networks' groups: 4-4-4-4 (Visa, Mastercard, ...), 4-6-5 (American Express), 4-6-4 (Diners)
-_LABELLED_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4)})
+# the networks' groups: 4-4-4-4 (Visa, Mastercard, ...), 4-6-5 (American Express), 4-6-4 (Diners);
+# after a card word also 4-4-4-4 missing a digit or two ("카드 1234-5678-9012-345": a typo, or ASR)
+_LABELLED_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3), (4, 4, 4, 2)})
 _VALUE_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5)})  # 4-6-4 alone is a hyphenated account's shape
 _CARD_LABEL_BEFORE = re.compile(r"(?i:카드|card|아멕스|amex)[^0-9]{0,15}\Z")
 
@@ -98,9 +99,9 @@ def _layout(written: str) -> tuple[int, ...]:
 
 
 def labelled_card(text: str, start: int, end: int) -> bool:
-    """``text[start:end]`` is written in a card network's groups (4-4-4-4, 4-6-5, 4-6-4) right
-    after a card word ("카드번호는 1234-5678-9012-3456", "아멕스 3756-123456-78901"): the word decides,
-    whatever the check digit."""
+    """``text[start:end]`` is written in a card network's groups (4-4-4-4, 4-6-5, 4-6-4, or 4-4-4-4
+    missing a digit or two) right after a card word ("카드번호는 1234-5678-9012-3456", "아멕스
+    3756-123456-78901", "카드 1234-5678-9012-345"): the word decides, whatever the check digit."""
     return (
         _layout(text[start:end]) in _LABELLED_LAYOUTS
         and _CARD_LABEL_BEFORE.search(text, max(0, start - 24), start) is not None

@@ -19,6 +19,13 @@ EMAIL = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*"
     r"\.[A-Za-z]{2,24}(?![A-Za-z\-])"  # a digit after the top-level domain is glue: "a@b.com010-…"
 )
+# An address typed with Hangul in it ("김민수@네이버.com", "minsu@네이버.com"; a Hangul domain is an
+# internationalised one, and "한국" a top-level domain): core.pii keeps the matches that are not ASCII.
+_HANGUL_PART = r"[가-힣A-Za-z0-9](?:[가-힣A-Za-z0-9\-]{0,61}[가-힣A-Za-z0-9])?"
+HANGUL_EMAIL = re.compile(
+    rf"(?<![가-힣A-Za-z0-9._%+\-@])[가-힣A-Za-z0-9._%+\-]{{1,64}}@{_HANGUL_PART}(?:\.{_HANGUL_PART})*"
+    r"\.(?:[A-Za-z]{2,24}(?![A-Za-z\-])|한국(?![가-힣]))"
+)
 # An address written out: "hong.gildong at example dot com", "hong 골뱅이 naver 닷컴",
 # "hong [at] example [dot] co [dot] kr". The top-level domain must be a known one.
 _TLDS = r"(?:com|net|org|kr|co|io|ai|me|biz|info|edu|gov|dev|app|jp|cn|us|uk|de|fr|ca|au|xyz|email)(?![A-Za-z\-])|컴|넷"
@@ -86,3 +93,15 @@ def _plain_at_address(m: re.Match[str], local: list[str], domain: list[str]) -> 
     if _MAILBOX.search(m["local"]):
         return True
     return m["local"].lower() not in _PLAIN_WORDS and _HANGUL.search(m.string) is not None
+
+
+def hangul_email_mask(address: str) -> str:
+    """The mask of an address with Hangul in it: its first character when ASCII, and its domain in
+    its ASCII (IDNA) form, as a mail client sends it ("***@xn--950bt9s8xi.com" for 네이버.com)."""
+    local, _, domain = address.partition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = "***"
+    head = local[:1] if local[:1].isascii() else ""
+    return f"{head}***@{domain}"

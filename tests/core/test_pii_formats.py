@@ -185,8 +185,13 @@ TABLE: list[tuple[str, str, str | None]] = [
     ("an experiment id", "card-exp-1227", UNCHANGED),
     ("card number failing Luhn", "4111111111111112", UNCHANGED),
     ("12 digits in groups", "4111.1111.1111", UNCHANGED),
-    ("RRN label, invalid month", "주민번호 앞자리 901301 뒷자리 1234567", UNCHANGED),
-    ("RRN label, back group starts with 9", "주민번호 앞자리 900101 뒷자리 9234567", UNCHANGED),
+    # no registration number, but each valid half after its label is one said alone (test_pii_fillers.py)
+    ("RRN label, invalid month", "주민번호 앞자리 901301 뒷자리 1234567", "주민번호 앞자리 901301 뒷자리 *******"),
+    (
+        "RRN label, back group starts with 9",
+        "주민번호 앞자리 900101 뒷자리 9234567",
+        "주민번호 앞자리 ****** 뒷자리 9234567",
+    ),
     ("주민 without a number label", "주민센터 방문 900101 접수 1234567", UNCHANGED),
     ("이사", "이사 갑니다", UNCHANGED),
     ("오사카", "오사카 여행", UNCHANGED),
@@ -350,6 +355,11 @@ _FRAGMENTS = [
     # what a hostile walk found stored raw (tests/core/test_pii_walk.py)
     "ㅡ", "~", "  ", "아멕스 ", "3756-123456-78901", "1234-5678-9012-3456", "kim.minsu", "gmail.com", "우리 ",
     "신한 ", "카뱅 ", "환불 ", "1002 123 456789", "3333 01 1234567", "110123456789", "8822 ",
+    # groups said with fillers between (tests/core/test_pii_fillers.py)
+    " 음 ", " 그리고 ", " 아 잠깐만요 ", "이고요 ", "이에요", "전화 ", "연락처 ", "계좌 ", "생년월일 ",
+    "카드 앞 여덟자리 ", "천이백삼십사", "오천육백칠십팔", "구십", "공일공", "일이삼사", "오육칠팔", "5678", "9012",
+    "3456", "010", "110 123",
+    "456789", "주문번호 ", "원", "번", "김민수@네이버.com", "네이버", "@",
 ]  # fmt: skip
 texts = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=3)), max_size=12).map("".join)
 
