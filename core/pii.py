@@ -92,6 +92,9 @@ class PiiMatch:
     text: str
     normalized: str
     folded: str = ""
+    #: a part of a value said in groups apart (:mod:`core.pii_fillers`): what its mask keeps, "h" the
+    #: phone's area code at its head, "t" the last four at its tail, "-" nothing; "" for a whole value
+    part: str = ""
 
 
 # --- reading the text: one folded copy every detector reads (core/pii_folding.py) --------------
@@ -324,8 +327,8 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
         if short and (text, account_context) in _CLEAN:
             return []
         found = [
-            PiiMatch(k, s, e, text[s:e], normalized, read)
-            for k, s, e, normalized, read in _detect(text, account_context)
+            PiiMatch(k, s, e, text[s:e], normalized, read, part)
+            for k, s, e, normalized, read, part in _detect(text, account_context)
         ]
     else:
         if short and (text, account_context) in _CLEAN:
@@ -340,7 +343,8 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
 
 
 _CLEAN: dict[tuple[str, bool], None] = {}
-_Found = tuple[PiiKind, int, int, str, str]  # kind, start, end (in the folded text), normalized, as read
+# kind, start, end (in the folded text), normalized, as read, which part of a value said in parts
+_Found = tuple[PiiKind, int, int, str, str, str]
 
 
 def _matches(text: str, folded: str, unsure: list[tuple[int, int, list[str]]], account_context: bool) -> list[PiiMatch]:
@@ -349,19 +353,19 @@ def _matches(text: str, folded: str, unsure: list[tuple[int, int, list[str]]], a
         for other in others:
             trial = _detect(folded[:start] + other + folded[end:], account_context)
             if any(f[1] < end and start < f[2] for f in trial):  # this reading finds something there
-                extra = [f for f in trial if all(f[2] <= s or f[1] >= e for _, s, e, _, _ in found)]
+                extra = [f for f in trial if all(f[2] <= s or f[1] >= e for _, s, e, *_ in found)]
                 found = sorted([*found, *extra], key=lambda f: f[1])
                 break
     spans = offsets(text) if found and folded is not text else None
     if spans is None:
-        return [PiiMatch(kind, s, e, text[s:e], normalized, read) for kind, s, e, normalized, read in found]
+        return [PiiMatch(kind, s, e, text[s:e], normalized, read, part) for kind, s, e, normalized, read, part in found]
     out: list[PiiMatch] = []
-    for kind, start, end, normalized, read in found:
+    for kind, start, end, normalized, read, part in found:
         start, end = spans[0][start], spans[1][end - 1]
         if out and start < out[-1].end:  # both read from one character ("¼" is "1/4"): it is the first's
             start = out[-1].end
         if start < end:
-            out.append(PiiMatch(kind, start, end, text[start:end], normalized, read))
+            out.append(PiiMatch(kind, start, end, text[start:end], normalized, read, part))
     return out
 
 
@@ -380,12 +384,12 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
         i = bisect.bisect_right(starts, start)
         return not ((i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end))
 
-    def add(kind: PiiKind, start: int, end: int, normalized: str) -> None:
+    def add(kind: PiiKind, start: int, end: int, normalized: str, part: str = "") -> None:
         if free(start, end):
             i = bisect.bisect_right(starts, start)
             starts.insert(i, start)
             ends.insert(i, end)
-            found.append((kind, start, end, normalized, text[start:end]))
+            found.append((kind, start, end, normalized, text[start:end], part))
 
     if "@" in text:
         for m in EMAIL.finditer(text):
@@ -459,9 +463,9 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             add(PiiKind.CARD_EXPIRY, m.start(1), m.end(1), _digits(m[1]))
     if not text.isascii():  # "카드 1234 5678 그리고 9012 3456": groups said apart (core/pii_fillers.py)
         for kind, parts, value in filler_values(text):
-            if all(free(start, end) for start, end in parts):
-                for start, end in parts:
-                    add(PiiKind(kind), start, end, value)
+            if all(free(start, end) for start, end, _ in parts):
+                for start, end, part in parts:
+                    add(PiiKind(kind), start, end, value, part)
     found.sort(key=lambda f: f[1])
     return found
 
@@ -542,9 +546,9 @@ def mask_match(match: PiiMatch, *, style: MaskStyle = "partial") -> str:
         return f"{read[:1]}***@{n.partition('@')[2]}"  # written out: "hong at example dot com"
     if match.kind is PiiKind.RRN:  # or one half of one split by words ("****** 뒷자리 *******")
         return "******-*******" if _RRN_SHAPE.fullmatch(read) else "*" * len(read)
-    if match.kind in _PARTED and (len(_digits(read)) < len(n) or (match.kind is PiiKind.CARD and len(n) < 13)):
+    if match.part and match.kind in _PARTED:
         # a part of a value said in groups ("1234 5678 그리고 9012 3456"), or a labelled part of a card
-        return mask_part(read, n, _phone_parts(n)[0] if match.kind is PiiKind.PHONE else "")
+        return mask_part(read, n, match.part, _phone_parts(n)[0] if match.kind is PiiKind.PHONE else "")
     if match.kind is PiiKind.PHONE:
         area, last = _phone_parts(n)
         prefix = "+82-" + area[1:] if read.lstrip("(").startswith(("+", "00", "82")) else area

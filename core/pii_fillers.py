@@ -93,9 +93,9 @@ class _Group(NamedTuple):
     typed: bool  # typed digits (not read out)
 
 
-def filler_values(text: str) -> Iterator[tuple[str, list[tuple[int, int]], str]]:
-    """(kind, spans of its parts, digits) of each value said in groups; kind is a
-    :class:`core.pii.PiiKind` value."""
+def filler_values(text: str) -> Iterator[tuple[str, list[tuple[int, int, str]], str]]:
+    """(kind, its parts, digits) of each value said in groups; kind is a :class:`core.pii.PiiKind`
+    value, each part (start, end, what its mask keeps: see ``core.pii.PiiMatch.part``)."""
     if not HINT.search(text):
         return
     chains = _chains(text)
@@ -216,7 +216,7 @@ def _sentence(bounds: list[int], start: int, end: int) -> tuple[int, int]:
 
 def _value(
     text: str, groups: list[_Group], fillers: list[bool], cues: list[tuple[int, int, str]], bounds: list[int]
-) -> tuple[str, list[tuple[int, int]], str] | None:
+) -> tuple[str, list[tuple[int, int, str]], str] | None:
     start, end = groups[0].start, groups[-1].end
     left, right = _sentence(bounds, start, end)
     before = [c for c in cues if left <= c[0] and c[1] <= start]
@@ -253,6 +253,7 @@ def _value(
                     and _FRONT.search(text[groups[0].end : groups[1].start])
                 ):
                     normalized = digits[lengths[0] :] + digits[: lengths[0]]  # "끝자리 3456 앞은 1234 …"
+                    return kind, _parts(kind, groups, fillers, normalized, rotated=True), normalized
                 return kind, _parts(kind, groups, fillers, normalized), normalized
         if blocked:
             continue
@@ -310,34 +311,39 @@ def _birth_date(six: str) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31
 
 
-def _parts(kind: str, groups: list[_Group], fillers: list[bool], digits: str) -> list[tuple[int, int]]:
-    """The spans to mask: each run of groups between fillers (a phone's area code alone stays)."""
+def _parts(
+    kind: str, groups: list[_Group], fillers: list[bool], digits: str, *, rotated: bool = False
+) -> list[tuple[int, int, str]]:
+    """The parts to mask: each run of groups between fillers (a phone's area code alone stays),
+    with what its mask keeps: a phone's area code at the head, the last four of a whole value at
+    its tail (of the first run when the last group was said first), nothing of a labelled part."""
     runs: list[list[_Group]] = [[groups[0]]]
     for group, filler in zip(groups[1:], fillers, strict=True):
         if filler:
             runs.append([group])
         else:
             runs[-1].append(group)
-    spans = []
-    for run in runs:
-        if kind == "phone" and run is runs[0] and len(run) == 1 and len(run[0].readings[0]) <= 3:
+    tail = 0 if rotated else len(runs) - 1
+    whole = not (kind == "card" and len(digits) < 13)  # a labelled part of a card keeps nothing
+    parts = []
+    for i, run in enumerate(runs):
+        if kind == "phone" and i == 0 and len(run) == 1 and len(run[0].readings[0]) <= 3:
             continue
-        spans.append((run[0].start, run[-1].end))
-    return spans
+        keep = ("h" if i == 0 and kind == "phone" else "") + ("t" if i == tail and whole else "")
+        parts.append((run[0].start, run[-1].end, keep or "-"))
+    return parts
 
 
-def mask_part(read: str, value: str, area: str) -> str:
+def mask_part(read: str, value: str, keep: str, area: str) -> str:
     """A part of ``value`` as it was said (``read``), masked: every digit, typed or read out, a
-    star, but for a typed area code ``area`` at its start and the value's typed last four at its end
-    (what a whole value's mask keeps)."""
+    star, but (``keep``) a typed area code ``area`` at its head ("h") and the value's typed last four
+    at its tail ("t"), what a whole value's mask keeps."""
     out = ["*" if ch in VALUE_CHARS else ch for ch in read]
     at = [i for i, ch in enumerate(read) if ch in VALUE_CHARS]
-    if area and "".join(read[i] for i in at[: len(area)]) == area:
-        for i in at[: len(area)]:
+    if "h" in keep and area and "".join(read[i] for i in at[: len(area)]) == area:
+        for i in at[: len(area)]:  # "010 1234" of "010 1234 음 5678"
             out[i] = read[i]
-    typed = "".join(ch for ch in read if "0" <= ch <= "9")
-    tail = at[-4:]
-    if len(value) >= 9 and typed and value.endswith(typed) and "".join(read[i] for i in tail) == value[-4:]:
-        for i in tail:
+    if "t" in keep and "".join(read[i] for i in at[-4:]) == value[-4:]:
+        for i in at[-4:]:
             out[i] = read[i]
     return "".join(out)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from core.pii import PiiKind, detect, mask_text, may_contain_pii
+from core.pii import PiiKind, detect, mask_match, mask_text, may_contain_pii, too_short_for_pii
 from core.redaction import redact, value_hmac
 from tests.core.test_pii_formats import check_row
 
@@ -192,3 +194,55 @@ def test_no_change_over_public_texts(monkeypatch):
     old = [mask_text(t) for t in texts]
     pii._CLEAN.clear()
     assert [(t, a, b) for t, a, b in zip(texts, old, new, strict=True) if a != b] == []
+
+
+# --- fuzz: values said in groups, fillers, cues and near-misses, every pre-screen open ----------
+
+_CUES = ["카드 ", "카드번호는 ", "전화 ", "연락처 ", "핸드폰 ", "계좌 ", "신한 ", "우리 ", "주민번호 ", "생년월일 "]
+_CUES += ["뒷자리는 ", "카드 앞 여덟자리 "]
+_NEAR = ["주문번호 ", "운송장 ", "금액 ", "card ", "phone ", ""]
+_GAPS = [" ", " 음 ", " 그리고 ", " 아 잠깐만요 ", "이고요 ", "에 ", " 다시 ", "-", ", ", "  ", " 앞은 ", " 뒷자리 "]
+_TAILS = ["", "이요", "이에요", " 입니다", "번", "원", "일", "개월", ".", " 카드번호요"]
+_SPOKEN = str.maketrans("0123456789", "공일이삼사오육칠팔구")
+_SINO = {"1234": "천이백삼십사", "5678": "오천육백칠십팔", "90": "구십", "8822": "팔천팔백이십이"}
+
+
+@st.composite
+def said_in_groups(draw) -> str:
+    groups = draw(
+        st.lists(
+            st.sampled_from(["010", "011", "02", "1234", "5678", "9012", "3456", "4111", "1111", "110", "123", "456789",
+                             "900101", "1234567", "90", "01", "8841", "2024", "12", "35,500"]),
+            min_size=1, max_size=5,
+        )
+    )  # fmt: skip
+    said = []
+    for group in groups:
+        how = draw(st.sampled_from(["typed", "typed", "spoken", "sino"]))
+        if how == "spoken" and group.isdigit():
+            group = group.translate(_SPOKEN)
+        elif how == "sino":
+            group = _SINO.get(group, group)
+        said.append(group)
+    text = said[0] + "".join(draw(st.sampled_from(_GAPS)) + g for g in said[1:])
+    return draw(st.sampled_from(_CUES + _NEAR)) + text + draw(st.sampled_from(_TAILS))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(said_in_groups())
+def test_property_said_in_groups(text):
+    """The pre-screens never hide what the rules find, masking leaves nothing detectable, and every
+    part of a value is masked (keeping at most what a whole value's mask keeps)."""
+    from tests.core.test_pii_formats import _ungated
+
+    found = detect(text)
+    assert found == _ungated(text), text
+    if found:
+        assert may_contain_pii(text) and not too_short_for_pii(text)
+    once = mask_text(text)
+    assert detect(once) == [], (text, once)
+    assert mask_text(once) == once
+    for match in found:
+        masked = mask_match(match)
+        assert masked != match.text or match.part == "t", (text, once)  # a part that is the last four
+        assert sum(ch.isdigit() for ch in masked) <= 7, (text, once)  # at most 010 and the last four
