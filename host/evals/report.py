@@ -22,13 +22,23 @@ def write_report(report: dict[str, Any], path: Path | None = None) -> Path:
     return path
 
 
+def _report_of_run(ref: str) -> Path:
+    """The report of a run id, or of its first 8+ characters as tables print it (core/ids.py)."""
+    from core.ids import pick
+
+    folder = reports_dir()
+    exact = folder / f"{ref}.json"
+    if exact.is_file():
+        return exact
+    hint = f"reports are in {folder}; pass a report path or a run id from `switchboard eval run`"
+    return folder / f"{pick(ref, (p.stem for p in folder.glob('*.json')), what='eval report', hint=hint)}.json"
+
+
 def read_report(ref: str) -> dict[str, Any]:
     """A report file path, or a run id printed by ``eval run`` (looked up in $SWITCHBOARD_HOME/evals)."""
     path = Path(ref)
     if not path.is_file():
-        path = reports_dir() / f"{ref}.json"
-    if not path.is_file():
-        raise invalid(f"no eval report {ref}: pass a report path or a run id from `switchboard eval run`")
+        path = _report_of_run(ref)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:

@@ -156,7 +156,7 @@ def test_compare_shows_two_runs_side_by_side(tmp_path):
     assert ["all", "100.0%", "50.0%", "-50.0 pt"] in out["rows"]
     assert out["changed"] == [["y", "pass", "FAIL"]]
     missing = CliRunner().invoke(build_app("eval"), ["eval", "compare", str(a), "ev_nope"])
-    assert missing.exit_code != 0 and "no eval report ev_nope" in missing.output
+    assert missing.exit_code != 0 and "eval report 'ev_nope' is too short" in missing.output
 
 
 # --- the gate -------------------------------------------------------------------------------
