@@ -80,7 +80,7 @@ def register(server: Any) -> None:
         """Remember facts about the current customer. Fast and deterministic: exact and near duplicates are
         not stored twice, and a new fact about the same subject (address, contact time, plan...) supersedes
         the old one instead of competing with it. Pass `text` or `messages`, not both."""
-        from servers.memory_server.extract import Message, extract_facts, from_text, verbatim
+        from servers.memory_server.extract import Message, extract_facts, from_text, injected, verbatim
 
         if (text is None) == (messages is None):
             raise invalid("pass exactly one of `text` or `messages`")
@@ -103,7 +103,8 @@ def register(server: Any) -> None:
         if messages is not None and infer:
             from servers.memory_server.llm import schedule_review
 
-            model_review = schedule_review(service, scope, messages, observed_at, metadata)
+            reviewed = [m for m in messages if not injected(m.role, m.content)]  # nothing of an injection either
+            model_review = schedule_review(service, scope, reviewed, observed_at, metadata)
         return AddResult(
             results=[AddedMemory(**asdict(o)) for o in outcomes],
             extracted=len(candidates),
