@@ -5,8 +5,10 @@ JSONL and CSV are read like an uploaded document: UTF-8, UTF-16 with BOM, or CP9
 Each row is ``id`` (the document id), ``text``, and optionally ``title``, ``source`` (or
 ``url``) and ``metadata`` (an object; its ``source``/``url`` is used as the source, the rest is
 not stored — KB chunks have no free metadata yet). Every row becomes one plain-text document, so
-it is chunked, tokenised and cited like an uploaded file. The whole file is validated first (a
-bad row names its line and writes nothing), then uploaded as ONE new KB version.
+it is chunked, tokenised and cited like an uploaded file, and masked like one (personal data in
+the text, title and source: ``store.prepare``). The whole file is validated first (a bad row names
+its line and writes nothing; so does an ``id`` that is personal data), then uploaded as ONE new KB
+version.
 """
 
 from __future__ import annotations

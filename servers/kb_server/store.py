@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.canonical import canonical_sha256, sha256_hex
 from core.context import is_valid_identifier
 from core.db import get_engine, read_rows, write_transaction
-from core.errors import conflict, invalid, not_found
+from core.errors import SwitchboardError, conflict, invalid, not_found
 from core.ids import resolve_id
+from core.pii import contains_pii, mask_text
 from servers.kb_server.chunking import Chunk, chunk_blocks
 from servers.kb_server.limits import IngestLimits
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document, knowledge_base
@@ -125,9 +126,31 @@ def default_doc_id(filename: str) -> str:
 
 
 def validate_doc_id(doc_id: str) -> str:
+    """``doc_id`` if it may name a document; INVALID_ARGUMENT otherwise, also for an id that is
+    personal data (ids are stored, indexed and cited as given, never masked)."""
+    if contains_pii(doc_id):
+        raise invalid(
+            "the document id looks like personal data (a phone, card, account or resident number, or an "
+            "e-mail address): use an opaque id instead, e.g. faq-0001"
+        )
     if not _DOC_ID.match(doc_id):
         raise invalid("a document id is 1-200 letters, digits, '.', '-' or '_' (starting with a letter or digit)")
     return doc_id
+
+
+def masked_document(parsed: ParsedDocument) -> ParsedDocument:
+    """``parsed`` with personal data masked in its text, section headings and title: the one
+    place every KB write passes (:func:`prepare`), so nothing is stored, chunked, embedded or
+    indexed raw. Company numbers (1588-xxxx) are not personal data and stay."""
+
+    def masked(text: str | None) -> str | None:
+        return mask_text(text) if text else text
+
+    return replace(
+        parsed,
+        blocks=[replace(b, text=mask_text(b.text), section=masked(b.section)) for b in parsed.blocks],
+        title=masked(parsed.title),
+    )
 
 
 def validate_org(org_id: str) -> str:
@@ -148,18 +171,25 @@ def prepare(item: UploadItem, limits: IngestLimits | None = None) -> PreparedDoc
     """Parse, chunk and tokenise one file (CPU work; no database). Uploads run it in the worker."""
     from servers.retrieval.korean import tokenize_many
 
-    doc_id = validate_doc_id(item.doc_id or default_doc_id(item.filename))
-    parsed: ParsedDocument = parse(item.data, item.filename, limits)
+    if item.doc_id:
+        doc_id = validate_doc_id(item.doc_id)
+    else:
+        try:
+            doc_id = validate_doc_id(default_doc_id(item.filename))
+        except SwitchboardError as exc:
+            where = mask_text(item.filename)
+            raise invalid(f"{where}: {exc.message} (the id comes from the file name: give one with --doc-id)") from None
+    parsed: ParsedDocument = masked_document(parse(item.data, item.filename, limits))
     chunks = chunk_blocks(parsed.blocks)
     if not chunks:
         raise invalid(f"{item.filename}: no text found in the document")
-    title = document_title(item.title, parsed, item.filename)[:500] or doc_id
+    title = mask_text(document_title(item.title, parsed, item.filename))[:500] or doc_id
     chunks = [replace(c, section=_without_title(c.section, title)) for c in chunks]
     texts = [embed_text(title, c.section, c.text) for c in chunks]
     return PreparedDocument(
         doc_id=doc_id,
         title=title,
-        source=(item.source or item.filename)[:1000],
+        source=mask_text(item.source or item.filename)[:1000],
         mime_type=parsed.mime_type,
         content_sha256=sha256_hex(item.data),
         size_bytes=len(item.data),
