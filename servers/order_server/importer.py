@@ -5,6 +5,8 @@ order-level columns. Required columns: order_id, ordered_at, customer_ref, custo
 status, sku, product_name, quantity, unit_price_krw, payment_method. Optional: option,
 shipping_fee_krw, discount_krw, ship_region, carrier, tracking_number, shipped_at, delivered_at.
 Timestamps are ISO 8601; without an offset they are Korea time. Amounts are whole KRW.
+Personal data typed into a free-text column (customer_name, product_name, option, ship_region) is
+masked before it is stored; the phone is stored as a keyed HMAC and a masked copy.
 The file is UTF-8 (with or without BOM) or CP949, as Korean Excel saves it.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 from core.context import customer_ref_problem, is_valid_identifier
 from core.db import get_engine, write_transaction
 from core.errors import SwitchboardError, invalid
+from core.pii import mask_text
 from servers.order_server.bundles import (
     CustomerRow,
     ItemRow,
@@ -131,6 +134,13 @@ def _text(value: str, column: str, max_len: int, *, required: bool = True) -> st
     return value
 
 
+def _free_text(value: str, column: str, max_len: int, *, required: bool = True) -> str:
+    """A free-text column (a name, product, option, region) as it is stored: personal data a
+    person typed into it (a registration, card, account or phone number, an e-mail) masked. A
+    mask may be longer than the value it hides, so the result is cut to the column's length."""
+    return mask_text(_text(value, column, max_len, required=required))[:max_len]
+
+
 def _int(value: str, column: str, low: int, high: int, *, default: int | None = None) -> int:
     value = value.strip()
     if not value and default is not None:
@@ -189,7 +199,7 @@ def parse_row(line: int, row: dict[str, str]) -> _Line:
     ref = get["customer_ref"].strip()
     if problem := customer_ref_problem(ref):  # an e-mail or phone number as the reference would be stored raw
         raise RowError(f"customer_ref {problem}")
-    name = _text(get["customer_name"], "customer_name", 100)
+    name = _free_text(get["customer_name"], "customer_name", 100)
     try:
         phone = parse_phone(get["phone"])
     except SwitchboardError:
@@ -202,8 +212,8 @@ def parse_row(line: int, row: dict[str, str]) -> _Line:
         raise RowError("sku must be 1-64 letters, digits or ._- characters")
     item = ItemRow(
         sku,
-        _text(get["product_name"], "product_name", 200),
-        _text(get["option"], "option", 200, required=False) or None,
+        _free_text(get["product_name"], "product_name", 200),
+        _free_text(get["option"], "option", 200, required=False) or None,
         _int(get["quantity"], "quantity", 1, MAX_QUANTITY),
         _int(get["unit_price_krw"], "unit_price_krw", 0, MAX_KRW),
     )
@@ -223,7 +233,7 @@ def parse_row(line: int, row: dict[str, str]) -> _Line:
         item=item,
         shipping_fee=_int(get["shipping_fee_krw"], "shipping_fee_krw", 0, MAX_KRW, default=0),
         discount=_int(get["discount_krw"], "discount_krw", 0, MAX_KRW, default=0),
-        region=_text(get["ship_region"], "ship_region", 100, required=False),
+        region=_free_text(get["ship_region"], "ship_region", 100, required=False),
         method=method,
         shipment=shipment,
     )
