@@ -167,7 +167,7 @@ def session_row(raw: dict[str, str], versions: Versions) -> dict[str, Any]:
         "category": _text(raw.get("category"), 100),
         "satisfaction": _int(raw.get("satisfaction"), "satisfaction"),
         "is_escalated": bool(_bool(raw.get("is_escalated"), "is_escalated")),
-        "escalation_reason": _text(raw.get("escalation_reason")),
+        "escalation_reason": masked(_text(raw.get("escalation_reason"))),
         "metadata": masked_json(_json(raw.get("metadata"), "metadata", dict)),
         "org_id": org,
         "started_at": _timestamp(raw.get("started_at"), "started_at"),
@@ -235,7 +235,7 @@ def review_row(raw: dict[str, str], versions: Versions) -> dict[str, Any]:
         "id": _id(raw.get("id")),
         "session_id": _id(raw.get("session_id"), "session_id"),
         "reason": masked(_text(raw.get("reason"))) or "",
-        "owner": _text(raw.get("owner"), 128),
+        "owner": (masked(_text(raw.get("owner"), 128)) or "")[:128] or None,  # a mask may be longer
         "status": _text(raw.get("status"), 16) or "Open",
         "created_at": _timestamp(raw.get("created_at"), "created_at", required=True),
         "kind": "escalation",
