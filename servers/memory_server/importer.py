@@ -11,7 +11,9 @@ One JSON object per line, either a conversation::
     {"id": "note-3", "customer": "C-1", "text": "VIP 골드 등급", "observed_at": "2024-05-01T10:00:00+09:00"}
 
 The whole file is validated before anything is written: one bad line (with its line number in
-the error) writes nothing. Each record is then stored in one transaction — all of a conversation
+the error) writes nothing; so does a record or message id that is personal data or holds a
+control character or a path separator (:func:`source_id_problem`: ids are written as given to
+the state file and the mapping). Each record is then stored in one transaction — all of a conversation
 or none of it. Progress goes to a state file beside the input (``<file>.import-state.jsonl``), one
 line per finished record with its mapping from source ids to memory ids, so a rerun after a crash
 skips what is done — done *in this database and org*: a record whose memories are not there (the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,6 +112,37 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+def source_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a record or message id of an import, or None when it can.
+
+    Source ids are written as given to the state file beside the input and to the ``--mapping``
+    output (the database masks them; those files cannot), so an id that is personal data is
+    refused, as an agent or run id is (:func:`core.context.opaque_id_problem`); so is one with a
+    control character (NUL, a newline, a terminal escape) or a path separator (``../``).
+    """
+    from core.pii import contains_pii
+
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+        return "holds a control character (NUL, a line break, an escape): use printable characters"
+    if "/" in value or "\\" in value:
+        return "holds a path separator ('/' or '\\'): use an opaque id instead, e.g. conv-0001"
+    if contains_pii(value):
+        return (
+            "looks like personal data (a phone, card, account or resident number, or an e-mail address): "
+            "use an opaque id instead, e.g. conv-0001"
+        )
+    return None
+
+
+def _id_problems(record: ImportRecord) -> Iterator[tuple[str, str]]:
+    """(where, problem) for each of ``record``'s source ids that cannot be one."""
+    if problem := source_id_problem(record.id):
+        yield "id", problem
+    for index, message in enumerate(record.messages or []):
+        if message.id is not None and (problem := source_id_problem(message.id)):
+            yield f"messages.{index}.id", problem
+
+
 def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]:
     """Every record of ``path``, validated; the first bad line raises with its line number."""
     if not path.is_file():
@@ -127,6 +161,8 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
                     f"{path.name}:{number}: {where + ': ' if where else ''}{reason} — fix the line and run again; "
                     "nothing was imported"
                 ) from None
+            if bad_id := next(_id_problems(record), None):
+                raise invalid(f"{path.name}:{number}: {bad_id[0]} {bad_id[1]}; nothing was imported")
             record.customer = record.customer or default_customer
             if not record.customer:
                 raise invalid(f"{path.name}:{number}: no `customer` on the line and no --customer given")
