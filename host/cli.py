@@ -73,7 +73,7 @@ async def _chat(
     from host.runtime import HostRuntime
     from host.warmup import warm_analysers
 
-    runtime = HostRuntime(provider_override=provider)
+    runtime = HostRuntime(provider_override=provider, log_notes=False)  # its notes are printed below
     view = _ChatView(json_output)
     try:
         with console.status(f"connecting to the servers of {agent} and loading their models…", spinner="dots"):

@@ -54,6 +54,7 @@ class HostRuntime:
     provider_factory: Any = None  # (name, model, params) -> Provider; tests and benchmarks swap it
     store: RecordStore = field(default_factory=RecordStore)
     notes: list[str] = field(default_factory=list)
+    log_notes: bool = True  # False when the caller shows ``notes`` itself (``switchboard chat``): said once
 
     def __post_init__(self) -> None:
         self.pool = ConnectionPool(connector=self.connector, audit_append=self.audit_append)
@@ -81,7 +82,8 @@ class HostRuntime:
         name, note = resolve_provider_name(pinned.model_provider, self.provider_override)
         if note and note not in self.notes:
             self.notes.append(note)
-            log.warning(note)
+            if self.log_notes:
+                log.warning(note)
         model = pinned.model_id if name == pinned.model_provider else ""
         key = (name, model)
         provider = self._providers.get(key)

@@ -125,3 +125,42 @@ def test_chat_session_from_piped_input(sb_env):
     assert started == ["orders__get_order", "orders__get_refund_status"]
     assert any(e["type"] == "escalated" for e in events)
     assert events[-1]["outcome"] == "이관"
+
+
+def test_chat_says_a_missing_api_key_once(sb_env):
+    """A walk: `chat --agent refund-desk@1` without ANTHROPIC_API_KEY printed the fallback warning
+    twice, once plain (the runtime's log) and once as the chat's `note`."""
+    import os
+    import subprocess
+
+    from core.db import dispose_engines
+    from tests.host.servers import publish_agent
+
+    async def publish() -> None:
+        try:
+            await publish_agent(
+                "demo",
+                {"orders": (None, "1.0.0", [sys.executable, SCRIPT])},
+                ["orders@1.0.0:get_order:confirm"],
+                slug="refund-desk",
+                model="anthropic:claude-sonnet-4-5",
+            )
+        finally:
+            import audit
+
+            await audit.close()
+            await dispose_engines()
+
+    asyncio.run(publish())
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("switchboard")), "chat", "--agent", "refund-desk@1", "--org", "demo"],
+        input="/end\n",
+        env={**env, **sb_env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = (done.stdout + done.stderr).count("ANTHROPIC_API_KEY is not set")
+    assert said == 1, done.stderr
