@@ -443,11 +443,11 @@ def search_cmd(
             pins[kb_id] = int(version)
 
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-        from servers.kb_server.lookups import resolve_targets
+        from servers.kb_server.lookups import cli_list_hint, resolve_targets
         from servers.kb_server.vectors import progress_counts
         from servers.retrieval.embedding import get_embedder
 
-        targets = await resolve_targets(org, kb or None, pins)
+        targets = await resolve_targets(org, kb or None, pins, list_hint=cli_list_hint(org))
         hits = await search(org, query, top_k=top_k, targets=targets)
         behind = []  # KBs searched by keyword only, in part: their vectors are not computed yet
         model_id = get_embedder().model_id

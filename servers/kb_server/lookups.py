@@ -15,8 +15,13 @@ from core.ids import pick
 from servers.kb_server.models import kb_chunk, kb_document, kb_version, kb_version_document
 from servers.kb_server.store import list_kbs, read_query
 
-# said to a model (the MCP tool) and to a person at the CLI alike
+# said to a model (the MCP tool); the CLI passes its own (cli_list_hint): a person has no tools
 _LIST_HINT = "list them with the list_knowledge_bases tool, or `switchboard kb list`"
+
+
+def cli_list_hint(org_id: str) -> str:
+    """The hint for a person at the CLI who named a KB that is not there."""
+    return f"list them with `switchboard kb list --org {org_id}`"
 
 
 async def resolve_targets(
@@ -25,11 +30,13 @@ async def resolve_targets(
     pins: Mapping[str, int] | None = None,
     *,
     conn: AsyncConnection | None = None,
+    list_hint: str = _LIST_HINT,
 ) -> list[dict[str, Any]]:
     """The (KB, version) pairs a search or read covers: active KBs only.
 
     ``pins`` (from the agent version) restrict the set to the pinned KBs at the pinned versions;
-    ``kb_refs`` restrict it further. Naming an inactive, unknown or unpinned KB is an error.
+    ``kb_refs`` restrict it further. Naming an inactive, unknown or unpinned KB is an error, whose
+    message says how to list them with ``list_hint`` (the MCP tool's by default).
     """
     kbs = {kb["id"]: kb for kb in await list_kbs(org_id, conn=conn)}
     names = {kb["name"]: kb_id for kb_id, kb in kbs.items()}
@@ -49,9 +56,9 @@ async def resolve_targets(
         for ref in kb_refs:
             kb_id = ref if ref in kbs else names.get(ref)
             if kb_id is None and ref.startswith("kb_"):  # an id prefix, as printed
-                kb_id = pick(ref, kbs, what="knowledge base", hint=_LIST_HINT)
+                kb_id = pick(ref, kbs, what="knowledge base", hint=list_hint)
             if kb_id is None:
-                raise not_found(f"no knowledge base {ref!r}: {_LIST_HINT}")
+                raise not_found(f"no knowledge base {ref!r}: {list_hint}")
             if not kbs[kb_id]["is_active"]:
                 raise invalid(f"knowledge base {ref!r} is inactive and cannot be searched")
             if kb_id not in chosen:
