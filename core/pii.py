@@ -576,9 +576,16 @@ def _phone_parts(normalized: str) -> tuple[str, str]:
 
 
 def mask_text(
-    text: str, *, style: MaskStyle = "partial", context: str | None = None, keep: frozenset[PiiKind] = frozenset()
+    text: str,
+    *,
+    style: MaskStyle = "partial",
+    context: str | None = None,
+    keep: frozenset[PiiKind] = frozenset(),
+    keep_landlines: bool = False,
 ) -> str:
-    """``text`` with every personal value masked (see :func:`mask_match`), except the kinds in ``keep``.
+    """``text`` with every personal value masked (see :func:`mask_match`), except the kinds in ``keep``
+    and, with ``keep_landlines``, phone numbers that are not mobile ones (a company's published
+    numbers in its knowledge base: ``+82-2-0000-0000``, ``02-123-4567``; mobile numbers are masked).
 
     The result holds nothing :func:`detect` finds (but the kept kinds), so masking it again
     changes nothing: masked text is read again until it is so (see :data:`MAX_PASSES`).
@@ -588,6 +595,8 @@ def mask_text(
     while True:
         if keep:
             matches = [m for m in matches if m.kind not in keep]
+        if keep_landlines:
+            matches = [m for m in matches if not _landline(m)]
         if not matches:
             return text
         parts, pos = [], 0
@@ -601,6 +610,15 @@ def mask_text(
             return text
         matches = detect(text, context=context)
         passes += 1
+
+
+def _landline(match: PiiMatch) -> bool:
+    """A phone number that is not a Korean mobile one (01x), read from the value's digits."""
+    if match.kind is not PiiKind.PHONE:
+        return False
+    digits = re.sub(r"\D", "", match.folded or match.text)
+    national = "0" + digits[2:] if digits.startswith("82") else digits
+    return not national.startswith("01")
 
 
 #: Masked text is read again, for values it only shows once a neighbour is masked: an account

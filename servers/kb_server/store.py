@@ -141,14 +141,17 @@ def validate_doc_id(doc_id: str) -> str:
 def masked_document(parsed: ParsedDocument) -> ParsedDocument:
     """``parsed`` with personal data masked in its text, section headings and title: the one
     place every KB write passes (:func:`prepare`), so nothing is stored, chunked, embedded or
-    indexed raw. Company numbers (1588-xxxx) are not personal data and stay."""
+    indexed raw. Company numbers stay: representative numbers (1588-xxxx) are no personal data, and
+    landlines in a company's own documents (``+82-2-0000-0000`` in the demo's roaming guide) are how
+    its customers reach it; mobile numbers, registration, card and account numbers and e-mail
+    addresses are masked."""
 
     def masked(text: str | None) -> str | None:
-        return mask_text(text) if text else text
+        return mask_text(text, keep_landlines=True) if text else text
 
     return replace(
         parsed,
-        blocks=[replace(b, text=mask_text(b.text), section=masked(b.section)) for b in parsed.blocks],
+        blocks=[replace(b, text=masked(b.text) or "", section=masked(b.section)) for b in parsed.blocks],
         title=masked(parsed.title),
     )
 

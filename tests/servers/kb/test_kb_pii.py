@@ -138,3 +138,15 @@ async def test_company_numbers_in_the_demo_kb_survive(database_url: str) -> None
     await load_demo("demo")
     stored = await _stored_text()
     assert "1588-0000" in stored  # a representative number is not personal data
+
+
+async def test_the_companys_own_landlines_stay_and_mobiles_are_masked(database_url: str) -> None:
+    """A KB is the company's own documents: the numbers its customers call it on stay readable
+    (the demo's roaming guide: "+82-2-0000-0000"; "02-123-4567", "1588-0000"); a mobile number in
+    the same text is personal data and is masked."""
+    await store.create_kb("acme", "연락처")
+    body = "해외에서는 +82-2-0000-0000, 국내 02-123-4567 또는 1588-0000. 담당자 휴대폰 010-9876-5432".encode()
+    await store.upload("acme", "연락처", [store.UploadItem("contact.txt", body)])
+    stored = await _stored_text()
+    assert "+82-2-0000-0000" in stored and "02-123-4567" in stored and "1588-0000" in stored, stored
+    assert "010-****-5432" in stored and "9876" not in stored
