@@ -220,6 +220,13 @@ BENIGN = [
     "Abercrombie refused to take any significant actions until Loudoun approved them.",
     "I don't recall you getting pre-approved for a mortgage or any other personal details.",
     "anonymous: Enable TLS but do not verify peer certificate.",
+    # ... and measuring the dressed forms (LongMemEval code and specs)
+    "df_grouped = df.groupby(['CPT', 'BlueHost']).size().reset_index(name='count')",
+    "def modify_request(request: Dict) -> Dict:",
+    'p1 = system.tag.read("[System]Gateway/CurrentDateTime").value',
+    "* Admin: creates tasks and assigns them to taggers",
+    "tls_verify_mode describes the level of verification done on clients",
+    "Once the user is already authenticated, the applet returns the balance.",
 ]
 
 # what customers and KB documents say that looks like the dressed injections: preferences for a
