@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from core.cliutil import console, err_console, fail, print_json, run, table
 
@@ -96,6 +97,12 @@ async def _chat(
                 continue
             if not interactive and not json_output:
                 console.print(f"[bold]고객>[/] {text}")
+            if text.startswith("/") and text not in ("/yes", "/no") and " " not in text:
+                # "/foo": a mistyped command, never said to the agent as the customer's words
+                err_console.print(
+                    f"[yellow]unknown command {escape(text)}[/]: /yes and /no answer a confirmation, /end ends"
+                )
+                continue
             if text in ("/yes", "/no"):
                 if not conv.state.pending:
                     console.print("[yellow]there is no confirmation to answer[/]")

@@ -277,8 +277,8 @@ class Conversation:
     # the flow -------------------------------------------------------------------------------
 
     async def _on_utterance(self, turn: _Turn, text: str, asr_confidence: float | None) -> None:
-        if self.state.language is None:
-            self.state.language = nlu.detect_language(text)
+        if self.state.language is None:  # set by the first message with words in it
+            self.state.language = nlu.language_of(text)
         if await escalation.screen(self, turn, text, asr_confidence):
             return
         self._note_topic(text)

@@ -22,9 +22,16 @@ from host.replies import ReplyLabel, read_reply
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 
 
-def detect_language(text: str) -> str:
-    """``ko`` when the text has Hangul, else ``en``."""
-    return "ko" if _HANGUL.search(text or "") else "en"
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def language_of(text: str) -> str | None:
+    """``ko`` (Hangul), ``en`` (a Latin word), or None when the text has no words to tell by: an
+    emoji, digits, punctuation ("🙂", "8822", "?"). A walk opened a session with "🙂" and the
+    whole Korean call went on in English."""
+    if _HANGUL.search(text or ""):
+        return "ko"
+    return "en" if _LATIN_WORD.search(text or "") else None
 
 
 class Intent(StrEnum):

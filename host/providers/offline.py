@@ -136,7 +136,7 @@ class OfflinePlanner:
         state = dict(request.context.get("planner") or {})
         offered = state.get("offer")
         user_text, since_user = _split_turn(request.messages)
-        lang = request.context.get("language") or nlu.detect_language(user_text)
+        lang = request.context.get("language") or nlu.language_of(user_text) or "ko"
         if since_user and since_user[-1].role == "tool":
             reply = note_answered(self._after_tools(request, since_user, user_text, lang, state), _ANSWER_TEXTS)
         else:
@@ -157,6 +157,8 @@ class OfflinePlanner:
         if request.context.get("handed_over"):
             state.pop("awaiting", None)  # a person takes it from here: no refund reason is awaited any more
         intent = nlu.classify(text)
+        if request.context.get("handed_over") and intent in (Intent.REFUND_REQUEST, Intent.REFUND_WITHDRAW):
+            return ModelReply(text=say("person_takes_it", lang), state=state)
         order = nlu.extract_order_number(text)
         if order:
             state["order"] = order

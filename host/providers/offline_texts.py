@@ -157,6 +157,12 @@ TEXT = {
     },
     "source": {"ko": "출처", "en": "Source"},
     "escalate": {"ko": "상담원에게 연결해 드리겠습니다.", "en": "I'll connect you with a person."},
+    # a refund asked for after the call was handed to a person: the person takes it, the bot does
+    # not start one (a walk: the bot asked for the reason, then ignored it)
+    "person_takes_it": {
+        "ko": "환불 신청은 곧 연결되는 상담원이 도와드릴 예정입니다. 잠시만 기다려 주세요.",
+        "en": "The person you'll be talking to shortly will help you with the refund. Please hold on.",
+    },
     "waiting": {
         "ko": "네, 상담원이 곧 연결됩니다. 잠시만 기다려 주세요.",
         "en": "Sure, a person will be with you shortly. Please hold on.",
