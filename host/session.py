@@ -131,6 +131,7 @@ class SessionState:
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # crash recovery: writes and their outcome
     writes: list[dict[str, Any]] = field(default_factory=list)  # writes the servers made: {exposed_name, reference}
     verification: dict[str, Any] = field(default_factory=dict)  # caller check: attempts, locked (host/verification.py)
+    number_kinds: list[str] = field(default_factory=list)  # kinds of number in the last turn (host/carryover.py)
     _masked: dict[int, tuple[Message, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +156,7 @@ class SessionState:
             "interrupted": self.interrupted,
             "writes": self.writes,
             "verification": self.verification,
+            "number_kinds": self.number_kinds,
         }
 
     def to_masked_json(self) -> dict[str, Any]:

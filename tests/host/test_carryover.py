@@ -1,0 +1,65 @@
+"""A number said over two turns is masked in both (host/carryover.py).
+
+A hostile walk: "주민번호 앞자리는 900101이요" then "뒷자리는 1234567이요", and "카드 앞 여덟자리 1234
+5678" then "나머지는 9012 3456": the second turn's digits had no cue of their own and were stored
+raw in the transcript, the session state and the audit log. Engine level, offline planner.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from core.db import get_engine
+from host.carryover import kinds_in, mask_continuation
+from host.records import event_logs, sessions, turns
+from tests.host.conftest import make_layer
+from tests.host.test_safety import _rows
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "raw"),
+    [
+        ("주민번호 앞자리는 900101이요", "뒷자리는 1234567이요", "1234567"),
+        ("카드 앞 여덟자리 1234 5678", "나머지는 9012 3456", "9012 3456"),
+        ("카드번호 4111 1111 1111", "그리고 1111", None),  # the rest is four digits: masked all the same
+    ],
+)
+async def test_the_rest_of_a_number_is_masked_in_every_store(start, first, second, raw):
+    conv = await start(make_layer())
+    await conv.user_message(first)
+    await conv.user_message(second)
+    await conv.end()
+    stored = json.dumps(
+        [await _rows(turns, conv.session_id), await _rows(event_logs, conv.session_id)],
+        ensure_ascii=False,
+        default=str,
+    )
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        state = (await conn.execute(select(sessions.c.state).where(sessions.c.id == conv.session_id))).scalar_one()
+    stored += json.dumps(state, ensure_ascii=False, default=str)
+    if raw:
+        assert raw not in stored, raw
+    assert second.split()[0] in stored  # the words stay
+
+
+@pytest.mark.parametrize(
+    ("previous", "text"),
+    [
+        (["card"], "주문번호는 8841이요"),  # an order named: it reaches the lookup
+        (["card"], "8841번 배송 언제 와요"),
+        ([], "8841이요"),  # nothing said before
+        (["card"], "그런데 제가 지난번에 주문한 거 환불이 언제 되는지 궁금한데 알려주실 수 있나요 8841이에요"),
+    ],
+)
+def test_not_a_continuation(previous, text):
+    assert mask_continuation(text, previous) == text
+
+
+def test_a_phone_number_carries_nothing_over():
+    """A caller verifying gives the number whole; the next turn is often the order number."""
+    assert kinds_in("010-1234-5678이요") == []
+    assert kinds_in("카드 4111 1111 1111 1111") == ["card"]
