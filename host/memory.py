@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import korea_date
 from host.port import ConversationPort
 from host.providers.offline_answers import memory_texts
 from host.session import SessionState
@@ -48,7 +49,7 @@ def session_facts(state: SessionState, summary: str, language: str) -> list[str]
     """Short facts to store at the end of a session: the summary, orders a server returned, escalation."""
     if not (state.topics or state.answered or state.orders or state.escalated or state.interrupted):
         return []  # a session where nothing was asked ("/end" at once, a dropped call) leaves no note
-    day = datetime.now(UTC).date().isoformat()
+    day = korea_date(datetime.now(UTC))  # the customer's day: a call at 00:42 KST is not yesterday
     ko = language == "ko"
     facts = [f"{day} 상담 요약: {summary}" if ko else f"{day} conversation: {summary}"]
     for order in state.orders[:3]:

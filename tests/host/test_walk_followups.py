@@ -48,3 +48,20 @@ async def test_a_session_opened_without_words_goes_on_in_korean(start, first):
     assert conv.language == "ko"
     shown = (asked.confirm_prompt or "") + (asked.answer or "")
     assert "주문번호" in shown and "Shall I" not in shown, shown
+
+
+def test_the_session_note_carries_the_customers_day(monkeypatch):
+    """A walk: the memory written at 00:42 KST on 12-08 said "2026-12-07 상담 요약" (the UTC day)."""
+    from datetime import UTC, datetime
+
+    from host import memory
+    from host.session import SessionState
+
+    class _Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 12, 7, 15, 42, tzinfo=UTC)  # 2026-12-08 00:42 KST
+
+    monkeypatch.setattr(memory, "datetime", _Clock)
+    facts = memory.session_facts(SessionState(topics=["refund_status"]), "환불 상태 문의.", "ko")
+    assert facts[0].startswith("2026-12-08 상담 요약"), facts
