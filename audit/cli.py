@@ -252,15 +252,18 @@ def verify(
     from audit.orphans import describe, print_unresolved, unresolved_calls
     from audit.verify import verify_all
     from audit.verify_file import verify_export
+    from core.inputfile import not_regular_reason
 
     keys = [str(p) for p in public_key or []]
     for key_path in keys:
-        if not Path(key_path).is_file():
-            err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --public-key {escape(key_path)}: no such file")
+        if reason := not_regular_reason(Path(key_path)):  # a FIFO is not waited on, a folder is named
+            err_console.print(f"[bold red]error[/] [INVALID_ARGUMENT] --public-key {escape(key_path)}: {reason}")
             raise typer.Exit(2)
     if file is not None:
-        if not file.is_file():
-            err_console.print(f"[bold red]error[/] [NOT_FOUND] {escape(str(file))}: no such export file")
+        if reason := not_regular_reason(file):
+            missing = reason.startswith("no such")
+            code, what = ("NOT_FOUND", "no such export file") if missing else ("INVALID_ARGUMENT", reason)
+            err_console.print(f"[bold red]error[/] [{code}] {escape(str(file))}: {what}")
             raise typer.Exit(2)
         cdir = str(checkpoint_dir) if checkpoint_dir else None
 
@@ -402,18 +405,22 @@ def export(
     json_output: bool = JSON_OPT,
 ) -> None:
     """Export records with their hashes as JSON lines (check them offline with `verify --file`)."""
+    from contextlib import nullcontext
+
     from audit.export import export_records
+    from core.atomicwrite import atomic_output, write_failure
 
     since_ts, until_ts = _when(since, "--since"), _when(until, "--until")
     check_output_file(output)  # before any work: a missing directory is named, nothing is written
     if org is not None:
         _run(lambda: _require_chain(org))  # before the file is made: a typo'd org writes nothing
+    # -o: a temporary file renamed into place when complete, so a full disk or an error leaves no
+    # cut-off export (with --decrypt, readable payloads) behind
     try:
-        handle = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
-    except OSError as err:
-        fail("INVALID_ARGUMENT", f"--output {output}: cannot write: {err.strerror or err}")
-    try:
-        with _progress("exporting", output is not None) as advance:
+        with (
+            atomic_output(output) if output else nullcontext(sys.stdout) as handle,
+            _progress("exporting", output is not None) as advance,
+        ):
             summary = _run(
                 lambda: export_records(
                     handle,
@@ -426,9 +433,8 @@ def export(
                     decrypt=decrypt,
                 )
             )
-    finally:
-        if output:
-            handle.close()
+    except OSError as err:  # stdout redirected to a full disk
+        fail(*write_failure(Path("standard output"), err))
     body = {
         "records": summary.records,
         "orgs": {o: {"first_seq": a, "last_seq": b} for o, (a, b) in summary.orgs.items()},

@@ -218,10 +218,26 @@ def _held_by(prefix: str) -> str:
     return " held by the witness" if prefix else ""
 
 
+def _public_key_file(path: Path) -> Ed25519PublicKey:
+    """A --public-key file: PEM or base64 text; binary data (an image, an archive) is refused, named."""
+    from core.errors import SwitchboardError, invalid
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return load_public_key(text)
+    except UnicodeDecodeError:
+        reason = "binary data, not an Ed25519 public key (PEM or base64 of 32 bytes)"
+    except OSError as exc:
+        reason = f"cannot be read: {exc.strerror or exc}"
+    except SwitchboardError as err:
+        reason = err.message
+    raise invalid(f"--public-key {path}: {reason}")
+
+
 def trusted_keys(paths: Sequence[Path | str] = ()) -> list[Ed25519PublicKey]:
     """The public keys checkpoints must be signed with: the given files, else the local key."""
     if paths:
-        return [load_public_key(Path(p).read_text()) for p in paths]
+        return [_public_key_file(Path(p)) for p in paths]
     local = local_public_key()
     return [local] if local is not None else []
 

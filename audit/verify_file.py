@@ -12,7 +12,6 @@ An empty file is not an export; a file with a header only has nothing to verify.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from audit.checkpoints import Checkpoint, SignedCheckpoint, read_checkpoints
 from audit.keys import load_public_key
 from audit.record import GENESIS_HASH, RECORD_FIELDS
 from audit.verify import ChainVerifier, Problem, VerifyReport, trusted_keys, valid_checkpoints
+from core.jsonload import loads
 
 NO_ORG = "(none)"  # the report of a file that names no org
 # what a record line of an export holds: the record, and with --decrypt its opened payload
@@ -161,9 +161,10 @@ def _read_export(path: Path) -> _Export:
                 continue
             out.lines += 1
             try:
-                data = json.loads(text)
-            except ValueError:
-                out.problems.append(Problem(None, "bad_line", f"line {number} is not JSON", number))
+                data = loads(text, source="line", line=number)
+            except ValueError as exc:  # core.jsonload: not JSON, nested too deeply, NaN, a repeated key
+                reason = getattr(exc, "reason", "is not JSON").split(":")[0]
+                out.problems.append(Problem(None, "bad_line", f"line {number} {reason}", number))
                 continue
             if not isinstance(data, dict):
                 out.problems.append(Problem(None, "bad_line", f"line {number} is not an audit record", number))

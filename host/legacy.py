@@ -27,6 +27,7 @@ from core.context import is_valid_identifier
 from core.db import get_engine, write_transaction
 from core.errors import invalid
 from core.ids import resolve_id
+from core.jsonload import JSONInputError, loads
 from host.records import audio_segments, event_logs, review_queue, sessions, turns
 from host.store import Versions, masked, masked_json
 
@@ -135,9 +136,9 @@ def _json(value: str | None, column: str, kind: type | None = None) -> Any:
     if not value:
         return None
     try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise RowError(f"{column} is not valid JSON") from None
+        parsed = loads(value, source=column)
+    except JSONInputError as exc:
+        raise RowError(f"{column} is not valid JSON" if exc.kind == "syntax" else f"{column} {exc.reason}") from None
     if kind is not None and not isinstance(parsed, kind):
         raise RowError(f"{column} must be a JSON {kind.__name__}")
     return parsed
@@ -315,7 +316,7 @@ def with_org(raw: dict[str, str], org_id: str) -> dict[str, str]:
     out = {**raw, "org_id": org_id}
     if original and original != org_id:
         try:
-            meta = json.loads(raw.get("metadata") or "{}")
+            meta = loads(raw.get("metadata") or "{}", source="metadata")
         except ValueError:
             return out  # the converter reports the bad JSON
         if isinstance(meta, dict):

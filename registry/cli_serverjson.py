@@ -33,7 +33,8 @@ def export(
       switchboard registry export orders@1.1.0 --out server.json
       switchboard registry export crm@2.1.0 --namespace com.example --remote-url https://crm.example/mcp
     """
-    from core.cliutil import check_output_file, write_output
+    from core.atomicwrite import write_atomic
+    from core.cliutil import check_output_file
     from registry.serverjson import export_server_json
 
     check_output_file(out, "--out")  # before any work: a missing directory is named, nothing is written
@@ -42,7 +43,7 @@ def export(
     if out is None:
         sys.stdout.write(text)
         return
-    write_output(out, text, "--out")
+    write_atomic(out, text)
     pins = document["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]
     console.print(
         f"[green]✓[/] wrote {safe(out)}: {safe(document['name'])} {safe(document['version'])}, "

@@ -28,6 +28,8 @@ from typing import Any
 
 from core.canonical import canonical_json
 from core.errors import conflict, invalid
+from core.inputfile import not_regular_reason
+from core.jsonload import loads
 from registry.hashing import HASHED_FIELDS
 from registry.models import ServerVersionInfo
 
@@ -230,18 +232,6 @@ def build_server_json(
     return check_server_json(document)
 
 
-def _no_constants(value: str) -> Any:
-    raise invalid(f"server.json contains {value}, which is not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
-        duplicate = next(k for k in keys if keys.count(k) > 1)
-        raise invalid(f"server.json repeats the key {duplicate!r}: a reader could see either value")
-    return dict(pairs)
-
-
 def parse_server_json(data: bytes, *, source: str = "server.json") -> dict[str, Any]:
     """Bytes of a server.json → the validated document (size, encoding, JSON and schema checked)."""
     if len(data) > MAX_FILE_BYTES:
@@ -250,17 +240,15 @@ def parse_server_json(data: bytes, *, source: str = "server.json") -> dict[str, 
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid(f"{source} is not UTF-8 text") from None
-    try:
-        document = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise invalid(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise invalid(f"{source} nests too deeply") from None
+    document = loads(text, source=source)  # not JSON, nested too deeply, NaN or a repeated key: refused
     return check_server_json(document)
 
 
 def read_server_json(path: Path) -> dict[str, Any]:
     """A server.json file from disk, checked like :func:`parse_server_json`."""
+    reason = not_regular_reason(path)
+    if reason is not None and not reason.startswith("no such file"):  # a FIFO would block the read forever
+        raise invalid(f"{path}: {reason}; give a server.json file")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:

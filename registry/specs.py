@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from core.canonical import canonical_json
 from core.errors import invalid
+from core.jsonload import JSONInputError, loads
 from registry.models import POLICIES
 from registry.names import check_server_name, check_version
 
@@ -96,8 +96,10 @@ def parse_model_params(items: list[str]) -> dict[str, Any]:
         if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$", key):
             raise invalid(f"--param {item!r}: write key=value, e.g. temperature=0.2")
         try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
+            params[key] = loads(raw, source=f"--param {key}")
+        except JSONInputError as exc:
+            if exc.kind != "syntax":  # deep, NaN or a repeated key: JSON meant, and refused
+                raise
             params[key] = raw
     try:
         canonical_json(params)

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from core.cliutil import console, err_console, fail, print_json, run, table
+from core.cliutil import check_output_file, console, err_console, fail, print_json, run, table
 
 app = typer.Typer(help="Evaluate an agent version on a scenario pack before it serves customers.", no_args_is_help=True)
 
@@ -48,6 +48,7 @@ def eval_run(
 
     if simulator not in ("scripted", "model"):
         raise typer.BadParameter("--simulator is scripted or model")
+    check_output_file(out, "--out")  # before the run: a missing directory is named, not found after it
     if provider is not None:  # an explicit provider that cannot answer is an error, never a silent offline run
         from host.providers import explicit_provider_problem
 

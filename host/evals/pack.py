@@ -7,7 +7,6 @@ mid-call) and the expected outcome graded on the final state. See docs/evals.md.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from core.canonical import canonical_sha256
 from core.errors import invalid
+from core.jsonload import read_json_file
 
 PACK_FORMAT = 1
 BUNDLED = Path(__file__).parent / "packs"
@@ -203,12 +203,7 @@ def _errors(validator: Draft202012Validator, data: Any, where: str) -> list[str]
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise invalid(f"cannot read {path}: {err}") from None
-    except json.JSONDecodeError as err:
-        raise invalid(f"{path} is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
+    return read_json_file(path, what="scenario pack JSON file")
 
 
 def resolve_pack_path(text: str) -> Path:

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.atomicwrite import write_atomic
 from core.errors import invalid
+from core.jsonload import JSONInputError, loads
 from core.settings import get_settings
 
 
@@ -18,7 +20,7 @@ def reports_dir() -> Path:
 
 def write_report(report: dict[str, Any], path: Path | None = None) -> Path:
     path = path or reports_dir() / f"{report['run_id']}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    write_atomic(path, json.dumps(report, ensure_ascii=False, indent=1, default=str))
     return path
 
 
@@ -40,9 +42,9 @@ def read_report(ref: str) -> dict[str, Any]:
     if not path.is_file():
         path = _report_of_run(ref)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise invalid(f"{path} is not an eval report: {err}") from None
+        data = loads(path.read_text(encoding="utf-8"), source=str(path))
+    except (OSError, UnicodeDecodeError, JSONInputError) as err:
+        raise invalid(f"{path} is not an eval report: {getattr(err, 'reason', err)}") from None
     if not isinstance(data, dict) or "summary" not in data or "results" not in data:
         raise invalid(f"{path} is not an eval report (no summary/results)")
     return data

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from core.errors import invalid
+from core.inputfile import require_regular_file
+from core.jsonload import JSONInputError, loads
 
 MAX_TEXT_CHARS = 2_000_000
 FORMATS = (".jsonl", ".csv", ".parquet")
@@ -48,15 +49,17 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
     if suffix == ".jsonl":
         for number, line in enumerate(_text(path).split("\n"), start=1):
             if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except ValueError:
-                    raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
+                yield number, loads(line, source=path.name, line=number, hint=" — fix the line and run again")
     elif suffix == ".csv":
         csv.field_size_limit(MAX_TEXT_CHARS)
         rows = csv.DictReader(io.StringIO(_text(path), newline=""))
-        for number, row in enumerate(rows, start=2):
-            yield number, row
+        number = 1
+        try:
+            for number, row in enumerate(rows, start=2):
+                yield number, row
+        except csv.Error as exc:  # a field past the limit, a stray NUL: named with its line, not a traceback
+            why = f"a field is longer than {MAX_TEXT_CHARS} characters" if "field limit" in str(exc) else str(exc)
+            raise invalid(f"{path.name}:{number + 1}: {why}") from None
     elif suffix == ".parquet":
         try:
             import pyarrow.parquet as pq  # optional: not a dependency of switchboard
@@ -92,8 +95,7 @@ def read_rows(path: Path) -> list[Any]:
             f"{path}: is a directory; kb import reads one file of rows (.jsonl, .csv or .parquet). "
             f"To upload the documents in a folder: switchboard kb upload KB {path}"
         )
-    if not path.is_file():
-        raise invalid(f"{path}: no such file")
+    require_regular_file(path, what="file of rows (.jsonl, .csv or .parquet)")
     items: list[Any] = []
     seen: set[str] = set()
     for number, row in _rows(path):
@@ -104,9 +106,9 @@ def read_rows(path: Path) -> list[Any]:
         meta = row.get("metadata") or {}
         if isinstance(meta, str) and meta.strip():
             try:
-                meta = json.loads(meta)
-            except ValueError:
-                raise invalid(f"{where}: metadata is not a JSON object") from None
+                meta = loads(meta, source=path.name, line=number)
+            except JSONInputError as exc:
+                raise invalid(f"{where}: metadata {exc.reason}") from None
         if not isinstance(meta, dict):
             raise invalid(f"{where}: metadata must be an object")
         if doc_id is None:

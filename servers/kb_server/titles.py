@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from core.errors import invalid
+from core.inputfile import require_regular_file
+from core.jsonload import JSONInputError, loads
 
 MAX_TITLE_CHARS = 200
 _PLACEHOLDER = re.compile(
@@ -77,27 +78,45 @@ def document_title(uploader_title: str | None, parsed: Any, filename: str) -> st
     return Path(filename).stem[:MAX_TITLE_CHARS]
 
 
+def _manifest_text(path: Path) -> str:
+    """The manifest read as `kb import` reads rows: UTF-8, UTF-16 with BOM, or CP949 (Korean Excel's CSV)."""
+    from core.errors import SwitchboardError
+    from servers.kb_server.parsers import decode_with_encoding, refuse_implausible
+
+    try:
+        text, encoding = decode_with_encoding(path.read_bytes(), path.name)
+        if encoding == "cp949":
+            refuse_implausible(text, path.name, legacy=True)
+    except SwitchboardError:
+        why = "not UTF-8, UTF-16 or CP949 text (binary data?): save the manifest as UTF-8"
+        raise invalid(f"{path.name}: {why}") from None
+    return text
+
+
 def read_manifest(path: Path) -> dict[str, str]:
     """File name -> title, from JSON (an object), JSONL or CSV (columns ``file``, ``title``)."""
-    if not path.is_file():
-        raise invalid(f"{path}: no such manifest file")
+    require_regular_file(path, what="title manifest file")
     if path.stat().st_size > _MANUAL_MAX_BYTES:
         raise invalid(f"{path.name}: a manifest is at most 5 MB")
-    text = path.read_text(encoding="utf-8-sig")
+    text = _manifest_text(path)
     out: dict[str, str] = {}
     rows: list[Any]
     try:
         if path.suffix.lower() == ".csv":
             rows = list(csv.DictReader(io.StringIO(text)))
         elif path.suffix.lower() == ".json":
-            data = json.loads(text)
+            data = loads(text, source=path.name)
             if not isinstance(data, dict):
                 raise invalid(f'{path.name}: a JSON manifest is an object {{"file name": "title", ...}}')
             rows = [{"file": k, "title": v} for k, v in data.items()]
         else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            rows = [
+                loads(line, source=path.name, line=n) for n, line in enumerate(text.splitlines(), 1) if line.strip()
+            ]
     except ValueError as exc:
-        raise invalid(f"{path.name}: not valid JSON/CSV ({exc})") from None
+        if isinstance(exc, JSONInputError) and exc.kind != "syntax":
+            raise  # nested too deeply, NaN, a repeated key: named with its line
+        raise invalid(f"{path.name}: not valid JSON/CSV ({getattr(exc, 'reason', exc)})") from None
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or not isinstance(row.get("file"), str) or not isinstance(row.get("title"), str):
             raise invalid(f"{path.name}: entry {number} needs a `file` and a `title` (both text)")

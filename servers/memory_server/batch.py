@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import invalid
+from servers.memory_server.filters import time_range_problem
 from servers.retrieval.queryfile import read_queries, write_line
 
 
@@ -26,6 +27,9 @@ def read_memory_queries(path: Path, customer: str | None, agent: str | None, top
     for item in read_queries(path, top_k):
         who = item.get("customer", customer)
         agent_id = item.get("agent_id", agent)
+        for label, value in (("customer", who), ("agent_id", agent_id)):
+            if value is not None and not isinstance(value, str):
+                raise invalid(f"{path.name}:{item['line']}: `{label}` must be a string")
         if not who and not agent_id:
             raise invalid(f"{path.name}:{item['line']}: no `customer` on the line and no --customer given")
         out.append({**item, "customer": who, "agent_id": agent_id, "reference": _asked_at(path, item)})
@@ -43,6 +47,8 @@ def _asked_at(path: Path, item: dict[str, Any]) -> float | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise invalid(f"{path.name}:{item['line']}: asked_at must be an ISO date-time with a time zone")
+    if problem := time_range_problem(moment):
+        raise invalid(f"{path.name}:{item['line']}: asked_at {problem}")
     return moment.timestamp()
 
 

@@ -230,7 +230,7 @@ def search_cmd(
 
     async def _go() -> Any:
         from core.errors import invalid
-        from servers.memory_server.filters import as_utc
+        from servers.memory_server.filters import checked_epoch
         from servers.memory_server.ranking import RankOptions
         from servers.memory_server.service import get_service
 
@@ -243,9 +243,9 @@ def search_cmd(
             top_k=top_k,
             filters=_filters(None, agent, None),
             include_superseded=include_superseded,
-            as_of=as_utc(as_of).timestamp() if as_of else None,
+            as_of=checked_epoch(as_of, "--as-of") if as_of else None,
             mode=mode,
-            reference=as_utc(asked_at).timestamp() if asked_at else None,
+            reference=checked_epoch(asked_at, "--asked-at") if asked_at else None,
         )
         from servers.memory_server.reads import question_window
 
@@ -414,7 +414,8 @@ def export_cmd(
     An org or customer the memory store does not know is NOT_FOUND (an empty report for a typo
     would read as "we hold nothing"), unless --allow-missing.
     """
-    from core.cliutil import check_output_file, write_output
+    from core.atomicwrite import write_atomic
+    from core.cliutil import check_output_file
 
     check_output_file(output)
 
@@ -428,7 +429,7 @@ def export_cmd(
     data = _run(_go)
     text = to_json(data)
     if output:
-        write_output(output, text + "\n")
+        write_atomic(output, text + "\n")  # whole or not at all: a full disk leaves no partial export
         if json_output:
             print_json(
                 {"output": str(output), "memories": len(data["memories"]), "statements": len(data["statements"])}
@@ -457,7 +458,8 @@ def import_cmd(
 
     A rerun skips records already done (state in FILE.import-state.jsonl) and returns the same mapping.
     """
-    from core.cliutil import check_output_file, write_output
+    from core.atomicwrite import write_atomic
+    from core.cliutil import check_output_file
 
     check_output_file(mapping, "--mapping")
 
@@ -509,7 +511,7 @@ def import_cmd(
         "vectors_computed": embedded,
     }
     if mapping is not None:
-        write_output(mapping, to_json(report.mapping) + "\n", "--mapping")
+        write_atomic(mapping, to_json(report.mapping) + "\n")
     if json_output:
         print_json({**summary, "mapping": report.mapping})
         return

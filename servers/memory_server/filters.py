@@ -74,6 +74,24 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 9998  # times a memory or a question may carry (year 1 at +09:00 is year 0 in UTC)
+
+
+def time_range_problem(value: datetime) -> str | None:
+    """Why ``value`` cannot be a memory's or a question's time, or None: outside the years
+    :data:`FIRST_YEAR`-:data:`LAST_YEAR` converting it to UTC or counting "last week" from it overflows."""
+    if FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None
+    return f"{value.isoformat()} is out of range: give a time between the years {FIRST_YEAR} and {LAST_YEAR}"
+
+
+def checked_epoch(value: datetime, option: str) -> float:
+    """``value`` (a --as-of or --asked-at) as epoch seconds; INVALID_ARGUMENT when out of range."""
+    if problem := time_range_problem(value):
+        raise invalid(f"{option} {problem}")
+    return as_utc(value).timestamp()
+
+
 def parse_filters(raw: dict[str, Any] | MemoryFilters | None) -> MemoryFilters | None:
     """Validate a filter object (from the CLI or a tool); raises INVALID_ARGUMENT."""
     if raw is None or isinstance(raw, MemoryFilters):

@@ -34,13 +34,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from core.context import customer_ref_problem, opaque_id_problem
 from core.errors import invalid
-from servers.memory_server.filters import as_utc
+from core.inputfile import not_regular_reason
+from core.jsonload import loads
+from servers.memory_server.filters import as_utc, time_range_problem
 
 Ident = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _in_range(value: datetime) -> datetime:
+    if problem := time_range_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_in_range)]  # year 1 at +09:00 overflowed converting to UTC
 MAX_LINE_CHARS = 4_000_000
 
 
@@ -50,7 +61,7 @@ class ImportMessage(BaseModel):
     role: Annotated[str, Field(pattern=r"^[a-z_]{1,20}$")] = "user"
     content: Annotated[str, Field(max_length=8000, alias="text")]
     name: Annotated[str | None, Field(max_length=64, alias="speaker")] = None
-    timestamp: datetime | None = None
+    timestamp: Moment | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -74,7 +85,7 @@ class ImportRecord(BaseModel):
     run_id: Ident | None = None
     messages: Annotated[list[ImportMessage] | None, Field(min_length=1)] = None
     text: Annotated[str | None, Field(min_length=1, max_length=8000)] = None
-    observed_at: datetime | None = None
+    observed_at: Moment | None = None
     infer: bool | None = None
     metadata: dict[str, Any] | None = None
     _line: int = PrivateAttr(default=0)  # where it stands in the file (for errors found after reading)
@@ -145,14 +156,17 @@ def _id_problems(record: ImportRecord) -> Iterator[tuple[str, str]]:
 
 def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]:
     """Every record of ``path``, validated; the first bad line raises with its line number."""
-    if not path.is_file():
-        raise invalid(f"{path} does not exist or is not a file")
+    if reason := not_regular_reason(path):  # a FIFO is not waited on, a folder is named
+        raise invalid(f"{path} does not exist" if reason.startswith("no such") else f"{path}: {reason}")
     records: list[ImportRecord] = []
     seen: set[tuple[str | None, str]] = set()
     try:
         for number, line in _lines(path):
+            data = loads(
+                line, source=path.name, line=number, hint=" — fix the line and run again; nothing was imported"
+            )
             try:
-                record = ImportRecord.model_validate(json.loads(line))
+                record = ImportRecord.model_validate(data)
             except (ValueError, ValidationError) as exc:
                 detail = exc.errors()[0] if isinstance(exc, ValidationError) else None
                 where = ".".join(str(p) for p in detail["loc"]) if detail else ""
@@ -192,7 +206,7 @@ def load_state(path: Path, org: str) -> dict[tuple[str, str], list[dict[str, lis
         return done
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            entry = json.loads(line)
+            entry = loads(line, source=path.name)
             if entry.get("org", org) == org:  # lines written before the org was recorded: checked below
                 done.setdefault((entry["customer"], entry["id"]), []).append(entry["memories"])
         except (ValueError, KeyError, TypeError, AttributeError):

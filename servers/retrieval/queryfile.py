@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import invalid
+from core.inputfile import require_regular_file
+from core.jsonload import loads
 
 MAX_QUERY_CHARS = 1000
 
@@ -33,18 +35,12 @@ def _text(path: Path) -> str:
 
 
 def read_queries(path: Path, top_k: int) -> list[dict[str, Any]]:
-    if path.is_dir():
-        raise invalid(f"{path}: is a directory, not a JSONL file of queries")
-    if not path.is_file():
-        raise invalid(f"{path}: no such file")
+    require_regular_file(path, what="JSONL file of queries")
     out = []
     for number, line in enumerate(_text(path).split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            raise invalid(f"{path.name}:{number}: not a JSON object — fix the line and run again") from None
+        item = loads(line, source=path.name, line=number, hint=" — fix the line and run again")
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             raise invalid(f'{path.name}:{number}: each line needs {{"query": "..."}}')
         if not item["query"].strip() or len(item["query"]) > MAX_QUERY_CHARS:

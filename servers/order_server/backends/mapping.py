@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.context import is_valid_identifier
 from core.errors import SwitchboardError, invalid
+from core.inputfile import not_regular_reason
 from servers.order_server.backends.base import ROW_SETS
 from servers.order_server.models import (
     ORDER_STATUS_LABELS,
@@ -114,6 +115,9 @@ class Mapping:
 def read_mapping(path: str | Path) -> Mapping:
     """Parse and check the common part of a mapping file."""
     source = Path(path).expanduser().resolve()
+    reason = not_regular_reason(source)
+    if reason is not None and not reason.startswith("no such file"):  # a FIFO would block the read forever
+        raise invalid(f"order backend mapping {source} {reason}: give a TOML mapping file")
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
