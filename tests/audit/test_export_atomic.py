@@ -4,7 +4,6 @@ complete; a failure deletes it and is one UNAVAILABLE line."""
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
@@ -13,33 +12,12 @@ from typer.testing import CliRunner
 
 from audit import append
 from audit.cli import app
+from tests.core.test_hostile_inputs import _FullDisk
 
 from .helpers import event
 from .test_cli import run_async
 
 pytestmark = pytest.mark.usefixtures("audit_db")
-
-
-class _FullDisk:
-    def __init__(self, handle, room: int) -> None:
-        self._handle, self._room = handle, room
-
-    def write(self, text: str) -> int:
-        if len(text) > self._room:
-            self._handle.write(text[: self._room])
-            self._handle.flush()
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self._room -= len(text)
-        return self._handle.write(text)
-
-    def __getattr__(self, name: str):
-        return getattr(self._handle, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._handle.close()
 
 
 async def _records(n: int = 20) -> None:
