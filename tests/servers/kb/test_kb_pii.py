@@ -43,6 +43,20 @@ async def _stored_text() -> str:
     return "\n".join(parts)
 
 
+def _stored_text_now() -> str:
+    """:func:`_stored_text` from a sync test, between CLI commands: its own loop and engine, disposed
+    after (on PostgreSQL an engine left from this loop failed the next command's: 'different loop')."""
+    from core.db import dispose_engines
+
+    async def read() -> str:
+        try:
+            return await _stored_text()
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(read())
+
+
 def _index_text(home: Path) -> str:
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in (home / "kb-index").rglob("*") if p.is_file())
 
@@ -68,7 +82,7 @@ def test_import_masks_rows_in_every_store_and_in_search(database_url: str, tmp_p
     assert hit["doc_id"] == "faq-1"
     assert "******-*******" in hit["text"] and "010-****-5678" in hit["text"] and "h***@example.com" in hit["text"]
     assert _leaks(json.dumps(found, ensure_ascii=False)) == []
-    assert _leaks(asyncio.run(_stored_text())) == []
+    assert _leaks(_stored_text_now()) == []
     assert _leaks(_index_text(Path(os.environ["SWITCHBOARD_HOME"]))) == []
     shown = kb_json("show", "KB", "--org", "acme")
     assert _leaks(json.dumps(shown, ensure_ascii=False)) == []
@@ -115,7 +129,7 @@ def test_cli_import_with_a_personal_id_writes_nothing(database_url: str, tmp_pat
     assert code == 2 and "INVALID_ARGUMENT" in flat and "t.jsonl:2" in flat and "personal data" in flat, flat
     assert "900101-1234567" not in flat
     assert kb_json("show", "KB", "--org", "acme")["version"] == 0
-    assert asyncio.run(_stored_text()) == ""
+    assert _stored_text_now() == ""
 
 
 async def test_upload_of_a_file_named_by_personal_data_is_refused(database_url: str) -> None:
