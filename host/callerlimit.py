@@ -70,16 +70,11 @@ async def failures(key: str, *, clock: Any = time.time) -> int:
 async def count_failure(key: str, *, clock: Any = time.time) -> int:
     """Count one miss of ``key``; the misses in the last day or two, this one included."""
     from core.db import get_engine
-    from host.limits import upsert_into
+    from host.limits import bump_window
 
     engine = await get_engine()
-    stmt = upsert_into(engine, host_rate_window).values(key=key, window_start=_window(clock), count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[host_rate_window.c.key, host_rate_window.c.window_start],
-        set_={"count": host_rate_window.c.count + 1},
-    )
     async with engine.begin() as conn:
-        await conn.execute(stmt)
+        await conn.execute(bump_window(engine, key, _window(clock)))
     return await failures(key, clock=clock)
 
 

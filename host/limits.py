@@ -132,7 +132,8 @@ def upsert_into(engine: AsyncEngine, table: Any) -> Any:
     return dialect_insert(table)
 
 
-def _upsert(engine: AsyncEngine, key: str, window: int) -> Any:
+def bump_window(engine: AsyncEngine, key: str, window: int) -> Any:
+    """One atomic UPSERT adding 1 to ``key``'s counter in ``window``; returns the new count."""
     stmt = upsert_into(engine, host_rate_window).values(key=key, window_start=window, count=1)
     return stmt.on_conflict_do_update(
         index_elements=[host_rate_window.c.key, host_rate_window.c.window_start],
@@ -151,7 +152,7 @@ async def admit_turn(org_id: str, settings: LimitSettings, *, clock: Any = time.
     window = int(current // WINDOW_S) * WINDOW_S
     engine = await get_engine()
     async with engine.begin() as conn:
-        count = int((await conn.execute(_upsert(engine, f"turns:{org_id}", window))).scalar_one())
+        count = int((await conn.execute(bump_window(engine, f"turns:{org_id}", window))).scalar_one())
     if count > settings.turns_per_minute:
         retry = max(1, int(window + WINDOW_S - current + 0.999))
         raise rate_limited(

@@ -47,9 +47,9 @@ def _tidy(reason: str) -> str | None:
 
 def _causal_clause(body: str) -> str | None:
     """``body`` up to the end of the word holding its first causal connective, or None."""
-    from host.replies import _load
+    from host.replies import load
 
-    kiwi = _load()
+    kiwi = load()
     if kiwi is None:
         match = _REASON_KO.search(body)
         return match.group(0).strip() if match else None

@@ -112,9 +112,9 @@ def _load() -> Any:
     return _kiwi
 
 
-def load() -> None:
-    """Load kiwi now (blocking; run it in a worker thread)."""
-    _load()
+def load() -> Any:
+    """Load kiwi now (blocking; run it in a worker thread): the analyser, or None without kiwipiepy."""
+    return _load()
 
 
 def warm() -> None:

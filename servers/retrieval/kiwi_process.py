@@ -39,15 +39,16 @@ TIMEOUT_S = 60.0  # one call, including the helper's start-up when it is the fir
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # ASCII lines: a lone surrogate travels as \ud800
 
 
-def enabled() -> bool:
-    """``SWITCHBOARD_KIWI_PROCESS``: ``auto`` (default: when a core is spare, see :func:`spare_core`),
-    ``1`` (always) or ``0`` (never: kiwi loads in the server's process)."""
+def enabled(*, serving: bool = False) -> bool:
+    """``SWITCHBOARD_KIWI_PROCESS``: ``auto`` (default: when a core is spare, see :func:`spare_core`,
+    or always for a process already ``serving`` traffic), ``1`` (always) or ``0`` (never: kiwi
+    loads in the server's process)."""
     value = os.environ.get("SWITCHBOARD_KIWI_PROCESS", "auto").strip().lower()
     if value in {"0", "false", "no", "off"}:
         return False
     if value in {"1", "true", "yes", "on"}:
         return True
-    return spare_core()
+    return serving or spare_core()
 
 
 def spare_core(loadavg: str | None = None, cpus: int | None = None) -> bool:
@@ -174,8 +175,7 @@ def start(*, serving: bool = False) -> KiwiProcess | None:
     process would freeze every connection's event loop, so the helper is started whatever the
     load (``SWITCHBOARD_KIWI_PROCESS=0`` still keeps kiwi in process)."""
     global _current
-    wanted = enabled() or (serving and os.environ.get("SWITCHBOARD_KIWI_PROCESS", "auto").strip().lower() == "auto")
-    if _current is not None or not wanted:
+    if _current is not None or not enabled(serving=serving):
         return current()
     try:
         _current = KiwiProcess()
