@@ -65,7 +65,12 @@ def agent_draft(
     param: list[str] = typer.Option(
         None, "--param", help="Model parameter KEY=VALUE (JSON value); repeat. With --from: merged over the copy."
     ),
-    max_calls_per_turn: int = typer.Option(3, "--max-calls-per-turn", help="Default per-tool call limit per turn."),
+    max_calls_per_turn: int = typer.Option(
+        None,
+        "--max-calls-per-turn",
+        help="Per-tool call limit per turn for the --tool options without max=N (default 3; with --from: "
+        "a copied tool keeps its own).",
+    ),
     by: str = BY_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:

@@ -29,7 +29,8 @@ class DraftChanges:
 
     model: str | None = None
     system_prompt: str | None = None
-    tools: list[ToolSpec] = field(default_factory=list)  # added, or replacing the same server tool
+    # added, or replacing the same server tool: policy, timeout and limit not written are kept
+    tools: list[ToolSpec] = field(default_factory=list)
     drop_tools: list[str] = field(default_factory=list)  # exposed names (orders__get_order) or tool names
     servers: list[str] = field(default_factory=list)  # NAME@VERSION: move that server's tools to VERSION
     kbs: list[KbSpec] = field(default_factory=list)  # added, or replacing the pin of the same KB
@@ -67,7 +68,8 @@ def _copied_tools(source: AgentVersionInfo, changes: DraftChanges) -> list[ToolS
             raise invalid(f"--drop-tool {drop!r} {problem}: give an exposed name (bound: {bound})")
         del specs[keys[0]]
     for spec in changes.tools:
-        specs[(spec.server, spec.tool)] = spec
+        copied = specs.get((spec.server, spec.tool))
+        specs[(spec.server, spec.tool)] = spec if copied is None else spec.over(copied)
     return list(specs.values())
 
 

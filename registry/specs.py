@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.canonical import canonical_json
@@ -28,9 +28,13 @@ class ToolSpec:
     policy: str = "never"
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN
+    # which of policy, timeout_ms and max_calls_per_turn the operator wrote: on a copy
+    # (``draft --from``) the others keep the copied binding's values
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def parse(cls, text: str, *, max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN) -> ToolSpec:
+    def parse(cls, text: str, *, max_calls_per_turn: int | None = None) -> ToolSpec:
+        """``max_calls_per_turn``: ``--max-calls-per-turn`` when the operator gave it (then it counts as written)."""
         ref, _, rest = text.partition(":")
         if "@" not in ref or not rest:
             raise invalid(
@@ -43,14 +47,19 @@ class ToolSpec:
         tool, *options = rest.split(":")
         if not tool:
             raise invalid(f"--tool {text!r}: the tool name is missing")
-        policy, timeout_ms, max_calls = "never", DEFAULT_TIMEOUT_MS, max_calls_per_turn
+        policy, timeout_ms = "never", DEFAULT_TIMEOUT_MS
+        max_calls = DEFAULT_MAX_CALLS_PER_TURN if max_calls_per_turn is None else max_calls_per_turn
+        given = set() if max_calls_per_turn is None else {"max_calls_per_turn"}
         for option in options:
             if option in POLICIES:
                 policy = option
+                given.add("policy")
             elif option.isdigit():
                 timeout_ms = int(option)
+                given.add("timeout_ms")
             elif option.startswith("max=") and option[4:].isdigit():
                 max_calls = int(option[4:])
+                given.add("max_calls_per_turn")
             else:
                 raise invalid(
                     f"--tool {text!r}: {option!r} is not a policy ({', '.join(POLICIES)}), "
@@ -60,7 +69,12 @@ class ToolSpec:
             raise invalid(f"--tool {text!r}: timeout_ms must be between 100 and 600000")
         if not 1 <= max_calls <= 100:
             raise invalid(f"--tool {text!r}: max calls per turn must be between 1 and 100")
-        return cls(server, version, tool, policy, timeout_ms, max_calls)
+        return cls(server, version, tool, policy, timeout_ms, max_calls, frozenset(given))
+
+    def over(self, copied: ToolSpec) -> ToolSpec:
+        """This binding replacing ``copied`` (the same server tool): what was not written is kept."""
+        kept = {name: getattr(copied, name) for name in ("policy", "timeout_ms", "max_calls_per_turn")}
+        return replace(self, **{name: value for name, value in kept.items() if name not in self.given})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,56 @@
+"""A tool author's and an operator's walk with sloppy input: each case failed before its fix."""
+
+from __future__ import annotations
+
+from tests.registry.helpers import approve_clean, publish_clean
+from tests.registry.test_cli import _run, sb, sb_json
+
+ORG = ["--org", "acme"]
+
+
+def _tools(info: dict) -> dict[str, tuple]:
+    return {t["exposed_name"]: (t["policy"], t["timeout_ms"], t["max_calls_per_turn"]) for t in info["tools"]}
+
+
+def test_draft_from_with_a_tool_changing_only_its_policy_keeps_the_copied_timeout_and_limit(db, tmp_path):
+    _run(approve_clean("orders", "1.0.0"))
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("상담원입니다.", encoding="utf-8")
+    sb("agent", "create", "cs-agent", *ORG)
+    sb(
+        "agent", "draft", "cs-agent", *ORG, "--model", "offline:planner", "--prompt-file", str(prompt),
+        "--tool", "orders@1.0.0:get_order:confirm:4000:max=2", "--tool", "orders@1.0.0:list_orders:approve:15000",
+    )  # fmt: skip
+    sb("agent", "approve", "cs-agent@1", *ORG)
+
+    # only the policy is written: the copied timeout and limit stay
+    copy = sb_json("agent", "draft", "cs-agent", *ORG, "--from", "cs-agent@1", "--tool", "orders@1.0.0:get_order:never")
+    assert _tools(copy) == {
+        "orders__get_order": ("never", 4000, 2),
+        "orders__list_orders": ("approve", 15000, 3),
+    }
+    # only the timeout: the copied policy and limit stay
+    copy = sb_json("agent", "draft", "cs-agent", *ORG, "--from", "cs-agent@1", "--tool", "orders@1.0.0:get_order:9000")
+    assert _tools(copy)["orders__get_order"] == ("confirm", 9000, 2)
+    # what is written wins, --max-calls-per-turn included
+    copy = sb_json(
+        "agent", "draft", "cs-agent", *ORG, "--from", "cs-agent@1", "--max-calls-per-turn", "5",
+        "--tool", "orders@1.0.0:list_orders:never:max=1", "--tool", "orders@1.0.0:get_order:approve",
+    )  # fmt: skip
+    assert _tools(copy) == {
+        "orders__get_order": ("approve", 4000, 5),
+        "orders__list_orders": ("never", 15000, 1),
+    }
+    # a tool the copy does not bind gets the defaults
+    copy = sb_json("agent", "draft", "cs-agent", *ORG, "--from", "cs-agent@1", "--tool", "orders@1.0.0:cancel_order")
+    assert _tools(copy)["orders__cancel_order"] == ("never", 10_000, 3)
+
+
+def test_review_with_both_approve_and_reject_is_refused_and_changes_nothing(db):
+    _run(publish_clean("orders", "1.0.0"))
+    both = sb("review", "orders@1.0.0", "--approve", "--reject", "--reason", "ok", ok=False)
+    assert both.exit_code == 2 and "INVALID_ARGUMENT" in both.output and "not both" in both.output
+    both = sb("review", "orders@1.0.0", "--reject", "--approve", "--reason", "ok", "--risk", "*=read", ok=False)
+    assert both.exit_code == 2 and "not both" in both.output
+    assert sb_json("show", "orders@1.0.0")["status"] == "pending_review"
+    assert sb_json("review", "orders@1.0.0", "--reject", "--reason", "no")["status"] == "rejected"
