@@ -97,7 +97,8 @@ def _parse_risks(items: list[str]) -> dict[str, str]:
 @app.command()
 def review(
     ref: str = typer.Argument(..., help="NAME@VERSION, e.g. orders@1.0.0."),
-    approve: bool = typer.Option(None, "--approve/--reject", help="Approve or reject the version."),
+    approve: bool = typer.Option(False, "--approve", help="Approve the version (with --risk for every tool)."),
+    reject: bool = typer.Option(False, "--reject", help="Reject the version (final: publish a new version after)."),
     reason: str = typer.Option(..., "--reason", help="Why: kept in the status history."),
     risk: list[str] = typer.Option(
         None, "--risk", help="Approving: TOOL=read|write|irreversible for every tool; *=CLASS for the rest."
@@ -114,7 +115,9 @@ def review(
     from registry.review import review_version
 
     async def _go() -> Any:
-        if approve is None:
+        if approve and reject:
+            raise invalid("say --approve or --reject, not both: nothing was changed")
+        if not approve and not reject:
             raise invalid("say --approve or --reject")
         name, version = parse_server_ref(ref)
         return await review_version(
