@@ -254,7 +254,10 @@ def _candidates(record: ImportRecord, default_infer: bool) -> list[Any]:
         for m in record.messages or []
     ]
     infer = default_infer if record.infer is None else record.infer
-    return extract_facts(msgs) if infer else verbatim(msgs)
+    candidates = extract_facts(msgs) if infer else verbatim(msgs)
+    for cand in candidates:  # the record a memory came from: a rerun finds it stored (supersede.source_key)
+        cand.meta = {**cand.meta, "source_id": record.id}
+    return candidates
 
 
 def screen_records(path: Path, records: list[ImportRecord], org: str, infer: bool) -> list[list[Any]]:

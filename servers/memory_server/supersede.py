@@ -2,7 +2,10 @@
 
 Pure logic over index entries, no I/O. The rules, in order:
 
-1. **Exact duplicate** — the same normalised text is already active in the partition → NONE.
+1. **Exact duplicate** — the same normalised text is already active in the partition → NONE; so is
+   the same text from the same place of the same source record (``metadata.source_id`` and the
+   message's position: a ``memory import`` run again without its state file, or twice at once),
+   whatever its status now — a superseded turn imported again is the turn already stored.
 2. **Same subject, same value** — an active memory about the same slot with the same value that
    already says everything the new text says → NONE.
 3. **Same subject** — otherwise the new memory replaces the current one(s) about that slot: they
@@ -50,6 +53,13 @@ def _same_partition(doc: Doc, agent_id: str | None) -> bool:
     return doc.agent_id == agent_id
 
 
+def source_key(meta: dict[str, object]) -> tuple[object, object] | None:
+    """Where a memory came from when its caller named a source record (``memory import`` does):
+    (record id, message position); None otherwise."""
+    source = meta.get("source_id")
+    return None if source is None else (str(source), meta.get("message_index"))
+
+
 def decide(
     index: ScopeIndex,
     *,
@@ -62,16 +72,20 @@ def decide(
     agent_id: str | None,
     verbatim: bool = False,
     pure: bool = True,
+    source: tuple[object, object] | None = None,
 ) -> Decision:
     """The decision for a new memory against the scope's current index.
 
     ``verbatim`` (a whole message stored as is) and preferences (``likes:*``) never replace a memory
     that states the same value: both stay true, so both stay searchable.
     """
-    for doc_id in index.by_hash.get(content_hash, ()):
-        doc = index.get(doc_id)
-        if doc is not None and doc.status == "active" and _same_partition(doc, agent_id):
+    same_text = [d for i in index.by_hash.get(content_hash, ()) if (d := index.get(i)) and _same_partition(d, agent_id)]
+    for doc in same_text:
+        if doc.status == "active":
             return Decision("NONE", duplicate_of=doc.id)
+    for doc in same_text:
+        if source is not None and source_key(doc.meta) == source:
+            return Decision("NONE", duplicate_of=doc.id)  # the same record's turn, stored by an earlier run
     if slot:
         return _decide_slot(index, tokens, slot, slot_values, observed_ts, agent_id, verbatim, pure)
     near = _near_duplicate(index, text, tokens, agent_id)

@@ -23,7 +23,7 @@ from servers.memory_server.passage import opens_with_pronoun
 from servers.memory_server.records import AddOutcome, _Batch
 from servers.memory_server.scope import Scope
 from servers.memory_server.slots import slot_key
-from servers.memory_server.supersede import decide
+from servers.memory_server.supersede import decide, source_key
 from servers.memory_server.tables import (
     memory_history,
     memory_item,
@@ -155,6 +155,7 @@ class Writes:
             agent_id=scope.agent_id,
             verbatim=cand.source == "message",
             pure=cand.pure,
+            source=source_key(cand.meta),
         )
         for target in cand.supersedes:
             doc = index.get(target)
