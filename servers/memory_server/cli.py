@@ -462,17 +462,18 @@ def import_cmd(
     from core.cliutil import check_output_file
 
     check_output_file(mapping, "--mapping")
+    from servers.memory_server.importer import check_file
+
+    # checked before the event loop runs: a Ctrl-C in a minute-long check stops it at once
+    records, candidates_of = check_file(file, org, customer, infer, _scope, _progress(json_output))
 
     async def _go() -> Any:
         import getpass
 
         from servers.memory_server.batch import embed_pending
-        from servers.memory_server.importer import import_records, read_records, screen_records, state_path
+        from servers.memory_server.importer import import_records, state_path
         from servers.memory_server.service import get_service
 
-        _scope(org, customer or "import", None)
-        records = read_records(file, customer)
-        candidates_of = screen_records(file, records, org, infer)
         service = get_service()
         with _progress(json_output) as bar:
             task = bar.add_task("importing", total=len(records))

@@ -260,7 +260,30 @@ def _candidates(record: ImportRecord, default_infer: bool) -> list[Any]:
     return candidates
 
 
-def screen_records(path: Path, records: list[ImportRecord], org: str, infer: bool) -> list[list[Any]]:
+def check_file(
+    path: Path, org: str, customer: str | None, infer: bool, scope_of: Callable[..., Any], bar: Any
+) -> tuple[list[ImportRecord], list[list[Any]]]:
+    """``path``'s records and the memories each would store, all checked (:func:`read_records`,
+    :func:`screen_records`) with a "checking" progress bar. Runs outside the event loop, so a Ctrl-C
+    stops it at once (exit 130); nothing is written before it ends."""
+    from core.cliutil import fail
+    from core.errors import SwitchboardError
+
+    try:
+        scope_of(org, customer or "import", None)  # the org and --customer, checked as every command does
+        with bar:
+            records = read_records(path, customer)
+            task = bar.add_task("checking", total=len(records))
+            return records, screen_records(path, records, org, infer, progress=lambda n: bar.advance(task, n))
+    except SwitchboardError as err:
+        fail(err.code.value, err.message)
+    except KeyboardInterrupt:
+        fail("UNAVAILABLE", f"interrupted while checking {path.name}: nothing was imported", exit_code=130)
+
+
+def screen_records(
+    path: Path, records: list[ImportRecord], org: str, infer: bool, progress: Callable[[int], None] | None = None
+) -> list[list[Any]]:
     """The memories each record would store, checked as the write path checks them (an
     instruction, a bare personal number, a memory too long, a time in the future) before anything
     is written: the first refusal raises with its line number, and nothing was imported."""
@@ -291,6 +314,8 @@ def screen_records(path: Path, records: list[ImportRecord], org: str, infer: boo
             if observed is not None and as_utc(observed) > latest:
                 raise invalid(f"{where}: observed_at is in the future; nothing was imported")
         out.append(candidates)
+        if progress:
+            progress(1)
     return out
 
 
