@@ -97,18 +97,24 @@ def serve(
     ns: str = NAMESPACE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Serve the read-only MCP Registry API v0.1 (GET /v0.1/servers …) over approved versions."""
+    """Serve the read-only MCP Registry API v0.1 (GET /v0.1/servers …) over approved versions.
+
+    The port is bound before anything is printed: a busy port is one CONFLICT; --port 0 takes a free one.
+    """
     import uvicorn
 
+    from core.cliutil import fail
+    from core.errors import SwitchboardError
+    from core.listen import listen_socket, url_host
     from registry.api import create_app
     from registry.serverjson import namespace
 
     try:
         app = create_app(ns)
-    except Exception as exc:  # a bad namespace
-        console.print(f"[red]error[/] {safe(getattr(exc, 'message', exc))}")
-        raise typer.Exit(2) from None
-    base = f"http://{bind}:{port}/v0.1"
+        sock = listen_socket(bind, port, host_option="--bind")
+    except SwitchboardError as err:  # a bad namespace, a busy port, an address that is not ours
+        fail(err.code.value, err.message)
+    base = f"http://{url_host(bind)}:{sock.getsockname()[1]}/v0.1"
     if json_output:
         print_json({"url": f"{base}/servers", "namespace": namespace(ns)})
     else:
@@ -119,7 +125,9 @@ def serve(
         ]
         console.print(table(f"MCP Registry API v0.1 ({safe(namespace(ns))})", ["method", "url", "parameters"], rows))
         console.print("[dim]Read-only; only reviewed versions are listed. Ctrl-C stops it.[/]")
-    uvicorn.run(app, host=bind, port=port, log_level="warning")
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])
 
 
 def register_serverjson_commands(app: typer.Typer) -> None:

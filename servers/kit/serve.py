@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from core.errors import invalid
+from core.listen import listen_socket
 from core.telemetry import configure_from_env
 from servers import catalog
 from servers.kit.heap import freeze_startup_heap
@@ -162,30 +163,6 @@ def serve(
         middleware=_http_middleware() + (oauth[1] if oauth else []),
         sockets=[sock],
     )
-
-
-def listen_socket(host: str, port: int) -> Any:
-    """A TCP socket bound to ``host:port`` and listening (connections wait in its backlog until
-    uvicorn serves them), as uvicorn would bind it; a port in use is one CONFLICT naming the fix."""
-    import errno
-    import socket
-
-    from core.errors import conflict
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host.strip("[]"), port))
-        sock.listen(2048)
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.EADDRINUSE:
-            raise conflict(f"port {port} is in use: pick another with --port, or --port 0 for a free one") from None
-        if err.errno == errno.EACCES:
-            raise invalid(f"port {port} needs privileges to bind: pick one above 1023 with --port") from None
-        raise invalid(f"cannot listen on {host}:{port}: {err.strerror or err} (check --host)") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def _url_host(host: str) -> str:

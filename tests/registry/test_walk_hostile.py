@@ -54,3 +54,50 @@ def test_review_with_both_approve_and_reject_is_refused_and_changes_nothing(db):
     assert both.exit_code == 2 and "not both" in both.output
     assert sb_json("show", "orders@1.0.0")["status"] == "pending_review"
     assert sb_json("review", "orders@1.0.0", "--reject", "--reason", "no")["status"] == "rejected"
+
+
+def test_registry_serve_on_a_busy_port_is_one_conflict_before_any_banner(db):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for extra in ([], ["--json"]):
+            result = sb("serve", "--port", port, *extra, ok=False)
+            assert result.exit_code == 2, result.output
+            assert "CONFLICT" in result.output and f"port {port} is in use" in result.output
+            assert "Ctrl-C" not in result.output and "/v0.1/servers" not in result.output
+    bad = sb("serve", "--port", "0", "--bind", "not an address", ok=False)
+    assert bad.exit_code == 2 and "INVALID_ARGUMENT" in bad.output and "--bind" in bad.output
+
+
+def test_registry_serve_port_0_prints_the_port_it_bound_and_answers_there(db):
+    import json
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    _run(approve_clean("orders", "1.0.0"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "switchboard_cli", "registry", "serve", "--port", "0", "--json"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            lines.append(line)
+        url = json.loads("".join(lines))["url"]
+        assert ":0/" not in url
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = json.load(response)
+        assert [s["server"]["version"] for s in body["servers"]] == ["1.0.0"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
