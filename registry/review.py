@@ -80,10 +80,7 @@ async def review_version(
         row = await version_row(conn, name, version, lock=True)
         status = (await current_status(conn, row["id"])).status
         if status != PENDING_REVIEW:
-            raise conflict(
-                f"{name}@{version} is {status}, not pending review; "
-                "use `registry deprecate|revoke|reinstate` to change an approved version"
-            )
+            raise conflict(f"{name}@{version} {_not_pending(status)}")
         new_status = APPROVED if approve else REJECTED
         tools = await tool_infos(conn, row["id"])
         resolved: dict[str, str] = {}
@@ -141,8 +138,7 @@ async def change_status(name: str, version: str, status: str, *, reason: str, ch
         row = await version_row(conn, name, version, lock=True)
         current = (await current_status(conn, row["id"])).status
         if status not in TRANSITIONS[current]:
-            hint = "review it first" if current == PENDING_REVIEW else "publish a new version"
-            raise conflict(f"{name}@{version} is {current}; it cannot become {status} ({hint})")
+            raise conflict(f"{name}@{version} {_cannot_become(current, status)}")
         await conn.execute(
             insert(server_version_status).values(
                 server_version_id=row["id"], status=status, reason=reason, changed_by=changed_by, changed_at=now
@@ -160,3 +156,32 @@ async def change_status(name: str, version: str, status: str, *, reason: str, ch
     )
     async with engine.connect() as conn:
         return await version_info(conn, name, version)
+
+
+_FINAL = "publish a new version (bump the server's version) and review that"
+
+
+def _not_pending(status: str) -> str:
+    """Why a version that is not pending review cannot be reviewed, and what to do instead."""
+    if status in (REJECTED, REVOKED):
+        return f"was {status}, which is final; nothing was changed: {_FINAL}"
+    if status == APPROVED:
+        return (
+            "is already approved; nothing was changed (a review decides once: "
+            "`switchboard registry deprecate|revoke` change an approved version)"
+        )
+    return (
+        f"is {status}, not pending review; nothing was changed "
+        "(`switchboard registry reinstate` makes it approved again, `registry revoke` ends it)"
+    )
+
+
+def _cannot_become(current: str, status: str) -> str:
+    """Why ``current`` cannot become ``status``, and what to do instead."""
+    if current == status:
+        return f"is already {status}; nothing was changed"
+    if current in (REJECTED, REVOKED):
+        return f"was {current}, which is final; nothing was changed: {_FINAL}"
+    if current == PENDING_REVIEW:
+        return f"is pending review; it cannot become {status}: review it first (`switchboard registry review`)"
+    return f"is {current}; it cannot become {status}"

@@ -101,3 +101,32 @@ def test_registry_serve_port_0_prints_the_port_it_bound_and_answers_there(db):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_repeating_a_review_or_status_change_says_what_state_it_is_in_and_what_to_do(db):
+    _run(approve_clean("orders", "1.0.0"))
+    _run(publish_clean("orders", "1.1.0"))
+
+    again = sb("review", "orders@1.0.0", "--approve", "--reason", "ok", "--risk", "*=read", ok=False)
+    assert again.exit_code == 2 and "CONFLICT" in again.output
+    assert "already approved" in again.output and "nothing was changed" in again.output
+
+    sb("review", "orders@1.1.0", "--reject", "--reason", "no")
+    rejected = sb("review", "orders@1.1.0", "--approve", "--reason", "ok", "--risk", "*=read", ok=False)
+    assert rejected.exit_code == 2 and "rejected, which is final" in rejected.output
+    assert "publish a new version" in rejected.output and "deprecate" not in rejected.output
+
+    sb("deprecate", "orders@1.0.0", "--reason", "use 1.2")
+    twice = sb("deprecate", "orders@1.0.0", "--reason", "use 1.2", ok=False)
+    assert twice.exit_code == 2 and "already deprecated" in twice.output and "nothing was changed" in twice.output
+    reviewed = sb("review", "orders@1.0.0", "--approve", "--reason", "ok", "--risk", "*=read", ok=False)
+    assert "is deprecated" in reviewed.output and "registry reinstate" in reviewed.output
+    sb("reinstate", "orders@1.0.0", "--reason", "rollback")
+    twice = sb("reinstate", "orders@1.0.0", "--reason", "rollback", ok=False)
+    assert "already approved" in twice.output
+    sb("revoke", "orders@1.0.0", "--reason", "CVE")
+    final = sb("reinstate", "orders@1.0.0", "--reason", "oops", ok=False)
+    assert final.exit_code == 2 and "revoked, which is final" in final.output
+    assert "publish a new version" in final.output
+    history = sb_json("show", "orders@1.0.0")["history"]
+    assert [h["status"] for h in history] == ["pending_review", "approved", "deprecated", "approved", "revoked"]
