@@ -24,6 +24,35 @@ _LOOKUP = text(
 )
 
 
+_VERSIONS = text(
+    "SELECT kb.name AS kb_name, v.version AS version FROM knowledge_base kb "
+    "LEFT JOIN kb_version v ON v.kb_id = kb.id "
+    "WHERE kb.org_id = :org AND (kb.name = :ref OR CAST(kb.id AS VARCHAR) = :ref)"
+)
+_NAMES = text("SELECT name FROM knowledge_base WHERE org_id = :org ORDER BY name")
+
+
+async def _missing_pin(conn: AsyncConnection, org_id: str, ref: str, version: str) -> str:
+    """Why ``ref@version`` is not a KB version of ``org_id``: the versions that KB has, or the KBs there are."""
+    async with conn.begin_nested():
+        rows = (await conn.execute(_VERSIONS, {"org": org_id, "ref": ref})).mappings().all()
+        if not rows:
+            names = [r[0] for r in (await conn.execute(_NAMES, {"org": org_id})).all()]
+    if rows:
+        numbers = sorted({int(r["version"]) for r in rows if r["version"] is not None})
+        has = f"it has versions {', '.join(map(str, numbers))}" if numbers else "it has no versions yet"
+        name = rows[0]["kb_name"]
+        return (
+            f"knowledge base {ref!r} has no version {version} in org {org_id} ({has}): "
+            f"pin one that exists (`switchboard kb versions {name} --org {org_id}`)"
+        )
+    known = ", ".join(repr(n) for n in names[:10]) if names else "none yet"
+    return (
+        f"org {org_id} has no knowledge base {ref!r} (it has: {known}): "
+        f"see `switchboard kb list --org {org_id}` and pin one by name or id"
+    )
+
+
 async def kb_tables_present(conn: AsyncConnection) -> bool:
     """True when the KB server's tables exist in this database."""
 
@@ -42,10 +71,7 @@ async def resolve_kb_pin(conn: AsyncConnection, org_id: str, ref: str, version: 
     except Exception as exc:
         raise unavailable(f"cannot read the KB tables to check {ref}@{version}: {type(exc).__name__}") from None
     if not rows:
-        raise not_found(
-            f"knowledge base {ref!r} has no version {version} in org {org_id}: "
-            "see `switchboard kb versions` and pin one that exists"
-        )
+        raise not_found(await _missing_pin(conn, org_id, ref, version))
     if len({str(r["kb_id"]) for r in rows}) > 1:
         ids = ", ".join(sorted(str(r["kb_id"]) for r in rows))
         raise invalid(f"several knowledge bases of org {org_id} are named {ref!r} ({ids}): pin one by its id")

@@ -88,7 +88,7 @@ def test_draft_from_refuses_what_it_cannot_copy_and_writes_nothing(db, tmp_path)
         (["--from", "cs-agent@1", "--server", "memory@1.0.0"], "INVALID_ARGUMENT", "binds no tool of 'memory'"),
         (["--from", "cs-agent@1", "--drop-tool", "orders__cancel_order"], "INVALID_ARGUMENT", "orders__get_order"),
         (["--from", "cs-agent@1", "--kb", "faq@7"], "NOT_FOUND", "no version 7"),
-        (["--from", "cs-agent@1", "--kb", "faq'; DROP TABLE agent;--@1"], "NOT_FOUND", "kb versions"),
+        (["--from", "cs-agent@1", "--kb", "faq'; DROP TABLE agent;--@1"], "NOT_FOUND", "kb list --org acme"),
         (["--from", "cs-agent@1", "--drop-kb", "faq"], "INVALID_ARGUMENT", "does not pin"),
         (["--drop-tool", "orders__get_order"], "INVALID_ARGUMENT", "add --from"),
         (["--tool", "orders@1.0.0:get_order"], "INVALID_ARGUMENT", "--from SLUG@N"),

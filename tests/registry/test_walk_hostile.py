@@ -130,3 +130,27 @@ def test_repeating_a_review_or_status_change_says_what_state_it_is_in_and_what_t
     assert "publish a new version" in final.output
     history = sb_json("show", "orders@1.0.0")["history"]
     assert [h["status"] for h in history] == ["pending_review", "approved", "deprecated", "approved", "revoked"]
+
+
+def test_a_kb_pin_that_does_not_exist_names_what_does_and_the_command_to_list_it(db, tmp_path):
+    from tests.registry.helpers import insert_kb
+
+    _run(approve_clean("orders", "1.0.0"))
+    _run(insert_kb("acme", "faq", "kb-faq", 2))
+    prompt = tmp_path / "prompt.md"
+    prompt.write_text("상담원입니다.", encoding="utf-8")
+    sb("agent", "create", "cs-agent", *ORG)
+    base = ["agent", "draft", "cs-agent", *ORG, "--model", "offline:planner", "--prompt-file", str(prompt)]
+    base += ["--tool", "orders@1.0.0:get_order"]
+
+    no_version = sb(*base, "--kb", "faq@7", ok=False)
+    assert no_version.exit_code == 2 and "NOT_FOUND" in no_version.output
+    assert "versions 1, 2" in no_version.output
+    assert "switchboard kb versions faq --org acme" in no_version.output
+
+    no_kb = sb(*base, "--kb", "고객센터@1", ok=False)
+    assert no_kb.exit_code == 2 and "NOT_FOUND" in no_kb.output
+    assert "no knowledge base '고객센터'" in no_kb.output and "faq" in no_kb.output
+    assert "switchboard kb list --org acme" in no_kb.output
+    listed = sb("agent", "show", "cs-agent", *ORG, ok=False)
+    assert listed.exit_code == 2  # nothing was drafted
