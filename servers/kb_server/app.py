@@ -20,6 +20,7 @@ from core.errors import invalid, not_found
 from servers.kb_server import __version__
 from servers.kit import ServerLaunch, request_context
 from servers.kit import build_server as kit_build_server
+from servers.kit.schemas import compact_tool_schemas
 
 PINS_META_KEY = f"{META_PREFIX}kb_versions"
 MAX_DOCUMENT_CHARS = 50_000
@@ -340,6 +341,7 @@ def build_server(launch: ServerLaunch | None = None, hooks: list[Any] | None = N
             chunk_ids=await document_chunk_ids(org, doc["id"]),
         )
 
+    compact_tool_schemas(server)
     return server
 
 

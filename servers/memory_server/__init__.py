@@ -5,4 +5,4 @@ writes are deterministic and fast (dedup, supersede, offline extraction), vector
 in the background, and erasing a memory removes its text everywhere but a hash tombstone.
 """
 
-__version__ = "0.2.0"  # 0.2.0: source_message_id, speaker, vectors counts in results
+__version__ = "0.3.0"  # 0.3.0: compact output schemas; 0.2.0: source_message_id, speaker, vectors counts

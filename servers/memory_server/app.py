@@ -21,6 +21,7 @@ INSTRUCTIONS = (
 def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False) -> Any:
     """The memory server (``switchboard-memory``) with the kit's identity, validation and hooks."""
     from servers.kit import build_server as kit_build_server
+    from servers.kit.schemas import compact_tool_schemas
     from servers.memory_server.lifecycle import memory_lifespan
     from servers.memory_server.tools import register
 
@@ -34,4 +35,5 @@ def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False)
         lifespan=memory_lifespan,
     )
     register(server)
+    compact_tool_schemas(server)
     return server

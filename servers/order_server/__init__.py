@@ -7,4 +7,4 @@ idempotent per key, confirmed with the customer by the server itself) and ``conf
 ``switchboard serve orders --org <tenant>``.
 """
 
-__version__ = "1.3.0"
+__version__ = "1.4.0"  # 1.4.0: output schemas in their compact equivalent form (servers/kit/schemas.py)

@@ -50,6 +50,7 @@ def _lifespan() -> Any:
 def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False) -> Any:
     """The order server (``switchboard-orders``) with the kit's identity, validation and hooks."""
     from servers.kit import build_server as kit_build_server
+    from servers.kit.schemas import compact_tool_schemas
     from servers.order_server.backends import configured, get_backend
     from servers.order_server.tools import register
 
@@ -65,4 +66,5 @@ def build_server(launch: Any = None, hooks: Any = None, http_auth: bool = False)
         lifespan=_lifespan(),
     )
     register(server)
+    compact_tool_schemas(server)
     return server

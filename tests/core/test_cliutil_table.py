@@ -48,7 +48,7 @@ def test_nothing_is_cut_with_an_ellipsis_at_80_columns(monkeypatch):
     lost digits (`주문번호 884…`, `오후 5 … 이후`)."""
     names = [f"orders__get_order_status_with_history_{n}" for n in range(4)]
     korean = "주문번호 8841234567890 환불 요청은 오후 5시 30분 이후 접수분부터 다음 영업일 처리됩니다 " * 2
-    rows = [(name, "orders@1.3.0", name.split("__")[1], "confirm", "30000", korean) for name in names]
+    rows = [(name, "orders@1.4.0", name.split("__")[1], "confirm", "30000", korean) for name in names]
     columns = ["exposed name", "server", "tool", "policy", "timeout ms", "notes"]
     shown = _at_80_columns(monkeypatch, "Tools", columns, rows)
     assert "…" not in shown, shown

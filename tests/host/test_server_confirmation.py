@@ -1,4 +1,4 @@
-"""Issue 13, part 2, through the host: the real order server (1.3.0) behind the host's gateway.
+"""Issue 13, part 2, through the host: the real order server (1.4.0) behind the host's gateway.
 
 The host asks its customer (policy ``confirm``) and passes that yes in trusted ``_meta``, so the
 order server does not ask again; the refund exists once. A call nobody confirmed (the host's own
@@ -41,11 +41,11 @@ async def orders(database_url):
 async def _gateway(server, refund_policy: str) -> tuple[ConnectionPool, Gateway, object]:
     suffix = "" if refund_policy == "never" else f":{refund_policy}"
     tools = [
-        "orders@1.3.0:get_refund_status",
-        f"orders@1.3.0:request_refund{suffix}",
-        "orders@1.3.0:confirm_refund:confirm",
+        "orders@1.4.0:get_refund_status",
+        f"orders@1.4.0:request_refund{suffix}",
+        "orders@1.4.0:confirm_refund:confirm",
     ]
-    pinned = await publish_agent(ORG, {"orders": (server, "1.3.0", LAUNCH)}, tools, risks=RISKS)
+    pinned = await publish_agent(ORG, {"orders": (server, "1.4.0", LAUNCH)}, tools, risks=RISKS)
     pool = ConnectionPool(connector=lambda pin, env: server)
     return pool, Gateway(await pool.acquire(ORG, "cs-agent")), pinned
 

@@ -22,12 +22,12 @@ from tests.servers.orders.support import seed_shop
 
 ORG = "demo"
 TOOLS = [
-    "orders@1.3.0:get_order",
-    "orders@1.3.0:get_shipping_status",
-    "orders@1.3.0:find_orders",
-    "orders@1.3.0:verify_caller",
-    "orders@1.3.0:get_refund_status",
-    "orders@1.3.0:request_refund:confirm",
+    "orders@1.4.0:get_order",
+    "orders@1.4.0:get_shipping_status",
+    "orders@1.4.0:find_orders",
+    "orders@1.4.0:verify_caller",
+    "orders@1.4.0:get_refund_status",
+    "orders@1.4.0:request_refund:confirm",
 ]
 
 
@@ -42,7 +42,7 @@ async def shop(database_url, monkeypatch):
     await seed_shop()
     orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
     risks = {"orders": {"*": "read", "request_refund": "write"}}
-    await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS, risks=risks)
+    await publish_agent(ORG, {"orders": (orders, "1.4.0", ["switchboard", "serve", "orders"])}, TOOLS, risks=risks)
     yield orders
     close_readers()
 
@@ -249,7 +249,7 @@ def test_chat_an_anonymous_caller_verifies_over_the_spawned_order_server(sb_env,
         try:
             await seed_shop()
             orders = build_server(launch=ServerLaunch(trust_meta=True), hooks=[])
-            await publish_agent(ORG, {"orders": (orders, "1.3.0", ["switchboard", "serve", "orders"])}, TOOLS)
+            await publish_agent(ORG, {"orders": (orders, "1.4.0", ["switchboard", "serve", "orders"])}, TOOLS)
         finally:
             import audit
 

@@ -34,7 +34,7 @@ def key() -> str:
 async def test_tools_are_listed_with_annotations_and_strict_schemas(shop, make_server) -> None:
     async with Client(make_server()) as client:
         assert client.server_info.name == "switchboard-orders"
-        assert client.server_info.version == "1.3.0"
+        assert client.server_info.version == "1.4.0"
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
     for name, tool in tools.items():
