@@ -58,10 +58,11 @@ from typing import Literal
 
 from core.pii_accounts import BANK_GATE_WORDS, REFUND_GATE_WORDS, bank_accounts, refund_accounts
 from core.pii_cards import CARD, FIRST_DIGIT, card_shaped_value, card_size, labelled_card
-from core.pii_email import EMAIL, HANGUL_EMAIL, PLAIN_AT, SPACED_AT, SPOKEN_EMAIL, hangul_email_mask, spoken_email
+from core.pii_email import EMAIL, HANGUL_EMAIL, SPACED_AT, SPOKEN_EMAIL, hangul_email_mask, spoken_email
 from core.pii_fillers import HINT as FILLER_HINT
 from core.pii_fillers import filler_values, mask_part
-from core.pii_folding import SPOKEN_MIN, UNIT_CHARS, folding, offsets, read_spoken_digits
+from core.pii_folding import SPOKEN_MIN, folding, offsets, read_spoken_digits
+from core.pii_prescreen import HINT_DIGITS, HINT_WORDS, UNITS_HINT, hint, hint_ascii, plain_at, too_short_for_pii
 
 MaskStyle = Literal["partial", "tag"]
 
@@ -110,14 +111,14 @@ def _read(text: str) -> tuple[str, list[tuple[int, int, list[str]]], bool]:
     fold = folding()
     folded = fold.fold(text) if fold.any.search(text) else text
     if folded.isascii():
-        return folded, [], _hint(folded)
-    units = _UNITS_HINT.search(folded) is not None
+        return folded, [], hint(folded)
+    units = UNITS_HINT.search(folded) is not None
     unsure: list[tuple[int, int, list[str]]] = []
     if units or (("주민" in folded or "외국인" in folded) and _RRN_LABEL.search(folded)):
         need = 6 if _RRN_LABEL.search(folded) else SPOKEN_MIN  # six digits after a label
         folded, unsure = read_spoken_digits(folded, need)
-    hinted = bool(units and _HINT_DIGITS.search(folded)) or _HINT_WORDS.search(folded.lower()) is not None
-    return folded, unsure, hinted or _plain_at(folded) or FILLER_HINT.search(folded) is not None
+    hinted = bool(units and HINT_DIGITS.search(folded)) or HINT_WORDS.search(folded.lower()) is not None
+    return folded, unsure, hinted or plain_at(folded) or FILLER_HINT.search(folded) is not None
 
 
 # --- patterns (they read folded text: ASCII digits, "-" for every dash) ------------------------
@@ -208,68 +209,6 @@ _BRACKET_AT = frozenset({"email"})  # "[at", "(at", ...
 _NO_WORDS: frozenset[str] = frozenset()
 _GATE = re.compile("|".join(_GATE_WORDS) + r"|\[\s*at|\(\s*at|\{\s*at|<\s*at")
 
-# Every kind needs an "@", nine digits (02-123-4567) or a label: a written-out e-mail's [at], dot,
-# 골뱅이 or 앳, a CVC, expiry (masked only next to a card word or number) or registration-number
-# label. Most text fails this at once. ASCII text: one scan whose first character class ("@",
-# digits, v, x, brackets) is rare in words, then the few alternatives after it, and "dot" as a
-# substring (a spoken dot is "dot", "DOT" or "Dot"). Folded non-ASCII text: _HINT_DIGITS, and the
-# words as literal-first alternatives on lower-case text; everyday words (카드, 주민, 보안) are
-# left out. Both forms are ones the regular expression engine scans fast.
-_HINT_NINE_DIGITS = r"(?:[-., ()/_~]{0,5}[0-9]){8}"  # after a digit: eight more, separators between
-_HINT_LABELS = (
-    r"(?:(?<=[Cc][Vv])[CcVv]|(?<=[Ee][Xx])[Pp](?![A-Za-z])|(?<=[Ee][Xx])[Pp][Ii][Rr]"
-    r"|(?<=[Vv])[Aa][Ll][Ii][Dd]\s*(?:[Tt][Hh][Rr][Uu]|[Tt][Hh][Rr][Oo][Uu][Gg][Hh]|[Uu][Nn][Tt][Ii][Ll])"
-    r"|(?<=[\[({<])\s*(?:[Aa][Tt]|[Dd][Oo][Tt]))"
-)
-_HINT_ASCII = re.compile(
-    r"[@0-9VvXx\[({<](?:(?<=[0-9])" + _HINT_NINE_DIGITS + r"|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])" + _HINT_LABELS + ")"
-)  # "u***@x.kr" is masked: an "@" after a star starts nothing
-# _HINT_ASCII searched as its two halves (each alternative is chosen by its first character, so
-# the verdict is the same): the digit half only when the text, its separators deleted, has nine
-# digits in a row (it cannot match otherwise). A date or a time stamp ("2026-12-03T20:14:00+09:00",
-# 14 digits, none nine in a row) then costs one byte translation instead of a regular-expression
-# attempt at every digit. tests/audit/test_prescreen.py checks the halves against _HINT_ASCII.
-_HINT_ASCII_DIGITS = re.compile(r"[0-9]" + _HINT_NINE_DIGITS)
-_HINT_ASCII_OTHER = re.compile(r"[@VvXx\[({<](?:(?<=@)(?<!\*@)|(?<=[VvXx\[({<])" + _HINT_LABELS + ")")
-_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 120 for i in range(256))  # digits "0", the rest "x"
-_HINT_SEPARATORS = b"-., ()/_~"
-_NINE_ZEROS = b"0" * 9
-
-
-def _hint_ascii(text: str) -> bool:
-    """``_HINT_ASCII.search(text) is not None`` for ASCII ``text``, faster on digit-heavy text."""
-    nine = _NINE_ZEROS in text.encode("ascii").translate(_DIGITS_AS_ZERO, _HINT_SEPARATORS)
-    if nine and _HINT_ASCII_DIGITS.search(text) is not None:
-        return True
-    return _HINT_ASCII_OTHER.search(text) is not None
-
-
-_HINT_DIGITS = re.compile(r"[@0-9](?:(?<=@)(?<!\*@)|(?<=[0-9])(?:[-., ()/_~\u1173]{0,5}[0-9]){8})")
-_HINT_WORDS = re.compile(
-    r"dot|cvc|cvv|exp(?![a-z])|expir|valid\s*(?:thru|through|until)|\[\s*at|\(\s*at|\{\s*at|<\s*at"
-    r"|골뱅이|앳|닷|보안\s*코드|씨브이|주민\s*(?:등록|번호)|외국인\s*등록|유효\s*기간|만료"
-)
-# Folded non-ASCII text: nine digits or spoken digits with the separators they may have before
-# spoken digits are read ("에", ","), or an "@": without one, neither _HINT_DIGITS nor a spoken
-# run of nine can match once runs are read.
-_UNITS_TAIL = rf"(?<=@)(?<!\*@)|(?<=[{UNIT_CHARS}])(?:(?:[-. ()/_~\u1173,에]|다시){{0,5}}[{UNIT_CHARS}]){{8}}"
-_UNITS_HINT = re.compile(rf"[@{UNIT_CHARS}](?:{_UNITS_TAIL})")
-
-
-def _hint(text: str) -> bool:
-    """The pre-screen of ASCII text (inlined in :func:`detect`)."""
-    return _hint_ascii(text) or "dot" in text or "DOT" in text or "Dot" in text or _plain_at(text)
-
-
-def _plain_at(text: str) -> bool:
-    """An address written with a plain " at " and a typed domain may be here ("kim at gmail.com")."""
-    return (" at " in text or " AT " in text or " At " in text) and PLAIN_AT.search(text) is not None
-
-
-# A text shorter than 9 characters holds a value only with an "@" or a CVC label ("cvc 987"), or
-# with characters that fold ("ａ＠ｂ．ｃｏ", "⓪㉑㉓㊺㊼").
-_SHORT_HINT = re.compile(r"(?i)@|cv[cv]|보안|씨브이")
-
 
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if "0" <= ch <= "9")
@@ -279,21 +218,6 @@ def _phone_normalized(m: re.Match[str]) -> str:
     return "0" + m["area"] + m["mid"] + m["last"]
 
 
-def too_short_for_pii(text: str) -> bool:
-    """True when ``text`` is too short to hold any personal value (then :func:`detect` finds nothing).
-
-    Fewer than 9 characters, and no "@", no CVC label and no character that folds (full-width,
-    circled numbers); an ASCII text of fewer than 6 characters always. ``audit.payload`` copies
-    such strings without looking further.
-    """
-    n = len(text)
-    if n >= 9:
-        return False
-    if text.isascii():
-        return n < 6 or not _SHORT_HINT.search(text)
-    return not (_SHORT_HINT.search(text) or folding().any.search(text))
-
-
 def may_contain_pii(text: str) -> bool:
     """A cheap pre-screen: False guarantees :func:`detect` finds nothing in ``text``.
 
@@ -301,7 +225,7 @@ def may_contain_pii(text: str) -> bool:
     over a whole serialised payload to skip walking payloads that hold no personal data at all.
     """
     if text.isascii():
-        return _hint(text)
+        return hint(text)
     return _read(text)[2]
 
 
@@ -318,7 +242,7 @@ def detect(text: str, *, context: str | None = None) -> list[PiiMatch]:
         return []
     is_ascii = text.isascii()
     if is_ascii and not (  # _hint, inlined
-        _hint_ascii(text) or "dot" in text or "DOT" in text or "Dot" in text or _plain_at(text)
+        hint_ascii(text) or "dot" in text or "DOT" in text or "Dot" in text or plain_at(text)
     ):
         return []
     account_context = bool(context and _ACCOUNT_KEY.search(context))
@@ -398,11 +322,7 @@ def _detect(text: str, account_context: bool) -> list[_Found]:
             for m in HANGUL_EMAIL.finditer(text):  # "김민수@네이버.com"
                 if not m.group().isascii():
                     add(PiiKind.EMAIL, m.start(), m.end(), m.group().lower())
-    if (
-        "email" in words
-        or ("@" in text and ("닷" in text or "점" in text or SPACED_AT.search(text)))
-        or _plain_at(text)
-    ):
+    if "email" in words or ("@" in text and ("닷" in text or "점" in text or SPACED_AT.search(text))) or plain_at(text):
         for m in SPOKEN_EMAIL.finditer(text):
             address = spoken_email(m)
             if address:

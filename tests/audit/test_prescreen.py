@@ -1,8 +1,8 @@
 """core.pii's ASCII pre-screen, searched in two halves, and the audit's walk over public texts.
 
-The pre-screen of ASCII text (``_HINT_ASCII``) is searched as its digit half and its other half,
+The pre-screen of ASCII text (``HINT_ASCII``) is searched as its digit half and its other half,
 the digit half only when nine digits are in a row once separators are deleted
-(``core.pii._hint_ascii``). The old form is the one regular expression, written out here as it
+(``core.pii_prescreen.hint_ascii``). The old form is the one regular expression, written out here as it
 was; both must give the same verdict on every text, and the masker the same output with either.
 Then the one-pass redacting encoder (``audit/payload.py``, which skips what the pre-screen turns
 away and reuses the key order of objects it has seen) must store exactly what the general path
@@ -22,12 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import core.pii as pii
+import core.pii_prescreen as prescreen
 from audit.payload import Unsure, redact_canonical
 from core.canonical import canonical_json
 from core.redaction import redact
 
 KEY = b"k" * 32
-# _HINT_ASCII before it was split (core/pii.py): the oracle
+# HINT_ASCII before it was split (core/pii_prescreen.py): the oracle
 OLD_HINT_ASCII = re.compile(
     r"[@0-9VvXx\[({<](?:(?<=[0-9])(?:[-., ()/_~]{0,5}[0-9]){8}|(?<=@)(?<!\*@)|(?<=[VvXx\[({<])"
     r"(?:(?<=[Cc][Vv])[CcVv]|(?<=[Ee][Xx])[Pp](?![A-Za-z])|(?<=[Ee][Xx])[Pp][Ii][Rr]"
@@ -93,11 +94,11 @@ ascii_text = st.text(
 @settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(ascii_text)
 def test_split_prescreen_gives_the_old_verdict(text):
-    assert pii._hint_ascii(text) == _old_hint_ascii(text)
+    assert prescreen.hint_ascii(text) == _old_hint_ascii(text)
 
 
 def test_the_pre_screen_is_the_one_the_old_form_was():
-    assert pii._HINT_ASCII.pattern == OLD_HINT_ASCII.pattern
+    assert prescreen.HINT_ASCII.pattern == OLD_HINT_ASCII.pattern
     for text in (
         "2026-12-03T20:14:00+09:00",
         "568231904417",
@@ -115,7 +116,7 @@ def test_the_pre_screen_is_the_one_the_old_form_was():
         "expiry",
         "0af7651916cd43dd8448eb211c80319c",
     ):
-        assert pii._hint_ascii(text) == _old_hint_ascii(text), text
+        assert prescreen.hint_ascii(text) == _old_hint_ascii(text), text
 
 
 @needs_data
@@ -125,11 +126,11 @@ def test_split_prescreen_and_masker_agree_with_the_old_form_over_public_texts(mo
     texts = {piece for text in public_texts() for piece in _pieces(text)}
     assert len(texts) > 100_000
     ascii_texts = [t for t in texts if t.isascii()]
-    assert [t for t in ascii_texts if pii._hint_ascii(t) != _old_hint_ascii(t)] == []
+    assert [t for t in ascii_texts if prescreen.hint_ascii(t) != _old_hint_ascii(t)] == []
     screened = [t for t in texts if pii.may_contain_pii(t)]  # the rest: nothing found either way
     new = [(pii.mask_text(t), pii.detect(t)) for t in screened]
     pii._CLEAN.clear()
-    monkeypatch.setattr(pii, "_hint_ascii", _old_hint_ascii)
+    monkeypatch.setattr(pii, "hint_ascii", _old_hint_ascii)  # what detect calls
     old = [(pii.mask_text(t), pii.detect(t)) for t in screened]
     pii._CLEAN.clear()
     assert new == old
