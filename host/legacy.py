@@ -27,6 +27,7 @@ from core.context import is_valid_identifier
 from core.db import get_engine, write_transaction
 from core.errors import invalid
 from core.ids import resolve_id
+from core.inputfile import not_regular_reason
 from core.jsonload import JSONInputError, loads
 from host.records import audio_segments, event_logs, review_queue, sessions, turns
 from host.store import Versions, masked, masked_json
@@ -336,8 +337,13 @@ async def import_legacy(
     where = "" if directory.is_absolute() else f" (looked in {directory.resolve()})"
     if not directory.is_dir():
         raise invalid(f"{directory} is not a directory{where}: give the folder holding sessions.csv, turns.csv, ...")
-    if not (directory / "sessions.csv").is_file():
+    sessions_file = not_regular_reason(directory / "sessions.csv")
+    if sessions_file is not None and sessions_file.startswith("no such file"):
         raise invalid(f"{directory} has no sessions.csv{where}: every other table refers to sessions")
+    for table in TABLES:  # a pipe would block the read, a folder is not the export: say so, write nothing
+        reason = sessions_file if table == "sessions" else not_regular_reason(directory / f"{table}.csv")
+        if reason is not None and not reason.startswith("no such file"):
+            raise invalid(f"{directory / f'{table}.csv'} {reason}; give the table's CSV export")
     if org_id is not None and not is_valid_identifier(org_id):
         raise invalid("--org must be 1-128 letters, digits or ._:@- characters")
     versions = await resolve_versions(agent_version_id)
@@ -346,7 +352,7 @@ async def import_legacy(
     parsed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for table in TABLES:
         path = directory / f"{table}.csv"
-        if not path.is_file():
+        if not path.exists():
             report.warnings.append(f"{table}.csv not found: nothing imported into {table}")
             parsed[table] = []
             continue

@@ -149,6 +149,29 @@ async def test_missing_directory_or_sessions_file(database_url, tmp_path):
     assert await _count(turns) == 0
 
 
+async def test_a_table_that_is_a_pipe_or_a_folder_is_named_and_nothing_is_written(database_url, tmp_path):
+    """A walk: a sessions.csv that was a named pipe was reported missing ("has no sessions.csv"),
+    and a turns.csv folder was skipped as "not found"; a pipe must not be opened (it blocks)."""
+    import os
+
+    target = tmp_path / "legacy"
+    shutil.copytree(LEGACY, target)
+    (target / "sessions.csv").unlink()
+    os.mkfifo(target / "sessions.csv")
+    with pytest.raises(SwitchboardError) as err:
+        await import_legacy(target)
+    assert err.value.code.value == "INVALID_ARGUMENT"
+    assert "sessions.csv is not a regular file (a pipe" in err.value.message
+    shutil.rmtree(target)
+    shutil.copytree(LEGACY, target)
+    (target / "turns.csv").unlink()
+    (target / "turns.csv").mkdir()
+    with pytest.raises(SwitchboardError) as err:
+        await import_legacy(target)
+    assert "turns.csv is a directory" in err.value.message
+    assert await _count(sessions) == 0 and await _count(turns) == 0
+
+
 async def test_unknown_agent_version_is_refused(database_url):
     with pytest.raises(SwitchboardError) as err:
         await import_legacy(LEGACY, agent_version_id="does-not-exist")
