@@ -68,6 +68,16 @@ def _views(records: list[Any]) -> list[dict[str, Any]]:
     return [opener.open_row(r.to_dict()) for r in records]
 
 
+# the payload column is a preview: the whole payload is in --json (up to 16 KiB per record)
+_PREVIEW_CHARS = 160
+
+
+def _preview(payload: str) -> str:
+    if len(payload) <= _PREVIEW_CHARS:
+        return payload
+    return f"{payload[:_PREVIEW_CHARS]} (+{len(payload) - _PREVIEW_CHARS} chars: --json shows all)"
+
+
 def _rows(records: list[Any]) -> list[tuple[str, ...]]:
     views = _views(records)
     return [
@@ -78,26 +88,32 @@ def _rows(records: list[Any]) -> list[tuple[str, ...]]:
             r.tool_name or r.event_type,
             r.error_code or ("ok" if r.is_error is False else ""),
             "" if r.latency_ms is None else f"{r.latency_ms:.1f}",
-            escape(v["args_redacted"] or v["details_redacted"] or ""),  # "[erased]" is not Rich markup
+            _preview(v["args_redacted"] or v["details_redacted"] or ""),
         )
         for r, v in zip(records, views, strict=True)
     ]
 
 
 def _table(title: str, records: list[Any]) -> Any:
-    from rich import box
-    from rich.table import Table
+    """The records as the CLI's house table (core.cliutil.table): ids, event types and tool names are
+    kept whole or folded onto the next line, never cut with an ellipsis; the payload column, a preview
+    (``--json`` has it all), is shown when the terminal is wide enough for it."""
+    from rich.text import Text
+
+    from core.cliutil import table
 
     rows = _rows(records)
-    out = Table(title=title, title_justify="left", header_style="bold cyan", box=box.SIMPLE_HEAD, pad_edge=False)
-    names = ("record", "time (UTC)", "source", "tool / event", "outcome", "ms")
-    for i, name in enumerate(names):
-        out.add_column(name, no_wrap=True, min_width=max([len(name), *(len(r[i]) for r in rows)]))
-    wide = console.width >= 110  # room for the payload column
+    names = ["record", "time (UTC)", "source", "tool / event", "outcome", "ms"]
+    natural = sum(max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(names))
+    room = console.width - (3 * (len(names) + 1) + 1) - natural  # what a payload column would get
+    wide = room >= 20
     if wide:
-        out.add_column("arguments / details", overflow="ellipsis", no_wrap=True, min_width=10)
-    for row in rows:
-        out.add_row(*(row if wide else row[:-1]))
+        names.append("arguments / details")
+    # cells are data ("[erased]" is no Rich markup): plain Text, never read as markup
+    cells = [[Text(cell) for cell in (row if wide else row[:-1])] for row in rows]
+    out = table(title, names, cells)
+    if wide:  # a payload is one long word (canonical JSON): it gets the room the other columns leave
+        out.columns[-1].max_width = room
     return out
 
 
