@@ -155,7 +155,8 @@ class _Export:
 
 def _read_export(path: Path) -> _Export:
     out = _Export()
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    # utf-8-sig: a byte-order mark an editor put before the header (Notepad) is no part of any record
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for number, text in enumerate(handle, start=1):
             if not text.strip():
                 continue
