@@ -130,6 +130,9 @@ def main() -> None:
     first = sys.argv[1] if len(sys.argv) > 1 else None
     try:
         build_app(first if first in COMMANDS or first in GROUPS else None)()
+    except KeyboardInterrupt:  # Ctrl-C before Typer runs the command (while its modules load)
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        raise SystemExit(130) from None
     except Exception as err:  # an unreachable database is one line, whatever the command
         from core.cliutil import fail_if_database_unreachable
 
