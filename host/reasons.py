@@ -90,7 +90,8 @@ def gives_reason(text: str) -> bool:
     """Whether ``text``, said to "환불을 신청하시겠어요?", is a yes that gives its reason.
 
     A yes-word is not needed ("사이즈가 안 맞아서요" answers the offer), but a no-word, a question,
-    a hesitation, a take-back or another request (an exchange) is never one: "아니요 사이즈가 안
+    a hesitation, a condition ("예 불량이면 해주세요"), a take-back or another request (an exchange)
+    is never one: "아니요 사이즈가 안
     맞아서 교환하려고요" is not a refund. The refund still asks for its own confirmation.
     """
     if _NO_LEAD.match(text or "") or _OTHER_REQUEST.search(text or ""):
@@ -98,8 +99,22 @@ def gives_reason(text: str) -> bool:
     if refund_reason(text) is None:
         return False
     reading = read_reply(text)
-    if {"question", "hesitation"} & set(reading.cues) or reading.label is ReplyLabel.CORRECT:
+    if {"question", "hesitation"} & set(reading.cues) or reading.label is ReplyLabel.CORRECT or on_condition(text):
         return False
     from host.nlu import takes_back
 
     return not takes_back(text)
+
+
+def on_condition(text: str) -> bool:
+    """Whether ``text`` asks for the refund on a condition: "배송비 안 내면 환불해 주세요", "네 무료면요",
+    "예 불량이면 해주세요", "if shipping is free then refund it". A reason that holds a condition
+    ("세탁하면 줄어들어서요") is not one: only a condition outside the reason's causal clause counts.
+    The refund is never asked for with the condition dropped (a walk: reason 기타, condition lost)."""
+    if "condition" not in read_reply(text or "").cues:
+        return False
+    body = _LEAD.sub("", (text or "").strip()).strip()
+    clause = _causal_clause(body) if body else None
+    if clause is None:
+        return True
+    return "condition" in read_reply(body.replace(clause, " ", 1)).cues
