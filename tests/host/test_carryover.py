@@ -63,3 +63,61 @@ def test_a_phone_number_carries_nothing_over():
     """A caller verifying gives the number whole; the next turn is often the order number."""
     assert kinds_in("010-1234-5678이요") == []
     assert kinds_in("카드 4111 1111 1111 1111") == ["card"]
+
+
+# --- a mobile number said in two turns (a fifth walk: "제 번호가 010에" then "2345 6789예요" was read
+# as two order numbers, said back as "주문번호 2345, 6789 중 어느 주문부터…" and stored raw)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "raw"),
+    [
+        ("제 번호가 010에", "2345 6789예요", "2345 6789"),
+        ("연락처는 공일공 아니 010이요", "23456789요", "23456789"),
+        ("010-2345까지요", "6789요", "6789"),
+    ],
+)
+async def test_the_rest_of_a_mobile_number_is_masked_and_not_read_as_orders(start, first, second, raw):
+    layer = make_layer()
+    conv = await start(layer)
+    await conv.user_message(first)
+    result = await conv.user_message(second)
+    assert raw.split()[0] not in (result.answer or ""), result.answer
+    assert result.confirm_prompt is None
+    await conv.end()
+    stored = json.dumps(
+        [await _rows(turns, conv.session_id), await _rows(event_logs, conv.session_id)],
+        ensure_ascii=False,
+        default=str,
+    )
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        state = (await conn.execute(select(sessions.c.state).where(sessions.c.id == conv.session_id))).scalar_one()
+    stored += json.dumps(state, ensure_ascii=False, default=str)
+    assert raw not in stored, raw
+    assert not [c for c in layer.calls if c[0] != "kb_search" and raw.split()[0] in json.dumps(c[1])]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("제 번호는 010이요", "8841 환불 어떻게 됐어요"),  # after the prefix alone, only a 7-8 digit rest
+        ("010-2345-6789이요", "8841 환불 어떻게 됐어요"),  # the number was whole
+        ("010-2345까지요", "주문번호 8841 환불 어떻게 됐어요"),  # an order named
+    ],
+)
+async def test_an_order_number_after_a_mobile_number_still_reaches_the_lookup(start, first, second):
+    conv = await start(make_layer())
+    await conv.user_message(first)
+    result = await conv.user_message(second)
+    assert result.confirm_prompt is not None and "8841" in result.confirm_prompt, result
+
+
+def test_a_mobile_prefix_is_kept_as_a_kind_not_its_digits():
+    assert kinds_in("제 번호가 010에") == ["phone_start"]
+    assert kinds_in("010-2345까지요") == ["phone_middle"]
+    assert kinds_in("010 2345 6789요") == []
+    assert kinds_in("주문번호 0103이요") == []
+    assert mask_continuation("2345 6789예요", ["phone_start"]) == "**** ****예요"
+    assert mask_continuation("8841이요", ["phone_start"]) == "8841이요"
+    assert mask_continuation("6789요", ["phone_middle"]) == "****요"
