@@ -144,7 +144,7 @@ _MEMORY = _rx(
 _GREETING = _rx(
     r"^\s*(안녕|여보세요|반갑)", r"상담\s*도움", r"도와\s*주", r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b"
 )
-_THANKS = _rx(r"감사", r"고마", r"수고", r"^\s*(thanks|thank you|bye|goodbye)\b")
+_THANKS = _rx(r"감사", r"고마", r"수고\s*(?:하|해|했|많)", r"^\s*(thanks|thank you|bye|goodbye)\b")
 
 
 def confirmation_answer(text: str) -> bool | None:

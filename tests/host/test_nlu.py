@@ -114,6 +114,12 @@ INTENTS = [
     ("8841 환불 되나요", Intent.REFUND_STATUS),
     ("배송 어디쯤 왔나요", Intent.SHIPPING),
     ("8841 배송 되나요", Intent.SHIPPING),
+    # a fifth walk: a name ending in 수 said before 고요 ("김민수고요") was thanked for, "수고"
+    ("제 이름은 김민수고요 주소 바꾸고 싶어요", Intent.UNKNOWN),
+    ("저 이영수고요", Intent.UNKNOWN),
+    ("수고하세요", Intent.THANKS),
+    ("수고 많으셨어요", Intent.THANKS),
+    ("수고했어요", Intent.THANKS),
 ]
 
 
