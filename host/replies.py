@@ -221,9 +221,22 @@ _KO_NO_REASON_NOT = re.compile(
 )
 
 
+# English words in a Korean reply read as their Korean ("네 refund 해주세요 please": a walk's
+# code-switched yes was asked again); anything else in Latin letters stays 'other'
+_KO_SWITCHED_WORDS = {"refund": "환불", "please": "부탁해요"}
+_KO_SWITCHED = re.compile(r"(?<![A-Za-z])(?:refund|please)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _squashed(yes: str) -> str:
+    """'네네네네네' as '네네' (a fifth walk: kiwi reads four or more as 너+의 …, and '예예예예' as one
+    unknown word, so an eager yes was asked again); one syllable repeated, nothing else changed."""
+    return yes[:2] if len(yes) > 3 and len(set(yes)) == 1 else yes
+
+
 def _read_korean(text: str, expected: str | None, signs: set[str], read_only: bool) -> Reading:
     kiwi = _load()
-    compact = _KO_YES_WORD.sub(lambda m: m.group().translate(_KO_YES_SPELLING), text.strip())
+    compact = _KO_YES_WORD.sub(lambda m: _squashed(m.group().translate(_KO_YES_SPELLING)), text.strip())
+    compact = _KO_SWITCHED.sub(lambda m: _KO_SWITCHED_WORDS[m.group().lower()], compact)
     if kiwi is None:
         return _fallback_korean(compact, signs)
     if not signs and (_KO_SET_YES.match(compact) or _KO_NO_REASON_NOT.match(compact)):
