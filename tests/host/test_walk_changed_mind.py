@@ -145,3 +145,19 @@ async def test_a_reason_that_holds_a_condition_is_still_a_reason(start, reply):
     conv = await _at_reason(start, layer)
     result = await conv.user_message(reply)
     assert result.confirm_prompt is not None and "8822" in result.confirm_prompt
+
+
+@pytest.mark.parametrize("reply", ["네네네네네", "예예예예", "네 refund 해주세요 please", "네 환불해 주세요 please"])
+def test_an_eager_or_code_switched_yes_confirms(reply):
+    """kiwi reads four or more 네 as 너+의…, and 'please'/'refund' were words outside the vocabulary:
+    a clear yes was asked again."""
+    from host.replies import ReplyLabel, read_reply
+
+    assert read_reply(reply).label is ReplyLabel.CONFIRM
+
+
+@pytest.mark.parametrize("reply", ["네네네네 아니요", "네네네네네?", "네 refund 하지 마세요 please", "please 잠깐만요"])
+def test_an_eager_yes_with_a_doubt_does_not(reply):
+    from host.replies import ReplyLabel, read_reply
+
+    assert read_reply(reply).label is not ReplyLabel.CONFIRM
