@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from core.context import is_valid_identifier
 from core.db import get_engine, write_transaction
@@ -93,9 +93,12 @@ async def create_operator(org_id: str, username: str, password: str, *, display_
     }
     engine = await get_engine()
     async with write_transaction(engine, immediate=True) as conn:
-        taken = (await conn.execute(select(operators.c.id).where(operators.c.username == username))).first()
+        # 'Mina' beside 'mina' would read the same in the queue and the audit log: taken, whatever the case
+        same = func.lower(operators.c.username) == username.lower()
+        taken = (await conn.execute(select(operators.c.username).where(same))).first()
         if taken:
-            raise conflict(f"username {username!r} is taken: pick another (usernames are unique across orgs)")
+            also = "" if taken[0] == username else f" (as {taken[0]!r}; case does not make a name new)"
+            raise conflict(f"username {username!r} is taken{also}: pick another (usernames are unique across orgs)")
         await conn.execute(insert(operators).values(**row))
     return _public(row)
 

@@ -1,0 +1,24 @@
+"""``switchboard operators`` with sloppy input: each case failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from host.console.cli import app
+
+PASSWORD = "correct horse battery"
+
+
+def test_a_username_differing_only_in_case_is_taken(sb_env, monkeypatch):
+    # 'Mina' beside 'mina' is a second account that reads the same in the queue and the audit log
+    monkeypatch.setenv("OP_PASSWORD", PASSWORD)
+    runner = CliRunner()
+    made = runner.invoke(app, ["create", "mina", "--org", "demo", "--password-env", "OP_PASSWORD"])
+    assert made.exit_code == 0, made.output
+    for other in ("Mina", "MINA"):
+        again = runner.invoke(app, ["create", other, "--org", "demo", "--password-env", "OP_PASSWORD"])
+        assert again.exit_code == 2 and "CONFLICT" in again.output and "'mina'" in again.output, again.output
+    listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
+    assert [o["username"] for o in listed] == ["mina"]
