@@ -69,12 +69,12 @@ def _manifest(path: Path) -> dict[str, str]:
     return read_manifest(path)
 
 
-async def _store_version(org: str, kb: str, items: list[Any]) -> Any:
+async def _store_version(org: str, kb: str, items: list[Any], fold_copies: bool = True) -> Any:
     """Upload ``items`` as one new version and build its lexical index (what upload and import share)."""
     from servers.kb_server.indexes import version_index
     from servers.kb_server.store import upload as do_upload
 
-    result = await do_upload(org, kb, items)
+    result = await do_upload(org, kb, items, fold_copies=fold_copies)
     if result.new_version:
         await version_index(org, result.kb_id, result.version)
     return result
@@ -527,7 +527,7 @@ def import_cmd(
             items = read_rows(file)
             progress.update(task, total=len(items), completed=len(items))
             progress.update(task, description=f"parsing, chunking, indexing {len(items)} rows")
-            result = await _store_version(org, kb, items)
+            result = await _store_version(org, kb, items, fold_copies=False)  # every row id is a document
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result

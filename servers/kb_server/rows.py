@@ -142,6 +142,7 @@ def read_rows(path: Path) -> list[Any]:
                 doc_id=doc_id,
                 title=(title or "").strip() or None,
                 source=str(source) if source else f"{path.name}#{doc_id}",
+                label=where,
             )
         )
     if not items:

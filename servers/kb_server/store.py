@@ -47,6 +47,7 @@ class UploadItem:
     doc_id: str | None = None
     title: str | None = None
     source: str | None = None
+    label: str | None = None  # how errors name it when filename is made up (a row: "rows.jsonl:3")
 
     @classmethod
     def from_path(cls, path: Path, **overrides: Any) -> UploadItem:
@@ -362,8 +363,12 @@ def version_hash(kb_id: str, members: Sequence[tuple[str, str]]) -> str:
     return canonical_sha256({"kb_id": kb_id, "documents": sorted([list(m) for m in members])})
 
 
-async def upload(org_id: str, kb_ref: str, items: Sequence[UploadItem]) -> UploadResult:
-    """Upload files to a KB as one change: a new version unless every file is already there."""
+async def upload(org_id: str, kb_ref: str, items: Sequence[UploadItem], *, fold_copies: bool = True) -> UploadResult:
+    """Upload files to a KB as one change: a new version unless every file is already there.
+
+    ``fold_copies``: a file whose content another document already holds is skipped ("unchanged",
+    ``same_as`` that document: a renamed copy). ``kb import`` turns it off: a row's id is the
+    caller's key, so each row is its own document even when another row has the same text."""
     validate_org(org_id)
     if not items:
         raise invalid("nothing to upload")
@@ -383,10 +388,15 @@ async def upload(org_id: str, kb_ref: str, items: Sequence[UploadItem]) -> Uploa
         result = UploadResult(kb["id"], kb["name"], kb["current_version"], False)
         changed: dict[str, str] = {}  # doc_id -> revision id
         for doc in prepared:
-            if doc.content_sha256 in by_content:
-                result.documents.append(
-                    DocumentChange(doc.doc_id, "unchanged", len(doc.chunks), same_as=by_content[doc.content_sha256])
-                )
+            current = members.get(doc.doc_id)
+            if current is not None and current["content_sha256"] == doc.content_sha256:
+                same_as = doc.doc_id
+            elif fold_copies and doc.content_sha256 in by_content:
+                same_as = by_content[doc.content_sha256]
+            else:
+                same_as = None
+            if same_as is not None:
+                result.documents.append(DocumentChange(doc.doc_id, "unchanged", len(doc.chunks), same_as=same_as))
                 continue
             changed[doc.doc_id] = await _revision(conn, org_id, kb["id"], doc)
             status = "updated" if doc.doc_id in members else "created"

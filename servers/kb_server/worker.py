@@ -256,4 +256,14 @@ def worker() -> IngestWorker:
 def prepare_all(items: Sequence[UploadItem], limits: IngestLimits | None = None) -> list[PreparedDocument]:
     """Prepare every file in the worker, in order; the first refused file stops the batch."""
     limits = limits or IngestLimits.from_env()
-    return [_worker.prepare(item, limits) for item in items]
+    prepared = []
+    for item in items:
+        try:
+            prepared.append(_worker.prepare(item, limits))
+        except SwitchboardError as err:
+            if item.label is None:
+                raise
+            # a row's made-up file name ("nul.txt") is named as the row: "rows.jsonl:2 (id 'nul'): …"
+            message = err.message.removeprefix(f"{item.filename}: ").removeprefix(f"{item.filename} ")
+            raise SwitchboardError(err.code, f"{item.label} (id {item.doc_id!r}): {message}", **err.details) from None
+    return prepared

@@ -1,0 +1,52 @@
+"""`kb import` walked with foreign data: every row id is a document, and a row the text checks
+refuse is named by its line, not by a file name the importer made up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.servers.kb.test_cli import kb, kb_json
+
+SAME = "배송은 보통 2-3일 걸립니다. 도서산간 지역은 하루 이틀 더 걸립니다."
+
+
+def _jsonl(path: Path, *lines: dict) -> Path:
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _doc_ids(kb_name: str) -> list[str]:
+    return sorted(d["doc_id"] for d in kb_json("show", kb_name, "--org", "acme")["documents"])
+
+
+def test_rows_with_the_same_text_under_other_ids_are_each_a_document(database_url: str, tmp_path: Path) -> None:
+    """A FAQ export answers two questions with one text: both row ids must be citable documents (the
+    second was reported 'unchanged' and never stored, so its id was never found or cited)."""
+    kb_json("create", "KB", "--org", "acme")
+    rows = [{"id": "faq-1", "title": "배송 기간", "text": SAME}, {"id": "faq-2", "title": "배송 기간", "text": SAME}]
+    first = kb_json("import", "KB", str(_jsonl(tmp_path / "faq.jsonl", *rows)), "--org", "acme")
+    assert first["created"] == 2 and "unchanged" not in first, first
+    assert _doc_ids("KB") == ["faq-1", "faq-2"]
+    # a later file holding one of them again under a new id adds that id too
+    again = kb_json(
+        "import", "KB", str(_jsonl(tmp_path / "more.jsonl", {"id": "faq-3", "text": SAME})), "--org", "acme"
+    )
+    assert again["created"] == 1 and again["version"] == 2, again
+    # and the same file again changes nothing
+    same = kb_json("import", "KB", str(tmp_path / "faq.jsonl"), "--org", "acme")
+    assert same["new_version"] is False and same["unchanged"] == 2, same
+    assert _doc_ids("KB") == ["faq-1", "faq-2", "faq-3"]
+
+
+def test_a_row_refused_as_binary_is_named_by_its_line(database_url: str, tmp_path: Path) -> None:
+    kb_json("create", "KB", "--org", "acme")
+    path = _jsonl(
+        tmp_path / "rows.jsonl",
+        {"id": "ok", "text": "환불은 7일 이내에 가능합니다."},
+        {"id": "nul", "text": "앞부분\u0000뒷부분 환불 규정 안내입니다."},
+    )
+    code, out = kb("import", "KB", str(path), "--org", "acme")
+    flat = " ".join(out.split())
+    assert code == 2 and "rows.jsonl:2" in flat and "nul.txt" not in flat, flat
+    assert kb_json("list", "--org", "acme")[0]["version"] == 0
