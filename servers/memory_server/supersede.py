@@ -80,12 +80,12 @@ def decide(
     that states the same value: both stay true, so both stay searchable.
     """
     same_text = [d for i in index.by_hash.get(content_hash, ()) if (d := index.get(i)) and _same_partition(d, agent_id)]
+    for doc in same_text:  # first: the same record's turn, stored by an earlier run (same id back)
+        if source is not None and source_key(doc.meta) == source:
+            return Decision("NONE", duplicate_of=doc.id)
     for doc in same_text:
         if doc.status == "active":
             return Decision("NONE", duplicate_of=doc.id)
-    for doc in same_text:
-        if source is not None and source_key(doc.meta) == source:
-            return Decision("NONE", duplicate_of=doc.id)  # the same record's turn, stored by an earlier run
     if slot:
         return _decide_slot(index, tokens, slot, slot_values, observed_ts, agent_id, verbatim, pure)
     near = _near_duplicate(index, text, tokens, agent_id)

@@ -103,3 +103,21 @@ async def test_a_value_said_again_later_still_replaces_the_one_between(database_
         outcomes += await service.add(scope, verbatim([Message("user", text, None, at, "m0")]))
     assert [o.event for o in outcomes] == ["ADD", "SUPERSEDE", "SUPERSEDE"]
     assert len({o.id for o in outcomes}) == 3
+
+
+def test_a_rerun_maps_each_turn_to_the_memory_its_first_run_stored(database_url: str, tmp_path: Path) -> None:
+    """Two conversations of one customer say the same things: a rerun without the state file maps
+    each turn to the memory stored for it, not to the other conversation's copy of the text."""
+    records = [{**_moves(True), "id": f"c{n}"} for n in range(2)]
+    records[1]["messages"] = [
+        {**m, "timestamp": m["timestamp"].replace("2024", "2025")} for m in records[1]["messages"]
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, out
+    first = json.loads(out)["mapping"]
+    (tmp_path / "in.jsonl.import-state.jsonl").unlink()
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    again = json.loads(out)
+    assert again["memories_added"] == 0 and again["mapping"] == first, (first, again["mapping"])
