@@ -46,6 +46,11 @@ Ident = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 def _in_range(value: datetime) -> datetime:
+    if value.tzinfo is None:  # '2024-05-01T10:00:00' from a Korean log is Seoul time; UTC would move it 9 h
+        raise ValueError(
+            "has no UTC offset: say which zone the time is in, e.g. 2024-05-01T10:00:00+09:00 (Korea) "
+            "or 2024-05-01T01:00:00Z (UTC)"
+        )
     if problem := time_range_problem(value):
         raise ValueError(problem)
     return value
@@ -170,7 +175,7 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
             except (ValueError, ValidationError) as exc:
                 detail = exc.errors()[0] if isinstance(exc, ValidationError) else None
                 where = ".".join(str(p) for p in detail["loc"]) if detail else ""
-                reason = detail["msg"] if detail else str(exc)
+                reason = detail["msg"].removeprefix("Value error, ") if detail else str(exc)
                 raise invalid(
                     f"{path.name}:{number}: {where + ': ' if where else ''}{reason} — fix the line and run again; "
                     "nothing was imported"

@@ -1,0 +1,39 @@
+"""`memory import` walked with foreign data: times without a UTC offset, all the refusals of a file
+at once, and Korean Excel's CP949."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from switchboard_cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["memory", *args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def _write(path: Path, *records: dict) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_time_without_a_utc_offset_is_refused_naming_the_field(database_url: str, tmp_path: Path) -> None:
+    """'2024-05-01T10:00:00' from a Korean call log means 10:00 in Seoul; it was stored as 10:00 UTC
+    (19:00 in Seoul) without a word. The import cannot know the zone, so it asks for one."""
+    good = {"id": "ok", "customer": "C1", "text": "반려견 이름은 초코예요", "observed_at": "2024-05-01T10:00:00+09:00"}
+    message = {"role": "user", "text": "주소는 서울시 중구 세종대로 110이에요", "timestamp": "2024-05-01T10:00:00"}
+    for bad, where in (
+        ({"id": "c1", "customer": "C1", "messages": [message]}, "messages.0.timestamp"),
+        ({"id": "n1", "customer": "C1", "text": "집은 서울이에요", "observed_at": "2024-05-01 10:00"}, "observed_at"),
+    ):
+        code, out = _cli("import", str(_write(tmp_path / "in.jsonl", good, bad)), "--org", "acme", "--no-embed")
+        assert code == 2 and "in.jsonl:2" in out and where in out and "+09:00" in out, out
+        assert "nothing was imported" in out
+    assert not (tmp_path / "in.jsonl.import-state.jsonl").exists()
+    code, out = _cli("import", str(_write(tmp_path / "z.jsonl", {**good, "observed_at": "2024-05-01T01:00:00Z"})),
+                     "--org", "acme", "--no-embed", "--json")  # fmt: skip
+    assert code == 0, out
