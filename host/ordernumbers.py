@@ -110,6 +110,25 @@ def order_numbers(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# a number taken back in the same breath ("8822 환불해 주세요 아 아니다 8807이요", "8841 아니 8842",
+# "8822 말고 8807", "8822 i mean 8807"): what follows the last take-back is what the customer means
+_TAKEN_BACK = re.compile(
+    r"\d[^\d]*?(?:아니(?:다|야|고|요|에요)?|말고|잘못\s*말|정정|\bi\s+mean\b|\bno\s+wait\b|\bsorry\b)"
+    r"(?=[^\d]*\d)",
+    re.IGNORECASE,
+)
+
+
+def said_last(text: str) -> str:
+    """``text`` after its last take-back between two numbers (a walk was asked "주문번호 8822, 8807 중
+    어느 주문부터…" after "8822 환불해 주세요 아 아니다 8807이요"); ``text`` when there is none, or
+    when the rest adds an order rather than replacing one ("8822 말고 8807도요" is both)."""
+    last = next(reversed(list(_TAKEN_BACK.finditer(text or ""))), None)
+    if last is None or adds_order(text[last.end() :]):
+        return text
+    return text[last.end() :]
+
+
 # a reply that adds an order to the one talked about ('네 8834도 같이요', '8822랑 8841 둘 다요', 'yes and
 # 8834 too'): never a correction that replaces it
 _ADDS_ORDER = re.compile(

@@ -17,7 +17,7 @@ from host import nlu
 from host.answer import answer_from, for_channel, note_answered
 from host.citations import find_citations
 from host.nlu import Intent
-from host.ordernumbers import adds_order, order_numbers
+from host.ordernumbers import adds_order, order_numbers, said_last
 from host.prompts import HANDED_OVER
 from host.providers import offline_verify
 from host.providers.base import DeltaSink, Message, ModelReply, ModelRequest, ToolCallRequest, ToolResult, ToolSpec
@@ -160,11 +160,12 @@ class OfflinePlanner:
         intent = nlu.classify(text)
         if request.context.get("handed_over") and intent in (Intent.REFUND_REQUEST, Intent.REFUND_WITHDRAW):
             return ModelReply(text=say("person_takes_it", lang), state=state)
-        order = nlu.extract_order_number(text)
+        meant = said_last(text)  # "8822 환불해 주세요 아 아니다 8807이요": 8807
+        order = nlu.extract_order_number(meant)
         if order:
             state["order"] = order
         offer = state.pop("offer", None)  # what the last reply offered (None: nothing)
-        several = order_numbers(text)
+        several = order_numbers(meant)
         known = (request.context.get("planner") or {}).get("order")
         if known and order and order != known and adds_order(text):  # "네 8834도 같이요" about 8823
             several = list(dict.fromkeys([str(known), *several, order]))

@@ -176,3 +176,27 @@ async def test_an_instruction_in_a_reply_is_no_correction(start, reply):
     result = await conv.user_message(reply)
     assert not [c for c in layer.calls if c[1].get("order_id") == "8822"], layer.calls
     assert result.confirm_prompt is not None and "8807" in result.confirm_prompt  # asked again
+
+
+@pytest.mark.parametrize(
+    ("said", "order"),
+    [
+        ("8822 환불해 주세요 아 아니다 8807이요", "8807"),
+        ("8841 아니 8842 배송 언제 와요", "8842"),
+        ("8822 말고 8807 배송 조회해 주세요", "8807"),
+        ("refund 8822 i mean 8807", "8807"),
+    ],
+)
+async def test_an_order_number_taken_back_in_the_same_breath_is_not_asked_about(start, said, order):
+    """A walk: "8822 환불해 주세요 아 아니다 8807이요" got "주문번호 8822, 8807 중 어느 주문부터…"."""
+    layer = make_layer()
+    conv = await start(layer)
+    result = await conv.user_message(said)
+    assert result.confirm_prompt is not None and order in result.confirm_prompt, result
+    assert "어느 주문" not in (result.answer or "")
+
+
+async def test_two_orders_without_a_take_back_are_still_taken_one_at_a_time(start):
+    conv = await start(make_layer())
+    result = await conv.user_message("8841이랑 8822 둘 다 환불해 주세요")
+    assert result.confirm_prompt is None and "어느 주문" in result.answer, result.answer
