@@ -291,37 +291,55 @@ def screen_records(
 ) -> list[list[Any]]:
     """The memories each record would store, checked as the write path checks them (an
     instruction, a bare personal number, a memory too long, a time in the future) before anything
-    is written: the first refusal raises with its line number, and nothing was imported."""
+    is written. Every record is checked: a refusal raises naming the first refused record in full
+    and the lines of the others (up to :data:`MORE_LINES`), so one run shows what to fix; nothing
+    was imported."""
+    out, refused = [], []
+    for record in records:
+        candidates, problem = _screen_one(record, org, infer)
+        if problem is not None:
+            refused.append((record, problem))
+        out.append(candidates)
+        if progress:
+            progress(1)
+    if refused:
+        record, problem = refused[0]
+        message = f"{path.name}:{record._line}: record {record.id!r}: {problem}"
+        if more := [str(r._line) for r, _ in refused[1:]]:
+            shown = ", ".join(more[:MORE_LINES]) + (", …" if len(more) > MORE_LINES else "")
+            message += f" ({len(more)} more records are refused, at lines {shown})"
+        raise invalid(f"{message}; nothing was imported")
+    return out
+
+
+MORE_LINES = 30  # refused records named by line after the first
+
+
+def _screen_one(record: ImportRecord, org: str, infer: bool) -> tuple[list[Any], str | None]:
+    """(the memories ``record`` would store, why it is refused or None)."""
     from core.errors import SwitchboardError
     from servers.memory_server import guard
     from servers.memory_server.generations import FUTURE_SKEW, now
     from servers.memory_server.textnorm import MAX_MEMORY_CHARS, clean_text
 
-    latest = now() + FUTURE_SKEW
-    out = []
-    for record in records:
-        where = f"{path.name}:{record._line}: record {record.id!r}"
-        said = [record.text] if record.text is not None else [m.content for m in record.messages or []]
-        candidates = [c for c in _candidates(record, infer) if not guard.left_out(clean_text(c.text), c.source)]
-        texts = [clean_text(cand.text) for cand in candidates]
-        if not any(clean_text(text) for text in said) or (candidates and not any(texts)):
-            raise invalid(f"{where}: nothing to remember (the text or messages are empty); nothing was imported")
-        for cand, text in zip(candidates, texts, strict=True):
-            if not text:
-                continue
-            try:
-                stored = guard.screen(text, org, verbatim=cand.source == "message")
-            except SwitchboardError as exc:
-                raise invalid(f"{where}: {exc.message}; nothing was imported") from None
-            if len(stored) > MAX_MEMORY_CHARS:
-                raise invalid(f"{where}: a memory is at most {MAX_MEMORY_CHARS} characters; nothing was imported")
-            observed = cand.observed_at or record.observed_at
-            if observed is not None and as_utc(observed) > latest:
-                raise invalid(f"{where}: observed_at is in the future; nothing was imported")
-        out.append(candidates)
-        if progress:
-            progress(1)
-    return out
+    said = [record.text] if record.text is not None else [m.content for m in record.messages or []]
+    candidates = [c for c in _candidates(record, infer) if not guard.left_out(clean_text(c.text), c.source)]
+    texts = [clean_text(cand.text) for cand in candidates]
+    if not any(clean_text(text) for text in said) or (candidates and not any(texts)):
+        return candidates, "nothing to remember (the text or messages are empty)"
+    for cand, text in zip(candidates, texts, strict=True):
+        if not text:
+            continue
+        try:
+            stored = guard.screen(text, org, verbatim=cand.source == "message")
+        except SwitchboardError as exc:
+            return candidates, exc.message
+        if len(stored) > MAX_MEMORY_CHARS:
+            return candidates, f"a memory is at most {MAX_MEMORY_CHARS} characters"
+        observed = cand.observed_at or record.observed_at
+        if observed is not None and as_utc(observed) > now() + FUTURE_SKEW:
+            return candidates, "observed_at is in the future"
+    return candidates, None
 
 
 async def import_records(
