@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.clock import korea_date
+from host.names import hide_names
 from host.port import ConversationPort
 from host.providers.offline_answers import memory_texts
 from host.session import SessionState
@@ -128,7 +129,7 @@ async def _learn_from_customer(conv: ConversationPort, tool: ExposedTool, props:
     if "messages" not in props:
         return
     said = [
-        masked(m.text)
+        masked(hide_names(m.text))  # "저 박영희인데요": a name said unasked is not kept (host/names.py)
         for m in conv.state.messages
         if m.role == "user" and m.text and m.text.strip() and not _only_a_reply(m.text)
     ]

@@ -200,3 +200,55 @@ async def test_two_orders_without_a_take_back_are_still_taken_one_at_a_time(star
     conv = await start(make_layer())
     result = await conv.user_message("8841이랑 8822 둘 다 환불해 주세요")
     assert result.confirm_prompt is None and "어느 주문" in result.answer, result.answer
+
+
+async def test_a_name_said_unasked_is_not_kept_as_a_memory(start):
+    """A walk found "저 박영희인데요", "제 이름은 김민수고요 …" and a third person's "제 남편 김철수
+    주문인데요" stored as the customer's memories (a name is nothing core.pii finds)."""
+    from tests.host.fake_tools import make_tool
+
+    layer = make_layer()
+    schema = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "messages": {"type": "array", "items": {"type": "object"}},
+            "infer": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    }
+    layer.tools.append(make_tool("memory_add_memory", "memory", "add_memory", schema, risk="write"))
+    stored: list[dict] = []
+    layer.handlers["memory_add_memory"] = lambda a: stored.append(a) or {"results": []}
+    conv = await start(layer)
+    for said in (
+        "저 박영희인데요 연락은 저녁에 주세요",
+        "제 이름은 김민수고요 주소 바꾸고 싶어요",
+        "제 남편 김철수 주문인데요 배송지가 회사예요",
+        "my name is Jane Doe and I prefer email",
+        "저는 오후 5시 이후에 통화 가능해요",
+    ):
+        await conv.user_message(said)
+    await conv.end()
+    [learned] = [a for a in stored if "messages" in a]
+    said = " / ".join(m["content"] for m in learned["messages"])
+    for name in ("박영희", "김민수", "김철수", "Jane Doe"):
+        assert name not in said, said
+    assert "연락은 저녁에 주세요" in said and "배송지가 회사예요" in said and "오후 5시 이후에 통화 가능해요" in said
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("저는 오후 5시 이후에 통화 가능해요", "저는 오후 5시 이후에 통화 가능해요"),
+        ("저 이번에 주문한 거요", "저 이번에 주문한 거요"),
+        ("남편이 주문했어요", "남편이 주문했어요"),
+        ("와이프 이름은 최지은이에요", "와이프 이름은 ***이에요"),
+        ("친구 박지훈이 대신 받을 거예요", "친구 ***이 대신 받을 거예요"),
+        ("제가 김민수라고 합니다", "제가 ***라고 합니다"),
+    ],
+)
+def test_names_are_hidden_only_where_the_words_say_they_are_names(said, kept):
+    from host.names import hide_names
+
+    assert hide_names(said) == kept
