@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from core.cliutil import console, print_json, run, table
+from core.cliutil import console, fail, print_json, run, table
 from core.clock import shown
 from core.ids import MIN_PREFIX, short_id
 
@@ -118,8 +118,7 @@ def resolve(
     from host.store import RecordStore
 
     if approve and reject:
-        console.print("[red]choose --approve or --reject, not both[/]")
-        raise typer.Exit(2)
+        fail("INVALID_ARGUMENT", "choose --approve or --reject, not both: nothing was changed")
     decision = "approve" if approve else "reject" if reject else "resolve"
 
     async def _go() -> dict:
