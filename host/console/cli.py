@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from core.cliutil import console, print_json, run, table
+from core.cliutil import console, fail, print_json, run, table
 from core.clock import shown
 
 app = typer.Typer(help="Operator accounts for the web console at /console.", no_args_is_help=True)
@@ -30,15 +30,13 @@ def create(
     if password_env:
         password = os.environ.get(password_env, "")
         if not password:
-            console.print(f"[red]error[/] [INVALID_ARGUMENT] ${password_env} is empty or unset")
-            raise typer.Exit(2)
+            fail("INVALID_ARGUMENT", f"${password_env} is empty or unset: export the password in it first")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
         check_password(password)
     except Exception as err:
-        console.print(f"[red]error[/] [INVALID_ARGUMENT] {getattr(err, 'message', err)}")
-        raise typer.Exit(2) from None
+        fail("INVALID_ARGUMENT", str(getattr(err, "message", err)))
     row = run(lambda: create_operator(org, username, password, display_name=name))
     if json_output:
         print_json(row)

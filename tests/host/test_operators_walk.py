@@ -22,3 +22,14 @@ def test_a_username_differing_only_in_case_is_taken(sb_env, monkeypatch):
         assert again.exit_code == 2 and "CONFLICT" in again.output and "'mina'" in again.output, again.output
     listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
     assert [o["username"] for o in listed] == ["mina"]
+
+
+def test_a_missing_or_short_password_is_a_coded_error_on_stderr_and_in_json(sb_env, monkeypatch):
+    runner = CliRunner()
+    monkeypatch.setenv("SHORT_PW", "short")
+    for env in ("NOPE_PW", "SHORT_PW"):
+        refused = runner.invoke(app, ["create", "hana", "--org", "demo", "--password-env", env, "--json"])
+        assert refused.exit_code == 2, refused.output
+        assert json.loads(refused.stdout)["error"]["code"] == "INVALID_ARGUMENT", refused.stdout
+        assert "[INVALID_ARGUMENT]" in refused.stderr
+    assert json.loads(runner.invoke(app, ["list", "--json"]).output) == []
