@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, String, Table, delete, insert, select
 
 from core.db import get_engine, metadata, write_transaction
-from core.errors import forbidden, invalid
+from core.errors import forbidden, invalid, not_found
 from registry.names import check_actor, check_org
 
 GATE_OVERRIDDEN = "agent_eval_gate_overridden"
@@ -167,6 +167,21 @@ async def get_gate(org_id: str) -> Gate | None:
     return Gate(**row._mapping) if row else None
 
 
+async def _require_agents(conn: Any, org_id: str) -> None:
+    """A gate guards the approvals of an org's agents: an org without any is a typo of --org
+    (``acm`` for ``acme``), which would gate nothing and start an audit chain of its own."""
+    from registry.tables import agent
+
+    if (await conn.execute(select(agent.c.id).where(agent.c.org_id == org_id).limit(1))).first() is not None:
+        return
+    orgs = (await conn.execute(select(agent.c.org_id).distinct().order_by(agent.c.org_id).limit(10))).scalars().all()
+    known = f"orgs that have some: {', '.join(orgs)}" if orgs else "no org has any yet"
+    raise not_found(
+        f"org {org_id!r} has no agents here ({known}): check --org; a gate guards the approvals of an "
+        f"org's agents, so create one first (`switchboard registry agent create SLUG --org {org_id}`)"
+    )
+
+
 async def set_gate(
     org_id: str,
     min_pass_rate: float | None,
@@ -187,6 +202,13 @@ async def set_gate(
     engine = await get_engine()
     now = datetime.now(UTC)
     async with write_transaction(engine) as conn:
+        await _require_agents(conn, org_id)
+        if (
+            min_pass_rate is None
+            and (await conn.execute(select(agent_eval_gate.c.org_id).where(agent_eval_gate.c.org_id == org_id))).first()
+            is None
+        ):
+            return None  # nothing to clear: nothing changes, nothing is recorded
         await conn.execute(delete(agent_eval_gate).where(agent_eval_gate.c.org_id == org_id))
         if min_pass_rate is not None:
             await conn.execute(

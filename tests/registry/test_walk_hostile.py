@@ -154,3 +154,30 @@ def test_a_kb_pin_that_does_not_exist_names_what_does_and_the_command_to_list_it
     assert "switchboard kb list --org acme" in no_kb.output
     listed = sb("agent", "show", "cs-agent", *ORG, ok=False)
     assert listed.exit_code == 2  # nothing was drafted
+
+
+def test_an_eval_gate_for_an_org_without_agents_is_refused_and_starts_no_audit_chain(db):
+    import pytest
+
+    from audit import store
+    from core.errors import ErrorCode, SwitchboardError
+    from registry.gate import get_gate, set_gate
+
+    sb("agent", "create", "cs-agent", *ORG)
+
+    async def go() -> None:
+        # a typo ('acm' for 'acme') gated nothing: the real org stayed open, and 'acm' got an audit chain
+        for rate in (0.9, None):
+            with pytest.raises(SwitchboardError) as err:
+                await set_gate("acm", rate, pack=None, set_by="lead")
+            assert err.value.code is ErrorCode.NOT_FOUND
+            assert "no agents" in err.value.message and "acme" in err.value.message
+        assert await get_gate("acm") is None
+        assert "acm" not in await store.list_orgs()
+        # clearing a gate that is not set changes nothing and records nothing
+        before = len(await store.tail("acme", limit=100))
+        assert await set_gate("acme", None, pack=None, set_by="lead") is None
+        assert len(await store.tail("acme", limit=100)) == before
+        assert (await set_gate("acme", 0.9, pack=None, set_by="lead")).min_pass_rate == 0.9
+
+    _run(go())
