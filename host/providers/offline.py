@@ -250,6 +250,9 @@ class OfflinePlanner:
             return ModelReply(text=say("thanks", lang), state=state)
         answer = nlu.confirmation_answer(text) if not order else None  # "주문 8822 취소해 주세요" asks, not answers
         if intent == Intent.UNKNOWN and (answer is not None or len(text.strip()) < 6):
+            if answer is None and {"question", "sign", "trail"} & set(read_reply(text).cues):
+                # "😡😡😡", "??", "네?": not a yes to anything; asked again, never "네, 더 궁금하신 점이…"
+                return ModelReply(text=say("unknown", lang), state=state)
             return ModelReply(text=say("ack" if answer is not False else "declined", lang), state=state)
         # a policy question, or anything else: look it up in the knowledge base
         spec = find_tool(request.tools, "kb_search")

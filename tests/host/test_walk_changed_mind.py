@@ -252,3 +252,21 @@ def test_names_are_hidden_only_where_the_words_say_they_are_names(said, kept):
     from host.names import hide_names
 
     assert hide_names(said) == kept
+
+
+@pytest.mark.parametrize("said", ["😡😡😡", "??", "네?", "🤬", "ㅠㅠ"])
+async def test_an_emoji_or_a_bare_question_mark_is_not_answered_with_a_yes(start, said):
+    """A walk: "😡😡😡", "??" and "네?" were answered "네, 더 궁금하신 점이 있으신가요?" and the
+    session ended 해결."""
+    conv = await start(make_layer())
+    result = await conv.user_message(said)
+    assert result.answer == TEXT["unknown"]["ko"], result.answer
+    ended = await conv.end()
+    assert ended["outcome"] != "해결", ended
+
+
+@pytest.mark.parametrize("said", ["👍", "ㅇㅇ", "음"])
+async def test_a_short_yes_or_filler_is_still_acknowledged(start, said):
+    conv = await start(make_layer())
+    result = await conv.user_message(said)
+    assert result.answer == TEXT["ack"]["ko"], result.answer
