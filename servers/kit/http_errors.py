@@ -90,3 +90,80 @@ async def _send_json_401(start: dict[str, Any], send: Any, said: str) -> None:
     headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 401, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# the Host check -----------------------------------------------------------------------------
+
+PASSED_GUARD = "switchboard.host_check_passed"
+
+
+def misdirected_message(host: str) -> str:
+    """What a request whose Host header the server refuses is told (kept short: clients cut it)."""
+    return (
+        f"this server does not accept the Host {host or '(none)'!r} (DNS-rebinding protection). "
+        f"Reached through a load balancer or another name? Start it with `--allowed-host {host or 'NAME:PORT'}`"
+    )
+
+
+class ExplainedHostGuard:
+    """fastmcp's Host/Origin guard, with its bare ``421 Misdirected Request`` explained.
+
+    A server behind a balancer (`--url http://lb:9001/mcp`) sees the Host ``lb:9001`` and refuses
+    it. fastmcp answers ``text/plain`` "Misdirected Request", which the MCP client turns into
+    "Server returned an error response": `registry publish` and the host then say nothing of the
+    Host or of `--allowed-host`. Here the same guard decides, and its 421 carries a JSON-RPC error
+    (which the client shows) naming the refused Host and the flag that admits it. A 421 of the
+    application itself (past the guard) passes unchanged.
+    """
+
+    def __init__(self, app: Any, allowed_hosts: list[str] | None, mode: str) -> None:
+        from fastmcp.server.http import HostOriginGuardMiddleware
+
+        self.app = app
+        self.guard = HostOriginGuardMiddleware(self._passed, allowed_hosts=allowed_hosts, mode=mode)  # type: ignore[arg-type]
+
+    async def _passed(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope[PASSED_GUARD] = True
+        await self.app(scope, receive, send)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.guard(scope, receive, send)
+            return
+        refused = False
+
+        async def explained_send(message: dict[str, Any]) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 421 and not scope.get(PASSED_GUARD):
+                refused = True
+                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+                body = json.dumps(
+                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": misdirected_message(host)}},
+                    ensure_ascii=False,
+                ).encode("utf-8")
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 421, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            if refused:
+                return  # the guard's own "Misdirected Request" body: already answered
+            await send(message)
+
+        await self.guard(scope, receive, explained_send)
+
+
+def host_guard(host: str, allowed_hosts: list[str] | None) -> Any:
+    """The Host/Origin guard `serve` mounts, resolved as fastmcp resolves it for ``server.run``
+    (``--allowed-host`` given: strict, those names plus loopback; else auto: loopback binds only)."""
+    import fastmcp
+    from fastmcp.server.mixins.transport import _resolve_allowed_hosts_for_run
+    from starlette.middleware import Middleware
+
+    protection = True if allowed_hosts else "auto"
+    resolved = _resolve_allowed_hosts_for_run(
+        host=host,
+        host_origin_protection=protection,
+        allowed_hosts=allowed_hosts or None,
+        configured_allowed_hosts=fastmcp.settings.http_allowed_hosts,
+    )
+    return Middleware(ExplainedHostGuard, allowed_hosts=resolved, mode="strict" if protection is True else "auto")

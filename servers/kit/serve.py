@@ -142,6 +142,7 @@ def serve(
     port = int(sock.getsockname()[1])
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
     expose_subset(server, name, tools, read_only)
+    from servers.kit.http_errors import host_guard
     from servers.kit.oauth_http import http_oauth
 
     oauth = http_oauth(name, f"http://{_url_host(host)}:{port}{path}", path)  # None: sbt_ tokens only
@@ -158,9 +159,8 @@ def serve(
         path=path,
         show_banner=False,
         log_level="warning",
-        host_origin_protection="auto" if not allowed_hosts else True,
-        allowed_hosts=allowed_hosts,
-        middleware=_http_middleware() + (oauth[1] if oauth else []),
+        host_origin_protection=False,  # the same guard, mounted by us to explain its 421 (http_errors.py)
+        middleware=[host_guard(host, allowed_hosts)] + _http_middleware() + (oauth[1] if oauth else []),
         sockets=[sock],
     )
 
