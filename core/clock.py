@@ -46,3 +46,9 @@ def korea_date(value: datetime | str | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(KST).date().isoformat()
+
+
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 with its offset for machines (REST, CSV): a naive value is UTC (how SQLite hands
+    stored moments back) and gets ``+00:00``; an aware one is written as it is."""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()

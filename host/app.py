@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from core.clock import iso_utc
 from core.context import customer_ref_problem, is_valid_identifier
 from core.errors import ErrorCode, SwitchboardError, forbidden, invalid
 from host.console.app import console_app
@@ -53,7 +54,9 @@ CLIENT_TYPES = ("session.start", "user.message", "confirmation.response", "sessi
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        return iso_utc(value)  # SQLite's naive UTC with its offset
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 

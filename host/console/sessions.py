@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.clock import iso_utc
 from core.db import get_engine
 from host.console.operators import Operator
 from host.console.queue import within_days
@@ -64,7 +65,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
+    text = "" if value is None else iso_utc(value) if isinstance(value, datetime) else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no formulas from customer text
 
 
