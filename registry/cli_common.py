@@ -72,9 +72,12 @@ def print_version(info: Any, *, definitions: bool = False) -> None:
     console.print(f"[bold]{safe(info.ref)}[/]  {status_label(info.status)}")
     console.print(f"  launch      {safe(LaunchSpec.from_dict(info.launch).describe())}")
     if info.launch.get("transport") == "stdio":
-        from registry.code import describe
+        from registry.code import code_change, describe
 
         console.print(f"  code        {safe(describe(info.launch.get('code')))}")
+        change = code_change(info.launch)
+        if change:
+            console.print(f"  [yellow]![/]           {safe(change)}; hosts refuse to start it")
     server_info = info.server_info
     console.print(f"  serverInfo  {safe(server_info.get('name'))} {safe(server_info.get('version'))}")
     console.print(f"  protocol    {safe(info.protocol_version)}")

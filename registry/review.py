@@ -8,6 +8,7 @@ reviewer and never taken from the server's own annotations.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from sqlalchemy import insert
 
 from core.db import get_engine, write_transaction
 from core.errors import conflict, invalid
+from registry.code import code_change
 from registry.events import REGISTRY_ORG, SERVER_VERSION_REVIEWED, SERVER_VERSION_STATUS_CHANGED, record_event
 from registry.lint import HIGH
 from registry.models import (
@@ -76,6 +78,15 @@ async def review_version(
         raise invalid("risk classes are set when approving; a rejection takes only a reason")
     engine = await get_engine()
     now = datetime.now(UTC)
+    if approve:  # outside the write lock: fingerprinting a package reads the installed distributions
+        async with engine.connect() as conn:
+            launch = (await version_row(conn, name, version))["launch_spec"] or {}
+        change = await asyncio.to_thread(code_change, launch)
+        if change:  # the reviewer reads the published definitions; hosts would refuse what runs now
+            raise conflict(
+                f"{name}@{version} cannot be approved: {change}, so hosts refuse to start it. Restore the "
+                "code it was published with, or publish the new code as a new version and review that"
+            )
     async with write_transaction(engine, immediate=True) as conn:
         row = await version_row(conn, name, version, lock=True)
         status = (await current_status(conn, row["id"])).status

@@ -181,3 +181,30 @@ def test_an_eval_gate_for_an_org_without_agents_is_refused_and_starts_no_audit_c
         assert (await set_gate("acme", 0.9, pack=None, set_by="lead")).min_pass_rate == 0.9
 
     _run(go())
+
+
+def test_a_version_whose_code_changed_since_publish_cannot_be_approved_and_show_says_so(db, tmp_path):
+    import sys
+
+    from registry import LaunchSpec, publish_version
+    from tests.registry.fixtures.clean_server import build
+    from tests.registry.helpers import FIXTURES
+
+    server = tmp_path / "server.py"
+    original = (FIXTURES / "clean_server.py").read_bytes()
+    server.write_bytes(original)
+    launch = LaunchSpec.stdio([sys.executable, str(server), "1.0.0"])
+    _run(publish_version("orders", "1.0.0", launch, published_by="tess", connect_to=build("1.0.0")))
+    # the author edits the published file in place before review: the reviewer read the old definitions,
+    # and hosts refuse to start the version; it was approved all the same and `show` said nothing
+    server.write_bytes(original + b"\n# edited after publish\n")
+    shown = " ".join(sb("show", "orders@1.0.0").stdout.split())
+    assert "changed since publish" in shown and "hosts refuse to start it" in shown
+    refused = sb("review", "orders@1.0.0", "--approve", "--reason", "ok", "--risk", "*=read", ok=False)
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "CONFLICT" in said and "changed since publish" in said, said
+    assert "publish the new code as a new version" in said
+    assert sb_json("show", "orders@1.0.0")["status"] == "pending_review"
+    # restoring the file makes it approvable; a rejection needs no running code
+    server.write_bytes(original)
+    assert sb_json("review", "orders@1.0.0", "--approve", "--reason", "ok", "--risk", "*=read")["status"] == "approved"
