@@ -60,6 +60,10 @@ _REFUND_REQUEST = _rx(
     r"환불\s*(을|를)?\s*(신청|요청|접수|진행해\s*주|해\s*주|받고\s*싶|하고\s*싶|원해)",
     r"(request|want|need|get|issue)\s+(a\s+|my\s+)?refund",
     r"refund\s+(my|the|this)\b",
+    # code-switched: "8822 refund 해주세요 please", "refund 신청할게요", "please refund 8822", "환불 please"
+    r"\brefund\s*(을|를)?\s*(신청|요청|접수|진행해\s*주|해\s*주|해줘|받고\s*싶|하고\s*싶|원해)",
+    r"\bplease\s+refund\b",
+    r"(\brefund|환불)\s*please\b",
 )
 _REFUND_STATUS = _rx(
     r"환불.*(상태|진행|상황|언제|됐|되었|됬|처리|확인|조회|어떻게\s*되)",

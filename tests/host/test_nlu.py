@@ -120,6 +120,13 @@ INTENTS = [
     ("수고하세요", Intent.THANKS),
     ("수고 많으셨어요", Intent.THANKS),
     ("수고했어요", Intent.THANKS),
+    # code-switched (a fifth walk: "8822 refund 해주세요 please" was read as a status question)
+    ("8822 refund 해주세요 please", Intent.REFUND_REQUEST),
+    ("refund 신청할게요", Intent.REFUND_REQUEST),
+    ("please refund 8822", Intent.REFUND_REQUEST),
+    ("8822 환불 please", Intent.REFUND_REQUEST),
+    ("refund 됐나요", Intent.REFUND_STATUS),
+    ("refund 언제 돼요", Intent.REFUND_STATUS),
 ]
 
 
