@@ -69,12 +69,15 @@ def _manifest(path: Path) -> dict[str, str]:
     return read_manifest(path)
 
 
-async def _store_version(org: str, kb: str, items: list[Any], fold_copies: bool = True) -> Any:
-    """Upload ``items`` as one new version and build its lexical index (what upload and import share)."""
+async def _store_version(org: str, kb: str, items: list[Any], bar: Any, task: Any, fold_copies: bool = True) -> Any:
+    """Upload ``items`` as one new version and build its lexical index (what upload and import share);
+    ``bar``'s ``task`` counts the files (rows) prepared."""
     from servers.kb_server.indexes import version_index
     from servers.kb_server.store import upload as do_upload
 
-    result = await do_upload(org, kb, items, fold_copies=fold_copies)
+    bar.update(task, description=f"parsing, chunking, indexing {len(items)}", total=len(items), completed=0)
+    result = await do_upload(org, kb, items, fold_copies=fold_copies, progress=lambda n: bar.advance(task, n))
+    bar.update(task, description="writing the new version")
     if result.new_version:
         await version_index(org, result.kb_id, result.version)
     return result
@@ -132,8 +135,7 @@ def upload(
                 named = title or manifest.get(path.name)
                 items.append(UploadItem.from_path(path, doc_id=doc_id, title=named, source=source))
                 progress.advance(task)
-            progress.update(task, description="parsing, chunking, indexing")
-            result = await _store_version(org, kb, items)
+            result = await _store_version(org, kb, items, progress, task)
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result
@@ -525,9 +527,7 @@ def import_cmd(
         with Progress(console=console, transient=True, disable=json_output) as progress:
             task = progress.add_task(f"reading {file.name}", total=None)
             items = read_rows(file)
-            progress.update(task, total=len(items), completed=len(items))
-            progress.update(task, description=f"parsing, chunking, indexing {len(items)} rows")
-            result = await _store_version(org, kb, items, fold_copies=False)  # every row id is a document
+            result = await _store_version(org, kb, items, progress, task, fold_copies=False)  # each row id: a doc
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -363,18 +363,26 @@ def version_hash(kb_id: str, members: Sequence[tuple[str, str]]) -> str:
     return canonical_sha256({"kb_id": kb_id, "documents": sorted([list(m) for m in members])})
 
 
-async def upload(org_id: str, kb_ref: str, items: Sequence[UploadItem], *, fold_copies: bool = True) -> UploadResult:
+async def upload(
+    org_id: str,
+    kb_ref: str,
+    items: Sequence[UploadItem],
+    *,
+    fold_copies: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> UploadResult:
     """Upload files to a KB as one change: a new version unless every file is already there.
 
     ``fold_copies``: a file whose content another document already holds is skipped ("unchanged",
     ``same_as`` that document: a renamed copy). ``kb import`` turns it off: a row's id is the
-    caller's key, so each row is its own document even when another row has the same text."""
+    caller's key, so each row is its own document even when another row has the same text.
+    ``progress(1)`` is called (from the worker's thread) as each file is prepared."""
     validate_org(org_id)
     if not items:
         raise invalid("nothing to upload")
     from servers.kb_server.worker import prepare_all
 
-    prepared = await asyncio.to_thread(prepare_all, items)  # in the ingestion worker, per-file budgets
+    prepared = await asyncio.to_thread(prepare_all, items, progress=progress)  # in the worker, per-file budgets
     seen: set[str] = set()
     for doc in prepared:
         if doc.doc_id in seen:

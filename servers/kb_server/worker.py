@@ -24,7 +24,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -253,8 +253,11 @@ def worker() -> IngestWorker:
     return _worker
 
 
-def prepare_all(items: Sequence[UploadItem], limits: IngestLimits | None = None) -> list[PreparedDocument]:
-    """Prepare every file in the worker, in order; the first refused file stops the batch."""
+def prepare_all(
+    items: Sequence[UploadItem], limits: IngestLimits | None = None, progress: Callable[[int], None] | None = None
+) -> list[PreparedDocument]:
+    """Prepare every file in the worker, in order; the first refused file stops the batch.
+    ``progress(1)`` after each file."""
     limits = limits or IngestLimits.from_env()
     prepared = []
     for item in items:
@@ -266,4 +269,6 @@ def prepare_all(items: Sequence[UploadItem], limits: IngestLimits | None = None)
             # a row's made-up file name ("nul.txt") is named as the row: "rows.jsonl:2 (id 'nul'): …"
             message = err.message.removeprefix(f"{item.filename}: ").removeprefix(f"{item.filename} ")
             raise SwitchboardError(err.code, f"{item.label} (id {item.doc_id!r}): {message}", **err.details) from None
+        if progress:
+            progress(1)
     return prepared
