@@ -18,6 +18,20 @@ DEFAULT_MAX_CALLS_PER_TURN = 3
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}\Z")
 
 
+_TWICE = {"policy": "two policies", "timeout_ms": "two timeouts", "max_calls_per_turn": "two call limits"}
+
+
+def _option_kind(option: str) -> str | None:
+    """Which field a ``--tool`` option sets: a policy, a timeout in ms, or ``max=N``; None: neither."""
+    if option in POLICIES:
+        return "policy"
+    if option.isdigit():
+        return "timeout_ms"
+    if option.startswith("max=") and option[4:].isdigit():
+        return "max_calls_per_turn"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
     """``<server>@<version>:<tool>[:never|:confirm|:approve][:<timeout_ms>][:max=<calls per turn>]``."""
@@ -50,16 +64,20 @@ class ToolSpec:
         policy, timeout_ms = "never", DEFAULT_TIMEOUT_MS
         max_calls = DEFAULT_MAX_CALLS_PER_TURN if max_calls_per_turn is None else max_calls_per_turn
         given = set() if max_calls_per_turn is None else {"max_calls_per_turn"}
+        written: set[str] = set()  # in this text: a second one of a kind is a mistake, not an override
         for option in options:
+            kind = _option_kind(option)
+            if kind in written:
+                raise invalid(f"--tool {text!r} names {_TWICE[kind]}: give one, e.g. orders@1.0.0:get_order:confirm")
+            if kind is not None:
+                written.add(kind)
+                given.add(kind)
             if option in POLICIES:
                 policy = option
-                given.add("policy")
             elif option.isdigit():
                 timeout_ms = int(option)
-                given.add("timeout_ms")
             elif option.startswith("max=") and option[4:].isdigit():
                 max_calls = int(option[4:])
-                given.add("max_calls_per_turn")
             else:
                 raise invalid(
                     f"--tool {text!r}: {option!r} is not a policy ({', '.join(POLICIES)}), "

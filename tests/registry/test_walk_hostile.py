@@ -208,3 +208,22 @@ def test_a_version_whose_code_changed_since_publish_cannot_be_approved_and_show_
     # restoring the file makes it approvable; a rejection needs no running code
     server.write_bytes(original)
     assert sb_json("review", "orders@1.0.0", "--approve", "--reason", "ok", "--risk", "*=read")["status"] == "approved"
+
+
+def test_a_tool_spec_naming_two_policies_or_timeouts_is_refused(db):
+    import pytest
+
+    from core.errors import SwitchboardError
+    from registry.specs import ToolSpec
+
+    # ':confirm:never' was read as 'never' (the last one won): a confirmation silently dropped
+    for text, what in (
+        ("orders@1.0.0:get_order:confirm:never", "two policies"),
+        ("orders@1.0.0:get_order:confirm:confirm", "two policies"),
+        ("orders@1.0.0:get_order:4000:9000", "two timeouts"),
+        ("orders@1.0.0:get_order:max=1:max=5", "two call limits"),
+    ):
+        with pytest.raises(SwitchboardError) as err:
+            ToolSpec.parse(text)
+        assert err.value.code == "INVALID_ARGUMENT" and what in err.value.message, (text, err.value.message)
+    assert ToolSpec.parse("orders@1.0.0:get_order:confirm:4000:max=2").policy == "confirm"
