@@ -87,7 +87,31 @@ async def search_file(
                 "results": results,
             }
         )
+    await keyword_only_note(service, list(scopes.values()), mode)
     return len(queries)
+
+
+async def keyword_only_note(service: Any, scopes: list[Any], mode: str) -> None:
+    """On stderr, when the scopes searched hold memories still waiting for a vector (e.g. after
+    ``memory import --no-embed``): those were found by keyword only, whatever ``mode`` says."""
+    from core.cliutil import err_console
+    from servers.memory_server.status import scope_vectors
+
+    if mode == "lexical" or not service.vectors:
+        return
+    done = pending = 0
+    for scope in {s.key: s for s in scopes}.values():
+        counts = scope_vectors(await service.index(scope.key), True)
+        done, pending = done + counts.done, pending + counts.pending
+    if pending:
+        err_console.print(
+            f"note: searched by keyword only where vectors are missing: {pending} of {done + pending} memories "
+            "searched have no vector yet (`memory status` counts them). A running `switchboard serve memory` "
+            "computes them, or run `switchboard memory import FILE` again without --no-embed",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 async def embed_pending(service: Any, bar: Any) -> int:

@@ -247,9 +247,12 @@ def search_cmd(
             mode=mode,
             reference=checked_epoch(asked_at, "--asked-at") if asked_at else None,
         )
+        from servers.memory_server.batch import keyword_only_note
         from servers.memory_server.reads import question_window
 
-        hits = await get_service().search(_scope(org, customer, agent), query, opts)
+        scope = _scope(org, customer, agent)
+        hits = await get_service().search(scope, query, opts)
+        await keyword_only_note(get_service(), [scope], mode)
         unknown = None
         if not hits:
             await _hint_org(org)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 
@@ -53,3 +54,19 @@ def test_every_refused_record_is_named_in_one_run(database_url: str, tmp_path: P
     assert code == 2 and "in.jsonl:2: record 'b0'" in out, out
     assert "2 more records are refused" in out and "lines 4, 5" in out, out
     assert "nothing was imported" in out
+
+
+@pytest.mark.vectors
+def test_search_says_when_it_found_by_keyword_only(database_url: str, tmp_path: Path) -> None:
+    """After `memory import --no-embed` (LongMemEval: 10,800 memories, none with a vector), `memory
+    search` and `--file` ranked by keyword only under the name 'hybrid', without a word; the KB's
+    search says so on stderr."""
+    path = _write(tmp_path / "in.jsonl", {"id": "n1", "customer": "C1", "text": "반려견 이름은 초코예요"})
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, out
+    queries = _write(tmp_path / "q.jsonl", {"query": "반려견 이름", "customer": "C1"})
+    for args in (("search", "반려견 이름", "--customer", "C1", "--json"), ("search", "--file", str(queries))):
+        code, out = _cli(*args, "--org", "acme")
+        assert code == 0 and "keyword only" in out and "1 of 1" in out and "--no-embed" in out, out
+    code, out = _cli("search", "반려견 이름", "--customer", "C1", "--org", "acme", "--mode", "lexical")
+    assert code == 0 and "keyword only" not in out, out
