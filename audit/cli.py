@@ -306,6 +306,13 @@ def verify(
                     require_coverage=True,
                 )
             )
+    if file is None and from_seq is not None and reports and all(_past_the_end(r, from_seq) for r in reports):
+        ends = ", ".join(f"{r.org_id} ends at seq {r.head_seq}" for r in reports)
+        fail(
+            "INVALID_ARGUMENT",
+            f"--from-seq {from_seq} is past the end of every chain ({ends}): nothing was verified; give a seq "
+            "within a chain, or leave --from-seq out",
+        )
     orphans = [] if file is not None else _run(lambda: unresolved_calls(org))
     journaled = 0 if file is not None else _journaled_waiting()
     ok = all(r.ok for r in reports) and not (strict and orphans)
@@ -333,6 +340,11 @@ def verify(
             )
     if not ok:
         raise typer.Exit(_exit_code(reports))
+
+
+def _past_the_end(report: Any, from_seq: int) -> bool:
+    """A report of a chain that ends before ``from_seq``: nothing of it was verified."""
+    return report.ok and report.records == 0 and report.head_seq is not None and from_seq > report.head_seq
 
 
 def _journaled_waiting() -> int:
@@ -371,6 +383,8 @@ def _print_reports(reports: list[Any]) -> None:
         span = f"seq {r.first_seq}..{r.last_seq}" if r.first_seq is not None else "no records"
         if r.ok and r.org_id == NO_ORG:
             console.print("[yellow]![/] export file: no records, no checkpoints: nothing to verify")
+        elif r.ok and not r.records and r.head_seq:  # verified from past its end (the warning says so)
+            console.print(f"[yellow]-[/] {escape(r.org_id)}: nothing verified")
         elif r.ok:
             console.print(
                 f"[green]✓[/] {r.org_id}: {r.records} records ({span}), {r.checkpoints_checked} checkpoints: intact"

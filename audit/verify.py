@@ -314,6 +314,13 @@ async def verify_chain(
             )
         base_seq, base_hash = prune["through_seq"], prune["through_hash"]
     start, anchor = base_seq + 1, base_hash
+    head = await store.chain_head(org_id)
+    if from_seq is not None and head is not None and from_seq > head[0]:  # nothing there: no broken chain
+        report = VerifyReport(org_id, head_seq=head[0])
+        report.problems.extend(problems)
+        report.warnings.extend(warnings)
+        report.warnings.append(past_the_end(org_id, from_seq, head[0]))
+        return report
     if from_seq is not None and from_seq > start:
         before = await store.get_record(org_id, from_seq - 1)
         start, anchor = from_seq, (before.record_hash if before else None)
@@ -347,6 +354,11 @@ async def verify_chain(
     report.warnings.extend(warnings)
     await _coverage(report, min(covered, report.last_seq or 0), require_coverage)
     return report
+
+
+def past_the_end(org_id: str, from_seq: int, last_seq: int) -> str:
+    """Why nothing of ``org_id`` was verified from ``from_seq``."""
+    return f"--from-seq {from_seq} is past the end of {org_id}'s chain (it ends at seq {last_seq}): nothing verified"
 
 
 async def _coverage(report: VerifyReport, covered: int, required: bool) -> None:

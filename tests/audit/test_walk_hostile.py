@@ -22,3 +22,27 @@ def test_an_export_saved_again_with_a_byte_order_mark_still_verifies(tmp_path):
     assert report.ok and report.exit_code == 0 and report.records == 8, report.to_dict()
     shown = _cli("verify", "--file", str(saved))
     assert shown.exit_code == 0 and "intact" in shown.stdout
+
+
+def test_verify_from_a_seq_past_the_end_is_no_broken_chain(tmp_path):
+    # '--from-seq 999' on chains of 3 and 6 records said '✗ broken at seq 4: the chain head says seq 3
+    # but records go on', exit 1: a mistyped number read as tampering
+    from audit import verify_chain
+
+    from .helpers import seed
+
+    run_async(lambda: seed(3, "acme"))
+    run_async(lambda: seed(6, "beta"))
+    (report,) = run_async(lambda: _verify_one("acme", 999, verify_chain))
+    assert report.ok and report.records == 0 and "past the end" in " ".join(report.warnings), report.to_dict()
+    past = _cli("verify", "--from-seq", "999")
+    assert past.exit_code == 2 and "[INVALID_ARGUMENT]" in past.output and "broken" not in past.output
+    assert "acme ends at seq 3" in past.output and "beta ends at seq 6" in past.output, past.output
+    one_past = _cli("verify", "--from-seq", "5")  # beta has seq 5 and 6; acme ends before: a warning
+    assert one_past.exit_code == 0 and "broken" not in one_past.output, one_past.output
+    assert "past the end" in one_past.output
+    assert _cli("verify", "--from-seq", "3", "--org", "acme").exit_code == 0
+
+
+async def _verify_one(org, from_seq, verify_chain):
+    return [await verify_chain(org, from_seq=from_seq)]
