@@ -288,7 +288,13 @@ class OfflinePlanner:
         return self._call(request, spec, order_arguments(spec, order), state)
 
     def _refund_request(
-        self, request: ModelRequest, order: str, reason: str | None, lang: str, state: dict[str, Any]
+        self,
+        request: ModelRequest,
+        order: str,
+        reason: str | None,
+        lang: str,
+        state: dict[str, Any],
+        recheck: bool = True,
     ) -> ModelReply:
         """Look the order up first (someone else's order is NOT_FOUND before a reason is asked), then the reason."""
         lookup = find_tool(request.tools, "order_lookup")
@@ -301,7 +307,7 @@ class OfflinePlanner:
         # checked before and found blocked, or refunded in this call: asked again, the server is
         # asked again (a walk: a second "8801 환불해 주세요" was asked its reason and confirmed,
         # and the yes met CONFLICT)
-        stale = bool(checked.get(order)) or order in (state.get("refunded") or [])
+        stale = recheck and (bool(checked.get(order)) or order in (state.get("refunded") or []))
         if status is not None and (order not in checked or stale):
             # can it be refunded at all? A customer is never asked for a reason and a yes to a
             # refund the order server will refuse (past its window, on its way, already refunded)
@@ -450,7 +456,9 @@ class OfflinePlanner:
                     )
                 key = f"blocked_{blocked}" if f"blocked_{blocked}" in TEXT else "conflict"
                 return ModelReply(text=say(key, lang), state=state)
-            return self._refund_request(request, order, state.pop("reason", None), lang, state)
+            # just checked: never checked again in this turn (a refund made earlier in the call would
+            # send it back to the server in a loop)
+            return self._refund_request(request, order, state.pop("reason", None), lang, state, recheck=False)
         lookup = by_capability.get("order_lookup")
         if lookup is not None and not lookup.is_error:
             order = order_of(calls.get(lookup.call_id))

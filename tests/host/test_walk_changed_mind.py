@@ -270,3 +270,20 @@ async def test_a_short_yes_or_filler_is_still_acknowledged(start, said):
     conv = await start(make_layer())
     result = await conv.user_message(said)
     assert result.answer == TEXT["ack"]["ko"], result.answer
+
+
+async def test_a_refund_asked_again_is_checked_once_per_turn(start):
+    """The server is asked again once: when it says the order can be refunded after all, the
+    customer is asked the reason (and to confirm), not checked again in a loop."""
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _status(True)
+    conv = await start(layer)
+    await conv.user_message("8822 환불해 주세요")
+    await conv.user_message("네")  # the lookup
+    await conv.user_message("단순 변심이요")
+    await conv.user_message("네")
+    before = len([c for c in layer.calls if c[0] == "orders_get_refund_status"])
+    again = await conv.user_message("8822 환불해 주세요")
+    after = len([c for c in layer.calls if c[0] == "orders_get_refund_status"])
+    assert after - before == 1, after - before
+    assert again.status == "completed" and ASK_REASON in (again.answer or ""), again
