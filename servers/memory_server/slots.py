@@ -181,8 +181,9 @@ _EN_LANG = re.compile(
 )
 _LANG_MAP = {"영어": "english", "한국어": "korean", "중국어": "chinese", "일본어": "japanese", "베트남어": "vietnamese"}
 
-_KO_NAME = re.compile(
-    r"(?:제\s*이름은|저는\s*이름이|이름은)\s*([가-힣]{2,4})(?:이에요|예요|입니다|이고|고|이라고|라고)"
+_KO_NAME = re.compile(  # a bare '이름은' only with no word before it: '반려견 이름은 초코예요' is the dog's
+    r"(?:(?:제|저의|내)\s*이름은|저는\s*이름이|(?<![가-힣]\s)(?<![가-힣])이름은)\s*([가-힣]{2,4})"
+    r"(?:이에요|예요|입니다|이고|고|이라고|라고)"
 )
 _KO_CALLME = re.compile(r"(?:저를|절)\s*([가-힣]{1,6}?)(?:\s*(?:님|씨|고객님))?\s*(?:이라고|라고|으로|로)\s*불러")
 _EN_NAME = re.compile(r"\b(?:my name is|call me|I go by)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)")

@@ -70,3 +70,18 @@ def test_search_says_when_it_found_by_keyword_only(database_url: str, tmp_path: 
         assert code == 0 and "keyword only" in out and "1 of 1" in out and "--no-embed" in out, out
     code, out = _cli("search", "반려견 이름", "--customer", "C1", "--org", "acme", "--mode", "lexical")
     assert code == 0 and "keyword only" not in out, out
+
+
+def test_a_pets_or_childs_name_is_not_the_customers_name() -> None:
+    """'반려견 이름은 초코예요' was stored with subject `name`, and the customer's '제 이름은 김민수예요'
+    a day later superseded it: the pet's name was hidden from search."""
+    from servers.memory_server.slots import detect_slots
+
+    for text in ("반려견 이름은 초코예요", "아들 이름은 민준이에요", "회사 이름은 에이크미고"):
+        assert not [m for m in detect_slots(text) if m.slot == "name"], text
+    for text, name in (
+        ("제 이름은 김민수예요", "김민수"),
+        ("이름은 김민수예요", "김민수"),
+        ("네, 이름은 박서연입니다", "박서연"),
+    ):
+        assert [(m.slot, m.value) for m in detect_slots(text) if m.slot == "name"] == [("name", name)], text
