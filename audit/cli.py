@@ -410,7 +410,7 @@ def _print_reports(reports: list[Any]) -> None:
             console.print(f"  [yellow]![/] {warning}")
 
 
-async def _require_chain(org: str) -> None:
+async def _require_chain(org: str, done: str = "nothing was exported") -> None:
     """NOT_FOUND for an org with no audit records (a typo), naming the orgs that have some."""
     from audit import store
     from core.errors import not_found
@@ -418,7 +418,7 @@ async def _require_chain(org: str) -> None:
     orgs = await store.list_orgs()
     if org not in orgs:
         hint = f"orgs with audit records: {', '.join(sorted(orgs)[:10])}" if orgs else "no org has audit records"
-        raise not_found(f"no audit records for org {org!r} ({hint}): check --org; nothing was exported")
+        raise not_found(f"no audit records for org {org!r} ({hint}): check --org; {done}")
 
 
 @app.command()
@@ -441,6 +441,8 @@ def export(
     from core.atomicwrite import atomic_output, write_failure
 
     since_ts, until_ts = _when(since, "--since"), _when(until, "--until")
+    if since_ts and until_ts and until_ts <= since_ts:
+        fail("INVALID_ARGUMENT", f"--until {until} is not after --since {since}: nothing was exported")
     check_output_file(output)  # before any work: a missing directory is named, nothing is written
     if org is not None:
         _run(lambda: _require_chain(org))  # before the file is made: a typo'd org writes nothing
@@ -494,6 +496,8 @@ def checkpoint(
     """Verify each chain since its last checkpoint, then sign its head (Ed25519) into the directory."""
     from audit.maintenance import create_checkpoints
 
+    if org is not None:
+        _run(lambda: _require_chain(org, "nothing was signed"))
     results = _run(lambda: create_checkpoints(org, directory=directory))
     if json_output:
         print_json(results)
@@ -516,6 +520,8 @@ def prune(
     from audit.maintenance import prune as do_prune
 
     before_ts = _when(before, "--before")
+    if org is not None:
+        _run(lambda: _require_chain(org, "nothing was removed"))
     if not yes and not typer.confirm(f"Permanently remove audit records before {before_ts}?"):
         raise typer.Exit(1)
     results = _run(lambda: do_prune(before_ts or "", org_id=org, directory=directory))

@@ -46,3 +46,20 @@ def test_verify_from_a_seq_past_the_end_is_no_broken_chain(tmp_path):
 
 async def _verify_one(org, from_seq, verify_chain):
     return [await verify_chain(org, from_seq=from_seq)]
+
+
+def test_checkpoint_and_prune_of_a_mistyped_org_and_an_export_ending_before_it_starts_are_refused(tmp_path):
+    from .helpers import seed
+
+    run_async(lambda: seed(2, "acme"))
+    # 'no audit records yet: nothing to sign' / 'nothing before …', exit 0: the typo read as done
+    for command in (["checkpoint", "--org", "acm"], ["prune", "--before", "2020-01-01", "--org", "acm", "--yes"]):
+        typo = _cli(*command)
+        assert typo.exit_code == 2 and "[NOT_FOUND]" in typo.output and "acme" in typo.output, typo.output
+        assert "nothing was" in typo.output
+    assert not (tmp_path / "audit-checkpoints" / "acm").exists()
+    # an export whose --until is before its --since wrote a header and '0 records', exit 0
+    out = tmp_path / "backwards.jsonl"
+    backwards = _cli("export", "--since", "2026-12-08", "--until", "2026-12-01", "-o", str(out))
+    assert backwards.exit_code == 2 and "[INVALID_ARGUMENT]" in backwards.output and "--until" in backwards.output
+    assert not out.exists()
