@@ -191,6 +191,13 @@ async def import_server_json(
     source, launch = choose_launch(document, use, token_ref)
     await refuse_if_published(local, version)
     capture = await capture_server(launch, token=token, connect_to=connect_to)
+    reported = str(capture.server_info.get("version", ""))
+    if reported != version:  # check_capture's advice (bump the server's version) is for the server's author
+        raise invalid(
+            f"the file describes {server} {version}, but what it launches here ({source}) serves "
+            f"{reported or 'no version'} (its serverInfo.version): import a server.json of {server} "
+            f"{reported or 'the version installed here'}, or import this one where {version} is installed"
+        )
     definitions = check_capture(version, capture)
     if expected is not None:
         compare_pins(expected, {d["name"]: definition_sha256(d) for d in definitions})

@@ -227,3 +227,33 @@ def test_a_tool_spec_naming_two_policies_or_timeouts_is_refused(db):
             ToolSpec.parse(text)
         assert err.value.code == "INVALID_ARGUMENT" and what in err.value.message, (text, err.value.message)
     assert ToolSpec.parse("orders@1.0.0:get_order:confirm:4000:max=2").policy == "confirm"
+
+
+async def test_importing_a_server_json_of_another_version_than_the_one_here_says_which_runs_here(db):
+    import copy
+
+    import pytest
+
+    from core.errors import SwitchboardError
+    from registry.serverjson import export_server_json
+    from registry.serverjson_import import import_server_json
+    from servers.catalog import build
+    from servers.kit import ServerLaunch
+    from tests.registry.helpers import publish_bundled
+
+    # an auditor imports last quarter's orders server.json after an upgrade: 'publish the version the
+    # server reports, or bump the version in the server itself' told them to edit code they do not own
+    info = await publish_bundled("orders")
+    document = copy.deepcopy(await export_server_json(info.ref))
+    here = document["version"]
+    document["version"] = "1.0.0"
+    with pytest.raises(SwitchboardError) as err:
+        await import_server_json(
+            document,
+            published_by="ivan",
+            name="orders-old",
+            connect_to=build("orders", launch=ServerLaunch(org_id="registry"), hooks=[]),
+        )
+    said = err.value.message
+    assert err.value.code == "INVALID_ARGUMENT" and "serverInfo.version" in said
+    assert "describes orders 1.0.0" in said and f"serves {here}" in said and "bump the version" not in said, said
