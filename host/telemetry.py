@@ -27,13 +27,28 @@ from core import telemetry
 _NULL = contextlib.nullcontext()
 
 
+METRICS_OFF = (
+    "metrics are off on this host worker: start it with SWITCHBOARD_METRICS=1 to serve "
+    "GET /metrics (Prometheus text; docs/observability.md)"
+)
+
+
 def observability_routes() -> list[Any]:
-    """Turn telemetry on as the environment asks; ``[GET /metrics]`` when SWITCHBOARD_METRICS is on."""
+    """Turn telemetry on as the environment asks; ``[GET /metrics]`` when SWITCHBOARD_METRICS is on.
+
+    Off, ``GET /metrics`` is a 404 that says how to turn it on (it was a bare "Not Found": a
+    scale-out walk scraped a worker started without the variable). Nothing is loaded for it.
+    """
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
     telemetry.configure_from_env("switchboard-host")
     if telemetry.prometheus_text() is None:
-        return []
-    from starlette.responses import Response
-    from starlette.routing import Route
+
+        async def metrics_off(request: Any) -> Response:
+            return JSONResponse({"error": "not_found", "detail": METRICS_OFF}, status_code=404)
+
+        return [Route("/metrics", metrics_off)]
 
     telemetry.add_refresher(refresh_checkpoint_age)
 

@@ -45,7 +45,8 @@ def test_off_by_default_loads_no_opentelemetry_module():
         "catalog.build('orders', launch=ServerLaunch(org_id='demo'))\n"
         "from core import telemetry\n"
         "assert not telemetry.ON\n"
-        "assert [r.path for r in app.routes if getattr(r, 'path', '') == '/metrics'] == []\n"
+        "[metrics] = [r for r in app.routes if getattr(r, 'path', '') == '/metrics']\n"
+        "assert metrics.endpoint.__name__ == 'metrics_off'\n"
         "heavy = ('opentelemetry.sdk', 'opentelemetry.exporter', 'prometheus')\n"
         "loaded = [m for m in sys.modules if m.startswith(heavy)]\n"
         "print(sorted(loaded))\n"
@@ -101,3 +102,19 @@ def test_plain_ids_are_kept():
 def test_child_processes_get_otel_settings_but_their_own_service_name():
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SERVICE_NAME": "switchboard-host", "PATH": "/bin"}
     assert telemetry.child_env(env) == {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}
+
+
+def test_host_metrics_off_says_how_to_turn_them_on(monkeypatch):
+    """A scale-out walk: `curl http://127.0.0.1:8770/metrics` on a worker started without
+    SWITCHBOARD_METRICS answered a bare "Not Found"."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from host.telemetry import observability_routes
+
+    monkeypatch.setattr(telemetry, "configure_from_env", lambda *args, **kwargs: False)  # as with no variable set
+    monkeypatch.setattr(telemetry, "prometheus_text", lambda: None)
+    with TestClient(Starlette(routes=observability_routes())) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 404
+    assert "SWITCHBOARD_METRICS=1" in response.json()["detail"]
