@@ -230,8 +230,21 @@ def find(
         return
     if not records:
         console.print("no matching audit records")
+        _hint_customer_value(customer)
         return
     console.print(_table(f"{len(records)} matching audit records", records))
+
+
+def _hint_customer_value(customer: str | None) -> None:
+    """--customer given a phone, card or e-mail: references are opaque ids; --value finds the value."""
+    from core.context import customer_ref_problem
+
+    if customer and customer_ref_problem(customer):
+        console.print(
+            f"[yellow]![/] {escape(customer)} looks like personal data, and a customer reference is an opaque id "
+            f"(C-1001): to find the records that carried it, use `switchboard audit find --value {escape(customer)}`",
+            soft_wrap=True,
+        )
 
 
 @app.command()

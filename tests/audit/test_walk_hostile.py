@@ -63,3 +63,15 @@ def test_checkpoint_and_prune_of_a_mistyped_org_and_an_export_ending_before_it_s
     backwards = _cli("export", "--since", "2026-12-08", "--until", "2026-12-01", "-o", str(out))
     assert backwards.exit_code == 2 and "[INVALID_ARGUMENT]" in backwards.output and "--until" in backwards.output
     assert not out.exists()
+
+
+def test_find_by_a_phone_number_as_customer_points_to_value(tmp_path):
+    from .helpers import seed
+
+    run_async(lambda: seed(2, "acme"))
+    # 'no matching audit records', and nothing said that a customer reference is an opaque id
+    found = _cli("find", "--customer", "010-1234-5678")
+    assert found.exit_code == 0 and "no matching audit records" in found.output
+    said = " ".join(found.output.split())
+    assert "--value 010-1234-5678" in said and "opaque" in said, said
+    assert "--value" not in " ".join(_cli("find", "--customer", "C-1001").output.split())
