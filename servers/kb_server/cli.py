@@ -527,12 +527,24 @@ def import_cmd(
         with Progress(console=console, transient=True, disable=json_output) as progress:
             task = progress.add_task(f"reading {file.name}", total=None)
             items = read_rows(file)
-            result = await _store_version(org, kb, items, progress, task, fold_copies=False)  # each row id: a doc
+            result = stored[0] = await _store_version(org, kb, items, progress, task, fold_copies=False)  # a doc per id
         if embed:
             await _embed(org, result.kb_id, json_output)
         return result
 
-    result = run(go)
+    stored: list[Any] = [None]
+    try:
+        result = run(go)
+    except KeyboardInterrupt:  # the version is written in one transaction: all or nothing
+        from core.cliutil import fail
+
+        done = stored[0]
+        said = (
+            f"version {done.version} is stored; `switchboard kb embed` computes its vectors"
+            if done
+            else (f"nothing was imported from {file.name}; run it again")
+        )
+        fail("UNAVAILABLE", f"interrupted: {said}", exit_code=130)
     counts: dict[str, int] = {}
     for d in result.documents:
         counts[d.status] = counts.get(d.status, 0) + 1

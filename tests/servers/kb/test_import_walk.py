@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.servers.kb.test_cli import kb, kb_json
 
 SAME = "배송은 보통 2-3일 걸립니다. 도서산간 지역은 하루 이틀 더 걸립니다."
@@ -62,3 +64,26 @@ async def test_preparing_rows_reports_progress_row_by_row(database_url: str) -> 
     seen: list[int] = []
     result = await upload("acme", "KB", items, fold_copies=False, progress=seen.append)
     assert result.new_version and seen == [1, 1, 1]
+
+
+def test_ctrl_c_during_an_import_says_nothing_was_imported(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while rows were prepared ended `kb import` with exit 130 and not a word."""
+    import os
+    import signal
+
+    from servers.kb_server import rows
+
+    real = rows.read_rows
+
+    def interrupted(path: Path) -> list:
+        os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C; it lands at the next await
+        return real(path)
+
+    monkeypatch.setattr(rows, "read_rows", interrupted)
+    kb_json("create", "KB", "--org", "acme")
+    code, out = kb("import", "KB", str(_jsonl(tmp_path / "rows.jsonl", {"id": "a", "text": SAME})), "--org", "acme")
+    flat = " ".join(out.split())
+    assert code == 130 and "interrupted" in flat and "nothing was imported" in flat, (code, flat)
+    assert kb_json("list", "--org", "acme")[0]["version"] == 0
