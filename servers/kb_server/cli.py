@@ -58,7 +58,6 @@ def create(
 
 
 def _warn(line: str) -> None:
-    from core.cliutil import err_console
 
     err_console.print(f"[yellow]![/] {escape(line)}", soft_wrap=True)
 
@@ -445,29 +444,19 @@ def search_cmd(
             pins[kb_id] = int(version)
 
     async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        from servers.kb_server.batch import keyword_only
         from servers.kb_server.lookups import cli_list_hint, resolve_targets
-        from servers.kb_server.vectors import progress_counts
-        from servers.retrieval.embedding import get_embedder
 
         targets = await resolve_targets(org, kb or None, pins, list_hint=cli_list_hint(org))
         hits = await search(org, query, top_k=top_k, targets=targets)
-        behind = []  # KBs searched by keyword only, in part: their vectors are not computed yet
-        model_id = get_embedder().model_id
-        for t in targets:
-            done, total = await progress_counts(org, t["id"], t["version"], model_id, only=model_id)
-            if done < total:
-                behind.append(f"{t['name']} ({done} of {total} passages)")
-        return hits, targets, behind
+        return hits, targets, await keyword_only(org, targets)  # vectors not all computed yet
 
     hits, targets, behind = run(go)
     if not targets:
         _hint_org(org)
-    if behind:
-        err_console.print(
-            f"[yellow]searched by keyword only where vectors are missing: {escape(', '.join(behind))}; "
-            f"run `switchboard kb embed --org {escape(org)}` (or serve the KB) for search by meaning[/]",
-            soft_wrap=True,
-        )
+    from servers.kb_server.batch import keyword_only_note
+
+    keyword_only_note(org, behind)
     if json_output:  # the MCP `search` tool's result shape
         searched = [{"kb_id": t["id"], "kb_name": t["name"], "version": t["version"]} for t in targets]
         print_json({"query": query, "hits": hits, "searched": searched})

@@ -87,3 +87,14 @@ def test_ctrl_c_during_an_import_says_nothing_was_imported(
     flat = " ".join(out.split())
     assert code == 130 and "interrupted" in flat and "nothing was imported" in flat, (code, flat)
     assert kb_json("list", "--org", "acme")[0]["version"] == 0
+
+
+def test_batch_search_says_when_it_searched_by_keyword_only(database_url: str, tmp_path: Path) -> None:
+    """`kb search --file` after `kb import` without --embed ranked KorQuAD's passages by keyword only,
+    without the note `kb search` gives."""
+    kb_json("create", "KB", "--org", "acme")
+    kb_json("import", "KB", str(_jsonl(tmp_path / "rows.jsonl", {"id": "a", "text": SAME})), "--org", "acme")
+    queries = _jsonl(tmp_path / "q.jsonl", {"query": "배송 기간"})
+    code, out = kb("search", "--file", str(queries), "--org", "acme")
+    flat = " ".join(out.split())
+    assert code == 0 and "keyword only" in flat and "KB (0 of 1 passages)" in flat, flat
