@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -117,8 +118,35 @@ def state_path(source: Path) -> Path:
     return source.with_name(source.name + ".import-state.jsonl")
 
 
+_HANGUL = re.compile(r"[가-힣]")
+_HANJA = re.compile(r"[\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (a BOM, as Excel and Windows exports write it, is not data), else CP949 as Korean
+    Windows tools save text, like ``kb import`` and ``search --file``; INVALID_ARGUMENT for neither."""
+    import codecs
+
+    for encoding in ("utf-8-sig", "cp949"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        hangul = hanja = 0
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    text = decoder.decode(block)
+                    hangul += len(_HANGUL.findall(text))
+                    hanja += len(_HANJA.findall(text))
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "cp949" and hanja > hangul // 2:  # UTF-8 Hangul read as CP949 is mostly Hanja
+            break
+        return encoding
+    raise invalid(f"{path.name}: not UTF-8 or CP949 text (binary data?): save the records as UTF-8 JSONL")
+
+
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8-sig") as handle:  # a BOM (Excel, Windows exports) is not data
+    with path.open(encoding=_encoding(path)) as handle:
         for number, line in enumerate(handle, start=1):
             if len(line) > MAX_LINE_CHARS:
                 raise invalid(
@@ -196,8 +224,8 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
                 raise invalid(f"{path.name}:{number}: record id {record.id!r} appears twice for this customer")
             seen.add(key)
             records.append(record)
-    except UnicodeDecodeError:
-        raise invalid(f"{path.name} is not UTF-8 text") from None
+    except UnicodeDecodeError:  # changed while read
+        raise invalid(f"{path.name}: not UTF-8 or CP949 text (binary data?): save the records as UTF-8 JSONL") from None
     if not records:
         raise invalid(f"{path.name} holds no records (every line is empty): nothing to import")
     return records

@@ -85,3 +85,50 @@ def test_a_pets_or_childs_name_is_not_the_customers_name() -> None:
         ("네, 이름은 박서연입니다", "박서연"),
     ):
         assert [(m.slot, m.value) for m in detect_slots(text) if m.slot == "name"] == [("name", name)], text
+
+
+def test_a_cp949_file_is_read_like_the_other_bulk_inputs(database_url: str, tmp_path: Path) -> None:
+    """Korean Windows tools save CP949: `kb import` and both `search --file` read it, `memory import`
+    said 'is not UTF-8 text'."""
+    path = tmp_path / "in.jsonl"
+    record = {
+        "id": "n1",
+        "customer": "C1",
+        "text": "반려견 이름은 초코예요",
+        "observed_at": "2024-05-01T10:00:00+09:00",
+    }
+    path.write_bytes((json.dumps(record, ensure_ascii=False) + "\n").encode("cp949"))
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, out
+    code, out = _cli("list", "--org", "acme", "--customer", "C1", "--json")
+    assert "반려견 이름은 초코예요" in out, out
+    path.write_bytes(b"\xff\xfe\x00garbage\x81\n")
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed")
+    assert code == 2 and "not UTF-8 or CP949 text" in out, out
+
+
+def test_utf8_that_only_decodes_as_cp949_is_refused_not_stored_garbled(tmp_path: Path) -> None:
+    """Mixed lines (UTF-8 and CP949) can decode as CP949 as a whole: the UTF-8 Hangul then reads as
+    Hanja, which is refused rather than stored."""
+    from core.errors import SwitchboardError
+    from servers.memory_server.importer import read_records
+
+    utf8 = "반려견 이름은 초코예요".encode()
+    garbled = next(utf8[:n] for n in range(len(utf8), 0, -1) if _decodes(utf8[:n]))
+    path = tmp_path / "in.jsonl"
+    line = b'{"id": "a", "customer": "C1", "text": "' + garbled * 10 + b'"}\n'
+    path.write_bytes(line + '{"id": "b", "customer": "C1", "text": "집은 서울이에요"}\n'.encode("cp949"))
+    try:
+        read_records(path, None)
+    except SwitchboardError as err:
+        assert "not UTF-8 or CP949 text" in err.message
+    else:
+        raise AssertionError("a garbled file was read")
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("cp949")
+    except UnicodeDecodeError:
+        return False
+    return True
