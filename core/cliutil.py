@@ -23,7 +23,11 @@ EXIT_USAGE = 2
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        from core.clock import iso_utc
+
+        return iso_utc(value)  # SQLite hands stored moments back naive: they are UTC, said so
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)

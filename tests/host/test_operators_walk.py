@@ -33,3 +33,14 @@ def test_a_missing_or_short_password_is_a_coded_error_on_stderr_and_in_json(sb_e
         assert json.loads(refused.stdout)["error"]["code"] == "INVALID_ARGUMENT", refused.stdout
         assert "[INVALID_ARGUMENT]" in refused.stderr
     assert json.loads(runner.invoke(app, ["list", "--json"]).output) == []
+
+
+def test_operators_list_json_times_carry_their_offset(sb_env, monkeypatch):
+    from datetime import datetime
+
+    monkeypatch.setenv("OP_PASSWORD", PASSWORD)
+    runner = CliRunner()
+    assert runner.invoke(app, ["create", "mina", "--org", "demo", "--password-env", "OP_PASSWORD"]).exit_code == 0
+    (row,) = json.loads(runner.invoke(app, ["list", "--json"]).output)
+    # SQLite's naive UTC came out as '2026-12-07T19:32:07.601317': read as local time in Korea
+    assert datetime.fromisoformat(row["created_at"]).utcoffset() is not None, row["created_at"]
