@@ -140,3 +140,22 @@ class FakeToolLayer:
         if inv.on_event:
             await inv.on_event("tool.completed", {"call_id": inv.call_id, "ok": outcome.ok})
         return outcome
+
+
+ADD_MEMORY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string"},
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "infer": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+
+
+def record_memory_writes(layer: Any) -> list[dict]:
+    """Give ``layer`` the memory server's ``add_memory``; returns the list its calls' arguments go to."""
+    layer.tools.append(make_tool("memory_add_memory", "memory", "add_memory", ADD_MEMORY_SCHEMA, risk="write"))
+    stored: list[dict] = []
+    layer.handlers["memory_add_memory"] = lambda a: stored.append(a) or {"results": []}
+    return stored

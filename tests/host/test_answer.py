@@ -265,21 +265,10 @@ async def test_chat_prints_the_reply_that_comes_with_an_escalation(start, record
 
 
 async def test_the_customers_own_words_go_to_the_memory_server_masked(start):
-    from tests.host.fake_tools import make_tool
+    from tests.host.fake_tools import record_memory_writes
 
     layer = make_layer()
-    schema = {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "messages": {"type": "array", "items": {"type": "object"}},
-            "infer": {"type": "boolean"},
-        },
-        "additionalProperties": False,
-    }
-    layer.tools.append(make_tool("memory_add_memory", "memory", "add_memory", schema, risk="write"))
-    stored: list[dict] = []
-    layer.handlers["memory_add_memory"] = lambda a: stored.append(a) or {"results": []}
+    stored = record_memory_writes(layer)
     conv = await start(layer)
     await conv.user_message("연락 가능한 시간은 오후 5시 이후예요")
     await conv.user_message("제 번호는 010-1234-5678이고 주민번호는 900101-1234567이에요")

@@ -19,6 +19,17 @@ from tests.host.conftest import make_layer
 from tests.host.test_safety import _rows
 
 
+async def _stored(session_id: str) -> str:
+    """Everything the session left in the turns, event logs and its saved state, as one text."""
+    stored = json.dumps(
+        [await _rows(turns, session_id), await _rows(event_logs, session_id)], ensure_ascii=False, default=str
+    )
+    engine = await get_engine()
+    async with engine.connect() as conn:
+        state = (await conn.execute(select(sessions.c.state).where(sessions.c.id == session_id))).scalar_one()
+    return stored + json.dumps(state, ensure_ascii=False, default=str)
+
+
 @pytest.mark.parametrize(
     ("first", "second", "raw"),
     [
@@ -32,15 +43,7 @@ async def test_the_rest_of_a_number_is_masked_in_every_store(start, first, secon
     await conv.user_message(first)
     await conv.user_message(second)
     await conv.end()
-    stored = json.dumps(
-        [await _rows(turns, conv.session_id), await _rows(event_logs, conv.session_id)],
-        ensure_ascii=False,
-        default=str,
-    )
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        state = (await conn.execute(select(sessions.c.state).where(sessions.c.id == conv.session_id))).scalar_one()
-    stored += json.dumps(state, ensure_ascii=False, default=str)
+    stored = await _stored(conv.session_id)
     if raw:
         assert raw not in stored, raw
     assert second.split()[0] in stored  # the words stay
@@ -85,15 +88,7 @@ async def test_the_rest_of_a_mobile_number_is_masked_and_not_read_as_orders(star
     assert raw.split()[0] not in (result.answer or ""), result.answer
     assert result.confirm_prompt is None
     await conv.end()
-    stored = json.dumps(
-        [await _rows(turns, conv.session_id), await _rows(event_logs, conv.session_id)],
-        ensure_ascii=False,
-        default=str,
-    )
-    engine = await get_engine()
-    async with engine.connect() as conn:
-        state = (await conn.execute(select(sessions.c.state).where(sessions.c.id == conv.session_id))).scalar_one()
-    stored += json.dumps(state, ensure_ascii=False, default=str)
+    stored = await _stored(conv.session_id)
     assert raw not in stored, raw
     assert not [c for c in layer.calls if c[0] != "kb_search" and raw.split()[0] in json.dumps(c[1])]
 

@@ -205,21 +205,10 @@ async def test_two_orders_without_a_take_back_are_still_taken_one_at_a_time(star
 async def test_a_name_said_unasked_is_not_kept_as_a_memory(start):
     """A walk found "저 박영희인데요", "제 이름은 김민수고요 …" and a third person's "제 남편 김철수
     주문인데요" stored as the customer's memories (a name is nothing core.pii finds)."""
-    from tests.host.fake_tools import make_tool
+    from tests.host.fake_tools import record_memory_writes
 
     layer = make_layer()
-    schema = {
-        "type": "object",
-        "properties": {
-            "text": {"type": "string"},
-            "messages": {"type": "array", "items": {"type": "object"}},
-            "infer": {"type": "boolean"},
-        },
-        "additionalProperties": False,
-    }
-    layer.tools.append(make_tool("memory_add_memory", "memory", "add_memory", schema, risk="write"))
-    stored: list[dict] = []
-    layer.handlers["memory_add_memory"] = lambda a: stored.append(a) or {"results": []}
+    stored = record_memory_writes(layer)
     conv = await start(layer)
     for said in (
         "저 박영희인데요 연락은 저녁에 주세요",
