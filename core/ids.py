@@ -9,6 +9,7 @@ escaped), so this works the same on SQLite and PostgreSQL and never loads a whol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,7 @@ def short_id(value: str | None) -> str:
 
 
 _AROUND = " \t\n,.;:()[]{}<>'\"`#"
+_HEX_ID = re.compile(r"[0-9A-Fa-f-]+")
 
 
 def as_given(value: str) -> str:
@@ -69,10 +71,20 @@ async def resolve_id(conn: AsyncConnection, given: str, *queries: Select[Any], w
     tenant's row. Several queries are searched together (e.g. live memories and erased ones).
     """
     given = as_given(given)
+    found = await _starting_with(conn, given, queries)
+    if given != given.lower() and _HEX_ID.fullmatch(given) and not any(c.startswith(given) for c in found):
+        # our ids are printed in lower case: 'E6D3F297' typed from a screenshot or a shouting log
+        # names 'e6d3f297…' (an id stored in upper case, a legacy one, was tried as given first)
+        given = given.lower()
+        found = await _starting_with(conn, given, queries)
+    return pick(given, found, what=what, hint=hint)
+
+
+async def _starting_with(conn: AsyncConnection, given: str, queries: tuple[Select[Any], ...]) -> list[str]:
     found: list[str] = []
     if given:
         for query in queries:
             column = query.selected_columns[0]
             limited = query.where(column.startswith(given, autoescape=True)).limit(SHOWN_MATCHES + 1)
             found.extend(str(v) for v in (await conn.execute(limited)).scalars())
-    return pick(given, found, what=what, hint=hint)
+    return found

@@ -67,6 +67,25 @@ async def test_resolve_id_filters_by_tenant_and_escapes_wildcards(database_url):
         assert caught.value.code is ErrorCode.NOT_FOUND
 
 
+async def test_an_id_prefix_typed_in_upper_case_finds_the_printed_id(database_url):
+    """A walk: `review show E6D3F297` (read off a screenshot) was NOT_FOUND; ids print in lower
+    case. An id stored in upper case (a legacy one) is still found as typed, and only as typed."""
+    from core.db import get_engine
+
+    meta = MetaData()
+    things = Table("ids_case_probe", meta, Column("id", String(64), primary_key=True))
+    engine = await get_engine()
+    async with engine.begin() as conn:
+        await conn.run_sync(meta.create_all)
+        await conn.execute(insert(things), [{"id": IDS[0]}, {"id": "ABCDEF12-LEGACY"}])
+    async with engine.connect() as conn:
+        assert await resolve_id(conn, IDS[0][:8].upper(), select(things.c.id)) == IDS[0]
+        assert await resolve_id(conn, "ABCDEF12", select(things.c.id)) == "ABCDEF12-LEGACY"
+        with pytest.raises(SwitchboardError) as caught:
+            await resolve_id(conn, "abcdef12", select(things.c.id))  # not lowered the other way
+        assert caught.value.code is ErrorCode.NOT_FOUND
+
+
 def test_review_show_and_resolve_take_the_printed_prefix(sb_env):
     from host import cli
     from host.review_cli import app as review_app
