@@ -237,7 +237,7 @@ def parse_server_json(data: bytes, *, source: str = "server.json") -> dict[str, 
     if len(data) > MAX_FILE_BYTES:
         raise invalid(f"{source} is {len(data)} bytes; a server.json is at most {MAX_FILE_BYTES // 1024} KiB")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (a file saved by Notepad) is no content
     except UnicodeDecodeError:
         raise invalid(f"{source} is not UTF-8 text") from None
     document = loads(text, source=source)  # not JSON, nested too deeply, NaN or a repeated key: refused

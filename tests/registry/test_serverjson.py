@@ -322,6 +322,15 @@ async def test_a_file_cannot_make_the_registry_run_anything_else(db):
     await _nothing_written()
 
 
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """A walk: a server.json saved again by Notepad (UTF-8 with a BOM) was 'not JSON'."""
+    from registry.serverjson import read_server_json
+
+    path = tmp_path / "server.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(MINIMAL).encode("utf-8"))
+    assert read_server_json(path) == parse_server_json(json.dumps(MINIMAL).encode("utf-8"))
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
