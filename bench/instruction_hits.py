@@ -79,11 +79,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def baseline() -> object:
-    """Every lint phrase (tool-definition ones included) plus the same operational orders."""
-    from registry import instructions, lint
+    """Every lint phrase (tool-definition ones and the operational orders included)."""
+    from registry import lint
 
-    korean = [re.compile(p, re.I) for p in [*lint.KOREAN_PHRASES, *instructions._KOREAN_ORDERS]]
-    english = [re.compile(p, re.I | re.S) for p in [*lint.ENGLISH_PHRASES, *instructions._ENGLISH_ORDERS]]
+    korean = [re.compile(p, re.I) for p in lint.KOREAN_PHRASES]
+    english = [re.compile(p, re.I | re.S) for p in lint.ENGLISH_PHRASES]
 
     def find(text: str) -> str | None:
         normal = lint.normalise_for_matching(text)
