@@ -8,7 +8,9 @@ Answering: the reply is read by :func:`host.replies.read_reply` (no model involv
 
 - ``confirm`` runs the call with exactly the confirmed arguments (a :class:`ConfirmationGrant`);
 - ``deny`` does not run it, and the model is told so;
-- ``correct`` replaces the value (a corrected write is confirmed again with the new value);
+- ``correct`` replaces the value (a corrected write is confirmed again with the new value; a
+  corrected refund only after the order server says the new order can be refunded, as a fresh
+  request is checked: otherwise the model is told why and nothing is asked);
 - ``unclear`` asks once more as a closed question; a second ``unclear`` drops the call and says so.
 
 The UI's explicit button (``confirmation.response``) counts as confirm. The asking turn's
@@ -40,6 +42,7 @@ from host.tooling import ConfirmationGrant, ExposedTool
 
 MAX_ASKS = 2  # the first question and one closed re-ask
 LOOKUP_TOOLS = ("get_order",)
+REFUND_STATUS_TOOLS = ("get_refund_status", "refund_status", "get_refund", "check_refund")
 
 
 async def ask(
@@ -125,6 +128,53 @@ async def order_facts(
         message = f"order {order} was not found for this customer: nothing was asked or done"
         return None, error_result(call, "NOT_FOUND", message)
     return None, None
+
+
+async def refund_check(
+    conv: ConversationPort, call: ToolCallRequest, tool: ExposedTool
+) -> tuple[list[tuple[ToolCallRequest, ToolResult]], ToolResult | None]:
+    """Whether the order server can refund the order ``call`` names, asked before it is put to the customer.
+
+    Returns the status lookup to show the model (its call and result) and, when the refund
+    cannot be made, the result to give instead of a prompt: ``NOT_FOUND`` (not this customer's
+    order), ``CONFLICT`` with the server's ``not_refundable_code`` as ``details.reason`` (past its
+    window, on its way, already refunded …), or the lookup's own error (nothing is asked when it
+    cannot be checked). ``([], None)``: ask as before — not a refund, no order named, no status
+    tool pinned, or the server says it can be refunded (or does not say).
+    """
+    name = order_arg(call.arguments or {})
+    if tool.is_read or "refund" not in tool.tool_name or name is None:
+        return [], None
+    order = (call.arguments or {})[name]
+    status = next(
+        (
+            t
+            for t in conv.layer.exposed_tools()
+            if t.enabled and t.is_read and t.tool_name in REFUND_STATUS_TOOLS
+            and (not tool.server_name or t.server_name == tool.server_name)
+        ),
+        None,
+    )  # fmt: skip
+    if status is None:
+        return [], None
+    arguments = {order_arg(status.input_schema.get("properties") or {}) or "order_id": order}
+    outcome = await conv.host_call(
+        status.exposed_name, arguments, confirmation=ConfirmationGrant.for_call(status.exposed_name, arguments)
+    )
+    if outcome.error_code == "NOT_FOUND":
+        message = f"order {order} was not found for this customer: nothing was asked or done"
+        return [], error_result(call, "NOT_FOUND", message)
+    if not outcome.ok:
+        message = f"whether order {order} can be refunded could not be checked: nothing was asked or done"
+        return [], error_result(call, outcome.error_code or "UNAVAILABLE", message)
+    data = outcome.data if isinstance(outcome.data, dict) else {}
+    if data.get("refundable") is not False:
+        return [], None
+    code = str(data.get("not_refundable_code") or "unknown")  # a server before 1.3.0 gives only a sentence
+    why = str(data.get("not_refundable_reason") or "")
+    message = f"order {order} cannot be refunded now ({code}{': ' + why if why else ''}): the customer was not asked"
+    shown = ToolCallRequest(host_call_id(), status.exposed_name, arguments)
+    return [(shown, outcome_result(shown, outcome))], error_result(call, "CONFLICT", message, {"reason": code})
 
 
 async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:
@@ -247,13 +297,18 @@ async def resolve(
         if conv.layer.validate(name, corrected):
             corrected = None
         elif not tool.is_read:  # a corrected write is confirmed again, with the new values
-            problem = await ask(conv, turn, ToolCallRequest(host_call_id(), name, corrected), tool)
+            request = ToolCallRequest(host_call_id(), name, corrected)
+            # a corrected refund goes the way a fresh one does: the server says first whether the
+            # new order can be refunded at all ("네 8801이요" at 8822's prompt: 8801 was past its
+            # window, and the customer's yes met CONFLICT)
+            checked, problem = await refund_check(conv, request, tool)
             if problem is None:
-                return
-            state.messages.append(
-                Message("assistant", "", tool_calls=[ToolCallRequest(problem.call_id, name, corrected)])
-            )
-            state.messages.append(Message("tool", results=[problem]))
+                problem = await ask(conv, turn, request, tool)
+                if problem is None:
+                    return
+            shown = [*(c for c, _ in checked), ToolCallRequest(problem.call_id, name, corrected)]
+            state.messages.append(Message("assistant", "", tool_calls=shown))
+            state.messages.append(Message("tool", results=[*(r for _, r in checked), problem]))
             await conv.model_loop(turn)
             return
         else:

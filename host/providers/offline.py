@@ -377,6 +377,12 @@ class OfflinePlanner:
             }.get(code, "failed")
             if code == "CONFLICT" and f"blocked_{_blocked(last)}" in TEXT:
                 key = f"blocked_{_blocked(last)}"  # not "already under way" for an order out of its window
+            elif code == "CONFLICT" and _blocked(last) == "refund_exists" and "refund_status" in by_capability:
+                # a corrected refund the host checked (host/dialogue.py refund_check): where it stands,
+                # as a fresh request for an order with a refund under way is answered
+                record = record_answer(by_capability, calls, lang)
+                if record:
+                    return ModelReply(text=record, state=state)
             return ModelReply(text=say(key, lang), state=state)
         offered = self._refund_offer(request, by_capability, calls, lang, state)
         if offered is not None:
