@@ -83,7 +83,12 @@ def test_ctrl_c_during_an_import_says_nothing_was_imported(
 
     monkeypatch.setattr(rows, "read_rows", interrupted)
     kb_json("create", "KB", "--org", "acme")
-    code, out = kb("import", "KB", str(_jsonl(tmp_path / "rows.jsonl", {"id": "a", "text": SAME})), "--org", "acme")
+    # a terminal's Ctrl-C: the default handler (an earlier in-process test may have left another)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, out = kb("import", "KB", str(_jsonl(tmp_path / "rows.jsonl", {"id": "a", "text": SAME})), "--org", "acme")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     flat = " ".join(out.split())
     assert code == 130 and "interrupted" in flat and "nothing was imported" in flat, (code, flat)
     assert kb_json("list", "--org", "acme")[0]["version"] == 0

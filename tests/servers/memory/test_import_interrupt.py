@@ -27,7 +27,7 @@ def test_ctrl_c_while_checking_stops_at_once_and_writes_nothing(
 
     def slow_screen(*args: Any, **kwargs: Any) -> Any:
         os.kill(os.getpid(), signal.SIGINT)  # the operator presses Ctrl-C while the file is checked
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the rest of a long check
             time.sleep(0.01)
         return real(*args, **kwargs)
@@ -37,9 +37,14 @@ def test_ctrl_c_while_checking_stops_at_once_and_writes_nothing(
     path.write_text(json.dumps({"id": "n1", "customer": "C1", "text": "반려견 이름은 초코"}) + "\n", encoding="utf-8")
     from switchboard_cli import build_app
 
-    started = time.monotonic()
-    result = CliRunner().invoke(build_app(), ["memory", "import", str(path), "--org", "acme", "--no-embed"])
-    assert time.monotonic() - started < 4, "the Ctrl-C waited for the check to end"
+    # a terminal's Ctrl-C: the default handler (an earlier in-process test may have left another)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(build_app(), ["memory", "import", str(path), "--org", "acme", "--no-embed"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 15, "the Ctrl-C waited for the check to end (30 s)"
     assert result.exit_code == 130, result.output
     out = " ".join(result.output.split())
     assert "nothing was imported" in out and "in.jsonl" in out
