@@ -7,7 +7,7 @@ from typing import Any
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 
 from core import telemetry
-from core.errors import SwitchboardError
+from core.errors import SwitchboardError, invalid
 from servers.kit.errors import classify, error_result
 from servers.kit.hooks import ToolCall, ToolCallHook, ToolOutcome
 from servers.kit.identity import (
@@ -40,6 +40,27 @@ def _client_info(meta: dict[str, Any] | None, fastmcp_context: Any) -> tuple[str
         return _short(params.client_info.name), _short(params.client_info.version)
     except Exception:
         return None, None
+
+
+def _not_utf8(value: Any, path: str = "") -> str | None:
+    """Where in ``value`` (a JSON value) a string or key cannot be encoded as UTF-8, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "arguments"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if (isinstance(key, str) and _not_utf8(key) is not None) or (where := _not_utf8(item, where)):
+                return where.encode("utf-8", "backslashreplace").decode("utf-8")
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if where := _not_utf8(item, f"{path}[{index}]"):
+                return where
+    return None
 
 
 def _short(value: Any) -> str | None:
@@ -75,6 +96,16 @@ class ToolCallMiddleware(Middleware):
             return error_result(err)
         name, version = _client_info(meta, fctx)
         arguments = context.message.arguments if isinstance(context.message.arguments, dict) else {}
+        names = {"tool name": context.message.name, "client name": name, "client version": version}
+        if where := _not_utf8(names) or _not_utf8(arguments):
+            # JSON can escape a lone surrogate ("\ud800"): no character, and nothing (the audit log
+            # included) can store it as UTF-8. The caller's input, refused before any hook runs.
+            return error_result(
+                invalid(
+                    f"{where!r} holds a lone surrogate (an escaped \\ud800-\\udfff that is not part of a pair), "
+                    "which is not text: send the arguments as valid UTF-8"
+                )
+            )
         call = ToolCall(self.server_name, self.server_version, context.message.name, arguments, req, name, version)
         token = set_request_context(req)
         try:

@@ -142,3 +142,32 @@ def test_version_must_be_semver():
 
     with pytest.raises(SwitchboardError):
         build_server("test", "latest", instructions="x", hooks=[])
+
+
+class EncodingHook(RecordingHook):
+    """Stores the arguments as UTF-8 JSON, as the audit log does."""
+
+    async def before_call(self, call: ToolCall) -> None:
+        json.dumps([call.tool_name, call.arguments], ensure_ascii=False).encode("utf-8")
+        self.calls.append((call, ToolOutcome(is_error=False)))
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        ({"text": "\ud800"}, "'text'"),
+        ({"text": ["a", "b\udc00"]}, "'text[1]'"),
+        ({"text": {"k": "\udfff"}}, "'text.k'"),
+    ],
+)
+async def test_a_lone_surrogate_is_invalid_argument_before_any_hook(args, where):
+    """JSON allows an escaped lone surrogate ("\\ud800"); it is no character and cannot be stored
+    as UTF-8. Over HTTP it was UNAVAILABLE 'the audit log could not record this call
+    (UnicodeEncodeError)': the caller's bad input reported as the server's failure. Now
+    INVALID_ARGUMENT naming the argument, and no hook (the audit log) sees the call."""
+    hook = EncodingHook()
+    server = make_server(ServerLaunch(org_id="acme"), hooks=[hook])
+    body = error_body(await call(server, "echo", args))
+    assert body["code"] == "INVALID_ARGUMENT", body
+    assert where in body["message"] and "UTF-8" in body["message"], body
+    assert hook.calls == []
