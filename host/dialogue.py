@@ -146,6 +146,8 @@ async def refund_check(
     if tool.is_read or "refund" not in tool.tool_name or name is None:
         return [], None
     order = (call.arguments or {})[name]
+    if _known_refundable(conv, order):
+        return [], None
     status = next(
         (
             t
@@ -175,6 +177,24 @@ async def refund_check(
     message = f"order {order} cannot be refunded now ({code}{': ' + why if why else ''}): the customer was not asked"
     shown = ToolCallRequest(host_call_id(), status.exposed_name, arguments)
     return [(shown, outcome_result(shown, outcome))], error_result(call, "CONFLICT", message, {"reason": code})
+
+
+def _known_refundable(conv: ConversationPort, order: Any) -> bool:
+    """Whether this session's latest refund status of ``order`` did not say it cannot be refunded,
+    with no write on it since (the offline planner checks before it asks the reason: not twice)."""
+    for message in reversed(conv.state.messages):
+        for result in message.results:
+            status = conv.tool(result.name)
+            data = result.data if isinstance(result.data, dict) and not result.is_error else {}
+            is_status = status is not None and status.tool_name in REFUND_STATUS_TOOLS
+            if is_status and str(data.get("order_id")) == str(order):
+                return data.get("refundable") is not False  # as refund_check reads it
+        for request in message.tool_calls:
+            written = conv.tool(request.name)
+            name = order_arg(request.arguments or {})
+            if written is not None and not written.is_read and name and str(request.arguments[name]) == str(order):
+                return False
+    return False
 
 
 async def on_reply(conv: ConversationPort, turn: _Turn, text: str) -> None:

@@ -54,12 +54,18 @@ async def handle_tool_calls(conv: ConversationPort, turn: _Turn, text: str, call
         message = "the session is handed over to a person: this call waits for them; tell the customer so"
         results[confirm[0].id] = error_result(confirm[0], prompts.HANDED_OVER, message)
         confirm = None
+    checked: list[tuple[ToolCallRequest, ToolResult]] = []
     if confirm is not None:
-        problem = await dialogue.ask(conv, turn, *confirm)
-        if problem is not None:  # not asked (someone else's order): the model is told instead
+        # a refund is asked only after the order server says it can be made, whoever proposed it
+        # (a model's own "8801 환불" past its window was put to the customer and met CONFLICT)
+        checked, problem = await dialogue.refund_check(conv, *confirm)
+        if problem is None:
+            problem = await dialogue.ask(conv, turn, *confirm)
+        if problem is not None:  # not asked (someone else's order, not refundable): the model is told instead
             results[confirm[0].id] = problem
             confirm = None
-    shown = [c for c in calls if confirm is None or c.id != confirm[0].id]
+    shown = [c for c, _ in checked] + [c for c in calls if confirm is None or c.id != confirm[0].id]
+    results.update({c.id: r for c, r in checked})
     if shown:
         conv.state.messages.append(Message("assistant", text, tool_calls=shown))
         conv.state.messages.append(Message("tool", results=[results[c.id] for c in shown]))

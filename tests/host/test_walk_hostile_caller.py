@@ -1,0 +1,61 @@
+"""A hostile, sloppy caller (a sixth walk): what got through, as failing tests first.
+
+- a refund the MODEL proposes on its own (Anthropic, OpenAI) for an order the server cannot refund
+  was put to the customer without the order server's refund-status check the offline planner and a
+  corrected refund get (host/dialogue.py ``refund_check``): the customer's yes met CONFLICT.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.host.conftest import make_layer
+from tests.host.fake_llm import FakeConversation, FakeLLM, FakeStep
+from tests.host.test_providers import PROVIDERS, make_provider
+from tests.host.test_safety import _refunds
+from tests.host.test_walk_changed_mind import _status
+
+
+def _eager_refunder(conv: FakeConversation) -> FakeStep:
+    """A model that refunds whatever order the customer names, without asking the server first."""
+    results = conv.results_since_user()
+    if results:
+        return FakeStep(text=f"결과: {results[-1]['content']}")
+    for order in ("8801", "8822"):
+        if order in conv.last_user_text:
+            return FakeStep(tool_calls=[("orders_request_refund", {"order_id": order, "reason": "단순 변심"})])
+    return FakeStep(text="무엇을 도와드릴까요?")
+
+
+def _window(args):
+    refundable = args["order_id"] != "8801"
+    return _status(refundable, None if refundable else "window_passed")(args)
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_a_refund_the_model_proposes_is_checked_with_the_server_first(kind, start):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _window
+    with FakeLLM(_eager_refunder) as llm:
+        conv = await start(layer, provider=make_provider(kind, llm))
+        asked = await conv.user_message("8801 단순 변심으로 환불해 주세요")
+        assert ("orders_get_refund_status", {"order_id": "8801"}) in layer.calls, layer.calls
+        assert asked.confirm_prompt is None and conv.state.pending is None, asked.confirm_prompt
+        told = json.dumps(llm.bodies(), ensure_ascii=False)
+        assert "window_passed" in told, told[-2000:]  # the model heard why
+        await conv.user_message("네")
+    assert _refunds(layer) == []
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+async def test_a_refundable_order_the_model_proposes_is_still_asked_and_made(kind, start):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _window
+    with FakeLLM(_eager_refunder) as llm:
+        conv = await start(layer, provider=make_provider(kind, llm))
+        asked = await conv.user_message("8822 단순 변심으로 환불해 주세요")
+        assert asked.confirm_prompt is not None and asked.confirm_prompt.startswith("주문번호 8822"), asked
+        await conv.user_message("네")
+    assert [c[1]["order_id"] for c in _refunds(layer)] == ["8822"]
