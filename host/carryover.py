@@ -14,6 +14,11 @@ two order numbers, said back and stored raw). A number said whole carries nothin
 prefix alone (``phone_start``) only a rest of 7-8 digits is masked, so an order number ("8841 환불
 어떻게 됐어요") still reaches the lookup; after the prefix and the middle group (``phone_middle``,
 "010-2345까지요") the last four digits are the rest of the number.
+
+Three pieces ("010", "1234", "5678"; a sixth walk found both groups stored raw): after the prefix
+alone, a turn that is a lone group of three or four digits and nothing about an order or a refund
+is the middle group, masked, and the four digits after it are the rest. Digits said in Korean
+("공일공", "일이삼사요", "오육칠팔이요") are read as digits for this, and masked the same way.
 """
 
 from __future__ import annotations
@@ -37,23 +42,72 @@ _PHONE_REST = {  # what the rest of the number is, after each start
 }
 
 
+# digits said in Korean, three or more in a row ("공일공", "일이삼사"), not inside a word; a 이 at the
+# end of a run before more Hangul is a particle ("오육칠팔이요")
+_SPOKEN_DIGITS = "공영일이삼사오육륙칠팔구"
+_SPOKEN_RUN = re.compile(rf"(?<![가-힣])[{_SPOKEN_DIGITS}](?: ?[{_SPOKEN_DIGITS}]){{2,}}")
+_AS_DIGIT = str.maketrans(_SPOKEN_DIGITS, "001234566789")
+# after the prefix alone: a lone group of three or four digits is the number's middle, unless the
+# turn talks about an order or a refund ("8841 환불 어떻게 됐어요" reaches the lookup)
+_LONE_GROUP = re.compile(r"(?<![\d*])\d{3,4}(?![\d*])")
+_ORDER_OR_REFUND = re.compile(r"주문|환불|배송|order|refund|deliver|ship", re.IGNORECASE)
+
+
+def _as_digits(text: str) -> str:
+    """``text`` with digits said in Korean written as digits, one character for one, so a span
+    found in it is the same span of ``text``."""
+
+    def read(m: re.Match[str]) -> str:
+        run = m.group()
+        if run.endswith("이") and m.end() < len(text) and "가" <= text[m.end()] <= "힣":
+            return run[:-1].translate(_AS_DIGIT) + "이"
+        return run.translate(_AS_DIGIT)
+
+    return _SPOKEN_RUN.sub(read, text)
+
+
 def kinds_in(text: str) -> list[str]:
     """The kinds of number ``text`` holds that may go on in the next turn (``["card"]``)."""
     found = detect(text)
     kinds = {m.kind.value for m in found if m.kind in _KINDS}
-    for start in _MOBILE_START.finditer(text):
+    for start in _MOBILE_START.finditer(_as_digits(text)):
         if not any(m.start < start.end() and start.start() < m.end for m in found):
             kinds.add("phone_middle" if start.group(1) else "phone_start")
     return sorted(kinds)
+
+
+def _hide(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, end):
+            if not chars[i].isspace():
+                chars[i] = "*"
+    return "".join(chars)
+
+
+def carry(text: str, previous: list[str] | None) -> tuple[str, list[str]]:
+    """``text`` with the rest of a number of the last turn masked, and the kinds it carries on."""
+    masked = mask_continuation(text, previous)
+    kinds = kinds_in(text)
+    if masked != text and "phone_start" in (previous or []) and "phone_middle" not in kinds:
+        digits = _as_digits(text)
+        if len(_LONE_GROUP.findall(digits)) == 1 and not re.search(r"\d", _LONE_GROUP.sub("", digits)):
+            kinds = sorted({*kinds, "phone_middle"})  # "010", then "1234": "5678" is the rest
+    return masked, kinds
 
 
 def mask_continuation(text: str, previous: list[str] | None) -> str:
     """``text`` with its digit runs masked when it goes on with a number of the last turn."""
     if not previous or len(text) > MAX_CONTINUATION or _ORDER_WORDS.search(text):
         return text
-    hide = lambda m: re.sub(r"\d", "*", m.group())  # noqa: E731
+    digits = _as_digits(text)
     if set(previous) - set(_PHONE_REST):  # a card, registration or account number: every digit run
-        return _DIGIT_RUN.sub(hide, text)
+        return _hide(text, [m.span() for m in _DIGIT_RUN.finditer(digits)])
+    spans: list[tuple[int, int]] = []
     for kind in previous:
-        text = _PHONE_REST[kind].sub(hide, text)
-    return text
+        spans += [m.span() for m in _PHONE_REST[kind].finditer(digits)]
+    if "phone_start" in previous and not spans and not _ORDER_OR_REFUND.search(text):
+        groups = list(_LONE_GROUP.finditer(digits))
+        if len(groups) == 1 and not re.search(r"\d", _LONE_GROUP.sub("", digits)):
+            spans.append(groups[0].span())  # the middle group, alone
+    return _hide(text, spans)

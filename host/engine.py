@@ -208,9 +208,7 @@ class Conversation:
             self._check_open()
             # the rest of a number said in the last turn ("나머지는 9012 3456"), masked before
             # anything reads or stores this turn (host/carryover.py)
-            kinds = carryover.kinds_in(text)
-            text = carryover.mask_continuation(text, self.state.number_kinds)
-            self.state.number_kinds = kinds
+            text, self.state.number_kinds = carryover.carry(text, self.state.number_kinds)
             speech = {"asr_confidence": asr_confidence, "audio_url": audio_url}
             turn = await self._open_turn(text, **speech, start_time=start_time, end_time=end_time)
             with turn_span(self, turn):

@@ -114,5 +114,8 @@ def test_a_mobile_prefix_is_kept_as_a_kind_not_its_digits():
     assert kinds_in("010 2345 6789요") == []
     assert kinds_in("주문번호 0103이요") == []
     assert mask_continuation("2345 6789예요", ["phone_start"]) == "**** ****예요"
-    assert mask_continuation("8841이요", ["phone_start"]) == "8841이요"
+    # a lone group after the prefix alone is the number's middle ("010", "1234", "5678": a sixth walk);
+    # with words about an order or a refund it is an order ("8841 환불 어떻게 됐어요", above)
+    assert mask_continuation("8841이요", ["phone_start"]) == "****이요"
+    assert mask_continuation("8841 환불이요", ["phone_start"]) == "8841 환불이요"
     assert mask_continuation("6789요", ["phone_middle"]) == "****요"

@@ -59,3 +59,34 @@ async def test_a_refundable_order_the_model_proposes_is_still_asked_and_made(kin
         assert asked.confirm_prompt is not None and asked.confirm_prompt.startswith("주문번호 8822"), asked
         await conv.user_message("네")
     assert [c[1]["order_id"] for c in _refunds(layer)] == ["8822"]
+
+
+# --- a phone number said in three pieces over three turns ("010", "1234", "5678"): the second piece
+# had no cue of its own (after the prefix alone only a 7-8 digit rest was masked), so it carried
+# nothing on and both groups were stored raw; said in Korean digits, not even the prefix was seen
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["010", "1234", "5678"],
+        ["제 번호는 010이요", "1234요", "5678이요"],
+        ["010이고요", "음 1234", "그리고 5678"],
+        ["공일공", "일이삼사", "오육칠팔"],
+        ["제 번호 공일공이요", "일이삼사요", "오육칠팔이요"],
+        ["010", "일이삼사", "5678"],
+    ],
+)
+async def test_a_phone_number_said_in_three_pieces_is_masked_in_every_store(start, pieces):
+    from tests.host.test_carryover import _stored
+
+    layer = make_layer()
+    conv = await start(layer)
+    for piece in pieces:
+        result = await conv.user_message(piece)
+        assert result.confirm_prompt is None, result.confirm_prompt
+    await conv.end()
+    stored = await _stored(conv.session_id)
+    for raw in ("1234", "5678", "일이삼사", "오육칠팔"):
+        assert raw not in stored, (raw, pieces)
+    assert not [c for c in layer.calls if c[0] != "kb_search"], layer.calls
