@@ -19,8 +19,13 @@ def reports_dir() -> Path:
 
 
 def write_report(report: dict[str, Any], path: Path | None = None) -> Path:
+    """Write the report as JSON, personal data masked: a pack's customer lines (often copied from
+    real calls) and the checks quoting them read out cards, phones, e-mails; the host stores those
+    masked, so the report does too (``core.redaction.redact``, as every stored payload)."""
+    from core.redaction import redact
+
     path = path or reports_dir() / f"{report['run_id']}.json"
-    write_atomic(path, json.dumps(report, ensure_ascii=False, indent=1, default=str))
+    write_atomic(path, json.dumps(redact(report).value, ensure_ascii=False, indent=1, default=str))
     return path
 
 
