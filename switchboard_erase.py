@@ -9,7 +9,8 @@ never import the host and the host never imports servers; only this orchestrator
 First a look-up that writes nothing: an org no store knows (a typo) is NOT_FOUND, and so is a
 customer no store knows in that org, unless ``--allow-missing`` (an earlier erase of the customer
 counts as found: a rerun succeeds and says so). Then, in order: memories, conversation records,
-the order store (the orders stay, the customer is pseudonymised), then the audit key (the audit
+the order store (the orders stay, the customer is pseudonymised), the tokens bound to the
+customer (revoked, labels cleared), then the audit key (the audit
 tombstone is the last record, so it also covers the calls made by the earlier steps' stores).
 Each step is safe to rerun; a failed step stops the run with the steps done so far reported.
 """
@@ -142,6 +143,7 @@ async def erase_customer(
     """
     from audit.shred import shred_subject
     from host.erase import erase_customer_records
+    from servers.kit.tokens import revoke_customer_tokens
     from servers.memory_server.service import get_service, reset_services
     from servers.order_server.erase import pseudonymise_customer
 
@@ -170,6 +172,7 @@ async def erase_customer(
         await erase_customer_records(org_id, customer_ref, retention_days=retention_days)
     ).to_dict()
     report["orders"] = (await pseudonymise_customer(org_id, customer_ref)).to_dict()
+    report["tokens"] = await revoke_customer_tokens(org_id, customer_ref)
     report["chroma"] = {"removed": 0, "note": CHROMA_NOTE}
     report["audit"] = (await shred_subject(org_id, customer_ref, actor=actor, erasure_id=erasure_id)).to_dict()
     return report
@@ -206,8 +209,9 @@ def erase_cmd(
     Memories, vectors, statement values and conversation records (sessions, turns, events,
     review items, summaries) are deleted; orders are kept (business records) but the customer's
     name, phone numbers, recipient, delivery region, tracking places and refund reasons become
-    \\[erased]; the customer's audit key is destroyed so every audit payload of theirs reads
-    \\[erased] while the chain still verifies; a tombstone record is appended. Conversations under
+    \\[erased]; tokens bound to the customer are revoked; the customer's audit key is destroyed
+    so every audit payload of theirs reads \\[erased] while the chain still verifies; a
+    tombstone record is appended. Conversations under
     a retention hold are kept and reported with the date they go. An org or customer that no
     store knows is NOT_FOUND (exit 2, nothing written); a rerun after an erase succeeds.
     """
@@ -255,6 +259,12 @@ def _orders_line(orders: dict[str, Any]) -> str:
     return f"{line}; {orders['note']}" if orders["note"] else line
 
 
+def _tokens_line(tokens: dict[str, int]) -> str:
+    if not tokens["revoked"] and not tokens["labels_cleared"]:
+        return "no token bound to the customer"
+    return f"{tokens['revoked']} tokens bound to the customer revoked, {tokens['labels_cleared']} labels cleared"
+
+
 def _print_report(report: dict[str, Any]) -> None:
     from rich.markup import escape
 
@@ -283,6 +293,7 @@ def _print_report(report: dict[str, Any]) -> None:
         ),
         ("retention hold", held),
         ("orders", _orders_line(orders)),
+        ("tokens", _tokens_line(report["tokens"])),
         ("chroma", report["chroma"]["note"]),
         (
             "audit",

@@ -116,6 +116,28 @@ async def revoke_token(token_id: str) -> None:
         raise not_found(f"no active token with id {token_id}: {_TOKENS_HINT}")
 
 
+ERASED_LABEL = "[erased]"
+
+
+async def revoke_customer_tokens(org_id: str, customer_ref: str) -> dict[str, int]:
+    """A data-subject erase: revoke every token bound to the customer and clear their labels (an
+    operator's note that often names the person); rerunning changes nothing. On SQLite with
+    ``secure_delete=ON`` and the WAL truncated after, as the other stores' erases."""
+    from core.db import checkpoint_wal, get_pooled_engine
+
+    engine = await get_pooled_engine(pool_size=1, max_overflow=2, extra_pragmas=("secure_delete=ON",))
+    mine = (api_token.c.org_id == org_id) & (api_token.c.customer_ref == customer_ref)
+    async with engine.begin() as conn:
+        revoked = await conn.execute(
+            update(api_token).where(mine, api_token.c.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC))
+        )
+        cleared = await conn.execute(
+            update(api_token).where(mine, api_token.c.label != ERASED_LABEL).values(label=ERASED_LABEL)
+        )
+    await checkpoint_wal(engine)
+    return {"revoked": revoked.rowcount or 0, "labels_cleared": cleared.rowcount or 0}
+
+
 async def verify_token(plaintext: str) -> TokenIdentity | None:
     """The identity a token grants, or None when it is unknown or revoked."""
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
