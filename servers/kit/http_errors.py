@@ -134,22 +134,42 @@ class ExplainedHostGuard:
 
         async def explained_send(message: dict[str, Any]) -> None:
             nonlocal refused
-            if message["type"] == "http.response.start" and message["status"] == 421 and not scope.get(PASSED_GUARD):
+            status = message.get("status")
+            if message["type"] == "http.response.start" and status in (403, 421) and not scope.get(PASSED_GUARD):
                 refused = True
-                host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
-                body = json.dumps(
-                    {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": misdirected_message(host)}},
-                    ensure_ascii=False,
-                ).encode("utf-8")
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": 421, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                headers = dict(scope.get("headers") or [])
+                if status == 421:
+                    said = misdirected_message(headers.get(b"host", b"").decode("latin-1"))
+                else:
+                    said = foreign_origin_message(headers.get(b"origin", b"").decode("latin-1"))
+                await send_rpc_error(send, status, said, "FORBIDDEN")
                 return
             if refused:
-                return  # the guard's own "Misdirected Request" body: already answered
+                return  # the guard's own text body: already answered
             await send(message)
 
         await self.guard(scope, receive, explained_send)
+
+
+def foreign_origin_message(origin: str) -> str:
+    """What a request from a web page of another origin is told (a DNS-rebinding attempt, or a
+    browser app calling the server directly)."""
+    return (
+        f"this server does not accept requests from the web page at Origin {origin[:80]!r} (DNS-rebinding "
+        "protection): call it from a server-side client, which sends no Origin header"
+    )
+
+
+async def send_rpc_error(send: Any, status: int, message: str, code: str) -> None:
+    """Answer ``status`` with a JSON-RPC error: the MCP client shows its message (a text/plain body
+    becomes "Server returned an error response"); ``data.code`` is our stable code."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message, "data": {"code": code}}},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def host_guard(host: str, allowed_hosts: list[str] | None) -> Any:

@@ -159,7 +159,7 @@ def serve(
         path=path,
         show_banner=False,
         log_level="warning",
-        host_origin_protection=False,  # the same guard, mounted by us to explain its 421 (http_errors.py)
+        host_origin_protection=False,  # the same guard, mounted by us to explain its 421/403 (http_errors.py)
         middleware=[host_guard(host, allowed_hosts)] + _http_middleware() + (oauth[1] if oauth else []),
         sockets=[sock],
     )
@@ -175,5 +175,6 @@ def _http_middleware() -> list[Any]:
     from starlette.middleware import Middleware
 
     from servers.kit.http_errors import JsonAuthErrors
+    from servers.kit.http_refusals import ExplainedRefusals
 
-    return [Middleware(JsonAuthErrors)]
+    return [Middleware(JsonAuthErrors), Middleware(ExplainedRefusals)]
