@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from core.pii import mask_text
+from host.spacing import unspaced
 
 _ORDER_PATTERNS = (
     re.compile(r"\b(ORD-?\d{3,12})\b", re.IGNORECASE),
@@ -28,6 +29,11 @@ _SPOKEN_ORDER = (
     ),
     re.compile(rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}})\s*번(?!\s*째)"),
 )
+# ... or alone, as a word of its own ("팔팔사일 환불 어떻게 됐어요", "팔팔사일이요"): only where a bare
+# number would be taken (a short reply, or words about an order, a refund or a delivery)
+_SPOKEN_ALONE = re.compile(
+    rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}}?)(?=\s*(?:이요|이에요|입니다|이고|요)?(?:[\s.,?!]|$))"
+)
 _READ_SPOKEN = str.maketrans("공영일이삼사오육륙칠팔구", "001234566789", " ")
 # an order number read as a quantity ("팔천팔백이십이번", "주문번호 팔천팔백사십일이요"): with its
 # label or 번 only, a thousand or more, the shortest reading that ends at a word's end
@@ -39,6 +45,9 @@ _SINO_ORDER = (
     ),
     re.compile(rf"(?<![가-힣])({_SINO_RUN}{{3,16}})\s*번(?!\s*째)"),
 )
+# ... or alone before words about the order ("팔천팔백사십일 환불 어떻게 됐어요"); an amount or a
+# date ("팔천 원", "이천이십육년") is never one
+_SINO_ALONE = re.compile(rf"(?<![가-힣])({_SINO_RUN}{{3,16}})(?=\s*(?:이요|요)?\s+(?:주문|환불|배송|반품|교환))")
 _SINO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "륙": 6, "칠": 7, "팔": 8, "구": 9}
 _SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
 
@@ -72,7 +81,7 @@ def extract_order_number(text: str) -> str | None:
     Numbers that look like phone, card or account numbers (hyphenated groups) are not taken, nor
     any digits of personal data (a bank account said as "신한 110123456789" was read back as an order).
     """
-    text = mask_text(text or "", style="tag")
+    text = mask_text(unspaced(text or ""), style="tag")  # "팔 팔 사 일", "8 8 4 1" (ASR, a syllable at a time)
     for pattern in _ORDER_PATTERNS:
         match = pattern.search(text)
         if match:
@@ -81,11 +90,15 @@ def extract_order_number(text: str) -> str | None:
         match = pattern.search(text)
         if match and not (number := match.group(1).translate(_READ_SPOKEN)).startswith("0"):
             return number
-    for pattern in _SINO_ORDER:
+    for pattern in (*_SINO_ORDER, _SINO_ALONE):
         for match in pattern.finditer(text):
             word = match.group(1)
             if any(u in word for u in "십백천만") and (value := _read_sino(word)) is not None and value >= 1000:
                 return str(value)
+    if len(text) <= 40 or _ORDER_CONTEXT.search(text):
+        match = _SPOKEN_ALONE.search(text)
+        if match and not (number := match.group(1).translate(_READ_SPOKEN)).startswith("0"):
+            return number
     # one number, maybe repeated ("8841이요 8841", "eight eight four one i mean 8841"): in a short
     # reply, or in a longer one that talks about an order, a refund or a delivery
     bare = {n for n in _BARE_NUMBER.findall(text) if not _MOBILE.fullmatch(n)}
@@ -105,7 +118,7 @@ _PLAIN_NUMBER = re.compile(
 def order_numbers(text: str) -> list[str]:
     """Every distinct order number said plainly ("8841하고 8822 둘 다요" → ["8841", "8822"]), in order;
     personal data, phone-like numbers and amounts ('50,000원') are never among them."""
-    text = spoken_as_digits(mask_text(text or "", style="tag"))
+    text = spoken_as_digits(mask_text(unspaced(text or ""), style="tag"))
     found = [n for n in _PLAIN_NUMBER.findall(text) if not _MOBILE.fullmatch(n)]
     return list(dict.fromkeys(found))
 
@@ -162,4 +175,6 @@ def spoken_as_digits(text: str) -> str:
         text = pattern.sub(sino, text)
     for pattern in _SPOKEN_ORDER:
         text = pattern.sub(spoken, text)
+    if len(text) <= 40:  # a short reply: an order number said alone ("아니요 팔팔이이요")
+        text = _SPOKEN_ALONE.sub(spoken, text)
     return text

@@ -59,6 +59,7 @@ from typing import Any
 from core.pii import mask_text
 from host.ordernumbers import adds_order, spoken_as_digits
 from host.replysigns import normalise, plain, signs
+from host.spacing import joined_digits, spaced, unspaced
 from registry.instructions import instructs
 
 log = logging.getLogger("switchboard.host.replies")
@@ -549,9 +550,20 @@ def read_reply(
     ('네 팔천팔백이십이번 맞아요') is read as its digits. A reply that adds another order to the one asked
     ('네 8834도 같이요') is ``unclear`` with the cue ``more_orders``, never a correction.
     """
+    reading = _read_reply(text, expected=expected, read_only=read_only, amount=amount)
+    if reading.label is ReplyLabel.UNCLEAR and set(reading.cues) <= {"affirm", "other"} and spaced(text or ""):
+        # said one syllable at a time ('네 환 불 해 주 세 요', '아 니 요'): its words are the joined ones;
+        # a reply already unsure for another reason (a question, a hesitation, a sign) stays so
+        joined = _read_reply(unspaced(text), expected=expected, read_only=read_only, amount=amount)
+        if joined.label is not ReplyLabel.UNCLEAR:
+            return Reading(joined.label, value=joined.value, cues=tuple(sorted({*joined.cues, "spaced"})))
+    return reading
+
+
+def _read_reply(text: str, *, expected: str | None, read_only: bool, amount: int | None) -> Reading:
     # personal data is no answer: its digits are never an order number to correct to ('900101-1234567'
     # said at a lookup prompt was read as "correct 1234567" and looked up; a walk)
-    text = _without_the_amount(spoken_as_digits(mask_text(normalise(text or ""), style="tag")), amount)
+    text = _without_the_amount(spoken_as_digits(mask_text(joined_digits(normalise(text or "")), style="tag")), amount)
     if not text:
         return Reading(ReplyLabel.UNCLEAR, cues=("empty",))
     if instructs(text):

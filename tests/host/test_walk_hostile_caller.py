@@ -90,3 +90,105 @@ async def test_a_phone_number_said_in_three_pieces_is_masked_in_every_store(star
     for raw in ("1234", "5678", "일이삼사", "오육칠팔"):
         assert raw not in stored, (raw, pieces)
     assert not [c for c in layer.calls if c[0] != "kb_search"], layer.calls
+
+
+# --- character-spaced ASR ("팔 팔 사 일", "8 8 4 1", "네 환 불 해 주 세 요") and an order number said
+# in Korean digits without its label or 번 ("팔팔사일 환불 어떻게 됐어요"): the order was asked for
+# again and again, and a spaced yes was asked twice and dropped
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "팔 팔 사 일 환불 어떻게 됐어요",
+        "8 8 4 1 환불 어떻게 됐어요",
+        "팔팔사일 환불 어떻게 됐어요",
+        "팔천팔백사십일 환불 어떻게 됐어요",
+        "환불 팔 팔 사 일 이요",
+    ],
+)
+async def test_an_order_number_said_spaced_or_in_korean_digits_is_looked_up(start, said):
+    conv = await start(make_layer())
+    asked = await conv.user_message(said)
+    assert asked.confirm_prompt is not None and "8841" in asked.confirm_prompt, asked
+
+
+@pytest.mark.parametrize("reply", ["팔 팔 사 일", "팔 팔 사 일 이요", "8 8 4 1", "팔팔사일이요"])
+async def test_an_order_number_given_spaced_when_asked_is_looked_up(start, reply):
+    conv = await start(make_layer())
+    first = await conv.user_message("환불 진행 상황 알려주세요")
+    assert first.confirm_prompt is None
+    asked = await conv.user_message(reply)
+    assert asked.confirm_prompt is not None and "8841" in asked.confirm_prompt, asked
+
+
+async def _at_refund_prompt(start):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _status(True)
+    conv = await start(layer)
+    await conv.user_message("8822 환불해 주세요")
+    await conv.user_message("네")  # the lookup
+    asked = await conv.user_message("단순 변심이요")
+    assert asked.confirm_prompt is not None and "8822" in asked.confirm_prompt, asked
+    return conv, layer
+
+
+@pytest.mark.parametrize("reply", ["네 환 불 해 주 세 요", "네 진 행 해 주 세 요", "네 좋 아 요"])
+async def test_a_character_spaced_yes_refunds(start, reply):
+    conv, layer = await _at_refund_prompt(start)
+    await conv.user_message(reply)
+    assert [c[1]["order_id"] for c in _refunds(layer)] == ["8822"]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "네 환 불 하 지 마 세 요",
+        "아 니 요",
+        "네 근 데 환 불 은 아 직 요",
+        "네 잠 깐 만 요",
+        "네 취 소 할 게 요",
+        "네 환 불 은 나 중 에 요",
+        "네 싫 어 요",
+        "네 몰 라 요",
+        "네 환 불 해 주 세 요 ?",
+        "네 환 불 해 주 나 요",
+    ],
+)
+async def test_a_character_spaced_doubt_never_refunds(start, reply):
+    conv, layer = await _at_refund_prompt(start)
+    await conv.user_message(reply)
+    await conv.user_message(reply)
+    assert _refunds(layer) == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"), [("네 환 불 하 지 마 세 요", "deny"), ("아 니 요", "deny"), ("네 환 불 해 주 세 요", "confirm")]
+)
+def test_a_character_spaced_reply_is_read_as_its_words(reply, label):
+    from host.replies import read_reply
+
+    assert read_reply(reply).label.value == label
+
+
+@pytest.mark.parametrize(
+    ("said", "order"),
+    [
+        ("주문번호 8 8 2 2요", "8822"),
+        ("8 8 2 2번이요", "8822"),
+        ("팔 팔 이 이 번이요", "8822"),
+        ("팔천 원 환불이요", None),
+    ],
+)
+def test_a_spaced_order_number_is_read_whole(said, order):
+    """'8 8 2 2요' was read as 882 once the spaced digits were joined only up to the particle."""
+    from host.ordernumbers import extract_order_number
+
+    assert extract_order_number(said) == order
+
+
+async def test_two_spaced_order_numbers_are_taken_one_at_a_time(start):
+    layer = make_layer()
+    conv = await start(layer)
+    result = await conv.user_message("8 8 2 2 하고 8 8 0 7 둘 다 배송 조회해 주세요")
+    assert result.confirm_prompt is None and "어느 주문" in (result.answer or ""), result
