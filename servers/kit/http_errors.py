@@ -172,18 +172,39 @@ async def send_rpc_error(send: Any, status: int, message: str, code: str) -> Non
     await send({"type": "http.response.body", "body": body})
 
 
+def resolve_allowed_hosts(host: str, allowed_hosts: list[str] | None, configured: list[str] | None) -> list[str] | None:
+    """The Host allow-list ``FastMCP.run(transport="http")`` would hand its guard (fastmcp 4.1.2's
+    private ``_resolve_allowed_hosts_for_run``, restated here; tests/servers/kit/test_fastmcp_pins.py
+    compares the two): ``--allowed-host`` names as given, else the configured names plus the bind
+    address when that is loopback."""
+    if allowed_hosts:
+        return allowed_hosts
+    if _loopback(host):
+        return [*(configured or []), host]
+    return configured
+
+
+def _loopback(host: str) -> bool:
+    """A loopback bind address: ``localhost``, ``127.x``, ``::1`` (bracketed or not)."""
+    from ipaddress import ip_address
+
+    bare = host.strip().lower()
+    bare = bare[1 : bare.find("]")] if bare.startswith("[") and "]" in bare else bare
+    if bare.count(":") == 1:
+        bare = bare.rsplit(":", 1)[0]
+    if bare == "localhost":
+        return True
+    try:
+        return ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
 def host_guard(host: str, allowed_hosts: list[str] | None) -> Any:
     """The Host/Origin guard `serve` mounts, resolved as fastmcp resolves it for ``server.run``
     (``--allowed-host`` given: strict, those names plus loopback; else auto: loopback binds only)."""
     import fastmcp
-    from fastmcp.server.mixins.transport import _resolve_allowed_hosts_for_run
     from starlette.middleware import Middleware
 
-    protection = True if allowed_hosts else "auto"
-    resolved = _resolve_allowed_hosts_for_run(
-        host=host,
-        host_origin_protection=protection,
-        allowed_hosts=allowed_hosts or None,
-        configured_allowed_hosts=fastmcp.settings.http_allowed_hosts,
-    )
-    return Middleware(ExplainedHostGuard, allowed_hosts=resolved, mode="strict" if protection is True else "auto")
+    resolved = resolve_allowed_hosts(host, allowed_hosts or None, fastmcp.settings.http_allowed_hosts)
+    return Middleware(ExplainedHostGuard, allowed_hosts=resolved, mode="strict" if allowed_hosts else "auto")

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastmcp.server.transforms import Transform
+
 _NULL = {"type": "null"}
 # keywords that do not look at an instance of another type (so adding "null" to "type" keeps
 # their meaning), and annotations
@@ -114,15 +116,35 @@ def _merged(node: dict[str, Any], alternatives: list[Any]) -> dict[str, Any] | N
 
 
 def compact_tool_schemas(server: Any) -> None:
-    """Give every tool registered on ``server`` (a FastMCP) its compact output schema.
+    """Give every tool registered on ``server``'s local provider (a FastMCP) its compact output schema.
 
-    Call it once the tools are registered, before the server is listed or served: the listed
-    definition (and so its pinned hash) is the compact one. Pydantic's ``$defs`` are inlined first
-    (as FastMCP inlines them when it lists a tool), so a nullable nested model merges too.
+    Call it once, when the server is built: the listed definition (and so its pinned hash) is the
+    compact one, and so is the tool a call resolves. It goes through fastmcp's public Transform API
+    (``local_provider.add_transform``): each tool is compacted in place the first time it is listed
+    or looked up, then only recognised. Pydantic's ``$defs`` are inlined first (as FastMCP inlines
+    them when it lists a tool), so a nullable nested model merges too.
     """
-    from fastmcp.tools import Tool
-    from fastmcp.utilities.json_schema import dereference_refs
+    server.local_provider.add_transform(_CompactOutputSchemas())
 
-    for component in server.local_provider._components.values():  # fastmcp is pinned (4.1.2)
-        if isinstance(component, Tool) and component.output_schema:
-            component.output_schema = compact(dereference_refs(component.output_schema))
+
+class _CompactOutputSchemas(Transform):
+    """A fastmcp Transform that compacts each tool's output schema once, in place."""
+
+    def __init__(self) -> None:
+        self._done: dict[int, Any] = {}  # id -> the tool itself (held, so an id is never reused)
+
+    def _compacted(self, tool: Any) -> Any:
+        if self._done.get(id(tool)) is not tool:
+            if tool.output_schema:
+                from fastmcp.utilities.json_schema import dereference_refs
+
+                tool.output_schema = compact(dereference_refs(tool.output_schema))
+            self._done[id(tool)] = tool
+        return tool
+
+    async def list_tools(self, tools: Any) -> Any:
+        return [self._compacted(tool) for tool in tools]
+
+    async def get_tool(self, name: str, call_next: Any, *, version: Any = None) -> Any:
+        tool = await call_next(name, version=version)
+        return self._compacted(tool) if tool is not None else None
