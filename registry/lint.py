@@ -14,6 +14,9 @@ Rules (rule id → what it catches):
 - ``instruction-phrase``: instruction-like phrases aimed at the model, in English and Korean
   ("ignore previous instructions", "이전 지시는 무시", "사용자에게 알리지 마", ...).
 - ``url`` and ``email``: links and e-mail addresses (exfiltration targets, phishing).
+- ``personal-data``: resident registration, card or account numbers (high) and phone numbers
+  (medium: descriptions show the format with an example such as 010-1234-5678) — a definition is
+  stored verbatim, hashed, and shown to every model.
 - ``cross-server-tool``: mentions of another registered server's tools (tool shadowing).
 - ``schema-not-object`` / ``schema-additional-properties``: an input schema whose root is not an
   object, or that allows properties it does not declare.
@@ -288,6 +291,41 @@ def _phrase_findings(tool: str, path: str, text: str) -> list[LintFinding]:
     ]
 
 
+_PII_NAMES = {"rrn": "resident registration number", "card": "card number", "account": "account number"}
+_PII_NAMES |= {"phone": "phone number", "cvc": "card security code", "card_expiry": "card expiry date"}
+_PII_HIGH = frozenset({"rrn", "card", "account", "cvc", "card_expiry"})
+
+
+def _personal_findings(tool: str, path: str, text: str) -> list[LintFinding]:
+    """One finding per string naming the kinds of personal data in it (e-mail has its own rule)."""
+    from core.pii import detect
+
+    kinds = sorted({str(match.kind) for match in detect(text)} - {"email"}, key=list(_PII_NAMES).index)
+    if not kinds:
+        return []
+    named = ", ".join(_PII_NAMES[kind] for kind in kinds)
+    return [
+        LintFinding(
+            "personal-data",
+            HIGH if _PII_HIGH & set(kinds) else MEDIUM,
+            tool,
+            path,
+            f"personal data in the definition ({named}): it is stored as published and shown to every model; "
+            "use an obviously fake example, or publish a version without it",
+            visible(text)[:160],
+        )
+    ]
+
+
+def _masked(finding: LintFinding) -> LintFinding:
+    """The finding with personal data in its excerpt masked (findings are stored and printed)."""
+    from core.pii import mask_text
+
+    if not finding.excerpt:
+        return finding
+    return LintFinding(**{**finding.to_dict(), "excerpt": mask_text(finding.excerpt)})
+
+
 def _link_findings(tool: str, path: str, text: str) -> list[LintFinding]:
     findings = []
     normal = unicodedata.normalize("NFKC", text)
@@ -362,6 +400,7 @@ def lint_tool(
         findings.extend(_unicode_findings(tool, path, text))
         findings.extend(_phrase_findings(tool, path, text))
         findings.extend(_link_findings(tool, path, text))
+        findings.extend(_personal_findings(tool, path, text))
         seen: set[str] = set()
         for pattern, label in mentions:
             match = pattern.search(text)
@@ -378,7 +417,7 @@ def lint_tool(
                     )
                 )
     findings.extend(_schema_findings(tool, definition))
-    return findings
+    return [_masked(finding) for finding in findings]
 
 
 def lint_tools(
