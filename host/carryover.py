@@ -50,6 +50,12 @@ _AS_DIGIT = str.maketrans(_SPOKEN_DIGITS, "001234566789")
 # after the prefix alone: a lone group of three or four digits is the number's middle, unless the
 # turn talks about an order or a refund ("8841 환불 어떻게 됐어요" reaches the lookup)
 _LONE_GROUP = re.compile(r"(?<![\d*])\d{3,4}(?![\d*])")
+# a card's first groups said after its name, the rest to follow ("카드번호 4111", "카드 앞자리 4111 1111")
+_CARD_START = re.compile(
+    r"(?i:카드|card)\s*(?i:번호|넘버|number|no\b|앞)[^\d]{0,12}?(?<!\d)(\d{4}(?:[ \-.]?\d{4}){0,2})"
+    r"(?!\d|,\d|\s*(?:원|개|건|일|월|년|시|분|%|won))"
+)  # an amount ("카드로 5000원") is none
+_OTHER_WORDS = 6  # characters besides the digits in a turn that only goes on with them ("나머지는", "그리고")
 _ORDER_OR_REFUND = re.compile(r"주문|환불|배송|order|refund|deliver|ship", re.IGNORECASE)
 
 
@@ -66,14 +72,28 @@ def _as_digits(text: str) -> str:
     return _SPOKEN_RUN.sub(read, text)
 
 
-def kinds_in(text: str) -> list[str]:
-    """The kinds of number ``text`` holds that may go on in the next turn (``["card"]``)."""
+def _starts(text: str) -> tuple[set[str], list[tuple[int, int]]]:
+    """The kinds of number ``text`` starts without finishing, and the spans of their pieces that are
+    masked at once (a mobile number's middle group, a card's first groups)."""
     found = detect(text)
     kinds = {m.kind.value for m in found if m.kind in _KINDS}
-    for start in _MOBILE_START.finditer(_as_digits(text)):
+    spans: list[tuple[int, int]] = []
+    digits = _as_digits(text)
+    for start in _MOBILE_START.finditer(digits):
         if not any(m.start < start.end() and start.start() < m.end for m in found):
             kinds.add("phone_middle" if start.group(1) else "phone_start")
-    return sorted(kinds)
+            if start.group(1):
+                spans.append(start.span(1))  # "010-2345까지요": the middle is masked, as in a whole number
+    for start in _CARD_START.finditer(digits):
+        if not any(m.start < start.end(1) and start.start(1) < m.end for m in found):
+            kinds.add("card")
+            spans.append(start.span(1))
+    return kinds, spans
+
+
+def kinds_in(text: str) -> list[str]:
+    """The kinds of number ``text`` holds that may go on in the next turn (``["card"]``)."""
+    return sorted(_starts(text)[0])
 
 
 def _hide(text: str, spans: list[tuple[int, int]]) -> str:
@@ -86,14 +106,19 @@ def _hide(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def carry(text: str, previous: list[str] | None) -> tuple[str, list[str]]:
-    """``text`` with the rest of a number of the last turn masked, and the kinds it carries on."""
+    """``text`` with the rest of a number of the last turn masked (and the pieces of one it starts),
+    and the kinds it carries on."""
     masked = mask_continuation(text, previous)
-    kinds = kinds_in(text)
+    found, spans = _starts(text)
+    kinds = set(found)
     if masked != text and "phone_start" in (previous or []) and "phone_middle" not in kinds:
         digits = _as_digits(text)
         if len(_LONE_GROUP.findall(digits)) == 1 and not re.search(r"\d", _LONE_GROUP.sub("", digits)):
-            kinds = sorted({*kinds, "phone_middle"})  # "010", then "1234": "5678" is the rest
-    return masked, kinds
+            kinds.add("phone_middle")  # "010", then "1234": "5678" is the rest
+    pieces = set(previous or []) - set(_PHONE_REST)
+    if masked != text and pieces and len(_DIGIT_RUN.sub("", _as_digits(text)).strip()) <= _OTHER_WORDS:
+        kinds |= pieces  # "카드번호 4111", "1111", "1111", "1234": each group alone, the number goes on
+    return _hide(masked, spans), sorted(kinds)
 
 
 def mask_continuation(text: str, previous: list[str] | None) -> str:

@@ -192,3 +192,38 @@ async def test_two_spaced_order_numbers_are_taken_one_at_a_time(start):
     conv = await start(layer)
     result = await conv.user_message("8 8 2 2 하고 8 8 0 7 둘 다 배송 조회해 주세요")
     assert result.confirm_prompt is None and "어느 주문" in (result.answer or ""), result
+
+
+# --- a card number or a mobile number started in one turn and finished over the next ones: the
+# card's groups said one per turn ("카드번호 4111", "1111", "1111", "1234") were all stored raw (the
+# first had too few digits to be a card), and "공일공 일이삼사" kept its middle group raw
+
+
+@pytest.mark.parametrize(
+    ("turns", "raws"),
+    [
+        (["카드번호 4111", "1111", "1111", "1234"], ["4111", "1111"]),
+        (["카드 앞자리 4111 1111", "5555", "그리고 1234"], ["4111 1111", "5555"]),
+        (["공일공 일이삼사", "오육칠팔"], ["일이삼사", "오육칠팔"]),
+        (["010-2345까지요", "6789요"], ["2345", "6789"]),
+    ],
+)
+async def test_a_number_finished_over_several_turns_is_masked_in_each(start, turns, raws):
+    from tests.host.test_carryover import _stored
+
+    conv = await start(make_layer())
+    for text in turns:
+        await conv.user_message(text)
+    await conv.end()
+    stored = await _stored(conv.session_id)
+    for raw in raws:
+        assert raw not in stored, (raw, turns)
+
+
+@pytest.mark.parametrize(
+    "said", ["카드로 5000원 결제했어요", "카드 결제였고 8841 환불 어떻게 됐어요", "카드 4000원 환불", "카드번호 5000원"]
+)
+def test_an_amount_or_an_order_said_with_card_is_no_card_number(said):
+    from host.carryover import carry
+
+    assert carry(said, None) == (said, [])
