@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -382,7 +383,11 @@ async def upload(
         raise invalid("nothing to upload")
     from servers.kb_server.worker import prepare_all
 
-    prepared = await asyncio.to_thread(prepare_all, items, progress=progress)  # in the worker, per-file budgets
+    stop = threading.Event()
+    try:  # in the worker, per-file budgets
+        prepared = await asyncio.to_thread(prepare_all, items, progress=progress, stop=stop)
+    finally:
+        stop.set()  # cancelled (Ctrl-C): the thread stops at once, not after the last file
     seen: set[str] = set()
     for doc in prepared:
         if doc.doc_id in seen:

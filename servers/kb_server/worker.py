@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from servers.kb_server.store import PreparedDocument, UploadItem
 
+STOP_POLL_S = 0.2  # how often a file being prepared checks whether the upload was cancelled
 STARTUP_TIMEOUT_S = 180.0  # importing and loading kiwi on a busy machine
 DEFAULT_IDLE_S = 60.0  # an idle worker exits (kiwi holds ~550 MB); the next upload starts a new one
 
@@ -47,6 +48,10 @@ def idle_seconds() -> float:
         return max(1.0, float(os.environ.get("SWITCHBOARD_KB_WORKER_IDLE_S", DEFAULT_IDLE_S)))
     except ValueError:
         return DEFAULT_IDLE_S
+
+
+class Stopped(Exception):
+    """The upload was cancelled while its files were prepared; nothing was written."""
 
 
 @dataclass(slots=True)
@@ -125,6 +130,7 @@ class IngestWorker:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._used = 0.0
+        self._timer: threading.Timer | None = None
         self.last: FileStats | None = None
 
     @property
@@ -177,22 +183,40 @@ class IngestWorker:
         self._used = time.monotonic()
         timer = threading.Timer(idle, self._stop_if_idle, args=(idle,))
         timer.daemon = True
+        previous, self._timer = self._timer, timer
+        if previous is not None:
+            previous.cancel()  # one timer, not one thread per file (a 200,000-row import)
         timer.start()
 
-    def prepare(self, item: UploadItem, limits: IngestLimits) -> PreparedDocument:
-        """Prepare one file in the worker; INVALID_ARGUMENT naming the limit when it is over budget."""
+    def prepare(self, item: UploadItem, limits: IngestLimits, stop: threading.Event | None = None) -> PreparedDocument:
+        """Prepare one file in the worker; INVALID_ARGUMENT naming the limit when it is over budget.
+        ``stop`` set while the file is prepared (the upload was cancelled: Ctrl-C) kills the worker
+        and raises :class:`Stopped`."""
         try:
-            return self._prepare(item, limits)
+            return self._prepare(item, limits, stop)
         finally:
             self._keep_until_idle()
 
-    def _prepare(self, item: UploadItem, limits: IngestLimits) -> PreparedDocument:
+    def _answered(self, conn: Connection, timeout_s: float, stop: threading.Event | None) -> bool:
+        """Whether the worker answered within ``timeout_s``; :class:`Stopped` once ``stop`` is set."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if conn.poll(max(0.0, min(left, STOP_POLL_S)) if stop is not None else max(0.0, left)):
+                return True
+            if stop is not None and stop.is_set():
+                self.stop()  # the file is half-prepared: the next upload gets a fresh worker
+                raise Stopped()
+            if left <= 0:
+                return False
+
+    def _prepare(self, item: UploadItem, limits: IngestLimits, stop: threading.Event | None = None) -> PreparedDocument:
         with self._lock:
             conn = self._conn if self.pid is not None and self._conn is not None else self._start()
             pid = self.pid
             started = time.monotonic()
             conn.send((item, limits))
-            if not conn.poll(limits.timeout_s):
+            if not self._answered(conn, limits.timeout_s, stop):
                 peak = _status_kb(pid, "VmHWM") if pid else None
                 self.stop()
                 self.last = FileStats(item.filename, "timeout", time.monotonic() - started, _mb(peak))
@@ -254,15 +278,22 @@ def worker() -> IngestWorker:
 
 
 def prepare_all(
-    items: Sequence[UploadItem], limits: IngestLimits | None = None, progress: Callable[[int], None] | None = None
+    items: Sequence[UploadItem],
+    limits: IngestLimits | None = None,
+    progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[PreparedDocument]:
     """Prepare every file in the worker, in order; the first refused file stops the batch.
-    ``progress(1)`` after each file."""
+    ``progress(1)`` after each file. ``stop`` set (the upload awaiting this thread was cancelled:
+    Ctrl-C, SIGTERM) ends the batch within :data:`STOP_POLL_S` with :class:`Stopped`, so the
+    process does not wait for every remaining file before it exits."""
     limits = limits or IngestLimits.from_env()
     prepared = []
     for item in items:
+        if stop is not None and stop.is_set():
+            raise Stopped()
         try:
-            prepared.append(_worker.prepare(item, limits))
+            prepared.append(_worker.prepare(item, limits, stop))
         except SwitchboardError as err:
             if item.label is None:
                 raise
