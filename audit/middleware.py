@@ -19,7 +19,7 @@ from typing import Any
 from audit.log import append_journaled, ready
 from audit.record import AuditEvent
 from core.errors import ErrorCode, SwitchboardError, unavailable
-from core.factors import hide_factors
+from core.factors import hide_factors, verified_customer
 
 
 def _is_sha256(value: str | None) -> bool:
@@ -61,7 +61,7 @@ class AuditHook:
             event_type="tool_call",
             source=self.source,
             actor=_actor(call.client_name, oauth),
-            customer_ref=ctx.customer_ref,
+            customer_ref=ctx.customer_ref or (None if outcome.is_error else verified_customer(outcome.result)),
             session_id=ctx.session_id,
             trace_id=ctx.trace_id,
             agent_version_id=ctx.agent_version_id,

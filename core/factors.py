@@ -18,3 +18,13 @@ def hide_factors(arguments: Any) -> Any:
     if not isinstance(arguments, dict) or not SECRET_ARGUMENTS.intersection(arguments):
         return arguments
     return {k: (HIDDEN if k in SECRET_ARGUMENTS and v is not None else v) for k, v in arguments.items()}
+
+
+def verified_customer(result: Any) -> str | None:
+    """The customer a caller check matched: ``customer_ref`` of a result that says ``verified: true``
+    (``verify_caller``), else None. The records of that call are the customer's (sealed under their
+    audit key, so an erase shreds them), though the session had no customer when it was made."""
+    if not isinstance(result, dict) or result.get("verified") is not True:
+        return None
+    ref = result.get("customer_ref")
+    return ref if isinstance(ref, str) and ref else None

@@ -28,7 +28,7 @@ from core import telemetry
 from core.canonical import sha256_hex
 from core.context import META_PREFIX
 from core.errors import SwitchboardError
-from core.factors import hide_factors
+from core.factors import hide_factors, verified_customer
 from host import callercheck
 from host.confirmmeta import confirmation_meta_for
 from host.crashpoints import crash_point
@@ -168,6 +168,7 @@ class Gateway:
             inv,
             tool,
             "tool_result",
+            customer_ref=verified_customer(outcome.data) if outcome.ok else None,
             result=outcome.data if outcome.ok else None,
             is_error=not outcome.ok,
             error_code=outcome.error_code,
@@ -352,12 +353,13 @@ class Gateway:
 
         ctx = inv.context
         conn = self.pool.connection(tool.server_name) if tool else None
+        verified = fields.pop("customer_ref", None)  # the customer a caller check just matched
         return AuditEvent(
             org_id=ctx.org_id,
             event_type=event_type,
             source="host",
             actor=inv.actor,
-            customer_ref=ctx.customer_ref,
+            customer_ref=ctx.customer_ref or verified,
             session_id=ctx.session_id,
             turn_id=inv.turn_id,
             trace_id=inv.call_id,
