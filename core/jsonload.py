@@ -9,7 +9,9 @@ file and line, what ``json.loads`` lets through or crashes on:
 * ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON;
 * a key repeated in one object (``json.loads`` keeps the last silently: a forged second
   ``"actor"`` or ``"customer"`` would win over the first a reader sees);
-* integers longer than Python's digit limit.
+* integers longer than Python's digit limit;
+* a ``\\ud800``-style escape of half a surrogate pair, which is JSON syntax but no character:
+  Python keeps it in the string and the first write of it (UTF-8, SQLite) crashes.
 
 The error is a :class:`JSONInputError`, a :class:`SwitchboardError` that is also a
 ``ValueError``, so a reader that reports a bad line (``audit verify --file``) keeps doing so.
@@ -29,7 +31,7 @@ MAX_DEPTH = 64
 
 class JSONInputError(SwitchboardError, ValueError):
     """Refused JSON input; ``reason`` is the message without the file and line, ``kind`` one of
-    "syntax" (not JSON at all), "depth", "constant" (NaN/Infinity) or "duplicate_key"."""
+    "syntax" (not JSON at all), "depth", "constant" (NaN/Infinity), "duplicate_key" or "surrogate"."""
 
     def __init__(self, message: str, reason: str, kind: str) -> None:
         super().__init__(ErrorCode.INVALID_ARGUMENT, message)
@@ -93,9 +95,36 @@ def loads(
         # A value can only be deeper than its count of opening brackets: most lines skip the walk.
         if isinstance(value, (dict, list)) and _opening_brackets(text) > max_depth and _too_deep(value, max_depth):
             reason, kind = _depth_reason(max_depth), "depth"
+        elif _escapes_a_surrogate(text) and _has_lone_surrogate(value):
+            reason, kind = "holds a lone surrogate (an escape such as \\ud800 without its pair): not text", "surrogate"
         else:
             return value
     raise JSONInputError(f"{where} {reason}{hint}", reason, kind)
+
+
+def _escapes_a_surrogate(text: str | bytes) -> bool:
+    """Whether ``text`` may escape a surrogate (``\\ud800``-``\\udfff``): most lines skip the walk."""
+    if isinstance(text, bytes):
+        return b"\\ud" in text or b"\\uD" in text
+    return "\\ud" in text or "\\uD" in text
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True when a string (or key) in ``value`` holds half a surrogate pair (iterative)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _opening_brackets(text: str | bytes) -> int:

@@ -45,6 +45,9 @@ def _refused(call, *args, **kwargs) -> str:
         ('{"a": {"actor": "x", "actor": "y"}}', "repeats the key 'actor'"),
         ("{nope", "is not JSON"),
         ("1" * 5000, "is not JSON"),
+        ('{"text": "환불 \\ud800 안내"}', "a lone surrogate"),  # JSON syntax, but no character: crashed kb import
+        ('{"a": ["\\uDC00"]}', "a lone surrogate"),
+        ('{"\\ud83d": 1}', "a lone surrogate"),
     ],
 )
 def test_loader_refuses_with_file_and_line(text: str, reason: str) -> None:
@@ -56,6 +59,7 @@ def test_loader_refuses_with_file_and_line(text: str, reason: str) -> None:
 
 
 def test_loader_accepts_what_is_json() -> None:
+    assert loads('{"t": "\\ud83d\\ude00 \\\\ud800"}', source="f")["t"] == "😀 \\ud800"  # a pair; an escaped backslash
     nested = "[" * MAX_DEPTH + "]" * MAX_DEPTH
     assert loads(nested, source="f") is not None
     assert loads('{"t": "[[[[{{{{' + "[" * 200 + '"}', source="f")["t"].startswith("[[[[")  # brackets in a string
@@ -73,6 +77,8 @@ def test_kb_import_refuses_deep_metadata(tmp_path: Path) -> None:
     assert "kb.jsonl:1: nests too deeply" in _refused(read_rows, path)
     path.write_text('{"id":"a","text":"x","id":"b"}\n', encoding="utf-8")
     assert "kb.jsonl:1: repeats the key 'id'" in _refused(read_rows, path)
+    path.write_text('{"id":"s","text":"환불 \\ud800 안내"}\n', encoding="utf-8")
+    assert "kb.jsonl:1: " in (message := _refused(read_rows, path)) and "lone surrogate" in message
     csv = tmp_path / "kb.csv"
     csv.write_text('id,text,metadata\na,환불,"' + DEEP.replace('"', '""') + '"\n', encoding="utf-8")
     assert "kb.csv:2: " in (message := _refused(read_rows, csv)) and "nests too deeply" in message
