@@ -21,8 +21,10 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -32,6 +34,16 @@ from registry.serverjson import namespace
 
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
+
+
+NO_ROUTE = (
+    "no such endpoint: this API answers GET /v0.1/servers, /v0.1/servers/{name}/versions and "
+    "/v0.1/servers/{name}/versions/{version} (name URL-encoded, e.g. io.github.switchboard%2Forders)"
+)
+READ_ONLY = (
+    "this registry API is read-only (GET): publish with `switchboard registry publish`, "
+    "review with `switchboard registry review`"
+)
 
 
 class BadRequest(Exception):
@@ -144,6 +156,12 @@ def create_app(ns: str | None = None) -> Starlette:
     async def bad_request(request: Request, exc: Exception) -> JSONResponse:
         return _error(400, str(exc))
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 404)
+        if status == 405 or (request.method != "GET" and status == 404):
+            return _error(405, READ_ONLY)
+        return _error(status, NO_ROUTE if status == 404 else str(getattr(exc, "detail", "")) or "request refused")
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -157,6 +175,60 @@ def create_app(ns: str | None = None) -> Starlette:
             Route("/v0.1/servers/{name:path}/versions", list_versions, methods=["GET"]),
             Route("/v0.1/servers/{name:path}/versions/{version}", get_version, methods=["GET"]),
         ],
-        exception_handlers={BadRequest: bad_request},
+        exception_handlers={BadRequest: bad_request, HTTPException: http_error},
         lifespan=lifespan,
     )
+
+
+def _loopback(bind: str) -> bool:
+    from ipaddress import ip_address
+
+    bare = bind.strip("[]").lower()
+    try:
+        return bare == "localhost" or ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(host: str) -> str:
+    """``host`` without its port (``[::1]:8780`` → ``::1``), lowercased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def guard_hosts(app: Any, bind: str, allowed_hosts: list[str] | None) -> Any:
+    """``app`` answering only requests whose Host header names this server (DNS-rebinding protection).
+
+    A loopback bind accepts its loopback names (``127.0.0.1``, ``localhost``, ``[::1]``, any port)
+    and ``allowed_hosts`` (``name`` or ``name:port``); any other bind checks only when
+    ``allowed_hosts`` is given (the balancer's name), as ``switchboard serve --transport http`` does.
+    A refusal is 421 with ``{"error": …}`` naming the Host and the flag that admits it.
+    """
+    allowed = {h.strip().lower() for h in allowed_hosts or ()}
+    if not allowed and not _loopback(bind):
+        return app
+
+    def admitted(host: str) -> bool:
+        name = _host_name(host)
+        return host.lower() in allowed or name in allowed or (name in LOOPBACK_NAMES and _loopback(bind))
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if not admitted(host):
+                shown = host[:100]
+                said = (
+                    f"this registry does not accept the Host {shown or '(none)'!r} (DNS-rebinding protection). "
+                    "Reached through a load balancer or another name? "
+                    f"Start it with `--allowed-host {shown or 'NAME:PORT'}`"
+                )
+                await _error(421, said)(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})

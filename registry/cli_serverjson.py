@@ -95,6 +95,9 @@ def serve(
     port: int = typer.Option(8780, "--port", help="TCP port."),
     bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on (loopback by default)."),
     ns: str = NAMESPACE_OPTION,
+    allowed_hosts: list[str] = typer.Option(
+        None, "--allowed-host", help="Extra Host header values to accept (a balancer's NAME:PORT)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Serve the read-only MCP Registry API v0.1 (GET /v0.1/servers …) over approved versions.
@@ -106,11 +109,11 @@ def serve(
     from core.cliutil import fail
     from core.errors import SwitchboardError
     from core.listen import listen_socket, url_host
-    from registry.api import create_app
+    from registry.api import create_app, guard_hosts
     from registry.serverjson import namespace
 
     try:
-        app = create_app(ns)
+        app = guard_hosts(create_app(ns), bind, allowed_hosts or None)
         sock = listen_socket(bind, port, host_option="--bind")
     except SwitchboardError as err:  # a bad namespace, a busy port, an address that is not ours
         fail(err.code.value, err.message)

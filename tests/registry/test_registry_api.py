@@ -218,3 +218,41 @@ async def test_cli_serves_the_api_over_http(db, sb_env, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+async def test_unknown_paths_and_methods_answer_json_errors(api):
+    """A walk: `GET …/versions/..%2F..` and `POST /v0.1/publish` got a text/plain 'Not Found'; the
+    API promises {"error": …} (and publishing is the CLI's)."""
+    for path in ("/v0.1/nothing", "/v0.1/servers/io.github.switchboard%2Forders/versions/..%2F..%2Fx/y", "/"):
+        response = await api.get(path)
+        assert response.status_code == 404, (path, response.text)
+        assert "/v0.1/servers" in _check(ERROR, response.json())["error"], response.text
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = await api.request(method, "/v0.1/servers", json={})
+        assert response.status_code == 405, (method, response.text)
+        said = _check(ERROR, response.json())["error"]
+        assert "read-only" in said and "switchboard registry publish" in said, said
+    response = await api.post("/v0.1/publish", json={})
+    assert response.status_code in (404, 405) and "switchboard registry publish" in response.json()["error"]
+
+
+async def test_a_foreign_host_header_is_refused_on_a_loopback_bind(db):
+    """DNS rebinding: a web page at evil.example whose name now resolves to 127.0.0.1 read the whole
+    registry (`Host: evil.example` answered 200). A loopback bind now answers only its own names
+    and those given with --allowed-host, like `switchboard serve --transport http`."""
+    from registry.api import guard_hosts
+
+    await approve_clean("orders", "1.0.0")
+    app = guard_hosts(create_app(), "127.0.0.1", ["registry.internal:8780"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8780") as client:
+        refused = await client.get("/v0.1/servers", headers={"Host": "evil.example:8780"})
+        assert refused.status_code == 421, refused.text
+        said = _check(ERROR, refused.json())["error"]
+        assert "'evil.example:8780'" in said and "--allowed-host evil.example:8780" in said, said
+        for host in ("127.0.0.1:8780", "localhost:8780", "[::1]:8780", "registry.internal:8780"):
+            response = await client.get("/v0.1/servers", headers={"Host": host})
+            assert response.status_code == 200, (host, response.text)
+    open_bind = guard_hosts(create_app(), "0.0.0.0", None)  # another machine's balancer: no names to check
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=open_bind), base_url="http://lb:9000") as client:
+        assert (await client.get("/v0.1/servers")).status_code == 200
