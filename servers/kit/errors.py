@@ -23,7 +23,11 @@ def _pydantic_summary(exc: BaseException) -> str | None:
     parts = []
     for err in errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("call",)) or "arguments"
-        parts.append(f"{where}: {err.get('msg', 'invalid value')}")
+        said = f"{where}: {err.get('msg', 'invalid value')}"
+        given = err.get("input")
+        if err.get("type") == "string_type" and _finite_number(given):
+            said += f", not the number {given!r}: send it as a JSON string: {json.dumps(str(given))}"
+        parts.append(said)
     return "; ".join(parts) or None
 
 
@@ -62,6 +66,13 @@ def error_result(error: SwitchboardError) -> Any:
     if isinstance(error.details.get("reason"), str):  # a stable sub-code, e.g. confirmation_expired
         body["reason"] = error.details["reason"]
     return ToolResult(content=json.dumps(body, ensure_ascii=False), is_error=True)
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number a client meant as text (``8841``); not a bool, not NaN or Infinity."""
+    import math
+
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _caused_by_bad_unicode(exc: BaseException) -> bool:

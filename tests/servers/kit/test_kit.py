@@ -171,3 +171,19 @@ async def test_a_lone_surrogate_is_invalid_argument_before_any_hook(args, where)
     assert body["code"] == "INVALID_ARGUMENT", body
     assert where in body["message"] and "UTF-8" in body["message"], body
     assert hook.calls == []
+
+
+@pytest.mark.parametrize(
+    ("value", "quoted"), [(8841, '"8841"'), (12.5, '"12.5"'), (True, None), ([1], None), (float("nan"), None)]
+)
+async def test_a_number_where_a_string_is_expected_says_to_quote_it(value, quoted):
+    """MCP Inspector's CLI sends `--tool-arg order_id=8841` as the number 8841; the answer was
+    'order_id: Input should be a valid string', which does not say what to change."""
+    server = make_server(ServerLaunch(org_id="acme"))
+    body = error_body(await call(server, "echo", {"text": value}))
+    assert body["code"] == "INVALID_ARGUMENT"
+    assert body["message"].startswith("text: "), body
+    if quoted:
+        assert f"send it as a JSON string: {quoted}" in body["message"], body
+    else:
+        assert "JSON string:" not in body["message"], body
