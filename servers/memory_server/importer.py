@@ -35,7 +35,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.context import customer_ref_problem, opaque_id_problem
 from core.errors import invalid
@@ -59,6 +68,7 @@ def _in_range(value: datetime) -> datetime:
 
 Moment = Annotated[datetime, AfterValidator(_in_range)]  # year 1 at +09:00 overflowed converting to UTC
 MAX_LINE_CHARS = 4_000_000
+MAX_METADATA_CHARS = 16_000  # add_memory takes 20 fields of up to 500 characters
 
 
 class ImportMessage(BaseModel):
@@ -93,8 +103,24 @@ class ImportRecord(BaseModel):
     text: Annotated[str | None, Field(min_length=1, max_length=8000)] = None
     observed_at: Moment | None = None
     infer: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None  # any shape (masked in every string), up to MAX_METADATA_CHARS
     _line: int = PrivateAttr(default=0)  # where it stands in the file (for errors found after reading)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from servers.memory_server.guard import SOURCES
+
+        if value is None:
+            return value
+        if "origin" in value and value["origin"] not in SOURCES:
+            raise ValueError(f"origin must be one of {', '.join(SOURCES)} (who says so), as add_memory takes")
+        if len(json.dumps(value, ensure_ascii=False)) > MAX_METADATA_CHARS:  # stored with every memory of the record
+            raise ValueError(
+                f"is longer than {MAX_METADATA_CHARS:,} characters as JSON: keep ids and labels there, "
+                "not documents (a 3 MB value was stored with each memory and loaded with every search)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> ImportRecord:

@@ -132,3 +132,27 @@ def _decodes(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    ("metadata", "where"),
+    [
+        ({"blob": "x" * 3_000_000}, "metadata: is longer than 16,000 characters"),  # stored with each memory
+        ({f"k{n}": n for n in range(200_000)}, "metadata: is longer than"),
+        ({"nested": [{"a": "x" * 600}] * 40}, "metadata: is longer than"),
+        ({"origin": "admin"}, "origin must be one of customer, host, model"),  # as add_memory refuses it
+    ],
+)
+def test_metadata_too_big_to_keep_with_every_memory_is_refused(
+    database_url: str, tmp_path: Path, metadata: dict, where: str
+) -> None:
+    """The import stored any metadata as given with every memory of the record (a 3 MB string,
+    200,000 fields) where `add_memory` takes 20 fields of up to 500 characters, and any `origin`."""
+    record = {"id": "m1", "customer": "C1", "text": "반려견 이름은 초코예요", "metadata": metadata}
+    path = _write(tmp_path / "in.jsonl", record)
+    code, out = _cli("import", str(path), "--org", "acme", "--no-embed")
+    assert code == 2 and "in.jsonl:1" in out and where in out and "nothing was imported" in out, out[:400]
+    assert not (tmp_path / "in.jsonl.import-state.jsonl").exists()
+    ok = {**record, "id": "m2", "metadata": {"channel": "call", "origin": "customer", "tags": {"vip": True}}}
+    code, out = _cli("import", str(_write(tmp_path / "ok.jsonl", ok)), "--org", "acme", "--no-embed", "--json")
+    assert code == 0, out
