@@ -9,6 +9,7 @@ streams included, untouched:
 - ``413 Request body too large`` (over the SDK's 4 MiB) → names the limit, INVALID_ARGUMENT;
 - a JSON-RPC batch (MCP dropped batching in 2025-06-18) → one line instead of a pydantic dump;
 - ``404 Session not found`` (a stale ``Mcp-Session-Id``) → to start a new session, NOT_FOUND;
+- ``400 Missing session ID`` (no initialize first) → how to get one, INVALID_ARGUMENT;
 - ``400 Invalid Content-Type header`` → to send ``application/json``.
 """
 
@@ -33,6 +34,10 @@ STALE_SESSION = (
     "this Mcp-Session-Id is not known here (the session ended or the server restarted): start a new "
     "session by sending initialize without an Mcp-Session-Id header"
 )
+NO_SESSION = (
+    "this request needs a session: send initialize first and repeat the Mcp-Session-Id header it "
+    "returns on every request (protocol 2026-07-28 needs no session)"
+)
 CONTENT_TYPE = "send the JSON-RPC message with `Content-Type: application/json`"
 
 _HELD = (400, 404, 413)  # the statuses whose body is read before deciding
@@ -51,6 +56,8 @@ def _explained(status: int, body: bytes, batch: bool) -> tuple[str, str] | None:
         return None
     if status == 400 and batch and said.startswith("Validation error"):
         return BATCH, "INVALID_ARGUMENT"
+    if status == 400 and said.startswith("Bad Request: Missing session ID"):
+        return NO_SESSION, "INVALID_ARGUMENT"
     if status == 404 and said == "Session not found":
         return STALE_SESSION, "NOT_FOUND"
     return None

@@ -148,3 +148,12 @@ def test_the_explained_limit_is_the_sdks():
     assert DEFAULT_MAX_REQUEST_BODY_SIZE == BODY_LIMIT_MIB * 1024 * 1024, (
         "the MCP SDK's request body limit changed: update BODY_LIMIT_MIB in servers/kit/http_refusals.py"
     )
+
+
+def test_a_request_without_a_session_says_to_initialize_first(served):
+    """tools/list straight away (protocol 2025-11-25, no initialize): 'Bad Request: Missing session ID'."""
+    url, headers = served
+    response = httpx.post(url, json=LIST, headers={**headers, "MCP-Protocol-Version": "2025-11-25"})
+    error = rpc_error(response, 400)
+    assert "initialize" in error["message"] and "Mcp-Session-Id" in error["message"], error
+    assert "2026-07-28" in error["message"] and error["data"]["code"] == "INVALID_ARGUMENT", error
