@@ -51,15 +51,7 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
             if line.strip():
                 yield number, loads(line, source=path.name, line=number, hint=" — fix the line and run again")
     elif suffix == ".csv":
-        csv.field_size_limit(MAX_TEXT_CHARS)
-        rows = csv.DictReader(io.StringIO(_text(path), newline=""))
-        number = 1
-        try:
-            for number, row in enumerate(rows, start=2):
-                yield number, row
-        except csv.Error as exc:  # a field past the limit, a stray NUL: named with its line, not a traceback
-            why = f"a field is longer than {MAX_TEXT_CHARS} characters" if "field limit" in str(exc) else str(exc)
-            raise invalid(f"{path.name}:{number + 1}: {why}") from None
+        yield from _csv_rows(path)
     elif suffix == ".parquet":
         try:
             import pyarrow.parquet as pq  # optional: not a dependency of switchboard
@@ -69,6 +61,29 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, row
     else:
         raise invalid(f"{path.name}: use a .jsonl, .csv or .parquet file")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a CSV file: the line where the row starts in the file (a quoted cell may
+    span lines), a column named twice or the header repeated as a row (two files joined) refused."""
+    csv.field_size_limit(MAX_TEXT_CHARS)
+    reader = csv.reader(io.StringIO(_text(path), newline=""))
+    number = 1
+    try:
+        names = [name.strip() for name in next(reader, [])]
+        if twice := next((n for i, n in enumerate(names) if n and n in names[:i]), None):
+            raise invalid(f"{path.name}:1: the header names the column {twice!r} twice; either cell could be read")
+        number = reader.line_num + 1
+        for cells in reader:
+            line, number = number, reader.line_num + 1
+            if not cells:
+                continue
+            if [cell.strip() for cell in cells] == names:
+                raise invalid(f"{path.name}:{line}: repeats the header (two files joined?); remove the line")
+            yield line, dict(zip(names, cells, strict=False))  # a short row: its last columns are missing
+    except csv.Error as exc:  # a field past the limit, a stray NUL: named with its line, not a traceback
+        why = f"a field is longer than {MAX_TEXT_CHARS} characters" if "field limit" in str(exc) else str(exc)
+        raise invalid(f"{path.name}:{number}: {why}") from None
 
 
 def _kind(value: Any) -> str:

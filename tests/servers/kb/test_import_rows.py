@@ -80,3 +80,23 @@ def test_cli_import_of_a_number_text_says_it_must_be_a_string(database_url: str,
     code, out = kb("import", "KB", str(empty), "--org", "acme")
     assert code == 2 and "e.jsonl: no rows" in out
     assert kb_json("list", "--org", "acme")[0]["version"] == 0
+
+
+def test_csv_header_twice_in_a_row_or_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    """Two exports joined with `cat` imported the second header as a document (id 'id', text
+    'text'); a column named twice kept the last one's cell without a word."""
+    joined = tmp_path / "joined.csv"
+    joined.write_text("id,text\nh1,환불 안내\nid,text\nh2,배송 안내\n", encoding="utf-8")
+    message = _message(joined)
+    assert message.startswith("joined.csv:3: ") and "repeats the header" in message, message
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,text,text\nr1,환불은 7일,환불은 3일\n", encoding="utf-8")
+    message = _message(twice)
+    assert message.startswith("twice.csv:1: ") and "'text'" in message and "twice" in message, message
+
+
+def test_csv_lines_are_counted_in_the_file_not_in_rows(tmp_path: Path) -> None:
+    """A quoted cell over three lines moved every later row's line number (Excel's Alt+Enter)."""
+    path = tmp_path / "cells.csv"
+    path.write_text('id,text\nr1,"환불은\n영업일\n3일"\nr2,\n', encoding="utf-8")
+    assert _message(path) == "cells.csv:5: `text` is empty"
