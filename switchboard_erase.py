@@ -262,7 +262,11 @@ def _orders_line(orders: dict[str, Any]) -> str:
 def _tokens_line(tokens: dict[str, int]) -> str:
     if not tokens["revoked"] and not tokens["labels_cleared"]:
         return "no token bound to the customer"
-    return f"{tokens['revoked']} tokens bound to the customer revoked, {tokens['labels_cleared']} labels cleared"
+    revoked, cleared = tokens["revoked"], tokens["labels_cleared"]
+    return (
+        f"{revoked} token{'s' if revoked != 1 else ''} bound to the customer revoked, "
+        f"{cleared} label{'s' if cleared != 1 else ''} cleared"
+    )
 
 
 def _print_report(report: dict[str, Any]) -> None:
