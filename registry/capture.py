@@ -137,7 +137,46 @@ async def capture_server(
         except pydantic.ValidationError as exc:
             raise invalid(f"the server's answer is not valid MCP: {_validation_summary(exc)}") from None
         except Exception as exc:
+            refusal = await _http_refusal(launch, token) if connect_to is None else None
+            if refusal:
+                raise unavailable(f"could not list the tools of `{launch.describe()}`: {refusal}") from None
             raise unavailable(
                 f"could not list the tools of `{launch.describe()}`: {type(exc).__name__}: {str(exc)[:300]}."
                 f"{_stderr_tail(stderr_path)} Check that the command starts an MCP server (or the URL and token)."
             ) from None
+
+
+async def _http_refusal(launch: LaunchSpec, token: str | None) -> str | None:
+    """Why an HTTP server refused us, when it answered 401 or 403 (the MCP client only says "Server
+    returned an error response": a 401 body is not JSON-RPC). One ping, the connection's token."""
+    if launch.transport != "http" or not launch.url:
+        return None
+    import httpx
+
+    if token is None and launch.token_ref:
+        token = os.environ.get(launch.token_ref)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(launch.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers)
+    except httpx.HTTPError:
+        return None
+    if answer.status_code not in (401, 403):
+        return None
+    try:
+        said = str(answer.json().get("error_description") or "")[:200]
+    except (ValueError, AttributeError):
+        said = ""
+    said = f" ({said})" if said else ""
+    if not token:
+        where = f"${launch.token_ref} is not set, so " if launch.token_ref else ""
+        return (
+            f"the server answered HTTP {answer.status_code}: {where}no token was sent{said}. Pass one with "
+            "--token (used for this connection only) and --token-ref VAR naming where hosts read it"
+        )
+    return (
+        f"the server answered HTTP {answer.status_code}: it refused the token{said}. Pass a token this server "
+        "accepts with --token (for Switchboard servers: `switchboard tokens create --org ORG`)"
+    )

@@ -188,3 +188,17 @@ def test_publish_org_is_a_valid_tenant_id():
     from core.context import is_valid_identifier
 
     assert is_valid_identifier(PUBLISH_ORG)
+
+
+async def test_http_publish_refused_by_the_server_says_so_and_what_to_pass(db, sb_env):
+    """A walk: `registry publish crm 1.4.0 --url URL` without --token (or with a wrong one) said only
+    'MCPError: Server returned an error response' (the server's 401 is not a JSON-RPC body)."""
+    async with fixture_http_server(sb_env) as url:
+        missing = await _refused("UNAVAILABLE", "remote", "1.0.0", LaunchSpec.http(url), published_by="bob")
+        assert "HTTP 401" in missing.message and "--token" in missing.message, missing.message
+        assert "no token was sent" in missing.message, missing.message
+        wrong = await _refused(
+            "UNAVAILABLE", "remote", "1.0.0", LaunchSpec.http(url, "SB_T"), published_by="bob", token="sbt_wrong"
+        )
+        assert "HTTP 401" in wrong.message and "refused the token" in wrong.message, wrong.message
+        assert "sbt_wrong" not in wrong.message
