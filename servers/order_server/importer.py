@@ -333,8 +333,13 @@ def read_csv(path: Path, encoding: str = "auto") -> tuple[list[str], list[dict[s
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise invalid(f"the CSV header lacks {', '.join(missing)} (required: {', '.join(REQUIRED)})")
+        if twice := next((h for i, h in enumerate(header) if h and h in header[:i]), None):
+            raise invalid(f"{path.name}:1: the header names the column {twice!r} twice; either cell could be read")
         return header, list(reader)
     except csv.Error as err:
+        if "field limit" in str(err):  # line_num counts the lines read before the one being parsed
+            limit = csv.field_size_limit()
+            raise invalid(f"{path.name}:{reader.line_num + 1}: a cell is longer than {limit:,} characters") from None
         raise invalid(f"{path} is not valid CSV: {err}") from None
 
 

@@ -252,13 +252,27 @@ def test_import_reads_cp949_and_dry_run_loads_nothing(database_url: str, tmp_pat
             b"unit_price_krw,payment_method\n",
             "no rows",
         ),
+        # a walk: a second phone column silently replaced the first's cell
+        (
+            b"order_id,ordered_at,customer_ref,customer_name,phone,status,sku,product_name,quantity,"
+            b"unit_price_krw,payment_method,phone\n"
+            b"910060,2026-11-20,C-9001,Song,010-2222-3333,paid,S1,P,1,1000,card,010-9999-9999\n",
+            "names the column 'phone' twice",
+        ),
+        # a cell over csv's limit said only "field larger than field limit (131072)", no line
+        (
+            b"order_id,ordered_at,customer_ref,customer_name,phone,status,sku,product_name,quantity,"
+            b"unit_price_krw,payment_method\n910061,2026-11-20,C-9001,Song,010-2222-3333,paid,S1,P,1,1000,card\n"
+            b'910062,2026-11-20,C-9001,Song,010-2222-3333,paid,S1,"' + b"x" * 200_000 + b'",1,1000,card\n',
+            "broken.csv:3: a cell is longer than 131,072",
+        ),
     ],
 )
 def test_unreadable_files_exit_2_with_a_hint(database_url: str, tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "broken.csv"
     path.write_bytes(content)
     result = invoke("import", str(path), "--org", DEMO)
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert counts()["ord_order"] == 0
 
 
