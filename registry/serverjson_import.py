@@ -125,7 +125,36 @@ def remote_launch(remote: dict[str, Any], token_ref: str | None) -> LaunchSpec:
     url = str(remote.get("url"))
     if "{" in url or remote.get("variables"):
         raise invalid(f"remote URL {url!r} has variables; give a server.json with a fixed URL")
+    if problem := _unreachable_host(url):
+        raise invalid(f"remote URL {url!r} {problem}; a server.json cannot make Switchboard connect there")
     return LaunchSpec.http(url, token_ref)
+
+
+def _unreachable_host(url: str) -> str | None:
+    """Why a file's remote must not be reached (a link-local address such as the cloud metadata
+    service 169.254.169.254, in any spelling getaddrinfo accepts), or None. Names are not resolved."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None  # LaunchSpec.http says what is wrong with it
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # '2852039166', '0xa9fea9fe', '169.254.43518': IPv4 as the C library reads it
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_link_local:
+        return f"points at the link-local address {address} (a cloud metadata service), not an MCP server"
+    if address.is_unspecified or address.is_multicast:
+        return f"points at the unspecified or multicast address {address}, not an MCP server"
+    return None
 
 
 def choose_launch(document: dict[str, Any], use: str | None, token_ref: str | None) -> tuple[str, LaunchSpec]:
