@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -138,6 +139,7 @@ def serve(
             "--org and --customer apply to stdio only: over HTTP each bearer token names its tenant "
             "(and customer). Create one with `switchboard tokens create --org ORG [--customer REF]`"
         )
+    check_http_path(path)
     sock = listen_socket(host, port)  # first: a busy port fails before any work, and nothing says "on"
     port = int(sock.getsockname()[1])
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
@@ -163,6 +165,23 @@ def serve(
         middleware=[host_guard(host, allowed_hosts)] + _http_middleware() + (oauth[1] if oauth else []),
         sockets=[sock],
     )
+
+
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def check_http_path(path: str) -> None:
+    """Refuse an HTTP path that is no plain URL path (a client could not be given its URL)."""
+    segments = path.split("/")
+    if (
+        not path.startswith("/")
+        or any(not _PATH_SEGMENT.fullmatch(s) or s in (".", "..") for s in segments[1:-1])
+        or (segments[-1] and (not _PATH_SEGMENT.fullmatch(segments[-1]) or segments[-1] in (".", "..")))
+    ):
+        raise invalid(
+            f"--path {path!r} is not a URL path: start it with '/', then segments of letters, digits and "
+            "._~- separated by single '/' (no '..', spaces, '?' or '#'), e.g. --path /mcp"
+        )
 
 
 def _url_host(host: str) -> str:

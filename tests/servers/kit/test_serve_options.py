@@ -219,3 +219,30 @@ def test_http_says_it_is_on_once_its_port_accepts_connections(sb_env):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("path", ["mcp", "/../x y", "/mcp?x=1", "/a//b", "/a/./b", "/mcp#f", ""])
+def test_an_http_path_that_is_no_url_path_is_refused_before_listening(path):
+    """A walk: `--path mcp` ended in a traceback (starlette's "AssertionError: Routed paths must
+    start with '/'"); `--path '/../x y'` started and printed the URL http://127.0.0.1:P/../x y."""
+    from servers.kit.serve import serve
+
+    with pytest.raises(SwitchboardError) as err:
+        serve("orders", transport="http", port=0, path=path, on_listen=lambda url: pytest.fail(url))
+    assert err.value.code.value == "INVALID_ARGUMENT"
+    assert "--path" in err.value.message and "/mcp" in err.value.message, err.value.message
+
+
+def test_the_cli_says_so_in_one_line(sb_env):
+    import subprocess
+
+    env = {**os.environ, **sb_env, "COLUMNS": "200"}
+    done = subprocess.run(
+        [SB, "serve", "orders", "--transport", "http", "--port", "0", "--path", "mcp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error [INVALID_ARGUMENT] --path"), done.stderr
