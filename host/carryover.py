@@ -31,7 +31,11 @@ from core.pii import PiiKind, detect
 # and the next turn is often an order number ("8841이요"), which must reach the lookup
 _KINDS = frozenset({PiiKind.CARD, PiiKind.RRN, PiiKind.ACCOUNT})
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ \-.]?\d){3,}(?!\d)")  # 4+ digits, spaced or grouped
-_ORDER_WORDS = re.compile(r"주문|order|운송장|송장|tracking|배송", re.IGNORECASE)
+# an order asked about is no continuation; nor is a refund asked for ("팔 팔 이 이 환불해 주세요" after an
+# account number), though "환불 계좌 나머지는 …" goes on with it
+_ORDER_WORDS = re.compile(
+    r"주문|order|운송장|송장|tracking|배송|환불\s*(?:해|하|신청|요청|돼|되|언제|어떻게|상태|진행)", re.IGNORECASE
+)
 MAX_CONTINUATION = 60  # characters: "나머지는 9012 3456이요", not a new request
 
 # a mobile number's start with nothing after it: "010", "010-2345" (a whole number is masked itself)

@@ -70,7 +70,9 @@ def _read_sino(word: str) -> int | None:
     return total + section + (digit or 0)
 
 
-_BARE_NUMBER = re.compile(r"(?<![\d-])(\d{3,12})(?![\d-])")
+# a bare number is never one a mask kept ("**4567", "010-****-5678") nor starts with 0 (a mobile
+# prefix or an area code: "제 번호는 010" made 010 the session's order, and "환불해 주세요" looked it up)
+_BARE_NUMBER = re.compile(r"(?<![\d*-])([1-9]\d{2,11})(?![\d*-])")
 _MOBILE = re.compile(r"01[016789]\d{7,8}")  # a mobile number said without hyphens is not an order
 _ORDER_CONTEXT = re.compile(r"주문|환불|배송|\border\b|\brefund\b|\bdeliver|\bship", re.IGNORECASE)
 
@@ -109,7 +111,7 @@ def extract_order_number(text: str) -> str | None:
 
 # a number with a unit is an amount, a date or a count ('50,000원', '2026년', '3개'), never an order
 _PLAIN_NUMBER = re.compile(
-    r"(?<![\d-])(?<!\d,)(\d{3,12})(?![\d-])(?!,\d{3}(?!\d))"
+    r"(?<![\d*-])(?<!\d,)([1-9]\d{2,11})(?![\d*-])(?!,\d{3}(?!\d))"
     r"(?!\s*(?:원|개|일|시|분|초|%|월|년|주|명|건|won|krw|days?)(?![가-힣]))",
     re.IGNORECASE,
 )

@@ -18,6 +18,7 @@ from tests.host.conftest import make_layer, with_memory
 from tests.host.test_carryover import _stored
 from tests.host.test_safety import _refunds
 from tests.host.test_walk_changed_mind import _status
+from tests.host.test_walk_hostile_caller import _NOISE
 
 
 async def _everything(conv, memory: list[str]) -> str:
@@ -26,7 +27,8 @@ async def _everything(conv, memory: list[str]) -> str:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(review_queue).where(review_queue.c.session_id == conv.session_id))).mappings()
         review = json.dumps([dict(r) for r in rows], ensure_ascii=False, default=str)
-    return await _stored(conv.session_id) + review + json.dumps(memory, ensure_ascii=False)
+    stored = await _stored(conv.session_id) + review + json.dumps(memory, ensure_ascii=False)
+    return _NOISE.sub("", stored)
 
 
 async def _refund_prompt(start, memory: list[str] | None = None):
