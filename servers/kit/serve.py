@@ -140,6 +140,12 @@ def serve(
             "(and customer). Create one with `switchboard tokens create --org ORG [--customer REF]`"
         )
     check_http_path(path)
+    for allowed in allowed_hosts or ():
+        if not _HOST_VALUE.fullmatch(allowed):
+            raise invalid(
+                f"--allowed-host {allowed!r} is not a Host header value: give NAME or NAME:PORT as clients "
+                "reach the server (e.g. --allowed-host lb:9001), not a URL"
+            )
     sock = listen_socket(host, port)  # first: a busy port fails before any work, and nothing says "on"
     port = int(sock.getsockname()[1])
     server = catalog.build(name, launch=launch or ServerLaunch(), http_auth=True)
@@ -167,6 +173,7 @@ def serve(
     )
 
 
+_HOST_VALUE = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9*._-]+)(?::[0-9]{1,5})?")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
 

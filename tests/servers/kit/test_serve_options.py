@@ -246,3 +246,15 @@ def test_the_cli_says_so_in_one_line(sb_env):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error [INVALID_ARGUMENT] --path"), done.stderr
+
+
+@pytest.mark.parametrize("value", ["http://lb:9001", "lb:9001/mcp", "", "lb 9001"])
+def test_an_allowed_host_that_is_no_host_header_value_is_refused(value):
+    """`--allowed-host http://lb:9001` (the URL instead of the Host) started, then refused every
+    request through the balancer with 421."""
+    from servers.kit.serve import serve
+
+    with pytest.raises(SwitchboardError) as err:
+        serve("orders", transport="http", port=0, allowed_hosts=[value], on_listen=lambda url: pytest.fail(url))
+    assert err.value.code.value == "INVALID_ARGUMENT"
+    assert "--allowed-host" in err.value.message and "lb:9001" in err.value.message, err.value.message
