@@ -207,6 +207,14 @@ def guard_hosts(app: Any, bind: str, allowed_hosts: list[str] | None) -> Any:
     A refusal is 421 with ``{"error": …}`` naming the Host and the flag that admits it.
     """
     allowed = {h.strip().lower() for h in allowed_hosts or ()}
+    for value in allowed:
+        if not value or any(ch in value for ch in "/ ?#@"):
+            from core.errors import invalid
+
+            raise invalid(
+                f"--allowed-host {value!r} is not a Host header value: give NAME or NAME:PORT as clients "
+                "reach the registry (e.g. --allowed-host registry.internal:8780), not a URL"
+            )
     if not allowed and not _loopback(bind):
         return app
 

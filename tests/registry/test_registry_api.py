@@ -256,3 +256,13 @@ async def test_a_foreign_host_header_is_refused_on_a_loopback_bind(db):
     open_bind = guard_hosts(create_app(), "0.0.0.0", None)  # another machine's balancer: no names to check
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=open_bind), base_url="http://lb:9000") as client:
         assert (await client.get("/v0.1/servers")).status_code == 200
+
+
+def test_an_allowed_host_that_is_a_url_is_refused():
+    from core.errors import SwitchboardError
+    from registry.api import guard_hosts
+
+    for value in ("http://registry.internal:8780", "registry.internal/v0.1", ""):
+        with pytest.raises(SwitchboardError) as err:
+            guard_hosts(create_app(), "127.0.0.1", [value])
+        assert err.value.code.value == "INVALID_ARGUMENT" and "NAME:PORT" in err.value.message, err.value.message
