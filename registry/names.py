@@ -56,7 +56,9 @@ def check_reason(reason: str) -> str:
         raise invalid("a reason is required (--reason): say why, it is kept in the status history")
     if len(reason) > 2000:
         raise invalid("the reason is longer than 2000 characters")
-    return reason
+    from core.pii import mask_text
+
+    return mask_text(reason)  # kept in the status history and the audit log: personal data masked
 
 
 def parse_server_ref(ref: str) -> tuple[str, str]:

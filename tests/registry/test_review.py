@@ -130,3 +130,24 @@ async def test_publish_refuses_a_reviewed_name_version_even_with_new_tools(db):
     with pytest.raises(SwitchboardError) as err:
         await publish_version("orders", "1.0.0", stdio("clean_server.py"), published_by="m", connect_to=build("1.1.0"))
     assert err.value.code == "CONFLICT"
+
+
+async def test_a_reason_with_personal_data_is_stored_masked(db):
+    """A walk: `registry review …@2.0.0 --approve --reason "고객 010-1234-5678 요청"` kept the phone
+    number raw in the status history (printed by `show`, exported with --json)."""
+    from registry.queries import show_version
+
+    await publish_clean("orders", "1.0.0")
+    await review_version(
+        "orders",
+        "1.0.0",
+        approve=True,
+        reason="고객 010-1234-5678 요청",
+        reviewer="rita",
+        risks={"*": "irreversible"},
+        accept_findings=True,
+    )
+    await change_status("orders", "1.0.0", "deprecated", reason="카드 4111-1111-1111-1111 유출", changed_by="rita")
+    shown = repr(await show_version("orders@1.0.0"))
+    assert "1234-5678" not in shown and "4111-1111-1111-1111" not in shown, shown
+    assert "고객 010-****-5678 요청" in shown, shown
