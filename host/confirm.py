@@ -16,6 +16,7 @@ from typing import Any
 
 from core.pii import mask_text
 from host import nlu
+from host.spacing import unspaced
 from host.tooling import HOST_MANAGED_ARGS, ExposedTool
 
 ORDER_ARGS = ("order_id", "order_number", "order_no", "orderId", "order")
@@ -52,6 +53,7 @@ def reason_category(reason: str | None, language: str) -> str | None:
     if not reason or not reason.strip():
         return None
     index = 0 if language == "ko" else 1
+    reason = unspaced(reason)  # "단 순 변 심" (ASR, a syllable at a time)
     for pattern, names in _REASON_CATEGORIES:
         if pattern.search(reason):
             return names[index]

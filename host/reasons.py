@@ -19,6 +19,7 @@ import re
 
 from host.confirm import reason_category
 from host.replies import ReplyLabel, read_reply
+from host.spacing import unspaced
 
 # yes-words and fillers before the reason ("네 불량이라서요", "음 그게 사이즈가…")
 _LEAD = re.compile(
@@ -69,7 +70,7 @@ def refund_reason(text: str) -> str | None:
     '네 사이즈가 안 맞아서요' → '사이즈가 안 맞아서', '예 단순 변심이요' → '단순 변심',
     '단순 변심이라서 환불하려고요' → '단순 변심이라서', '사유는 상품 불량입니다' → '상품 불량'.
     """
-    text = (text or "").strip()
+    text = unspaced((text or "").strip())  # "단 순 변 심" (ASR, a syllable at a time)
     if not text:
         return None
     if match := _REASON_LABELED.search(text):

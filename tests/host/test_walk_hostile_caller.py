@@ -324,3 +324,15 @@ async def test_an_order_asked_for_after_an_account_number_reaches_the_lookup(sta
     await conv.user_message("환불은 국민은행 123456 01 234567로")
     result = await conv.user_message("팔 팔 이 이 환불해 주세요")
     assert result.confirm_prompt is not None and "8822" in result.confirm_prompt, result
+
+
+@pytest.mark.parametrize(("said", "category"), [("단 순 변 심", "단순 변심"), ("상 품 불 량 이 요", "상품 불량")])
+async def test_a_reason_said_a_syllable_at_a_time_keeps_its_category(start, said, category):
+    """The real chat: "단 순 변 심" was asked as "(사유: 기타)" and sent as the reason "단 순 변 심"."""
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _status(True)
+    conv = await start(layer)
+    await conv.user_message("8822 환불해 주세요")
+    await conv.user_message("네")
+    asked = await conv.user_message(said)
+    assert asked.confirm_prompt is not None and f"(사유: {category})" in asked.confirm_prompt, asked
