@@ -8,6 +8,7 @@ from fastmcp.server.middleware import Middleware, MiddlewareContext
 
 from core import telemetry
 from core.errors import SwitchboardError, invalid
+from servers.kit import warm
 from servers.kit.errors import classify, error_result
 from servers.kit.hooks import ToolCall, ToolCallHook, ToolOutcome
 from servers.kit.identity import (
@@ -78,12 +79,12 @@ class ToolCallMiddleware(Middleware):
 
     async def on_list_tools(self, context: MiddlewareContext, call_next: Any) -> Any:
         result = await call_next(context)
-        from servers.kit.warm import mark_listed
-
-        mark_listed()  # the handshake is over: background model loading may start
+        warm.mark_listed()  # the handshake is over: background model loading may start
         return result
 
     async def on_call_tool(self, context: MiddlewareContext, call_next: Any) -> Any:
+        if warm.unsettled():  # the first call waits for the start-up jobs' imports (servers/kit/warm.py)
+            await warm.settle()
         fctx = context.fastmcp_context
         meta = None
         try:

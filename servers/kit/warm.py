@@ -15,6 +15,13 @@ starts once the first ``tools/list`` has been answered (the kit's middleware cal
 A client that wants the server warm before its first real call reads the resource
 :data:`WARM_URI`: the read returns once every background job has finished (the host does this
 when it connects, see host/pool.py). Reading it also starts the jobs at once.
+
+A tool call that arrives while the jobs run waits for them first (:func:`settle`, called by the
+kit's middleware; once per event loop): the call's own first imports run on the event loop's
+thread, and two threads importing overlapping modules can fail. Seen on a slow start (the order
+server under callgrind): the data-layer job died with "cannot import name 'AdaptedConnection'
+from partially initialized module 'sqlalchemy.engine'" while the first call's audit hook imported
+SQLAlchemy; the call itself could as well have been the one to fail.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ class _State:
         self.listed = asyncio.Event()
         self.jobs: list[asyncio.Task[Any]] = []
         self.started_at = time.monotonic()
+        self.settled = False  # a tool call has waited for the jobs once: later calls do not
 
 
 # one state per event loop: an asyncio.Event is bound to the loop that first waits on it
@@ -74,7 +82,7 @@ def after_handshake(name: str, job: Callable[[], Awaitable[Any]]) -> asyncio.Tas
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a missing model must not stop the server: search reports it
-            log.warning("background start-up job %s failed: %s", name, type(exc).__name__)
+            log.warning("background start-up job %s failed: %s: %s", name, type(exc).__name__, exc)
             return None
 
     task = asyncio.create_task(run(), name=f"switchboard-warm-{name}")
@@ -92,6 +100,24 @@ async def wait_warm(timeout: float = WAIT_S) -> dict[str, Any]:
         await asyncio.wait(jobs, timeout=timeout)
     pending = [t.get_name() for t in state.jobs if not t.done()]
     return {"warm": not pending, "pending": pending, "uptime_s": round(time.monotonic() - state.started_at, 3)}
+
+
+def unsettled() -> bool:
+    """True while the start-up jobs of this loop may still be importing (before :func:`settle`)."""
+    try:
+        state = _states.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return False
+    return state is not None and not state.settled
+
+
+async def settle(timeout: float | None = None) -> None:
+    """Wait (once per loop) for the start-up jobs before a tool call runs, starting them now if
+    they still wait for the handshake; a job that outlasts ``timeout`` no longer holds calls."""
+    state = _state()
+    if state.jobs:
+        await wait_warm(WAIT_S if timeout is None else timeout)
+    state.settled = True
 
 
 def register_warm_resource(server: Any) -> None:
