@@ -82,10 +82,36 @@ def fail_if_database_unreachable(err: BaseException) -> None:
     """When ``err`` is a failure to connect to the configured database (refused, unknown host,
     no such database or role, a wrong password), end with one UNAVAILABLE line naming the URL
     without its password; otherwise return (the caller re-raises). Used by :func:`run` and the
-    ``switchboard`` entry point, so no command needs its own handling."""
-    message = database_unreachable_message(err)
+    ``switchboard`` entry point, so no command needs its own handling. A full disk (or a
+    file-size limit) while writing is one UNAVAILABLE line too (:func:`disk_full_message`)."""
+    message = database_unreachable_message(err) or disk_full_message(err)
     if message is not None:
         fail("UNAVAILABLE", message)
+
+
+_DISK_FULL_SQLITE = ("database or disk is full", "disk I/O error")
+
+
+def disk_full_message(err: BaseException) -> str | None:
+    """The one line to show when ``err`` is a full disk, a quota or a file-size limit met while
+    writing (the OS's ENOSPC/EDQUOT/EFBIG, SQLite's "disk is full" or "disk I/O error", PostgreSQL's
+    disk_full), else None. Not a traceback: a database error's repr holds the statement's values."""
+    import errno
+
+    for current in _chain(err):
+        module = type(current).__module__ or ""
+        full = (
+            (isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+            or (module.startswith("sqlite3") and any(m in str(current) for m in _DISK_FULL_SQLITE))
+            or (module.startswith("asyncpg") and type(current).__name__ == "DiskFullError")
+        )
+        if full:
+            return (
+                "the disk is full (or a file-size limit was met) while writing: what the command writes in "
+                "one transaction was rolled back; free space and run the command again (an import resumes "
+                "or starts over, adding nothing twice)"
+            )
+    return None
 
 
 def _chain(err: BaseException) -> Iterable[BaseException]:
