@@ -261,6 +261,7 @@ def show(
 ) -> None:
     """Show a KB: its documents, current version and semantic-vector progress."""
     from servers.kb_server import sentences
+    from servers.kb_server.purge import purged_documents
     from servers.kb_server.store import get_kb, list_documents
     from servers.kb_server.vectors import pending_total, progress_counts
     from servers.retrieval.embedding import get_embedder
@@ -299,6 +300,7 @@ def show(
                 }
                 for d in docs
             ],
+            "purged": await purged_documents(org, info["id"]),
         }
 
     data = run(go)
@@ -326,6 +328,12 @@ def show(
         for d in data["documents"]
     ]
     console.print(table("Documents", ["doc_id", "title", "type", "chunks", "pages"], rows))
+    for p in data["purged"]:
+        where = ", ".join(f"v{v}" for v in p["versions"]) or "-"
+        console.print(
+            f"  [yellow]purged[/] {p['doc_id']} (held by {where}) at {p['purged_at']} by {escape(p['purged_by'])}:"
+            f" {escape(p['reason'])}"
+        )
 
 
 def _set_active(kb: str, org: str, active: bool, json_output: bool) -> None:
@@ -551,3 +559,12 @@ def import_cmd(
         return
     rows = [(key, escape(str(value))) for key, value in summary.items()]
     console.print(table(f"Imported {escape(file.name)}", ["what", "value"], rows))
+
+
+def _register_purge() -> None:
+    from servers.kb_server.purge_cli import register
+
+    register(app, OrgOption, JsonOption)
+
+
+_register_purge()

@@ -116,3 +116,22 @@ kb_vector = Table(
     Column("embedded_at", DateTime(timezone=True), nullable=False),
     ForeignKeyConstraint(["kb_id"], ["knowledge_base.id"], ondelete="CASCADE", name="fk_kb_vector_kb"),
 )
+
+# A document purged from every version (``switchboard kb purge-doc``): who, when, why; never its text
+# nor its title (a title may name the customer a letter was about).
+kb_purged_document = Table(
+    "kb_purged_document",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(128), nullable=False),
+    Column("kb_id", String(40), nullable=False),
+    Column("doc_id", String(200), nullable=False),
+    Column("versions", String(2000), nullable=False),  # the versions that held it, "1,2"
+    Column("n_revisions", Integer, nullable=False),
+    Column("n_chunks", Integer, nullable=False),
+    Column("purged_at", DateTime(timezone=True), nullable=False),
+    Column("purged_by", String(200), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    ForeignKeyConstraint(["kb_id"], ["knowledge_base.id"], ondelete="CASCADE", name="fk_kb_purged_kb"),
+    Index("ix_kb_purged_kb_doc", "kb_id", "doc_id"),
+)

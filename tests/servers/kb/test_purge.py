@@ -1,0 +1,125 @@
+"""`switchboard kb purge-doc`: a document uploaded by mistake leaves every version and every file.
+
+The walk: a customer's complaint letter was uploaded, embedded, searched (BM25 and vector files
+written), then `kb delete-doc` made v2 without it; v1 (which an agent version may pin), the
+chroma vectors and kb-index/<kb>/v1 kept it, and no command removed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from servers.kb_server.cli import app
+
+runner = CliRunner()
+SENTENCE = "저는 홍길순이고 지난달 세탁기 설치 기사님이 거실 바닥을 긁어 놓고 그냥 가셨습니다"
+NAME = "홍길순"
+
+
+def kb(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), input=input)
+    return result.exit_code, result.output
+
+
+def kb_json(*args: str):
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def files_holding(home: Path, needle: str) -> list[str]:
+    """Every file under ``home`` whose bytes hold ``needle`` (UTF-8)."""
+    raw = needle.encode("utf-8")
+    found = []
+    for root, _dirs, names in os.walk(home):
+        for name in names:
+            path = Path(root) / name
+            try:
+                if raw in path.read_bytes():
+                    found.append(str(path.relative_to(home)))
+            except OSError:
+                continue
+    return found
+
+
+def _setup(tmp_path: Path) -> tuple[str, Path]:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "refund.md").write_text(
+        "# 환불 정책\n\n카드 환불은 영업일 기준 3일이 걸립니다. 계좌 환불은 하루 안에 처리됩니다.\n", encoding="utf-8"
+    )
+    (docs / "letter.md").write_text(
+        f"# 고객 민원 편지 v2\n\n{SENTENCE}. 주소는 서울시 마포구 상암동 11번지입니다.\n\n"
+        "보상을 요구합니다. 답변이 없으면 소비자원에 신고하겠습니다.\n",
+        encoding="utf-8",
+    )
+    kb_json("create", "고객센터", "--org", "acme")
+    up = kb_json("upload", "고객센터", str(docs), "--org", "acme", "--embed")
+    kb_id = up["kb_id"]
+    # both versions searched (BM25 + vector files), v1 through a pin as an agent version does
+    kb_json("search", "세탁기 설치 기사 바닥", "--org", "acme")
+    kb_json("delete-doc", "고객센터", "letter", "--org", "acme")
+    kb_json("search", "세탁기 설치 기사 바닥", "--org", "acme", "--pin", f"{kb_id}=1")
+    kb_json("search", "카드 환불", "--org", "acme")
+    return kb_id, Path(os.environ["SWITCHBOARD_HOME"])
+
+
+def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: str, tmp_path: Path) -> None:
+    kb_id, home = _setup(tmp_path)
+    assert files_holding(home, SENTENCE), "the walk's premise: the letter is stored"
+
+    # asked, refused: nothing changes
+    code, out = kb("purge-doc", "고객센터", "letter", "--org", "acme", "--reason", "uploaded by mistake", input="n\n")
+    assert code != 0 and "nothing" in out.lower()
+    assert files_holding(home, SENTENCE)
+
+    done = kb_json("purge-doc", "고객센터", "letter", "--org", "acme", "--reason", "uploaded by mistake", "--yes")
+    assert done["status"] == "purged" and done["versions"] == [1] and done["doc_id"] == "letter"
+
+    for needle in (SENTENCE, NAME, "상암동 11번지"):
+        assert files_holding(home, needle) == [], needle
+
+    # the pinned old version keeps answering for the other documents, never with the letter
+    pinned = kb_json("search", "세탁기 설치 기사 바닥", "--org", "acme", "--pin", f"{kb_id}=1")
+    assert all(h["doc_id"] != "letter" for h in pinned["hits"])
+    refund = kb_json("search", "카드 환불은 며칠", "--org", "acme", "--pin", f"{kb_id}=1")
+    assert refund["hits"] and refund["hits"][0]["doc_id"] == "refund"
+    versions = kb_json("versions", "고객센터", "--org", "acme")
+    assert [v["n_documents"] for v in versions] == [1, 1]
+
+    shown = kb_json("show", "고객센터", "--org", "acme")
+    (purged,) = shown["purged"]
+    assert purged["doc_id"] == "letter" and purged["versions"] == [1]
+    assert purged["reason"] == "uploaded by mistake" and purged["purged_by"] and purged["purged_at"]
+
+    # an audit record, without the letter's text
+    from audit import find
+
+    records = asyncio.run(find(org_id="acme", event_type="kb_document_purged"))
+    assert len(records) == 1 and NAME not in json.dumps(records, default=str, ensure_ascii=False)
+
+    # idempotent: again says so, changes nothing, writes no second record
+    again = kb_json("purge-doc", "고객센터", "letter", "--org", "acme", "--reason", "again", "--yes")
+    assert again["status"] == "already_purged"
+    assert len(asyncio.run(find(org_id="acme", event_type="kb_document_purged"))) == 1
+
+
+def test_purge_doc_refuses_unknown_doc_kb_org_and_writes_nothing(database_url: str, tmp_path: Path) -> None:
+    _setup(tmp_path)
+    for args in (
+        ("고객센터", "nope", "--org", "acme"),
+        ("없는KB", "letter", "--org", "acme"),
+        ("고객센터", "letter", "--org", "globex"),
+    ):
+        code, out = kb("purge-doc", *args, "--reason", "x", "--yes")
+        assert code == 2 and "NOT_FOUND" in out, out
+    shown = kb_json("show", "고객센터", "--org", "acme")
+    assert shown["purged"] == []
+    code, out = kb("purge-doc", "고객센터", "letter", "--org", "acme", "--yes")
+    assert code != 0 and "--reason" in out
+    assert files_holding(Path(os.environ["SWITCHBOARD_HOME"]), SENTENCE)
