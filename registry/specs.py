@@ -137,4 +137,26 @@ def parse_model_params(items: list[str]) -> dict[str, Any]:
         canonical_json(params)
     except Exception:
         raise invalid("model parameters must be plain JSON values (no NaN, integers within ±2^53)") from None
+    for key, value in params.items():
+        _check_known_param(key, value)
     return params
+
+
+# parameters whose meaning is fixed: (integers only, lowest, highest, example)
+_KNOWN_PARAMS: dict[str, tuple[bool, float, float, str]] = {
+    "temperature": (False, 0, 2, "temperature=0.2"),
+    "top_p": (False, 0, 1, "top_p=0.9"),
+    "max_tokens": (True, 1, 1_000_000, "max_tokens=1024"),
+    "max_retries": (True, 0, 10, "max_retries=2"),
+}
+
+
+def _check_known_param(key: str, value: Any) -> None:
+    """A known parameter out of its range is refused at draft, not by the provider mid-conversation."""
+    if key not in _KNOWN_PARAMS:
+        return
+    whole, low, high, example = _KNOWN_PARAMS[key]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or (whole and not isinstance(value, int)) or not low <= value <= high:
+        kind = "an integer" if whole else "a number"
+        raise invalid(f"--param {key}={value!r}: must be {kind} from {low} to {high}, e.g. {example}")

@@ -315,3 +315,36 @@ async def test_a_missing_agent_names_what_exists(db):
         with pytest.raises(SwitchboardError) as err:
             await load_agent_version(org, slug)
         assert err.value.code.value == "NOT_FOUND" and said in err.value.message, (org, slug, err.value.message)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "max_tokens=-5",
+        "max_tokens=0",
+        "max_tokens=2.5",
+        "temperature=-1",
+        "temperature=5",
+        "temperature=hot",
+        "top_p=1.5",
+        "max_retries=-1",
+        "max_retries=true",
+    ],
+)
+def test_a_known_model_parameter_out_of_its_range_is_refused(item):
+    """A walk: `agent draft … --param max_tokens=-5` was saved ({'max_tokens': -5}); a bad value
+    would only fail at the provider, mid-conversation."""
+    from registry.specs import parse_model_params
+
+    with pytest.raises(SwitchboardError) as err:
+        parse_model_params([item])
+    assert err.value.code.value == "INVALID_ARGUMENT"
+    key = item.split("=", 1)[0]
+    assert f"--param {key}" in err.value.message and "e.g." in err.value.message, err.value.message
+
+
+def test_known_model_parameters_in_range_and_unknown_ones_pass():
+    from registry.specs import parse_model_params
+
+    given = ["temperature=0.2", "top_p=1", "max_tokens=300", "max_retries=0", "seed=7"]
+    assert parse_model_params(given) == {"temperature": 0.2, "top_p": 1, "max_tokens": 300, "max_retries": 0, "seed": 7}
