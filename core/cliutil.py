@@ -83,7 +83,8 @@ def fail_if_database_unreachable(err: BaseException) -> None:
     no such database or role, a wrong password), end with one UNAVAILABLE line naming the URL
     without its password; otherwise return (the caller re-raises). Used by :func:`run` and the
     ``switchboard`` entry point, so no command needs its own handling. A full disk (or a
-    file-size limit) while writing is one UNAVAILABLE line too (:func:`disk_full_message`)."""
+    file-size limit) or a read-only data directory while writing is one UNAVAILABLE line too
+    (:func:`disk_full_message`)."""
     message = database_unreachable_message(err) or disk_full_message(err)
     if message is not None:
         fail("UNAVAILABLE", message)
@@ -95,7 +96,8 @@ _DISK_FULL_SQLITE = ("database or disk is full", "disk I/O error")
 def disk_full_message(err: BaseException) -> str | None:
     """The one line to show when ``err`` is a full disk, a quota or a file-size limit met while
     writing (the OS's ENOSPC/EDQUOT/EFBIG, SQLite's "disk is full" or "disk I/O error", PostgreSQL's
-    disk_full), else None. Not a traceback: a database error's repr holds the statement's values."""
+    disk_full), or a read-only database (EROFS, SQLite's "readonly database"), else None. Not a
+    traceback: a database error's repr holds the statement's values."""
     import errno
 
     for current in _chain(err):
@@ -110,6 +112,17 @@ def disk_full_message(err: BaseException) -> str | None:
                 "the disk is full (or a file-size limit was met) while writing: what the command writes in "
                 "one transaction was rolled back; free space and run the command again (an import resumes "
                 "or starts over, adding nothing twice)"
+            )
+        read_only = (isinstance(current, OSError) and current.errno == errno.EROFS) or (
+            module.startswith("sqlite3") and "readonly database" in str(current)
+        )
+        if read_only:
+            from core.settings import get_settings
+
+            return (
+                f"the database cannot be written: {get_settings().location()} is read-only (a read-only mount, "
+                "or files owned by another user); nothing was written. Point SWITCHBOARD_HOME at a writable "
+                "data directory, or fix its permissions, and run the command again"
             )
     return None
 

@@ -1,4 +1,5 @@
-"""An import that meets a full disk (or a file-size limit) ends with one line, not a traceback.
+"""An import that meets a full disk (or a file-size limit), or a read-only data directory, ends
+with one line, not a traceback.
 
 `kb import`, `orders import` and `memory import` under `prlimit --fsize` ended with a Rich
 traceback of `sqlite3.OperationalError: disk I/O error` (exit 1); the orders one printed 10 rows
@@ -47,3 +48,18 @@ def test_other_errors_are_not_taken_for_a_full_disk() -> None:
     assert disk_full_message(_db_error("no such table: kb_chunk")) is None
     assert disk_full_message(OSError(errno.ENOENT, "No such file")) is None
     assert disk_full_message(ValueError("disk I/O error")) is None  # only the database driver's or the OS's
+
+
+def test_a_read_only_data_directory_is_one_line_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """SWITCHBOARD_HOME on a read-only mount: `kb import` printed a traceback holding the row's
+    text in the bound parameters, `orders import` the customer's name."""
+
+    async def write() -> None:
+        raise _db_error("attempt to write a readonly database")
+
+    with pytest.raises(SystemExit) as caught:
+        run(write)
+    assert caught.value.code == 2
+    out = " ".join(capsys.readouterr().err.split())
+    assert "UNAVAILABLE" in out and "read-only" in out and "SWITCHBOARD_HOME" in out, out
+    assert "010-" not in out and "INSERT" not in out
