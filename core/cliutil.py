@@ -96,7 +96,7 @@ _DISK_FULL_SQLITE = ("database or disk is full", "disk I/O error")
 def disk_full_message(err: BaseException) -> str | None:
     """The one line to show when ``err`` is a full disk, a quota or a file-size limit met while
     writing (the OS's ENOSPC/EDQUOT/EFBIG, SQLite's "disk is full" or "disk I/O error", PostgreSQL's
-    disk_full), or a read-only database (EROFS, SQLite's "readonly database"), else None. Not a
+    disk_full), a read-only database (SQLite's "readonly database") or file (EROFS, EACCES), else None. Not a
     traceback: a database error's repr holds the statement's values."""
     import errno
 
@@ -113,10 +113,12 @@ def disk_full_message(err: BaseException) -> str | None:
                 "one transaction was rolled back; free space and run the command again (an import resumes "
                 "or starts over, adding nothing twice)"
             )
-        read_only = (isinstance(current, OSError) and current.errno == errno.EROFS) or (
-            module.startswith("sqlite3") and "readonly database" in str(current)
-        )
-        if read_only:
+        if isinstance(current, OSError) and current.errno in (errno.EROFS, errno.EACCES) and current.filename:
+            return (  # a file beside the input (an import's state file), not the database
+                f"cannot write {current.filename}: {current.strerror}; nothing more was written. Use a folder "
+                "you can write to (copy the input there) and run the command again"
+            )
+        if module.startswith("sqlite3") and "readonly database" in str(current):
             from core.settings import get_settings
 
             return (

@@ -63,3 +63,16 @@ def test_a_read_only_data_directory_is_one_line_naming_it(capsys: pytest.Capture
     out = " ".join(capsys.readouterr().err.split())
     assert "UNAVAILABLE" in out and "read-only" in out and "SWITCHBOARD_HOME" in out, out
     assert "010-" not in out and "INSERT" not in out
+
+
+def test_a_read_only_input_folder_names_the_file_not_the_data_home(capsys: pytest.CaptureFixture[str]) -> None:
+    """`memory import` of a file on a read-only mount cannot write its state file beside it."""
+
+    async def write() -> None:
+        raise OSError(errno.EROFS, "Read-only file system", "/mnt/ro/in.jsonl.import-state.jsonl")
+
+    with pytest.raises(SystemExit):
+        run(write)
+    out = " ".join(capsys.readouterr().err.split())
+    assert "cannot write /mnt/ro/in.jsonl.import-state.jsonl: Read-only file system" in out, out
+    assert "SWITCHBOARD_HOME" not in out
