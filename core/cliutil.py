@@ -115,8 +115,8 @@ def disk_full_message(err: BaseException) -> str | None:
             )
         if isinstance(current, OSError) and current.errno in (errno.EROFS, errno.EACCES) and current.filename:
             return (  # a file beside the input (an import's state file), not the database
-                f"cannot write {current.filename}: {current.strerror}; nothing more was written. Use a folder "
-                "you can write to (copy the input there) and run the command again"
+                f"cannot open {current.filename}: {current.strerror}; nothing more was written. Give this user "
+                "access to it, or copy the input to a folder you can write to, and run the command again"
             )
         if module.startswith("sqlite3") and "readonly database" in str(current):
             from core.settings import get_settings

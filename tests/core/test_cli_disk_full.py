@@ -74,5 +74,5 @@ def test_a_read_only_input_folder_names_the_file_not_the_data_home(capsys: pytes
     with pytest.raises(SystemExit):
         run(write)
     out = " ".join(capsys.readouterr().err.split())
-    assert "cannot write /mnt/ro/in.jsonl.import-state.jsonl: Read-only file system" in out, out
+    assert "cannot open /mnt/ro/in.jsonl.import-state.jsonl: Read-only file system" in out, out
     assert "SWITCHBOARD_HOME" not in out
