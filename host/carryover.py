@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 from core.pii import PiiKind, detect
+from host.spacing import joined_digits
 
 # what a number read out in pieces can be; not a phone number: a caller verifying gives it whole,
 # and the next turn is often an order number ("8841이요"), which must reach the lookup
@@ -111,7 +112,9 @@ def _hide(text: str, spans: list[tuple[int, int]]) -> str:
 
 def carry(text: str, previous: list[str] | None) -> tuple[str, list[str]]:
     """``text`` with the rest of a number of the last turn masked (and the pieces of one it starts),
-    and the kinds it carries on."""
+    and the kinds it carries on. Digits said one at a time are joined first ("010 1 2 3 4 5 6 7 8" is
+    a mobile number to the masker only as "010 12345678")."""
+    text = joined_digits(text)
     masked = mask_continuation(text, previous)
     found, spans = _starts(text)
     kinds = set(found)

@@ -336,3 +336,24 @@ async def test_a_reason_said_a_syllable_at_a_time_keeps_its_category(start, said
     await conv.user_message("네")
     asked = await conv.user_message(said)
     assert asked.confirm_prompt is not None and f"(사유: {category})" in asked.confirm_prompt, asked
+
+
+# --- digits said one at a time next to a group ("010 1 2 3 4 5 6 7 8", "010 1234 5 6 7 8", "신한 1 1 0 1 2
+# 3 4 5 6 7 8 9"): core.pii reads neither a phone nor an account there, and the transcript kept them raw
+
+
+@pytest.mark.parametrize(
+    ("said", "raws"),
+    [
+        ("제 번호 010 1 2 3 4 5 6 7 8이요", ["1 2 3 4", "1234"]),
+        ("010 1234 5 6 7 8로 연락 주세요", ["1234"]),
+        ("환불은 신한 1 1 0 1 2 3 4 5 6 7 8 9로", ["1 1 0 1 2 3", "110123"]),
+    ],
+)
+async def test_digits_said_one_at_a_time_are_masked_as_the_number_they_make(start, said, raws):
+    conv = await start(make_layer())
+    await conv.user_message(said)
+    await conv.end()
+    stored = await _stored_text(conv.session_id)
+    for raw in raws:
+        assert raw not in stored, (raw, said)
