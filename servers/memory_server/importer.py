@@ -144,16 +144,20 @@ def state_path(source: Path) -> Path:
     return source.with_name(source.name + ".import-state.jsonl")
 
 
+_NOT_TEXT = "{name}: not UTF-8, UTF-16 or CP949 text (binary data?): save the records as UTF-8 JSONL"
 _HANGUL = re.compile(r"[가-힣]")
 _HANJA = re.compile(r"[\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def _encoding(path: Path) -> str:
-    """UTF-8 (a BOM, as Excel and Windows exports write it, is not data), else CP949 as Korean
-    Windows tools save text, like ``kb import`` and ``search --file``; INVALID_ARGUMENT for neither."""
+    """UTF-8 (a BOM, as Excel and Windows exports write it, is not data), UTF-16 with its BOM, else
+    CP949 as Korean Windows tools save text, like ``kb import`` and ``search --file``;
+    INVALID_ARGUMENT for none of them."""
     import codecs
 
-    for encoding in ("utf-8-sig", "cp949"):
+    with path.open("rb") as handle:
+        utf16 = handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Notepad's "Unicode"
+    for encoding in ("utf-16",) if utf16 else ("utf-8-sig", "cp949"):
         decoder = codecs.getincrementaldecoder(encoding)()
         hangul = hanja = 0
         try:
@@ -165,10 +169,10 @@ def _encoding(path: Path) -> str:
                 decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        if encoding == "cp949" and hanja > hangul // 2:  # UTF-8 Hangul read as CP949 is mostly Hanja
+        if encoding != "utf-8-sig" and hanja > hangul // 2:  # UTF-8 read as CP949, bytes as UTF-16: Hanja
             break
         return encoding
-    raise invalid(f"{path.name}: not UTF-8 or CP949 text (binary data?): save the records as UTF-8 JSONL")
+    raise invalid(_NOT_TEXT.format(name=path.name))
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -251,7 +255,7 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
             seen.add(key)
             records.append(record)
     except UnicodeDecodeError:  # changed while read
-        raise invalid(f"{path.name}: not UTF-8 or CP949 text (binary data?): save the records as UTF-8 JSONL") from None
+        raise invalid(_NOT_TEXT.format(name=path.name)) from None
     if not records:
         raise invalid(f"{path.name} holds no records (every line is empty): nothing to import")
     return records

@@ -104,7 +104,7 @@ def test_a_cp949_file_is_read_like_the_other_bulk_inputs(database_url: str, tmp_
     assert "반려견 이름은 초코예요" in out, out
     path.write_bytes(b"\xff\xfe\x00garbage\x81\n")
     code, out = _cli("import", str(path), "--org", "acme", "--no-embed")
-    assert code == 2 and "not UTF-8 or CP949 text" in out, out
+    assert code == 2 and "not UTF-8, UTF-16 or CP949 text" in out, out
 
 
 def test_utf8_that_only_decodes_as_cp949_is_refused_not_stored_garbled(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_utf8_that_only_decodes_as_cp949_is_refused_not_stored_garbled(tmp_path:
     try:
         read_records(path, None)
     except SwitchboardError as err:
-        assert "not UTF-8 or CP949 text" in err.message
+        assert "not UTF-8, UTF-16 or CP949 text" in err.message
     else:
         raise AssertionError("a garbled file was read")
 
@@ -156,3 +156,16 @@ def test_metadata_too_big_to_keep_with_every_memory_is_refused(
     ok = {**record, "id": "m2", "metadata": {"channel": "call", "origin": "customer", "tags": {"vip": True}}}
     code, out = _cli("import", str(_write(tmp_path / "ok.jsonl", ok)), "--org", "acme", "--no-embed", "--json")
     assert code == 0, out
+
+
+def test_a_utf16_file_with_its_bom_is_read_as_kb_import_reads_it(database_url: str, tmp_path: Path) -> None:
+    """Notepad's "Unicode" (UTF-16 with a BOM), which `kb import` reads, was refused as not UTF-8 or CP949."""
+    record = {"id": "u1", "customer": "C1", "text": "반려견 이름은 초코예요"}
+    for encoding in ("utf-16", "utf-16-be"):
+        path = tmp_path / f"{encoding}.jsonl"
+        bom = b"\xfe\xff" if encoding == "utf-16-be" else b""
+        path.write_bytes(bom + (json.dumps(record, ensure_ascii=False) + "\r\n").encode(encoding))
+        code, out = _cli("import", str(path), "--org", "acme", "--no-embed", "--json")
+        assert code == 0, out
+    code, out = _cli("list", "--org", "acme", "--customer", "C1", "--json")
+    assert out.count("반려견 이름은 초코예요") == 1, out
