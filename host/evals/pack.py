@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from core.canonical import canonical_sha256
-from core.errors import invalid
+from core.errors import SwitchboardError, invalid
 from core.jsonload import read_json_file
 
 PACK_FORMAT = 1
@@ -202,8 +202,11 @@ def _errors(validator: Draft202012Validator, data: Any, where: str) -> list[str]
     return out
 
 
+MAX_SCENARIO_FILE_BYTES = 4 * 1024 * 1024  # the bundled files are under 10 KB; checked before reading
+
+
 def _read_json(path: Path) -> Any:
-    return read_json_file(path, what="scenario pack JSON file")
+    return read_json_file(path, what="scenario pack JSON file", max_bytes=MAX_SCENARIO_FILE_BYTES)
 
 
 def resolve_pack_path(text: str) -> Path:
@@ -230,7 +233,11 @@ def load_pack(text: str | Path) -> Pack:
     if not files:
         problems.append(f"{path}/scenarios holds no *.json files")
     for file in files:
-        data = _read_json(file)
+        try:
+            data = _read_json(file)
+        except SwitchboardError as err:  # every file's problem in one run, as for a scenario's
+            problems.append(err.message)
+            continue
         items = data if isinstance(data, list) else [data]
         for i, item in enumerate(items):
             where = f"{file.name}[{i}]"
