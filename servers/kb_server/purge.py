@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
+import re
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.db import checkpoint_wal, get_engine, get_pooled_engine, write_transaction
 from core.errors import SwitchboardError, invalid, not_found, unavailable
 from core.pii import mask_text
+from servers.kb_server import sentences
 from servers.kb_server.models import (
     kb_chunk,
     kb_document,
@@ -40,6 +44,7 @@ from servers.kb_server.models import (
     kb_version_document,
 )
 from servers.kb_server.store import _kb, new_id, now, validate_org
+from servers.kb_server.vectors import record_embedded
 
 EVENT = "kb_document_purged"
 _PRAGMAS = ("secure_delete=ON",)
@@ -193,6 +198,14 @@ async def purge_document(
         of_orphans = (kb_vector.c.kb_id == kb_id) & kb_vector.c.text_sha256.in_(orphans)
         models = set((await conn.execute(select(kb_vector.c.model_id).where(of_orphans))).scalars())
         await conn.execute(delete(kb_vector).where(of_orphans))
+        # the collections are rebuilt: their other texts count as not embedded until they are back
+        # (an interrupted purge leaves them to the embedder, never marked done without a vector)
+        bases = _bases(models) if orphans else set()
+        markers = sorted({m for b in bases for m in (b, sentences.marker(b))})
+        of_markers = (kb_vector.c.kb_id == kb_id) & kb_vector.c.model_id.in_(markers)
+        pairs = select(kb_vector.c.model_id, kb_vector.c.text_sha256).where(of_markers)
+        held = [(r[0], r[1]) for r in await conn.execute(pairs)]
+        await conn.execute(delete(kb_vector).where(of_markers))
         for version in versions:
             await _recount(conn, kb_id, version)
         result.versions = versions
@@ -217,7 +230,12 @@ async def purge_document(
             "the SQLite WAL could not be truncated (another process is reading): stop `serve kb` and run "
             "`switchboard kb purge-doc` again, or it is truncated at the next checkpoint"
         )
-    result.vectors = await asyncio.to_thread(_purge_vectors, org_id, kb_id, orphans, models)
+    result.vectors = await _rebuild_vectors(org_id, kb_id, orphans, bases)
+    by_model: dict[str, list[str]] = {}
+    for model_id, sha in held:
+        by_model.setdefault(model_id, []).append(sha)
+    for model_id, shas_done in by_model.items():
+        await record_embedded(kb_id, org_id, model_id, shas_done)
     result.index_dirs = await _rebuild_indexes(org_id, kb_id, versions, progress)
     await _audit(org_id, result)
     return result
@@ -241,37 +259,100 @@ async def _recount(conn: AsyncConnection, kb_id: str, version: int) -> None:
     )
 
 
-def _purge_vectors(org_id: str, kb_id: str, shas: Sequence[str], models: set[str]) -> int:
-    """Delete the texts' whole and sentence vectors from every collection of the KB that has them."""
-    if not shas:
-        return 0
-    from servers.kb_server.sentences import sentence_collection_name
-    from servers.kb_server.vectors import kb_collection_name
-    from servers.retrieval.chroma import get_client
+def _bases(models: set[str]) -> set[str]:
+    """The embedding models behind ``kb_vector`` model ids (sentence markers included), and the
+    configured one (vectors may be in Chroma before they are recorded)."""
     from servers.retrieval.embedding import get_embedder
 
     bases = {m.split("|", 1)[0] for m in models}
     with contextlib.suppress(Exception):  # no embedder configured here: the recorded models are all there is
         bases.add(get_embedder().model_id)
+    return bases
+
+
+async def _rebuild_vectors(org_id: str, kb_id: str, shas: Sequence[str], bases: set[str]) -> int:
+    """Rebuild the KB's Chroma collections without ``shas`` in a fresh process (see
+    :func:`rebuild_collections`); the number of records left out."""
+    if not shas:
+        return 0
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await loop.run_in_executor(pool, rebuild_collections, org_id, kb_id, list(shas), sorted(bases))
+
+
+def rebuild_collections(org_id: str, kb_id: str, shas: list[str], bases: list[str]) -> int:
+    """Copy each collection of the KB (whole and sentence vectors, per model) into a new one without
+    the records of ``shas``, drop the old one and its files (:func:`remove_orphan_segments`).
+
+    A Chroma ``delete`` only marks records deleted: the vectors stay in the HNSW files, and the
+    files' unused capacity is written from uninitialised memory, which can hold any text the
+    writing process had read. So the new files are written by a fresh process (spawned for this)
+    that never reads a document's text."""
+    from servers.kb_server.sentences import sentence_collection_name
+    from servers.kb_server.vectors import kb_collection_name
+    from servers.retrieval.chroma import get_client, vector_collection
+
     client = get_client()
-    removed = 0
-    for model_id in sorted(bases):
-        for name, sentences in (
-            (kb_collection_name(org_id, kb_id, model_id), False),
-            (sentence_collection_name(org_id, kb_id, model_id), True),
-        ):
+    drop = set(shas)
+    left_out = 0
+    for model_id in bases:
+        for name in (kb_collection_name(org_id, kb_id, model_id), sentence_collection_name(org_id, kb_id, model_id)):
             try:
-                collection = client.get_collection(name=name)
+                old = client.get_collection(name=name)
             except Exception:
                 continue  # never created
-            before = collection.count()
-            for start in range(0, len(shas), 500):
-                part = list(shas[start : start + 500])
-                if sentences:
-                    collection.delete(where={"sha": {"$in": part}})
+            ids: list[str] = []
+            vectors: list[Any] = []
+            metas: list[Any] = []
+            total = old.count()
+            for offset in range(0, total, 5000):
+                got = old.get(include=["embeddings", "metadatas"], limit=5000, offset=offset)
+                for rid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True):
+                    if (meta or {}).get("sha", rid.split(":", 1)[0]) in drop:
+                        continue
+                    ids.append(rid)
+                    vectors.append(vec)
+                    metas.append(meta)
+            if len(ids) == total:
+                continue
+            left_out += total - len(ids)
+            settings = dict(old.metadata or {})
+            client.delete_collection(name=name)
+            new = vector_collection(
+                name, model_id=settings.pop("model_id", model_id), dim=int(settings.pop("dim")), extra=settings
+            )
+            for start in range(0, len(ids), 5000):
+                end = start + 5000
+                chunk = [list(map(float, v)) for v in vectors[start:end]]
+                if any(m for m in metas[start:end]):
+                    new.upsert(ids=ids[start:end], embeddings=chunk, metadatas=metas[start:end])
                 else:
-                    collection.delete(ids=part)
-            removed += before - collection.count()
+                    new.upsert(ids=ids[start:end], embeddings=chunk)
+    remove_orphan_segments()
+    return left_out
+
+
+_SEGMENT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def remove_orphan_segments() -> int:
+    """Remove the embedded Chroma's segment folders no collection uses any more (Chroma leaves a
+    dropped collection's HNSW files on disk); 0 with a Chroma server. The number removed."""
+    import sqlite3
+
+    from core.settings import get_settings
+
+    settings = get_settings()
+    root = settings.home / "chroma"
+    if settings.chroma_url or not (root / "chroma.sqlite3").exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{root / 'chroma.sqlite3'}?mode=ro", uri=True)) as conn:
+        live = {str(r[0]) for r in conn.execute("SELECT id FROM segments")}
+    removed = 0
+    for path in root.iterdir():
+        if path.is_dir() and _SEGMENT.match(path.name) and path.name not in live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
     return removed
 
 

@@ -80,6 +80,7 @@ def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: 
 
     done = kb_json("purge-doc", "고객센터", "letter", "--org", "acme", "--reason", "uploaded by mistake", "--yes")
     assert done["status"] == "purged" and done["versions"] == [1] and done["doc_id"] == "letter"
+    assert done["vectors"] > 0  # its whole and sentence vectors left Chroma
 
     for needle in (SENTENCE, NAME, "상암동 11번지"):
         assert files_holding(home, needle) == [], needle
@@ -93,6 +94,8 @@ def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: 
     assert [v["n_documents"] for v in versions] == [1, 1]
 
     shown = kb_json("show", "고객센터", "--org", "acme")
+    assert shown["embedding"]["embedded"] == shown["embedding"]["total"] > 0  # the rest keep their vectors
+    assert shown["embedding"]["pending_all_versions"] == 0
     (purged,) = shown["purged"]
     assert purged["doc_id"] == "letter" and purged["versions"] == [1]
     assert purged["reason"] == "uploaded by mistake" and purged["purged_by"] and purged["purged_at"]
