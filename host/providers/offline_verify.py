@@ -26,6 +26,10 @@ TEXT: dict[str, dict[str, str]] = {
         "ko": "주문 정보를 안내해 드리려면 본인 확인이 필요합니다. 주문하신 분의 휴대폰 번호를 말씀해 주세요.",
         "en": "I need to verify you before I can share order details. What is the mobile number on the order?",
     },
+    "ask_phone_whole": {
+        "ko": "휴대폰 번호를 010부터 끝까지 한 번에 말씀해 주세요.",
+        "en": "Please say the whole mobile number in one go, from 010 to the end.",
+    },
     "ask_factor": {
         "ko": "본인 확인을 위해 주문하신 분 성함을 말씀해 주세요.",
         "en": "To verify you, please tell me the name the order was placed under.",
@@ -49,6 +53,10 @@ _SPOKEN |= {"칠": "7", "팔": "8", "구": "9"}
 _SPOKEN_RUN = re.compile(r"[공영][공영일이삼사오육륙칠팔구에\s-]{8,}[공영일이삼사오육륙칠팔구]")
 _DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 _MOBILE = re.compile(r"^01[016789]\d{7,8}$")
+# a piece of a phone number: what the host masked, a group of digits, or one said in Korean ("공일공")
+_PHONE_PIECE = re.compile(
+    r"\*{3,}|(?<![\d*])\d{3,4}(?![\d*])|(?<![가-힣])[공영일이삼사오육륙칠팔구]{3,4}(?![가-힣]|\s*[가-힣]{2})"
+)
 _NAME_LEADS = re.compile(
     r"(?:제\s*이름은|이름은|성함은|주문자는|주문하신\s*분은|저는|전|제가|my name is|name is|it's|i am|i'm|this is)\s*",
     re.IGNORECASE,
@@ -131,8 +139,10 @@ def on_user(planner: Any, request: ModelRequest, text: str, lang: str, state: di
     if phone:
         pending["phone"] = phone
     if not pending.get("phone"):
+        # a piece of the number ("공일공", "1234"; masked as it comes in): the whole number, in one go
+        piece = pending.get("asked") == "phone" and _PHONE_PIECE.search(text) is not None
         pending["asked"] = "phone"
-        return _ask("ask_phone", lang, state)
+        return _ask("ask_phone_whole" if piece else "ask_phone", lang, state)
     # the name is read when asked for, or beside the number with its lead ("01012345678 이고 이름은 김민수요")
     named = pending.get("asked") == "factor" or (phone is not None and _NAME_LEADS.search(text) is not None)
     name = extract_name(text) if named else None

@@ -357,3 +357,29 @@ async def test_digits_said_one_at_a_time_are_masked_as_the_number_they_make(star
     stored = await _stored_text(conv.session_id)
     for raw in raws:
         assert raw not in stored, (raw, said)
+
+
+# --- an anonymous caller asked for their mobile number gave it in pieces ("공일공", "일이삼사", "오육칠팔";
+# the real chat): each piece was masked, as it must be, and the same question came back three times
+# word for word; the caller is now told to say the whole number in one go
+
+
+@pytest.mark.parametrize("pieces", [["공일공", "일이삼사"], ["010이요", "1234"], ["제 번호는 010-1234까지요"]])
+async def test_a_phone_number_given_in_pieces_is_asked_for_whole(start, pieces):
+    from tests.host.fake_tools import make_tool
+
+    layer = make_layer()
+    phone_schema = {
+        "type": "object",
+        "properties": {"phone": {"type": "string"}, "factor_kind": {"type": "string"}, "factor": {"type": "string"}},
+        "required": ["phone", "factor_kind", "factor"],
+    }
+    layer.tools.append(make_tool("orders_verify_caller", "orders", "verify_caller", phone_schema))
+    layer.handlers["orders_verify_caller"] = lambda a: {"verified": False, "phone_masked": "010-****-0000"}
+    conv = await start(layer, customer_ref=None)
+    first = await conv.user_message("8841 환불 어떻게 됐어요")
+    assert "휴대폰 번호" in (first.answer or ""), first
+    for piece in pieces:
+        result = await conv.user_message(piece)
+        assert "한 번에" in (result.answer or ""), result
+    assert not [c for c in layer.calls if c[0] == "orders_verify_caller"]
