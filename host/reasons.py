@@ -87,6 +87,18 @@ def refund_reason(text: str) -> str | None:
     return None
 
 
+# a "but" or a "not yet" after the reason ("네 불량이라서요 근데 아직요"): the offer is not taken; a reason
+# said softly with -는데 ("사이즈가 좀 작은데요") still is
+_BUT = re.compile(
+    r"(?<![가-힣])(?:근데|그런데|그렇지만|하지만|다만|아직)(?![가-힣])|(?<![가-힣])아직[은도요]|\bbut\b", re.IGNORECASE
+)
+
+
+def says_but(text: str) -> bool:
+    """Whether ``text`` holds a "but" or a "not yet" as a word of its own ("네 불량이라서요 근데 아직요")."""
+    return _BUT.search(text or "") is not None
+
+
 def gives_reason(text: str) -> bool:
     """Whether ``text``, said to "환불을 신청하시겠어요?", is a yes that gives its reason.
 
@@ -95,7 +107,7 @@ def gives_reason(text: str) -> bool:
     is never one: "아니요 사이즈가 안
     맞아서 교환하려고요" is not a refund. The refund still asks for its own confirmation.
     """
-    if _NO_LEAD.match(text or "") or _OTHER_REQUEST.search(text or ""):
+    if _NO_LEAD.match(text or "") or _OTHER_REQUEST.search(text or "") or _BUT.search(text or ""):
         return False
     if refund_reason(text) is None:
         return False

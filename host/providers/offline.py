@@ -30,7 +30,7 @@ from host.providers.offline_answers import (
     record_answer,
 )
 from host.providers.offline_texts import TEXT, handed_over, offer_in, say
-from host.reasons import gives_reason, on_condition, refund_reason
+from host.reasons import gives_reason, on_condition, refund_reason, says_but
 from host.replies import ReplyLabel, read_reply
 from registry.instructions import instructs
 
@@ -542,7 +542,8 @@ def _takes_offer(text: str, offer: str) -> bool:
         return True
     if offer == "refund":  # "네 불량이라서요": a yes with its reason (the refund still asks to confirm)
         doubt = {"question", "hesitation", "negation", "condition"} & set(reading.cues)  # "네 무료면요"
-        return reading.label is ReplyLabel.UNCLEAR and "affirm" in reading.cues and not doubt
+        # "네 불량이라서요 근데 아직요": a but, a not yet
+        return reading.label is ReplyLabel.UNCLEAR and "affirm" in reading.cues and not doubt and not says_but(text)
     named = offer.startswith("person") and _CONNECT.search(text) is not None and read_reply(_CONNECT.sub("", text))
     return bool(named) and "affirm" in reading.cues and named.label is ReplyLabel.CONFIRM
 

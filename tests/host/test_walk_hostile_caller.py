@@ -383,3 +383,31 @@ async def test_a_phone_number_given_in_pieces_is_asked_for_whole(start, pieces):
         result = await conv.user_message(piece)
         assert "한 번에" in (result.answer or ""), result
     assert not [c for c in layer.calls if c[0] == "orders_verify_caller"]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["네 불량이라서요 근데 아직요", "네 사이즈가 안 맞아서요 하지만 아직은요", "불량이라서요 근데 좀 더 생각해 볼게요"],
+)
+async def test_a_reason_with_a_but_does_not_take_the_refund_offer(start, reply):
+    """At "환불을 신청하시겠어요?", "네 불량이라서요 근데 아직요" (but not yet) took the offer and the refund
+    was put to the customer as if asked for."""
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _status(True)
+    conv = await start(layer)
+    await conv.user_message("8822 환불이요")
+    offered = await conv.user_message("네")
+    assert offered.answer.endswith("환불을 신청하시겠어요?"), offered.answer
+    result = await conv.user_message(reply)
+    assert result.confirm_prompt is None, result.confirm_prompt
+
+
+@pytest.mark.parametrize("reply", ["네 사이즈가 좀 작은데요", "네 불량이라서요"])
+async def test_a_reason_said_softly_still_takes_the_offer(start, reply):
+    layer = make_layer(request_refund="confirm")
+    layer.handlers["orders_get_refund_status"] = _status(True)
+    conv = await start(layer)
+    await conv.user_message("8822 환불이요")
+    await conv.user_message("네")
+    result = await conv.user_message(reply)
+    assert result.confirm_prompt is not None and "8822" in result.confirm_prompt, result
