@@ -303,9 +303,25 @@ _HEADING = re.compile(r"^\s*#{1,6}\s*", re.MULTILINE)
 _QUOTE = re.compile(r"^\s*>\s?", re.MULTILINE)
 
 
+# The masks personal data is shown with (core/pii.py, the order server): 010-****-7730, j***@example.org,
+# 4111-****-****-1111, 900101-*******, 김*수. Their asterisks are not Markdown: taken for emphasis
+# they were dropped ('010--7730', 'j*@example.org', a pair of masked names read '김수 … 박영'),
+# which reads as another, real-looking number, address or name.
+_MASK = re.compile(r"\*{3,}|(?<=-)\*+|\*+(?=[-@])|(?<=[가-힣])\*(?=[가-힣])")
+_KEPT = "\ue000"  # a private-use character stands for a mask's asterisk while Markdown is removed
+
+
+def _keep_masks(text: str) -> str:
+    return _MASK.sub(lambda m: _KEPT * len(m.group()), text) if "*" in text else text
+
+
+def _masks_back(text: str) -> str:
+    return text.replace(_KEPT, "*")
+
+
 def plain_text(text: str) -> str:
-    """Markdown turned into text that reads (and speaks) well."""
-    out = _LINK.sub(r"\1", text)
+    """Markdown turned into text that reads (and speaks) well; masked personal data stays masked."""
+    out = _LINK.sub(r"\1", _keep_masks(text))
     for _ in range(2):  # nested emphasis: **_x_**
         out = _EMPHASIS.sub(r"\2", out)
     out = out.replace("**", "").replace("__", "").replace("`", "")
@@ -321,7 +337,7 @@ def plain_text(text: str) -> str:
                 continue
             line = ", ".join(c for c in cells if c)
         rows.append(line.strip())
-    return re.sub(r"[ \t]{2,}", " ", " ".join(r for r in rows if r)).strip()
+    return _masks_back(re.sub(r"[ \t]{2,}", " ", " ".join(r for r in rows if r)).strip())
 
 
 def for_channel(text: str, channel: str | None) -> str:
@@ -340,7 +356,7 @@ def for_channel_delta(text: str, channel: str | None) -> str:
     """
     if not text or channel is None or channel.lower() in MARKDOWN_CHANNELS:
         return text
-    return re.sub(r"\*\*|__|`|^#{1,6} ", "", text)
+    return _masks_back(re.sub(r"\*\*|__|`|^#{1,6} ", "", _keep_masks(text)))
 
 
 # --- was the question answered? ---------------------------------------------------------------
