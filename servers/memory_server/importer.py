@@ -261,10 +261,26 @@ def read_records(path: Path, default_customer: str | None) -> list[ImportRecord]
     return records
 
 
+def check_state_file(path: Path) -> None:
+    """Refuse a state file that is a symbolic link or not a regular file: it is read whole and
+    appended to, so a link planted beside the input (to /dev/zero, to another file) must not be
+    followed. Checked before anything is written."""
+    if path.is_symlink():
+        raise invalid(
+            f"{path.name} is a symbolic link (to {os.readlink(path)}), not this import's state file: remove it "
+            "and run again; nothing was imported"
+        )
+    if os.path.lexists(path) and (reason := not_regular_reason(path)):
+        raise invalid(
+            f"{path.name} {reason}, not this import's state file: remove it and run again; nothing was imported"
+        )
+
+
 def load_state(path: Path, org: str) -> dict[tuple[str, str], list[dict[str, list[str]]]]:
     """Finished records of earlier runs into ``org``: (customer, record id) -> their mappings (one
     per run that stored them: another data home gives other ids). A torn last line is ignored."""
     done: dict[tuple[str, str], list[dict[str, list[str]]]] = {}
+    check_state_file(path)
     if not path.exists():
         return done
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -419,7 +435,8 @@ async def import_records(
     if recorded:
         done = await still_recorded(org, recorded)
         report.not_in_database = len(recorded) - len(done)
-    with state.open("a", encoding="utf-8") as out:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)  # a link made since: refused
+    with os.fdopen(os.open(state, flags, 0o644), "a", encoding="utf-8") as out:
         for number, record in enumerate(records):
             assert record.customer is not None
             key = (record.customer, record.id)
