@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
+import re
 import socket
 import stat
 from collections.abc import AsyncIterator
@@ -138,15 +140,25 @@ class _Wire:
 class _Lines:
     """The wire's incoming lines (``async for``), as ``anyio.AsyncFile`` iteration yields them."""
 
-    def __init__(self, wire: _Wire) -> None:
+    def __init__(self, wire: _Wire, out: _Out | None = None) -> None:
         self._wire = wire
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer known to hold no newline
+        self._out = out  # where lines the SDK cannot read are answered (None: passed on as they are)
 
     def __aiter__(self) -> _Lines:
         return self
 
     async def __anext__(self) -> str:
+        while True:
+            line = await self._next_line()
+            answers = refusal(line) if self._out is not None else None
+            if answers is None:
+                return line
+            for answer in answers:  # the SDK would drop the line without a word: answer it here
+                await self._out.write(answer)
+
+    async def _next_line(self) -> str:
         while True:
             end = self._buffer.find(b"\n", self._scanned)
             if end >= 0:
@@ -167,6 +179,62 @@ class _Lines:
                 self._scanned = 0
                 return line.decode("utf-8", "replace")
             self._buffer += chunk
+
+
+# an escaped UTF-16 surrogate that is not half of a pair (JSON allows it; it is no character)
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+NOT_JSON = "Parse error: the line is not JSON: send one JSON-RPC message per line"
+BATCH = (
+    "a JSON-RPC batch (a JSON array) is not accepted: MCP removed batching in protocol 2025-06-18; "
+    "send one JSON-RPC message per line"
+)
+SURROGATE = (
+    "a string in this message holds a lone surrogate (an escaped \\ud800-\\udfff that is not part of a "
+    "pair), which is not text: send valid UTF-8"
+)
+
+
+def refusal(line: str) -> list[str] | None:
+    """The answers to a line the MCP SDK's reader would drop without a word (a batch, a line that is
+    not JSON, a lone surrogate its parser refuses), else None. Ordinary messages cost a first-character
+    test (and a substring test)."""
+    text = line.strip()
+    if not text:
+        return None
+    if text[0] == "{":
+        if "\\u" not in text or not _LONE_SURROGATE.search(text):
+            return None
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return None  # the SDK answers (or drops) broken JSON as before
+        try:
+            json.dumps(message, ensure_ascii=False).encode("utf-8")
+            return None  # an escaped backslash before "ud800", not a surrogate
+        except UnicodeEncodeError:
+            pass
+        rid = message.get("id") if isinstance(message, dict) else None
+        return [_error_line(rid, -32602, SURROGATE)] if _is_id(rid) else []
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return [_error_line(None, -32700, NOT_JSON)]
+    if isinstance(message, list):
+        ids = [m.get("id") for m in message if isinstance(m, dict) and _is_id(m.get("id"))]
+        return [_error_line(rid, -32600, BATCH) for rid in ids] or [_error_line(None, -32600, BATCH)]
+    return None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _error_line(rid: Any, code: int, message: str) -> str:
+    body = {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 class _Out:
@@ -263,7 +331,7 @@ async def wire_streams() -> AsyncIterator[tuple[_Lines, _Out]]:
         out = _Out(outgoing)
         _serving[0] = True
         try:
-            yield _Lines(incoming), out
+            yield _Lines(incoming, out), out
         finally:
             _serving[0] = False
             with contextlib.suppress(OSError):

@@ -130,3 +130,16 @@ async def test_the_guard_refuses_with_the_statuses_the_kit_explains(headers: dic
         f"{UPGRADE}the Host/Origin guard answered {refused.status_code} {refused.text[:200]!r}"
     )
     assert passed.status_code == 200, passed.text
+
+
+def test_the_stdio_transport_finds_what_it_runs_the_server_with() -> None:
+    """servers/kit/stdio.py serves through FastMCP's private ``_lifespan_manager`` and
+    ``_mcp_server`` (what ``FastMCP.run_stdio_async`` uses); without them it falls back to the SDK's
+    slower stdio transport without a word, so an upgrade that renames them fails here."""
+    server = FastMCP("pins")
+    for name in ("_lifespan_manager", "_mcp_server"):
+        assert hasattr(server, name), (
+            f"{UPGRADE}FastMCP has no {name}: servers/kit/stdio.py run_stdio falls back to the SDK transport; "
+            "read FastMCP.run_stdio_async and update _serve"
+        )
+    assert callable(server._lifespan_manager) and hasattr(server._mcp_server, "create_initialization_options")

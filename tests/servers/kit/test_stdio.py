@@ -283,3 +283,24 @@ def test_the_reader_stays_registered_between_waits_and_unread_data_never_spins_t
             os.close(write_end)
 
     asyncio.run(scenario())
+
+
+def test_lines_the_sdk_cannot_read_are_answered_not_dropped(tmp_path):
+    """A walk over `switchboard serve orders --org demo`: a JSON-RPC batch, a line that is not JSON
+    and a call holding an escaped lone surrogate ("\\ud800") got no answer at all; a client waits
+    for its ids until it times out. Each is answered now, with the request's id where it has one."""
+    batch = b'[{"jsonrpc":"2.0","id":7,"method":"ping"},{"jsonrpc":"2.0","id":8,"method":"tools/list"}]\n'
+    lone = b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\\ud800"}}}\n'
+    pair = _call(9, "echo", {"text": "\U0001f600"})  # an escaped surrogate pair is a character
+    pair = pair.replace("\U0001f600".encode(), b"\\ud83d\\ude00")
+    data = HELLO + batch + b"not json\n" + lone + pair + _call(10, "echo", {"text": "next"})
+    done, answers = _serve(tmp_path, data, {10})  # answered in order: the refusals come before 10
+    assert {6, 7, 8, 9, None} <= set(answers), answers
+    assert done.returncode == 0, done.stderr.decode()
+    for rid in (7, 8):
+        assert "batch" in answers[rid]["error"]["message"], answers[rid]
+        assert "one JSON-RPC message per line" in answers[rid]["error"]["message"]
+    assert answers[None]["error"]["code"] == -32700 and "not JSON" in answers[None]["error"]["message"]
+    assert answers[6]["error"]["code"] == -32602 and "surrogate" in answers[6]["error"]["message"], answers[6]
+    assert _result(answers[9])["text"] == "\U0001f600"
+    assert _result(answers[10])["text"] == "next"
