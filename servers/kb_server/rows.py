@@ -24,6 +24,7 @@ from core.inputfile import require_regular_file
 from core.jsonload import JSONInputError, loads
 
 MAX_TEXT_CHARS = 2_000_000
+MAX_FILE_BYTES = 256 * 1024 * 1024  # read whole and decoded: about twice this in memory at the peak
 FORMATS = (".jsonl", ".csv", ".parquet")
 
 
@@ -111,6 +112,11 @@ def read_rows(path: Path) -> list[Any]:
             f"To upload the documents in a folder: switchboard kb upload KB {path}"
         )
     require_regular_file(path, what="file of rows (.jsonl, .csv or .parquet)")
+    if (size := path.stat().st_size) > MAX_FILE_BYTES:
+        raise invalid(
+            f"{path.name}: {size / 1048576:,.0f} MiB is over the {MAX_FILE_BYTES // 1048576} MiB a kb import reads; "
+            "split it into smaller files and import each (each import is one new version)"
+        )
     items: list[Any] = []
     seen: set[str] = set()
     for number, row in _rows(path):

@@ -100,3 +100,13 @@ def test_csv_lines_are_counted_in_the_file_not_in_rows(tmp_path: Path) -> None:
     path = tmp_path / "cells.csv"
     path.write_text('id,text\nr1,"환불은\n영업일\n3일"\nr2,\n', encoding="utf-8")
     assert _message(path) == "cells.csv:5: `text` is empty"
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A 660 MB JSONL under a 1.5 GB address-space limit ended in a MemoryError traceback: the
+    whole file was read and decoded before the first row was checked."""
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as handle:  # sparse: the size is what counts
+        handle.truncate(rows.MAX_FILE_BYTES + 1)
+    message = _message(path)
+    assert message.startswith("huge.jsonl: ") and "MiB" in message and "split" in message, message
