@@ -96,12 +96,19 @@ _DISK_FULL_SQLITE = ("database or disk is full", "disk I/O error")
 def disk_full_message(err: BaseException) -> str | None:
     """The one line to show when ``err`` is a full disk, a quota or a file-size limit met while
     writing (the OS's ENOSPC/EDQUOT/EFBIG, SQLite's "disk is full" or "disk I/O error", PostgreSQL's
-    disk_full), a read-only database (SQLite's "readonly database") or file (EROFS, EACCES), else None. Not a
-    traceback: a database error's repr holds the statement's values."""
+    disk_full), a read-only database (SQLite's "readonly database") or file (EROFS, EACCES), or
+    memory run out (MemoryError), else None. Not a traceback: a database error's repr holds the
+    statement's values."""
     import errno
 
     for current in _chain(err):
         module = type(current).__module__ or ""
+        if isinstance(current, MemoryError):
+            return (
+                "ran out of memory (this machine's, or the process's limit): the input is too big to read at "
+                "once; what the command writes in one transaction was rolled back. Split the input into smaller "
+                "files and run the command on each"
+            )
         full = (
             (isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
             or (module.startswith("sqlite3") and any(m in str(current) for m in _DISK_FULL_SQLITE))
