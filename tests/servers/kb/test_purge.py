@@ -126,3 +126,12 @@ def test_purge_doc_refuses_unknown_doc_kb_org_and_writes_nothing(database_url: s
     code, out = kb("purge-doc", "고객센터", "letter", "--org", "acme", "--yes")
     assert code != 0 and "--reason" in out
     assert files_holding(Path(os.environ["SWITCHBOARD_HOME"]), SENTENCE)
+
+
+async def test_the_purge_record_migration_matches_its_table(database_url: str) -> None:
+    from servers.kb_server.models import kb_purged_document
+    from tests.dbcheck import migration_differences
+
+    differences, heads = await migration_differences({kb_purged_document.name})
+    assert differences == []
+    assert "kb_0002" in heads
