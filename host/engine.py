@@ -18,7 +18,7 @@ from typing import Any
 
 from core import telemetry
 from core.context import RequestContext
-from core.errors import SwitchboardError, conflict, invalid
+from core.errors import ErrorCode, SwitchboardError, conflict, invalid
 from host import (
     approvals,
     carryover,
@@ -170,6 +170,7 @@ class Conversation:
         async with self._lock:
             if self.ended:
                 raise conflict(f"session {self.session_id} has already ended")
+            await self._check_stored()  # an erased customer's words are not remembered again
             self.ended = True
             language = self.state.language or "ko"
             summary = summarise(self.state, language)
@@ -206,6 +207,7 @@ class Conversation:
             raise invalid("asr_confidence must be between 0 and 1")
         async with self._lock:
             self._check_open()
+            await self._check_stored()
             # the rest of a number said in the last turn ("나머지는 9012 3456"), masked before
             # anything reads or stores this turn (host/carryover.py)
             text, self.state.number_kinds = carryover.carry(text, self.state.number_kinds)
@@ -219,6 +221,7 @@ class Conversation:
         """The customer's answer to ``confirmation.requested`` given as a button, not words."""
         async with self._lock:
             self._check_open()
+            await self._check_stored()
             if not self.state.pending:
                 raise conflict("there is no confirmation to answer")
             turn = await self._open_turn(correction_text)
@@ -229,6 +232,22 @@ class Conversation:
     def _check_open(self) -> None:
         if self.ended:
             raise conflict(f"session {self.session_id} has ended")
+
+    async def _check_stored(self) -> None:
+        """CONFLICT when the session's records are gone: the customer was erased (``switchboard
+        customer erase``) while the session was open. Nothing more is stored for it: the session's
+        end sent the customer's earlier words back to the memory server, and a turn met a foreign
+        key error (a privacy walk). One read by primary key a turn."""
+        try:
+            await self.store.get_session(self.session_id)
+        except SwitchboardError as err:
+            if err.code is not ErrorCode.NOT_FOUND:
+                raise
+            self.ended = True
+            raise conflict(
+                f"the customer's data was erased while session {self.session_id} was open: nothing more of "
+                "this session is stored. Start a new session to go on"
+            ) from None
 
     async def _run(self, turn: _Turn, coro: Any) -> None:
         try:
