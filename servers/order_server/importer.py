@@ -87,6 +87,7 @@ IMPORT_STATUSES = ("pending_payment", "paid", "preparing", "shipped", "delivered
 MAX_KRW = 1_000_000_000
 MAX_QUANTITY = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_CELL_CHARS = 131_072  # csv's default, set for each read: the limit is global to the csv module
 BATCH = 500
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
@@ -326,6 +327,7 @@ def read_csv(path: Path, encoding: str = "auto") -> tuple[list[str], list[dict[s
             continue
     else:
         raise invalid(f"{path} is not {' or '.join(encodings)} text: save it as UTF-8 CSV")
+    csv.field_size_limit(MAX_CELL_CHARS)
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -338,8 +340,8 @@ def read_csv(path: Path, encoding: str = "auto") -> tuple[list[str], list[dict[s
         return header, list(reader)
     except csv.Error as err:
         if "field limit" in str(err):  # line_num counts the lines read before the one being parsed
-            limit = csv.field_size_limit()
-            raise invalid(f"{path.name}:{reader.line_num + 1}: a cell is longer than {limit:,} characters") from None
+            line = reader.line_num + 1
+            raise invalid(f"{path.name}:{line}: a cell is longer than {MAX_CELL_CHARS:,} characters") from None
         raise invalid(f"{path} is not valid CSV: {err}") from None
 
 
