@@ -137,7 +137,7 @@ class IngestWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
-    def _start(self) -> Connection:
+    def _start(self, stop: threading.Event | None = None) -> Connection:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="switchboard-kb-ingest")
@@ -145,7 +145,7 @@ class IngestWorker:
             proc.start()
         child.close()
         self._proc, self._conn = proc, parent
-        if not parent.poll(STARTUP_TIMEOUT_S):
+        if not self._answered(parent, STARTUP_TIMEOUT_S, stop):  # kiwi loads for 6-10 s: Ctrl-C need not wait
             self.stop()
             raise unavailable("the ingestion worker did not start; try again (see the server log)")
         try:
@@ -212,7 +212,7 @@ class IngestWorker:
 
     def _prepare(self, item: UploadItem, limits: IngestLimits, stop: threading.Event | None = None) -> PreparedDocument:
         with self._lock:
-            conn = self._conn if self.pid is not None and self._conn is not None else self._start()
+            conn = self._conn if self.pid is not None and self._conn is not None else self._start(stop)
             pid = self.pid
             started = time.monotonic()
             conn.send((item, limits))
