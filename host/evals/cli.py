@@ -35,8 +35,15 @@ def eval_run(
     ),
     transcripts: bool = typer.Option(True, "--transcripts/--no-transcripts", help="Show failing transcripts."),
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    keep_tenants: bool = typer.Option(
+        False, "--keep-tenants", help="Leave the scenarios' tenants to inspect (remove them with `eval prune`)."
+    ),
 ) -> None:
     """Run every scenario of the pack in a fresh tenant through the real host, servers and gateway.
+
+    Each tenant (an eval-* org holding the scenario's conversation) is removed when the run ends,
+    also when it fails; the report keeps the transcripts. Tenants a crashed run left behind are
+    removed when the next run starts, or by `switchboard eval prune`.
 
     Prints the pass rate per category, pass^k, and for each failure the expected vs actual
     state with the transcript; writes a JSON report under $SWITCHBOARD_HOME/evals and, when the
@@ -64,6 +71,7 @@ def eval_run(
         simulator_provider=simulator_provider,
         only=list(only or []),
         parallel=parallel,
+        keep_tenants=keep_tenants,
     )
     report, path = run(lambda: _run(loaded, opts, quiet=json_output))
     if out is not None:
@@ -137,6 +145,12 @@ def print_report(report: dict[str, Any], path: Path | None, *, transcripts: bool
                 console.print(line, markup=False, highlight=False)
     if path is not None:
         console.print(f"\nreport {report['run_id']} written to {path}")
+    gone = report.get("tenants") or {}
+    if gone.get("kept"):
+        kept = len(gone["kept"])
+        console.print(f"{kept} eval tenant(s) kept (--keep-tenants): remove them with `switchboard eval prune`")
+    elif gone.get("removed"):
+        console.print(f"{gone['removed']} eval tenant(s) removed (only this report keeps the conversations)")
 
 
 def partial_line(report: dict[str, Any]) -> str:
@@ -250,3 +264,30 @@ def eval_gate(
             f"{org}: approvals need an eval pass rate ≥ {gate.min_pass_rate * 100:.1f}% on {gate.pack_line()} "
             f"(set by {gate.set_by}), from a run of that whole pack (a run with --only is partial and does not count)"
         )
+
+
+@app.command("prune")
+def eval_prune(json_output: bool = typer.Option(False, "--json", help="Print what was removed as JSON.")) -> None:
+    """Remove every eval tenant no running eval holds: a crashed or killed run's, or --keep-tenants'.
+
+    Their rows in every store (orders, KB, memories, conversations, the cloned agent), their
+    vectors and index files; the reports and the audit log stay. Safe while another eval runs:
+    its tenants are left alone."""
+    from host.evals.cleanup import prune_tenants
+
+    result = run(prune_tenants)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    if not result.removed:
+        busy = f" ({len(result.live)} in use by a running eval)" if result.live else ""
+        console.print(f"no eval tenants to remove{busy}")
+        return
+    console.print(
+        f"[green]✓[/] removed {len(result.removed)} eval tenant(s): {result.rows} rows, "
+        f"{result.collections} vector collection(s), {result.index_dirs} index folder(s)"
+    )
+    if result.live:
+        console.print(f"  left {len(result.live)} in use by a running eval")
+    if not result.wal_checkpointed:
+        err_console.print("[yellow]![/] the SQLite WAL could not be truncated (a reader is open): run it again later")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from host.evals.cleanup import RunTenants, prune_tenants
 from host.evals.grading import grade
 from host.evals.pack import Pack, Scenario
 from host.evals.scoring import summarise
@@ -44,6 +45,7 @@ class RunOptions:
     only: list[str] = field(default_factory=list)
     provider_factory: Any = None  # tests point the SDKs at the fake model servers
     parallel: int = 1  # scenarios run at once (each in its own tenant); see run_eval
+    keep_tenants: bool = False  # leave the tenants for inspection (`eval prune` removes them)
 
 
 def _agent_item(result: Any) -> dict[str, Any]:
@@ -88,10 +90,19 @@ def blank_result(scenario: Scenario, trial: int, org: str | None) -> dict[str, A
 
 
 async def run_scenario(
-    scenario: Scenario, trial: int, *, source: SourceAgent, runtime: Any, servers: SharedServers, opts: RunOptions
+    scenario: Scenario,
+    trial: int,
+    *,
+    source: SourceAgent,
+    runtime: Any,
+    servers: SharedServers,
+    opts: RunOptions,
+    tenants: RunTenants | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     org = fresh_org(scenario.id, trial)
+    if tenants is not None:
+        tenants.hold(org)  # before anything is seeded: removed when the run ends, never by another run
     initial = scenario.initial
     customer = initial.get("customer")
     out = blank_result(scenario, trial, org)
@@ -173,7 +184,12 @@ async def run_eval(
     if opts.simulator == "model":
         check_simulator_key(opts.simulator_provider or "anthropic")
     started_at = datetime.now(UTC)
+    await prune_tenants()  # tenants a crashed or killed run left behind
+    tenants = RunTenants(keep=opts.keep_tenants)
+    removal: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as cleanup:
+        # first in, last out: after the host and the servers closed, however the run ends
+        cleanup.push_async_callback(lambda: _remove(tenants, removal))
         if servers is None:  # started here: stopped here, and its token revoked, however the run ends
             servers = await SharedServers().start()
             cleanup.push_async_callback(servers.close)
@@ -189,7 +205,9 @@ async def run_eval(
             trial, scenario = jobs[index]
             try:
                 result = await asyncio.wait_for(
-                    run_scenario(scenario, trial, source=source, runtime=runtime, servers=shared, opts=opts),
+                    run_scenario(
+                        scenario, trial, source=source, runtime=runtime, servers=shared, opts=opts, tenants=tenants
+                    ),
                     SCENARIO_TIMEOUT_S,
                 )
             except TimeoutError:
@@ -221,7 +239,12 @@ async def run_eval(
         "scope": run_scope(pack, scenarios, opts.only),
         "summary": summarise(results, opts.trials),
         "results": results,
+        "tenants": removal,
     }
+
+
+async def _remove(tenants: RunTenants, into: dict[str, Any]) -> None:
+    into.update(await tenants.finish())
 
 
 def run_scope(pack: Pack, scenarios: list[Scenario], only: list[str]) -> dict[str, Any]:
