@@ -47,6 +47,18 @@ def files_holding(home: Path, needle: str) -> list[str]:
     return found
 
 
+async def _document_in_v1(kb_id: str) -> str:
+    """What the MCP tool get_document finds for 'letter' under a pin to v1 (an error code if none)."""
+    from core.errors import SwitchboardError
+    from servers.kb_server.lookups import find_document, resolve_targets
+
+    try:
+        targets = await resolve_targets("acme", pins={kb_id: 1})
+        return (await find_document("acme", "letter", targets))["doc_id"]
+    except SwitchboardError as exc:
+        return exc.code.value
+
+
 def _setup(tmp_path: Path) -> tuple[str, Path]:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -72,6 +84,7 @@ def _setup(tmp_path: Path) -> tuple[str, Path]:
 def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: str, tmp_path: Path) -> None:
     kb_id, home = _setup(tmp_path)
     assert files_holding(home, SENTENCE), "the walk's premise: the letter is stored"
+    assert asyncio.run(_document_in_v1(kb_id)) == "letter"
 
     # asked, refused: nothing changes
     code, out = kb("purge-doc", "고객센터", "letter", "--org", "acme", "--reason", "uploaded by mistake", input="n\n")
@@ -90,6 +103,7 @@ def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: 
     assert all(h["doc_id"] != "letter" for h in pinned["hits"])
     refund = kb_json("search", "카드 환불은 며칠", "--org", "acme", "--pin", f"{kb_id}=1")
     assert refund["hits"] and refund["hits"][0]["doc_id"] == "refund"
+    assert asyncio.run(_document_in_v1(kb_id)) == "NOT_FOUND"  # get_document on the pinned version
     versions = kb_json("versions", "고객센터", "--org", "acme")
     assert [v["n_documents"] for v in versions] == [1, 1]
 
