@@ -28,6 +28,16 @@ def tool_specs(layer: ToolLayer) -> list[ToolSpec]:
     return specs
 
 
+def _max_tokens(conv: ConversationPort) -> int:
+    """The agent version's ``max_tokens`` (``agent draft --param max_tokens=300``, checked when it
+    was drafted), else the host's setting. It was never read: every answer could run to the
+    host's 1,024 tokens whatever the agent version said."""
+    value = conv.profile.model_params.get("max_tokens")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return conv.settings.max_tokens
+
+
 def model_request(conv: ConversationPort) -> ModelRequest:
     state, lang = conv.state, conv.language
     return ModelRequest(
@@ -35,7 +45,7 @@ def model_request(conv: ConversationPort) -> ModelRequest:
         messages=list(state.messages),
         tools=tool_specs(conv.layer),
         model=conv.profile.model,
-        max_tokens=conv.settings.max_tokens,
+        max_tokens=_max_tokens(conv),
         params=dict(conv.profile.model_params),
         context={
             "language": lang,

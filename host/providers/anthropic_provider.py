@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -16,6 +17,7 @@ from host.providers.base import (
 )
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+log = logging.getLogger("switchboard.host.anthropic")
 
 
 def to_wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -105,9 +107,7 @@ class AnthropicProvider:
         tools = to_wire_tools(request)
         if tools:
             params["tools"] = tools
-        for key in ("temperature", "top_p"):
-            if key in request.params:
-                params[key] = request.params[key]
+        _warn_unsent_sampling(request.params)
         try:
             if on_delta is None:
                 return from_wire_message(await self._client.messages.create(**params))
@@ -121,3 +121,17 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+_warned: set[str] = set()
+
+
+def _warn_unsent_sampling(params: dict[str, Any]) -> None:
+    """Anthropic's API version 2026-10-21 (the one the SDK 2.x sends) refuses ``temperature``,
+    ``top_p`` and ``top_k`` on every model, and the SDK has no such arguments: passing them made
+    every turn of an agent version that set one fail with a TypeError. They are not sent; the
+    operator hears it once per process."""
+    for key in ("temperature", "top_p", "top_k"):
+        if key in params and key not in _warned:
+            _warned.add(key)
+            log.warning("anthropic: the agent version's %s is not sent (the Claude API no longer accepts it)", key)

@@ -178,8 +178,9 @@ class OpenAIProvider:
         tools = to_responses_tools(request)
         if tools:
             params["tools"] = tools
-        if "temperature" in request.params:
-            params["temperature"] = request.params["temperature"]
+        for key in ("temperature", "top_p"):  # as the agent version sets them (agent draft --param)
+            if key in request.params:
+                params[key] = request.params[key]
         if on_delta is None:
             return from_response(await self._client.responses.create(**params))
         async with self._client.responses.stream(**params) as stream:
@@ -197,8 +198,9 @@ class OpenAIProvider:
         tools = to_chat_tools(request)
         if tools:
             params["tools"] = tools
-        if "temperature" in request.params:
-            params["temperature"] = request.params["temperature"]
+        for key in ("temperature", "top_p"):  # as the agent version sets them (agent draft --param)
+            if key in request.params:
+                params[key] = request.params[key]
         if on_delta is None:
             return from_chat_completion(await self._client.chat.completions.create(**params))
         async with self._client.chat.completions.stream(**params) as stream:
