@@ -18,24 +18,14 @@ from typer.testing import CliRunner
 
 from host.evals import runner
 from host.evals.cleanup import eval_orgs, tenant_lock
+from tests import homefiles
 from tests.host.test_eval_token import no_processes, one_scenario_run  # noqa: F401  (fixtures)
 
 SENTENCE = "평가용 대화에서 나온 고객 이야기 김바다 님의 이사 날짜는 다음 주 화요일입니다"
 
 
 def files_holding(needle: str) -> list[str]:
-    home = Path(os.environ["SWITCHBOARD_HOME"])
-    raw = needle.encode("utf-8")
-    found = []
-    for root, _dirs, names in os.walk(home):
-        for name in names:
-            path = Path(root) / name
-            try:
-                if raw in path.read_bytes():
-                    found.append(str(path.relative_to(home)))
-            except OSError:
-                continue
-    return found
+    return homefiles.files_holding(os.environ["SWITCHBOARD_HOME"], needle)
 
 
 async def seed_tenant(org: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from servers.kb_server.cli import app
+from tests.homefiles import files_holding
 
 runner = CliRunner()
 SENTENCE = "저는 홍길순이고 지난달 세탁기 설치 기사님이 거실 바닥을 긁어 놓고 그냥 가셨습니다"
@@ -30,21 +31,6 @@ def kb_json(*args: str):
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
-
-
-def files_holding(home: Path, needle: str) -> list[str]:
-    """Every file under ``home`` whose bytes hold ``needle`` (UTF-8)."""
-    raw = needle.encode("utf-8")
-    found = []
-    for root, _dirs, names in os.walk(home):
-        for name in names:
-            path = Path(root) / name
-            try:
-                if raw in path.read_bytes():
-                    found.append(str(path.relative_to(home)))
-            except OSError:
-                continue
-    return found
 
 
 async def _document_in_v1(kb_id: str) -> str:
