@@ -157,7 +157,8 @@ _EXPIRY = re.compile(
 )
 # Mobile 01x, area codes 02/031-064, 070 (VoIP), 050x (safe numbers); +82 / 0082 / 82- forms.
 # Parts may be split by "-", "." or spaces, with spaces around ("010 - 9876 - 5432").
-_PSEP = r"(?: {0,2}(?:[-.]|다시) {0,2}| {1,2})?"  # 다시: a dash read out ("010 다시 9876 다시 5432")
+# "ㅡ" is the dash key in Hangul mode (U+1173 once folded): "010ㅡ1234ㅡ5678" was stored raw
+_PSEP = r"(?: {0,2}(?:[-.\u1173]|다시) {0,2}| {1,2})?"  # 다시: a dash read out ("010 다시 9876 다시 5432")
 _PHONE = re.compile(  # cc: "+82", "0082", "82-", "(0" or "0", each a first character and what follows it
     r"(?P<cc>[+08(](?<![0-9+].)(?<!\*\*\*.)(?<!\*-.)"
     r"(?:(?<=\+)82[-. ]?(?:\(0\))?|(?<=0)082[-. ]?(?:\(0\))?|(?<=8)2[-. ]|(?<=\()0|(?<=0)))"

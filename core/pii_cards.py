@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 FIRST_DIGIT = r"[0-9](?<![0-9].)(?<!\*\*\*.)(?<!\*-.)"  # not inside a longer number or a mask
-_CSEP = r"(?: {0,2}[-./_] {0,2}| {1,2})"  # up to two spaces each side: "4111 -  1111" (a dash read out as 다시)
+_CSEP = r"(?: {0,2}[-./_\u1173] {0,2}| {1,2})"  # up to two spaces each side: "4111 -  1111" (a dash read out as 다시)
 CARD = re.compile(rf"{FIRST_DIGIT}(?:[0-9]{{12,18}}|[0-9]{{3}}(?:{_CSEP}[0-9]{{2,7}}){{2,4}})(?![0-9])")
 _CARD_GROUPS_16 = re.compile(rf"\d{{4}}(?:{_CSEP}\d{{4}}){{3}}")
 _CARD_SEPARATOR = re.compile(_CSEP)

@@ -456,3 +456,15 @@ def test_korean_wikipedia_holds_no_personal_data():
     texts += [q["question"] for a in data["data"] for p in a["paragraphs"] for q in p["qas"]]
     found = [(m.kind.value, m.text) for t in texts for m in detect(t)]
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("said", "masked"),
+    [
+        ("010ㅡ1234ㅡ5678", "010-****-5678"),  # ㅡ: the dash key in Hangul mode (a hostile caller's walk)
+        ("연락처는 010ㅡ9876ㅡ5432 예요", "연락처는 010-****-5432 예요"),
+        ("카드 4111ㅡ1111ㅡ1111ㅡ1111", "카드 ****-****-****-1111"),
+    ],
+)
+def test_the_hangul_mode_dash_separates_phone_and_card_groups(said: str, masked: str) -> None:
+    assert mask_text(said) == masked
