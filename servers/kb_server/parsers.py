@@ -111,8 +111,18 @@ def parse(data: bytes, filename: str, limits: IngestLimits | None = None) -> Par
             doc = parse_plain(text)
     doc.blocks = [b for b in doc.blocks if b.text.strip()]
     if not doc.blocks:
-        raise invalid(f"{filename}: no text found in the document (a scanned PDF needs OCR first)")
+        raise invalid(f"{filename}: no text found in the document{_NO_TEXT_HINT.get(mime, '')}")
     return doc
+
+
+# what to do about a document with no text, by its kind (a .docx got the PDF's hint in a walk)
+_NO_TEXT_HINT = {
+    "application/pdf": " (a scanned PDF needs OCR first)",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        " (its text may be in text boxes, images or a document type this reader does not open: "
+        "save it again from Word, or as .md or .txt, and upload that)"
+    ),
+}
 
 
 def decode_text(data: bytes, filename: str) -> str:
