@@ -115,10 +115,13 @@ def disk_full_message(err: BaseException) -> str | None:
             or (module.startswith("asyncpg") and type(current).__name__ == "DiskFullError")
         )
         if full:
+            detail = ""
+            if isinstance(current, OSError) and current.strerror:  # "(no space left on device: out/ae.jsonl)"
+                detail = f" ({current.strerror.lower()}{f': {current.filename}' if current.filename else ''})"
             return (
-                "the disk is full (or a file-size limit was met) while writing: what the command writes in "
-                "one transaction was rolled back; free space and run the command again (an import resumes "
-                "or starts over, adding nothing twice)"
+                f"the disk is full (or a file-size limit was met) while writing{detail}: nothing half-written "
+                "was kept; free space and run the command again (an import resumes or starts over, adding "
+                "nothing twice)"
             )
         if isinstance(current, OSError) and current.errno in (errno.EROFS, errno.EACCES) and current.filename:
             return (  # a file beside the input (an import's state file), not the database

@@ -20,3 +20,12 @@ def files_holding(home: Path | str, needle: str) -> list[str]:
             except OSError:
                 continue
     return found
+
+
+def rows_are_files(database_url: str) -> None:
+    """Skip unless the database is SQLite: only then are the rows in files under the data home.
+    (On PostgreSQL the same command runs in the other pass's tests; what is grepped here is not there.)"""
+    import pytest
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only: on PostgreSQL the rows are in the database server, not in files under the home")

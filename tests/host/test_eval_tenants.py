@@ -103,6 +103,7 @@ async def test_a_crashed_runs_tenant_is_removed_by_the_next_run_and_a_live_one_i
     one_scenario_run: tuple[Any, Any],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    homefiles.rows_are_files(database_url)
     crashed, live = "eval-refund-t1-deadbeef", "eval-refund-t1-livelive"
     kb_id = await seed_tenant(crashed)
     await seed_tenant(live)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from servers.kb_server.cli import app
-from tests.homefiles import files_holding
+from tests.homefiles import files_holding, rows_are_files
 
 runner = CliRunner()
 SENTENCE = "저는 홍길순이고 지난달 세탁기 설치 기사님이 거실 바닥을 긁어 놓고 그냥 가셨습니다"
@@ -68,6 +68,7 @@ def _setup(tmp_path: Path) -> tuple[str, Path]:
 
 
 def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: str, tmp_path: Path) -> None:
+    rows_are_files(database_url)
     kb_id, home = _setup(tmp_path)
     assert files_holding(home, SENTENCE), "the walk's premise: the letter is stored"
     assert asyncio.run(_document_in_v1(kb_id)) == "letter"
@@ -113,6 +114,7 @@ def test_purge_doc_removes_the_letter_from_every_version_and_file(database_url: 
 
 
 def test_purge_doc_refuses_unknown_doc_kb_org_and_writes_nothing(database_url: str, tmp_path: Path) -> None:
+    rows_are_files(database_url)
     _setup(tmp_path)
     for args in (
         ("고객센터", "nope", "--org", "acme"),
