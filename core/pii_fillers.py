@@ -35,7 +35,10 @@ from typing import NamedTuple
 from core.pii_accounts import LAYOUTS
 from core.pii_cards import luhn_ok
 
-_SPOKEN_DIGITS = dict(zip("공영일이삼사오육륙칠팔구", "001234566789", strict=True))
+# the digits as said in Korean (공/영 0 … 구 9, 륙 for 육), and their values: one table for every reader
+SPOKEN_DIGITS = "공영일이삼사오육륙칠팔구"
+SPOKEN_VALUES = "001234566789"
+_SPOKEN_DIGITS = dict(zip(SPOKEN_DIGITS, SPOKEN_VALUES, strict=True))
 _NINE = "일이삼사오육륙칠팔구"
 # chars a masked part stars: digits, digits read out, sino-Korean place words
 VALUE_CHARS = frozenset("0123456789공영일이삼사오육륙칠팔구십백천")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 
 from core.pii import PiiKind, detect
+from core.pii_fillers import SPOKEN_DIGITS, SPOKEN_VALUES
 from host.spacing import joined_digits
 
 # what a number read out in pieces can be; not a phone number: a caller verifying gives it whole,
@@ -49,9 +50,8 @@ _PHONE_REST = {  # what the rest of the number is, after each start
 
 # digits said in Korean, three or more in a row ("공일공", "일이삼사"), not inside a word; a 이 at the
 # end of a run before more Hangul is a particle ("오육칠팔이요")
-_SPOKEN_DIGITS = "공영일이삼사오육륙칠팔구"
-_SPOKEN_RUN = re.compile(rf"(?<![가-힣])[{_SPOKEN_DIGITS}](?: ?[{_SPOKEN_DIGITS}]){{2,}}")
-_AS_DIGIT = str.maketrans(_SPOKEN_DIGITS, "001234566789")
+_SPOKEN_RUN = re.compile(rf"(?<![가-힣])[{SPOKEN_DIGITS}](?: ?[{SPOKEN_DIGITS}]){{2,}}")
+_AS_DIGIT = str.maketrans(SPOKEN_DIGITS, SPOKEN_VALUES)
 # after the prefix alone: a lone group of three or four digits is the number's middle, unless the
 # turn talks about an order or a refund ("8841 환불 어떻게 됐어요" reaches the lookup)
 _LONE_GROUP = re.compile(r"(?<![\d*])\d{3,4}(?![\d*])")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from core.pii import mask_text
+from core.pii_fillers import SPOKEN_DIGITS, SPOKEN_VALUES
 from host.spacing import unspaced
 
 _ORDER_PATTERNS = (
@@ -21,7 +22,7 @@ _ORDER_PATTERNS = (
 # an order number read out in Korean digits after its label or before 번, as ASR writes it
 # ("주문번호 팔팔사일이요", "주문번호는 팔팔 사일", "팔팔사일번"): four or more digit syllables; the
 # shortest reading that ends at a word's end wins, so "…사일이요" is 8841 and a particle
-_SPOKEN_UNIT = "[공영일이삼사오육륙칠팔구]"
+_SPOKEN_UNIT = f"[{SPOKEN_DIGITS}]"
 _SPOKEN_ORDER = (
     re.compile(
         rf"주문\s*(?:번호)?\s*(?:는|은|이|가|:)?\s*({_SPOKEN_UNIT}(?:\s?{_SPOKEN_UNIT}){{3,19}}?)"
@@ -34,7 +35,7 @@ _SPOKEN_ORDER = (
 _SPOKEN_ALONE = re.compile(
     rf"(?<![가-힣])({_SPOKEN_UNIT}{{4,20}}?)(?=\s*(?:이요|이에요|입니다|이고|요)?(?:[\s.,?!]|$))"
 )
-_READ_SPOKEN = str.maketrans("공영일이삼사오육륙칠팔구", "001234566789", " ")
+_READ_SPOKEN = str.maketrans(SPOKEN_DIGITS, SPOKEN_VALUES, " ")
 # an order number read as a quantity ("팔천팔백이십이번", "주문번호 팔천팔백사십일이요"): with its
 # label or 번 only, a thousand or more, the shortest reading that ends at a word's end
 _SINO_RUN = "[일이삼사오육륙칠팔구십백천만]"
